@@ -1,0 +1,17 @@
+// Identifiers that end up in MQTT topics, certificate CNs, file names and systemd unit names.
+// One lowercase token keeps all four safe: no MQTT wildcards (+ #), no '/', no '$', no spaces.
+export const DEVICE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+export const IO_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?$/;
+
+/** Certificate CN of the web app's MQTT identity; no device may use it. */
+export const WEB_CLIENT_ID = "web";
+/** Ids that would collide with a fixed identity or read as something else. */
+export const RESERVED_IDS: readonly string[] = [WEB_CLIENT_ID, "server", "broker", "admin", "all"];
+
+export function isDeviceId(id: string): boolean {
+  return DEVICE_ID_PATTERN.test(id) && !RESERVED_IDS.includes(id);
+}
+
+export function isIoName(name: string): boolean {
+  return IO_NAME_PATTERN.test(name);
+}

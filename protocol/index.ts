@@ -1,0 +1,4 @@
+export * from "./ids";
+export * from "./topics";
+export * from "./payloads";
+export * from "./acl";
