@@ -1,0 +1,106 @@
+// mosquitto.conf for the cloud broker: one mTLS listener, ACL by certificate CN, persistence and limits.
+import { DEFAULT_SOURCE, absPath, header, lines, port, positiveInt, token } from "./text";
+
+export type MosquittoLog = { to: "stderr" } | { to: "syslog" } | { to: "file"; path: string };
+
+export interface MosquittoLimits {
+  /** Drop persistent sessions of clients gone this long (mosquitto duration: 1h, 14d, 2w ...). */
+  persistentClientExpiration: string;
+  /** Upper bound on the keepalive a client may ask for, seconds (>= 10). */
+  maxKeepalive: number;
+  /** Largest accepted publish payload, bytes. */
+  messageSizeLimit: number;
+  /** QoS 1/2 messages queued per offline client before the oldest are dropped. */
+  maxQueuedMessages: number;
+}
+
+export interface MosquittoConfInput {
+  /** Which stack/setting produced this file, written in the header. */
+  source?: string;
+  listener: { port: number; bindAddress?: string };
+  tls: {
+    cafile: string;
+    certfile: string;
+    keyfile: string;
+    /** Revoked device certificates; omitted when nothing is revoked. */
+    crlfile?: string;
+    minVersion?: "tlsv1.2" | "tlsv1.3";
+  };
+  aclFile: string;
+  persistenceDir: string;
+  log: MosquittoLog;
+  limits?: Partial<MosquittoLimits>;
+  /** Debian's unit does not need one; a local run may want it. */
+  pidFile?: string;
+}
+
+/** Sized for a 1 GiB micro instance with a few thousand devices. */
+export const MOSQUITTO_DEFAULT_LIMITS: MosquittoLimits = {
+  persistentClientExpiration: "14d",
+  maxKeepalive: 300,
+  messageSizeLimit: 65536,
+  maxQueuedMessages: 1000,
+};
+
+export const SERVER_MOSQUITTO_PATHS = {
+  conf: "/etc/mosquitto/mosquitto.conf",
+  acl: "/etc/mosquitto/acl",
+  cafile: "/etc/mosquitto/certs/ca.pem",
+  certfile: "/etc/mosquitto/certs/server.pem",
+  keyfile: "/etc/mosquitto/certs/server.key",
+  crlfile: "/etc/mosquitto/certs/crl.pem",
+  persistenceDir: "/var/lib/mosquitto/",
+} as const;
+
+export const MQTT_TLS_PORT = 8883;
+
+function duration(value: string): string {
+  if (!/^[1-9][0-9]*[hdwmy]$/.test(value)) {
+    throw new Error(`persistentClientExpiration must look like 1h, 14d, 2w, 6m or 1y, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function logLines(log: MosquittoLog): string[] {
+  if (log.to === "file") return [`log_dest file ${absPath("log.path", log.path)}`];
+  return [`log_dest ${log.to}`];
+}
+
+export function renderMosquittoConf(input: MosquittoConfInput): string {
+  const limits = { ...MOSQUITTO_DEFAULT_LIMITS, ...input.limits };
+  if (limits.maxKeepalive < 10 || limits.maxKeepalive > 65535) {
+    throw new Error(`maxKeepalive must be 10-65535 seconds, got ${limits.maxKeepalive}`);
+  }
+  const persistenceDir = absPath("persistenceDir", input.persistenceDir);
+  const bind = input.listener.bindAddress === undefined ? "" : ` ${token("listener.bindAddress", input.listener.bindAddress)}`;
+  const { tls } = input;
+  return lines([
+    ...header("#", "infra/render/mosquitto.ts", input.source ?? DEFAULT_SOURCE),
+    "",
+    "# Global",
+    "per_listener_settings true",
+    "set_tcp_nodelay true",
+    "connection_messages true",
+    ...logLines(input.log),
+    "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+    ...(input.pidFile === undefined ? [] : [`pid_file ${absPath("pidFile", input.pidFile)}`]),
+    "persistence true",
+    `persistence_location ${persistenceDir.endsWith("/") ? persistenceDir : `${persistenceDir}/`}`,
+    `persistent_client_expiration ${duration(limits.persistentClientExpiration)}`,
+    `max_keepalive ${limits.maxKeepalive}`,
+    `message_size_limit ${positiveInt("messageSizeLimit", limits.messageSizeLimit)}`,
+    `max_queued_messages ${positiveInt("maxQueuedMessages", limits.maxQueuedMessages)}`,
+    "",
+    "# Devices and the web app: mutual TLS, username = certificate CN",
+    `listener ${port("listener.port", input.listener.port)}${bind}`,
+    `cafile ${absPath("tls.cafile", tls.cafile)}`,
+    `certfile ${absPath("tls.certfile", tls.certfile)}`,
+    `keyfile ${absPath("tls.keyfile", tls.keyfile)}`,
+    ...(tls.crlfile === undefined ? [] : [`crlfile ${absPath("tls.crlfile", tls.crlfile)}`]),
+    `tls_version ${tls.minVersion ?? "tlsv1.2"}`,
+    "require_certificate true",
+    "use_identity_as_username true",
+    "allow_anonymous false",
+    `acl_file ${absPath("aclFile", input.aclFile)}`,
+  ]);
+}

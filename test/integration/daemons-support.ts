@@ -1,0 +1,151 @@
+// Shared by the daemons-*.test.ts files: temp dirs, free ports, a local PKI, and child processes
+// that are always killed and whose output is kept for assertion messages.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `diy-${prefix}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command; returns status and combined output instead of throwing. */
+export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { status: number; output: string } {
+  try {
+    const out = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
+    return { status: 0, output: out };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string; stderr?: string; message: string };
+    return { status: e.status ?? 1, output: `${e.stdout ?? ""}${e.stderr ?? ""}` || e.message };
+  }
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Where a daemon that drops root to `user` can still read a file, as on the server (root:user 0640). */
+export function shareWithDaemon(file: string, user: string, mode = 0o640): void {
+  if (!isRoot) return;
+  const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
+  chownSync(file, 0, gid);
+  chmodSync(file, mode);
+}
+
+export function giveToDaemon(path: string, user: string): void {
+  if (!isRoot) return;
+  const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
+  chownSync(path, uid, gid);
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Starts a daemon and resolves once `ready` matches its output; rejects with its output if it exits. */
+export async function startDaemon(cmd: string, args: string[], ready: RegExp, timeoutMs = 15000): Promise<Daemon> {
+  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let buf = "";
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once("exit", () => resolve());
+      proc.kill("SIGTERM");
+      setTimeout(() => proc.kill("SIGKILL"), 3000).unref();
+    });
+  };
+  const daemon: Daemon = { proc, output: () => buf, stop };
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`${cmd} not ready after ${timeoutMs} ms; output:\n${buf}`));
+    }, timeoutMs);
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      if (ready.test(buf)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code} before it was ready; its output:\n${buf}`));
+    });
+    proc.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return daemon;
+}
+
+export interface TestPki {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  client: (cn: string) => { cert: string; key: string };
+  /** A CA the broker does not trust, with its own client cert. */
+  rogueClient: (cn: string) => { cert: string; key: string };
+}
+
+function openssl(args: string[]): void {
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function makeCa(dir: string, name: string): { cert: string; key: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.pem`);
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
+  openssl(["req", "-x509", "-new", "-key", key, "-subj", `/CN=${name}`, "-days", "2", "-out", cert,
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  return { cert, key };
+}
+
+function issue(dir: string, ca: { cert: string; key: string }, cn: string, ext: string): { cert: string; key: string } {
+  const key = join(dir, `${cn}.key`);
+  const csr = join(dir, `${cn}.csr`);
+  const cert = join(dir, `${cn}.pem`);
+  const extFile = join(dir, `${cn}.ext`);
+  writeFileSync(extFile, ext);
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
+  openssl(["req", "-new", "-key", key, "-subj", `/CN=${cn}`, "-out", csr]);
+  openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "2",
+    "-extfile", extFile, "-out", cert]);
+  return { cert, key };
+}
+
+/** A throwaway CA, a server cert for 127.0.0.1/localhost and client certs on demand (openssl CLI). */
+export function makePki(dir: string): TestPki {
+  const ca = makeCa(dir, "ca");
+  const server = issue(dir, ca, "server",
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const clientExt = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n";
+  const rogueDir = mkdtempSync(join(dir, "rogue-"));
+  const rogueCa = makeCa(rogueDir, "rogue-ca");
+  return {
+    dir,
+    ca: ca.cert,
+    serverCert: server.cert,
+    serverKey: server.key,
+    client: (cn) => issue(dir, ca, cn, clientExt),
+    rogueClient: (cn) => issue(rogueDir, rogueCa, cn, clientExt),
+  };
+}
