@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Builds the Debian 12 base image the VM tier boots (test/vm), like a Debian EC2 AMI: cloud-init with
+# the default user `admin`, openssh-server, nothing else of the project. Each test VM boots a qcow2
+# overlay on it, so the image is built once and cached OUTSIDE the repo, keyed by a hash of this
+# recipe: a rerun with the same recipe prints the cached paths and exits at once.
+#
+#   scripts/vm/build-image.sh            build (or reuse) the image; prints its directory last
+#   VM_CACHE_DIR=/path                   cache root (default ~/.cache/diy-device-cloud/vm)
+#   VM_MIRROR=http://...                 Debian mirror (default: the first one in /etc/apt/sources.list*)
+#
+# Output directory <cache>/<hash>/: base.qcow2 (root fs on /dev/vda, ext4), vmlinuz, initrd.img.
+# Needs root (debootstrap, chroot) and: debootstrap e2fsprogs qemu-utils (scripts/setup.sh test).
+set -euo pipefail
+
+SUITE=bookworm
+IMAGE_SIZE=4G
+# Packages on top of minbase: what a Debian cloud image has that the tests rely on.
+#   python3-cffi-backend: cloud-init needs it but does not depend on it in minbase
+#   dbus: systemctl for non-root users; python3-systemd: fail2ban's systemd backend
+#   ifupdown + isc-dhcp-client: cloud-init's fallback networking (DHCP on the NIC)
+PACKAGES=(
+  linux-image-amd64 systemd-sysv dbus cloud-init python3-cffi-backend python3-systemd
+  openssh-server sudo ca-certificates locales ifupdown isc-dhcp-client
+)
+
+log() { printf '[build-image %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+detect_mirror() {
+  local m=""
+  if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+    # deb822: the URIs line of the stanza whose Suites has plain bookworm
+    m=$(awk '/^URIs:/{u=$2} /^Suites:/{for(i=2;i<=NF;i++) if($i=="bookworm" && u ~ /\/debian\/?$/) {print u; exit}}' \
+      /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  fi
+  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+    m=$(awk '$1=="deb" && $3=="bookworm" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list || true)
+  fi
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+MIRROR="${VM_MIRROR:-$(detect_mirror)}"
+MIRROR="${MIRROR%/}"
+SECURITY_MIRROR="${MIRROR%/debian}/debian-security"
+CACHE_ROOT="${VM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/diy-device-cloud/vm}"
+
+# The key is this script's content plus the mirror: editing the recipe builds a new image.
+HASH=$( { cat "$0"; echo "$MIRROR"; } | sha256sum | cut -c1-16)
+OUT="$CACHE_ROOT/$HASH"
+
+if [ -f "$OUT/base.qcow2" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
+  log "cached image: $OUT"
+  echo "$OUT"
+  exit 0
+fi
+
+[ "$(id -u)" -eq 0 ] || { echo "build-image: needs root (debootstrap, chroot)" >&2; exit 1; }
+for tool in debootstrap mkfs.ext4 qemu-img; do
+  command -v "$tool" >/dev/null || { echo "build-image: missing $tool (run scripts/setup.sh test)" >&2; exit 1; }
+done
+
+mkdir -p "$CACHE_ROOT"
+# One builder at a time per recipe (parallel test runs share the cache).
+exec 9>"$CACHE_ROOT/$HASH.lock"
+log "waiting for the build lock"
+flock 9
+if [ -f "$OUT/base.qcow2" ]; then log "built meanwhile: $OUT"; echo "$OUT"; exit 0; fi
+
+WORK=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
+ROOT="$WORK/rootfs"
+cleanup() {
+  local m
+  for m in dev/pts dev sys proc; do
+    if mountpoint -q "$ROOT/$m" 2>/dev/null; then umount -l "$ROOT/$m"; fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start=$(date +%s)
+log "debootstrap --variant=minbase $SUITE from $MIRROR into $ROOT (a few minutes)"
+debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 &
+ds=$!
+while kill -0 "$ds" 2>/dev/null; do
+  sleep 15
+  kill -0 "$ds" 2>/dev/null && log "debootstrap: $(grep -E '^I: ' "$WORK/debootstrap.log" | tail -1 | cut -c1-100)"
+done
+if ! wait "$ds"; then tail -30 "$WORK/debootstrap.log" >&2; exit 1; fi
+log "debootstrap done after $(( $(date +%s) - start )) s"
+
+cat >"$ROOT/etc/apt/sources.list" <<EOF
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+EOF
+# No daemon may start inside the chroot.
+printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
+chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+mount -t proc proc "$ROOT/proc"
+mount -t sysfs sys "$ROOT/sys"
+mount --bind /dev "$ROOT/dev"
+mount --bind /dev/pts "$ROOT/dev/pts"
+
+log "installing ${PACKAGES[*]}"
+echo "locales locales/locales_to_be_generated multiselect en_US.UTF-8 UTF-8" | chroot "$ROOT" debconf-set-selections
+echo "locales locales/default_environment_locale select en_US.UTF-8" | chroot "$ROOT" debconf-set-selections
+chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get update -qq >"$WORK/apt.log" 2>&1
+chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get install -y -q --no-install-recommends \
+  "${PACKAGES[@]}" >>"$WORK/apt.log" 2>&1 &
+ap=$!
+while kill -0 "$ap" 2>/dev/null; do
+  sleep 15
+  kill -0 "$ap" 2>/dev/null && log "apt: $(grep -E '^(Get|Unpacking|Setting up)' "$WORK/apt.log" | tail -1 | cut -c1-100)"
+done
+if ! wait "$ap"; then tail -40 "$WORK/apt.log" >&2; exit 1; fi
+log "packages installed after $(( $(date +%s) - start )) s"
+
+# Locale (the package's postinst generates what /etc/locale.gen lists).
+sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$ROOT/etc/locale.gen"
+chroot "$ROOT" locale-gen >/dev/null
+echo 'LANG=en_US.UTF-8' >"$ROOT/etc/default/locale"
+
+# Root file system and first-boot identity.
+echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$ROOT/etc/fstab"
+echo 'debian' >"$ROOT/etc/hostname"
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
+: >"$ROOT/etc/machine-id"
+rm -f "$ROOT/var/lib/dbus/machine-id"
+rm -f "$ROOT"/etc/ssh/ssh_host_*   # cloud-init generates the host keys on first boot
+passwd -R "$ROOT" -l root >/dev/null
+# ifupdown reads the file cloud-init writes to interfaces.d.
+printf 'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n' >"$ROOT/etc/network/interfaces"
+
+# cloud-init: only NoCloud (no probing for EC2/OpenStack metadata that is not there) and the default
+# user of the Debian EC2 AMIs, `admin`, key-only with passwordless sudo.
+cat >"$ROOT/etc/cloud/cloud.cfg.d/90-diy-vm.cfg" <<'EOF'
+# Written by scripts/vm/build-image.sh: behave like a Debian 12 EC2 AMI, seeded by NoCloud.
+datasource_list: [ NoCloud, None ]
+system_info:
+  default_user:
+    name: admin
+    lock_passwd: true
+    gecos: Debian
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+EOF
+
+rm -f "$ROOT/usr/sbin/policy-rc.d"
+chroot "$ROOT" apt-get clean
+rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/*.log "$ROOT"/var/cache/debconf/*-old
+
+# The image's own kernel and initrd, for direct kernel boot (no bootloader needed).
+kernel=$(find "$ROOT/boot" -name 'vmlinuz-*' | sort -V | tail -1)
+initrd=$(find "$ROOT/boot" -name 'initrd.img-*' | sort -V | tail -1)
+mkdir -p "$WORK/out"
+cp "$kernel" "$WORK/out/vmlinuz"
+cp "$initrd" "$WORK/out/initrd.img"
+
+for m in dev/pts dev sys proc; do umount -l "$ROOT/$m"; done
+log "mkfs.ext4 -d ($IMAGE_SIZE, sparse) and qcow2"
+truncate -s "$IMAGE_SIZE" "$WORK/root.raw"
+mkfs.ext4 -q -F -L root -d "$ROOT" "$WORK/root.raw"
+qemu-img convert -O qcow2 "$WORK/root.raw" "$WORK/out/base.qcow2"
+rm -f "$WORK/root.raw"
+{ echo "suite=$SUITE mirror=$MIRROR built=$(date -u +%FT%TZ)"; printf '%s\n' "${PACKAGES[@]}"; } >"$WORK/out/recipe.txt"
+
+rm -rf "$OUT"
+mv "$WORK/out" "$OUT"
+log "image ready after $(( $(date +%s) - start )) s: $OUT ($(du -sh "$OUT/base.qcow2" | cut -f1))"
+echo "$OUT"
