@@ -1,0 +1,206 @@
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
+import { type IClientOptions, type MqttClient, connect } from "mqtt";
+import { type OutputValue, encodeInput, encodeState, subscriptions, topics } from "../protocol";
+import { type BackendEnv, type InputEvent, type InputLine, type OutputLine, openInput, openOutput } from "./backends";
+import { DEFAULT_KEEPALIVE_SECONDS, DEFAULT_STATE_DIR, type DeviceConfig } from "./config";
+import { type Logger, createLogger } from "./log";
+import { backoffMs, decide } from "./state";
+
+export interface DeviceServiceOptions {
+  config: DeviceConfig;
+  log?: Logger;
+  /** Overrides for tests (a fake sysfs tree, fake libgpiod tools). */
+  env?: Partial<Omit<BackendEnv, "log">>;
+}
+
+export interface DeviceService {
+  readonly deviceId: string;
+  /** Current logical value of every output. */
+  states(): Record<string, OutputValue>;
+  isConnected(): boolean;
+  /** "connected", "disconnected", "applied" ({output, value, req}), "dropped" ({topic, reason}), "input". */
+  readonly events: EventEmitter;
+  /** Publishes retained `offline`, disconnects, releases every line. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const STOP_PUBLISH_TIMEOUT_MS = 2000;
+
+/** Reads the TLS material fresh on every connect, so a rotated certificate is picked up without a restart. */
+function tlsFiles(cfg: DeviceConfig): Pick<IClientOptions, "ca" | "cert" | "key"> {
+  return { ca: readFileSync(cfg.broker.ca), cert: readFileSync(cfg.broker.cert), key: readFileSync(cfg.broker.key) };
+}
+
+export async function startDeviceService(opts: DeviceServiceOptions): Promise<DeviceService> {
+  const cfg = opts.config;
+  const log = opts.log ?? createLogger({ base: { deviceId: cfg.deviceId } });
+  const env: BackendEnv = {
+    sysfsRoot: opts.env?.sysfsRoot ?? "/sys",
+    gpiodBinDir: opts.env?.gpiodBinDir,
+    stateDir: opts.env?.stateDir ?? cfg.stateDir ?? DEFAULT_STATE_DIR,
+    log,
+  };
+  const events = new EventEmitter();
+  const states = new Map<string, OutputValue>();
+  const outputs = new Map<string, OutputLine>();
+  const inputs: InputLine[] = [];
+  // Commands to one output run one after another, so toggles compose.
+  const queues = new Map<string, Promise<void>>();
+
+  const releaseLines = async () => {
+    await Promise.allSettled([...inputs.map((i) => i.close()), ...[...outputs.values()].map((o) => o.close())]);
+  };
+
+  try {
+    // Safe state first: whatever the line did before we started (or during a crash), it is now known.
+    for (const out of cfg.outputs) {
+      const line = await openOutput(out, env, out.safeState === "on");
+      outputs.set(out.name, line);
+      states.set(out.name, out.safeState);
+      log.info("output ready", { output: out.name, backend: line.description, value: out.safeState });
+    }
+    for (const input of cfg.inputs) {
+      const line = await openInput(input, env);
+      inputs.push(line);
+      log.info("input ready", { input: input.name, backend: line.description });
+    }
+  } catch (err) {
+    await releaseLines();
+    throw err;
+  }
+
+  const url = new URL(cfg.broker.url);
+  const mqttOptions: IClientOptions & { noDelay: boolean } = {
+    protocol: "mqtts",
+    host: url.hostname,
+    port: Number(url.port),
+    servername: cfg.broker.servername,
+    protocolVersion: 5,
+    clientId: cfg.deviceId,
+    clean: true, // a command queued during an outage is stale by the time we are back: do not replay it
+    keepalive: cfg.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS,
+    connectTimeout: 10_000,
+    reconnectPeriod: 0, // we reconnect ourselves, with backoff (mqtt.js retries at a fixed period)
+    rejectUnauthorized: true,
+    ...tlsFiles(cfg),
+    will: { topic: topics.status(cfg.deviceId), payload: Buffer.from("offline"), qos: 1, retain: true },
+    // Passed through to net.connect: without it the first small packets wait on Nagle (~40 ms).
+    noDelay: true,
+  };
+  const client: MqttClient = connect(mqttOptions);
+
+  let stopping = false;
+  let attempt = 0;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+
+  const publishState = (name: string, value: OutputValue, req?: string) => {
+    if (!client.connected) return; // republished on the next connect anyway
+    client.publish(topics.state(cfg.deviceId, name), encodeState(value, req), { qos: 1, retain: true }, (err) => {
+      if (err) log.warn("state publish failed", { output: name, err });
+    });
+  };
+
+  client.on("connect", () => {
+    attempt = 0;
+    (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    log.info("connected", { broker: cfg.broker.url });
+    client.subscribe(subscriptions.device(cfg.deviceId), { qos: 1 }, (err, granted) => {
+      if (err) log.error("subscribe failed", { err });
+      const refused = granted?.filter((g) => g.qos >= 0x80) ?? [];
+      if (refused.length > 0) log.error("broker refused a subscription", { topics: refused.map((g) => g.topic) });
+      client.publish(topics.status(cfg.deviceId), "online", { qos: 1, retain: true });
+      for (const [name, value] of states) publishState(name, value);
+      events.emit("connected");
+    });
+  });
+
+  client.on("close", () => {
+    if (stopping) return;
+    events.emit("disconnected");
+    if (reconnectTimer) return;
+    const delay = backoffMs(attempt++);
+    log.warn("disconnected; reconnecting", { inMs: delay, attempt });
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      if (stopping) return;
+      try {
+        Object.assign(client.options, tlsFiles(cfg));
+      } catch (err) {
+        log.error("cannot read TLS files; keeping the previous ones", { err });
+      }
+      client.reconnect();
+    }, delay);
+  });
+
+  // Without a listener an 'error' event would throw; every error here is a reason to log and retry.
+  client.on("error", (err) => log.warn("mqtt error", { err }));
+
+  client.on("message", (topic, payload) => {
+    const d = decide(cfg.deviceId, states, topic, payload);
+    if (d.kind === "drop") {
+      log.warn("dropped message", { topic, reason: d.reason, bytes: payload.length });
+      events.emit("dropped", { topic, reason: d.reason });
+      return;
+    }
+    const line = outputs.get(d.output);
+    if (!line) return;
+    const previous = queues.get(d.output) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      // Re-decide inside the queue: a toggle must see the value left by the command before it.
+      const again = decide(cfg.deviceId, states, topic, payload);
+      if (again.kind !== "apply") return;
+      try {
+        await line.write(again.value === "on");
+        states.set(again.output, again.value);
+        log.info("applied command", { output: again.output, value: again.value, req: again.req });
+        events.emit("applied", { output: again.output, value: again.value, req: again.req });
+      } catch (err) {
+        log.error("output write failed; state unchanged", { output: again.output, err });
+      }
+      // Published either way: the req tells the web app its command was handled, the value tells it what is true.
+      publishState(again.output, states.get(again.output) ?? "off", again.req);
+    });
+    queues.set(d.output, next);
+  });
+
+  cfg.inputs.forEach((input, i) => {
+    inputs[i]?.start((event: InputEvent) => {
+      log.info("input event", { input: input.name, event });
+      events.emit("input", { input: input.name, event });
+      // A button press is only worth something now; it is not queued for a later connection.
+      if (!client.connected) return;
+      client.publish(topics.input(cfg.deviceId, input.name), encodeInput(event), { qos: 1 });
+    }).catch((err) => log.error("input failed to start", { input: input.name, err }));
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      if (reconnectTimer) clearTimeout(reconnectTimer);
+      if (client.connected) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, STOP_PUBLISH_TIMEOUT_MS);
+          client.publish(topics.status(cfg.deviceId), "offline", { qos: 1, retain: true }, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      await Promise.allSettled([...queues.values()]);
+      await releaseLines();
+      log.info("stopped");
+    })();
+    return stopped;
+  };
+
+  return {
+    deviceId: cfg.deviceId,
+    states: () => Object.fromEntries(states),
+    isConnected: () => client.connected,
+    events,
+    stop,
+  };
+}
