@@ -1,0 +1,863 @@
+// The only module that knows the stack config keys. It reads the stack config once, checks every key,
+// and hands the rest of the program one typed `Settings` object. All problems are collected and thrown
+// together, before any resource exists, so a user fixes their config in one pass instead of one `up` per typo.
+import * as net from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { isDeviceId, isIoName, RESERVED_IDS } from "../protocol";
+
+/** Config namespace = the project name in Pulumi.yaml. */
+export const NAMESPACE = "diy-device-cloud";
+
+// ---------------------------------------------------------------------------------------------------------
+// Settings: what the rest of the program receives.
+// ---------------------------------------------------------------------------------------------------------
+
+export type Os = "debian12" | "ubuntu2404";
+export type Arch = "x86_64" | "arm64";
+export type Board = "raspberrypi" | "beaglebone" | "generic";
+export type SafeState = "on" | "off";
+
+/** How a device drives or reads one line; same shape as device/config.ts's backends. */
+export type Backend =
+  | { type: "led"; led: string }
+  | { type: "gpiod"; line: string; activeLow: boolean; bias?: "pull-up" | "pull-down" | "disable" }
+  | { type: "sysfs"; gpio: number; activeLow: boolean }
+  | { type: "simulated"; file?: string };
+
+export interface OutputSettings {
+  name: string;
+  safeState: SafeState;
+  backend: Backend;
+}
+export interface InputSettings {
+  name: string;
+  backend: Backend;
+}
+export interface BridgeChildSettings {
+  id: string;
+  outputs: string[];
+  inputs: string[];
+}
+export interface BridgeSettings {
+  /** Address of the bridge's plain MQTT listener on the LAN (devices without TLS connect here). */
+  lanAddress: string;
+  port: number;
+  children: BridgeChildSettings[];
+}
+export interface DeviceSettings {
+  id: string;
+  host: string;
+  port: number;
+  user: string;
+  /** Expected SSH host key ("ssh-ed25519 AAAA..."); when set, provisioning refuses any other host. */
+  hostKey?: string;
+  board: Board;
+  outputs: OutputSettings[];
+  inputs: InputSettings[];
+  bridge?: BridgeSettings;
+}
+
+export interface Settings {
+  instanceType: string;
+  /** Derived from instanceType: Graviton types (t4g) run arm64 AMIs. */
+  arch: Arch;
+  os: Os;
+  /** Login user of the AMI: Debian's cloud images use `admin`, Ubuntu's `ubuntu`. */
+  adminUser: "admin" | "ubuntu";
+  adminCidrs: string[];
+  allowSshFromAnywhere: boolean;
+  /** Given web password (secret); undefined -> the program generates one. */
+  webPassword?: pulumi.Output<string>;
+  domain?: string;
+  route53ZoneId?: string;
+  /** Let's Encrypt account address; defaults to alertEmail when a domain is set. */
+  letsEncryptEmail?: string;
+  ddnsUpdateUrl?: pulumi.Output<string>;
+  alertEmail?: string;
+  smtpHost?: string;
+  smtpPort: number;
+  smtpUser?: string;
+  smtpPassword?: pulumi.Output<string>;
+  smtpFrom?: string;
+  offlineAlertMinutes: number;
+  alertRateLimitMinutes: number;
+  certExpiryWarnDays: number;
+  certValidityDays: number;
+  certEarlyRenewalDays: number;
+  /** Opaque token; changing it replaces every CA-signed certificate on the next `pulumi up`. */
+  certRotation: string;
+  revokedDevices: string[];
+  deviceSshPrivateKey?: pulumi.Output<string>;
+  devices: DeviceSettings[];
+  tags: Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The keys: type, default, description, example. Pulumi.yaml's config schema mirrors this table
+// (test/unit/config.test.ts checks that it does).
+// ---------------------------------------------------------------------------------------------------------
+
+export type KeyType = "string" | "integer" | "boolean" | "array" | "object";
+export interface KeySpec {
+  type: KeyType;
+  description: string;
+  /** Value used when the key is unset; undefined = optional with no default (or required). */
+  default?: string | number | boolean | readonly string[] | Readonly<Record<string, never>>;
+  required?: boolean;
+  secret?: boolean;
+  /** A value that works, for the fix line of an error and the README. */
+  example: string;
+  /** The whole fix command when `pulumi config set <key> <example>` is not the way (lists, objects). */
+  fix?: string;
+}
+
+export const INSTANCE_TYPES = [
+  "t2.micro",
+  "t2.small",
+  "t3.nano",
+  "t3.micro",
+  "t3.small",
+  "t3.medium",
+  "t3a.nano",
+  "t3a.micro",
+  "t3a.small",
+  "t3a.medium",
+  "t4g.nano",
+  "t4g.micro",
+  "t4g.small",
+  "t4g.medium",
+] as const;
+
+export const KEYS = {
+  instanceType: {
+    type: "string",
+    default: "t3.micro",
+    description: `EC2 instance type; a burstable micro type is enough (t4g.* runs arm64). One of: ${INSTANCE_TYPES.join(", ")}.`,
+    example: "t3.micro",
+  },
+  os: {
+    type: "string",
+    default: "debian12",
+    description: "Server operating system: debian12 (default) or ubuntu2404.",
+    example: "debian12",
+  },
+  adminCidrs: {
+    type: "array",
+    required: true,
+    description: "CIDRs allowed to SSH to the server (port 22), e.g. your public IP with /32. Required.",
+    example: '\'["198.51.100.7/32"]\'',
+    fix: `pulumi config set --path '${NAMESPACE}:adminCidrs[0]' 198.51.100.7/32`,
+  },
+  allowSshFromAnywhere: {
+    type: "boolean",
+    default: false,
+    description: "Explicit opt-in to let adminCidrs contain 0.0.0.0/0 or ::/0 (SSH open to the internet).",
+    example: "false",
+  },
+  webPassword: {
+    type: "string",
+    secret: true,
+    description: "Password of the web page, at least 12 characters. Unset: one is generated.",
+    example: "<a long password>",
+  },
+  domain: {
+    type: "string",
+    description: "DNS name of the server; when set, nginx gets a Let's Encrypt certificate for it.",
+    example: "iot.example.com",
+  },
+  route53ZoneId: {
+    type: "string",
+    description: "Route 53 hosted zone to create the domain's A record in (needs domain).",
+    example: "Z0123456789ABCDEFGHIJ",
+  },
+  letsEncryptEmail: {
+    type: "string",
+    description: "Let's Encrypt account e-mail (needs domain; defaults to alertEmail).",
+    example: "you@example.com",
+  },
+  ddnsUpdateUrl: {
+    type: "string",
+    secret: true,
+    description: "HTTPS URL the server calls to update a dynamic-DNS name with its IP (contains a token).",
+    example: "https://dyn.example.net/update?token=...",
+  },
+  alertEmail: {
+    type: "string",
+    description: "Where fail2ban bans, offline devices and expiring certificates are mailed (needs smtpHost).",
+    example: "you@example.com",
+  },
+  smtpHost: {
+    type: "string",
+    description: "SMTP relay that postfix sends through (submission with TLS).",
+    example: "smtp.example.com",
+  },
+  smtpPort: {
+    type: "integer",
+    default: 587,
+    description: "Port of the SMTP relay.",
+    example: "587",
+  },
+  smtpUser: {
+    type: "string",
+    description: "SMTP relay user name (with smtpPassword).",
+    example: "you@example.com",
+  },
+  smtpPassword: {
+    type: "string",
+    secret: true,
+    description: "SMTP relay password (with smtpUser).",
+    example: "<relay password>",
+  },
+  smtpFrom: {
+    type: "string",
+    description: "Sender address of alert mails (defaults to alertEmail).",
+    example: "iot@example.com",
+  },
+  offlineAlertMinutes: {
+    type: "integer",
+    default: 10,
+    description: "Minutes a device may be offline before an alert mail is sent (1-1440).",
+    example: "10",
+  },
+  alertRateLimitMinutes: {
+    type: "integer",
+    default: 60,
+    description: "At most one alert mail per device and kind within this many minutes (1-10080).",
+    example: "60",
+  },
+  certExpiryWarnDays: {
+    type: "integer",
+    default: 21,
+    description: "Warn by mail this many days before a certificate expires (less than certValidityDays).",
+    example: "21",
+  },
+  certValidityDays: {
+    type: "integer",
+    default: 397,
+    description: "Validity of the server, web and device certificates in days (1-3650); the CA lives 10 years.",
+    example: "397",
+  },
+  certEarlyRenewalDays: {
+    type: "integer",
+    default: 30,
+    description: "A `pulumi up` this many days before expiry re-issues a certificate (less than certValidityDays).",
+    example: "30",
+  },
+  certRotation: {
+    type: "string",
+    default: "0",
+    description: "Change to any other value to re-issue every CA-signed certificate on the next `pulumi up`.",
+    example: "1",
+  },
+  revokedDevices: {
+    type: "array",
+    default: [],
+    description: "Device ids whose certificates go into the broker's CRL; keep them listed in devices.",
+    example: '\'["pi2"]\'',
+    fix: `pulumi config set --path '${NAMESPACE}:revokedDevices[0]' pi2`,
+  },
+  deviceSshPrivateKey: {
+    type: "string",
+    secret: true,
+    description: "Private SSH key (OpenSSH/PEM) that logs in to the devices; required when devices are listed.",
+    example: '"$(cat ~/.ssh/id_ed25519)"',
+  },
+  devices: {
+    type: "object",
+    default: [],
+    description: "Boards to provision: [{ id, host, port, user, hostKey, board, outputs, inputs, bridge }].",
+    example: '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led","backend":{"type":"led","led":"led0"}}]}]\'',
+  },
+  tags: {
+    type: "object",
+    default: {},
+    description: "Tags added to every AWS resource.",
+    example: '\'{"owner":"me"}\'',
+  },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof KEYS;
+export type SecretKey = { [K in ConfigKey]: (typeof KEYS)[K] extends { secret: true } ? K : never }[ConfigKey];
+export const SECRET_KEYS = (Object.keys(KEYS) as ConfigKey[]).filter(
+  (k) => (KEYS[k] as KeySpec).secret === true,
+) as SecretKey[];
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------
+
+export interface ConfigProblem {
+  /** Top-level key, e.g. "devices". */
+  key: ConfigKey | string;
+  /** Path inside the key, e.g. "devices[1].port"; equals key for scalars. */
+  path: string;
+  /** What was wrong. */
+  problem: string;
+  /** A command that fixes it. */
+  fix: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    const lines = problems.map((p) => `  - ${NAMESPACE}:${p.path}: ${p.problem}\n    fix: ${p.fix}`);
+    super(
+      `Stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"} (nothing was created):\n${lines.join("\n")}`,
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+  /** Keys named by the problems, in order, without duplicates. */
+  get keys(): string[] {
+    return [...new Set(this.problems.map((p) => p.key))];
+  }
+}
+
+function fixFor(key: ConfigKey | string, path = key): string {
+  const spec = (KEYS as Record<string, KeySpec>)[key];
+  if (!spec) return `pulumi config rm ${NAMESPACE}:${key}`;
+  if (path !== key) return `pulumi config set --path '${NAMESPACE}:${path}' <value>   (or fix the entry in Pulumi.<stack>.yaml)`;
+  if (spec.fix) return spec.fix;
+  const flags = spec.secret ? "--secret " : "";
+  return `pulumi config set ${flags}${NAMESPACE}:${key} ${spec.example}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Value checks (pure)
+// ---------------------------------------------------------------------------------------------------------
+
+const show = (v: unknown): string => {
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  try {
+    const s = JSON.stringify(v);
+    return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(v);
+  }
+};
+
+/** "10.0.0.0/8" -> canonical form or an explanation of what is wrong. */
+export function checkCidr(value: string): { ok: true; family: 4 | 6; canonical: string } | { ok: false; why: string } {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(value.trim());
+  if (!m) {
+    if (net.isIP(value.trim())) {
+      const bits = net.isIPv4(value.trim()) ? 32 : 128;
+      return { ok: false, why: `${show(value)} is an address, not a CIDR; write ${value.trim()}/${bits} for one host` };
+    }
+    return { ok: false, why: `${show(value)} is not a CIDR (expected address/prefix, e.g. 198.51.100.7/32)` };
+  }
+  const [, addr = "", prefixText = ""] = m;
+  const prefix = Number(prefixText);
+  const family = net.isIP(addr);
+  if (family === 0) return { ok: false, why: `${show(addr)} in ${show(value)} is not an IP address` };
+  const max = family === 4 ? 32 : 128;
+  if (prefix > max) return { ok: false, why: `prefix /${prefix} in ${show(value)} is longer than /${max}` };
+  if (family === 4) {
+    const n = addr.split(".").reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+    const mask = prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(32 - prefix);
+    const net4 = n & mask;
+    if (net4 !== n) {
+      const canon = [24n, 16n, 8n, 0n].map((s) => String((net4 >> s) & 255n)).join(".");
+      return { ok: false, why: `${show(value)} has host bits set; the network is ${canon}/${prefix}` };
+    }
+    return { ok: true, family: 4, canonical: `${addr}/${prefix}` };
+  }
+  return { ok: true, family: 6, canonical: `${addr.toLowerCase()}/${prefix}` };
+}
+
+const HOSTNAME = /^(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+const EMAIL = /^[^\s@"'<>()[\],;:\\]+@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$/;
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const LED_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.+-]{0,63}$/;
+const SSH_HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const PRIVATE_KEY = /-----BEGIN ((OPENSSH|RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((OPENSSH|RSA|EC) )?PRIVATE KEY-----/;
+
+export function isHost(v: string): boolean {
+  return net.isIP(v) !== 0 || HOSTNAME.test(v);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Coercion: Pulumi hands every value to the program as a string (objects as JSON). Tests pass native values.
+// ---------------------------------------------------------------------------------------------------------
+
+type Coerced<T> = { ok: true; value: T } | { ok: false; why: string };
+
+function asString(v: unknown): Coerced<string> {
+  if (typeof v === "string") return { ok: true, value: v };
+  if (typeof v === "number" || typeof v === "boolean") return { ok: true, value: String(v) };
+  return { ok: false, why: `expected a string, got ${show(v)}` };
+}
+
+function asInteger(v: unknown): Coerced<number> {
+  if (typeof v === "number" && Number.isInteger(v)) return { ok: true, value: v };
+  if (typeof v === "string" && /^-?\d+$/.test(v.trim())) return { ok: true, value: Number(v.trim()) };
+  return { ok: false, why: `expected a whole number, got ${show(v)}` };
+}
+
+function asBoolean(v: unknown): Coerced<boolean> {
+  if (typeof v === "boolean") return { ok: true, value: v };
+  if (v === "true" || v === "false") return { ok: true, value: v === "true" };
+  return { ok: false, why: `expected true or false, got ${show(v)}` };
+}
+
+function asJson(v: unknown, kind: "array" | "object"): Coerced<unknown> {
+  let value = v;
+  if (typeof v === "string") {
+    try {
+      value = JSON.parse(v);
+    } catch {
+      return { ok: false, why: `expected a JSON ${kind}, got ${show(v)} which is not JSON` };
+    }
+  }
+  const isArray = Array.isArray(value);
+  if (kind === "array" ? !isArray : isArray || value === null || typeof value !== "object") {
+    return { ok: false, why: `expected a JSON ${kind}, got ${show(v)}` };
+  }
+  return { ok: true, value };
+}
+
+/** String lists may be given as JSON or, for convenience on the command line, comma-separated. */
+function asStringList(v: unknown): Coerced<string[]> {
+  if (typeof v === "string" && !/^[[{]/.test(v.trim())) {
+    return { ok: true, value: v.split(",").map((s) => s.trim()).filter((s) => s !== "") };
+  }
+  const j = asJson(v, "array");
+  if (!j.ok) return j;
+  const arr = j.value as unknown[];
+  const bad = arr.findIndex((x) => typeof x !== "string");
+  if (bad >= 0) return { ok: false, why: `item ${bad} is ${show(arr[bad])}, expected a string` };
+  return { ok: true, value: arr as string[] };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Devices: zod schema with messages that say what is expected.
+// ---------------------------------------------------------------------------------------------------------
+
+/** "22" -> 22 so `pulumi config set --path devices[0].port 22` (stored as a string) works. */
+const intLike = (what: string, min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: (iss) => `${what} must be a whole number ${min}-${max}, got ${show(iss.input)}` })
+      .int({ error: (iss) => `${what} must be a whole number ${min}-${max}, got ${show(iss.input)}` })
+      .min(min, { error: (iss) => `${what} must be ${min}-${max}, got ${show(iss.input)}` })
+      .max(max, { error: (iss) => `${what} must be ${min}-${max}, got ${show(iss.input)}` }),
+  );
+const boolLike = (what: string) =>
+  z.preprocess(
+    (v) => (v === "true" ? true : v === "false" ? false : v),
+    z.boolean({ error: (iss) => `${what} must be true or false, got ${show(iss.input)}` }),
+  );
+const str = (what: string) => z.string({ error: (iss) => `${what} must be a string, got ${show(iss.input)}` });
+const ioName = (what: string) =>
+  str(what).refine(isIoName, {
+    error: (iss) => `${what} ${show(iss.input)} is not a valid name (lowercase letters, digits, - and _, 1-32 chars)`,
+  });
+
+const backendSchema = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({
+      type: z.literal("led"),
+      led: str("led").regex(LED_NAME, { error: (iss) => `led ${show(iss.input)} is not a kernel LED name (see /sys/class/leds)` }),
+    }),
+    z.strictObject({
+      type: z.literal("gpiod"),
+      line: str("line").min(1, { error: "line must name a GPIO line, e.g. GPIO17" }).regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+        error: (iss) => `line ${show(iss.input)} is not a GPIO line name (e.g. GPIO17)`,
+      }),
+      activeLow: boolLike("activeLow").default(false),
+      bias: z
+        .enum(["pull-up", "pull-down", "disable"], {
+          error: (iss) => `bias must be pull-up, pull-down or disable, got ${show(iss.input)}`,
+        })
+        .optional(),
+    }),
+    z.strictObject({
+      type: z.literal("sysfs"),
+      gpio: intLike("gpio", 0, 4095),
+      activeLow: boolLike("activeLow").default(false),
+    }),
+    z.strictObject({
+      type: z.literal("simulated"),
+      file: str("file")
+        .regex(/^\/[A-Za-z0-9._/-]+$/, { error: (iss) => `file must be an absolute path, got ${show(iss.input)}` })
+        .optional(),
+    }),
+  ],
+  { error: (iss) => `backend type must be led, gpiod, sysfs or simulated, got ${show((iss.input as { type?: unknown } | undefined)?.type ?? iss.input)}` },
+);
+
+const outputSchema = z.strictObject({
+  name: ioName("output name"),
+  safeState: z.enum(["on", "off"], { error: (iss) => `safeState must be "on" or "off", got ${show(iss.input)}` }).default("off"),
+  backend: backendSchema,
+});
+const inputSchema = z.strictObject({ name: ioName("input name"), backend: backendSchema });
+
+const deviceId = (what: string) =>
+  str(what).refine(isDeviceId, {
+    error: (iss) =>
+      RESERVED_IDS.includes(String(iss.input))
+        ? `${what} ${show(iss.input)} is reserved (${RESERVED_IDS.join(", ")}); pick another`
+        : `${what} ${show(iss.input)} is not a valid id: lowercase letters, digits and '-', 1-32 chars, no MQTT wildcards or '/'`,
+  });
+
+const bridgeSchema = z.strictObject({
+  lanAddress: str("lanAddress").refine((v) => net.isIPv4(v), {
+    error: (iss) => `lanAddress must be the bridge's IPv4 address on the LAN, got ${show(iss.input)}`,
+  }),
+  port: intLike("port", 1, 65535).default(1883),
+  children: z
+    .array(
+      z.strictObject({
+        id: deviceId("child id"),
+        outputs: z.array(ioName("output name")).default([]),
+        inputs: z.array(ioName("input name")).default([]),
+      }),
+      { error: (iss) => `children must be a list, got ${show(iss.input)}` },
+    )
+    .default([]),
+});
+
+const deviceSchema = z.strictObject({
+  id: deviceId("id"),
+  host: str("host").refine(isHost, { error: (iss) => `host ${show(iss.input)} is not a hostname or IP address` }),
+  port: intLike("port", 1, 65535).default(22),
+  user: str("user").regex(UNIX_USER, { error: (iss) => `user ${show(iss.input)} is not a Linux user name` }).default("pi"),
+  hostKey: str("hostKey")
+    .regex(SSH_HOST_KEY, { error: (iss) => `hostKey must be a public host key line like "ssh-ed25519 AAAA...", got ${show(iss.input)}` })
+    .optional(),
+  board: z.enum(["raspberrypi", "beaglebone", "generic"], {
+    error: (iss) => `board must be raspberrypi, beaglebone or generic, got ${show(iss.input)}`,
+  }),
+  outputs: z.array(outputSchema, { error: (iss) => `outputs must be a list, got ${show(iss.input)}` }).default([]),
+  inputs: z.array(inputSchema, { error: (iss) => `inputs must be a list, got ${show(iss.input)}` }).default([]),
+  bridge: bridgeSchema.optional(),
+});
+
+const tagsSchema = z.record(
+  str("tag key")
+    .min(1, { error: "tag key must not be empty" })
+    .max(128, { error: "tag key must be at most 128 characters" })
+    .refine((k) => !k.toLowerCase().startsWith("aws:"), { error: (iss) => `tag key ${show(iss.input)} uses the reserved aws: prefix` }),
+  str("tag value").max(256, { error: "tag value must be at most 256 characters" }),
+);
+
+function zodPath(key: string, path: PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : `${acc}.${String(p)}`), key);
+}
+
+function zodProblems(key: ConfigKey, error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((iss) => {
+    const path = zodPath(key, iss.path);
+    let problem = iss.message;
+    if (iss.code === "unrecognized_keys") {
+      const field = `${path}.${iss.keys[0] ?? ""}`;
+      problem = `unknown field${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => show(k)).join(", ")}`;
+      return { key, path, problem, fix: `pulumi config rm --path '${NAMESPACE}:${field}'   (or fix the entry in Pulumi.<stack>.yaml)` };
+    } else if (iss.code === "invalid_type" && iss.input === undefined) {
+      problem = `${String(iss.path[iss.path.length - 1] ?? key)} is required`;
+    }
+    return { key, path, problem, fix: fixFor(key, path) };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// parseSettings: pure; tests call it directly.
+// ---------------------------------------------------------------------------------------------------------
+
+/** Returns the secret value of a key as a Pulumi secret (config.requireSecret in the program). */
+export type SecretReader = (key: SecretKey) => pulumi.Output<string>;
+
+/** Levenshtein distance, for "did you mean" on misspelt keys. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const prev = d[i - 1] as number[];
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/**
+ * Validates raw stack config (short key -> value, as strings like Pulumi gives them or native values) and
+ * returns Settings, or throws one ConfigError listing every problem. Empty strings count as unset, because
+ * Pulumi.yaml gives optional string keys the default "".
+ */
+export function parseSettings(raw: Record<string, unknown>, secrets: SecretReader): Settings {
+  const problems: ConfigProblem[] = [];
+  const add = (key: ConfigKey | string, problem: string, path: string = key, fix = fixFor(key, path)) =>
+    problems.push({ key, path, problem, fix });
+
+  const known = Object.keys(KEYS) as ConfigKey[];
+  for (const k of Object.keys(raw)) {
+    if ((known as string[]).includes(k)) continue;
+    const near = known.find((c) => distance(c.toLowerCase(), k.toLowerCase()) <= 2);
+    problems.push({
+      key: k,
+      path: k,
+      problem: `unknown key${near ? `; did you mean ${near}?` : ""}`,
+      fix: near
+        ? `pulumi config rm ${NAMESPACE}:${k} && pulumi config set ${NAMESPACE}:${near} <value>`
+        : `pulumi config rm ${NAMESPACE}:${k}`,
+    });
+  }
+
+  const present = (k: ConfigKey) => raw[k] !== undefined && raw[k] !== null && raw[k] !== "";
+  const get = <T>(k: ConfigKey, coerce: (v: unknown) => Coerced<T>): T | undefined => {
+    if (!present(k)) {
+      const d = (KEYS[k] as KeySpec).default;
+      return d === undefined ? undefined : (coerce(d) as { ok: true; value: T }).value;
+    }
+    const c = coerce(raw[k]);
+    if (!c.ok) {
+      add(k, c.why);
+      return undefined;
+    }
+    return c.value;
+  };
+  const intIn = (k: ConfigKey, min: number, max: number): number => {
+    const v = get(k, asInteger);
+    const fallback = (KEYS[k] as KeySpec).default as number;
+    if (v === undefined) return fallback;
+    if (v < min || v > max) {
+      add(k, `must be ${min}-${max}, got ${v}`);
+      return fallback;
+    }
+    return v;
+  };
+  const optString = (k: ConfigKey, test: (v: string) => boolean, expected: string): string | undefined => {
+    const v = get(k, asString);
+    if (v === undefined) return undefined;
+    if (!test(v.trim())) {
+      add(k, `${show(v)} is not ${expected}`);
+      return undefined;
+    }
+    return v.trim();
+  };
+
+  // Server
+  const instanceType = get("instanceType", asString) ?? KEYS.instanceType.default;
+  if (!(INSTANCE_TYPES as readonly string[]).includes(instanceType)) {
+    add("instanceType", `unknown or unsupported instance type ${show(instanceType)}; use one of ${INSTANCE_TYPES.join(", ")}`);
+  }
+  const arch: Arch = instanceType.startsWith("t4g.") ? "arm64" : "x86_64";
+  const osRaw = get("os", asString) ?? KEYS.os.default;
+  let os: Os = "debian12";
+  if (osRaw === "debian12" || osRaw === "ubuntu2404") os = osRaw;
+  else add("os", `must be debian12 or ubuntu2404, got ${show(osRaw)}`);
+
+  // SSH exposure
+  const allowSshFromAnywhere = get("allowSshFromAnywhere", asBoolean) ?? false;
+  const adminCidrs: string[] = [];
+  if (!present("adminCidrs")) {
+    add("adminCidrs", "is required: the CIDRs allowed to SSH to the server (your public IP with /32)");
+  } else {
+    const list = get("adminCidrs", asStringList);
+    if (list && list.length === 0) add("adminCidrs", "must list at least one CIDR");
+    for (const [i, c] of (list ?? []).entries()) {
+      const r = checkCidr(c);
+      if (!r.ok) {
+        const suggestion = /write (\S+)|the network is (\S+)/.exec(r.why);
+        const value = suggestion?.[1] ?? suggestion?.[2] ?? "198.51.100.7/32";
+        add("adminCidrs", `item ${i}: ${r.why}`, "adminCidrs", `pulumi config set --path '${NAMESPACE}:adminCidrs[${i}]' ${value}`);
+        continue;
+      }
+      if (r.canonical.endsWith("/0") && !allowSshFromAnywhere) {
+        add(
+          "adminCidrs",
+          `${show(c)} opens SSH to the whole internet; use your own IP/32, or also set ${NAMESPACE}:allowSshFromAnywhere true to accept that risk`,
+        );
+        continue;
+      }
+      if (adminCidrs.includes(r.canonical)) {
+        add("adminCidrs", `${show(c)} is listed twice`);
+        continue;
+      }
+      adminCidrs.push(r.canonical);
+    }
+  }
+
+  // Secrets: validated in plain text here, handed on only as Pulumi secrets.
+  const secret = (k: SecretKey, test: (v: string) => string | undefined): pulumi.Output<string> | undefined => {
+    if (!present(k)) return undefined;
+    const v = raw[k];
+    if (typeof v !== "string") {
+      add(k, "must be a string");
+      return undefined;
+    }
+    const why = test(v);
+    if (why) {
+      add(k, why);
+      return undefined;
+    }
+    return secrets(k);
+  };
+  const webPassword = secret("webPassword", (v) =>
+    v.length < 12 ? `is ${v.length} characters long; use at least 12 (or unset it to get a generated one)` : undefined,
+  );
+  const ddnsUpdateUrl = secret("ddnsUpdateUrl", (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === "https:" ? undefined : "must be an https:// URL (it carries a token)";
+    } catch {
+      return "is not a URL";
+    }
+  });
+  const smtpPassword = secret("smtpPassword", () => undefined);
+  const deviceSshPrivateKey = secret("deviceSshPrivateKey", (v) =>
+    PRIVATE_KEY.test(v) ? undefined : "is not a private key (expected -----BEGIN OPENSSH PRIVATE KEY----- ...)",
+  );
+
+  // DNS / TLS
+  const domain = optString("domain", (v) => FQDN.test(v), "a fully qualified lowercase domain name like iot.example.com");
+  const route53ZoneId = optString("route53ZoneId", (v) => /^Z[A-Z0-9]{1,32}$/.test(v), "a Route 53 hosted zone id (Z...)");
+  if (route53ZoneId && !present("domain")) add("route53ZoneId", "needs domain: set the name to create in this zone");
+  const alertEmail = optString("alertEmail", (v) => EMAIL.test(v), "an e-mail address");
+  let letsEncryptEmail = optString("letsEncryptEmail", (v) => EMAIL.test(v), "an e-mail address");
+  if (present("letsEncryptEmail") && !present("domain")) add("letsEncryptEmail", "needs domain: Let's Encrypt certifies a name, not an IP");
+  if (domain && !present("letsEncryptEmail")) {
+    if (alertEmail) letsEncryptEmail = alertEmail;
+    else if (!present("alertEmail")) add("letsEncryptEmail", "is required when domain is set (or set alertEmail)");
+  }
+
+  // Mail
+  const smtpHost = optString("smtpHost", isHost, "a host name or IP address");
+  const smtpPort = intIn("smtpPort", 1, 65535);
+  const smtpUser = optString("smtpUser", (v) => v.length <= 256 && !/\s/.test(v), "a user name without spaces");
+  const smtpFrom = optString("smtpFrom", (v) => EMAIL.test(v), "an e-mail address");
+  if (present("alertEmail") && !present("smtpHost")) add("smtpHost", "is required when alertEmail is set: postfix relays mail through it");
+  if (present("smtpUser") && !present("smtpPassword")) add("smtpPassword", "is required when smtpUser is set");
+  if (present("smtpPassword") && !present("smtpUser")) add("smtpUser", "is required when smtpPassword is set");
+
+  // Alerts and certificates
+  const offlineAlertMinutes = intIn("offlineAlertMinutes", 1, 1440);
+  const alertRateLimitMinutes = intIn("alertRateLimitMinutes", 1, 10080);
+  const certValidityDays = intIn("certValidityDays", 1, 3650);
+  const certExpiryWarnDays = intIn("certExpiryWarnDays", 1, 3650);
+  const certEarlyRenewalDays = intIn("certEarlyRenewalDays", 0, 3650);
+  if (present("certExpiryWarnDays") || present("certValidityDays")) {
+    if (certExpiryWarnDays >= certValidityDays) {
+      add("certExpiryWarnDays", `(${certExpiryWarnDays}) must be less than certValidityDays (${certValidityDays})`);
+    }
+  }
+  if (certEarlyRenewalDays >= certValidityDays) {
+    add("certEarlyRenewalDays", `(${certEarlyRenewalDays}) must be less than certValidityDays (${certValidityDays})`);
+  }
+  const certRotation = get("certRotation", asString) ?? "0";
+  if (present("certRotation") && !/^[A-Za-z0-9._-]{1,64}$/.test(certRotation)) {
+    add("certRotation", `${show(certRotation)} must be a short token (letters, digits, . _ -), e.g. a date or a counter`);
+  }
+
+  // Devices
+  let devices: DeviceSettings[] = [];
+  const devicesJson = present("devices") ? get("devices", (v) => asJson(v, "array")) : [];
+  if (devicesJson !== undefined) {
+    const r = z.array(deviceSchema).safeParse(devicesJson, { reportInput: true });
+    if (!r.success) problems.push(...zodProblems("devices", r.error));
+    else devices = r.data as DeviceSettings[];
+  }
+  const seen = new Map<string, string>();
+  const claim = (id: string, path: string) => {
+    const prior = seen.get(id);
+    if (prior) add("devices", `id ${show(id)} is already used by ${prior}; every device and bridge child needs its own id`, path);
+    else seen.set(id, path);
+  };
+  for (const [i, d] of devices.entries()) {
+    claim(d.id, `devices[${i}].id`);
+    const names = new Set<string>();
+    for (const [j, io] of [...d.outputs, ...d.inputs].entries()) {
+      if (names.has(io.name)) add("devices", `name ${show(io.name)} is used twice on device ${show(d.id)}`, `devices[${i}].${j < d.outputs.length ? `outputs[${j}]` : `inputs[${j - d.outputs.length}]`}.name`);
+      names.add(io.name);
+    }
+    for (const [j, c] of (d.bridge?.children ?? []).entries()) {
+      claim(c.id, `devices[${i}].bridge.children[${j}].id`);
+      const dup = c.outputs.find((n, k) => c.outputs.indexOf(n) !== k) ?? c.inputs.find((n, k) => c.inputs.indexOf(n) !== k);
+      if (dup) add("devices", `name ${show(dup)} is listed twice on ${show(c.id)}`, `devices[${i}].bridge.children[${j}]`);
+    }
+  }
+  if (devices.length > 0 && !present("deviceSshPrivateKey")) {
+    add("deviceSshPrivateKey", `is required when devices are listed (${devices.length}): the key that logs in to them over SSH`);
+  }
+
+  const revokedDevices: string[] = [];
+  for (const [i, id] of (get("revokedDevices", asStringList) ?? []).entries()) {
+    if (!isDeviceId(id)) add("revokedDevices", `item ${i}: ${show(id)} is not a device id`);
+    else if (revokedDevices.includes(id)) add("revokedDevices", `${show(id)} is listed twice`);
+    else if (devicesJson !== undefined && !devices.some((d) => d.id === id) && problems.every((p) => p.key !== "devices")) {
+      add("revokedDevices", `${show(id)} is not in devices; keep a revoked device's entry in devices so its certificate (and serial) stays known`);
+    } else revokedDevices.push(id);
+  }
+
+  let tags: Record<string, string> = {};
+  const tagsJson = present("tags") ? get("tags", (v) => asJson(v, "object")) : {};
+  if (tagsJson !== undefined) {
+    const r = tagsSchema.safeParse(tagsJson, { reportInput: true });
+    if (!r.success) problems.push(...zodProblems("tags", r.error));
+    else tags = r.data;
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    instanceType,
+    arch,
+    os,
+    adminUser: os === "ubuntu2404" ? "ubuntu" : "admin",
+    adminCidrs,
+    allowSshFromAnywhere,
+    webPassword,
+    domain,
+    route53ZoneId,
+    letsEncryptEmail,
+    ddnsUpdateUrl,
+    alertEmail,
+    smtpHost,
+    smtpPort,
+    smtpUser,
+    smtpPassword,
+    smtpFrom: smtpFrom ?? alertEmail,
+    offlineAlertMinutes,
+    alertRateLimitMinutes,
+    certExpiryWarnDays,
+    certValidityDays,
+    certEarlyRenewalDays,
+    certRotation,
+    revokedDevices,
+    deviceSshPrivateKey,
+    devices,
+    tags,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// loadSettings: the program's entry; reads the stack config once.
+// ---------------------------------------------------------------------------------------------------------
+
+/** Raw stack config of this project's namespace, short key -> string value as Pulumi passes it. */
+export function readStackConfig(): Record<string, unknown> {
+  const prefix = `${NAMESPACE}:`;
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(pulumi.runtime.allConfig())) {
+    if (k.startsWith(prefix)) raw[k.slice(prefix.length)] = v;
+  }
+  return raw;
+}
+
+/**
+ * Reads and validates the stack config. `read` supplies the raw values (default: the running stack's config);
+ * secret keys are re-read through `config.requireSecret` so they stay secret wherever they flow.
+ */
+export function loadSettings(
+  read: () => Record<string, unknown> = readStackConfig,
+  secrets: SecretReader = (key) => new pulumi.Config(NAMESPACE).requireSecret(key),
+): Settings {
+  return parseSettings(read(), secrets);
+}
