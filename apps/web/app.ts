@@ -1,0 +1,338 @@
+// The HTTP side: login, CSRF, JSON API, Server-Sent Events, static page, health. Built from its
+// dependencies so tests and the demo run it in-process (see server.ts for the wiring).
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { rateLimit } from "express-rate-limit";
+import helmet from "helmet";
+import { z } from "zod";
+import { isDeviceId, isIoName } from "../../protocol";
+import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
+import type { Logger } from "./log";
+import {
+  CSRF_HEADER,
+  type Session,
+  type Sessions,
+  createSessions,
+  passwordMatches,
+  readCookie,
+  sessionCookie,
+  sessionCookieName,
+} from "./session";
+import type { DeviceStore, DeviceView, InputEvent } from "./state";
+
+export const BODY_LIMIT = "1kb";
+export const SSE_HEARTBEAT_MS = 25_000;
+
+export interface WebAppOptions {
+  store: DeviceStore;
+  broker: CommandSender;
+  password: string;
+  sessionSecret: string;
+  logger: Logger;
+  /** Secure flag on the session cookie (and HSTS, upgrade-insecure-requests). Default true. */
+  cookieSecure?: boolean;
+  /** When set, state-changing requests with an Origin header must come from it. */
+  publicOrigin?: string;
+  /** Login attempts per window per client address. Default 10 per 15 minutes. */
+  loginRateLimit?: { windowMs: number; limit: number };
+  /** Directory of index.html, app.js, style.css. Default: public/ beside this file. */
+  publicDir?: string;
+  sessionTtlMs?: number;
+}
+
+export interface WebApp {
+  app: express.Express;
+  sessions: Sessions;
+  /** Ends every open event stream (on shutdown). */
+  closeStreams(): void;
+}
+
+const CommandBody = z.strictObject({ value: z.enum(["on", "off", "toggle"]) });
+const LoginBody = z.strictObject({ password: z.string().min(1).max(1024) });
+
+type Authed = Request & { session?: Session };
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createWebApp(opts: WebAppOptions): WebApp {
+  const { store, broker, logger: log } = opts;
+  const secure = opts.cookieSecure ?? true;
+  const sessions = createSessions(opts.sessionSecret, opts.sessionTtlMs);
+  const cookieName = sessionCookieName(secure);
+  const publicDir = opts.publicDir ?? path.join(__dirname, "public");
+  const streams = new Set<Response>();
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback"); // nginx on the same host sets X-Forwarded-For
+  app.set("etag", false);
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", "data:"],
+          connectSrc: ["'self'"],
+          manifestSrc: ["'self'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          objectSrc: ["'none'"],
+          ...(secure ? { upgradeInsecureRequests: [] } : {}),
+        },
+      },
+      strictTransportSecurity: secure ? { maxAge: 31536000, includeSubDomains: false } : false,
+      crossOriginEmbedderPolicy: true,
+      referrerPolicy: { policy: "no-referrer" },
+    }),
+  );
+  app.use((_req, res, next) => {
+    res.setHeader("Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+    next();
+  });
+
+  // One log line per request, written when it finishes.
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on("finish", () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      log.info("http", { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: req.ip });
+    });
+    next();
+  });
+
+  app.get("/healthz", (_req, res) => {
+    const connected = broker.connected;
+    res.status(connected ? 200 : 503).json({ status: connected ? "ok" : "degraded", broker: connected ? "connected" : "disconnected" });
+  });
+
+  // Static page: plain files, no inline script (CSP).
+  const assets = loadAssets(publicDir);
+  app.get(["/", "/index.html", "/app.js", "/style.css"], (req, res) => {
+    const name = req.path === "/" ? "index.html" : req.path.slice(1);
+    const a = assets.get(name);
+    if (!a) return res.status(404).json({ error: "not found" });
+    res.setHeader("Content-Type", a.type);
+    res.setHeader("Cache-Control", "no-cache");
+    res.send(a.body);
+  });
+
+  const api = express.Router();
+  api.use((req, res, next) => {
+    res.setHeader("Cache-Control", "no-store");
+    next();
+  });
+
+  // Reject cross-site state changes early: Origin must match when the browser sends one.
+  api.use((req, _res, next) => {
+    if (req.method === "GET" || req.method === "HEAD") return next();
+    const origin = req.get("origin");
+    if (origin && !originAllowed(origin, req, opts.publicOrigin)) {
+      log.warn("origin_refused", { origin, path: req.path, ip: req.ip });
+      return next(new HttpError(403, "cross-origin request refused"));
+    }
+    next();
+  });
+
+  api.use(express.json({ limit: BODY_LIMIT, strict: true, type: "application/json" }));
+
+  const loginLimiter = rateLimit({
+    windowMs: opts.loginRateLimit?.windowMs ?? 15 * 60 * 1000,
+    limit: opts.loginRateLimit?.limit ?? 10,
+    skipSuccessfulRequests: true, // only failed attempts count
+    standardHeaders: "draft-8",
+    legacyHeaders: false,
+    handler: (req, res) => {
+      log.warn("login_rate_limited", { ip: req.ip });
+      res.status(429).json({ error: "too many login attempts; wait a few minutes" });
+    },
+  });
+
+  api.post("/login", loginLimiter, (req, res) => {
+    const body = LoginBody.safeParse(req.body);
+    if (!body.success) throw new HttpError(400, 'body must be JSON {"password": "..."}');
+    if (!passwordMatches(body.data.password, opts.password)) {
+      // fail2ban can watch for this event (journald, diy-web.service).
+      log.warn("login_failed", { ip: req.ip });
+      return res.status(401).json({ error: "wrong password" });
+    }
+    const s = sessions.issue();
+    res.setHeader("Set-Cookie", sessionCookie({ secure, value: s.cookieValue, maxAgeSeconds: sessions.ttlMs / 1000 }));
+    log.info("login", { ip: req.ip });
+    res.json({ authenticated: true, csrfToken: s.csrfToken });
+  });
+
+  api.get("/session", (req, res) => {
+    const s = sessions.verify(readCookie(req.get("cookie"), cookieName));
+    res.json(s ? { authenticated: true, csrfToken: sessions.csrfToken(s.sid) } : { authenticated: false });
+  });
+
+  const requireSession = (req: Authed, _res: Response, next: NextFunction) => {
+    const s = sessions.verify(readCookie(req.get("cookie"), cookieName));
+    if (!s) return next(new HttpError(401, "log in first"));
+    req.session = s;
+    next();
+  };
+  const requireCsrf = (req: Authed, _res: Response, next: NextFunction) => {
+    if (!req.session || !sessions.checkCsrf(req.session.sid, req.get(CSRF_HEADER))) {
+      log.warn("csrf_refused", { path: req.path, ip: req.ip });
+      return next(new HttpError(403, "missing or wrong X-CSRF-Token header"));
+    }
+    next();
+  };
+
+  api.post("/logout", requireSession, requireCsrf, (req: Authed, res) => {
+    if (req.session) sessions.revoke(req.session);
+    res.setHeader("Set-Cookie", sessionCookie({ secure, value: "", maxAgeSeconds: 0 }));
+    res.json({ authenticated: false });
+  });
+
+  api.get("/devices", requireSession, (_req, res) => {
+    res.json({ broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
+  });
+
+  api.post("/devices/:id/outputs/:name", requireSession, requireCsrf, async (req: Authed, res) => {
+    const id = String(req.params.id);
+    const name = String(req.params.name);
+    if (!isDeviceId(id) || !store.get(id)) throw new HttpError(404, `no device "${printable(id)}"`);
+    if (!isIoName(name) || !store.hasOutput(id, name)) throw new HttpError(404, `device "${id}" has no output "${printable(name)}"`);
+    if (req.body === undefined) throw new HttpError(400, 'body must be JSON {"value": "on" | "off" | "toggle"} with Content-Type application/json');
+    const body = CommandBody.safeParse(req.body);
+    if (!body.success) throw new HttpError(400, 'body must be {"value": "on" | "off" | "toggle"}');
+    try {
+      const reqId = await broker.sendCommand(id, name, body.data.value);
+      log.info("command_sent", { device: id, output: name, value: body.data.value, req: reqId });
+      res.status(202).json({ req: reqId });
+    } catch (e) {
+      if (e instanceof BrokerRejectedError) {
+        log.error("command_refused_by_broker", { device: id, output: name, reasonCode: e.reasonCode, error: e.message });
+        throw new HttpError(502, e.message);
+      }
+      if (e instanceof BrokerUnavailableError) {
+        log.warn("command_broker_unavailable", { device: id, output: name, error: e.message });
+        throw new HttpError(503, "broker unavailable; try again shortly");
+      }
+      throw e;
+    }
+  });
+
+  // Live updates: a snapshot, then one event per device change.
+  api.get("/events", requireSession, (req: Authed, res) => {
+    res.status(200);
+    res.setHeader("Content-Type", "text/event-stream; charset=utf-8");
+    res.setHeader("Cache-Control", "no-store");
+    res.setHeader("X-Accel-Buffering", "no"); // nginx: do not buffer the stream
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    res.write("retry: 2000\n\n");
+    send("snapshot", { broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
+    const onChange = (d: DeviceView) => send("device", d);
+    const onInput = (e: InputEvent) => send("input", e);
+    const onConnection = (connected: boolean) => send("broker", { broker: connected ? "connected" : "disconnected" });
+    store.on("change", onChange);
+    store.on("input", onInput);
+    broker.on("connection", onConnection);
+    const heartbeat = setInterval(() => res.write(": ping\n\n"), SSE_HEARTBEAT_MS);
+    // End the stream when the session expires; the page then asks to log in again.
+    const expiry = setTimeout(() => res.end(), Math.max(0, (req.session?.expires ?? 0) - Date.now()));
+    streams.add(res);
+    const cleanup = () => {
+      clearInterval(heartbeat);
+      clearTimeout(expiry);
+      store.off("change", onChange);
+      store.off("input", onInput);
+      broker.off("connection", onConnection);
+      streams.delete(res);
+    };
+    res.on("close", cleanup);
+  });
+
+  api.use((_req, _res, next) => next(new HttpError(404, "no such API endpoint")));
+  app.use("/api", api);
+  app.use((_req, res) => {
+    res.status(404).json({ error: "not found" });
+  });
+
+  // Every error ends here: a status and a message, never a crash or a stack trace to the client.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { status, message } = httpErrorOf(err);
+    if (status >= 500 && !(err instanceof HttpError)) log.error("http_error", { path: req.path, error: errorText(err) });
+    else if (!(err instanceof HttpError)) log.warn("http_bad_request", { path: req.path, status, error: message });
+    if (res.headersSent) return res.end();
+    res.status(status).json({ error: message });
+  });
+
+  return {
+    app,
+    sessions,
+    closeStreams: () => {
+      for (const r of streams) r.end();
+      streams.clear();
+    },
+  };
+}
+
+function httpErrorOf(err: unknown): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  const e = err as { type?: string; status?: number };
+  switch (e?.type) {
+    case "entity.parse.failed":
+      return { status: 400, message: "body is not valid JSON" };
+    case "entity.too.large":
+      return { status: 400, message: `body is larger than ${BODY_LIMIT}` };
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return { status: 400, message: "body must be UTF-8 JSON" };
+    case "request.aborted":
+      return { status: 400, message: "request aborted" };
+  }
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return { status: e.status, message: "bad request" };
+  return { status: 500, message: "internal error" };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A user-supplied path segment made safe to echo in a message. */
+function printable(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}...` : s.replace(/[^\x20-\x7e]/g, "?");
+}
+
+function originAllowed(origin: string, req: Request, publicOrigin?: string): boolean {
+  if (publicOrigin) return origin === new URL(publicOrigin).origin;
+  // Without a configured origin: the Origin's host must be the Host the request was sent to.
+  try {
+    return new URL(origin).host === req.get("host");
+  } catch {
+    return false;
+  }
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+};
+
+/** The page's files, read once at start. */
+export function loadAssets(dir: string): Map<string, { type: string; body: Buffer }> {
+  const m = new Map<string, { type: string; body: Buffer }>();
+  for (const name of ["index.html", "app.js", "style.css"]) {
+    m.set(name, { type: TYPES[path.extname(name)] ?? "application/octet-stream", body: readFileSync(path.join(dir, name)) });
+  }
+  return m;
+}

@@ -1,0 +1,184 @@
+// The web app's one persistent MQTT connection: mTLS with the "web" identity, MQTT 5, QoS 1.
+// Incoming messages feed the DeviceStore; commands go out with publishCommand.
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import * as tls from "node:tls";
+import { MqttClient, type IClientOptions } from "mqtt";
+import { type CommandPayload, WEB_CLIENT_ID, encodeCommand, subscriptions, topics } from "../../protocol";
+import type { WebConfig } from "./config";
+import type { Logger } from "./log";
+import type { DeviceStore } from "./state";
+
+export const RECONNECT_MIN_MS = 500;
+export const RECONNECT_MAX_MS = 30_000;
+export const PUBLISH_TIMEOUT_MS = 5_000;
+
+/** The broker is not connected (or the publish did not complete in time): HTTP 503. */
+export class BrokerUnavailableError extends Error {
+  override name = "BrokerUnavailableError";
+}
+
+/** The broker answered the publish with an MQTT 5 failure reason (>= 0x80), e.g. "Not authorized": HTTP 502. */
+export class BrokerRejectedError extends Error {
+  override name = "BrokerRejectedError";
+  constructor(
+    message: string,
+    readonly reasonCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** What the HTTP layer needs from the broker connection. */
+export interface CommandSender {
+  readonly connected: boolean;
+  /** Publishes a command (QoS 1) and resolves with its request id once the broker acknowledged it. */
+  sendCommand(deviceId: string, output: string, value: CommandPayload["value"]): Promise<string>;
+  on(event: "connection", listener: (connected: boolean) => void): unknown;
+  off(event: "connection", listener: (connected: boolean) => void): unknown;
+}
+
+export interface BrokerTls {
+  ca: string | Buffer;
+  cert: string | Buffer;
+  key: string | Buffer;
+  servername?: string;
+}
+
+export function readBrokerTls(broker: WebConfig["broker"]): BrokerTls {
+  return {
+    ca: readFileSync(broker.ca),
+    cert: readFileSync(broker.cert),
+    key: readFileSync(broker.key),
+    ...(broker.servername ? { servername: broker.servername } : {}),
+  };
+}
+
+export function newRequestId(): string {
+  return randomBytes(9).toString("base64url");
+}
+
+/** Next reconnect delay: doubles from RECONNECT_MIN_MS up to RECONNECT_MAX_MS. */
+export function nextBackoff(previousMs: number): number {
+  return Math.min(RECONNECT_MAX_MS, Math.max(RECONNECT_MIN_MS, previousMs * 2));
+}
+
+interface LinkEvents {
+  connection: [boolean];
+}
+
+export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSender {
+  private readonly client: MqttClient;
+  private closed = false;
+  private backoffMs = RECONNECT_MIN_MS;
+  private wasConnected = false;
+
+  constructor(
+    url: string,
+    tlsOpts: BrokerTls,
+    private readonly store: DeviceStore,
+    private readonly log: Logger,
+    opts: { clientId?: string; reconnectMinMs?: number } = {},
+  ) {
+    super();
+    const u = new URL(url);
+    const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(u.port || 8883);
+    this.backoffMs = opts.reconnectMinMs ?? RECONNECT_MIN_MS;
+    const minMs = this.backoffMs;
+    const options: IClientOptions = {
+      protocolVersion: 5,
+      clientId: opts.clientId ?? WEB_CLIENT_ID,
+      clean: true,
+      keepalive: 30,
+      connectTimeout: 10_000,
+      reconnectPeriod: this.backoffMs,
+      resubscribe: false, // subscribe again on every connect ourselves (clean session)
+      // A publish while offline must fail (503), not wait in a queue for a later connection.
+      queueQoSZero: false,
+    };
+    // Our own stream builder so TCP_NODELAY is on before CONNECT is written (no ~40 ms Nagle stalls).
+    const build = () => {
+      const socket = tls.connect({
+        host,
+        port,
+        ca: tlsOpts.ca,
+        cert: tlsOpts.cert,
+        key: tlsOpts.key,
+        // The broker certificate is checked against servername when set, else against the URL's host.
+        ...(tlsOpts.servername ? { servername: tlsOpts.servername } : isIP(host) ? {} : { servername: host }),
+        rejectUnauthorized: true,
+        minVersion: "TLSv1.2",
+      });
+      socket.setNoDelay(true);
+      return socket;
+    };
+    this.client = new MqttClient(build, options);
+
+    this.client.on("connect", () => {
+      this.backoffMs = minMs;
+      this.client.options.reconnectPeriod = minMs;
+      this.wasConnected = true;
+      this.log.info("broker_connected", { url });
+      this.client.subscribe([...subscriptions.web], { qos: 1 }, (err, granted) => {
+        if (err) return this.log.error("broker_subscribe_failed", { error: err.message });
+        const refused = (granted ?? []).filter((g) => g.qos >= 0x80);
+        if (refused.length) this.log.error("broker_subscribe_refused", { topics: refused.map((g) => g.topic) });
+      });
+      this.emit("connection", true);
+    });
+    this.client.on("close", () => {
+      if (this.wasConnected) {
+        this.wasConnected = false;
+        this.log.warn("broker_disconnected", { url });
+        this.emit("connection", false);
+      }
+      if (!this.closed) {
+        // Back off: mqtt reads options.reconnectPeriod each time it schedules a reconnect.
+        this.client.options.reconnectPeriod = this.backoffMs;
+        this.log.debug("broker_reconnect_scheduled", { inMs: this.backoffMs });
+        this.backoffMs = nextBackoff(this.backoffMs);
+      }
+    });
+    this.client.on("error", (err) => {
+      this.log.warn("broker_error", { error: err.message, code: (err as NodeJS.ErrnoException).code });
+    });
+    this.client.on("message", (topic, payload) => {
+      const r = this.store.apply(topic, payload);
+      if (!r.ok) this.log.warn("mqtt_message_dropped", { topic, reason: r.reason, bytes: payload.length });
+      else if (r.changed) this.log.debug("mqtt_message", { topic });
+    });
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  sendCommand(deviceId: string, output: string, value: CommandPayload["value"]): Promise<string> {
+    if (!this.client.connected) return Promise.reject(new BrokerUnavailableError("broker not connected"));
+    const req = newRequestId();
+    const topic = topics.set(deviceId, output);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BrokerUnavailableError("broker did not acknowledge the command in time")), PUBLISH_TIMEOUT_MS);
+      this.client.publish(topic, encodeCommand({ value, req }), { qos: 1, retain: false }, (err, packet) => {
+        clearTimeout(timer);
+        const code = (err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode ?? 0;
+        if (typeof code === "number" && code >= 0x80) {
+          reject(new BrokerRejectedError(`broker refused the command: ${err?.message ?? `reason code 0x${code.toString(16)}`}`, code));
+        } else if (err) {
+          reject(new BrokerUnavailableError(`publish failed: ${err.message}`));
+        } else {
+          resolve(req);
+        }
+      });
+    });
+  }
+
+  /** Disconnects and stops reconnecting. */
+  close(): Promise<void> {
+    this.closed = true;
+    return new Promise((resolve) => this.client.end(true, {}, () => resolve()));
+  }
+}

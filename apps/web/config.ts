@@ -1,0 +1,134 @@
+// The web app's configuration file (/etc/diy-web/config.json on the server) and its secrets.
+// The server-render developer renders config.json from the stack's Settings; this schema is the contract.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { isDeviceId, isIoName } from "../../protocol";
+
+const ioName = z.string().refine(isIoName, "must be a lowercase name: a-z, 0-9, _ and -, up to 32 characters");
+const filePath = z.string().min(1, "must be a file path");
+
+export const WebDeviceConfig = z.strictObject({
+  /** Device id: the device certificate's CN and its topic segment. */
+  id: z.string().refine(isDeviceId, "must be a device id: lowercase a-z, 0-9 and -, up to 32 characters, not a reserved name"),
+  /** Name shown on the page; the id when missing. */
+  label: z.string().min(1).max(64).optional(),
+  /** Output names (LEDs, relays) the page shows with on/off/toggle buttons. */
+  outputs: z.array(ioName).default([]),
+  /** Input names (buttons) whose last event the page shows. */
+  inputs: z.array(ioName).default([]),
+});
+export type WebDeviceConfig = z.infer<typeof WebDeviceConfig>;
+
+export const WebConfig = z
+  .strictObject({
+    /** Where the app listens; nginx proxies to it. Keep it on loopback. */
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(3000),
+      })
+      .default({ host: "127.0.0.1", port: 3000 }),
+    /** The broker and the web app's own client certificate (CN "web"): file paths. */
+    broker: z.strictObject({
+      url: z.string().regex(/^mqtts:\/\/[^/\s]+$/, 'must be "mqtts://host:port" (TLS only)'),
+      ca: filePath,
+      cert: filePath,
+      key: filePath,
+      /** Name to verify in the broker's certificate when it differs from the URL's host. */
+      servername: z.string().min(1).optional(),
+    }),
+    /** The devices the page shows. Messages about other devices are dropped. */
+    devices: z.array(WebDeviceConfig).default([]),
+    /** Origin the browser uses (https://iot.example.com). When set, state-changing requests must come from it. */
+    publicOrigin: z.url({ protocol: /^https?$/, error: 'must be an http(s) origin like "https://iot.example.com"' }).optional(),
+    /** Secure flag on the session cookie. Only the local demo over plain http sets it false. */
+    cookieSecure: z.boolean().default(true),
+    /** Offline alerts; the shape belongs to apps/web/alerts.ts (ops). Passed through untouched. */
+    alerts: z.looseObject({}).optional(),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.devices.forEach((d, i) => {
+      if (seen.has(d.id)) ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${d.id}"` });
+      seen.add(d.id);
+      const names = [...d.outputs, ...d.inputs];
+      const dup = names.find((n, j) => names.indexOf(n) !== j);
+      if (dup) ctx.addIssue({ code: "custom", path: ["devices", i], message: `device "${d.id}" names "${dup}" twice` });
+    });
+  });
+export type WebConfig = z.infer<typeof WebConfig>;
+/** What a caller writes (defaults filled in by parsing). */
+export type WebConfigInput = z.input<typeof WebConfig>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates a config object; throws ConfigError with one line per problem, each naming its key. */
+export function parseWebConfig(data: unknown, source = "web config"): WebConfig {
+  const result = WebConfig.safeParse(data);
+  if (result.success) return result.data;
+  const lines = result.error.issues.flatMap((i) => {
+    // An unknown key is named by its own path, so a typo reads like any other problem.
+    if (i.code === "unrecognized_keys") return i.keys.map((k) => `  ${[...i.path, k].join(".")}: unknown key (remove it or check its spelling)`);
+    return [`  ${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`];
+  });
+  throw new ConfigError(`${source} is invalid:\n${lines.join("\n")}`);
+}
+
+/** Reads and validates the JSON config file. */
+export function loadWebConfig(file: string): WebConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read web config ${file}: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`web config ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseWebConfig(data, `web config ${file}`);
+}
+
+/** Picks the config path from `--config <file>` / `--config=<file>` or DIY_WEB_CONFIG. */
+export function configPathFrom(argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--config") {
+      const next = argv[i + 1];
+      if (!next) throw new ConfigError("--config needs a file path");
+      return next;
+    }
+    if (a.startsWith("--config=")) return a.slice("--config=".length);
+  }
+  if (env.DIY_WEB_CONFIG) return env.DIY_WEB_CONFIG;
+  throw new ConfigError("no config file: pass --config <file> or set DIY_WEB_CONFIG (on the server: /etc/diy-web/config.json)");
+}
+
+export interface WebSecrets {
+  /** The stack's web password (login). */
+  password: string;
+  /** Key for signing session cookies and CSRF tokens; at least 32 characters. */
+  sessionSecret: string;
+}
+
+export const MIN_SESSION_SECRET_LENGTH = 32;
+
+/**
+ * Reads DIY_WEB_PASSWORD and DIY_SESSION_SECRET (systemd EnvironmentFile /etc/diy-web/secrets.env).
+ * Error messages name the variable, never its value.
+ */
+export function secretsFromEnv(env: NodeJS.ProcessEnv): WebSecrets {
+  const password = env.DIY_WEB_PASSWORD ?? "";
+  const sessionSecret = env.DIY_SESSION_SECRET ?? "";
+  const problems: string[] = [];
+  if (!password) problems.push("DIY_WEB_PASSWORD is not set (the stack's web password; /etc/diy-web/secrets.env)");
+  if (sessionSecret.length < MIN_SESSION_SECRET_LENGTH) {
+    problems.push(`DIY_SESSION_SECRET must be at least ${MIN_SESSION_SECRET_LENGTH} characters (random; /etc/diy-web/secrets.env)`);
+  }
+  if (problems.length) throw new ConfigError(`web secrets are missing:\n  ${problems.join("\n  ")}`);
+  return { password, sessionSecret };
+}

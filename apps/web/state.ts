@@ -1,0 +1,147 @@
+// What the web app knows about each configured device, built only from MQTT messages
+// (retained state and status arrive on subscribe). The store is the one place status changes are
+// observed: listen to its "status" event (offline alerts, apps/web/alerts.ts) or "change" (SSE).
+import { EventEmitter } from "node:events";
+import { type InputPayload, type OutputValue, parseInput, parseState, parseStatus, parseTopic } from "../../protocol";
+import type { WebDeviceConfig } from "./config";
+
+export interface OutputView {
+  name: string;
+  /** null until the device has published its state. */
+  value: OutputValue | null;
+  /** Request id of the command that produced this state, when the device echoed one. */
+  req?: string;
+  /** When the device says the state was set (ISO time). */
+  at?: string;
+}
+
+export interface InputView {
+  name: string;
+  /** Last event seen since the app started; null before any. */
+  value: InputPayload["value"] | null;
+  at?: string;
+}
+
+export interface DeviceView {
+  id: string;
+  label: string;
+  /** null until the broker told us (retained status or the device's Last Will). */
+  online: boolean | null;
+  /** When this app saw the status change (ISO time). */
+  statusSince?: string;
+  outputs: OutputView[];
+  inputs: InputView[];
+}
+
+/** Emitted as "status" whenever a device's online state changes (not on repeats). */
+export interface StatusChange {
+  deviceId: string;
+  online: boolean;
+  /** What we knew before: null when this is the first status seen since start. */
+  previous: boolean | null;
+  at: Date;
+}
+
+/** Emitted as "input" for each input event (a button press). */
+export interface InputEvent {
+  deviceId: string;
+  name: string;
+  value: InputPayload["value"];
+  at: string;
+}
+
+export type ApplyResult =
+  | { ok: true; kind: "state" | "status" | "input"; deviceId: string; changed: boolean }
+  | { ok: false; reason: string; deviceId?: string };
+
+interface StoreEvents {
+  change: [DeviceView];
+  status: [StatusChange];
+  input: [InputEvent];
+}
+
+export class DeviceStore extends EventEmitter<StoreEvents> {
+  private readonly devices = new Map<string, DeviceView>();
+
+  constructor(devices: readonly WebDeviceConfig[], private readonly now: () => Date = () => new Date()) {
+    super();
+    for (const d of devices) {
+      this.devices.set(d.id, {
+        id: d.id,
+        label: d.label ?? d.id,
+        online: null,
+        outputs: d.outputs.map((name) => ({ name, value: null })),
+        inputs: d.inputs.map((name) => ({ name, value: null })),
+      });
+    }
+  }
+
+  list(): DeviceView[] {
+    return [...this.devices.values()].map(clone);
+  }
+
+  get(id: string): DeviceView | undefined {
+    const d = this.devices.get(id);
+    return d && clone(d);
+  }
+
+  hasOutput(id: string, output: string): boolean {
+    return this.devices.get(id)?.outputs.some((o) => o.name === output) ?? false;
+  }
+
+  /**
+   * Applies one MQTT message. Never throws: a topic outside the protocol, an unknown device or
+   * output, or a payload that fails its schema comes back as { ok: false, reason } to log and drop.
+   */
+  apply(topic: string, payload: Buffer | string): ApplyResult {
+    const t = parseTopic(topic);
+    if (!t) return { ok: false, reason: "topic outside the protocol" };
+    const device = this.devices.get(t.deviceId);
+    if (!device) return { ok: false, reason: "device not in the web config", deviceId: t.deviceId };
+    switch (t.kind) {
+      case "status": {
+        const p = parseStatus(payload);
+        if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        const online = p.value === "online";
+        const previous = device.online;
+        if (previous === online) return { ok: true, kind: "status", deviceId: device.id, changed: false };
+        const at = this.now();
+        device.online = online;
+        device.statusSince = at.toISOString();
+        this.emit("status", { deviceId: device.id, online, previous, at });
+        this.emit("change", clone(device));
+        return { ok: true, kind: "status", deviceId: device.id, changed: true };
+      }
+      case "state": {
+        const out = device.outputs.find((o) => o.name === t.name);
+        if (!out) return { ok: false, reason: `output "${t.name}" not in the web config`, deviceId: device.id };
+        const p = parseState(payload);
+        if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        const changed = out.value !== p.value.value || out.req !== p.value.req || out.at !== p.value.at;
+        out.value = p.value.value;
+        out.at = p.value.at;
+        if (p.value.req) out.req = p.value.req;
+        else delete out.req;
+        if (changed) this.emit("change", clone(device));
+        return { ok: true, kind: "state", deviceId: device.id, changed };
+      }
+      case "input": {
+        const input = device.inputs.find((i) => i.name === t.name);
+        if (!input) return { ok: false, reason: `input "${t.name}" not in the web config`, deviceId: device.id };
+        const p = parseInput(payload);
+        if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        input.value = p.value.value;
+        input.at = p.value.at;
+        this.emit("input", { deviceId: device.id, name: t.name, value: p.value.value, at: p.value.at });
+        this.emit("change", clone(device));
+        return { ok: true, kind: "input", deviceId: device.id, changed: true };
+      }
+      case "set":
+        return { ok: false, reason: "commands are not for the web app", deviceId: device.id };
+    }
+  }
+}
+
+function clone(d: DeviceView): DeviceView {
+  return { ...d, outputs: d.outputs.map((o) => ({ ...o })), inputs: d.inputs.map((i) => ({ ...i })) };
+}
