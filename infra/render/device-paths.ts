@@ -1,0 +1,33 @@
+// Where the device service lives on a board (the contract in coord README), and the bridge's files.
+// The install script, the unit and the config renderer all take their paths from here.
+
+export const DEVICE_USER = "diy-device";
+export const DEVICE_UNIT = "diy-device.service";
+
+export const DEVICE_PATHS = {
+  optDir: "/opt/diy-device",
+  bundle: "/opt/diy-device/device.js",
+  etcDir: "/etc/diy-device",
+  config: "/etc/diy-device/config.json",
+  ca: "/etc/diy-device/ca.pem",
+  cert: "/etc/diy-device/device.pem",
+  key: "/etc/diy-device/device.key",
+  stateDir: "/var/lib/diy-device",
+  unit: "/etc/systemd/system/diy-device.service",
+  udevRules: "/etc/udev/rules.d/99-diy-device.rules",
+} as const;
+
+/**
+ * The bridge role adds a drop-in to Debian's mosquitto.conf (which includes conf.d) and its own
+ * directory: mosquitto drops root before reading files, so the bridge keeps a copy of the board's
+ * certificate and key readable by the mosquitto group instead of sharing /etc/diy-device.
+ */
+export const BRIDGE_PATHS = {
+  conf: "/etc/mosquitto/conf.d/diy-bridge.conf",
+  dir: "/etc/mosquitto/diy-bridge",
+  acl: "/etc/mosquitto/diy-bridge/acl",
+  passwd: "/etc/mosquitto/diy-bridge/passwd",
+  ca: "/etc/mosquitto/diy-bridge/ca.pem",
+  cert: "/etc/mosquitto/diy-bridge/bridge.pem",
+  key: "/etc/mosquitto/diy-bridge/bridge.key",
+} as const;

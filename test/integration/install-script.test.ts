@@ -1,0 +1,387 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "../../infra/render/device-install";
+import { renderDevicePayload, type DevicePayloadInput } from "../../infra/render/device-payload";
+import { renderDeviceUnit } from "../../infra/render/device-unit";
+import { renderDeviceUdevRules } from "../../infra/render/device-udev";
+
+// The install and uninstall scripts run for real with bash against a fake root: DIY_ROOT is a temp
+// dir, and PATH holds only the real tools they need plus fakes of everything that would change the
+// host (apt-get, useradd, chown, systemctl, udevadm ...), which record their calls.
+
+const KEY = "-----BEGIN PRIVATE KEY-----\nTHIS-IS-THE-SECRET-DEVICE-KEY\n-----END PRIVATE KEY-----\n";
+const LAN_PASSWORD = "lan-secret-password-for-ard1";
+
+const REAL_TOOLS = ["bash", "cat", "head", "tail", "awk", "base64", "rm", "mv", "install", "chmod", "mkdir", "mktemp", "grep", "id", "printf", "sh", "mosquitto_passwd"];
+
+const FAKES: Record<string, string> = {
+  // Every fake records its argv; FAKE_ROOT is the fake / (its passwd and group files).
+  "apt-get": `
+case " $* " in
+  *" install "*)
+    for p in "$@"; do
+      case "$p" in
+        nodejs) printf '#!/bin/bash\\necho "\${FAKE_NODE_MAJOR:-18}"\\n' > "$FAKE_BIN/node"; chmod +x "$FAKE_BIN/node" ;;
+        gpiod) printf '#!/bin/bash\\n' > "$FAKE_BIN/gpioset"; chmod +x "$FAKE_BIN/gpioset" ;;
+        mosquitto) printf '#!/bin/bash\\n' > "$FAKE_BIN/mosquitto"; chmod +x "$FAKE_BIN/mosquitto" ;;
+      esac
+    done ;;
+  *" purge "*)
+    for p in "$@"; do
+      case "$p" in
+        nodejs) rm -f "$FAKE_BIN/node" ;;
+        gpiod) rm -f "$FAKE_BIN/gpioset" ;;
+        mosquitto) rm -f "$FAKE_BIN/mosquitto" ;;
+      esac
+    done ;;
+esac`,
+  dpkg: 'echo "${FAKE_ARCH:-arm64}"',
+  getent: 'grep "^$2:" "$FAKE_ROOT/etc/$1"',
+  groupadd: 'echo "${@: -1}:x:990:" >> "$FAKE_ROOT/etc/group"',
+  useradd: 'echo "${@: -1}:x:990:990::/var/lib/diy-device:/usr/sbin/nologin" >> "$FAKE_ROOT/etc/passwd"',
+  usermod: "true",
+  userdel: 'grep -v "^$1:" "$FAKE_ROOT/etc/passwd" > "$FAKE_ROOT/etc/passwd.new" || true; mv "$FAKE_ROOT/etc/passwd.new" "$FAKE_ROOT/etc/passwd"',
+  groupdel: 'grep -v "^$1:" "$FAKE_ROOT/etc/group" > "$FAKE_ROOT/etc/group.new" || true; mv "$FAKE_ROOT/etc/group.new" "$FAKE_ROOT/etc/group"',
+  chown: "true",
+  udevadm: "true",
+  systemctl: "true",
+  sudo: '[ "$1" = -n ] && shift; exec "$@"',
+};
+
+interface FakeRoot {
+  root: string;
+  bin: string;
+  calls(): string[];
+  run(script: string, stdin: string, env?: Record<string, string>): { status: number | null; stdout: string; stderr: string };
+  /** Path inside the fake root -> { mode, content } of every file below the given dirs. */
+  tree(): Map<string, { mode: string; content: string }>;
+}
+
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function fakeRoot(opts: { os?: string; node?: boolean; gpioGroup?: boolean; systemd?: boolean; mosquitto?: boolean } = {}): FakeRoot {
+  const base = mkdtempSync(join(tmpdir(), "diy-install-"));
+  made.push(base);
+  const root = join(base, "root");
+  const bin = join(base, "bin");
+  const log = join(base, "calls.log");
+  mkdirSync(join(root, "etc"), { recursive: true });
+  mkdirSync(bin);
+  writeFileSync(log, "");
+  writeFileSync(join(root, "etc/os-release"), opts.os ?? 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+  writeFileSync(join(root, "etc/group"), `root:x:0:\nmosquitto:x:120:\n${opts.gpioGroup ? "gpio:x:997:\n" : ""}`);
+  if (opts.systemd !== false) mkdirSync(join(root, "run/systemd/system"), { recursive: true });
+  for (const tool of REAL_TOOLS) {
+    const found = spawnSync("bash", ["-c", `type -P ${tool}`], { encoding: "utf8" }).stdout.trim();
+    assert.ok(found.startsWith("/"), `${tool} must be installed for this test`);
+    symlinkSync(found, join(bin, tool));
+  }
+  for (const [name, body] of Object.entries(FAKES)) {
+    writeFileSync(join(bin, name), `#!/bin/bash\nprintf '%s\\n' "${name} $*" >> "${log}"\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+  const present = { node: opts.node ?? false, mosquitto: opts.mosquitto ?? false };
+  if (present.node) writeFileSync(join(bin, "node"), '#!/bin/bash\necho "${FAKE_NODE_MAJOR:-18}"\n', { mode: 0o755 });
+  if (present.mosquitto) writeFileSync(join(bin, "mosquitto"), "#!/bin/bash\n", { mode: 0o755 });
+  return {
+    root,
+    bin,
+    calls: () => readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(root).join("")),
+    run(script, stdin, env = {}) {
+      const r = spawnSync(join(bin, "bash"), ["-c", script, "diy-test"], {
+        input: stdin,
+        encoding: "utf8",
+        env: { PATH: bin, DIY_ROOT: root, DIY_SYSTEMCTL: join(bin, "systemctl"), FAKE_ROOT: root, FAKE_BIN: bin, TMPDIR: base, ...env },
+      });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+    tree() {
+      const out = new Map<string, { mode: string; content: string }>();
+      const walk = (dir: string) => {
+        for (const name of readdirSync(dir)) {
+          const p = join(dir, name);
+          const st = statSync(p);
+          const rel = p.slice(root.length);
+          if (st.isDirectory()) {
+            out.set(`${rel}/`, { mode: (st.mode & 0o7777).toString(8), content: "" });
+            walk(p);
+          } else out.set(rel, { mode: (st.mode & 0o7777).toString(8), content: readFileSync(p, "utf8") });
+        }
+      };
+      walk(root);
+      return out;
+    },
+  };
+}
+
+function payload(extra: DevicePayloadInput = {}): string {
+  return renderDevicePayload({
+    "device.js": "console.log('device service');\n",
+    "config.json": '{"deviceId":"pi1"}\n',
+    "ca.pem": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+    "device.pem": "-----BEGIN CERTIFICATE-----\nPI1\n-----END CERTIFICATE-----\n",
+    "device.key": KEY,
+    "diy-device.service": renderDeviceUnit({ deviceId: "pi1" }),
+    ...extra,
+  });
+}
+
+const install = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false });
+const uninstall = renderDeviceUninstallScript({ deviceId: "pi1" });
+const udev = renderDeviceUdevRules({ kernelLeds: ["led0"], gpioGroup: true });
+
+function chownOf(calls: string[], path: string): string | undefined {
+  return calls.filter((c) => c.startsWith("chown ") && (c.endsWith(` ${path}`) || c.endsWith(` ${path}.diy-new`))).at(-1)?.split(" ")[1];
+}
+
+describe("install script shellcheck", () => {
+  it("passes shellcheck for every role and the uninstall script", () => {
+    for (const [name, script] of [
+      ["install", install],
+      ["install-bridge", renderDeviceInstallScript({ deviceId: "pi1", gpiod: false, gpioGroup: false, bridge: true })],
+      ["uninstall", uninstall],
+    ] as const) {
+      const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
+      assert.equal(r.status, 0, `${name}:\n${r.stdout}${r.stderr}`);
+    }
+  });
+});
+
+describe("install script on a fake root", () => {
+  it("installs nodejs and gpiod from apt, the user, the files with tight modes, and starts the unit", () => {
+    const fr = fakeRoot();
+    const r = fr.run(install, payload({ "udev.rules": udev }));
+    assert.equal(r.status, 0, r.stderr);
+    const calls = fr.calls();
+    assert.ok(calls.some((c) => c.startsWith("apt-get") && c.includes(" update")), "apt-get update before installing");
+    assert.ok(calls.some((c) => /^apt-get .* install -y --no-install-recommends nodejs$/.test(c)), calls.join("\n"));
+    assert.ok(calls.some((c) => /^apt-get .* install -y --no-install-recommends gpiod$/.test(c)));
+    assert.ok(calls.includes("groupadd --system diy-device"));
+    assert.ok(calls.some((c) => c.startsWith("useradd --system --gid diy-device") && c.includes("--shell /usr/sbin/nologin") && c.endsWith(" diy-device")));
+    assert.ok(calls.includes("groupadd --system gpio"), "a gpio group is made where the OS has none");
+    assert.ok(calls.includes("usermod -a -G gpio diy-device"));
+
+    const tree = fr.tree();
+    assert.equal(tree.get("/opt/diy-device/")?.mode, "755");
+    assert.equal(tree.get("/opt/diy-device/device.js")?.content, "console.log('device service');\n");
+    assert.equal(tree.get("/etc/diy-device/")?.mode, "750");
+    assert.equal(tree.get("/etc/diy-device/device.key")?.content, KEY);
+    assert.equal(tree.get("/etc/diy-device/device.key")?.mode, "640");
+    assert.equal(tree.get("/etc/diy-device/config.json")?.mode, "640");
+    assert.equal(tree.get("/etc/diy-device/device.pem")?.mode, "644");
+    assert.equal(tree.get("/var/lib/diy-device/")?.mode, "750");
+    assert.match(tree.get("/etc/systemd/system/diy-device.service")?.content ?? "", /^User=diy-device$/m);
+    assert.equal(tree.get("/etc/udev/rules.d/99-diy-device.rules")?.content, udev);
+    assert.equal(chownOf(calls, "/etc/diy-device/device.key"), "root:diy-device");
+    assert.equal(chownOf(calls, "/etc/diy-device"), "root:diy-device");
+    assert.equal(chownOf(calls, "/var/lib/diy-device"), "diy-device:diy-device");
+    assert.equal(chownOf(calls, "/opt/diy-device/device.js"), "root:root");
+    assert.ok(![...tree.keys()].some((k) => k.endsWith(".diy-new")), "no half-installed files left");
+
+    const systemctl = calls.filter((c) => c.startsWith("systemctl"));
+    assert.deepEqual(systemctl.slice(0, 3), ["systemctl daemon-reload", "systemctl enable diy-device.service", "systemctl restart diy-device.service"]);
+    assert.ok(calls.includes("udevadm control --reload-rules"));
+  });
+
+  it("never puts the key in argv, stdout or stderr, and leaves no staging copy behind", () => {
+    const fr = fakeRoot({ node: true });
+    const r = fr.run(install, payload());
+    assert.equal(r.status, 0, r.stderr);
+    for (const text of [r.stdout, r.stderr, fr.calls().join("\n")]) assert.ok(!text.includes("THIS-IS-THE-SECRET"), text);
+    const base = join(fr.root, "..");
+    assert.deepEqual(readdirSync(base).sort(), ["bin", "calls.log", "root"], "the staging dir is removed");
+  });
+
+  it("is idempotent: a second run leaves the same files and adds no user or package", () => {
+    const fr = fakeRoot({ gpioGroup: true });
+    assert.equal(fr.run(install, payload({ "udev.rules": udev })).status, 0);
+    const first = fr.tree();
+    const callsBefore = fr.calls().length;
+    const r = fr.run(install, payload({ "udev.rules": udev }));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(fr.tree(), first);
+    const second = fr.calls().slice(callsBefore);
+    assert.ok(!second.some((c) => /^(apt-get|useradd|groupadd)/.test(c)), second.join("\n"));
+    assert.ok(second.includes("systemctl restart diy-device.service"));
+  });
+
+  it("keeps an existing node and the OS's gpio group, and uses no apt at all then", () => {
+    const fr = fakeRoot({ node: true, gpioGroup: true });
+    writeFileSync(join(fr.bin, "gpioset"), "#!/bin/bash\n", { mode: 0o755 });
+    assert.equal(fr.run(install, payload()).status, 0);
+    const calls = fr.calls();
+    assert.ok(!calls.some((c) => c.startsWith("apt-get")), calls.join("\n"));
+    assert.ok(!calls.includes("groupadd --system gpio"));
+    assert.ok(calls.includes("usermod -a -G gpio diy-device"));
+  });
+
+  it("installs but does not start the unit where systemd is not running", () => {
+    const fr = fakeRoot({ node: true, systemd: false });
+    const r = fr.run(install, payload());
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!fr.calls().some((c) => c.startsWith("systemctl") || c.startsWith("udevadm")));
+    assert.ok(existsSync(join(fr.root, "etc/systemd/system/diy-device.service")));
+    assert.match(r.stdout, /systemd is not running/);
+  });
+
+  it("removes an earlier udev rule when the config no longer needs one", () => {
+    const fr = fakeRoot({ node: true });
+    assert.equal(fr.run(install, payload({ "udev.rules": udev })).status, 0);
+    assert.equal(fr.run(install, payload()).status, 0);
+    assert.ok(!existsSync(join(fr.root, "etc/udev/rules.d/99-diy-device.rules")));
+  });
+
+  for (const [what, os, arch, message] of [
+    ["Fedora", 'ID=fedora\nVERSION_ID="40"\nPRETTY_NAME="Fedora Linux 40"\n', "amd64", /unsupported OS Fedora Linux 40: supported are Debian 12\+/],
+    ["Debian 11", 'ID=debian\nVERSION_ID="11"\nPRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\n', "arm64", /unsupported OS Debian GNU\/Linux 11 \(bullseye\): its nodejs is older than Node 18/],
+    ["Ubuntu 22.04", 'ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"\n', "amd64", /unsupported OS Ubuntu 22\.04\.4 LTS/],
+    ["i386", undefined, "i386", /unsupported architecture i386: supported are .* on arm64, armhf or amd64/],
+  ] as const) {
+    it(`refuses ${what} with a clear message and changes nothing`, () => {
+      const fr = fakeRoot({ ...(os === undefined ? {} : { os }) });
+      const before = fr.tree();
+      const r = fr.run(install, payload(), { FAKE_ARCH: arch });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, message);
+      assert.deepEqual(fr.tree(), before);
+      assert.ok(!fr.calls().some((c) => /^(apt-get|useradd|systemctl|chown)/.test(c)));
+    });
+  }
+
+  it("accepts Raspberry Pi OS (raspbian, armhf) and Ubuntu 24.04", () => {
+    for (const [os, arch] of [
+      ['PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nID=raspbian\nVERSION_ID="12"\n', "armhf"],
+      ['PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nVERSION_ID="24.04"\n', "amd64"],
+    ]) {
+      const fr = fakeRoot({ os, node: true });
+      const r = fr.run(install, payload(), { FAKE_ARCH: arch ?? "" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`platform: .* on ${arch}`));
+    }
+  });
+
+  it("refuses a node older than 18 that is already installed", () => {
+    const fr = fakeRoot({ node: true });
+    const r = fr.run(install, payload(), { FAKE_NODE_MAJOR: "12" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /Node 12 is too old: the device service needs Node 18 or later/);
+  });
+
+  it("refuses a truncated payload or none at all before touching anything", () => {
+    const full = payload();
+    for (const [stdin, message] of [
+      [full.slice(0, full.length - 20), /incomplete/],
+      ["", /no diy-device payload/],
+      [renderDevicePayload({ "device.js": "x", "config.json": "{}", "ca.pem": "c", "device.pem": "d", "device.key": "k", "diy-device.service": "u" }).replace(/=file device.key\n.*\n/, ""), /the payload has no device.key/],
+    ] as const) {
+      const fr = fakeRoot({ node: true });
+      const before = fr.tree();
+      const r = fr.run(install, stdin);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, message);
+      assert.deepEqual(fr.tree(), before);
+    }
+  });
+
+  it("runs through the remote invocation line with the payload on stdin", () => {
+    const fr = fakeRoot({ node: true });
+    const line = renderRemoteInvocation(install, "diy-device-install");
+    const r = fr.run(`exec sh -c ${shellQuote(line)}`, payload());
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(fr.root, "etc/diy-device/device.key"), "utf8"), KEY);
+    assert.ok(!line.includes("SECRET"));
+  });
+});
+
+describe("bridge role on a fake root", () => {
+  const bridgeInstall = renderDeviceInstallScript({ deviceId: "pi1", gpiod: false, gpioGroup: false, bridge: true });
+  const bridgeFiles: DevicePayloadInput = {
+    "bridge.conf": "# bridge conf\nlistener 1883 192.168.1.50\n",
+    "bridge.acl": "# acl\npattern read devices/%u/out/+/set\n",
+    "bridge.passwd": `ard1:${LAN_PASSWORD}\n`,
+  };
+
+  it("installs mosquitto, the drop-in, key, ACL and hashed passwords readable by mosquitto only", () => {
+    const fr = fakeRoot({ node: true });
+    const r = fr.run(bridgeInstall, payload(bridgeFiles));
+    assert.equal(r.status, 0, r.stderr);
+    const calls = fr.calls();
+    assert.ok(calls.some((c) => /install -y --no-install-recommends mosquitto$/.test(c)));
+    const tree = fr.tree();
+    assert.equal(tree.get("/etc/mosquitto/conf.d/diy-bridge.conf")?.content, bridgeFiles["bridge.conf"]);
+    assert.equal(tree.get("/etc/mosquitto/diy-bridge/bridge.key")?.content, KEY);
+    assert.equal(tree.get("/etc/mosquitto/diy-bridge/bridge.key")?.mode, "640");
+    assert.equal(chownOf(calls, "/etc/mosquitto/diy-bridge/bridge.key"), "root:mosquitto");
+    assert.equal(chownOf(calls, "/etc/mosquitto/diy-bridge/passwd"), "root:mosquitto");
+    const passwd = tree.get("/etc/mosquitto/diy-bridge/passwd")?.content ?? "";
+    assert.match(passwd, /^ard1:\$\d+\$/m, "mosquitto_passwd hashed the password");
+    assert.ok(!passwd.includes(LAN_PASSWORD));
+    assert.ok(!calls.join("\n").includes(LAN_PASSWORD));
+    assert.ok(calls.includes("systemctl restart mosquitto.service"));
+  });
+
+  it("dropping the bridge role removes its files and the mosquitto it installed", () => {
+    const fr = fakeRoot({ node: true });
+    assert.equal(fr.run(bridgeInstall, payload(bridgeFiles)).status, 0);
+    assert.equal(fr.run(install, payload()).status, 0);
+    assert.ok(!existsSync(join(fr.root, "etc/mosquitto/conf.d/diy-bridge.conf")));
+    assert.ok(!existsSync(join(fr.root, "etc/mosquitto/diy-bridge")));
+    assert.ok(fr.calls().some((c) => /purge -y --auto-remove mosquitto$/.test(c)));
+  });
+
+  it("refuses the bridge role without its files", () => {
+    const fr = fakeRoot({ node: true, mosquitto: true });
+    const r = fr.run(bridgeInstall, payload());
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /bridge role: the payload has no bridge.conf/);
+  });
+});
+
+describe("uninstall script on a fake root", () => {
+  it("stops, disables and removes everything it installed, packages and user included", () => {
+    const fr = fakeRoot();
+    const bridgeInstall = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true });
+    const files = { "udev.rules": udev, "bridge.conf": "listener 1883 10.0.0.2\n", "bridge.acl": "pattern read x\n", "bridge.passwd": "a:b\n" };
+    assert.equal(fr.run(bridgeInstall, payload(files)).status, 0);
+    const before = fr.calls().length;
+    const r = fr.run(uninstall, "");
+    assert.equal(r.status, 0, r.stderr);
+    const calls = fr.calls().slice(before);
+    assert.equal(calls[0], "systemctl disable --now diy-device.service");
+    for (const pkg of ["mosquitto", "gpiod", "nodejs"]) assert.ok(calls.some((c) => c.endsWith(`purge -y --auto-remove ${pkg}`)), pkg);
+    assert.ok(calls.includes("userdel diy-device"));
+    assert.ok(calls.includes("groupdel gpio"), "the gpio group the installer made goes too");
+    const left = [...fr.tree().keys()].filter((k) => /diy/.test(k));
+    assert.deepEqual(left, []);
+    assert.ok(!readFileSync(join(fr.root, "etc/passwd"), "utf8").includes("diy-device"));
+  });
+
+  it("leaves packages and groups that were there before the install", () => {
+    const fr = fakeRoot({ node: true, gpioGroup: true });
+    writeFileSync(join(fr.bin, "gpioset"), "#!/bin/bash\n", { mode: 0o755 });
+    assert.equal(fr.run(install, payload()).status, 0);
+    const before = fr.calls().length;
+    assert.equal(fr.run(uninstall, "").status, 0);
+    const calls = fr.calls().slice(before);
+    assert.ok(!calls.some((c) => c.startsWith("apt-get") || c === "groupdel gpio"), calls.join("\n"));
+  });
+
+  it("is safe to run again and on a board that never had the service", () => {
+    const fr = fakeRoot();
+    assert.equal(fr.run(uninstall, "").status, 0);
+    assert.equal(fr.run(uninstall, "").status, 0);
+    assert.ok(!fr.calls().some((c) => /^(apt-get|userdel|groupdel)/.test(c)));
+  });
+});
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { DeviceConfig } from "../../device/config";
+import { backendNeeds, BOARD_PROFILES } from "../../infra/render/device-board";
+import { deviceConfig, renderDeviceConfig, type DeviceConfigRenderInput } from "../../infra/render/device-config";
+import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "../../infra/render/device-install";
+import { parseDevicePayload, renderDevicePayload } from "../../infra/render/device-payload";
+import { renderDeviceUdevRules } from "../../infra/render/device-udev";
+import { renderDeviceUnit } from "../../infra/render/device-unit";
+
+const broker = { host: "203.0.113.10", port: 8883 };
+
+function config(over: Partial<DeviceConfigRenderInput>): DeviceConfigRenderInput {
+  return { deviceId: "pi1", board: "raspberrypi", broker, outputs: [{ name: "led", safeState: "off" }], inputs: [], ...over };
+}
+
+describe("device config renderer", () => {
+  it("drives the Pi's LED through the libgpiod line GPIO17 when the entry names no backend", () => {
+    const c = deviceConfig(config({ inputs: [{ name: "button" }] }));
+    assert.deepEqual(c.outputs, [{ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }]);
+    assert.deepEqual(c.inputs, [{ name: "button", backend: { type: "gpiod", line: "GPIO27", activeLow: true, bias: "pull-up" } }]);
+  });
+
+  it("uses the BeagleBone's user LEDs usr0..usr3 in order, and simulates on a generic board", () => {
+    const outputs = ["a", "b", "c", "d"].map((name) => ({ name, safeState: "off" as const }));
+    const bbb = deviceConfig(config({ board: "beaglebone", outputs }));
+    assert.deepEqual(
+      bbb.outputs.map((o) => o.backend),
+      [0, 1, 2, 3].map((n) => ({ type: "led", led: `beaglebone:green:usr${n}` })),
+    );
+    const gen = deviceConfig(config({ board: "generic", inputs: [{ name: "button" }] }));
+    assert.deepEqual(gen.outputs[0]?.backend, { type: "simulated" });
+    assert.deepEqual(gen.inputs[0]?.backend, { type: "simulated" });
+  });
+
+  it("keeps a configured backend as is (a gpio-led overlay LED on a Pi)", () => {
+    const c = deviceConfig(config({ outputs: [{ name: "led", safeState: "on", backend: { type: "led", led: "led" } }] }));
+    assert.deepEqual(c.outputs[0], { name: "led", safeState: "on", backend: { type: "led", led: "led" } });
+  });
+
+  it("points the service at the contract paths and the broker over mqtts", () => {
+    const c = JSON.parse(renderDeviceConfig(config({ broker: { host: "203.0.113.10", port: 8883, servername: "cloud.example.org" }, keepaliveSeconds: 30 })));
+    assert.deepEqual(c.broker, {
+      url: "mqtts://203.0.113.10:8883",
+      ca: "/etc/diy-device/ca.pem",
+      cert: "/etc/diy-device/device.pem",
+      key: "/etc/diy-device/device.key",
+      servername: "cloud.example.org",
+    });
+    assert.equal(c.stateDir, "/var/lib/diy-device");
+    assert.equal(c.keepaliveSeconds, 30);
+    assert.deepEqual(DeviceConfig.parse(c), c, "the device service's own schema accepts it");
+  });
+
+  it("says which output needs a backend when the board has no default for it", () => {
+    assert.throws(
+      () => deviceConfig(config({ outputs: [{ name: "a", safeState: "off" }, { name: "b", safeState: "off" }] })),
+      /device pi1: output b needs a backend \(Raspberry Pi .* has no default for output #2\)/,
+    );
+    assert.throws(() => deviceConfig(config({ board: "beaglebone", inputs: [{ name: "button" }] })), /input button needs a backend/);
+  });
+
+  it("rejects what the device service would reject, naming the key", () => {
+    assert.throws(() => deviceConfig(config({ deviceId: "web" })), /device web: config is invalid: deviceId/);
+    assert.throws(() => deviceConfig(config({ outputs: [{ name: "led", safeState: "off" }, { name: "led", safeState: "off", backend: { type: "simulated" } }] })), /outputs: output names must be unique/);
+  });
+
+  it("always renders JSON the device schema accepts, for any valid id and board (property)", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}[a-z0-9]$/), fc.constantFrom(...(Object.keys(BOARD_PROFILES) as (keyof typeof BOARD_PROFILES)[])), (id, board) => {
+        fc.pre(!["web", "server", "broker", "admin", "all"].includes(id));
+        const text = renderDeviceConfig(config({ deviceId: id, board }));
+        DeviceConfig.parse(JSON.parse(text));
+        assert.ok(text.endsWith("}\n"));
+      }),
+    );
+  });
+});
+
+describe("backend needs", () => {
+  it("asks for gpiod and the gpio group for libgpiod lines, a udev grant per kernel LED", () => {
+    assert.deepEqual(backendNeeds([{ type: "gpiod", line: "GPIO17" }, { type: "led", led: "led0" }, { type: "led", led: "led0" }]), {
+      gpiod: true,
+      gpioGroup: true,
+      kernelLeds: ["led0"],
+    });
+    assert.deepEqual(backendNeeds([{ type: "sysfs", gpio: 529 }]), { gpiod: false, gpioGroup: true, kernelLeds: [] });
+    assert.deepEqual(backendNeeds([{ type: "simulated" }]), { gpiod: false, gpioGroup: false, kernelLeds: [] });
+  });
+});
+
+describe("device unit renderer", () => {
+  const unit = renderDeviceUnit({ deviceId: "pi1", source: "stack dev, device pi1" });
+  const directives = unit.split("\n").filter((l) => /^[A-Za-z]+=/.test(l));
+
+  it("starts with a header naming the renderer and the stack", () => {
+    assert.match(unit, /^# Rendered by diy-device-cloud infra\/render\/device-unit.ts; do not edit by hand.\n# Source: stack dev, device pi1\n/);
+  });
+
+  it("runs the bundle as diy-device and restarts it forever", () => {
+    for (const d of ["User=diy-device", "Group=diy-device", "Restart=always", "RestartSec=2", "StartLimitIntervalSec=0", "WantedBy=multi-user.target"]) {
+      assert.ok(directives.includes(d), d);
+    }
+    assert.ok(directives.includes("ExecStart=/usr/bin/node /opt/diy-device/device.js --config /etc/diy-device/config.json"));
+  });
+
+  it("hardens without breaking GPIO and kernel LEDs", () => {
+    for (const d of ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet="]) {
+      assert.ok(directives.includes(d), d);
+    }
+    assert.ok(directives.includes("ReadWritePaths=-/sys/class/leds -/sys/class/gpio /var/lib/diy-device"));
+    for (const forbidden of ["PrivateDevices", "ProtectKernelTunables", "ProtectClock", "DeviceAllow", "DevicePolicy", "MemoryDenyWriteExecute"]) {
+      assert.ok(!directives.some((d) => d.startsWith(`${forbidden}=`)), `${forbidden} must not be set`);
+    }
+  });
+
+  it("refuses an id that is not a device id", () => {
+    assert.throws(() => renderDeviceUnit({ deviceId: "Pi 1" }), /not a valid device id/);
+  });
+});
+
+describe("device udev rules renderer", () => {
+  it("grants the service group write on exactly the configured LEDs and gpiochips to the gpio group", () => {
+    const rules = renderDeviceUdevRules({ kernelLeds: ["beaglebone:green:usr0"], gpioGroup: true }) ?? "";
+    assert.match(rules, /^# Rendered by diy-device-cloud infra\/render\/device-udev.ts/);
+    assert.match(rules, /^SUBSYSTEM=="leds", KERNEL=="beaglebone:green:usr0", ACTION=="add\|change", RUN\+="\/bin\/chgrp diy-device \/sys%p\/brightness \/sys%p\/trigger", RUN\+="\/bin\/chmod g\+w \/sys%p\/brightness \/sys%p\/trigger"$/m);
+    assert.match(rules, /^SUBSYSTEM=="gpio", KERNEL=="gpiochip\*", GROUP="gpio", MODE="0660"$/m);
+    assert.equal(rules.split("\n").filter((l) => l.startsWith("SUBSYSTEM")).length, 2);
+  });
+
+  it("renders nothing when no backend needs a rule, and refuses an LED name that could break the rule", () => {
+    assert.equal(renderDeviceUdevRules({ kernelLeds: [], gpioGroup: false }), undefined);
+    assert.throws(() => renderDeviceUdevRules({ kernelLeds: ['led", RUN+="/bin/sh'], gpioGroup: false }), /kernel LED name/);
+  });
+});
+
+describe("device payload", () => {
+  const files = { "device.js": "js", "config.json": "{}", "ca.pem": "ca", "device.pem": "cert", "device.key": "KEY", "diy-device.service": "unit" };
+
+  it("round-trips every file, and carries no file in clear", () => {
+    const payload = renderDevicePayload({ ...files, "bridge.passwd": "ard1:pässwörd\n" });
+    assert.deepEqual(parseDevicePayload(payload), { ...files, "bridge.passwd": "ard1:pässwörd\n" });
+    assert.ok(!payload.includes("KEY") && !payload.includes("ard1"));
+  });
+
+  it("round-trips arbitrary text (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 400 }).filter((s) => s.length > 0), (text) => {
+        assert.equal(parseDevicePayload(renderDevicePayload({ ...files, "device.js": text }))["device.js"], Buffer.from(text, "utf8").toString("utf8"));
+      }),
+    );
+  });
+
+  it("refuses a payload without a required file", () => {
+    const { "device.key": _key, ...rest } = files;
+    assert.throws(() => renderDevicePayload(rest), /device payload needs device.key/);
+  });
+});
+
+describe("install scripts renderer", () => {
+  it("renders strict bash with a header, the device id and the role flags", () => {
+    const s = renderDeviceInstallScript({ deviceId: "bbb1", gpiod: false, gpioGroup: true, bridge: true, source: "stack dev" });
+    assert.match(s, /^#!\/usr\/bin\/env bash\n# Rendered by diy-device-cloud infra\/render\/device-install.ts; do not edit by hand.\n# Source: stack dev\n/);
+    assert.match(s, /^set -euo pipefail$/m);
+    assert.match(s, /^readonly DEVICE_ID="bbb1"$/m);
+    assert.match(s, /^readonly NEED_GPIOD=0$/m);
+    assert.match(s, /^readonly NEED_GPIO_GROUP=1$/m);
+    assert.match(s, /^readonly BRIDGE=1$/m);
+    assert.match(renderDeviceUninstallScript({ deviceId: "bbb1" }), /^set -euo pipefail$/m);
+  });
+
+  it("changes with the role, so a changed role re-runs the install", () => {
+    const a = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false });
+    assert.notEqual(a, renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true }));
+    assert.equal(a, renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false }));
+  });
+
+  it("wraps a script into one remote command line that fits one argv string", () => {
+    const script = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true });
+    const line = renderRemoteInvocation(script, "diy-device-install");
+    assert.ok(!line.includes("\n"));
+    assert.ok(line.length < 64 * 1024, `${line.length} bytes`);
+    assert.match(line, /sudo -n bash -c "\$s" diy-device-install/);
+    assert.throws(() => renderRemoteInvocation(script, "x; rm -rf /"), /invocation name/);
+  });
+});
