@@ -170,7 +170,7 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     `    "") die "cannot tell the architecture (no dpkg): supported are ${SUPPORTED}" ;;`,
     `    *) die "unsupported architecture $arch: supported are ${SUPPORTED}" ;;`,
     "  esac",
-    '  [ -r "$ROOT/etc/os-release" ] || die "cannot read /etc/os-release: supported are ' + SUPPORTED + '"',
+    `  [ -r "$ROOT/etc/os-release" ] || die "cannot read /etc/os-release: supported are ${SUPPORTED}"`,
     '  id="$(os_field ID)"',
     '  version="$(os_field VERSION_ID)"',
     '  name="$(os_field PRETTY_NAME)"',
