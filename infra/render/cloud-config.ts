@@ -1,0 +1,104 @@
+// EC2 user data (#cloud-config): packages, sshd hardening, fail2ban's journal-backed jails and the
+// mosquitto open-files drop-in. Stored in clear and capped at 16 KB by EC2: no secrets, nothing big;
+// certificates and configs arrive later through the SSH push (push-script.ts).
+import { stringify } from "yaml";
+import { type Fail2banJailInput, renderFail2banJail } from "./fail2ban";
+import { DEFAULT_SOURCE, header, lines } from "./text";
+import { MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn } from "./systemd";
+
+export interface CloudConfigInput {
+  source?: string;
+  hostname: string;
+  fail2ban?: Omit<Fail2banJailInput, "source">;
+  mosquittoLimitNofile?: number;
+  /** Full `apt upgrade` at first boot (slow on a micro); unattended-upgrades applies security fixes daily anyway. */
+  upgradePackages?: boolean;
+}
+
+/** EC2 refuses larger user data. */
+export const USER_DATA_LIMIT_BYTES = 16 * 1024;
+
+export const SERVER_PACKAGES = [
+  "mosquitto",
+  "nginx",
+  "fail2ban",
+  "python3-systemd",
+  "nftables",
+  "postfix",
+  "libsasl2-modules",
+  "nodejs",
+  "unattended-upgrades",
+  "ca-certificates",
+] as const;
+
+export const SSHD_DROP_IN_PATH = "/etc/ssh/sshd_config.d/10-diy-hardening.conf";
+
+/** Read before the images' own 50-cloud-init.conf: sshd keeps the first value it reads. */
+export function renderSshdDropIn(input: { source?: string } = {}): string {
+  return lines([
+    ...header("#", "infra/render/cloud-config.ts", input.source ?? DEFAULT_SOURCE),
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PermitRootLogin no",
+    "PubkeyAuthentication yes",
+    "PermitEmptyPasswords no",
+    "MaxAuthTries 3",
+    "X11Forwarding no",
+  ]);
+}
+
+export function renderAutoUpgrades(input: { source?: string } = {}): string {
+  return lines([
+    ...header("//", "infra/render/cloud-config.ts", input.source ?? DEFAULT_SOURCE),
+    'APT::Periodic::Update-Package-Lists "1";',
+    'APT::Periodic::Unattended-Upgrade "1";',
+  ]);
+}
+
+function validHostname(name: string): string {
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
+    throw new Error(`hostname must be one DNS label (a-z, 0-9, -), got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+export function renderCloudConfig(input: CloudConfigInput): string {
+  const source = input.source ?? DEFAULT_SOURCE;
+  const hostname = validHostname(input.hostname);
+  const file = (path: string, content: string) => ({ path, owner: "root:root", permissions: "0644", content });
+  const doc = {
+    hostname,
+    manage_etc_hosts: true,
+    ssh_pwauth: false,
+    disable_root: true,
+    // Set before the packages so postfix installs without a prompt; push-script writes its main.cf.
+    debconf_selections: {
+      postfix: [
+        "postfix postfix/main_mailer_type select No configuration",
+        `postfix postfix/mailname string ${hostname}`,
+      ].join("\n"),
+    },
+    package_update: true,
+    package_upgrade: input.upgradePackages ?? false,
+    packages: [...SERVER_PACKAGES],
+    // Written in the init stage, before the packages start their services: fail2ban must find
+    // backend = systemd on its first start, mosquitto its LimitNOFILE.
+    write_files: [
+      file(SSHD_DROP_IN_PATH, renderSshdDropIn({ source })),
+      file("/etc/fail2ban/jail.local", renderFail2banJail({ ...input.fail2ban, source })),
+      file(MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn({ source, limitNofile: input.mosquittoLimitNofile })),
+      file("/etc/apt/apt.conf.d/20auto-upgrades", renderAutoUpgrades({ source })),
+    ],
+    runcmd: [
+      "systemctl daemon-reload",
+      "systemctl try-reload-or-restart ssh.service",
+      "systemctl enable fail2ban.service",
+      "systemctl restart fail2ban.service mosquitto.service",
+    ],
+  };
+  const body = stringify(doc, { lineWidth: 0 });
+  const text = `#cloud-config\n${header("#", "infra/render/cloud-config.ts", source).join("\n")}\n${body}`;
+  const size = Buffer.byteLength(text, "utf8");
+  if (size > USER_DATA_LIMIT_BYTES) throw new Error(`user data is ${size} bytes, over EC2's ${USER_DATA_LIMIT_BYTES}`);
+  return text;
+}

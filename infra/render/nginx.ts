@@ -1,0 +1,135 @@
+// nginx site for the web app: HTTP only redirects (and serves ACME challenges), HTTPS proxies to the
+// app on loopback with SSE-friendly settings on the event stream, security headers and size limits.
+import { DEFAULT_SOURCE, absPath, header, lines, port, token } from "./text";
+
+export interface NginxSiteInput {
+  source?: string;
+  /** The domain, or "_" when the server is reached by IP only. */
+  serverName: string;
+  tls: { certificate: string; certificateKey: string };
+  /** Address:port pairs nginx listens on; a server listens on all addresses (IPv4 and IPv6). */
+  listen?: { http?: number; https?: number; address?: string };
+  upstream?: { host: string; port: number };
+  /** Directory certbot's webroot plugin writes challenges into. */
+  acmeWebroot?: string;
+  /** The web app's server-sent events endpoint (no buffering, long read timeout). */
+  eventsPath?: string;
+  /** Largest request body accepted, nginx size syntax (16k, 1m). */
+  clientMaxBodySize?: string;
+  contentSecurityPolicy?: string;
+  /** Requests per second per client address on /api/ (burst allows a page load's worth). */
+  apiRateLimit?: { perSecond: number; burst: number };
+}
+
+export const SERVER_NGINX_PATHS = {
+  site: "/etc/nginx/sites-available/diy",
+  enabled: "/etc/nginx/sites-enabled/diy",
+  certificate: "/etc/nginx/tls/server.pem",
+  certificateKey: "/etc/nginx/tls/server.key",
+  acmeWebroot: "/var/www/letsencrypt",
+} as const;
+
+export const DEFAULT_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/** Security headers nginx sets on every HTTPS response; the app's copies are hidden so each appears once. */
+function securityHeaders(csp: string): [string, string][] {
+  if (/["\n]/.test(csp)) throw new Error("contentSecurityPolicy must not contain quotes or newlines");
+  return [
+    ["Strict-Transport-Security", '"max-age=63072000"'],
+    ["X-Content-Type-Options", "nosniff"],
+    ["X-Frame-Options", "DENY"],
+    ["Referrer-Policy", "no-referrer"],
+    ["Content-Security-Policy", `"${csp}"`],
+  ];
+}
+
+function sizeValue(what: string, v: string): string {
+  if (!/^[0-9]+[km]?$/.test(v)) throw new Error(`${what} must be an nginx size like 16k or 1m, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function listenLines(address: string | undefined, p: number, params: string): string[] {
+  const suffix = `${params} default_server`;
+  if (address !== undefined) return [`    listen ${token("listen.address", address)}:${p}${suffix};`];
+  return [`    listen ${p}${suffix};`, `    listen [::]:${p}${suffix};`];
+}
+
+export function renderNginxSite(input: NginxSiteInput): string {
+  const serverName = token("serverName", input.serverName);
+  const httpPort = port("listen.http", input.listen?.http ?? 80);
+  const httpsPort = port("listen.https", input.listen?.https ?? 443);
+  const upstreamHost = token("upstream.host", input.upstream?.host ?? "127.0.0.1");
+  const upstream = `http://${upstreamHost}:${port("upstream.port", input.upstream?.port ?? 3000)}`;
+  const events = token("eventsPath", input.eventsPath ?? "/api/events");
+  const rate = input.apiRateLimit ?? { perSecond: 10, burst: 40 };
+  const httpsRedirect = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
+  const headers = securityHeaders(input.contentSecurityPolicy ?? DEFAULT_CSP);
+  return lines([
+    ...header("#", "infra/render/nginx.ts", input.source ?? DEFAULT_SOURCE),
+    "",
+    `limit_req_zone $binary_remote_addr zone=diy_api:10m rate=${rate.perSecond}r/s;`,
+    "",
+    "server {",
+    ...listenLines(input.listen?.address, httpPort, ""),
+    `    server_name ${serverName};`,
+    "    server_tokens off;",
+    "",
+    "    location /.well-known/acme-challenge/ {",
+    `        root ${absPath("acmeWebroot", input.acmeWebroot ?? SERVER_NGINX_PATHS.acmeWebroot)};`,
+    "    }",
+    "",
+    "    location / {",
+    `        return 301 ${httpsRedirect};`,
+    "    }",
+    "}",
+    "",
+    "server {",
+    ...listenLines(input.listen?.address, httpsPort, " ssl http2"),
+    `    server_name ${serverName};`,
+    "    server_tokens off;",
+    "",
+    `    ssl_certificate ${absPath("tls.certificate", input.tls.certificate)};`,
+    `    ssl_certificate_key ${absPath("tls.certificateKey", input.tls.certificateKey)};`,
+    "    ssl_protocols TLSv1.2 TLSv1.3;",
+    "    ssl_prefer_server_ciphers off;",
+    "    ssl_session_cache shared:diy_tls:10m;",
+    "    ssl_session_timeout 1d;",
+    "    ssl_session_tickets off;",
+    "",
+    `    client_max_body_size ${sizeValue("clientMaxBodySize", input.clientMaxBodySize ?? "16k")};`,
+    "    client_body_buffer_size 16k;",
+    "    client_body_timeout 10s;",
+    "    client_header_timeout 10s;",
+    "    large_client_header_buffers 4 8k;",
+    "",
+    ...headers.map(([name]) => `    proxy_hide_header ${name};`),
+    ...headers.map(([name, value]) => `    add_header ${name} ${value} always;`),
+    "",
+    "    proxy_http_version 1.1;",
+    '    proxy_set_header Connection "";',
+    "    proxy_set_header Host $host;",
+    "    proxy_set_header X-Real-IP $remote_addr;",
+    "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    "    proxy_set_header X-Forwarded-Proto $scheme;",
+    "",
+    `    location ${events} {`,
+    `        proxy_pass ${upstream};`,
+    "        proxy_buffering off;",
+    "        proxy_cache off;",
+    "        proxy_read_timeout 1h;",
+    "    }",
+    "",
+    "    location /api/ {",
+    `        limit_req zone=diy_api burst=${rate.burst} nodelay;`,
+    "        limit_req_status 429;",
+    `        proxy_pass ${upstream};`,
+    "    }",
+    "",
+    "    location / {",
+    `        proxy_pass ${upstream};`,
+    "    }",
+    "}",
+  ]);
+}

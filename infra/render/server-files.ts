@@ -1,0 +1,177 @@
+// Every file the SSH push puts on the server, with its mode, owner and what must react when it
+// changes. Secret files (private keys, SMTP credentials, the web app's secrets) are flagged so the
+// caller keeps them out of logs and plain outputs; they travel only on the SSH command's stdin.
+import type { AclModel } from "../../protocol";
+import { type Fail2banJailInput, renderFail2banJail } from "./fail2ban";
+import { renderMosquittoConf, type MosquittoLimits, MQTT_TLS_PORT, SERVER_MOSQUITTO_PATHS } from "./mosquitto";
+import { renderMosquittoAcl } from "./mosquitto-acl";
+import { renderNginxSite, SERVER_NGINX_PATHS } from "./nginx";
+import { renderPostfixMainCf, renderSaslPasswd, SERVER_POSTFIX_PATHS, type SmtpRelay } from "./postfix";
+import { renderDiyWebUnit, SERVER_WEB_PATHS, WEB_USER } from "./systemd";
+import { type PushFile, type PushLink, type PushRemoval, type ServerService, pushHash, renderPushScript } from "./push-script";
+import { DEFAULT_SOURCE, header, lines, oneLine } from "./text";
+
+/** Site symlink and the Debian default site our default_server replaces. */
+export const SERVER_LINKS: readonly PushLink[] = [{ link: SERVER_NGINX_PATHS.enabled, target: SERVER_NGINX_PATHS.site, services: ["nginx"] }];
+export const SERVER_REMOVALS: readonly PushRemoval[] = [{ path: "/etc/nginx/sites-enabled/default", services: ["nginx"] }];
+/** Started at boot; the packages' own services are enabled by their packages. */
+export const SERVER_ENABLED: readonly ServerService[] = ["diy-web"];
+
+export interface ServerPki {
+  caCertPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+  webCertPem: string;
+  webKeyPem: string;
+  /** Revoked device certificates; omitted when the stack revokes nothing. */
+  crlPem?: string;
+}
+
+export interface ServerFilesInput {
+  source?: string;
+  hostname: string;
+  pki: ServerPki;
+  /** protocol's aclModel(bridges). */
+  acl: AclModel;
+  mosquittoLimits?: Partial<MosquittoLimits>;
+  nginx: {
+    /** The domain, or "_" when the server is reached by its IP. */
+    serverName: string;
+    /** Certificate paths already on the server (Let's Encrypt); default: the stack's server cert pushed to /etc/nginx/tls. */
+    tls?: { certificate: string; certificateKey: string };
+  };
+  postfix: { relay?: SmtpRelay; smtpPassword?: string; smtpFrom?: string };
+  /** Same jail.local as the user data writes; pushed again so a changed alertEmail takes effect. */
+  fail2ban?: Omit<Fail2banJailInput, "source">;
+  web: {
+    /** The bundled web app (one JavaScript file). */
+    bundle: string;
+    /** /etc/diy-web/config.json as an object (apps/web/config.ts WebConfig input). */
+    config: Record<string, unknown>;
+    password: string;
+    sessionSecret: string;
+  };
+  /** More files from other renderers (alerts, certbot, ddns). */
+  extraFiles?: readonly PushFile[];
+}
+
+/** systemd EnvironmentFile: KEY="value" with the value's backslashes, quotes and $ escaped. */
+export function renderEnvFile(input: { source?: string; vars: Record<string, string> }): string {
+  const out = header("#", "infra/render/server-files.ts", input.source ?? DEFAULT_SOURCE);
+  for (const [key, value] of Object.entries(input.vars)) {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`environment variable name is not valid: ${key}`);
+    oneLine(key, value);
+    out.push(`${key}="${value.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`);
+  }
+  return lines(out);
+}
+
+function pem(what: string, text: string): string {
+  if (!/^-----BEGIN [A-Z0-9 ]+-----\r?\n/.test(text)) throw new Error(`${what} is not PEM text`);
+  return text.endsWith("\n") ? text : `${text}\n`;
+}
+
+export function renderServerFiles(input: ServerFilesInput): PushFile[] {
+  const source = input.source ?? DEFAULT_SOURCE;
+  const m = SERVER_MOSQUITTO_PATHS;
+  const { pki } = input;
+  const mosq = (path: string, content: string, mode: string, secret = false): PushFile => ({
+    path, content, mode, owner: "root", group: "mosquitto", secret, services: ["mosquitto"],
+  });
+  const web = (path: string, content: string, mode: string, secret = false): PushFile => ({
+    path, content, mode, owner: "root", group: WEB_USER, secret, services: ["diy-web"],
+  });
+  const nginxTls = input.nginx.tls ?? { certificate: SERVER_NGINX_PATHS.certificate, certificateKey: SERVER_NGINX_PATHS.certificateKey };
+  const files: PushFile[] = [
+    mosq(m.conf, renderMosquittoConf({
+      source,
+      listener: { port: MQTT_TLS_PORT },
+      tls: { cafile: m.cafile, certfile: m.certfile, keyfile: m.keyfile, crlfile: pki.crlPem === undefined ? undefined : m.crlfile },
+      aclFile: m.acl,
+      persistenceDir: m.persistenceDir,
+      log: { to: "stderr" },
+      limits: input.mosquittoLimits,
+    }), "0644"),
+    mosq(m.acl, renderMosquittoAcl({ ...input.acl, source }), "0640"),
+    mosq(m.cafile, pem("pki.caCertPem", pki.caCertPem), "0644"),
+    mosq(m.certfile, pem("pki.serverCertPem", pki.serverCertPem), "0644"),
+    mosq(m.keyfile, pem("pki.serverKeyPem", pki.serverKeyPem), "0640", true),
+    ...(pki.crlPem === undefined ? [] : [mosq(m.crlfile, pem("pki.crlPem", pki.crlPem), "0644")]),
+
+    ...(input.nginx.tls === undefined
+      ? [
+          { path: SERVER_NGINX_PATHS.certificate, content: pem("pki.serverCertPem", pki.serverCertPem), mode: "0644", owner: "root", group: "root", services: ["nginx"] } satisfies PushFile,
+          { path: SERVER_NGINX_PATHS.certificateKey, content: pem("pki.serverKeyPem", pki.serverKeyPem), mode: "0600", owner: "root", group: "root", secret: true, services: ["nginx"] } satisfies PushFile,
+        ]
+      : []),
+    {
+      path: SERVER_NGINX_PATHS.site,
+      content: renderNginxSite({ source, serverName: input.nginx.serverName, tls: nginxTls }),
+      mode: "0644", owner: "root", group: "root", services: ["nginx"],
+    },
+
+    {
+      path: SERVER_POSTFIX_PATHS.mainCf,
+      content: renderPostfixMainCf({ source, hostname: input.hostname, relay: input.postfix.relay, smtpFrom: input.postfix.smtpFrom }),
+      mode: "0644", owner: "root", group: "root", services: ["postfix"],
+    },
+    ...saslFiles(source, input.postfix),
+
+    {
+      path: "/etc/fail2ban/jail.local",
+      content: renderFail2banJail({ ...input.fail2ban, source }),
+      mode: "0644", owner: "root", group: "root", services: ["fail2ban"],
+    },
+
+    { path: SERVER_WEB_PATHS.unit, content: renderDiyWebUnit({ source }), mode: "0644", owner: "root", group: "root", systemd: true, services: ["diy-web"] },
+    { path: SERVER_WEB_PATHS.script, content: input.web.bundle, mode: "0644", owner: "root", group: "root", services: ["diy-web"] },
+    web(SERVER_WEB_PATHS.config, `${JSON.stringify(input.web.config, null, 2)}\n`, "0640"),
+    web(SERVER_WEB_PATHS.ca, pem("pki.caCertPem", pki.caCertPem), "0644"),
+    web(SERVER_WEB_PATHS.cert, pem("pki.webCertPem", pki.webCertPem), "0644"),
+    web(SERVER_WEB_PATHS.key, pem("pki.webKeyPem", pki.webKeyPem), "0640", true),
+    // Read by systemd (root) before it starts the app as diy-web: root-only.
+    {
+      path: SERVER_WEB_PATHS.secretsEnv,
+      content: renderEnvFile({ source, vars: { DIY_WEB_PASSWORD: input.web.password, DIY_SESSION_SECRET: input.web.sessionSecret } }),
+      mode: "0600", owner: "root", group: "root", secret: true, services: ["diy-web"],
+    },
+    ...(input.extraFiles ?? []),
+  ];
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path)) throw new Error(`two server files want ${f.path}`);
+    seen.add(f.path);
+  }
+  return files;
+}
+
+function saslFiles(source: string, postfix: ServerFilesInput["postfix"]): PushFile[] {
+  const { relay } = postfix;
+  if (relay?.user === undefined) return [];
+  if (!postfix.smtpPassword) throw new Error("postfix.smtpPassword is required when the relay has a user");
+  return [{
+    path: SERVER_POSTFIX_PATHS.saslPasswd,
+    content: renderSaslPasswd({ source, relay: { ...relay, user: relay.user }, password: postfix.smtpPassword }),
+    mode: "0600", owner: "root", group: "root", secret: true, postmap: true, services: ["postfix"],
+  }];
+}
+
+/** The push as the Pulumi program runs it: the files, the script (secret: send on stdin) and its trigger hash. */
+export function renderServerPush(input: ServerFilesInput & { cloudInitTimeoutSeconds?: number }): {
+  files: PushFile[];
+  script: string;
+  hash: string;
+} {
+  const files = renderServerFiles(input);
+  const script = renderPushScript({
+    source: input.source,
+    files,
+    links: SERVER_LINKS,
+    remove: SERVER_REMOVALS,
+    enable: SERVER_ENABLED,
+    cloudInitTimeoutSeconds: input.cloudInitTimeoutSeconds,
+  });
+  return { files, script, hash: pushHash(files) };
+}
+
+export type { PushFile, PushLink, PushRemoval, ServerService } from "./push-script";

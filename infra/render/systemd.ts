@@ -1,0 +1,106 @@
+// systemd units and drop-ins: a generic renderer, the hardened diy-web.service and the mosquitto
+// drop-in that lifts Debian's ~1,024 open-file cap (one file descriptor per connected device).
+import { DEFAULT_SOURCE, absPath, header, lines, oneLine, token } from "./text";
+
+/** Ordered [key, value] pairs per section; a key may repeat (After=, Environment=). */
+export type UnitSections = Record<string, readonly (readonly [string, string])[]>;
+
+export interface SystemdUnitInput {
+  source?: string;
+  sections: UnitSections;
+}
+
+export function renderSystemdUnit(input: SystemdUnitInput): string {
+  const out = [...header("#", "infra/render/systemd.ts", input.source ?? DEFAULT_SOURCE)];
+  for (const [section, entries] of Object.entries(input.sections)) {
+    if (!/^[A-Z][A-Za-z]+$/.test(section)) throw new Error(`systemd section name is not valid: ${section}`);
+    out.push("", `[${section}]`);
+    for (const [key, value] of entries) {
+      if (!/^[A-Z][A-Za-z0-9]+$/.test(key)) throw new Error(`systemd key is not valid: ${key}`);
+      out.push(`${key}=${value === "" ? "" : oneLine(key, value)}`);
+    }
+  }
+  return lines(out);
+}
+
+export interface DiyWebUnitInput {
+  source?: string;
+  user?: string;
+  nodePath?: string;
+  script?: string;
+  configPath?: string;
+  environmentFile?: string;
+  /** Files the app only reads (config, certificates, its bundle). */
+  readOnlyPaths?: readonly string[];
+}
+
+export const SERVER_WEB_PATHS = {
+  unit: "/etc/systemd/system/diy-web.service",
+  script: "/opt/diy-web/web.js",
+  configDir: "/etc/diy-web",
+  config: "/etc/diy-web/config.json",
+  ca: "/etc/diy-web/ca.pem",
+  cert: "/etc/diy-web/web.pem",
+  key: "/etc/diy-web/web.key",
+  secretsEnv: "/etc/diy-web/secrets.env",
+} as const;
+
+export const WEB_USER = "diy-web";
+
+export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
+  const user = token("user", input.user ?? WEB_USER);
+  const node = absPath("nodePath", input.nodePath ?? "/usr/bin/node");
+  const script = absPath("script", input.script ?? SERVER_WEB_PATHS.script);
+  const config = absPath("configPath", input.configPath ?? SERVER_WEB_PATHS.config);
+  const readOnly = (input.readOnlyPaths ?? [SERVER_WEB_PATHS.configDir, "/opt/diy-web"]).map((p) => absPath("readOnlyPaths", p));
+  return renderSystemdUnit({
+    source: input.source,
+    sections: {
+      Unit: [
+        ["Description", "DIY Device Cloud web app"],
+        ["After", "network-online.target mosquitto.service"],
+        ["Wants", "network-online.target"],
+      ],
+      Service: [
+        ["Type", "simple"],
+        ["User", user],
+        ["Group", user],
+        ["ExecStart", `${node} ${script} --config ${config}`],
+        ["EnvironmentFile", absPath("environmentFile", input.environmentFile ?? SERVER_WEB_PATHS.secretsEnv)],
+        ["Environment", "NODE_ENV=production"],
+        ["Restart", "always"],
+        ["RestartSec", "2"],
+        ["UMask", "0077"],
+        ["NoNewPrivileges", "yes"],
+        ["ProtectSystem", "strict"],
+        ["ProtectHome", "yes"],
+        ["PrivateTmp", "yes"],
+        ["PrivateDevices", "yes"],
+        ["ProtectKernelTunables", "yes"],
+        ["ProtectKernelModules", "yes"],
+        ["ProtectKernelLogs", "yes"],
+        ["ProtectControlGroups", "yes"],
+        ["ProtectClock", "yes"],
+        ["ProtectHostname", "yes"],
+        ["RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"],
+        ["RestrictNamespaces", "yes"],
+        ["RestrictRealtime", "yes"],
+        ["RestrictSUIDSGID", "yes"],
+        ["LockPersonality", "yes"],
+        ["CapabilityBoundingSet", ""],
+        ["SystemCallArchitectures", "native"],
+        ["ReadOnlyPaths", readOnly.join(" ")],
+      ],
+      Install: [["WantedBy", "multi-user.target"]],
+    },
+  });
+}
+
+/** /etc/systemd/system/mosquitto.service.d/limits.conf */
+export function renderMosquittoDropIn(input: { source?: string; limitNofile?: number } = {}): string {
+  const n = input.limitNofile ?? 65536;
+  if (!Number.isInteger(n) || n < 1024) throw new Error(`limitNofile must be a whole number >= 1024, got ${n}`);
+  return renderSystemdUnit({ source: input.source, sections: { Service: [["LimitNOFILE", String(n)]] } });
+}
+
+export const MOSQUITTO_DROP_IN_PATH = "/etc/systemd/system/mosquitto.service.d/limits.conf";

@@ -1,0 +1,149 @@
+// The SSH push script run for real by bash against a scratch root (DIY_PUSH_ROOT), with systemctl,
+// nginx, postfix, postmap, useradd and chown replaced by recorders on PATH: proves it writes every
+// file with its mode, restarts only what changed, is idempotent, and never prints a secret.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { renderServerPush } from "../../infra/render/server-files";
+import { FIXTURES } from "./daemons-fixtures";
+import { tempDir } from "./daemons-support";
+
+const PEM = (label: string, body: string) => `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
+const pki = {
+  caCertPem: PEM("CERTIFICATE", "ca"),
+  serverCertPem: PEM("CERTIFICATE", "server"),
+  serverKeyPem: PEM("PRIVATE KEY", "server-key-SECRET"),
+  webCertPem: PEM("CERTIFICATE", "web"),
+  webKeyPem: PEM("PRIVATE KEY", "web-key-SECRET"),
+  crlPem: PEM("X509 CRL", "crl"),
+};
+
+const FAKES = ["systemctl", "nginx", "postfix", "useradd", "chown", "journalctl", "cloud-init"];
+
+function sandbox(dir: string): { root: string; bin: string; calls: () => string[]; reset: () => void } {
+  const root = join(dir, "root");
+  const bin = join(dir, "bin");
+  const log = join(dir, "calls.log");
+  mkdirSync(root);
+  mkdirSync(bin);
+  for (const name of FAKES) {
+    writeFileSync(join(bin, name), `#!/bin/sh\necho "${name} $*" >> "${log}"\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+  // postmap writes the .db beside its source, as the real one does.
+  writeFileSync(join(bin, "postmap"), `#!/bin/sh\necho "postmap $*" >> "${log}"\nf="\${1#hash:}"\ncp "$f" "$f.db"\n`);
+  chmodSync(join(bin, "postmap"), 0o755);
+  writeFileSync(log, "");
+  return {
+    root,
+    bin,
+    calls: () => readFileSync(log, "utf8").split("\n").filter((l) => l !== ""),
+    reset: () => writeFileSync(log, ""),
+  };
+}
+
+function push(script: string, sb: { root: string; bin: string }): { status: number | null; output: string } {
+  const r = spawnSync("bash", ["-s"], {
+    input: script,
+    encoding: "utf8",
+    env: { ...process.env, DIY_PUSH_ROOT: sb.root, PATH: `${sb.bin}:${process.env.PATH}` },
+  });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+describe("the push script, run by bash against a scratch root", () => {
+  const tmp = tempDir("push");
+  after(() => tmp.cleanup());
+  const fixture = FIXTURES[1];
+  assert.ok(fixture);
+  const input = fixture.input(pki);
+  const { files, script } = renderServerPush(input);
+  const sb = sandbox(tmp.dir);
+  let first = { status: null as number | null, output: "" };
+
+  test("is clean under shellcheck", () => {
+    const file = join(tmp.dir, "push.sh");
+    writeFileSync(file, script);
+    const r = spawnSync("shellcheck", ["-s", "bash", file], { encoding: "utf8" });
+    assert.equal(r.status, 0, `shellcheck:\n${r.stdout}${r.stderr}`);
+  });
+
+  test("writes every file with its content and mode on the first run", () => {
+    first = push(script, sb);
+    assert.equal(first.status, 0, first.output);
+    for (const f of files) {
+      const path = join(sb.root, f.path);
+      assert.equal(readFileSync(path, "utf8"), f.content, f.path);
+      assert.equal((statSync(path).mode & 0o777).toString(8).padStart(4, "0"), f.mode, `${f.path} mode`);
+    }
+    assert.equal(readlinkSync(join(sb.root, "etc/nginx/sites-enabled/diy")), "/etc/nginx/sites-available/diy");
+  });
+
+  test("validates, then restarts every service and postmaps the SMTP credentials on the first run", () => {
+    const calls = sb.calls();
+    for (const c of ["nginx -t -q", "postfix check", "systemctl daemon-reload", "systemctl restart mosquitto.service",
+      "systemctl reload-or-restart nginx.service", "systemctl reload-or-restart postfix.service",
+      "systemctl reload-or-restart fail2ban.service", "systemctl restart diy-web.service", "systemctl enable --quiet diy-web.service"]) {
+      assert.ok(calls.includes(c), `missing "${c}" in:\n${calls.join("\n")}`);
+    }
+    assert.ok(calls.some((c) => c.startsWith("postmap hash:") && c.endsWith("/etc/postfix/sasl_passwd")));
+    assert.equal((statSync(join(sb.root, "etc/postfix/sasl_passwd.db")).mode & 0o777).toString(8), "600");
+    assert.ok(calls.indexOf("nginx -t -q") < calls.indexOf("systemctl reload-or-restart nginx.service"), "reload before validation");
+  });
+
+  test("never prints a secret", () => {
+    for (const secret of ["server-key-SECRET", "web-key-SECRET", "Sm7p-Secret-Value", "Prod-Password-2"]) {
+      assert.ok(!first.output.includes(secret), `output shows ${secret}`);
+      assert.ok(!sb.calls().join("\n").includes(secret), `a command line carries ${secret}`);
+    }
+    for (const f of files.filter((x) => x.secret)) assert.ok(!script.includes(f.content), `${f.path} appears in clear in the script`);
+  });
+
+  test("changes nothing and restarts nothing when run again with the same files", () => {
+    sb.reset();
+    const again = push(script, sb);
+    assert.equal(again.status, 0, again.output);
+    const calls = sb.calls();
+    assert.deepEqual(calls.filter((c) => / (restart|reload-or-restart|daemon-reload)\b/.test(c) || c.startsWith("postmap")), [], calls.join("\n"));
+    assert.doesNotMatch(again.output, /updated /);
+  });
+
+  test("restarts only mosquitto when only the ACL changed", () => {
+    sb.reset();
+    const changed = renderServerPush({ ...input, acl: { ...input.acl, users: [...input.acl.users, { username: "gw9", rules: [] }] } });
+    const r = push(changed.script, sb);
+    assert.equal(r.status, 0, r.output);
+    const restarts = sb.calls().filter((c) => / (restart|reload-or-restart)\b/.test(c));
+    assert.deepEqual(restarts, ["systemctl restart mosquitto.service"]);
+    assert.match(r.output, /updated \/etc\/mosquitto\/acl/);
+  });
+
+  test("stops without touching services when nginx rejects the configuration", () => {
+    sb.reset();
+    writeFileSync(join(sb.bin, "nginx"), '#!/bin/sh\necho "nginx: [emerg] unknown directive" >&2\nexit 1\n');
+    const changed = renderServerPush({ ...input, nginx: { serverName: "other.example.com" } });
+    const r = push(changed.script, sb);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /nginx rejects the configuration/);
+    assert.match(r.output, /unknown directive/);
+    assert.deepEqual(sb.calls().filter((c) => / (restart|reload-or-restart)\b/.test(c)), []);
+  });
+
+  test("waits for cloud-init's boot-finished before writing anything", () => {
+    const dir = join(tmp.dir, "wait");
+    mkdirSync(dir);
+    const sb2 = sandbox(dir);
+    mkdirSync(join(sb2.root, "var/lib/cloud/instance"), { recursive: true });
+    const quick = renderServerPush({ ...input, cloudInitTimeoutSeconds: 0 });
+    const r = push(quick.script, sb2);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /cloud-init has not finished/);
+    assert.ok(!existsSync(join(sb2.root, "etc/mosquitto")), "wrote files before cloud-init finished");
+    writeFileSync(join(sb2.root, "var/lib/cloud/instance/boot-finished"), "");
+    const ok = push(quick.script, sb2);
+    assert.equal(ok.status, 0, ok.output);
+    assert.ok(sb2.calls().includes("cloud-init status --long"));
+  });
+});

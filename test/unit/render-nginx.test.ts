@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { renderNginxSite, type NginxSiteInput } from "../../infra/render/nginx";
+
+const base: NginxSiteInput = {
+  source: 'stack "dev"',
+  serverName: "_",
+  tls: { certificate: "/etc/nginx/tls/server.pem", certificateKey: "/etc/nginx/tls/server.key" },
+};
+const servers = (text: string): string[] => text.split(/^server \{$/m).slice(1);
+
+test("nginx site opens with a header naming the renderer and the stack", () => {
+  const text = renderNginxSite(base);
+  assert.match(text.split("\n")[0] ?? "", /^# Rendered by diy-device-cloud infra\/render\/nginx\.ts/);
+  assert.match(text, /^# Source: stack "dev"$/m);
+});
+
+test("nginx redirects plain HTTP to HTTPS but still serves ACME challenges", () => {
+  const [http] = servers(renderNginxSite(base));
+  assert.match(http ?? "", /listen 80 default_server;/);
+  assert.match(http ?? "", /location \/\.well-known\/acme-challenge\/ \{\n\s+root \/var\/www\/letsencrypt;/);
+  assert.match(http ?? "", /return 301 https:\/\/\$host\$request_uri;/);
+  assert.doesNotMatch(http ?? "", /proxy_pass/);
+});
+
+test("nginx serves TLS 1.2+ with the given certificate and proxies to the app on loopback", () => {
+  const [, https] = servers(renderNginxSite(base));
+  assert.match(https ?? "", /listen 443 ssl http2 default_server;/);
+  assert.match(https ?? "", /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+  assert.match(https ?? "", /ssl_certificate \/etc\/nginx\/tls\/server\.pem;/);
+  assert.match(https ?? "", /ssl_certificate_key \/etc\/nginx\/tls\/server\.key;/);
+  assert.match(https ?? "", /location \/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+});
+
+test("nginx streams server-sent events unbuffered with a long read timeout", () => {
+  const text = renderNginxSite(base);
+  const block = /location \/api\/events \{([^}]*)\}/.exec(text)?.[1] ?? "";
+  assert.match(block, /proxy_buffering off;/);
+  assert.match(block, /proxy_read_timeout 1h;/);
+  assert.match(block, /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+});
+
+test("nginx sends HSTS, nosniff, frame deny and a CSP on every response, once each", () => {
+  const text = renderNginxSite(base);
+  for (const h of ["Strict-Transport-Security", "X-Content-Type-Options nosniff", "X-Frame-Options DENY", "Content-Security-Policy"]) {
+    assert.match(text, new RegExp(`add_header ${h}.* always;`));
+  }
+  for (const h of ["Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy"]) {
+    assert.match(text, new RegExp(`proxy_hide_header ${h};`), `the app's ${h} would duplicate nginx's`);
+  }
+  assert.match(text, /frame-ancestors 'none'/);
+});
+
+test("nginx hides its version and limits request bodies and API request rates", () => {
+  const text = renderNginxSite({ ...base, clientMaxBodySize: "8k", apiRateLimit: { perSecond: 5, burst: 10 } });
+  assert.equal(text.match(/server_tokens off;/g)?.length, 2);
+  assert.match(text, /client_max_body_size 8k;/);
+  assert.match(text, /limit_req_zone \$binary_remote_addr zone=diy_api:10m rate=5r\/s;/);
+  assert.match(text, /location \/api\/ \{\n\s+limit_req zone=diy_api burst=10 nodelay;/);
+});
+
+test("nginx listens on one address and custom ports when asked (tests), redirecting to that port", () => {
+  const text = renderNginxSite({ ...base, listen: { address: "127.0.0.1", http: 8080, https: 8443 } });
+  assert.match(text, /listen 127\.0\.0\.1:8080 default_server;/);
+  assert.match(text, /listen 127\.0\.0\.1:8443 ssl http2 default_server;/);
+  assert.doesNotMatch(text, /listen \[::\]/);
+  assert.match(text, /return 301 https:\/\/\$host:8443\$request_uri;/);
+});
+
+test("nginx refuses values that would inject directives", () => {
+  assert.throws(() => renderNginxSite({ ...base, serverName: "a; include /etc/passwd" }), /serverName/);
+  assert.throws(() => renderNginxSite({ ...base, clientMaxBodySize: "1g; x" }), /clientMaxBodySize/);
+  assert.throws(() => renderNginxSite({ ...base, contentSecurityPolicy: "default-src 'self'\"; evil" }), /contentSecurityPolicy/);
+});

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { renderDiyWebUnit, renderMosquittoDropIn, renderSystemdUnit } from "../../infra/render/systemd";
+
+const unit = renderDiyWebUnit({ source: 'stack "dev"' });
+const has = (text: string, line: string) => assert.match(text, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"), line);
+
+test("diy-web.service runs the bundle as the diy-web user with its config and secrets file", () => {
+  assert.match(unit.split("\n")[0] ?? "", /infra\/render\/systemd\.ts/);
+  has(unit, "User=diy-web");
+  has(unit, "ExecStart=/usr/bin/node /opt/diy-web/web.js --config /etc/diy-web/config.json");
+  has(unit, "EnvironmentFile=/etc/diy-web/secrets.env");
+  has(unit, "Restart=always");
+  has(unit, "WantedBy=multi-user.target");
+});
+
+test("diy-web.service is sandboxed: no new privileges, read-only system, no home, private tmp", () => {
+  for (const l of ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+    "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "ReadOnlyPaths=/etc/diy-web /opt/diy-web"]) {
+    has(unit, l);
+  }
+  assert.doesNotMatch(unit, /MemoryDenyWriteExecute/, "node's JIT needs writable+executable memory");
+});
+
+test("the mosquitto drop-in lifts the open-files limit", () => {
+  const d = renderMosquittoDropIn({ limitNofile: 200000 });
+  assert.match(d, /^\[Service\]\nLimitNOFILE=200000\n$/m);
+  assert.throws(() => renderMosquittoDropIn({ limitNofile: 100 }), /limitNofile/);
+});
+
+test("the generic unit renderer keeps order and repeats, and refuses a newline in a value", () => {
+  const text = renderSystemdUnit({ sections: { Unit: [["After", "a.service"], ["After", "b.service"]], Service: [["ExecStart", "/bin/true"]] } });
+  assert.match(text, /\[Unit\]\nAfter=a\.service\nAfter=b\.service\n\n\[Service\]\nExecStart=\/bin\/true\n/);
+  assert.throws(() => renderSystemdUnit({ sections: { Service: [["ExecStart", "/bin/true\nUser=root"]] } }), /ExecStart/);
+});
