@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { MqttClient } from "mqtt";
+import type { DeviceConfigInput } from "../../device/config";
+import { bundle } from "../../infra/bundle";
+import { WEB_CLIENT_ID, encodeCommand, parseInput, parseState, topics } from "../../protocol";
+import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
+import { type Received, collect, mqttConnect, publish, settle, subscribe, tempDir, until } from "./broker-support";
+
+// The bundled device service (dist-style device.js run by `node`, as on a board) with the simulated
+// backend, against the real mosquitto with the rendered config.
+
+interface DeviceProcess {
+  proc: ChildProcess;
+  logs: () => string;
+  exited: Promise<number | null>;
+}
+
+function runDevice(bundlePath: string, configPath: string): DeviceProcess {
+  const proc = spawn(process.execPath, [bundlePath, "--config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  return { proc, logs: () => out, exited };
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0);
+}
+
+describe("device service bundle against the real broker", () => {
+  const tmp = tempDir("device-service");
+  const state = join(tmp.dir, "state");
+  let pki: LocalPki;
+  let broker: LocalBroker;
+  let bundlePath: string;
+  let configPath: string;
+  let web: MqttClient;
+  let seen: Received[];
+  const devices: DeviceProcess[] = [];
+
+  const last = (topic: string) => seen.filter((m) => m.topic === topic).at(-1);
+  const stateOf = (name: string) => {
+    const m = last(topics.state("sim1", name));
+    const p = m ? parseState(m.payload) : undefined;
+    return p?.ok ? p.value : undefined;
+  };
+  const ledFile = () => (existsSync(join(state, "led.state")) ? readFileSync(join(state, "led.state"), "utf8") : "");
+
+  before(async () => {
+    mkdirSync(state);
+    pki = await ensureLocalPki(join(tmp.dir, "pki"));
+    broker = await startLocalBroker({ dir: join(tmp.dir, "broker"), pki, source: "device-service test" });
+    bundlePath = join(tmp.dir, "device.js");
+    writeFileSync(bundlePath, bundle("device").code);
+    const creds = await pki.client("sim1");
+    const config: DeviceConfigInput = {
+      deviceId: "sim1",
+      broker: { url: broker.url, ca: pki.ca, cert: creds.cert, key: creds.key },
+      outputs: [{ name: "led", safeState: "off", backend: { type: "simulated" } }],
+      inputs: [{ name: "button", backend: { type: "simulated" } }],
+      keepaliveSeconds: 10,
+      stateDir: state,
+    };
+    configPath = join(tmp.dir, "config.json");
+    writeFileSync(configPath, JSON.stringify(config));
+    // A stale "on" from a previous run: the service must replace it with the safe state.
+    writeFileSync(join(state, "led.state"), "on\n");
+    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    seen = collect(web);
+    await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1"), topics.input("sim1", "+")]);
+  });
+
+  after(async () => {
+    web?.end(true);
+    for (const d of devices) d.proc.kill("SIGKILL");
+    await broker?.stop();
+    tmp.cleanup();
+  });
+
+  let device: DeviceProcess;
+
+  it("starts at the safe state and publishes retained online and output state", async (t) => {
+    const started = Date.now();
+    device = runDevice(bundlePath, configPath);
+    devices.push(device);
+    await until(() => last(topics.status("sim1"))?.payload === "online", `online\n${device.logs()}`);
+    t.diagnostic(`start-to-online ${Date.now() - started} ms; RSS ${rssKiB(device.proc.pid ?? 0)} KiB`);
+    await until(() => stateOf("led"), "retained led state");
+    assert.equal(stateOf("led")?.value, "off");
+    assert.equal(ledFile(), "off\n");
+    // Retained: a client connecting now gets both without waiting for the device.
+    const late = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, "web-late");
+    const lateSeen = collect(late);
+    await subscribe(late, [topics.state("sim1", "+"), topics.status("sim1")]);
+    await until(() => lateSeen.length >= 2, "retained messages for a late subscriber");
+    late.end(true);
+    assert.ok(lateSeen.every((m) => m.retain));
+    assert.deepEqual(lateSeen.map((m) => m.topic).sort(), [topics.state("sim1", "led"), topics.status("sim1")].sort());
+  });
+
+  it("applies on, off and toggle commands to the LED and publishes retained state with the request id", async () => {
+    for (const [value, expected, req] of [["on", "on", "c1"], ["toggle", "off", "c2"], ["toggle", "on", "c3"], ["off", "off", "c4"]] as const) {
+      assert.deepEqual(await publish(web, topics.set("sim1", "led"), encodeCommand({ value, req })), { ok: true });
+      await until(() => stateOf("led")?.req === req, `state with req ${req}\n${device.logs()}`);
+      assert.equal(stateOf("led")?.value, expected, req);
+      assert.equal(ledFile(), `${expected}\n`, req);
+      assert.equal(last(topics.state("sim1", "led"))?.retain, false, "live delivery is not flagged retained");
+    }
+  });
+
+  it("logs and drops bad payloads and unknown outputs, stays alive and keeps applying commands", async () => {
+    const before = seen.length;
+    const bad: [string, string][] = [
+      [topics.set("sim1", "led"), "not json"],
+      [topics.set("sim1", "led"), JSON.stringify({ value: "blink", req: "x" })],
+      [topics.set("sim1", "led"), JSON.stringify({ value: "on" })],
+      [topics.set("sim1", "led"), JSON.stringify({ value: "on", req: "x", extra: 1 })],
+      [topics.set("sim1", "led"), "x".repeat(4000)],
+      [topics.set("sim1", "fan"), encodeCommand({ value: "on", req: "x" })],
+    ];
+    for (const [topic, payload] of bad) assert.deepEqual(await publish(web, topic, payload), { ok: true });
+    await until(() => (device.logs().match(/"msg":"dropped message"/g) ?? []).length >= bad.length, `six drop logs\n${device.logs()}`);
+    await settle();
+    assert.equal(device.proc.exitCode, null, "the service is still running");
+    assert.equal(ledFile(), "off\n");
+    assert.deepEqual(seen.slice(before), [], "no state was published for a dropped message");
+    for (const line of device.logs().trim().split("\n")) assert.doesNotThrow(() => JSON.parse(line), `one JSON object per log line: ${line}`);
+    await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "on", req: "after-bad" }));
+    await until(() => stateOf("led")?.req === "after-bad", "command after bad payloads");
+    assert.equal(ledFile(), "on\n");
+  });
+
+  it("publishes input events from the simulated button", async () => {
+    writeFileSync(join(state, "button.input"), "pressed\n");
+    await until(() => last(topics.input("sim1", "button")), `input event\n${device.logs()}`);
+    const ev = parseInput(last(topics.input("sim1", "button"))?.payload ?? "");
+    assert.equal(ev.ok && ev.value.value, "pressed");
+    writeFileSync(join(state, "button.input"), "released\n");
+    await until(() => { const e = parseInput(last(topics.input("sim1", "button"))?.payload ?? ""); return e.ok && e.value.value === "released"; }, "released event");
+  });
+
+  it("reconnects after a broker restart, republishes online and state, and applies a command sent after it", async () => {
+    const connects = () => (device.logs().match(/"msg":"connected"/g) ?? []).length;
+    const connectsBefore = connects();
+    web.end(true);
+    await broker.stop();
+    await until(() => /"msg":"disconnected; reconnecting"/.test(device.logs()), "device noticing the outage");
+    await broker.start();
+    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    seen = collect(web);
+    await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1")]);
+    await until(() => connects() > connectsBefore, `reconnect\n${device.logs()}`, 40_000);
+    await until(() => last(topics.status("sim1"))?.payload === "online", "online after reconnect");
+    await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "off", req: "after-restart" }));
+    await until(() => stateOf("led")?.req === "after-restart", `command after restart\n${device.logs()}`);
+    assert.equal(ledFile(), "off\n");
+  });
+
+  it("leaves a retained offline (its Last Will) when the process is killed", async () => {
+    device.proc.kill("SIGKILL");
+    await device.exited;
+    await until(() => last(topics.status("sim1"))?.payload === "offline", "LWT offline");
+    assert.equal(last(topics.status("sim1"))?.retain, false);
+  });
+
+  it("publishes offline and exits 0 on SIGTERM", async () => {
+    const again = runDevice(bundlePath, configPath);
+    devices.push(again);
+    await until(() => /"msg":"connected"/.test(again.logs()), "second start");
+    await until(() => last(topics.status("sim1"))?.payload === "online", "online");
+    again.proc.kill("SIGTERM");
+    assert.equal(await again.exited, 0, again.logs());
+    await until(() => last(topics.status("sim1"))?.payload === "offline", "offline on shutdown");
+    assert.match(again.logs(), /"msg":"stopped"/);
+  });
+
+  it("refuses to start with an invalid config and names the key", async () => {
+    const badPath = join(tmp.dir, "bad.json");
+    writeFileSync(badPath, JSON.stringify({ deviceId: "web", broker: {}, outputs: [], inputs: [] }));
+    const bad = runDevice(bundlePath, badPath);
+    devices.push(bad);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.logs(), /cannot start/);
+    assert.match(bad.logs(), /deviceId/);
+    assert.match(bad.logs(), /broker\.url/);
+  });
+});
