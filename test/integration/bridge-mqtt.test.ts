@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { MqttClient } from "mqtt";
+import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "../../infra/render/bridge-mosquitto";
+import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
+import { type LocalBroker, type LocalPki, ensureLocalPki, freePort, startLocalBroker } from "../../scripts/local-broker";
+import { collect, mqttConnect, publish, settle, subscribe, tempDir, until } from "./broker-support";
+import { type Daemon, shareWithDaemon, startDaemon } from "./daemons-support";
+
+// Two real mosquitto processes: the cloud broker with the rendered server config and ACL (bridge
+// "pib" relaying child "ard1"), and the bridge board's mosquitto with the rendered bridge drop-in,
+// included from a main config shaped like Debian's. ard1 is a plain MQTT client on the LAN side.
+
+const BRIDGE = "pib";
+const CHILD = "ard1";
+const SIBLING = "ard2";
+const PASSWORDS = { [CHILD]: "ard1-lan-password-123", [SIBLING]: "ard2-lan-password-456" };
+
+describe("bridge: a plain LAN client reaches the cloud through the board's mTLS bridge", () => {
+  const tmp = tempDir("bridge");
+  let pki: LocalPki;
+  let cloud: LocalBroker;
+  let bridge: Daemon;
+  let lanUrl = "";
+  const clients: MqttClient[] = [];
+  const cloudAs = async (cn: string) => {
+    const c = await mqttConnect(cloud.url, { ca: pki.ca, ...(await pki.client(cn)) }, `${cn}-test`);
+    clients.push(c);
+    return c;
+  };
+  const lanAs = async (username: string, password: string, clientId = username) => {
+    const c = await mqttConnect(lanUrl, { ca: pki.ca }, clientId, { username, password, ca: undefined });
+    clients.push(c);
+    return c;
+  };
+  const logs = () => `\ncloud log:\n${cloud.output()}\nbridge log:\n${bridge?.output()}`;
+
+  before(async () => {
+    pki = await ensureLocalPki(join(tmp.dir, "pki"));
+    cloud = await startLocalBroker({ dir: join(tmp.dir, "cloud"), pki, bridges: [{ id: BRIDGE, children: [CHILD, SIBLING] }], source: "bridge test" });
+
+    // The bridge board, laid out as the install script leaves it (key root:mosquitto 0640).
+    const board = join(tmp.dir, "board");
+    const confd = join(board, "conf.d");
+    mkdirSync(confd, { recursive: true });
+    const files = { ca: join(board, "ca.pem"), cert: join(board, "bridge.pem"), key: join(board, "bridge.key"), acl: join(board, "acl"), passwd: join(board, "passwd") };
+    const own = await pki.client(BRIDGE);
+    copyFileSync(pki.ca, files.ca);
+    copyFileSync(own.cert, files.cert);
+    copyFileSync(own.key, files.key);
+    shareWithDaemon(files.key, "mosquitto");
+    writeFileSync(files.acl, renderBridgeAcl({ bridgeId: BRIDGE, children: [{ id: CHILD }, { id: SIBLING }] }));
+    writeFileSync(files.passwd, renderBridgePasswords({ bridgeId: BRIDGE, children: Object.entries(PASSWORDS).map(([id, password]) => ({ id, password })) }));
+    execFileSync("mosquitto_passwd", ["-U", files.passwd]);
+    shareWithDaemon(files.passwd, "mosquitto");
+    shareWithDaemon(files.acl, "mosquitto");
+
+    const lanPort = await freePort();
+    lanUrl = `mqtt://127.0.0.1:${lanPort}`;
+    writeFileSync(
+      join(confd, "diy-bridge.conf"),
+      renderBridgeMosquittoConf({
+        bridgeId: BRIDGE,
+        lanAddress: "127.0.0.1",
+        lanPort,
+        cloud: { host: "127.0.0.1", port: cloud.port },
+        children: [{ id: CHILD }, { id: SIBLING }],
+        paths: files,
+        source: "bridge test",
+      }),
+    );
+    const main = join(board, "mosquitto.conf");
+    writeFileSync(main, `log_dest stderr\nlog_type all\ninclude_dir ${confd}\n`);
+    bridge = await startDaemon("mosquitto", ["-c", main], /Opening ipv4 listen socket/);
+    await until(() => new RegExp(`New client connected .* as ${BRIDGE}-bridge`).test(cloud.output()), `the bridge connecting to the cloud${logs()}`, 15_000);
+  });
+
+  after(async () => {
+    for (const c of clients) c.end(true);
+    await bridge?.stop();
+    await cloud?.stop();
+    tmp.cleanup();
+  });
+
+  it("connects to the cloud with its own certificate, so the cloud knows it as the bridge identity", () => {
+    assert.match(cloud.output(), new RegExp(`as ${BRIDGE}-bridge \\(p5, [^)]*u'${BRIDGE}'\\)`), logs());
+  });
+
+  it("delivers a child's retained state and status published on the LAN to the cloud topics of that child", async () => {
+    const web = await cloudAs(WEB_CLIENT_ID);
+    const seen = collect(web);
+    await subscribe(web, [topics.state(CHILD, "+"), topics.status(CHILD)]);
+    const ard1 = await lanAs(CHILD, PASSWORDS[CHILD]);
+    const state = encodeState("on", "r1");
+    assert.deepEqual(await publish(ard1, topics.state(CHILD, "led"), state, true), { ok: true });
+    assert.deepEqual(await publish(ard1, topics.status(CHILD), "online", true), { ok: true });
+    await until(() => seen.find((m) => m.topic === topics.state(CHILD, "led") && m.payload === state), `state on the cloud${logs()}`);
+    await until(() => seen.find((m) => m.topic === topics.status(CHILD) && m.payload === "online"), `status on the cloud${logs()}`);
+
+    // Retained on the cloud too: the web app started later still sees the child's last state.
+    const late = await cloudAs(WEB_CLIENT_ID);
+    const lateSeen = collect(late);
+    await subscribe(late, topics.state(CHILD, "led"));
+    const retained = await until(() => lateSeen.find((m) => m.payload === state), `retained state on the cloud${logs()}`);
+    assert.equal(retained.retain, true);
+  });
+
+  it("delivers a command from the web identity on the cloud to the plain client", async () => {
+    const ard1 = await lanAs(CHILD, PASSWORDS[CHILD]);
+    const got = collect(ard1);
+    assert.deepEqual(await subscribe(ard1, topics.set(CHILD, "+")), [1]);
+    const web = await cloudAs(WEB_CLIENT_ID);
+    const cmd = encodeCommand({ value: "toggle", req: "bridge-1" });
+    assert.deepEqual(await publish(web, topics.set(CHILD, "led"), cmd), { ok: true });
+    const m = await until(() => got.find((x) => x.topic === topics.set(CHILD, "led")), `the command on the LAN${logs()}`);
+    assert.equal(m.payload, cmd);
+  });
+
+  it("refuses the bridge identity publishing for a device that is not its child", async () => {
+    // Straight to the cloud with the bridge's certificate: what a rewritten bridge config could do.
+    const asBridge = await cloudAs(BRIDGE);
+    const web = await cloudAs(WEB_CLIENT_ID);
+    const seen = collect(web);
+    await subscribe(web, [topics.state("pi1", "+"), topics.status("pi1")]);
+    for (const [topic, payload] of [
+      [topics.state("pi1", "led"), encodeState("on")],
+      [topics.status("pi1"), "offline"],
+    ] as const) {
+      const r = await publish(asBridge, topic, payload);
+      assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
+    }
+    assert.deepEqual(await publish(asBridge, topics.state(CHILD, "led"), encodeState("off")), { ok: true }, "its child is allowed");
+    await settle();
+    assert.deepEqual(seen.filter((m) => m.topic.includes("/pi1/")), []);
+  });
+
+  it("does not relay a LAN publish on another device's topics", async () => {
+    const web = await cloudAs(WEB_CLIENT_ID);
+    const seen = collect(web);
+    await subscribe(web, [topics.state("pi1", "+"), topics.state(SIBLING, "+")]);
+    const ard1 = await lanAs(CHILD, PASSWORDS[CHILD]);
+    // A device outside the bridge, and ard1 posing as its sibling: both refused by the LAN ACL.
+    for (const topic of [topics.state("pi1", "led"), topics.state(SIBLING, "led")]) {
+      const r = await publish(ard1, topic, encodeState("on"));
+      assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
+    }
+    await settle();
+    assert.deepEqual(seen, []);
+  });
+
+  it("refuses anonymous and wrong-password clients on the LAN listener", async () => {
+    await assert.rejects(mqttConnect(lanUrl, { ca: pki.ca }, "anon", { ca: undefined }), /Not authorized|Bad User Name or Password|closed/i);
+    await assert.rejects(lanAs(CHILD, "wrong-password-000"), /Bad User Name or Password|Not authorized|closed/i);
+  });
+});
