@@ -1,12 +1,11 @@
 // The HTTP side: login, CSRF, JSON API, Server-Sent Events, static page, health. Built from its
 // dependencies so tests and the demo run it in-process (see server.ts for the wiring).
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
+import { loadAssets } from "./assets";
 import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
 import type { Logger } from "./log";
 import {
@@ -36,7 +35,7 @@ export interface WebAppOptions {
   publicOrigin?: string;
   /** Login attempts per window per client address. Default 10 per 15 minutes. */
   loginRateLimit?: { windowMs: number; limit: number };
-  /** Directory of index.html, app.js, style.css. Default: public/ beside this file. */
+  /** Directory of index.html, app.js, style.css. Default: embedded in the bundle, else public/ beside this file. */
   publicDir?: string;
   sessionTtlMs?: number;
 }
@@ -67,7 +66,6 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   const secure = opts.cookieSecure ?? true;
   const sessions = createSessions(opts.sessionSecret, opts.sessionTtlMs);
   const cookieName = sessionCookieName(secure);
-  const publicDir = opts.publicDir ?? path.join(__dirname, "public");
   const streams = new Set<Response>();
 
   const app = express();
@@ -119,7 +117,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   });
 
   // Static page: plain files, no inline script (CSP).
-  const assets = loadAssets(publicDir);
+  const assets = loadAssets(opts.publicDir);
   app.get(["/", "/index.html", "/app.js", "/style.css"], (req, res) => {
     const name = req.path === "/" ? "index.html" : req.path.slice(1);
     const a = assets.get(name);
@@ -130,7 +128,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   });
 
   const api = express.Router();
-  api.use((req, res, next) => {
+  api.use((_req, res, next) => {
     res.setHeader("Cache-Control", "no-store");
     next();
   });
@@ -320,19 +318,4 @@ function originAllowed(origin: string, req: Request, publicOrigin?: string): boo
   } catch {
     return false;
   }
-}
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-};
-
-/** The page's files, read once at start. */
-export function loadAssets(dir: string): Map<string, { type: string; body: Buffer }> {
-  const m = new Map<string, { type: string; body: Buffer }>();
-  for (const name of ["index.html", "app.js", "style.css"]) {
-    m.set(name, { type: TYPES[path.extname(name)] ?? "application/octet-stream", body: readFileSync(path.join(dir, name)) });
-  }
-  return m;
 }

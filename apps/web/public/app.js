@@ -1,6 +1,5 @@
 // DIY Device Cloud page: log in, list devices, send commands, follow live updates (SSE).
 // Plain DOM code, no inline script (the CSP forbids it), text only through textContent.
-"use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   let csrfToken = "";

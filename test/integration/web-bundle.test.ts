@@ -1,0 +1,82 @@
+// The single-file bundle the server runs (/opt/diy-web/web.js): built with esbuild, page inlined,
+// started as its own process with a config file and secrets in the environment, like diy-web.service.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { bundleWebApp } from "../../apps/web/bundle";
+import { freePort } from "./daemons-support";
+import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
+
+const PASSWORD = "bundle-test-password";
+const SECRET = "bundle-test-session-secret-0123456789abcdef";
+
+describe("web.js bundle", () => {
+  let broker: TestBroker;
+  let bundle = "";
+
+  before(async () => {
+    broker = await startTestBroker("web-bundle");
+    bundle = join(broker.dir, "opt", "web.js");
+    await bundleWebApp({ outfile: bundle });
+  });
+  after(() => broker.cleanup());
+
+  it("exits 2 naming the bad key when the config is invalid, without printing secrets", () => {
+    const cfg = join(broker.dir, "bad.json");
+    writeFileSync(cfg, JSON.stringify({ broker: { url: "mqtt://x:1883", ca: "a", cert: "b", key: "c" } }));
+    const r = spawnSync(process.execPath, [bundle, "--config", cfg], {
+      env: { PATH: process.env.PATH, DIY_WEB_PASSWORD: PASSWORD, DIY_SESSION_SECRET: SECRET },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /broker\.url: must be "mqtts:\/\/host:port"/);
+    assert.doesNotMatch(r.stdout + r.stderr, new RegExp(`${PASSWORD}|${SECRET}`));
+  });
+
+  it("serves the inlined page, connects to the broker, logs JSON lines and stops on SIGTERM", async (t) => {
+    const web = await broker.client("web");
+    const port = await freePort();
+    const cfg = join(broker.dir, "config.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        listen: { host: "127.0.0.1", port },
+        broker: { url: broker.url, ca: broker.caFile, cert: web.cert, key: web.key },
+        devices: [{ id: "pi1", outputs: ["led"] }],
+        cookieSecure: false,
+      }),
+    );
+    // The bundle runs from a directory without apps/web/public: the page must come from inside it.
+    const proc = spawn(process.execPath, [bundle], {
+      cwd: join(broker.dir, "opt"),
+      env: { PATH: process.env.PATH, DIY_WEB_CONFIG: cfg, DIY_WEB_PASSWORD: PASSWORD, DIY_SESSION_SECRET: SECRET },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    proc.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    proc.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+    t.after(() => proc.kill("SIGKILL"));
+    const base = `http://127.0.0.1:${port}`;
+    await eventually(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, `healthz 200; output:\n${out}`);
+    const page = await (await fetch(`${base}/`)).text();
+    assert.match(page, /<title>DIY Device Cloud<\/title>/);
+    assert.match(await (await fetch(`${base}/app.js`)).text(), /EventSource/);
+    const { cookie } = await login(base, PASSWORD);
+    assert.equal((await fetch(`${base}/api/devices`, { headers: { cookie } })).status, 200);
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    const lines = out.trim().split("\n");
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON log line: ${line}`);
+    const events = lines.map((l) => (JSON.parse(l) as { event: string }).event);
+    for (const e of ["broker_connected", "web_listening", "login", "http", "shutdown"]) assert.ok(events.includes(e), `${e} in ${events}`);
+    assert.ok(!out.includes(PASSWORD) && !out.includes(SECRET), "no secret in the logs");
+    assert.ok(!out.includes(cookie.split("=")[1] as string), "no session cookie in the logs");
+  });
+});
