@@ -106,6 +106,8 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
     (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     log.info("connected", { broker: cfg.broker.url });
     client.subscribe(subscriptions.device(cfg.deviceId), { qos: 1 }, (err, granted) => {
+      // Stopped or disconnected while the SUBACK was pending: the next connect starts over.
+      if (stopping || !client.connected) return;
       if (err) log.error("subscribe failed", { err });
       const refused = granted?.filter((g) => g.qos >= 0x80) ?? [];
       if (refused.length > 0) log.error("broker refused a subscription", { topics: refused.map((g) => g.topic) });

@@ -24,7 +24,7 @@ export function decide(
   payload: Buffer | string,
 ): Decision {
   const parsed = parseTopic(topic);
-  if (!parsed || parsed.kind !== "set") return { kind: "drop", reason: "not a command topic" };
+  if (parsed?.kind !== "set") return { kind: "drop", reason: "not a command topic" };
   if (parsed.deviceId !== deviceId) return { kind: "drop", reason: `command for another device (${parsed.deviceId})` };
   const current = states.get(parsed.name);
   if (current === undefined) return { kind: "drop", reason: `unknown output "${parsed.name}"` };

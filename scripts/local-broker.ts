@@ -150,6 +150,11 @@ export interface LocalBrokerOptions {
   source?: string;
   /** Called with every chunk mosquitto logs. */
   onLog?: (text: string) => void;
+  /**
+   * Runs mosquitto in its own process group, so a terminal's Ctrl-C reaches only our process, which
+   * then stops devices and web app before the broker (they publish `offline` on the way out).
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface LocalBroker {
@@ -195,8 +200,12 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   let proc: ChildProcess | undefined;
   let log = "";
   const start = async () => {
-    const child = spawn("mosquitto", ["-c", confPath], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("mosquitto", ["-c", confPath], { stdio: ["ignore", "pipe", "pipe"], detached: opts.ownProcessGroup ?? false });
     proc = child;
+    // Never leave a broker behind, even when our process exits without calling stop().
+    const reap = () => child.kill("SIGKILL");
+    process.once("exit", reap);
+    child.once("exit", () => process.removeListener("exit", reap));
     let mine = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
