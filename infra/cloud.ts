@@ -1,0 +1,196 @@
+// DeviceCloud: the whole stack as one component, so another Pulumi program can reuse it with
+// `new DeviceCloud("iot", { settings, webBundle })`. It wires the pieces in dependency order:
+// address -> certificates -> firewall -> rendered files -> server + push -> devices.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { aclModel, WEB_CLIENT_ID } from "../protocol";
+import type { DeviceSettings, Settings } from "./config";
+import { createNetwork } from "./network";
+import { createPki, type KeyCert, type Pki } from "./pki";
+import { renderCloudConfig } from "./render/cloud-config";
+import type { Fail2banJailInput } from "./render/fail2ban";
+import { MQTT_TLS_PORT } from "./render/mosquitto";
+import type { PushFile } from "./render/push-script";
+import { renderServerPush } from "./render/server-files";
+import { SERVER_WEB_PATHS } from "./render/systemd";
+import { createAddress, createServer, type Server } from "./server";
+
+export interface DeviceCloudArgs {
+  /** The validated stack settings (infra/config.ts loadSettings / parseSettings). */
+  settings: Settings;
+  /** The bundled web app (one JavaScript file, infra/bundle.ts). */
+  webBundle: pulumi.Input<string>;
+  /** Extra files for the server push from other parts of the program (alerts, certbot, ddns). */
+  extraFiles?: pulumi.Input<PushFile[]>;
+  /** PEM CRL of revoked device certificates (infra/crl.ts); omitted: mosquitto runs without a CRL. */
+  crlPem?: pulumi.Input<string | undefined>;
+}
+
+/** Name the server calls itself (one DNS label: cloud-init's hostname). */
+export const SERVER_HOSTNAME = "diy-cloud";
+
+/** Devices the web page shows: every configured device with I/O, and every bridge child. */
+export function webDevices(devices: readonly DeviceSettings[]): { id: string; outputs: string[]; inputs: string[] }[] {
+  return devices.flatMap((d) => [
+    ...(d.outputs.length + d.inputs.length > 0
+      ? [{ id: d.id, outputs: d.outputs.map((o) => o.name), inputs: d.inputs.map((i) => i.name) }]
+      : []),
+    ...(d.bridge?.children ?? []).map((c) => ({ id: c.id, outputs: [...c.outputs], inputs: [...c.inputs] })),
+  ]);
+}
+
+/** fail2ban's settings from the stack: never ban the admins' own networks; mail bans when mail is set up. */
+export function fail2banInput(s: Settings): Omit<Fail2banJailInput, "source"> {
+  return {
+    ignoreIps: s.adminCidrs.filter((c) => !c.endsWith("/0")),
+    ...(s.alertEmail && s.smtpHost ? { mail: { destemail: s.alertEmail, sender: s.smtpFrom ?? s.alertEmail } } : {}),
+  };
+}
+
+export class DeviceCloud extends pulumi.ComponentResource {
+  /** https://<domain or public IP> */
+  readonly webUrl: pulumi.Output<string>;
+  /** host:8883 */
+  readonly brokerEndpoint: pulumi.Output<string>;
+  readonly publicIp: pulumi.Output<string>;
+  readonly sshCommand: pulumi.Output<string>;
+  readonly caCertPem: pulumi.Output<string>;
+  readonly adminPrivateKey: pulumi.Output<string>;
+  /** The web page's password: the configured one or a generated one (secret either way). */
+  readonly webPassword: pulumi.Output<string>;
+  readonly webPasswordGenerated: boolean;
+  /** The CA and every certificate, for device provisioning and the CRL. */
+  readonly pki: Pki;
+  /** Host devices connect to (domain or public IP) and its MQTT/TLS port. */
+  readonly brokerHost: pulumi.Output<string>;
+  readonly brokerPort = MQTT_TLS_PORT;
+  /** The instance, its address association and the config push (devices depend on the push). */
+  readonly server: Server;
+
+  constructor(name: string, args: DeviceCloudArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("diy:index:DeviceCloud", name, {}, opts);
+    const s = args.settings;
+    const child: pulumi.ComponentResourceOptions = { parent: this };
+
+    const eip = createAddress(name, s.tags, child);
+    this.publicIp = eip.publicIp;
+    this.brokerHost = s.domain ? pulumi.output(s.domain) : eip.publicIp;
+
+    // One client certificate per device and per bridge; bridge children speak plain MQTT to their bridge.
+    const pki = createPki(
+      name,
+      {
+        serverIp: eip.publicIp,
+        domain: s.domain,
+        clientIds: s.devices.map((d) => d.id),
+        validityDays: s.certValidityDays,
+        earlyRenewalDays: s.certEarlyRenewalDays,
+        rotation: s.certRotation,
+      },
+      child,
+    );
+    this.pki = pki;
+
+    const network = createNetwork(
+      name,
+      { adminCidrs: s.adminCidrs, smtpPort: s.smtpHost ? s.smtpPort : undefined, tags: s.tags },
+      child,
+    );
+
+    const generated = s.webPassword === undefined;
+    const webPassword =
+      s.webPassword ??
+      new random.RandomPassword(`${name}-web-password`, { length: 24, special: false }, child).result;
+    const sessionSecret = new random.RandomPassword(`${name}-session-secret`, { length: 48, special: false }, child)
+      .result;
+    this.webPassword = pulumi.secret(webPassword);
+    this.webPasswordGenerated = generated;
+
+    const source = `DeviceCloud "${name}" (stack ${pulumi.getStack()})`;
+    const userData = renderCloudConfig({ source, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(s) });
+
+    this.webUrl = pulumi.interpolate`https://${this.brokerHost}`;
+    const bridges = s.devices.flatMap((d) => (d.bridge ? [{ id: d.id, children: d.bridge.children.map((c) => c.id) }] : []));
+
+    // Rendered inside apply: the renderers are pure functions of plain text; the result carries the
+    // private keys and passwords, so it stays a secret.
+    const pkiText = pulumi.all([pki.ca.certPem, pki.server.certPem, pki.server.keyPem, pki.web.certPem, pki.web.keyPem]);
+    const secrets = pulumi.all([webPassword, sessionSecret, s.smtpPassword ?? pulumi.output(undefined)]);
+    const push = pulumi
+      .all([pkiText, secrets, args.webBundle, pulumi.output(args.extraFiles ?? []), pulumi.output(args.crlPem), this.webUrl])
+      .apply(([[caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem], [password, secret, smtpPassword], bundle, extraFiles, crlPem, webUrl]) =>
+        renderServerPush({
+          source,
+          hostname: s.domain ?? SERVER_HOSTNAME,
+          pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem },
+          acl: aclModel(bridges),
+          nginx: { serverName: s.domain ?? "_" },
+          postfix: {
+            relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,
+            smtpPassword,
+            smtpFrom: s.smtpFrom,
+          },
+          fail2ban: fail2banInput(s),
+          web: {
+            bundle,
+            config: {
+              listen: { host: "127.0.0.1", port: 3000 },
+              // Same box: loopback, verified against the server certificate's localhost SAN.
+              broker: {
+                url: `mqtts://localhost:${MQTT_TLS_PORT}`,
+                ca: SERVER_WEB_PATHS.ca,
+                cert: SERVER_WEB_PATHS.cert,
+                key: SERVER_WEB_PATHS.key,
+              },
+              devices: webDevices(s.devices),
+              publicOrigin: webUrl,
+              cookieSecure: true,
+            },
+            password,
+            sessionSecret: secret,
+          },
+          extraFiles,
+        }),
+      );
+
+    const server = createServer(
+      name,
+      {
+        instanceType: s.instanceType,
+        os: s.os,
+        arch: s.arch,
+        adminUser: s.adminUser,
+        eip,
+        securityGroupId: network.securityGroup.id,
+        adminPublicKey: pki.adminSshKey.publicKeyOpenssh,
+        adminPrivateKey: pki.adminSshKey.privateKeyOpenssh,
+        userData,
+        push: { script: pulumi.secret(push.script), hash: push.hash },
+        tags: s.tags,
+      },
+      child,
+    );
+    this.server = server;
+
+    // Devices: infra/devices.ts (provisioning) adds one component per configured device here, parented to
+    // this component, from: the device's settings, `pki.ca.certPem`, `pki.clients[id]` (its KeyCert),
+    // `this.brokerHost` + `this.brokerPort`, and `s.deviceSshPrivateKey`; dependsOn `server.push` so the
+    // broker is ready when the device service starts.
+
+    this.brokerEndpoint = pulumi.interpolate`${this.brokerHost}:${MQTT_TLS_PORT}`;
+    this.sshCommand = pulumi.interpolate`ssh -i admin.key ${s.adminUser}@${eip.publicIp}`;
+    this.caCertPem = pki.ca.certPem;
+    this.adminPrivateKey = pki.adminSshKey.privateKeyOpenssh;
+
+    this.registerOutputs({
+      webUrl: this.webUrl,
+      brokerEndpoint: this.brokerEndpoint,
+      publicIp: this.publicIp,
+      sshCommand: this.sshCommand,
+      caCertPem: this.caCertPem,
+      instanceId: server.instance.id,
+    });
+  }
+}
+
+export type { KeyCert };

@@ -1,0 +1,71 @@
+// The server's only firewall: one security group in the default VPC with one rule resource per port and
+// source, so a change to adminCidrs replaces exactly the rules it touches.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { checkCidr } from "./config";
+
+/** What the world may reach: HTTP (redirect + ACME), HTTPS, MQTT over TLS. SSH is added per admin CIDR. */
+export const PUBLIC_PORTS = [
+  { port: 80, what: "HTTP: redirect to HTTPS and Let's Encrypt challenges" },
+  { port: 443, what: "HTTPS: the web app" },
+  { port: 8883, what: "MQTT over TLS with client certificates" },
+] as const;
+export const SSH_PORT = 22;
+
+export interface NetworkArgs {
+  adminCidrs: readonly string[];
+  /** Outbound SMTP relay port, when alert mail is configured. */
+  smtpPort?: number;
+  tags: Record<string, string>;
+}
+
+export interface Network {
+  securityGroup: aws.ec2.SecurityGroup;
+}
+
+const cidrArgs = (cidr: string) => (checkCidr(cidr).ok && cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
+const WORLD = ["0.0.0.0/0", "::/0"] as const;
+
+export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions): Network {
+  const o: pulumi.CustomResourceOptions = { parent: opts.parent };
+  // No inline rules (they fight with rule resources). The provider deletes AWS's default allow-all egress
+  // rule when it creates the group, so egress is exactly the rules below.
+  const sg = new aws.ec2.SecurityGroup(
+    `${name}-sg`,
+    { description: "DIY Device Cloud server: SSH from admin CIDRs; HTTP, HTTPS, MQTT/TLS public", tags: { ...args.tags, Name: `${name}-server` } },
+    o,
+  );
+
+  const ingress = (id: string, port: number, cidr: string, description: string) =>
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-in-${id}`,
+      { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, ...cidrArgs(cidr), description, tags: args.tags },
+      o,
+    );
+  // Named by the CIDR, not its position: removing one admin CIDR leaves the others' rules untouched.
+  for (const cidr of args.adminCidrs) ingress(`ssh-${cidr.replace(/[^0-9a-fA-F]+/g, "-")}`, SSH_PORT, cidr, `SSH from admin CIDR ${cidr}`);
+  for (const { port, what } of PUBLIC_PORTS) {
+    WORLD.forEach((cidr, i) => ingress(`${port}-${i === 0 ? "v4" : "v6"}`, port, cidr, what));
+  }
+
+  // Outbound: apt, Let's Encrypt and dynamic DNS need HTTP(S); postfix needs its relay. DNS, NTP and the
+  // instance metadata service are link-local Amazon services that security groups do not filter.
+  const egressPorts = [
+    { port: 80, what: "HTTP: Debian/Ubuntu package mirrors" },
+    { port: 443, what: "HTTPS: package mirrors, Let's Encrypt, dynamic DNS" },
+    ...(args.smtpPort !== undefined && args.smtpPort !== 80 && args.smtpPort !== 443
+      ? [{ port: args.smtpPort, what: "SMTP relay for alert mail" }]
+      : []),
+  ];
+  for (const { port, what } of egressPorts) {
+    WORLD.forEach(
+      (cidr, i) =>
+        new aws.vpc.SecurityGroupEgressRule(
+          `${name}-out-${port}-${i === 0 ? "v4" : "v6"}`,
+          { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, ...cidrArgs(cidr), description: what, tags: args.tags },
+          o,
+        ),
+    );
+  }
+  return { securityGroup: sg };
+}

@@ -1,0 +1,123 @@
+// The one EC2 instance: its Elastic IP (allocated first, because the server certificate names it), the AMI
+// lookup, the admin key pair, the instance itself, and the SSH push that installs configs and keys on it.
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { Arch, Os } from "./config";
+
+/** Official image owners: Debian's cloud team and Canonical. Without owners anyone could publish a look-alike. */
+export const AMI_OWNERS: Record<Os, string> = { debian12: "136693071363", ubuntu2404: "099720109477" };
+
+/** AMI name patterns (the architecture is part of the name and filtered separately, too). */
+export function amiNamePattern(os: Os, arch: Arch): string {
+  const deb = arch === "arm64" ? "arm64" : "amd64";
+  return os === "debian12" ? `debian-12-${deb}-*` : `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${deb}-server-*`;
+}
+
+export function lookupAmi(os: Os, arch: Arch, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+  return aws.ec2
+    .getAmiOutput(
+      {
+        owners: [AMI_OWNERS[os]],
+        mostRecent: true,
+        filters: [
+          { name: "name", values: [amiNamePattern(os, arch)] },
+          { name: "architecture", values: [arch] },
+          { name: "virtualization-type", values: ["hvm"] },
+          { name: "root-device-type", values: ["ebs"] },
+        ],
+      },
+      opts,
+    )
+    .apply((ami) => ami.id);
+}
+
+/** The Elastic IP exists before the instance so its address can go into the server certificate. */
+export function createAddress(name: string, tags: Record<string, string>, opts: pulumi.ComponentResourceOptions): aws.ec2.Eip {
+  return new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { ...tags, Name: `${name}-server` } }, { parent: opts.parent });
+}
+
+export interface ServerArgs {
+  instanceType: string;
+  os: Os;
+  arch: Arch;
+  adminUser: string;
+  eip: aws.ec2.Eip;
+  securityGroupId: pulumi.Input<string>;
+  adminPublicKey: pulumi.Input<string>;
+  adminPrivateKey: pulumi.Input<string>;
+  /** Rendered #cloud-config: no secrets (EC2 stores it in clear), at most 16 KB. */
+  userData: pulumi.Input<string>;
+  /** The rendered push script (carries private keys: a secret) and a hash of what it installs. */
+  push: { script: pulumi.Input<string>; hash: pulumi.Input<string> };
+  tags: Record<string, string>;
+}
+
+export interface Server {
+  instance: aws.ec2.Instance;
+  association: aws.ec2.EipAssociation;
+  keyPair: aws.ec2.KeyPair;
+  push: command.remote.Command;
+}
+
+export function createServer(name: string, args: ServerArgs, opts: pulumi.ComponentResourceOptions): Server {
+  const o: pulumi.CustomResourceOptions = { parent: opts.parent };
+  const keyPair = new aws.ec2.KeyPair(`${name}-admin`, { publicKey: args.adminPublicKey, tags: args.tags }, o);
+
+  const instance = new aws.ec2.Instance(
+    `${name}-server`,
+    {
+      ami: lookupAmi(args.os, args.arch, { parent: opts.parent }),
+      instanceType: args.instanceType,
+      keyName: keyPair.keyName,
+      vpcSecurityGroupIds: [args.securityGroupId],
+      userData: args.userData,
+      // IMDSv2 only: a request forged through the web app cannot read instance credentials with a plain GET.
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: 10, deleteOnTermination: true },
+      // Burstable types default to "unlimited" on t3/t4g, which bills for sustained CPU; a micro cloud never needs it.
+      creditSpecification: { cpuCredits: "standard" },
+      tags: { ...args.tags, Name: `${name}-server` },
+    },
+    {
+      ...o,
+      // A newer AMI must not replace a running server on the next `up`; userData changes would only stop and
+      // start it (cloud-init does not run again) - configuration reaches the server through the push instead.
+      ignoreChanges: ["ami", "userData"],
+    },
+  );
+
+  const association = new aws.ec2.EipAssociation(
+    `${name}-ip`,
+    { instanceId: instance.id, allocationId: args.eip.allocationId },
+    o,
+  );
+
+  // Everything secret travels on stdin of `sudo bash -s`: never argv, never a file on the way, never a log.
+  const push = new command.remote.Command(
+    `${name}-push`,
+    {
+      connection: {
+        host: args.eip.publicIp,
+        user: args.adminUser,
+        privateKey: args.adminPrivateKey,
+        // The first push waits for the instance to boot and sshd to start: keep dialling for ~10 minutes.
+        dialErrorLimit: 60,
+        perDialTimeout: 10,
+      },
+      create: "sudo bash -s",
+      stdin: pulumi.secret(args.push.script),
+      logging: "none",
+      addPreviousOutputInEnv: false,
+      // A new hash (config change, certificate rotation) re-runs the push; the instance stays.
+      triggers: [args.push.hash, instance.id],
+    },
+    {
+      ...o,
+      dependsOn: [instance, association],
+      additionalSecretOutputs: ["stdout", "stderr", "stdin"],
+      deletedWith: instance,
+    },
+  );
+  return { instance, association, keyPair, push };
+}

@@ -1,0 +1,223 @@
+// The DeviceCloud component under mocks with several stack configs: resource graph and security invariants.
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+// Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
+import { DeviceCloud } from "../../infra/cloud";
+import { parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { readStackFile } from "../../infra/stack-file";
+import { type Harness, installMocks, isSecret, MOCK_IP, SECRET_MARKER, settle, TEST_SSH_KEY, value } from "./program-harness";
+
+const root = path.resolve(__dirname, "../..");
+
+function settingsOf(raw: Record<string, unknown>): Settings {
+  return parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+}
+
+const devRaw = () => ({
+  ...readStackFile(path.join(root, "Pulumi.dev.yaml")).raw,
+  deviceSshPrivateKey: TEST_SSH_KEY,
+  smtpPassword: `${SECRET_MARKER}-smtp`,
+});
+
+/** Three stacks: the dev example, a minimal one, and an arm64 Ubuntu one with a domain and a given password. */
+const STACKS: Record<string, () => Record<string, unknown>> = {
+  dev: devRaw,
+  minimal: () => ({ adminCidrs: '["198.51.100.7/32"]' }),
+  "arm-ubuntu-domain": () => ({
+    adminCidrs: '["198.51.100.0/24","2001:db8::/48"]',
+    instanceType: "t4g.small",
+    os: "ubuntu2404",
+    domain: "iot.example.com",
+    letsEncryptEmail: "you@example.com",
+    webPassword: `${SECRET_MARKER}-given-password`,
+    ddnsUpdateUrl: `https://dyn.example.net/update?token=${SECRET_MARKER}`,
+    certRotation: "2026-11",
+    deviceSshPrivateKey: TEST_SSH_KEY,
+    devices: JSON.stringify([
+      { id: "bbb7", host: "bbb7.lan", board: "beaglebone", outputs: [{ name: "led", backend: { type: "led", led: "beaglebone:green:usr3" } }] },
+    ]),
+    tags: '{"owner":"me"}',
+  }),
+};
+
+async function build(name: string, raw: Record<string, unknown>) {
+  const h = installMocks();
+  const settings = settingsOf(raw);
+  const cloud = new DeviceCloud(name, { settings, webBundle: "console.log('web app bundle');\n" });
+  await value(cloud.server.push.urn);
+  await settle();
+  return { h, cloud, settings };
+}
+
+const one = (h: Harness, type: string) => {
+  const rs = h.ofType(type);
+  assert.equal(rs.length, 1, `expected one ${type}, got ${rs.length}`);
+  return rs[0] as NonNullable<(typeof rs)[0]>;
+};
+
+for (const [stack, raw] of Object.entries(STACKS)) {
+  describe(`DeviceCloud with the ${stack} stack config`, () => {
+    let ctx: Awaited<ReturnType<typeof build>>;
+    test("builds without errors", async () => {
+      ctx = await build(`t-${stack}`, raw());
+    });
+
+    test("registers the component type diy:index:DeviceCloud", () => {
+      assert.equal(ctx.h.ofType("diy:index:DeviceCloud").length, 1);
+    });
+
+    test("has one EIP, instance, association, key pair, security group and push", () => {
+      for (const t of [
+        "aws:ec2/eip:Eip",
+        "aws:ec2/instance:Instance",
+        "aws:ec2/eipAssociation:EipAssociation",
+        "aws:ec2/keyPair:KeyPair",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "command:remote:Command",
+      ]) one(ctx.h, t);
+    });
+
+    test("issues one client certificate per device and bridge, plus server and web", () => {
+      const certs = ctx.h.ofType("tls:index/locallySignedCert:LocallySignedCert");
+      assert.equal(certs.length, ctx.settings.devices.length + 2);
+      const cns = ctx.h.ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject.commonName as string);
+      for (const d of ctx.settings.devices) assert.ok(cns.includes(d.id), `no certificate for ${d.id}`);
+      assert.ok(cns.includes("web"));
+      // Bridge children talk plain MQTT to their bridge: no certificate of their own.
+      for (const d of ctx.settings.devices) for (const c of d.bridge?.children ?? []) assert.ok(!cns.includes(c.id));
+    });
+
+    test("makes every key ECDSA P-256 (not the provider's P-224 default), the admin key ED25519", () => {
+      for (const k of ctx.h.ofType("tls:index/privateKey:PrivateKey")) {
+        if (k.name.endsWith("admin-ssh")) assert.equal(k.inputs.algorithm, "ED25519");
+        else assert.deepEqual([k.inputs.algorithm, k.inputs.ecdsaCurve], ["ECDSA", "P256"], k.name);
+      }
+    });
+
+    test("puts the Elastic IP, localhost and 127.0.0.1 into the server certificate", () => {
+      const csr = ctx.h.ofType("tls:index/certRequest:CertRequest").find((r) => r.name.endsWith("-server"));
+      assert.ok(csr);
+      assert.ok(csr.inputs.ipAddresses.includes(MOCK_IP));
+      assert.ok(csr.inputs.ipAddresses.includes("127.0.0.1"));
+      assert.ok(csr.inputs.dnsNames.includes("localhost"));
+      if (ctx.settings.domain) assert.ok(csr.inputs.dnsNames.includes(ctx.settings.domain));
+    });
+
+    test("carries the certRotation token in every certificate request and the configured validity", () => {
+      for (const r of ctx.h.ofType("tls:index/certRequest:CertRequest")) {
+        assert.equal(r.inputs.subject.organizationalUnit, `rotation ${ctx.settings.certRotation}`);
+      }
+      for (const c of ctx.h.ofType("tls:index/locallySignedCert:LocallySignedCert")) {
+        assert.equal(c.inputs.validityPeriodHours, ctx.settings.certValidityDays * 24);
+        assert.equal(c.inputs.earlyRenewalHours, ctx.settings.certEarlyRenewalDays * 24);
+      }
+      const server = ctx.h.ofType("tls:index/locallySignedCert:LocallySignedCert").find((r) => r.name.endsWith("-server"));
+      assert.deepEqual(server?.inputs.allowedUses, ["digital_signature", "server_auth"]);
+    });
+
+    test("attaches the security group to the instance and the EIP to the instance", () => {
+      const sg = one(ctx.h, "aws:ec2/securityGroup:SecurityGroup");
+      const inst = one(ctx.h, "aws:ec2/instance:Instance");
+      assert.deepEqual(inst.inputs.vpcSecurityGroupIds, [`${sg.name}-id`]);
+      const assoc = one(ctx.h, "aws:ec2/eipAssociation:EipAssociation");
+      assert.equal(assoc.inputs.instanceId, `${inst.name}-id`);
+      assert.equal(assoc.inputs.allocationId, `eipalloc-${one(ctx.h, "aws:ec2/eip:Eip").name}`);
+    });
+
+    test("opens only 22 (admin CIDRs), 80, 443 and 8883; 22 never to the world", () => {
+      const rules = ctx.h.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+      const ports = new Set(rules.map((r) => r.inputs.fromPort));
+      assert.deepEqual([...ports].sort((a, b) => a - b), [22, 80, 443, 8883]);
+      for (const r of rules) assert.equal(r.inputs.fromPort, r.inputs.toPort);
+      const ssh = rules.filter((r) => r.inputs.fromPort === 22);
+      assert.deepEqual(ssh.map((r) => r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6).sort(), [...ctx.settings.adminCidrs].sort());
+      for (const r of ssh) assert.ok(!["0.0.0.0/0", "::/0"].includes(r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6));
+      assert.equal(ctx.h.ofType("aws:ec2/securityGroup:SecurityGroup")[0]?.inputs.ingress, undefined);
+    });
+
+    test("allows only HTTP(S) and the SMTP relay port out", () => {
+      const ports = new Set(ctx.h.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").map((r) => r.inputs.fromPort));
+      const expected = [80, 443, ...(ctx.settings.smtpHost ? [ctx.settings.smtpPort] : [])];
+      assert.deepEqual([...ports].sort((a, b) => a - b), expected.sort((a, b) => a - b));
+    });
+
+    test("requires IMDSv2, encrypts the root volume, ignores AMI changes", () => {
+      const inst = one(ctx.h, "aws:ec2/instance:Instance");
+      assert.equal(inst.inputs.metadataOptions.httpTokens, "required");
+      assert.equal(inst.inputs.rootBlockDevice.encrypted, true);
+      assert.equal(inst.inputs.instanceType, ctx.settings.instanceType);
+    });
+
+    test("looks the AMI up with the official owner and the instance type's architecture", () => {
+      const call = ctx.h.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
+      assert.ok(call);
+      assert.deepEqual(call.inputs.owners, [ctx.settings.os === "debian12" ? "136693071363" : "099720109477"]);
+      const arch = call.inputs.filters.find((f: { name: string }) => f.name === "architecture").values;
+      assert.deepEqual(arch, [ctx.settings.instanceType.startsWith("t4g") ? "arm64" : "x86_64"]);
+      const name = call.inputs.filters.find((f: { name: string }) => f.name === "name").values[0] as string;
+      assert.match(name, ctx.settings.os === "debian12" ? /^debian-12-/ : /ubuntu-noble-24\.04/);
+    });
+
+    test("keeps user data free of secrets and under EC2's 16 KB", () => {
+      const userData = one(ctx.h, "aws:ec2/instance:Instance").inputs.userData as string;
+      assert.match(userData, /^#cloud-config/);
+      assert.ok(Buffer.byteLength(userData) <= 16 * 1024, `${Buffer.byteLength(userData)} bytes`);
+      assert.doesNotMatch(userData, /PRIVATE KEY|MOCKSECRET/);
+    });
+
+    test("pushes over SSH to the EIP as the AMI's admin user, script on stdin, nothing logged", async () => {
+      const push = one(ctx.h, "command:remote:Command");
+      assert.equal(push.inputs.connection.host, MOCK_IP);
+      assert.equal(push.inputs.connection.user, ctx.settings.adminUser);
+      assert.match(push.inputs.connection.privateKey, /OPENSSH PRIVATE KEY/);
+      assert.equal(push.inputs.logging, "none");
+      assert.doesNotMatch(push.inputs.create, /PRIVATE|MOCKSECRET/);
+      assert.match(push.inputs.stdin, /cloud-init/);
+      assert.match(push.inputs.stdin, /\/etc\/mosquitto\/certs\/server\.key/);
+      assert.match(push.inputs.triggers[0], /^[0-9a-f]{64}$/);
+      assert.ok(push.secretInputs.includes("stdin"), "stdin is not a secret");
+      assert.ok(push.secretInputs.includes("connection"), "the connection (private key) is not a secret");
+    });
+
+    test("exposes plain outputs without secrets, and the admin key and password only as secrets", async () => {
+      for (const o of [ctx.cloud.webUrl, ctx.cloud.brokerEndpoint, ctx.cloud.publicIp, ctx.cloud.sshCommand, ctx.cloud.caCertPem]) {
+        assert.equal(await isSecret(o), false);
+        assert.doesNotMatch(await value(o), /PRIVATE KEY|MOCKSECRET/);
+      }
+      assert.equal(await isSecret(ctx.cloud.adminPrivateKey), true);
+      assert.equal(await isSecret(ctx.cloud.webPassword), true);
+      const host = ctx.settings.domain ?? MOCK_IP;
+      assert.equal(await value(ctx.cloud.webUrl), `https://${host}`);
+      assert.equal(await value(ctx.cloud.brokerEndpoint), `${host}:8883`);
+      assert.equal(await value(ctx.cloud.sshCommand), `ssh -i admin.key ${ctx.settings.adminUser}@${MOCK_IP}`);
+    });
+
+    test("generates a web password only when none is configured", () => {
+      const generated = ctx.h.ofType("random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("web-password"));
+      assert.equal(generated.length, ctx.settings.webPassword ? 0 : 1);
+      assert.equal(ctx.cloud.webPasswordGenerated, !ctx.settings.webPassword);
+    });
+
+    test("parents every resource under the component (tagged where AWS takes tags)", () => {
+      for (const t of ["aws:ec2/instance:Instance", "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup"]) {
+        const r = one(ctx.h, t);
+        for (const [k, v] of Object.entries(ctx.settings.tags)) assert.equal(r.inputs.tags[k], v, `${t} tag ${k}`);
+      }
+    });
+  });
+}
+
+describe("certificate rotation", () => {
+  test("a new certRotation changes every certificate request (so every CA-signed certificate is replaced)", async () => {
+    const subjects = async (rotation: string) => {
+      const { h } = await build(`rot-${rotation}`, { ...devRaw(), certRotation: rotation });
+      return h.ofType("tls:index/certRequest:CertRequest").map((r) => JSON.stringify(r.inputs.subject));
+    };
+    const a = await subjects("1");
+    const b = await subjects("2");
+    assert.equal(a.length, b.length);
+    for (let i = 0; i < a.length; i++) assert.notEqual(a[i], b[i]);
+  });
+});

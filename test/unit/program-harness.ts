@@ -1,0 +1,114 @@
+// Runs the Pulumi program under pulumi.runtime.setMocks: records every resource registration and invoke,
+// and answers with plausible values (PEM-shaped keys/certs, an Elastic IP, an AMI id).
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  /** Inputs with secrets unwrapped to their values. */
+  inputs: Record<string, any>;
+  /** Top-level input names whose value arrived as a secret. */
+  secretInputs: string[];
+  state: Record<string, any>;
+}
+
+/** The mocks hand secret values over wrapped as { <signature>: <secret sig>, value }. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const isWrapped = (v: unknown): v is { value: unknown } =>
+  typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG) && "value" in v;
+
+export function unwrapSecrets(v: unknown): any {
+  if (isWrapped(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  return v;
+}
+
+export const MOCK_IP = "203.0.113.10";
+export const MOCK_AMI = "ami-0123456789abcdef0";
+/** Every mocked secret contains this marker, so a test can search any text for leaks. */
+export const SECRET_MARKER = "MOCKSECRET";
+
+// Bodies stay readable (not base64) so a leak of a mocked key is found by searching for SECRET_MARKER.
+const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body.replace(/[^A-Za-z0-9+/=-]/g, "")}\n-----END ${label}-----\n`;
+
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case "aws:ec2/eip:Eip":
+      return { publicIp: MOCK_IP, allocationId: `eipalloc-${name}` };
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        privateKeyPem: pem("PRIVATE KEY", `${SECRET_MARKER}-${name}`),
+        privateKeyOpenssh: pem("OPENSSH PRIVATE KEY", `${SECRET_MARKER}-${name}`),
+        publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${name.replace(/[^A-Za-z0-9]/g, "")}`,
+        publicKeyPem: pem("PUBLIC KEY", name),
+      };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: pem("CERTIFICATE", `cert-${name}`) };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: pem("CERTIFICATE REQUEST", JSON.stringify(inputs.subject ?? {})) };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `${SECRET_MARKER}pw${name.replace(/[^A-Za-z0-9]/g, "")}` };
+    case "aws:ec2/keyPair:KeyPair":
+      return { keyName: `${name}-key` };
+    case "aws:ec2/instance:Instance":
+      return { publicIp: "198.51.100.99", privateIp: "172.31.0.10", arn: `arn:aws:ec2:::instance/${name}` };
+    default:
+      return {};
+  }
+}
+
+export interface Harness {
+  resources: Recorded[];
+  calls: pulumi.runtime.MockCallArgs[];
+  ofType(type: string): Recorded[];
+}
+
+export function installMocks(project = "diy-device-cloud", stack = "dev"): Harness {
+  const resources: Recorded[] = [];
+  const calls: pulumi.runtime.MockCallArgs[] = [];
+  pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+        const secretInputs = Object.keys(args.inputs).filter((k) => isWrapped(args.inputs[k]));
+        const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
+        resources.push({ type: args.type, name: args.name, inputs, secretInputs, state });
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        calls.push(args);
+        if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK_AMI, architecture: "x86_64", name: "mock" };
+        return args.inputs;
+      },
+    },
+    project,
+    stack,
+    false,
+  );
+  return { resources, calls, ofType: (t) => resources.filter((r) => r.type === t) };
+}
+
+/** Sets the stack config the program reads (keys with namespace); secretKeys are marked secret. */
+export function setConfig(all: Record<string, string>, secretKeys: string[] = []): void {
+  pulumi.runtime.setAllConfig(all, secretKeys);
+}
+
+export function value<T>(o: pulumi.Output<T> | T): Promise<T> {
+  return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+}
+
+export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+  return pulumi.isSecret(o);
+}
+
+/** Waits until every resource registration the program started has reached the mocks. */
+export async function settle(): Promise<void> {
+  // waitForRPCs is what pulumi's own `disconnect` awaits; it is exported but marked internal.
+  const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (wait) await wait();
+  await new Promise((r) => setImmediate(r));
+}
+
+export const TEST_SSH_KEY = pem("OPENSSH PRIVATE KEY", `${SECRET_MARKER}-device-ssh-key`);
