@@ -15,7 +15,8 @@ export interface DeviceOutputSpec {
 
 export interface DeviceInputSpec {
   name: string;
-  backend?: InputBackend;
+  /** Any backend type is accepted here; the device schema refuses a kernel LED as an input. */
+  backend?: Backend | InputBackend;
 }
 
 export interface DeviceConfigRenderInput {
@@ -47,6 +48,9 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
     const backend = o.backend ?? profile.defaultInput(i);
     if (backend === undefined) {
       throw new Error(`device ${input.deviceId}: input ${o.name} needs a backend (${profile.title} has no default for input #${i + 1})`);
+    }
+    if (backend.type === "led") {
+      throw new Error(`device ${input.deviceId}: input ${o.name} uses a kernel LED, which is output only; use gpiod, sysfs or simulated`);
     }
     return { name: o.name, backend };
   });

@@ -6,6 +6,7 @@ import { backendNeeds, BOARD_PROFILES } from "../../infra/render/device-board";
 import { deviceConfig, renderDeviceConfig, type DeviceConfigRenderInput } from "../../infra/render/device-config";
 import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "../../infra/render/device-install";
 import { parseDevicePayload, renderDevicePayload } from "../../infra/render/device-payload";
+import { devicePayload, planDevice } from "../../infra/render/device-plan";
 import { renderDeviceUdevRules } from "../../infra/render/device-udev";
 import { renderDeviceUnit } from "../../infra/render/device-unit";
 
@@ -183,5 +184,47 @@ describe("install scripts renderer", () => {
     assert.ok(line.length < 64 * 1024, `${line.length} bytes`);
     assert.match(line, /sudo -n bash -c "\$s" diy-device-install/);
     assert.throws(() => renderRemoteInvocation(script, "x; rm -rf /"), /invocation name/);
+  });
+});
+
+describe("device config renderer: inputs", () => {
+  it("says a kernel LED cannot be an input", () => {
+    assert.throws(() => deviceConfig(config({ inputs: [{ name: "button", backend: { type: "led", led: "led0" } }] })), /input button uses a kernel LED, which is output only/);
+  });
+});
+
+describe("device plan", () => {
+  const base = { source: "stack dev", broker, bundle: "js", caCertPem: "ca", certPem: "cert" };
+
+  it("derives packages, groups and the udev rule from the configured backends", () => {
+    const bbb = planDevice({ ...base, device: { id: "bbb1", board: "beaglebone", outputs: [{ name: "usr0", safeState: "off" }], inputs: [] } });
+    assert.match(bbb.files["udev.rules"] ?? "", /KERNEL=="beaglebone:green:usr0"/);
+    assert.match(bbb.installScript, /^readonly NEED_GPIOD=0$/m);
+    const pi = planDevice({ ...base, device: { id: "pi1", board: "raspberrypi", outputs: [{ name: "led", safeState: "off" }], inputs: [] } });
+    assert.match(pi.installScript, /^readonly NEED_GPIOD=1$/m);
+    assert.match(pi.files["udev.rules"] ?? "", /gpiochip/);
+    const gen = planDevice({ ...base, device: { id: "gen1", board: "generic", outputs: [{ name: "led", safeState: "off" }], inputs: [] } });
+    assert.equal(gen.files["udev.rules"], undefined);
+    assert.match(gen.files["diy-device.service"] ?? "", /^# Source: stack dev, device gen1$/m);
+  });
+
+  it("adds the bridge files for the bridge role and needs a LAN password per child in the payload", () => {
+    const plan = planDevice({ ...base, device: { id: "pib", board: "generic", outputs: [], inputs: [], bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1" }] } } });
+    assert.match(plan.files["bridge.conf"] ?? "", /^address 203\.0\.113\.10:8883$/m);
+    assert.match(plan.files["bridge.acl"] ?? "", /^user ard1$/m);
+    assert.match(plan.installScript, /^readonly BRIDGE=1$/m);
+    assert.throws(() => devicePayload(plan, { keyPem: "k" }), /bridge pib: no LAN password for ard1/);
+    const files = parseDevicePayload(devicePayload(plan, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }));
+    assert.equal(files["bridge.passwd"], "ard1:abcdefghijkl0123\n");
+    assert.equal(files["device.key"], "k");
+    const plain = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
+    assert.throws(() => devicePayload(plain, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }), /has no bridge role/);
+  });
+
+  it("keeps the secrets out of the plan and its hash input", () => {
+    const plan = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
+    assert.equal(plan.files["device.key"], undefined);
+    assert.equal(plan.files["bridge.passwd"], undefined);
+    assert.match(plan.contentHash, /^[0-9a-f]{64}$/);
   });
 });

@@ -1,0 +1,133 @@
+// One component per configured board: over SSH it installs the bundled device service with the
+// board's own certificate and key (and, for a bridge, mosquitto with the LAN listener and the mTLS
+// bridge), and uninstalls all of it when the device leaves the config or the stack is destroyed.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { DeviceSettings } from "./config";
+import { devicePayload, type DevicePlan, planDevice } from "./render/device-plan";
+
+export interface DeviceProvisioningArgs {
+  device: DeviceSettings;
+  /** The private SSH key that logs in to the board (stack config deviceSshPrivateKey; secret). */
+  sshPrivateKey: pulumi.Input<string>;
+  caCertPem: pulumi.Input<string>;
+  /** The board's client identity (CN = device id) from infra/pki.ts. */
+  identity: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
+  /** Where the device (and a bridge) dials the cloud broker: the domain or the Elastic IP. */
+  broker: { host: pulumi.Input<string>; port: number };
+  /** The device service bundle: infra/bundle.ts `bundle("device").code`. */
+  bundle: pulumi.Input<string>;
+  /** Written into the header of every rendered file. */
+  source?: string;
+}
+
+/** The remote command's arguments, built without creating anything (the tests check them). */
+export function installCommandArgs(
+  args: DeviceProvisioningArgs,
+  plan: pulumi.Output<DevicePlan>,
+  lanPasswords: pulumi.Output<Record<string, string>> | undefined,
+): command.remote.CommandArgs {
+  const d = args.device;
+  const stdin = pulumi
+    .all([plan, pulumi.output(args.identity.keyPem), lanPasswords ?? pulumi.output(undefined)])
+    .apply(([p, keyPem, passwords]) => devicePayload(p, { keyPem, ...(passwords === undefined ? {} : { lanPasswords: passwords }) }));
+  return {
+    connection: {
+      host: d.host,
+      port: d.port,
+      // Explicit: the provider's default is root, which a Raspberry Pi OS image does not let in.
+      user: d.user,
+      privateKey: pulumi.secret(args.sshPrivateKey),
+      ...(d.hostKey === undefined ? {} : { hostKey: d.hostKey }),
+      // A board may be slow to answer (Wi-Fi, SD card): keep dialling for about two minutes.
+      dialErrorLimit: 8,
+      perDialTimeout: 15,
+    },
+    create: plan.apply((p) => p.installCommand),
+    // An update re-runs the idempotent install in place; without it a changed trigger would replace
+    // the command, which runs the uninstall (the delete) of the old one after the new install.
+    update: plan.apply((p) => p.installCommand),
+    delete: plan.apply((p) => p.uninstallCommand),
+    // The key and LAN passwords travel only here: never in argv, a log, or a plain output.
+    stdin: pulumi.secret(stdin),
+    logging: "none",
+    addPreviousOutputInEnv: false,
+    triggers: [plan.apply((p) => p.contentHash)],
+  };
+}
+
+export class DeviceProvisioning extends pulumi.ComponentResource {
+  readonly deviceId: string;
+  /** SHA-256 of what is installed (without secrets); a new value re-runs the install. */
+  readonly contentHash: pulumi.Output<string>;
+  /** Bridge only: the MQTT username (child id) -> password each child uses on the LAN listener (secret). */
+  readonly lanPasswords?: pulumi.Output<Record<string, string>>;
+  readonly install: command.remote.Command;
+
+  constructor(name: string, args: DeviceProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("diy:device:Device", name, {}, opts);
+    const d = args.device;
+    this.deviceId = d.id;
+    const child: pulumi.CustomResourceOptions = { parent: this };
+
+    if (d.bridge) {
+      // Letters and digits only: any Arduino sketch can hold it in a C string as is.
+      const entries = d.bridge.children.map((c) => {
+        const pw = new random.RandomPassword(`${name}-lan-${c.id}`, { length: 24, special: false }, child);
+        return pw.result.apply((p) => [c.id, p] as const);
+      });
+      this.lanPasswords = pulumi.secret(pulumi.all(entries).apply((e) => Object.fromEntries(e)));
+    }
+
+    const plan = pulumi
+      .all([pulumi.output(args.caCertPem), pulumi.output(args.identity.certPem), pulumi.output(args.broker.host), pulumi.output(args.bundle)])
+      .apply(([caCertPem, certPem, host, bundle]) =>
+        planDevice({
+          source: args.source ?? `stack ${pulumi.getStack()}`,
+          device: d,
+          broker: { host, port: args.broker.port },
+          bundle,
+          caCertPem,
+          certPem,
+        }),
+      );
+    this.contentHash = plan.apply((p) => p.contentHash);
+
+    this.install = new command.remote.Command(`${name}-install`, installCommandArgs(args, plan, this.lanPasswords), {
+      ...child,
+      additionalSecretOutputs: ["stdout", "stderr", "stdin"],
+    });
+
+    this.registerOutputs({ deviceId: d.id, contentHash: this.contentHash });
+  }
+}
+
+export interface ProvisionDevicesArgs {
+  devices: readonly DeviceSettings[];
+  sshPrivateKey: pulumi.Input<string> | undefined;
+  caCertPem: pulumi.Input<string>;
+  /** Client identities by device id (infra/pki.ts `pki.clients`). */
+  identities: Record<string, { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> }>;
+  broker: { host: pulumi.Input<string>; port: number };
+  bundle: pulumi.Input<string>;
+  source?: string;
+}
+
+/** One DeviceProvisioning per configured device, named `<name>-device-<id>`. */
+export function provisionDevices(name: string, args: ProvisionDevicesArgs, opts?: pulumi.ComponentResourceOptions): DeviceProvisioning[] {
+  if (args.devices.length === 0) return [];
+  const sshPrivateKey = args.sshPrivateKey;
+  if (sshPrivateKey === undefined) {
+    throw new Error("deviceSshPrivateKey is required when devices are listed: pulumi config set --secret deviceSshPrivateKey < key");
+  }
+  return args.devices.map((device) => {
+    const identity = args.identities[device.id];
+    if (!identity) throw new Error(`device ${device.id} has no client certificate: infra/pki.ts must issue one per device`);
+    return new DeviceProvisioning(
+      `${name}-device-${device.id}`,
+      { device, sshPrivateKey, caCertPem: args.caCertPem, identity, broker: args.broker, bundle: args.bundle, ...(args.source ? { source: args.source } : {}) },
+      opts,
+    );
+  });
+}

@@ -1,0 +1,113 @@
+// Everything one board gets, decided from plain values: the files, the two scripts and a hash of
+// what is installed. infra/devices.ts turns this into remote commands; tests call it directly.
+import { createHash } from "node:crypto";
+import type { Backend } from "../../device/config";
+import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "./bridge-mosquitto";
+import { backendNeeds, type Board } from "./device-board";
+import { renderDeviceConfig } from "./device-config";
+import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "./device-install";
+import { renderDevicePayload, type DevicePayloadInput } from "./device-payload";
+import { renderDeviceUdevRules } from "./device-udev";
+import { renderDeviceUnit } from "./device-unit";
+
+/** The parts of a stack device entry that decide what is installed (not how to reach the board). */
+export interface DevicePlanDevice {
+  id: string;
+  board: Board;
+  outputs: readonly { name: string; safeState: "on" | "off"; backend?: Backend }[];
+  inputs: readonly { name: string; backend?: Backend }[];
+  bridge?: { lanAddress: string; port: number; children: readonly { id: string }[] };
+}
+
+export interface DevicePlanInput {
+  /** Written into every rendered file's header. */
+  source: string;
+  device: DevicePlanDevice;
+  broker: { host: string; port: number; servername?: string };
+  /** /opt/diy-device/device.js (infra/bundle.ts `bundle("device").code`). */
+  bundle: string;
+  caCertPem: string;
+  certPem: string;
+}
+
+export interface DevicePlan {
+  deviceId: string;
+  /** Ids of the bridge's children; undefined without the bridge role. */
+  bridgeChildren?: string[];
+  /** Non-secret files of the payload; the key and LAN passwords are added by `devicePayload`. */
+  files: DevicePayloadInput;
+  installScript: string;
+  uninstallScript: string;
+  /** Remote command lines (sudo, script in argv, payload on stdin). */
+  installCommand: string;
+  uninstallCommand: string;
+  /**
+   * SHA-256 over every installed file but the secrets, and the install script. The key is left out
+   * on purpose: it cannot change without the certificate (which holds its public half) changing too,
+   * and a hash of it would make this trigger a secret that hides every diff.
+   */
+  contentHash: string;
+}
+
+export const INSTALL_NAME = "diy-device-install";
+export const UNINSTALL_NAME = "diy-device-uninstall";
+
+export function planDevice(input: DevicePlanInput): DevicePlan {
+  const d = input.device;
+  const source = `${input.source}, device ${d.id}`;
+  const config = renderDeviceConfig({ deviceId: d.id, board: d.board, broker: input.broker, outputs: d.outputs, inputs: d.inputs });
+  const parsed = JSON.parse(config) as { outputs: { backend: Backend }[]; inputs: { backend: Backend }[] };
+  const needs = backendNeeds([...parsed.outputs, ...parsed.inputs].map((io) => io.backend));
+  const udev = renderDeviceUdevRules({ kernelLeds: needs.kernelLeds, gpioGroup: needs.gpioGroup, source });
+  const files: DevicePayloadInput = {
+    "device.js": input.bundle,
+    "config.json": config,
+    "ca.pem": input.caCertPem,
+    "device.pem": input.certPem,
+    "diy-device.service": renderDeviceUnit({ deviceId: d.id, source }),
+    ...(udev === undefined ? {} : { "udev.rules": udev }),
+  };
+  if (d.bridge) {
+    files["bridge.conf"] = renderBridgeMosquittoConf({
+      bridgeId: d.id,
+      lanAddress: d.bridge.lanAddress,
+      lanPort: d.bridge.port,
+      cloud: { host: input.broker.host, port: input.broker.port },
+      children: d.bridge.children,
+      source,
+    });
+    files["bridge.acl"] = renderBridgeAcl({ bridgeId: d.id, children: d.bridge.children, source });
+  }
+  const installScript = renderDeviceInstallScript({ deviceId: d.id, source, gpiod: needs.gpiod, gpioGroup: needs.gpioGroup, bridge: d.bridge !== undefined });
+  const uninstallScript = renderDeviceUninstallScript({ deviceId: d.id, source });
+  const h = createHash("sha256");
+  // Name and length framing, so moving bytes from one file to another changes the hash too.
+  for (const [name, body] of [...Object.entries(files), ["install.sh", installScript]] as [string, string][]) {
+    h.update(`\0${name}\0${Buffer.byteLength(body)}\0`).update(body);
+  }
+  return {
+    deviceId: d.id,
+    ...(d.bridge ? { bridgeChildren: d.bridge.children.map((c) => c.id) } : {}),
+    files,
+    installScript,
+    uninstallScript,
+    installCommand: renderRemoteInvocation(installScript, INSTALL_NAME),
+    uninstallCommand: renderRemoteInvocation(uninstallScript, UNINSTALL_NAME),
+    contentHash: h.digest("hex"),
+  };
+}
+
+/** The install command's stdin: the plan's files plus the secrets. Treat the result as a secret. */
+export function devicePayload(plan: DevicePlan, secrets: { keyPem: string; lanPasswords?: Record<string, string> }): string {
+  const children = plan.bridgeChildren;
+  const passwords = secrets.lanPasswords;
+  let passwd: string | undefined;
+  if (children !== undefined) {
+    const missing = children.filter((id) => passwords?.[id] === undefined);
+    if (missing.length > 0) throw new Error(`bridge ${plan.deviceId}: no LAN password for ${missing.join(", ")}`);
+    passwd = renderBridgePasswords({ bridgeId: plan.deviceId, children: children.map((id) => ({ id, password: passwords?.[id] ?? "" })) });
+  } else if (passwords !== undefined) {
+    throw new Error(`device ${plan.deviceId} has no bridge role: it takes no LAN passwords`);
+  }
+  return renderDevicePayload({ ...plan.files, "device.key": secrets.keyPem, ...(passwd === undefined ? {} : { "bridge.passwd": passwd }) });
+}

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import type { DeviceSettings } from "../../infra/config";
+// Importing creates nothing: resources exist only once a component is constructed after setMocks.
+import { DeviceProvisioning, provisionDevices } from "../../infra/devices";
+import { parseDevicePayload } from "../../infra/render/device-payload";
+
+// infra/devices.ts under Pulumi mocks: one component per device, its children, the install/uninstall
+// commands, where the secrets go, and when the install re-runs.
+
+interface Recorded {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+const recorded: Recorded[] = [];
+
+pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state = args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: `Pw${args.name.replace(/[^A-Za-z0-9]/g, "")}0123456789` } : args.inputs;
+      return { id: `${args.name}-id`, state };
+    },
+    call: (args) => args.inputs,
+  },
+  "diy-device-cloud",
+  "dev",
+  false,
+);
+
+const KEY = "-----BEGIN PRIVATE KEY-----\nSECRET-DEVICE-KEY-pi1\n-----END PRIVATE KEY-----\n";
+const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRET-SSH-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
+
+const pi: DeviceSettings = {
+  id: "pi1",
+  host: "192.168.1.40",
+  port: 22,
+  user: "pi",
+  hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfPi1",
+  board: "raspberrypi",
+  outputs: [{ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17", activeLow: false } }],
+  inputs: [],
+};
+const bridge: DeviceSettings = {
+  id: "pib",
+  host: "192.168.1.41",
+  port: 2222,
+  user: "debian",
+  board: "beaglebone",
+  outputs: [{ name: "usr0", safeState: "off", backend: { type: "led", led: "beaglebone:green:usr0" } }],
+  inputs: [],
+  bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1", outputs: ["led"], inputs: [] }] },
+};
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && SECRET_SIG in v;
+}
+function unwrap(v: unknown): unknown {
+  return isSecretValue(v) ? (v as { value: unknown }).value : v;
+}
+/** The inputs with every secret-marked value removed: what a plain diff or state would show. */
+function stripSecrets(v: unknown): unknown {
+  if (isSecretValue(v)) return "[secret]";
+  if (Array.isArray(v)) return v.map(stripSecrets);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripSecrets(x)]));
+  return v;
+}
+
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+function args(device: DeviceSettings, over: { cert?: string; bundle?: string; host?: string } = {}) {
+  return {
+    device,
+    sshPrivateKey: pulumi.secret(SSH_KEY),
+    caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+    identity: { certPem: over.cert ?? `-----BEGIN CERTIFICATE-----\n${device.id}\n-----END CERTIFICATE-----\n`, keyPem: pulumi.secret(KEY) },
+    broker: { host: over.host ?? "203.0.113.10", port: 8883 },
+    bundle: over.bundle ?? "/* device bundle v1 */",
+    source: "test",
+  };
+}
+
+async function settle(...outs: pulumi.Output<unknown>[]): Promise<void> {
+  await Promise.all(outs.map((o) => value(o)));
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+describe("device provisioning under mocks", () => {
+  it("creates one diy:device:Device component per device, each with its install command as a child", async () => {
+    const comps = provisionDevices("iot", { devices: [pi, bridge], sshPrivateKey: pulumi.secret(SSH_KEY), caCertPem: "CA", identities: { pi1: { certPem: "C1", keyPem: pulumi.secret(KEY) }, pib: { certPem: "C2", keyPem: pulumi.secret(KEY) } }, broker: { host: "203.0.113.10", port: 8883 }, bundle: "B" });
+    assert.deepEqual(comps.map((c) => c.deviceId), ["pi1", "pib"]);
+    const urns = await Promise.all(comps.flatMap((c) => [value(c.urn), value(c.install.urn)]));
+    assert.match(urns[0] ?? "", /::diy:device:Device::iot-device-pi1$/);
+    assert.match(urns[1] ?? "", /::diy:device:Device\$command:remote:Command::iot-device-pi1-install$/);
+    assert.match(urns[3] ?? "", /::diy:device:Device\$command:remote:Command::iot-device-pib-install$/);
+    await settle(...comps.map((c) => c.install.id));
+    const lan = recorded.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name);
+    assert.ok(lan.includes("iot-device-pib-lan-ard1"), "a LAN password per bridge child");
+    assert.ok(!lan.some((n) => n.startsWith("iot-device-pi1")), "no LAN password for a board without the bridge role");
+  });
+
+  it("connects as the configured user with the host key, installs on create and update, uninstalls on delete", async () => {
+    const dev = new DeviceProvisioning("conn", args(pi));
+    await settle(dev.install.id);
+    const inputs = recorded.find((r) => r.name === "conn-install")?.inputs as Record<string, string>;
+    const connection = unwrap(inputs.connection) as Record<string, unknown>;
+    assert.equal(connection.host, "192.168.1.40");
+    assert.equal(connection.port, 22);
+    assert.equal(connection.user, "pi");
+    assert.equal(connection.hostKey, pi.hostKey);
+    assert.equal(inputs.logging, "none");
+    const decode = (line: string | undefined) => Buffer.from(/printf %s '([A-Za-z0-9+/=]+)'/.exec(line ?? "")?.[1] ?? "", "base64").toString();
+    assert.match(decode(inputs.create), /^# Installs the DIY Device Cloud device service for "pi1"/m);
+    assert.equal(inputs.update, inputs.create, "an update re-runs the idempotent install instead of replacing (and uninstalling)");
+    assert.match(decode(inputs.delete), /^# Uninstalls the DIY Device Cloud device service for "pi1"/m);
+    assert.match(inputs.delete ?? "", /diy-device-uninstall/);
+  });
+
+  it("keeps the device key, SSH key and LAN passwords out of every plain input: they are only in secret values", async () => {
+    const dev = new DeviceProvisioning("secrets", args(bridge));
+    await settle(dev.install.id, dev.lanPasswords as pulumi.Output<unknown>);
+    const inputs = recorded.find((r) => r.name === "secrets-install")?.inputs as Record<string, unknown>;
+    assert.ok(isSecretValue(inputs.stdin), "stdin is a secret");
+    assert.ok(isSecretValue(inputs.connection), "the connection (holding the SSH key) is a secret");
+    for (const k of ["create", "update", "delete", "triggers"]) assert.ok(!isSecretValue(inputs[k]), `${k} stays readable in a diff`);
+
+    const payload = parseDevicePayload(unwrap(inputs.stdin) as string);
+    assert.equal(payload["device.key"], KEY, "the key travels in stdin");
+    const passwords = await value(dev.lanPasswords as pulumi.Output<Record<string, string>>);
+    assert.equal(payload["bridge.passwd"], `ard1:${passwords.ard1}\n`, "and so do the LAN passwords");
+    assert.ok(await pulumi.isSecret(dev.lanPasswords as pulumi.Output<unknown>));
+
+    const plain = JSON.stringify(recorded.map((r) => stripSecrets(r.inputs)));
+    for (const secret of ["SECRET-DEVICE-KEY", "SECRET-SSH-KEY", String(passwords.ard1)]) assert.ok(!plain.includes(secret), secret);
+    for (const out of [dev.contentHash]) assert.equal(await pulumi.isSecret(out), false);
+  });
+
+  it("changes the trigger when and only when what is installed changes", async () => {
+    const hash = async (n: string, device: DeviceSettings, over: Parameters<typeof args>[1] = {}) => value(new DeviceProvisioning(n, args(device, over)).contentHash);
+    const base = await hash("t-base", pi);
+    assert.match(base, /^[0-9a-f]{64}$/);
+    assert.equal(await hash("t-same", pi), base, "same inputs, same trigger");
+    assert.equal(await hash("t-ssh", { ...pi, host: "10.0.0.9", port: 2200, user: "admin" }), base, "how the board is reached is not installed content");
+    const changed = [
+      await hash("t-bundle", pi, { bundle: "/* device bundle v2 */" }),
+      await hash("t-cert", pi, { cert: "-----BEGIN CERTIFICATE-----\nrotated\n-----END CERTIFICATE-----\n" }),
+      await hash("t-broker", pi, { host: "cloud.example.org" }),
+      await hash("t-output", { ...pi, outputs: [{ name: "led", safeState: "on", backend: { type: "gpiod", line: "GPIO17", activeLow: false } }] }),
+      await hash("t-bridge", { ...pi, bridge: { lanAddress: "192.168.1.40", port: 1883, children: [{ id: "ard9", outputs: [], inputs: [] }] } }),
+    ];
+    for (const h of changed) assert.notEqual(h, base);
+    assert.equal(new Set(changed).size, changed.length);
+  });
+
+  it("asks for the SSH key when devices are listed without one", async () => {
+    assert.throws(
+      () => provisionDevices("x", { devices: [pi], sshPrivateKey: undefined, caCertPem: "CA", identities: {}, broker: { host: "h", port: 8883 }, bundle: "B" }),
+      /deviceSshPrivateKey is required when devices are listed/,
+    );
+    assert.deepEqual(provisionDevices("x", { devices: [], sshPrivateKey: undefined, caCertPem: "CA", identities: {}, broker: { host: "h", port: 8883 }, bundle: "B" }), []);
+  });
+});
