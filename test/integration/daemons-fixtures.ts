@@ -1,11 +1,15 @@
 // Typed renderer inputs for the configurations the daemon tests run: the dev stack's shape and two
 // others (a domain with Let's Encrypt paths, SMTP relay, bridges and a CRL; a bare IP-only stack).
+import { type CloudConfigInput, renderCloudConfig } from "../../infra/render/cloud-config";
+import { type PushFile, type ServerFilesInput, renderServerPush } from "../../infra/render/server-files";
+import { createCa, type IssuedCert, issueCert, type Pem, renderCrl } from "../../infra/render/x509";
 import { aclModel } from "../../protocol";
-import type { ServerFilesInput } from "../../infra/render/server-files";
 
 export interface Fixture {
   name: string;
   hostname: string;
+  /** Device certificates the stack revokes (CRL). */
+  revoke?: readonly string[];
   input: (pki: ServerFilesInput["pki"]) => ServerFilesInput;
 }
 
@@ -32,6 +36,7 @@ export const FIXTURES: readonly Fixture[] = [
   {
     name: "prod (domain, SMTP relay with SASL, bridge, CRL, mail on bans)",
     hostname: "iot",
+    revoke: ["pi9"],
     input: (pki) => ({
       source: 'stack "prod"',
       hostname: "iot",
@@ -59,3 +64,52 @@ export const FIXTURES: readonly Fixture[] = [
     }),
   },
 ];
+
+export interface RenderedFixture {
+  fixture: Fixture;
+  input: ServerFilesInput;
+  files: PushFile[];
+  script: string;
+  userData: string;
+  ca: Pem;
+  /** A client certificate from the stack CA (CN = id). */
+  client: (id: string) => Promise<Pem>;
+  /** Certificates issued earlier and listed in the CRL. */
+  revoked: Record<string, IssuedCert>;
+  content: (path: string) => string;
+}
+
+/** Renders everything a fixture's server receives, with a real CA, server cert (127.0.0.1, localhost) and CRL. */
+export async function renderFixture(fixture: Fixture): Promise<RenderedFixture> {
+  const ca = await createCa({ commonName: `${fixture.hostname} test CA`, days: 2 });
+  const server = await issueCert(ca, { commonName: "server", kind: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], days: 2 });
+  const web = await issueCert(ca, { commonName: "web", kind: "client", days: 2 });
+  const revoked: Record<string, IssuedCert> = {};
+  for (const id of fixture.revoke ?? []) revoked[id] = await issueCert(ca, { commonName: id, kind: "client", days: 2 });
+  const crlPem = fixture.revoke?.length ? await renderCrl({ ca, revoked: Object.values(revoked).map((c) => ({ serial: c.serial })) }) : undefined;
+  const input = fixture.input({
+    caCertPem: ca.certPem,
+    serverCertPem: server.certPem,
+    serverKeyPem: server.keyPem,
+    webCertPem: web.certPem,
+    webKeyPem: web.keyPem,
+    crlPem,
+  });
+  const { files, script } = renderServerPush(input);
+  const cloud: CloudConfigInput = { source: input.source, hostname: fixture.hostname, fail2ban: input.fail2ban };
+  return {
+    fixture,
+    input,
+    files,
+    script,
+    userData: renderCloudConfig(cloud),
+    ca,
+    client: (id) => issueCert(ca, { commonName: id, kind: "client", days: 2 }),
+    revoked,
+    content: (path) => {
+      const f = files.find((x) => x.path === path);
+      if (!f) throw new Error(`${fixture.name}: no rendered file ${path}`);
+      return f.content;
+    },
+  };
+}

@@ -1,6 +1,6 @@
 // Shared by the daemons-*.test.ts files: temp dirs, free ports, a local PKI, and child processes
 // that are always killed and whose output is kept for assertion messages.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -23,15 +23,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs a command; returns status and combined output instead of throwing. */
+/** Runs a command; returns its status and stdout+stderr instead of throwing. */
 export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { status: number; output: string } {
-  try {
-    const out = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
-    return { status: 0, output: out };
-  } catch (err) {
-    const e = err as { status?: number; stdout?: string; stderr?: string; message: string };
-    return { status: e.status ?? 1, output: `${e.stdout ?? ""}${e.stderr ?? ""}` || e.message };
-  }
+  const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
+  if (r.error) return { status: 127, output: `${cmd}: ${r.error.message}` };
+  return { status: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
 
 export const isRoot = process.getuid?.() === 0;

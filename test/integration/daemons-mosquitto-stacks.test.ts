@@ -1,0 +1,114 @@
+// The mosquitto.conf, ACL, certificates and CRL exactly as the push ships them for each fixture stack
+// (paths moved into a temp dir, the listener onto 127.0.0.1 and a free port), run by real mosquitto.
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import mqtt, { type MqttClient } from "mqtt";
+import type { Pem } from "../../infra/render/x509";
+import { topics } from "../../protocol";
+import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
+import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
+
+function connect(port: number, ca: string, id: string, pem?: Pem): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect({
+      protocol: "mqtts", host: "127.0.0.1", port, protocolVersion: 5, clientId: id, reconnectPeriod: 0, connectTimeout: 5000,
+      ca, cert: pem?.certPem, key: pem?.keyPem,
+    });
+    client.once("connect", () => resolve(client));
+    client.once("error", (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once("close", () => reject(new Error("connection closed before CONNACK")));
+  });
+}
+
+for (const fixture of FIXTURES) {
+  describe(`mosquitto with the shipped files of ${fixture.name}`, () => {
+    const tmp = tempDir("mosq-stack");
+    const clients: MqttClient[] = [];
+    let r: RenderedFixture;
+    let broker: Daemon | undefined;
+    let port = 0;
+    const log = (): string => `\nbroker output:\n${broker?.output() ?? "(not started)"}`;
+
+    before(async () => {
+      r = await renderFixture(fixture);
+      chmodSync(tmp.dir, 0o755);
+      const etc = join(tmp.dir, "etc");
+      const data = join(tmp.dir, "data");
+      mkdirSync(join(etc, "certs"), { recursive: true, mode: 0o755 });
+      mkdirSync(data);
+      giveToDaemon(data, "mosquitto");
+      for (const f of r.files.filter((x) => x.path.startsWith("/etc/mosquitto/"))) {
+        const path = join(etc, f.path.slice("/etc/mosquitto/".length));
+        writeFileSync(path, f.content);
+        chmodSync(path, Number.parseInt(f.mode, 8));
+        shareWithDaemon(path, "mosquitto", Number.parseInt(f.mode, 8));
+      }
+      port = await freePort();
+      const shipped = r.content("/etc/mosquitto/mosquitto.conf");
+      assert.match(shipped, /^listener 8883$/m);
+      const local = shipped
+        .replaceAll("/etc/mosquitto/", `${etc}/`)
+        .replace("persistence_location /var/lib/mosquitto/", `persistence_location ${data}/`)
+        .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`);
+      const conf = join(tmp.dir, "mosquitto.conf");
+      writeFileSync(conf, local);
+      broker = await startDaemon("mosquitto", ["-c", conf], /mosquitto version [\d.]+ running/);
+    });
+
+    after(async () => {
+      for (const c of clients) c.end(true);
+      await broker?.stop();
+      tmp.cleanup();
+    });
+
+    test("accepts the web app's certificate and a device's, and carries a command between them", async () => {
+      const webPem = { certPem: r.content("/etc/diy-web/web.pem"), keyPem: r.content("/etc/diy-web/web.key") };
+      const web = await connect(port, r.ca.certPem, "web", webPem).catch((e: Error) => assert.fail(`${e.message}${log()}`));
+      const device = await connect(port, r.ca.certPem, "pi1", await r.client("pi1")).catch((e: Error) => assert.fail(`${e.message}${log()}`));
+      clients.push(web, device);
+      const got = new Promise<string>((resolve) => device.on("message", (t) => resolve(t)));
+      await device.subscribeAsync(topics.set("pi1", "+"), { qos: 1 });
+      await web.publishAsync(topics.set("pi1", "led"), '{"value":"on","req":"1"}', { qos: 1 });
+      assert.equal(await got, topics.set("pi1", "led"));
+    });
+
+    test("refuses a client without a certificate", async () => {
+      await assert.rejects(connect(port, r.ca.certPem, "anon"), /certificate required/);
+    });
+
+    test("refuses a revoked device while other devices connect", { skip: !fixture.revoke?.length }, async () => {
+      for (const [id, pem] of Object.entries(r.revoked)) {
+        await assert.rejects(connect(port, r.ca.certPem, id, pem), (err: Error) => {
+          assert.match(err.message, /certificate revoked/, `${id}: ${err.message}${log()}`);
+          return true;
+        });
+      }
+      const ok = await connect(port, r.ca.certPem, "pi2", await r.client("pi2"));
+      clients.push(ok);
+    });
+
+    test("lets each bridge publish for its own children only", async (t) => {
+      const bridges = r.input.acl.users.filter((u) => u.username !== "web");
+      if (bridges.length === 0) {
+        t.skip("no bridge in this stack");
+        return;
+      }
+      for (const b of bridges) {
+        const client = await connect(port, r.ca.certPem, b.username, await r.client(b.username));
+        clients.push(client);
+        const child = /^[^/]+\/([^/]+)\//.exec(b.rules[0]?.topic ?? "")?.[1];
+        assert.ok(child);
+        await client.publishAsync(topics.status(child), "online", { qos: 1, retain: true });
+        await assert.rejects(client.publishAsync(topics.status("pi1"), "online", { qos: 1 }), (err: Error & { code?: number }) => {
+          assert.equal(err.code, 135, `${b.username} publishing for pi1: ${err.message}${log()}`);
+          return true;
+        });
+      }
+    });
+  });
+}
