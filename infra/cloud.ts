@@ -4,7 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { aclModel, WEB_CLIENT_ID } from "../protocol";
+import { bundle } from "./bundle";
 import type { DeviceSettings, Settings } from "./config";
+import { type DeviceProvisioning, provisionDevices } from "./devices";
 import { createNetwork } from "./network";
 import { createPki, type KeyCert, type Pki } from "./pki";
 import { renderCloudConfig } from "./render/cloud-config";
@@ -22,6 +24,8 @@ export interface DeviceCloudArgs {
   webBundle: pulumi.Input<string>;
   /** Extra files for the server push from other parts of the program (alerts, certbot, ddns). */
   extraFiles?: pulumi.Input<PushFile[]>;
+  /** The device service bundle (infra/bundle.ts); built here when devices are listed and it is omitted. */
+  deviceBundle?: pulumi.Input<string>;
   /** PEM CRL of revoked device certificates (infra/crl.ts); omitted: mosquitto runs without a CRL. */
   crlPem?: pulumi.Input<string | undefined>;
 }
@@ -66,6 +70,10 @@ export class DeviceCloud extends pulumi.ComponentResource {
   readonly brokerPort = MQTT_TLS_PORT;
   /** The instance, its address association and the config push (devices depend on the push). */
   readonly server: Server;
+  /** One provisioning component per configured device (infra/devices.ts). */
+  readonly devices: DeviceProvisioning[];
+  /** Bridge id -> { child id -> password on the bridge's LAN listener } (secret): for the children's sketches. */
+  readonly bridgeLanPasswords: pulumi.Output<Record<string, Record<string, string>>>;
 
   constructor(name: string, args: DeviceCloudArgs, opts?: pulumi.ComponentResourceOptions) {
     super("diy:index:DeviceCloud", name, {}, opts);
@@ -172,10 +180,27 @@ export class DeviceCloud extends pulumi.ComponentResource {
     );
     this.server = server;
 
-    // Devices: infra/devices.ts (provisioning) adds one component per configured device here, parented to
-    // this component, from: the device's settings, `pki.ca.certPem`, `pki.clients[id]` (its KeyCert),
-    // `this.brokerHost` + `this.brokerPort`, and `s.deviceSshPrivateKey`; dependsOn `server.push` so the
-    // broker is ready when the device service starts.
+    // --- Devices (integration edit by provisioning, infra/devices.ts): one component per board, installed
+    // over SSH after the push, so the broker is ready when the device service first connects.
+    this.devices = provisionDevices(
+      name,
+      {
+        devices: s.devices,
+        sshPrivateKey: s.deviceSshPrivateKey,
+        caCertPem: pki.ca.certPem,
+        identities: pki.clients,
+        broker: { host: this.brokerHost, port: MQTT_TLS_PORT },
+        bundle: s.devices.length > 0 ? (args.deviceBundle ?? bundle("device").code) : "",
+        source,
+      },
+      { parent: this, dependsOn: [server.push] },
+    );
+    this.bridgeLanPasswords = pulumi.secret(
+      pulumi
+        .all(this.devices.flatMap((d) => (d.lanPasswords ? [d.lanPasswords.apply((p) => [d.deviceId, p] as const)] : [])))
+        .apply((entries) => Object.fromEntries(entries)),
+    );
+    // --- end of devices
 
     this.brokerEndpoint = pulumi.interpolate`${this.brokerHost}:${MQTT_TLS_PORT}`;
     this.sshCommand = pulumi.interpolate`ssh -i admin.key ${s.adminUser}@${eip.publicIp}`;

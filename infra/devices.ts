@@ -96,6 +96,8 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
 
     this.install = new command.remote.Command(`${name}-install`, installCommandArgs(args, plan, this.lanPasswords), {
       ...child,
+      // Explicit: a component's dependsOn (the server push) is not a dependency of its children.
+      ...(opts?.dependsOn === undefined ? {} : { dependsOn: opts.dependsOn }),
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
     });
 

@@ -57,6 +57,9 @@ const one = (h: Harness, type: string) => {
   return rs[0] as NonNullable<(typeof rs)[0]>;
 };
 
+// The server push; the other remote commands are the devices' installs (infra/devices.ts).
+const pushes = (h: Harness) => h.ofType("command:remote:Command").filter((r) => r.name.endsWith("-push"));
+
 for (const [stack, raw] of Object.entries(STACKS)) {
   describe(`DeviceCloud with the ${stack} stack config`, () => {
     let ctx: Awaited<ReturnType<typeof build>>;
@@ -75,8 +78,8 @@ for (const [stack, raw] of Object.entries(STACKS)) {
         "aws:ec2/eipAssociation:EipAssociation",
         "aws:ec2/keyPair:KeyPair",
         "aws:ec2/securityGroup:SecurityGroup",
-        "command:remote:Command",
       ]) one(ctx.h, t);
+      assert.equal(pushes(ctx.h).length, 1);
     });
 
     test("issues one client certificate per device and bridge, plus server and web", () => {
@@ -168,7 +171,8 @@ for (const [stack, raw] of Object.entries(STACKS)) {
     });
 
     test("pushes over SSH to the EIP as the AMI's admin user, script on stdin, nothing logged", async () => {
-      const push = one(ctx.h, "command:remote:Command");
+      const push = pushes(ctx.h)[0];
+      assert.ok(push);
       assert.equal(push.inputs.connection.host, MOCK_IP);
       assert.equal(push.inputs.connection.user, ctx.settings.adminUser);
       assert.match(push.inputs.connection.privateKey, /OPENSSH PRIVATE KEY/);
@@ -219,5 +223,30 @@ describe("certificate rotation", () => {
     const b = await subjects("2");
     assert.equal(a.length, b.length);
     for (let i = 0; i < a.length; i++) assert.notEqual(a[i], b[i]);
+  });
+});
+
+// Integration of infra/devices.ts (provisioning): one device component per configured board.
+describe("DeviceCloud provisions every configured device", () => {
+  test("one diy:device:Device per device, installed after the push, with secrets only in secret inputs", async () => {
+    const { h, cloud, settings } = await build("t-devices", devRaw());
+    await Promise.all(cloud.devices.map((d) => value(d.install.urn)));
+    await settle();
+    assert.deepEqual(
+      h.ofType("diy:device:Device").map((r) => r.name),
+      settings.devices.map((d) => `t-devices-device-${d.id}`),
+    );
+    const installs = h.ofType("command:remote:Command").filter((r) => r.name.endsWith("-install"));
+    assert.equal(installs.length, settings.devices.length);
+    for (const cmd of installs) {
+      assert.ok(cmd.secretInputs.includes("stdin") && cmd.secretInputs.includes("connection"), cmd.name);
+      assert.match(cmd.inputs.stdin, /^#diy-device-payload v1$/m);
+      const { stdin: _s, connection: _c, ...plain } = cmd.inputs;
+      assert.doesNotMatch(JSON.stringify(plain), /MOCKSECRET|PRIVATE KEY/, cmd.name);
+    }
+    const passwords = await value(cloud.bridgeLanPasswords);
+    assert.deepEqual(Object.keys(passwords), ["bridge1"]);
+    assert.deepEqual(Object.keys(passwords.bridge1 ?? {}), ["arduino1"]);
+    assert.equal(await isSecret(cloud.bridgeLanPasswords), true);
   });
 });
