@@ -3,28 +3,28 @@
 // program (the push and install steps copy the result and hash it into their triggers), by
 // scripts/build-device.ts and by the tests. esbuild is therefore a runtime dependency.
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { buildSync } from "esbuild";
+import { ASSET_NAMES } from "../apps/web/assets";
 
 export type BundleEntry = "web" | "device";
 
 export interface Bundle {
-  /** The JavaScript to install as /opt/diy-web/web.js or /opt/diy-device/device.js. */
-  code: string;
   /**
-   * Files that must sit beside the bundle, by path relative to it (the web app serves
-   * public/index.html, app.js and style.css from `<dir of web.js>/public`). Empty for the device.
+   * The one file to install as /opt/diy-web/web.js or /opt/diy-device/device.js; the web page's
+   * files (apps/web/public) are inlined, so nothing else has to sit beside it.
    */
-  assets: Record<string, string>;
-  /** Hex SHA-256 over the code and every asset: a trigger that changes exactly when what ships changes. */
+  code: string;
+  /** Hex SHA-256 of the code: a trigger that changes exactly when what ships changes. */
   sha256: string;
 }
 
 const ROOT = resolve(__dirname, "..");
 
-const ENTRIES: Record<BundleEntry, { entry: string; publicDir?: string }> = {
-  web: { entry: "apps/web/main.ts", publicDir: "apps/web/public" },
+const ENTRIES: Record<BundleEntry, { entry: string; define?: () => Record<string, string> }> = {
+  // apps/web/embedded.ts reads this global (buildSync takes no plugins, so no file swap as in apps/web/bundle.ts).
+  web: { entry: "apps/web/main.ts", define: () => ({ __DIY_WEB_ASSETS__: JSON.stringify(readPublic()) }) },
   device: { entry: "device/main.ts" },
 };
 
@@ -38,19 +38,9 @@ export const BUNDLE_TARGET = "node18";
 
 const cache = new Map<BundleEntry, Bundle>();
 
-function readAssets(publicDir: string | undefined): Record<string, string> {
-  if (!publicDir) return {};
-  const dir = join(ROOT, publicDir);
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) out[`public/${name}`] = readFileSync(join(dir, name), "utf8");
-  return out;
-}
-
-function hash(code: string, assets: Record<string, string>): string {
-  const h = createHash("sha256").update(code);
-  // Name and length framing: moving bytes between files must change the hash too.
-  for (const [name, body] of Object.entries(assets)) h.update(`\0${name}\0${Buffer.byteLength(body)}\0`).update(body);
-  return h.digest("hex");
+function readPublic(): Record<string, string> {
+  const dir = join(ROOT, "apps", "web", "public");
+  return Object.fromEntries(ASSET_NAMES.map((name) => [name, readFileSync(join(dir, name), "utf8")]));
 }
 
 /**
@@ -71,16 +61,17 @@ export function bundle(entry: BundleEntry): Bundle {
     minify: true,
     write: false,
     legalComments: "none",
+    charset: "utf8",
     // Deterministic output: no absolute paths of the build machine in the code.
     sourcemap: false,
     logLevel: "silent",
     banner: { js: `/* diy-device-cloud ${entry} bundle (infra/bundle.ts) */` },
+    define: spec.define?.() ?? {},
   });
   const file = result.outputFiles[0];
   if (!file) throw new Error(`esbuild produced no output for ${spec.entry}`);
   const code = file.text;
-  const assets = readAssets(spec.publicDir);
-  const out: Bundle = { code, assets, sha256: hash(code, assets) };
+  const out: Bundle = { code, sha256: createHash("sha256").update(code).digest("hex") };
   cache.set(entry, out);
   return out;
 }

@@ -1,7 +1,7 @@
-// `npm run build:device`: writes dist/device.js and dist/web.js (+ dist/public/) from infra/bundle.ts,
+// `npm run build:device`: writes dist/device.js and dist/web.js (page inlined) from infra/bundle.ts,
 // for copying to a board by hand or inspecting what `pulumi up` would install.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { type BundleEntry, bundle, bundleEntryFile } from "../infra/bundle";
 
 export function writeBundles(outDir: string, entries: BundleEntry[] = ["device", "web"]): Record<BundleEntry, string> {
@@ -11,10 +11,6 @@ export function writeBundles(outDir: string, entries: BundleEntry[] = ["device",
     const file = join(outDir, `${entry}.js`);
     mkdirSync(outDir, { recursive: true });
     writeFileSync(file, b.code);
-    for (const [name, body] of Object.entries(b.assets)) {
-      mkdirSync(dirname(join(outDir, name)), { recursive: true });
-      writeFileSync(join(outDir, name), body);
-    }
     written[entry] = file;
     process.stdout.write(`${file}  ${(Buffer.byteLength(b.code) / 1024).toFixed(0)} KiB  sha256 ${b.sha256}\n`);
   }
