@@ -212,7 +212,7 @@ export function renderPushScript(input: PushScriptInput): string {
     const then = [marks(f.services), f.systemd ? "systemd_changed=1" : "", f.postmap ? `postmap "hash:$root${path}"` : ""]
       .filter((s) => s !== "")
       .join("; ");
-    f.services?.forEach((s) => used.add(s));
+    for (const s of f.services ?? []) used.add(s);
     body.push(
       `  put ${path} ${mode(f.mode)} ${account("owner", f.owner)} ${account("group", f.group)} ${sha256(f.content)} <<'${delim}'`,
       ...base64Lines(f.content),
@@ -228,12 +228,12 @@ export function renderPushScript(input: PushScriptInput): string {
     }
   });
   for (const l of input.links ?? []) {
-    l.services?.forEach((s) => used.add(s));
+    for (const s of l.services ?? []) used.add(s);
     body.push(`  link ${shellPath("link", l.link)} ${shellPath("link target", l.target)}`);
     if (l.services?.length) body.push(`  if (( did_change )); then ${marks(l.services)}; fi`);
   }
   for (const r of input.remove ?? []) {
-    r.services?.forEach((s) => used.add(s));
+    for (const s of r.services ?? []) used.add(s);
     body.push(`  remove ${shellPath("remove", r.path)}`);
     if (r.services?.length) body.push(`  if (( did_change )); then ${marks(r.services)}; fi`);
   }

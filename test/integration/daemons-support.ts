@@ -53,8 +53,11 @@ export interface Daemon {
   stop: () => Promise<void>;
 }
 
-/** Starts a daemon and resolves once `ready` matches its output; rejects with its output if it exits. */
-export async function startDaemon(cmd: string, args: string[], ready: RegExp, timeoutMs = 15000): Promise<Daemon> {
+/**
+ * Starts a daemon and resolves once `ready` matches its output (or once spawned, when `ready` is null);
+ * rejects with its output if it exits first.
+ */
+export async function startDaemon(cmd: string, args: string[], ready: RegExp | null, timeoutMs = 15000): Promise<Daemon> {
   const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let buf = "";
   const stop = async (): Promise<void> => {
@@ -73,13 +76,19 @@ export async function startDaemon(cmd: string, args: string[], ready: RegExp, ti
     }, timeoutMs);
     const onData = (d: Buffer): void => {
       buf += d.toString();
-      if (ready.test(buf)) {
+      if (ready?.test(buf)) {
         clearTimeout(timer);
         resolve();
       }
     };
     proc.stdout?.on("data", onData);
     proc.stderr?.on("data", onData);
+    if (ready === null) {
+      proc.once("spawn", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }
     proc.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${cmd} exited with ${code} before it was ready; its output:\n${buf}`));
