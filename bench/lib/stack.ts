@@ -1,0 +1,82 @@
+// The local stack the benchmarks measure: the rendered broker, the web app and simulated devices,
+// wired the way the demo and the server wire them.
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningWeb, createLogger, startWeb } from "../../apps/web";
+import type { DeviceConfig } from "../../device/config";
+import { bundle } from "../../infra/bundle";
+import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
+
+export interface BenchStack {
+  dir: string;
+  pki: LocalPki;
+  broker: LocalBroker;
+  web: RunningWeb;
+  password: string;
+  /** The device service: the bundled device.js in its own process, as on a board. */
+  device: { pid: number; stop(): Promise<void> };
+  stateDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(name: string): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  chmodSync(dir, 0o755); // mosquitto drops to its own user and must reach its files
+  const pki = await ensureLocalPki(join(dir, "pki"));
+  const broker = await startLocalBroker({ dir: join(dir, "broker"), pki, source: `bench/${name}` });
+  const webCert = await pki.client("web");
+  const devCert = await pki.client("pi1");
+  const password = "bench-password";
+  const web = await startWeb(
+    {
+      listen: { host: "127.0.0.1", port: 0 },
+      broker: { url: broker.url, ca: pki.ca, cert: webCert.cert, key: webCert.key, servername: "localhost" },
+      devices: [{ id: "pi1", outputs: ["led"], inputs: [] }],
+      cookieSecure: false,
+    },
+    { password, sessionSecret: "bench-session-secret-0123456789abcdef", logger: createLogger({ level: "error", sink: () => {} }), loginRateLimit: { windowMs: 60_000, limit: 1000 } },
+  );
+  const stateDir = join(dir, "device");
+  mkdirSync(stateDir, { recursive: true });
+  const config: DeviceConfig = {
+    deviceId: "pi1",
+    broker: { url: broker.url, ca: pki.ca, cert: devCert.cert, key: devCert.key, servername: "localhost" },
+    outputs: [{ name: "led", safeState: "off", backend: { type: "simulated" } }],
+    inputs: [],
+    stateDir,
+  };
+  writeFileSync(join(dir, "device.json"), JSON.stringify(config));
+  writeFileSync(join(dir, "device.js"), bundle("device").code);
+  const proc: ChildProcess = spawn(process.execPath, [join(dir, "device.js"), "--config", join(dir, "device.json")], { stdio: "ignore" });
+  const device = {
+    pid: proc.pid ?? 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+      }),
+  };
+  const deadline = Date.now() + 30_000;
+  while (web.store.get("pi1")?.online !== true) {
+    if (Date.now() > deadline) throw new Error("the device never came online");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    dir,
+    pki,
+    broker,
+    web,
+    password,
+    device,
+    stateDir,
+    async stop() {
+      await device.stop();
+      await web.close();
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
