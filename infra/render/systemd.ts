@@ -32,6 +32,12 @@ export interface DiyWebUnitInput {
   environmentFile?: string;
   /** Files the app only reads (config, certificates, its bundle). */
   readOnlyPaths?: readonly string[];
+  /**
+   * Let the app hand mail to postfix's sendmail (offline alerts). Under NoNewPrivileges postdrop's
+   * setgid bit is ignored, so the service gets the postdrop group itself, and write access to the
+   * maildrop directory that ProtectSystem=strict would otherwise make read-only. Default true.
+   */
+  sendmail?: boolean;
 }
 
 export const SERVER_WEB_PATHS = {
@@ -90,6 +96,12 @@ export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
         ["CapabilityBoundingSet", ""],
         ["SystemCallArchitectures", "native"],
         ["ReadOnlyPaths", readOnly.join(" ")],
+        ...((input.sendmail ?? true)
+          ? ([
+              ["SupplementaryGroups", "postdrop"],
+              ["ReadWritePaths", "/var/spool/postfix/maildrop"],
+            ] as const)
+          : []),
       ],
       Install: [["WantedBy", "multi-user.target"]],
     },

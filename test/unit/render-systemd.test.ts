@@ -33,3 +33,10 @@ test("the generic unit renderer keeps order and repeats, and refuses a newline i
   assert.match(text, /\[Unit\]\nAfter=a\.service\nAfter=b\.service\n\n\[Service\]\nExecStart=\/bin\/true\n/);
   assert.throws(() => renderSystemdUnit({ sections: { Service: [["ExecStart", "/bin/true\nUser=root"]] } }), /ExecStart/);
 });
+
+test("diy-web.service may queue mail through postfix's sendmail despite NoNewPrivileges, unless told not to", () => {
+  has(unit, "SupplementaryGroups=postdrop");
+  has(unit, "ReadWritePaths=/var/spool/postfix/maildrop");
+  const noMail = renderDiyWebUnit({ sendmail: false });
+  assert.doesNotMatch(noMail, /postdrop|ReadWritePaths/);
+});
