@@ -99,6 +99,9 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
       // Explicit: a component's dependsOn (the server push) is not a dependency of its children.
       ...(opts?.dependsOn === undefined ? {} : { dependsOn: opts.dependsOn }),
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
+      // Should it ever be replaced (a rename), uninstall first: the default order would install the
+      // new one and then run the old one's uninstall on the same board, leaving it empty.
+      deleteBeforeReplace: true,
     });
 
     this.registerOutputs({ deviceId: d.id, contentHash: this.contentHash });
