@@ -87,6 +87,9 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
     will: { topic: topics.status(cfg.deviceId), payload: Buffer.from("offline"), qos: 1, retain: true },
     // Passed through to net.connect: without it the first small packets wait on Nagle (~40 ms).
     noDelay: true,
+    // mqtt-packet's number cache builds 65,536 small Buffers on the first write: measured here it
+    // cost ~8 MiB of heap and a third of the start-up time, for savings a device never needs.
+    writeCache: false,
   };
   const client: MqttClient = connect(mqttOptions);
 
