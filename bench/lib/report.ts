@@ -59,6 +59,16 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] ?? Number.NaN;
 }
 
+/**
+ * Private (anonymous) resident memory: what a process really costs a small board. RSS also counts
+ * the pages of the executable mapped from disk (~35 MiB of node itself), shared and evictable.
+ */
+export function privateKiB(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m?.[1]) throw new Error(`no RssAnon for pid ${pid}`);
+  return Number(m[1]);
+}
+
 export function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
