@@ -1,0 +1,100 @@
+// Loads infra/index.ts the way `pulumi up`'s Node language host does (@pulumi/pulumi/cmd/run/run.js in
+// CommonJS mode): its choice of ts-node and compiler (tsutils.typeScriptRequireStrings), this project's
+// tsconfig through tsutils.loadTypeScriptCompilerOptions, the host's compiler-option defaults (module
+// nodenext for TypeScript >= 4.7), type-checking on, then a plain `require` of the program. Tests run
+// under tsx, which forgives module-setup mistakes this path does not; this test catches them here
+// instead of on a user's first `pulumi up`.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { test } from "node:test";
+import { readStackFile } from "../../infra/stack-file";
+import { SECRET_MARKER, TEST_SSH_KEY } from "./program-harness";
+
+const root = path.resolve(__dirname, "../..");
+
+// Plain JavaScript for a plain `node`: nothing here may depend on tsx.
+const CHILD = String.raw`
+const path = require("node:path");
+const pulumi = require("@pulumi/pulumi");
+const tsutils = require("@pulumi/pulumi/tsutils");
+const semver = require("semver");
+
+const pem = (label, body) => "-----BEGIN " + label + "-----\n" + body.replace(/[^A-Za-z0-9]/g, "") + "\n-----END " + label + "-----\n";
+const types = [];
+pulumi.runtime.setMocks({
+  newResource(args) {
+    types.push(args.type);
+    const extra = {
+      "aws:ec2/eip:Eip": { publicIp: "203.0.113.10", allocationId: "eipalloc-1" },
+      "tls:index/privateKey:PrivateKey": { privateKeyPem: pem("PRIVATE KEY", args.name), privateKeyOpenssh: pem("OPENSSH PRIVATE KEY", args.name), publicKeyOpenssh: "ssh-ed25519 AAAA" },
+      "tls:index/selfSignedCert:SelfSignedCert": { certPem: pem("CERTIFICATE", args.name) },
+      "tls:index/locallySignedCert:LocallySignedCert": { certPem: pem("CERTIFICATE", args.name) },
+      "tls:index/certRequest:CertRequest": { certRequestPem: pem("CERTIFICATE REQUEST", args.name) },
+      "random:index/randomPassword:RandomPassword": { result: "generatedpassword" + args.name.length },
+      "aws:ec2/keyPair:KeyPair": { keyName: args.name },
+    }[args.type] || {};
+    return { id: args.name + "-id", state: { ...args.inputs, ...extra } };
+  },
+  call(args) {
+    return args.token === "aws:ec2/getAmi:getAmi" ? { id: "ami-0123456789abcdef0" } : args.inputs;
+  },
+}, "diy-device-cloud", "dev", false);
+const cfg = JSON.parse(process.env.DIY_TEST_CONFIG);
+pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
+
+// --- what run.js does when PULUMI_NODEJS_TYPESCRIPT=true and package.json has no "type": "module" ---
+const tsConfigPath = "tsconfig.json";
+const compilerOptions = tsutils.loadTypeScriptCompilerOptions(tsConfigPath);
+const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
+const ts = require(typescriptRequire);
+const useNodeNext = semver.gte(ts.version, "4.7.0");
+require(tsnodeRequire).register({
+  compiler: typescriptRequire,
+  transpileOnly: compilerOptions.noCheck,
+  project: tsConfigPath,
+  skipProject: false,
+  compilerOptions: {
+    target: "ES2020",
+    module: useNodeNext ? "nodenext" : "commonjs",
+    moduleResolution: useNodeNext ? "nodenext" : "node",
+    sourceMap: "true",
+    ...compilerOptions,
+  },
+});
+const pkg = require(path.resolve("package.json"));
+const program = require(path.resolve(pkg.main));
+// ----------------------------------------------------------------------------------------------
+
+const get = (o) => new Promise((resolve) => pulumi.output(o).apply(resolve));
+(async () => {
+  const out = { tsnode: require(tsnodeRequire).VERSION, typescript: ts.version, exports: Object.keys(program).sort() };
+  out.webUrl = await get(program.webUrl);
+  out.brokerEndpoint = await get(program.brokerEndpoint);
+  await pulumi.runtime.waitForRPCs();
+  out.types = [...new Set(types)].sort();
+  process.stdout.write("RESULT " + JSON.stringify(out) + "\n");
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registration (type-checked, CommonJS)", () => {
+  const { all } = readStackFile(path.join(root, "Pulumi.dev.yaml"));
+  const secrets = {
+    "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
+    "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp`,
+  };
+  const env: NodeJS.ProcessEnv = { ...process.env, DIY_TEST_CONFIG: JSON.stringify({ config: { ...all, ...secrets }, secretKeys: Object.keys(secrets) }) };
+  // No tsx here: NODE_OPTIONS from the test runner must not leak into the child.
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, ["-e", CHILD], { cwd: root, env, encoding: "utf8", timeout: 240_000 });
+  const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  assert.ok(line, `the program did not load under the host's ts-node (exit ${r.status}):\n${r.stderr.slice(-4000)}`);
+  const out = JSON.parse(line.slice("RESULT ".length));
+  assert.deepEqual(out.exports, ["adminPrivateKey", "bridgeLanPasswords", "brokerEndpoint", "caCertPem", "publicIp", "sshCommand", "webPassword", "webUrl"]);
+  assert.equal(out.webUrl, "https://203.0.113.10");
+  assert.equal(out.brokerEndpoint, "203.0.113.10:8883");
+  for (const t of ["diy:index:DeviceCloud", "aws:ec2/instance:Instance", "command:remote:Command"]) assert.ok(out.types.includes(t), t);
+  // The project's own ts-node 10 and TypeScript 5 (not the vendored ts-node 7 / TypeScript 3.8).
+  assert.match(out.tsnode, /^10\./);
+  assert.match(out.typescript, /^5\./);
+});

@@ -1,0 +1,76 @@
+// The whole program (infra/index.ts: loadSettings -> DeviceCloud -> stack outputs) under mocks with the
+// dev stack's config file plus its two secrets, as `pulumi up` on the dev stack would run it.
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { before, describe, test } from "node:test";
+import type * as pulumi from "@pulumi/pulumi";
+import { readStackFile } from "../../infra/stack-file";
+import { installMocks, isSecret, MOCK_IP, SECRET_MARKER, setConfig, settle, TEST_SSH_KEY, value } from "./program-harness";
+
+const root = path.resolve(__dirname, "../..");
+type Program = typeof import("../../infra/index");
+
+describe("infra/index.ts with the dev stack", () => {
+  const h = installMocks("diy-device-cloud", "dev");
+  let program: Program;
+
+  before(async () => {
+    const { all } = readStackFile(path.join(root, "Pulumi.dev.yaml"));
+    const secrets = {
+      "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
+      "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp-password`,
+    };
+    setConfig({ ...all, ...secrets }, Object.keys(secrets));
+    // Mocks and config first, then the program: it reads both while it loads.
+    program = require("../../infra/index") as Program;
+    await value(program.webUrl);
+    await settle();
+  });
+
+  test("exports the documented stack outputs", () => {
+    for (const k of ["webUrl", "brokerEndpoint", "publicIp", "sshCommand", "caCertPem", "adminPrivateKey", "webPassword"]) {
+      assert.ok(k in program, `missing output ${k}`);
+    }
+  });
+
+  test("outputs point at the Elastic IP", async () => {
+    assert.equal(await value(program.webUrl), `https://${MOCK_IP}`);
+    assert.equal(await value(program.brokerEndpoint), `${MOCK_IP}:8883`);
+    assert.equal(await value(program.publicIp), MOCK_IP);
+    assert.equal(await value(program.sshCommand), `ssh -i admin.key admin@${MOCK_IP}`);
+    assert.match(await value(program.caCertPem), /BEGIN CERTIFICATE/);
+  });
+
+  test("no plain output carries a private key or secret; the key and generated password are secrets", async () => {
+    for (const o of [program.webUrl, program.brokerEndpoint, program.publicIp, program.sshCommand, program.caCertPem]) {
+      assert.equal(await isSecret(o), false);
+      assert.doesNotMatch(await value(o), /PRIVATE KEY|MOCKSECRET/);
+    }
+    assert.equal(await isSecret(program.adminPrivateKey), true);
+    assert.ok(program.webPassword, "the dev stack sets no webPassword, so one is generated and exported");
+    assert.equal(await isSecret(program.webPassword as pulumi.Output<string>), true);
+    assert.ok(program.bridgeLanPasswords, "the dev stack has a bridge");
+    assert.equal(await isSecret(program.bridgeLanPasswords as pulumi.Output<unknown>), true);
+  });
+
+  test("creates one client certificate for each of pi1, bbb1 and bridge1 (not for the bridge child)", () => {
+    const cns = h.ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject.commonName);
+    assert.deepEqual(cns.filter((cn) => !["server", "web"].includes(cn)).sort(), ["bbb1", "bridge1", "pi1"]);
+  });
+
+  test("the whole graph sits under one diy:index:DeviceCloud named diy", () => {
+    const comps = h.ofType("diy:index:DeviceCloud");
+    assert.deepEqual(comps.map((c) => c.name), ["diy"]);
+  });
+
+  test("no resource input outside the push and the SSH connection contains a secret in clear", () => {
+    for (const r of h.resources) {
+      for (const [k, v] of Object.entries(r.inputs)) {
+        if (r.secretInputs.includes(k)) continue;
+        const text = JSON.stringify(v) ?? "";
+        // Private keys flow into tls resources that sign with them (CertRequest, LocallySignedCert) as secrets.
+        assert.doesNotMatch(text, /MOCKSECRET/, `${r.type} ${r.name}.${k} carries a secret in clear`);
+      }
+    }
+  });
+});
