@@ -254,7 +254,9 @@ export function renderPushScript(input: PushScriptInput): string {
   const check = ORDER.filter((s) => used.has(s) || enable.includes(s));
   for (const s of check) {
     const u = ACTIONS[s].unit;
-    body.push(`  systemctl is-active --quiet ${u} || { journalctl -u ${u} -n 40 --no-pager >&2 || true; die "${u} is not running"; }`);
+    // Debian's postfix.service is a oneshot wrapper that stays "active"; ask postfix itself.
+    const running = s === "postfix" ? "postfix status >/dev/null 2>&1" : `systemctl is-active --quiet ${u}`;
+    body.push(`  ${running} || { journalctl -u ${u} -n 40 --no-pager >&2 || true; die "${u} is not running"; }`);
   }
   body.push('  log "done"');
   return lines([
