@@ -41,7 +41,7 @@ function alertKit(opts: { alertEmail?: string; rateLimitMinutes?: number } = {})
     existsSync(mails)
       ? readFileSync(mails, "utf8")
           .split("--END--\n")
-          .filter((m) => m.trim() !== "")
+          .slice(0, -1) // only complete mails: the recorder may still be writing the last one
       : [];
   return { dir, script, readMails, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
