@@ -46,7 +46,8 @@ export function renderPostfixMainCf(input: PostfixMainCfInput): string {
     "# Loopback only: local programs submit, nobody else",
     "inet_interfaces = loopback-only",
     "inet_protocols = all",
-    "mynetworks = 127.0.0.0/8 [::1]/128",
+    // The host itself only: not the rest of 127/8 (other local services and containers may bind there)
+    "mynetworks = 127.0.0.1/32 [::1]/128",
     "smtpd_relay_restrictions = permit_mynetworks, reject",
     "smtpd_banner = $myhostname ESMTP",
     "biff = no",

@@ -53,7 +53,9 @@ export interface PushScriptInput {
 
 /** How each service takes a changed file. */
 const ACTIONS: Record<ServerService, { unit: string; verb: "restart" | "reload-or-restart" }> = {
-  mosquitto: { unit: "mosquitto.service", verb: "restart" }, // 2.0 reads certificates and the CRL only at start
+  // restart, not SIGHUP: 2.0.11 rereads the CRL on SIGHUP for new connections only; a connected revoked
+  // device stays connected until a restart (test/integration/ops-revocation.test.ts)
+  mosquitto: { unit: "mosquitto.service", verb: "restart" },
   nginx: { unit: "nginx.service", verb: "reload-or-restart" },
   postfix: { unit: "postfix.service", verb: "reload-or-restart" },
   fail2ban: { unit: "fail2ban.service", verb: "reload-or-restart" },

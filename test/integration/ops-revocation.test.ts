@@ -166,8 +166,8 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     await until("the other device to reconnect", () => otherReconnects > 0 && other.connected);
     await until("the revoked device to be refused", () => /certificate verify failed/.test(broker?.output().slice(from) ?? ""));
     assert.equal(revoked.connected, false, log());
-    await until("the revoked device to see the refusal", () => refusals.length > 0);
-    assert.equal(refusals[0], "ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED");
+    // (while the broker restarts the client may first see ECONNREFUSED; then the TLS refusal)
+    await until("the revoked device to see the refusal", () => refusals.includes("ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED"));
     assert.equal(revokedReconnects, 0, "the revoked device never got back in");
     await other.publishAsync("pi2-still-works", "x", { qos: 1 }).catch((e: Error & { code?: number }) => {
       assert.equal(e.code, 135, "only an ACL refusal is acceptable, not a dead connection");

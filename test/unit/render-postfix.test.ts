@@ -18,7 +18,7 @@ test("main.cf opens with a header naming the renderer and the stack", () => {
 test("main.cf listens on loopback only and relays only for this host", () => {
   const s = settings(relayed);
   assert.equal(s.get("inet_interfaces"), "loopback-only");
-  assert.equal(s.get("mynetworks"), "127.0.0.0/8 [::1]/128");
+  assert.equal(s.get("mynetworks"), "127.0.0.1/32 [::1]/128");
   assert.equal(s.get("smtpd_relay_restrictions"), "permit_mynetworks, reject");
 });
 
