@@ -155,6 +155,24 @@ describe("install script shellcheck", () => {
   });
 });
 
+describe("remote invocation and unit checks", () => {
+  it("the remote command line passes shellcheck as POSIX sh (the login shell may be dash)", () => {
+    const line = renderRemoteInvocation(install, "diy-device-install");
+    const r = spawnSync("shellcheck", ["--shell=sh", "-"], { input: `${line}\n`, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
+  it("systemd-analyze verify accepts the rendered unit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "diy-unit-"));
+    made.push(dir);
+    const unit = join(dir, "diy-device.service");
+    writeFileSync(unit, renderDeviceUnit({ deviceId: "pi1" }));
+    const r = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stderr, /diy-device\.service:.*(Unknown|Invalid|Failed)/i);
+  });
+});
+
 describe("install script on a fake root", () => {
   it("installs nodejs and gpiod from apt, the user, the files with tight modes, and starts the unit", () => {
     const fr = fakeRoot();
