@@ -3,19 +3,17 @@
 // address -> certificates -> firewall -> rendered files -> server + push -> devices.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { aclModel, WEB_CLIENT_ID } from "../protocol";
 import { bundle } from "./bundle";
-import type { DeviceSettings, Settings } from "./config";
+import type { Settings } from "./config";
 import { type DeviceProvisioning, provisionDevices } from "./devices";
 import { createNetwork } from "./network";
 import { createPki, type KeyCert, type Pki } from "./pki";
 import { renderCloudConfig } from "./render/cloud-config";
-import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import type { PushFile } from "./render/push-script";
 import { renderServerPush } from "./render/server-files";
-import { SERVER_WEB_PATHS } from "./render/systemd";
 import { createAddress, createServer, type Server } from "./server";
+import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "./server-input";
 
 export interface DeviceCloudArgs {
   /** The validated stack settings (infra/config.ts loadSettings / parseSettings). */
@@ -28,27 +26,6 @@ export interface DeviceCloudArgs {
   deviceBundle?: pulumi.Input<string>;
   /** PEM CRL of revoked device certificates (infra/crl.ts); omitted: mosquitto runs without a CRL. */
   crlPem?: pulumi.Input<string | undefined>;
-}
-
-/** Name the server calls itself (one DNS label: cloud-init's hostname). */
-export const SERVER_HOSTNAME = "diy-cloud";
-
-/** Devices the web page shows: every configured device with I/O, and every bridge child. */
-export function webDevices(devices: readonly DeviceSettings[]): { id: string; outputs: string[]; inputs: string[] }[] {
-  return devices.flatMap((d) => [
-    ...(d.outputs.length + d.inputs.length > 0
-      ? [{ id: d.id, outputs: d.outputs.map((o) => o.name), inputs: d.inputs.map((i) => i.name) }]
-      : []),
-    ...(d.bridge?.children ?? []).map((c) => ({ id: c.id, outputs: [...c.outputs], inputs: [...c.inputs] })),
-  ]);
-}
-
-/** fail2ban's settings from the stack: never ban the admins' own networks; mail bans when mail is set up. */
-export function fail2banInput(s: Settings): Omit<Fail2banJailInput, "source"> {
-  return {
-    ignoreIps: s.adminCidrs.filter((c) => !c.endsWith("/0")),
-    ...(s.alertEmail && s.smtpHost ? { mail: { destemail: s.alertEmail, sender: s.smtpFrom ?? s.alertEmail } } : {}),
-  };
 }
 
 export class DeviceCloud extends pulumi.ComponentResource {
@@ -118,7 +95,6 @@ export class DeviceCloud extends pulumi.ComponentResource {
     const userData = renderCloudConfig({ source, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(s) });
 
     this.webUrl = pulumi.interpolate`https://${this.brokerHost}`;
-    const bridges = s.devices.flatMap((d) => (d.bridge ? [{ id: d.id, children: d.bridge.children.map((c) => c.id) }] : []));
 
     // Rendered inside apply: the renderers are pure functions of plain text; the result carries the
     // private keys and passwords, so it stays a secret.
@@ -126,39 +102,19 @@ export class DeviceCloud extends pulumi.ComponentResource {
     const secrets = pulumi.all([webPassword, sessionSecret, s.smtpPassword ?? pulumi.output(undefined)]);
     const push = pulumi
       .all([pkiText, secrets, args.webBundle, pulumi.output(args.extraFiles ?? []), pulumi.output(args.crlPem), this.webUrl])
-      .apply(([[caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem], [password, secret, smtpPassword], bundle, extraFiles, crlPem, webUrl]) =>
-        renderServerPush({
-          source,
-          hostname: s.domain ?? SERVER_HOSTNAME,
-          pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem },
-          acl: aclModel(bridges),
-          nginx: { serverName: s.domain ?? "_" },
-          postfix: {
-            relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,
-            smtpPassword,
-            smtpFrom: s.smtpFrom,
-          },
-          fail2ban: fail2banInput(s),
-          web: {
-            bundle,
-            config: {
-              listen: { host: "127.0.0.1", port: 3000 },
-              // Same box: loopback, verified against the server certificate's localhost SAN.
-              broker: {
-                url: `mqtts://localhost:${MQTT_TLS_PORT}`,
-                ca: SERVER_WEB_PATHS.ca,
-                cert: SERVER_WEB_PATHS.cert,
-                key: SERVER_WEB_PATHS.key,
-              },
-              devices: webDevices(s.devices),
-              publicOrigin: webUrl,
-              cookieSecure: true,
-            },
-            password,
+      .apply(([[caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem], [password, secret, smtpPassword], webBundle, extraFiles, crlPem, webUrl]) =>
+        renderServerPush(
+          serverFilesInput(s, {
+            source,
+            webUrl,
+            pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem },
+            webPassword: password,
             sessionSecret: secret,
-          },
-          extraFiles,
-        }),
+            smtpPassword,
+            webBundle,
+            extraFiles,
+          }),
+        ),
       );
 
     const server = createServer(

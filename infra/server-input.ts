@@ -1,0 +1,83 @@
+// Pure decisions from Settings to the server renderers' inputs, shared by the Pulumi program (cloud.ts)
+// and `npm run render` (scripts/render.ts), so what is inspected is what ships.
+import { aclModel } from "../protocol";
+import type { DeviceSettings, Settings } from "./config";
+import type { Fail2banJailInput } from "./render/fail2ban";
+import { MQTT_TLS_PORT } from "./render/mosquitto";
+import type { PushFile } from "./render/push-script";
+import type { ServerFilesInput, ServerPki } from "./render/server-files";
+import { SERVER_WEB_PATHS } from "./render/systemd";
+
+/** Name the server calls itself (one DNS label: cloud-init's hostname). */
+export const SERVER_HOSTNAME = "diy-cloud";
+
+/** Devices the web page shows: every configured device with I/O, and every bridge child. */
+export function webDevices(devices: readonly DeviceSettings[]): { id: string; outputs: string[]; inputs: string[] }[] {
+  return devices.flatMap((d) => [
+    ...(d.outputs.length + d.inputs.length > 0
+      ? [{ id: d.id, outputs: d.outputs.map((o) => o.name), inputs: d.inputs.map((i) => i.name) }]
+      : []),
+    ...(d.bridge?.children ?? []).map((c) => ({ id: c.id, outputs: [...c.outputs], inputs: [...c.inputs] })),
+  ]);
+}
+
+/** fail2ban's settings from the stack: never ban the admins' own networks; mail bans when mail is set up. */
+export function fail2banInput(s: Settings): Omit<Fail2banJailInput, "source"> {
+  return {
+    ignoreIps: s.adminCidrs.filter((c) => !c.endsWith("/0")),
+    ...(s.alertEmail && s.smtpHost ? { mail: { destemail: s.alertEmail, sender: s.smtpFrom ?? s.alertEmail } } : {}),
+  };
+}
+
+/** Bridges and their children's ids, for the broker ACL. */
+export function bridgesOf(devices: readonly DeviceSettings[]): { id: string; children: string[] }[] {
+  return devices.flatMap((d) => (d.bridge ? [{ id: d.id, children: d.bridge.children.map((c) => c.id) }] : []));
+}
+
+/** The values only known at deployment (cloud outputs, generated secrets), as plain text. */
+export interface ServerValues {
+  source: string;
+  /** https://<domain or public IP> */
+  webUrl: string;
+  pki: ServerPki;
+  webPassword: string;
+  sessionSecret: string;
+  smtpPassword?: string;
+  webBundle: string;
+  extraFiles?: readonly PushFile[];
+}
+
+export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput {
+  return {
+    source: v.source,
+    hostname: s.domain ?? SERVER_HOSTNAME,
+    pki: v.pki,
+    acl: aclModel(bridgesOf(s.devices)),
+    nginx: { serverName: s.domain ?? "_" },
+    postfix: {
+      relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,
+      smtpPassword: v.smtpPassword,
+      smtpFrom: s.smtpFrom,
+    },
+    fail2ban: fail2banInput(s),
+    web: {
+      bundle: v.webBundle,
+      config: {
+        listen: { host: "127.0.0.1", port: 3000 },
+        // Same box: loopback, verified against the server certificate's localhost SAN.
+        broker: {
+          url: `mqtts://localhost:${MQTT_TLS_PORT}`,
+          ca: SERVER_WEB_PATHS.ca,
+          cert: SERVER_WEB_PATHS.cert,
+          key: SERVER_WEB_PATHS.key,
+        },
+        devices: webDevices(s.devices),
+        publicOrigin: v.webUrl,
+        cookieSecure: true,
+      },
+      password: v.webPassword,
+      sessionSecret: v.sessionSecret,
+    },
+    extraFiles: v.extraFiles ? [...v.extraFiles] : undefined,
+  };
+}
