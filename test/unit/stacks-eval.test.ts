@@ -1,0 +1,122 @@
+// Every example stack file in the repository is evaluated by the real program under mocks, and what it would
+// create is run through the policy pack: an example can never drift from the config schema, and an example
+// that the CI preview would reject (policy violation) fails here first.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import type {
+  PolicyResource,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+import { policies } from "../../policy/policies";
+import type { StackEvaluation } from "./stacks-eval-child";
+
+const root = path.resolve(__dirname, "../..");
+const stackFiles = fs
+  .readdirSync(root)
+  .filter((f) => /^Pulumi\..+\.yaml$/.test(f))
+  .sort();
+
+async function evaluate(file: string): Promise<StackEvaluation> {
+  const child = path.join(__dirname, "stacks-eval-child.ts");
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", child, path.join(root, file)], {
+      cwd: root,
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    return JSON.parse(stdout) as StackEvaluation;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${file} does not evaluate: ${err.stderr?.trim() || err.message}`);
+  }
+}
+
+const noOpts = {
+  protect: false,
+  ignoreChanges: [],
+  aliases: [],
+  customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+  additionalSecretOutputs: [],
+};
+
+/** Runs every policy of the pack over the evaluated resources; returns "policy: message" lines. */
+async function policyViolations(evaluation: StackEvaluation, level: "mandatory" | "advisory"): Promise<string[]> {
+  const found: string[] = [];
+  const selected = policies.filter((p) => (p.enforcementLevel ?? "mandatory") === level);
+  const urn = (type: string, name: string) => `urn:pulumi:${evaluation.stack}::diy-device-cloud::${type}::${name}`;
+  for (const policy of selected) {
+    const report = (message: string) => found.push(`${policy.name}: ${message}`);
+    const resourcePolicy = policy as ResourceValidationPolicy;
+    for (const validate of [resourcePolicy.validateResource ?? []].flat()) {
+      for (const r of evaluation.resources) {
+        const args = {
+          type: r.type,
+          props: r.inputs,
+          urn: urn(r.type, r.name),
+          name: r.name,
+          opts: noOpts,
+          stackTags: new Map(),
+          getConfig: () => ({}),
+        } as unknown as ResourceValidationArgs;
+        await validate(args, report);
+      }
+    }
+    const stackPolicy = policy as StackValidationPolicy;
+    if (stackPolicy.validateStack) {
+      const resources = evaluation.resources.map(
+        (r) =>
+          ({
+            type: r.type,
+            name: r.name,
+            props: r.inputs,
+            urn: urn(r.type, r.name),
+            opts: noOpts,
+          }) as unknown as PolicyResource,
+      );
+      const args = { resources, getConfig: () => ({}), stackTags: new Map() } as unknown as StackValidationArgs;
+      await stackPolicy.validateStack(args, report);
+    }
+  }
+  return found;
+}
+
+describe("example stack files", () => {
+  it("include the dev and prod examples", () => {
+    assert.ok(stackFiles.includes("Pulumi.dev.yaml") && stackFiles.includes("Pulumi.prod.yaml"), stackFiles.join(", "));
+  });
+
+  for (const file of stackFiles) {
+    describe(file, () => {
+      let evaluation: StackEvaluation;
+
+      it("evaluates the program under mocks with this file's config", async () => {
+        evaluation = await evaluate(file);
+        assert.ok(
+          evaluation.resources.some((r) => r.type === "aws:ec2/instance:Instance"),
+          "creates the server instance",
+        );
+        for (const output of ["webUrl", "brokerEndpoint", "publicIp", "caCertPem"]) {
+          assert.ok(evaluation.outputs.includes(output), `exports ${output}`);
+        }
+      });
+
+      it("passes every mandatory policy of the pack", async () => {
+        assert.ok(evaluation, "the stack evaluated");
+        const checked = evaluation.resources.filter((r) => /SecurityGroup|Instance/.test(r.type));
+        assert.ok(checked.length >= 3, "the policies see the instance and the security group rules");
+        assert.deepEqual(await policyViolations(evaluation, "mandatory"), []);
+      });
+
+      it("passes the advisory policies too, as an example should", async () => {
+        assert.ok(evaluation, "the stack evaluated");
+        assert.deepEqual(await policyViolations(evaluation, "advisory"), []);
+      });
+    });
+  }
+});
