@@ -66,7 +66,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   const secure = opts.cookieSecure ?? true;
   const sessions = createSessions(opts.sessionSecret, opts.sessionTtlMs);
   const cookieName = sessionCookieName(secure);
-  const streams = new Set<Response>();
+  const streams = new Map<Response, string>(); // open event streams -> their session id
 
   const app = express();
   app.disable("x-powered-by");
@@ -192,7 +192,11 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   };
 
   api.post("/logout", requireSession, requireCsrf, (req: Authed, res) => {
-    if (req.session) sessions.revoke(req.session);
+    if (req.session) {
+      sessions.revoke(req.session);
+      // This session's open event streams end too.
+      for (const [r, sid] of streams) if (sid === req.session.sid) r.end();
+    }
     res.setHeader("Set-Cookie", sessionCookie({ secure, value: "", maxAgeSeconds: 0 }));
     res.json({ authenticated: false });
   });
@@ -246,7 +250,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const heartbeat = setInterval(() => res.write(": ping\n\n"), SSE_HEARTBEAT_MS);
     // End the stream when the session expires; the page then asks to log in again.
     const expiry = setTimeout(() => res.end(), Math.max(0, (req.session?.expires ?? 0) - Date.now()));
-    streams.add(res);
+    streams.set(res, req.session?.sid ?? "");
     const cleanup = () => {
       clearInterval(heartbeat);
       clearTimeout(expiry);
@@ -277,7 +281,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     app,
     sessions,
     closeStreams: () => {
-      for (const r of streams) r.end();
+      for (const r of streams.keys()) r.end();
       streams.clear();
     },
   };

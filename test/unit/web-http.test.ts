@@ -150,9 +150,39 @@ describe("web app over HTTP (no broker)", () => {
     assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: "ok", broker: "connected" });
   });
 
-  it("ends the session on logout: the old cookie no longer works", async () => {
+  it("streams a snapshot, then device changes and broker state, as Server-Sent Events", async () => {
+    const { cookie } = await login();
+    const res = await fetch(`${base}/api/events`, { headers: { cookie } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    assert.equal(res.headers.get("x-accel-buffering"), "no");
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    const until = async (re: RegExp) => {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${re}; got:\n${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await until(/event: snapshot\ndata: .*\n\n/);
+    store.apply("devices/pi1/status", "online");
+    await until(/event: device\ndata: \{"id":"pi1".*"online":true/);
+    sender.emit("connection", false);
+    await until(/event: broker\ndata: \{"broker":"disconnected"\}/);
+    await reader.cancel();
+  });
+
+  it("ends the session on logout: the old cookie no longer works and its event stream closes", async () => {
     const { cookie, csrf } = await login();
+    const events = await fetch(`${base}/api/events`, { headers: { cookie } });
+    const done = (async () => {
+      for await (const _ of events.body as unknown as AsyncIterable<Uint8Array>) {
+        // drain until the server ends the stream
+      }
+    })();
     const out = await post("/api/logout", { cookie, csrf });
+    await done;
     assert.equal(out.status, 200);
     assert.match(out.headers.get("set-cookie") ?? "", /Max-Age=0/);
     assert.equal((await fetch(`${base}/api/devices`, { headers: { cookie } })).status, 401);
