@@ -23,7 +23,7 @@ export interface Bundle {
 const ROOT = resolve(__dirname, "..");
 
 const ENTRIES: Record<BundleEntry, { entry: string; define?: () => Record<string, string> }> = {
-  // apps/web/embedded.ts reads this global (buildSync takes no plugins, so no file swap as in apps/web/bundle.ts).
+  // apps/web/embedded.ts reads this global (buildSync takes no plugins).
   web: { entry: "apps/web/main.ts", define: () => ({ __DIY_WEB_ASSETS__: JSON.stringify(readPublic()) }) },
   device: { entry: "device/main.ts" },
 };

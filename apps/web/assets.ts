@@ -1,5 +1,5 @@
 // The page's static files. Under tsx (tests, demo) they are read from apps/web/public; in the
-// single-file bundle (/opt/diy-web/web.js) apps/web/bundle.ts inlines them into embedded.ts, so the
+// single-file bundle (/opt/diy-web/web.js) infra/bundle.ts inlines them into embedded.ts, so the
 // server needs no other file.
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

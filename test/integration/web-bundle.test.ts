@@ -1,11 +1,11 @@
-// The single-file bundle the server runs (/opt/diy-web/web.js): built with esbuild, page inlined,
+// The single-file bundle the server runs (/opt/diy-web/web.js): infra/bundle.ts, page inlined,
 // started as its own process with a config file and secrets in the environment, like diy-web.service.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bundleWebApp } from "../../apps/web/bundle";
+import { bundle as buildBundle } from "../../infra/bundle";
 import { freePort } from "./daemons-support";
 import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
 
@@ -18,8 +18,10 @@ describe("web.js bundle", () => {
 
   before(async () => {
     broker = await startTestBroker("web-bundle");
+    // What the push installs: web.js alone, no public/ beside it.
+    mkdirSync(join(broker.dir, "opt"));
     bundle = join(broker.dir, "opt", "web.js");
-    await bundleWebApp({ outfile: bundle });
+    writeFileSync(bundle, buildBundle("web").code);
   });
   after(() => broker.cleanup());
 
