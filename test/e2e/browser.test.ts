@@ -1,56 +1,36 @@
-// Headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) against the web app,
-// a real mosquitto and a simulated device: log in, click the LED's "On", see the page and the
-// simulated LED file turn on. Screenshot in test-artifacts/.
+// Headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) against the local demo
+// (scripts/demo.ts: real mosquitto with the rendered config, the web app, two simulated boards):
+// log in, click pi1's LED "On", see the page and the simulated LED file turn on; press the
+// simulated button and see the page show it. Screenshots in test-artifacts/.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium } from "playwright-core";
-import { type RunningWeb, startWeb } from "../../apps/web/server";
-import { memoryLogger } from "../../apps/web/log";
-import { parseDeviceConfig } from "../../device/config";
-import { silentLogger } from "../../device/log";
-import { type DeviceService, startDeviceService } from "../../device/service";
-import { type TestBroker, eventually, startTestBroker } from "../integration/web-harness";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { type RunningDemo, startDemo } from "../../scripts/demo";
 
 const CHROMIUM = "/usr/bin/chromium";
-const PASSWORD = "e2e-password";
 const ARTIFACTS = join(__dirname, "..", "..", "test-artifacts");
 
-describe("browser: click the LED", { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, () => {
-  let broker: TestBroker;
-  let device: DeviceService;
-  let web: RunningWeb;
+async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("browser against the local demo", { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, () => {
+  let demo: RunningDemo;
   let browser: BrowserContext;
-  let ledFile = "";
+  let page: Page;
+  const stateDir = mkdtempSync(join(tmpdir(), "diy-e2e-demo-"));
   const profile = mkdtempSync(join(tmpdir(), "diy-chromium-"));
+  const problems: string[] = [];
 
   before(async () => {
-    broker = await startTestBroker("e2e");
-    const dev = await broker.client("sim1");
-    const webCert = await broker.client("web");
-    ledFile = join(broker.dir, "sim1", "led.state");
-    device = await startDeviceService({
-      config: parseDeviceConfig({
-        deviceId: "sim1",
-        broker: { url: broker.url, ca: broker.caFile, cert: dev.cert, key: dev.key },
-        outputs: [{ name: "led", safeState: "off", backend: { type: "simulated", file: ledFile } }],
-        inputs: [],
-        stateDir: join(broker.dir, "sim1"),
-      }),
-      log: silentLogger,
-    });
-    web = await startWeb(
-      {
-        listen: { host: "127.0.0.1", port: 0 },
-        broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
-        devices: [{ id: "sim1", label: "Simulated Pi", outputs: ["led"], inputs: [] }],
-        cookieSecure: false,
-      },
-      { password: PASSWORD, sessionSecret: "e2e-session-secret-0123456789abcdef", logger: memoryLogger() },
-    );
-    await eventually(() => web.store.get("sim1")?.online === true, "sim1 online");
+    demo = await startDemo({ stateDir, brokerPort: 0, webPort: 0 });
     // A fresh profile directory per run (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -66,45 +46,53 @@ describe("browser: click the LED", { skip: existsSync(CHROMIUM) ? false : `${CHR
         "--disable-sync",
       ],
     });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await web?.close();
-    await device?.stop();
-    await broker?.cleanup();
-    rmSync(profile, { recursive: true, force: true });
-  });
-
-  it("logs in, clicks On, and sees the page and the simulated LED turn on without a reload", async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
+    page = await browser.newPage();
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);
     });
-    await page.goto(web.url);
-    await page.getByLabel("Password").fill(PASSWORD);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.stop();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("logs in, clicks pi1's LED On, and sees the page and the simulated LED turn on without a reload", async () => {
+    await page.goto(demo.webUrl);
+    await page.getByLabel("Password").fill(demo.password);
     await page.getByRole("button", { name: "Log in" }).click();
 
-    const led = page.locator('[data-device="sim1"] .output[data-output="led"]');
+    const pi1 = page.locator('[data-device="pi1"]');
+    const led = pi1.locator('.output[data-output="led"]');
     await led.waitFor();
-    assert.equal(await page.locator('[data-device="sim1"] .online').textContent(), "online");
+    await pi1.locator('.online[data-online="true"]').waitFor();
     assert.equal(await led.getAttribute("data-state"), "off");
     let navigations = 0;
     page.on("framenavigated", () => navigations++);
 
     const start = performance.now();
-    await led.getByRole("button", { name: "Simulated Pi led on" }).click();
-    await page.locator('[data-device="sim1"] .output[data-output="led"][data-state="on"]').waitFor({ timeout: 10_000 });
+    await led.getByRole("button", { name: /led on$/ }).click();
+    await pi1.locator('.output[data-output="led"][data-state="on"]').waitFor({ timeout: 10_000 });
     const ms = performance.now() - start;
     assert.equal(await led.locator(".state").textContent(), "on");
-    await eventually(() => readFileSync(ledFile, "utf8").trim() === "on", "simulated LED file on");
+    const ledFile = demo.files.devices.pi1?.outputs.led as string;
+    await eventually(() => readFileSync(ledFile, "utf8").trim() === "on", "pi1's simulated LED file on");
+    assert.equal(await page.locator('[data-device="bbb1"] .output[data-output="led"]').getAttribute("data-state"), "off", "the other board is untouched");
     assert.equal(navigations, 0, "no reload");
 
     mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "e2e-led-on.png"), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, "e2e-demo-led-on.png"), fullPage: true });
     console.log(`# browser click -> page shows on: ${ms.toFixed(0)} ms`);
+    assert.deepEqual(problems, []);
+  });
+
+  it("shows a press of pi1's simulated button live", async () => {
+    const buttonFile = demo.files.devices.pi1?.inputs.button as string;
+    writeFileSync(buttonFile, "pressed\n");
+    await page.locator('[data-device="pi1"] .input[data-input="button"]', { hasText: "pressed" }).waitFor({ timeout: 10_000 });
     assert.deepEqual(problems, []);
   });
 });
