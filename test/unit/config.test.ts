@@ -270,3 +270,11 @@ describe("Pulumi.yaml config schema", () => {
     for (const k of SECRET_KEYS) assert.notEqual((project.config[k] as { secret?: boolean }).secret, true, k);
   });
 });
+
+describe("README Configuration section", () => {
+  test("documents every config key with an example", () => {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Stack outputs"));
+    for (const k of Object.keys(KEYS)) assert.match(section, new RegExp(`\\| \`${k}\` \\|`), `README lacks ${k}`);
+  });
+});
