@@ -7,14 +7,15 @@ import { DEFAULT_SOURCE, absPath, header, lines, oneLine, positiveInt } from "./
 export const ALERT_PATHS = {
   script: "/usr/local/sbin/diy-alert",
   stateDir: "/var/lib/diy-alert",
-  fail2banAction: "/etc/fail2ban/action.d/diy-mail.conf",
+  // .local overrides the stock sendmail action that jail.local (infra/render/fail2ban.ts) names
+  fail2banAction: "/etc/fail2ban/action.d/sendmail.local",
   certCheckScript: "/usr/local/sbin/diy-cert-check",
   certCheckService: "/etc/systemd/system/diy-cert-check.service",
   certCheckTimer: "/etc/systemd/system/diy-cert-check.timer",
 } as const;
 
-/** The action name a jail lists (`action = %(action_)s` + this) to mail on bans. */
-export const FAIL2BAN_MAIL_ACTION = "diy-mail";
+/** The action the jail lists to mail on bans; our sendmail.local replaces its definition. */
+export const FAIL2BAN_MAIL_ACTION = "sendmail";
 
 const EMAIL = /^[^\s@<>()",;:\\'`$]+@[A-Za-z0-9.-]+$/;
 
@@ -92,7 +93,8 @@ export interface Fail2banMailActionInput {
 }
 
 /**
- * fail2ban action: one short mail per ban (IP, jail, failures), no whois lookup, no log lines.
+ * fail2ban action override (action.d/sendmail.local): one short mail per ban (IP, jail, failures)
+ * through diy-alert, no whois lookup, no log lines, and no mails when a jail starts or stops.
  * Bans restored from fail2ban's database at restart are not mailed again (norestored).
  * `%` is doubled: fail2ban reads action files with Python's ConfigParser interpolation.
  */

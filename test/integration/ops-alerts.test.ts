@@ -3,7 +3,7 @@
 // expiry check run as the shell scripts that ship.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -145,7 +145,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): P
   }
 }
 
-test("a real fail2ban ban produces one short mail through the rendered action, without whois", async (t) => {
+test("a real fail2ban ban produces one short mail through the rendered sendmail override, without whois or start/stop mails", async (t) => {
   const kit = alertKit();
   t.after(kit.cleanup);
   const conf = join(kit.dir, "f2b");
@@ -165,7 +165,9 @@ test("a real fail2ban ban produces one short mail through the rendered action, w
     ].join("\n"),
   );
   writeFileSync(join(conf, "filter.d", "diy-test.conf"), "[Definition]\nfailregex = ^Failed password for \\S+ from <HOST>\ndatepattern = {NONE}\n");
-  writeFileSync(join(conf, "action.d", "diy-mail.conf"), renderFail2banMailAction({ alertScript: kit.script, source: "test" }));
+  // Debian's stock actions, plus our override of the sendmail action that jail.local names
+  cpSync("/etc/fail2ban/action.d", join(conf, "action.d"), { recursive: true });
+  writeFileSync(join(conf, "action.d", "sendmail.local"), renderFail2banMailAction({ alertScript: kit.script, source: "test" }));
   writeFileSync(
     join(conf, "jail.conf"),
     [
@@ -180,7 +182,7 @@ test("a real fail2ban ban produces one short mail through the rendered action, w
       `logpath = ${authLog}`,
       "filter = diy-test",
       // only the mail action: the test must not touch this machine's firewall
-      "action = diy-mail",
+      'action = sendmail[sender="cloud@example.net", dest="me@example.com"]',
       "",
     ].join("\n"),
   );
@@ -206,6 +208,7 @@ test("a real fail2ban ban produces one short mail through the rendered action, w
   assert.ok((mail ?? "").length < 600, "a short mail");
   assert.doesNotMatch(mail ?? "", /whois|Failed password/i);
   assert.match(client("status", "diy-test").stdout, /Banned IP list:\s+192\.0\.2\.7/);
+  assert.equal(kit.readMails().length, 1, "no 'jail started' mail from the stock action");
 
   // a second ban inside the rate-limit window is held back, not mailed
   appendFileSync(authLog, "Failed password for root from 192.0.2.8 port 1 ssh2\nFailed password for root from 192.0.2.8 port 2 ssh2\n");

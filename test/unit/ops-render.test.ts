@@ -30,7 +30,9 @@ test("alert script refuses an address that could break out of the shell quoting"
 
 test("fail2ban action doubles % for ConfigParser, skips restored bans and does no whois", () => {
   const a = renderFail2banMailAction();
-  assert.equal(FAIL2BAN_MAIL_ACTION, "diy-mail");
+  assert.equal(FAIL2BAN_MAIL_ACTION, "sendmail");
+  assert.match(a, /^actionstart =$/m);
+  assert.match(a, /^actionstop =$/m);
   assert.match(a, /^\[Definition\]$/m);
   assert.match(a, /^norestored = 1$/m);
   assert.match(a, /^actionban = printf %%s ".*<ip>.*<failures>.*" \| \/usr\/local\/sbin\/diy-alert "fail2ban-<name>"/m);

@@ -1,0 +1,91 @@
+// Everything the operations side adds to the server push, from plain settings: the alert script,
+// fail2ban's mail action, the certificate expiry timer, Let's Encrypt (with a domain) and dynamic DNS
+// (with an update URL), plus the commands the push runs last to switch the timers on or off.
+import {
+  ALERT_PATHS,
+  SERVER_CERTS,
+  renderAlertScript,
+  renderCertCheckScript,
+  renderCertCheckService,
+  renderCertCheckTimer,
+  renderFail2banMailAction,
+} from "./alerts";
+import { CERTBOT_PATHS, renderCertbotDeployHook, renderCertbotScript, renderCertbotService, renderCertbotTimer } from "./certbot";
+import { DDNS_ENV_VAR, DDNS_PATHS, checkDdnsUrl, renderDdnsScript, renderDdnsService, renderDdnsTimer } from "./ddns";
+import { SERVER_MOSQUITTO_PATHS } from "./mosquitto";
+import type { PushFile } from "./push-script";
+import { renderEnvFile } from "./server-files";
+
+export interface OpsInput {
+  source?: string;
+  /** stack: alertEmail (needs smtpHost); absent → alerts are logged only. */
+  alertEmail?: string;
+  alertRateLimitMinutes: number;
+  certExpiryWarnDays: number;
+  /** stack: domain + letsEncryptEmail: nginx gets a Let's Encrypt certificate. */
+  letsEncrypt?: { domain: string; email: string };
+  /** stack: ddnsUpdateUrl (secret), only without Route53. */
+  ddnsUpdateUrl?: string;
+}
+
+export interface OpsPush {
+  files: PushFile[];
+  /** Shell commands the push runs after the services are up (timers on/off, first issuance). */
+  after: string[];
+}
+
+const root = { owner: "root", group: "root" } as const;
+const script = (path: string, content: string): PushFile => ({ path, content, mode: "0755", ...root });
+const unit = (path: string, content: string): PushFile => ({ path, content, mode: "0644", ...root, systemd: true });
+
+export function renderOpsPush(input: OpsInput): OpsPush {
+  const source = input.source;
+  const files: PushFile[] = [
+    script(ALERT_PATHS.script, renderAlertScript({ source, alertEmail: input.alertEmail, rateLimitMinutes: input.alertRateLimitMinutes })),
+    { path: ALERT_PATHS.fail2banAction, content: renderFail2banMailAction({ source }), mode: "0644", ...root, services: ["fail2ban"] },
+    script(
+      ALERT_PATHS.certCheckScript,
+      renderCertCheckScript({
+        source,
+        warnDays: input.certExpiryWarnDays,
+        certs: [...SERVER_CERTS, ...(input.letsEncrypt ? [`/etc/letsencrypt/live/${input.letsEncrypt.domain}/fullchain.pem`] : [])],
+        crl: SERVER_MOSQUITTO_PATHS.crlfile,
+      }),
+    ),
+    unit(ALERT_PATHS.certCheckService, renderCertCheckService({ source })),
+    unit(ALERT_PATHS.certCheckTimer, renderCertCheckTimer({ source })),
+  ];
+  const after = ["systemctl enable --now --quiet diy-cert-check.timer"];
+
+  if (input.letsEncrypt) {
+    const le = { source, ...input.letsEncrypt };
+    files.push(
+      script(CERTBOT_PATHS.script, renderCertbotScript(le)),
+      script(CERTBOT_PATHS.deployHook, renderCertbotDeployHook(le)),
+      unit(CERTBOT_PATHS.service, renderCertbotService({ source })),
+      unit(CERTBOT_PATHS.timer, renderCertbotTimer({ source })),
+    );
+    after.push(CERTBOT_PATHS.script, "systemctl enable --now --quiet diy-certbot.timer");
+  } else {
+    after.push("if [ -e /etc/systemd/system/diy-certbot.timer ]; then systemctl disable --now --quiet diy-certbot.timer; fi");
+  }
+
+  if (input.ddnsUpdateUrl !== undefined) {
+    files.push(
+      {
+        path: DDNS_PATHS.env,
+        content: renderEnvFile({ source, vars: { [DDNS_ENV_VAR]: checkDdnsUrl(input.ddnsUpdateUrl) } }),
+        mode: "0600",
+        ...root,
+        secret: true,
+      },
+      script(DDNS_PATHS.script, renderDdnsScript({ source })),
+      unit(DDNS_PATHS.service, renderDdnsService({ source })),
+      unit(DDNS_PATHS.timer, renderDdnsTimer({ source })),
+    );
+    after.push("systemctl enable --now --quiet diy-ddns.timer", "systemctl start diy-ddns.service");
+  } else {
+    after.push("if [ -e /etc/systemd/system/diy-ddns.timer ]; then systemctl disable --now --quiet diy-ddns.timer; fi");
+  }
+  return { files, after };
+}
