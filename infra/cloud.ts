@@ -6,6 +6,8 @@ import * as random from "@pulumi/random";
 import { bundle } from "./bundle";
 import type { Settings } from "./config";
 import { type DeviceProvisioning, provisionDevices } from "./devices";
+import { revokedCerts, stackCrl } from "./crl";
+import { createDnsRecord } from "./dns";
 import { createNetwork } from "./network";
 import { createPki, type KeyCert, type Pki } from "./pki";
 import { renderCloudConfig } from "./render/cloud-config";
@@ -76,6 +78,16 @@ export class DeviceCloud extends pulumi.ComponentResource {
     );
     this.pki = pki;
 
+    // Operations (infra/crl.ts, infra/dns.ts; the alert/Let's Encrypt/dynamic-DNS files and timers come
+    // from infra/render/ops.ts through serverFilesInput): the CRL of revoked devices, the domain's A record.
+    // With nothing revoked no CRL is pushed and mosquitto.conf drops `crlfile`: that restart is what
+    // lets an un-revoked device back in.
+    const revoked = revokedCerts(pki.clients, s.revokedDevices);
+    const crlPem = args.crlPem ?? (revoked.length > 0 ? stackCrl({ ca: pki.ca, revoked }) : undefined);
+    if (s.domain && s.route53ZoneId) {
+      createDnsRecord(name, { domain: s.domain, zoneId: s.route53ZoneId, publicIp: eip.publicIp }, { parent: this });
+    }
+
     const network = createNetwork(
       name,
       { adminCidrs: s.adminCidrs, smtpPort: s.smtpHost ? s.smtpPort : undefined, tags: s.tags },
@@ -101,18 +113,19 @@ export class DeviceCloud extends pulumi.ComponentResource {
     const pkiText = pulumi.all([pki.ca.certPem, pki.server.certPem, pki.server.keyPem, pki.web.certPem, pki.web.keyPem]);
     const secrets = pulumi.all([webPassword, sessionSecret, s.smtpPassword ?? pulumi.output(undefined)]);
     const push = pulumi
-      .all([pkiText, secrets, args.webBundle, pulumi.output(args.extraFiles ?? []), pulumi.output(args.crlPem), this.webUrl])
-      .apply(([[caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem], [password, secret, smtpPassword], webBundle, extraFiles, crlPem, webUrl]) =>
+      .all([pkiText, secrets, args.webBundle, pulumi.output(args.extraFiles ?? []), pulumi.output(crlPem), this.webUrl, pulumi.output(s.ddnsUpdateUrl)])
+      .apply(([[caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem], [password, secret, smtpPassword], webBundle, extraFiles, crl, webUrl, ddnsUpdateUrl]) =>
         renderServerPush(
           serverFilesInput(s, {
             source,
             webUrl,
-            pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem },
+            pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem: crl },
             webPassword: password,
             sessionSecret: secret,
             smtpPassword,
             webBundle,
             extraFiles,
+            ddnsUpdateUrl,
           }),
         ),
       );

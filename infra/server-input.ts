@@ -4,6 +4,7 @@ import { aclModel } from "../protocol";
 import type { DeviceSettings, Settings } from "./config";
 import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
+import { renderOpsPush } from "./render/ops";
 import type { PushFile } from "./render/push-script";
 import type { ServerFilesInput, ServerPki } from "./render/server-files";
 import { SERVER_WEB_PATHS } from "./render/systemd";
@@ -45,9 +46,21 @@ export interface ServerValues {
   smtpPassword?: string;
   webBundle: string;
   extraFiles?: readonly PushFile[];
+  /** stack: ddnsUpdateUrl (secret), revealed for the push only. */
+  ddnsUpdateUrl?: string;
 }
 
 export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput {
+  // Operations (infra/render/ops.ts): alert script, fail2ban mail override, expiry timer, Let's Encrypt
+  // with a domain, dynamic DNS with an update URL (Route53 keeps the name when it is configured).
+  const ops = renderOpsPush({
+    source: v.source,
+    alertEmail: s.alertEmail && s.smtpHost ? s.alertEmail : undefined,
+    alertRateLimitMinutes: s.alertRateLimitMinutes,
+    certExpiryWarnDays: s.certExpiryWarnDays,
+    letsEncrypt: s.domain && s.letsEncryptEmail ? { domain: s.domain, email: s.letsEncryptEmail } : undefined,
+    ddnsUpdateUrl: s.route53ZoneId ? undefined : v.ddnsUpdateUrl,
+  });
   return {
     source: v.source,
     hostname: s.domain ?? SERVER_HOSTNAME,
@@ -74,10 +87,17 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
         devices: webDevices(s.devices),
         publicOrigin: v.webUrl,
         cookieSecure: true,
+        // apps/web/alerts.ts: device offline/online mails through the local postfix (logged only without an address)
+        alerts: {
+          offlineAfterMinutes: s.offlineAlertMinutes,
+          rateLimitMinutes: s.alertRateLimitMinutes,
+          ...(s.alertEmail && s.smtpHost ? { email: s.alertEmail } : {}),
+        },
       },
       password: v.webPassword,
       sessionSecret: v.sessionSecret,
     },
-    extraFiles: v.extraFiles ? [...v.extraFiles] : undefined,
+    extraFiles: [...ops.files, ...(v.extraFiles ?? [])],
+    after: ops.after,
   };
 }

@@ -6,6 +6,7 @@
 // reported offline comes back, a recovery mail follows. Mails go through postfix's sendmail when an
 // alert address is configured; otherwise they are only logged and the stack works the same.
 import { spawn } from "node:child_process";
+import { z } from "zod";
 import { isDeviceId } from "../../protocol";
 
 export interface AlertMail {
@@ -196,4 +197,39 @@ export function createMailTransport(opts: MailTransportOptions): SendMail {
       });
       child.stdin.end(formatMail(to, mail, opts.subjectPrefix));
     });
+}
+
+/** config.json `alerts` (rendered by the Pulumi program from offlineAlertMinutes, alertRateLimitMinutes, alertEmail). */
+export const AlertsConfig = z.strictObject({
+  offlineAfterMinutes: z.number().int().min(1).max(1440),
+  rateLimitMinutes: z.number().int().min(1).max(10080),
+  email: z.string().regex(EMAIL, "a plain email address").optional(),
+});
+export type AlertsConfig = z.infer<typeof AlertsConfig>;
+
+/** What the alerter needs from the web app's device store: its "status" event. */
+export interface StatusSource {
+  on(event: "status", listener: (s: { deviceId: string; online: boolean }) => void): unknown;
+}
+
+/**
+ * Wires offline alerts to a device store: every status change feeds the alerter; mails go through
+ * sendmail when an address is configured, else they are logged. Returns the alerter (stop() on close).
+ */
+export function startOfflineAlerts(
+  store: StatusSource,
+  raw: unknown,
+  opts: { log: (line: string) => void; sendmailPath?: string; now?: () => number; timers?: AlertTimers },
+): OfflineAlerter {
+  const cfg = AlertsConfig.parse(raw);
+  const alerter = createOfflineAlerter({
+    offlineAfterMs: cfg.offlineAfterMinutes * 60_000,
+    rateLimitMs: cfg.rateLimitMinutes * 60_000,
+    send: createMailTransport({ to: cfg.email, log: opts.log, sendmailPath: opts.sendmailPath }),
+    onError: (err) => opts.log(`alert mail failed: ${err instanceof Error ? err.message : String(err)}`),
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.timers ? { timers: opts.timers } : {}),
+  });
+  store.on("status", (s) => alerter.status(s.deviceId, s.online ? "online" : "offline"));
+  return alerter;
 }

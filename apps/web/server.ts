@@ -2,6 +2,7 @@
 // startWeb is what main.ts, the demo and the tests call.
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { startOfflineAlerts } from "./alerts";
 import { createWebApp } from "./app";
 import { BrokerLink, readBrokerTls } from "./broker";
 import { type WebConfigInput, type WebSecrets, parseWebConfig, secretsFromEnv } from "./config";
@@ -15,6 +16,8 @@ export interface StartWebOptions extends Partial<WebSecrets> {
   /** First reconnect delay to the broker; doubles up to 30 s. */
   reconnectMinMs?: number;
   publicDir?: string;
+  /** sendmail for offline alerts (tests pass a recorder); default /usr/sbin/sendmail. */
+  sendmailPath?: string;
 }
 
 export interface RunningWeb {
@@ -41,8 +44,13 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
   });
 
   store.on("status", (s) => log.info("device_status", { device: s.deviceId, online: s.online, previous: s.previous }));
-  // Offline alerts (apps/web/alerts.ts, ops) hook in here: they observe store "status" events
-  // and read config.alerts.
+  // Offline alerts (apps/web/alerts.ts, ops): observe store "status" events, configured by config.alerts.
+  const alerter = config.alerts
+    ? startOfflineAlerts(store, config.alerts, {
+        log: (line) => log.info("alert", { line }),
+        ...(opts.sendmailPath ? { sendmailPath: opts.sendmailPath } : {}),
+      })
+    : undefined;
 
   const web = createWebApp({
     store,
@@ -73,6 +81,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     broker,
     close() {
       closing ??= (async () => {
+        alerter?.stop();
         web.closeStreams();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -5,7 +5,7 @@
 // Idempotent: a second run with the same files changes nothing and restarts nothing.
 import { createHash } from "node:crypto";
 import { WEB_USER } from "./systemd";
-import { DEFAULT_SOURCE, header, lines } from "./text";
+import { DEFAULT_SOURCE, header, lines, oneLine } from "./text";
 
 /** Services the push script knows how to validate and restart or reload. */
 export type ServerService = "mosquitto" | "nginx" | "postfix" | "fail2ban" | "diy-web";
@@ -49,6 +49,11 @@ export interface PushScriptInput {
   systemUsers?: readonly string[];
   /** Give up waiting for cloud-init after this long. */
   cloudInitTimeoutSeconds?: number;
+  /**
+   * Commands run last, once every service is up (switching timers on/off, a first Let's Encrypt
+   * issuance). Rendered by infra/render/ops.ts; no secrets. A failing one is logged, not fatal.
+   */
+  after?: readonly string[];
 }
 
 /** How each service takes a changed file. */
@@ -259,6 +264,10 @@ export function renderPushScript(input: PushScriptInput): string {
     // Debian's postfix.service is a oneshot wrapper that stays "active"; ask postfix itself.
     const running = s === "postfix" ? "postfix status >/dev/null 2>&1" : `systemctl is-active --quiet ${u}`;
     body.push(`  ${running} || { journalctl -u ${u} -n 40 --no-pager >&2 || true; die "${u} is not running"; }`);
+  }
+  for (const cmd of input.after ?? []) {
+    if (cmd.includes("'")) throw new Error(`after command must not contain a single quote: ${cmd}`);
+    body.push(`  if ! ( ${oneLine("after command", cmd)} ); then log 'step failed (continuing): ${cmd}'; fi`);
   }
   body.push('  log "done"');
   return lines([

@@ -53,6 +53,8 @@ export interface ServerFilesInput {
   };
   /** More files from other renderers (alerts, certbot, ddns). */
   extraFiles?: readonly PushFile[];
+  /** Commands the push runs last (infra/render/ops.ts: timers, first certificate issuance). */
+  after?: readonly string[];
 }
 
 /** systemd EnvironmentFile: KEY="value" with the value's backslashes, quotes and $ escaped. */
@@ -170,6 +172,7 @@ export function renderServerPush(input: ServerFilesInput & { cloudInitTimeoutSec
     remove: SERVER_REMOVALS,
     enable: SERVER_ENABLED,
     cloudInitTimeoutSeconds: input.cloudInitTimeoutSeconds,
+    after: input.after,
   });
   return { files, script, hash: pushHash(files) };
 }
