@@ -95,4 +95,17 @@ describe("browser against the local demo", { skip: existsSync(CHROMIUM) ? false 
     await page.locator('[data-device="pi1"] .input[data-input="button"]', { hasText: "pressed" }).waitFor({ timeout: 10_000 });
     assert.deepEqual(problems, []);
   });
+
+  it("shows a board going offline, and says so when it does not confirm a command", async () => {
+    const bbb1 = page.locator('[data-device="bbb1"]');
+    const service = demo.devices.find((d) => d.deviceId === "bbb1");
+    assert.ok(service);
+    await service.stop();
+    await bbb1.locator('.online[data-online="false"]').waitFor({ timeout: 10_000 });
+    await bbb1.getByRole("button", { name: /led on$/ }).click();
+    await page.locator("#message", { hasText: "did not confirm" }).waitFor({ timeout: 15_000 });
+    assert.equal(await bbb1.locator('.output[data-output="led"]').getAttribute("data-state"), "off");
+    await page.screenshot({ path: join(ARTIFACTS, "e2e-demo-offline.png"), fullPage: true });
+    assert.deepEqual(problems, []);
+  });
 });

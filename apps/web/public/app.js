@@ -6,6 +6,7 @@
   let events = null;
   const devices = new Map(); // id -> device view from the server
   const pending = new Map(); // "id/output" -> request id of the command in flight
+  const CONFIRM_MS = 8000;
 
   function show(section) {
     $("login").hidden = section !== "login";
@@ -90,9 +91,18 @@
     $("message").textContent = "";
     const { status, data } = await api("POST", `/api/devices/${encodeURIComponent(id)}/outputs/${encodeURIComponent(output)}`, { value });
     if (status === 202) {
-      pending.set(`${id}/${output}`, data.req);
+      const key = `${id}/${output}`;
+      pending.set(key, data.req);
       const d = devices.get(id);
       if (d) updateDevice(d);
+      // The broker took the command; if the device never reports the new state, say so.
+      setTimeout(() => {
+        if (pending.get(key) !== data.req) return;
+        pending.delete(key);
+        const dev = devices.get(id);
+        if (dev) updateDevice(dev);
+        $("message").textContent = `${dev ? dev.label : id} did not confirm "${output}" within ${CONFIRM_MS / 1000} s: is it online?`;
+      }, CONFIRM_MS);
     } else if (status === 401) {
       loggedOut();
     } else {
