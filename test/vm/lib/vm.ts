@@ -101,7 +101,10 @@ export class Vm {
       "-smp", String(o.cpus ?? 2),
       "-kernel", o.image.kernel,
       "-initrd", o.image.initrd,
-      "-append", "root=/dev/vda rw console=ttyS0 panic=-1",
+      // No floppy probing (it stalls boot under TCG), no graphics: only the devices listed here.
+      "-nodefaults",
+      "-vga", "none",
+      "-append", "root=/dev/vda rw console=ttyS0 panic=-1 modprobe.blacklist=floppy,bochs",
       "-drive", `file=${overlay},if=virtio,format=qcow2,discard=unmap`,
       "-drive", `file=${seed},if=virtio,format=raw,readonly=on`,
       "-netdev", `user,id=n0,${fwd}`,
