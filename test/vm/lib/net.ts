@@ -16,7 +16,7 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string;
   /** HTTPS: trust this CA and verify this server name; plain HTTP when omitted. */
-  tls?: { ca: string; servername: string };
+  tls?: { ca: string; servername?: string };
 }
 
 export function request(req: HttpRequest): Promise<HttpResponse> {
@@ -26,7 +26,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
       port: req.port,
       path: req.path,
       method: req.method ?? "GET",
-      headers: { ...(req.tls ? { host: req.tls.servername } : {}), ...req.headers },
+      headers: { ...(req.tls?.servername ? { host: req.tls.servername } : {}), ...req.headers },
       timeout: 30_000,
     };
     const onResponse = (res: http.IncomingMessage) => {
@@ -39,7 +39,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
       res.on("error", reject);
     };
     const r = req.tls
-      ? https.request({ ...base, ca: req.tls.ca, servername: req.tls.servername }, onResponse)
+      ? https.request({ ...base, ca: req.tls.ca, ...(req.tls.servername ? { servername: req.tls.servername } : {}) }, onResponse)
       : http.request(base, onResponse);
     r.on("timeout", () => r.destroy(new Error(`${base.method} ${req.path}: timed out`)));
     r.on("error", reject);
@@ -68,9 +68,9 @@ export function waitForEvent(
         port: req.port,
         path: req.path,
         method: "GET",
-        headers: { host: req.tls.servername, accept: "text/event-stream", ...req.headers },
+        headers: { ...(req.tls.servername ? { host: req.tls.servername } : {}), accept: "text/event-stream", ...req.headers },
         ca: req.tls.ca,
-        servername: req.tls.servername,
+        ...(req.tls.servername ? { servername: req.tls.servername } : {}),
       },
       (res) => {
         if (res.statusCode !== 200) {
@@ -133,7 +133,8 @@ export interface MqttCreds {
   ca: string;
   cert?: string;
   key?: string;
-  servername: string;
+  /** TLS name to verify when the address is not in the certificate. */
+  servername?: string;
 }
 
 /** One MQTT 5 connection attempt over TLS (no reconnects); rejects with the broker's or TLS's reason. */
@@ -148,7 +149,7 @@ export function mqttConnect(port: number, creds: MqttCreds, clientId: string): P
       ca: creds.ca,
       cert: creds.cert,
       key: creds.key,
-      servername: creds.servername,
+      ...(creds.servername ? { servername: creds.servername } : {}),
       rejectUnauthorized: true,
       reconnectPeriod: 0,
       connectTimeout: 20_000,

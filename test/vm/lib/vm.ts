@@ -51,6 +51,7 @@ export class Vm {
   ssh!: Ssh;
   private proc: ChildProcess | undefined;
   private exited: string | undefined;
+  private stopping = false;
 
   constructor(private readonly opts: VmOptions) {
     this.name = opts.name;
@@ -64,8 +65,14 @@ export class Vm {
     return p;
   }
 
+  /** True when QEMU has exited (crashed, or the guest panicked) without stop(). */
+  get crashed(): boolean {
+    return this.exited !== undefined && !this.stopping;
+  }
+
   async start(): Promise<void> {
     const o = this.opts;
+    this.exited = undefined;
     mkdirSync(o.dir, { recursive: true });
     const overlay = join(o.dir, "disk.qcow2");
     const ov = await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", o.image.disk, overlay]);
@@ -90,7 +97,8 @@ export class Vm {
     ]);
     if (iso.code !== 0) throw new Error(`genisoimage: ${iso.stderr}`);
 
-    for (const g of [22, ...(o.forward ?? [])]) this.ports.set(g, await freePort());
+    // Kept across a restart: others may already have been told these ports.
+    for (const g of [22, ...(o.forward ?? [])]) if (!this.ports.has(g)) this.ports.set(g, await freePort());
     const fwd = [...this.ports].map(([g, h]) => `hostfwd=tcp:127.0.0.1:${h}-:${g}`).join(",");
 
     const args = [
@@ -104,8 +112,11 @@ export class Vm {
       // No floppy probing (it stalls boot under TCG), no graphics: only the devices listed here.
       "-nodefaults",
       "-vga", "none",
-      "-append", "root=/dev/vda rw console=ttyS0 panic=-1 modprobe.blacklist=floppy,bochs",
-      "-drive", `file=${overlay},if=virtio,format=qcow2,discard=unmap`,
+      // no_timer_check: on a loaded host the kernel's early timer test under TCG can fail and panic
+      // ("IO-APIC + timer doesn't work"); panic=-1 with -no-reboot makes QEMU exit instead of hanging.
+      "-append", "root=/dev/vda rw console=ttyS0 no_timer_check panic=-1 modprobe.blacklist=floppy,bochs",
+      // cache=unsafe: a throwaway disk; guest fsyncs (dpkg does many) need not reach the host disk.
+      "-drive", `file=${overlay},if=virtio,format=qcow2,discard=unmap,cache=unsafe`,
       "-drive", `file=${seed},if=virtio,format=raw,readonly=on`,
       "-netdev", `user,id=n0,${fwd}`,
       "-device", "virtio-net-pci,netdev=n0",
@@ -124,6 +135,7 @@ export class Vm {
     proc.on("exit", (code, signal) => {
       running.delete(proc);
       this.exited = `qemu exited (${signal ?? code}) ${stderr.trim()}`;
+      if (!this.stopping) log(this.name, `${this.exited}; console tail:\n${this.consoleTail(15)}`);
     });
     running.add(proc);
     this.proc = proc;
@@ -201,6 +213,7 @@ export class Vm {
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || this.exited !== undefined) return;
+    this.stopping = true;
     const gone = new Promise<void>((r) => p.once("exit", () => r()));
     p.kill("SIGKILL");
     await gone;
