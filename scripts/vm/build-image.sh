@@ -43,8 +43,100 @@ MIRROR="${MIRROR%/}"
 SECURITY_MIRROR="${MIRROR%/debian}/debian-security"
 CACHE_ROOT="${VM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/diy-device-cloud/vm}"
 
-# The key is this script's content plus the mirror: editing the recipe builds a new image.
-HASH=$( { cat "$0"; echo "$MIRROR"; } | sha256sum | cut -c1-16)
+# The recipe: everything that decides what is in the image. Its text (declare -f) keys the cache, so
+# editing it builds a new image while edits elsewhere in this script reuse the cached one.
+build() {
+  start=$(date +%s)
+  log "debootstrap --variant=minbase $SUITE from $MIRROR into $ROOT (a few minutes)"
+  debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 &
+  ds=$!
+  while kill -0 "$ds" 2>/dev/null; do
+    sleep 15
+    kill -0 "$ds" 2>/dev/null && log "debootstrap: $(grep -E '^I: ' "$WORK/debootstrap.log" | tail -1 | cut -c1-100)"
+  done
+  if ! wait "$ds"; then tail -30 "$WORK/debootstrap.log" >&2; exit 1; fi
+  log "debootstrap done after $(( $(date +%s) - start )) s"
+
+  cat >"$ROOT/etc/apt/sources.list" <<EOF
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+EOF
+  # No daemon may start inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
+  chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+  mount -t proc proc "$ROOT/proc"
+  mount -t sysfs sys "$ROOT/sys"
+  mount --bind /dev "$ROOT/dev"
+  mount --bind /dev/pts "$ROOT/dev/pts"
+
+  log "installing ${PACKAGES[*]}"
+  echo "locales locales/locales_to_be_generated multiselect en_US.UTF-8 UTF-8" | chroot "$ROOT" debconf-set-selections
+  echo "locales locales/default_environment_locale select en_US.UTF-8" | chroot "$ROOT" debconf-set-selections
+  chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -o Acquire::Retries=3 update -qq >"$WORK/apt.log" 2>&1
+  chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get -o Acquire::Retries=3 install -y -q --no-install-recommends \
+    "${PACKAGES[@]}" >>"$WORK/apt.log" 2>&1 &
+  ap=$!
+  while kill -0 "$ap" 2>/dev/null; do
+    sleep 15
+    kill -0 "$ap" 2>/dev/null && log "apt: $(grep -E '^(Get|Unpacking|Setting up)' "$WORK/apt.log" | tail -1 | cut -c1-100)"
+  done
+  if ! wait "$ap"; then tail -40 "$WORK/apt.log" >&2; exit 1; fi
+  log "packages installed after $(( $(date +%s) - start )) s"
+
+  # Locale (the package's postinst generates what /etc/locale.gen lists).
+  sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$ROOT/etc/locale.gen"
+  chroot "$ROOT" locale-gen >/dev/null
+  echo 'LANG=en_US.UTF-8' >"$ROOT/etc/default/locale"
+
+  # Root file system and first-boot identity.
+  echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$ROOT/etc/fstab"
+  echo 'debian' >"$ROOT/etc/hostname"
+  printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
+  : >"$ROOT/etc/machine-id"
+  rm -f "$ROOT/var/lib/dbus/machine-id"
+  rm -f "$ROOT"/etc/ssh/ssh_host_*   # cloud-init generates the host keys on first boot
+  passwd -R "$ROOT" -l root >/dev/null
+  # ifupdown reads the file cloud-init writes to interfaces.d.
+  printf 'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n' >"$ROOT/etc/network/interfaces"
+
+  # cloud-init: only NoCloud (no probing for EC2/OpenStack metadata that is not there) and the default
+  # user of the Debian EC2 AMIs, `admin`, key-only with passwordless sudo.
+  cat >"$ROOT/etc/cloud/cloud.cfg.d/90-diy-vm.cfg" <<'EOF'
+# Written by scripts/vm/build-image.sh: behave like a Debian 12 EC2 AMI, seeded by NoCloud.
+datasource_list: [ NoCloud, None ]
+system_info:
+  default_user:
+    name: admin
+    lock_passwd: true
+    gecos: Debian
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+EOF
+
+  rm -f "$ROOT/usr/sbin/policy-rc.d"
+  chroot "$ROOT" apt-get clean
+  rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/*.log "$ROOT"/var/cache/debconf/*-old
+
+  # The image's own kernel and initrd, for direct kernel boot (no bootloader needed).
+  kernel=$(find "$ROOT/boot" -name 'vmlinuz-*' | sort -V | tail -1)
+  initrd=$(find "$ROOT/boot" -name 'initrd.img-*' | sort -V | tail -1)
+  mkdir -p "$WORK/out"
+  cp "$kernel" "$WORK/out/vmlinuz"
+  cp "$initrd" "$WORK/out/initrd.img"
+
+  for m in dev/pts dev sys proc; do umount -l "$ROOT/$m"; done
+  log "mkfs.ext4 -d ($IMAGE_SIZE, sparse) and qcow2"
+  truncate -s "$IMAGE_SIZE" "$WORK/root.raw"
+  mkfs.ext4 -q -F -L root -d "$ROOT" "$WORK/root.raw"
+  qemu-img convert -O qcow2 "$WORK/root.raw" "$WORK/out/base.qcow2"
+  rm -f "$WORK/root.raw"
+  { echo "suite=$SUITE mirror=$MIRROR built=$(date -u +%FT%TZ)"; printf '%s\n' "${PACKAGES[@]}"; } >"$WORK/out/recipe.txt"
+
+}
+
+HASH=$( { declare -f build; echo "$SUITE $IMAGE_SIZE $MIRROR ${PACKAGES[*]}"; } | sha256sum | cut -c1-16)
 OUT="$CACHE_ROOT/$HASH"
 
 if [ -f "$OUT/base.qcow2" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
@@ -53,7 +145,12 @@ if [ -f "$OUT/base.qcow2" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]
   exit 0
 fi
 
-[ "$(id -u)" -eq 0 ] || { echo "build-image: needs root (debootstrap, chroot)" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+  # debootstrap and chroot need root; keep this user's cache directory.
+  command -v sudo >/dev/null || { echo "build-image: needs root (debootstrap, chroot)" >&2; exit 1; }
+  log "not root: running the build through sudo"
+  exec sudo VM_CACHE_DIR="$CACHE_ROOT" VM_MIRROR="$MIRROR" bash "$0"
+fi
 for tool in debootstrap mkfs.ext4 qemu-img; do
   command -v "$tool" >/dev/null || { echo "build-image: missing $tool (run scripts/setup.sh test)" >&2; exit 1; }
 done
@@ -76,93 +173,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start=$(date +%s)
-log "debootstrap --variant=minbase $SUITE from $MIRROR into $ROOT (a few minutes)"
-debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 &
-ds=$!
-while kill -0 "$ds" 2>/dev/null; do
-  sleep 15
-  kill -0 "$ds" 2>/dev/null && log "debootstrap: $(grep -E '^I: ' "$WORK/debootstrap.log" | tail -1 | cut -c1-100)"
-done
-if ! wait "$ds"; then tail -30 "$WORK/debootstrap.log" >&2; exit 1; fi
-log "debootstrap done after $(( $(date +%s) - start )) s"
-
-cat >"$ROOT/etc/apt/sources.list" <<EOF
-deb $MIRROR $SUITE main
-deb $MIRROR $SUITE-updates main
-deb $SECURITY_MIRROR $SUITE-security main
-EOF
-# No daemon may start inside the chroot.
-printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
-chmod 755 "$ROOT/usr/sbin/policy-rc.d"
-mount -t proc proc "$ROOT/proc"
-mount -t sysfs sys "$ROOT/sys"
-mount --bind /dev "$ROOT/dev"
-mount --bind /dev/pts "$ROOT/dev/pts"
-
-log "installing ${PACKAGES[*]}"
-echo "locales locales/locales_to_be_generated multiselect en_US.UTF-8 UTF-8" | chroot "$ROOT" debconf-set-selections
-echo "locales locales/default_environment_locale select en_US.UTF-8" | chroot "$ROOT" debconf-set-selections
-chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get update -qq >"$WORK/apt.log" 2>&1
-chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get install -y -q --no-install-recommends \
-  "${PACKAGES[@]}" >>"$WORK/apt.log" 2>&1 &
-ap=$!
-while kill -0 "$ap" 2>/dev/null; do
-  sleep 15
-  kill -0 "$ap" 2>/dev/null && log "apt: $(grep -E '^(Get|Unpacking|Setting up)' "$WORK/apt.log" | tail -1 | cut -c1-100)"
-done
-if ! wait "$ap"; then tail -40 "$WORK/apt.log" >&2; exit 1; fi
-log "packages installed after $(( $(date +%s) - start )) s"
-
-# Locale (the package's postinst generates what /etc/locale.gen lists).
-sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$ROOT/etc/locale.gen"
-chroot "$ROOT" locale-gen >/dev/null
-echo 'LANG=en_US.UTF-8' >"$ROOT/etc/default/locale"
-
-# Root file system and first-boot identity.
-echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$ROOT/etc/fstab"
-echo 'debian' >"$ROOT/etc/hostname"
-printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
-: >"$ROOT/etc/machine-id"
-rm -f "$ROOT/var/lib/dbus/machine-id"
-rm -f "$ROOT"/etc/ssh/ssh_host_*   # cloud-init generates the host keys on first boot
-passwd -R "$ROOT" -l root >/dev/null
-# ifupdown reads the file cloud-init writes to interfaces.d.
-printf 'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n' >"$ROOT/etc/network/interfaces"
-
-# cloud-init: only NoCloud (no probing for EC2/OpenStack metadata that is not there) and the default
-# user of the Debian EC2 AMIs, `admin`, key-only with passwordless sudo.
-cat >"$ROOT/etc/cloud/cloud.cfg.d/90-diy-vm.cfg" <<'EOF'
-# Written by scripts/vm/build-image.sh: behave like a Debian 12 EC2 AMI, seeded by NoCloud.
-datasource_list: [ NoCloud, None ]
-system_info:
-  default_user:
-    name: admin
-    lock_passwd: true
-    gecos: Debian
-    groups: [adm, sudo]
-    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
-    shell: /bin/bash
-EOF
-
-rm -f "$ROOT/usr/sbin/policy-rc.d"
-chroot "$ROOT" apt-get clean
-rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/*.log "$ROOT"/var/cache/debconf/*-old
-
-# The image's own kernel and initrd, for direct kernel boot (no bootloader needed).
-kernel=$(find "$ROOT/boot" -name 'vmlinuz-*' | sort -V | tail -1)
-initrd=$(find "$ROOT/boot" -name 'initrd.img-*' | sort -V | tail -1)
-mkdir -p "$WORK/out"
-cp "$kernel" "$WORK/out/vmlinuz"
-cp "$initrd" "$WORK/out/initrd.img"
-
-for m in dev/pts dev sys proc; do umount -l "$ROOT/$m"; done
-log "mkfs.ext4 -d ($IMAGE_SIZE, sparse) and qcow2"
-truncate -s "$IMAGE_SIZE" "$WORK/root.raw"
-mkfs.ext4 -q -F -L root -d "$ROOT" "$WORK/root.raw"
-qemu-img convert -O qcow2 "$WORK/root.raw" "$WORK/out/base.qcow2"
-rm -f "$WORK/root.raw"
-{ echo "suite=$SUITE mirror=$MIRROR built=$(date -u +%FT%TZ)"; printf '%s\n' "${PACKAGES[@]}"; } >"$WORK/out/recipe.txt"
+build
 
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"

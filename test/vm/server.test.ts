@@ -101,7 +101,7 @@ function describeRun(r: RunResult | undefined): string {
   return r ? `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-4000)}` : "did not run";
 }
 
-describe("two-VM deployment: server from rendered user data + SSH push, device from the install script", { timeout: 35 * 60_000 }, () => {
+describe("two-VM deployment: server from rendered user data + SSH push, device from the install script", { timeout: 80 * 60_000 }, () => {
   before(async () => {
     const t0 = Date.now();
     const image = await ensureBaseImage();

@@ -158,7 +158,7 @@ export class Vm {
     if (this.exited !== undefined) throw new Error(`${this.name}: ${this.exited}`);
   }
 
-  async waitForSsh(timeoutMs = 8 * 60_000): Promise<number> {
+  async waitForSsh(timeoutMs = 15 * 60_000): Promise<number> {
     const start = Date.now();
     await waitFor({
       what: `${this.name} ssh`,
@@ -174,7 +174,7 @@ export class Vm {
   }
 
   /** Waits for cloud-init's last stage (boot-finished), then returns `cloud-init status --long`. */
-  async waitForCloudInit(timeoutMs = 15 * 60_000): Promise<{ ms: number; status: RunResult }> {
+  async waitForCloudInit(timeoutMs = 30 * 60_000): Promise<{ ms: number; status: RunResult }> {
     const start = Date.now();
     await waitFor({
       what: `${this.name} cloud-init`,
