@@ -1,18 +1,14 @@
-// The stack the VM tier deploys, rendered by the program's own renderers with the inputs infra/cloud.ts
-// (server) and infra/devices.ts (boards) give them. The Pulumi component does this inside `apply`;
-// here the same calls run on plain values. Keep in step with infra/cloud.ts (`renderServerPush` call).
-import { aclModel } from "../../../protocol";
-import { bundleWebApp } from "../../../apps/web/bundle";
+// The stack the VM tier deploys, rendered by the program's own code: the same Settings -> files path
+// infra/cloud.ts takes (server-input.ts `serverFilesInput`, `renderServerPush`) and infra/devices.ts
+// takes for a board (`planDevice`, `devicePayload`). Only the deployment-time values differ: the
+// certificates come from a local CA and the public address is QEMU's.
 import { bundle } from "../../../infra/bundle";
-import { SERVER_HOSTNAME, webDevices } from "../../../infra/cloud";
-import type { DeviceSettings } from "../../../infra/config";
+import type { DeviceSettings, Settings } from "../../../infra/config";
 import { renderCloudConfig } from "../../../infra/render/cloud-config";
-import type { Fail2banJailInput } from "../../../infra/render/fail2ban";
-import { MQTT_TLS_PORT } from "../../../infra/render/mosquitto";
 import { devicePayload, type DevicePlan, planDevice } from "../../../infra/render/device-plan";
 import { renderServerPush } from "../../../infra/render/server-files";
-import { SERVER_WEB_PATHS } from "../../../infra/render/systemd";
 import type { IssuedCert } from "../../../infra/render/x509";
+import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "../../../infra/server-input";
 import type { VmPki } from "./pki";
 
 export const SOURCE = "VM tier (test/vm), stack vm";
@@ -37,59 +33,56 @@ export const STACK = {
   sessionSecret: "vm-tier-session-secret-0123456789abcdef0123456789",
 } as const;
 
-/** infra/cloud.ts fail2banInput for this stack. */
-const fail2ban: Omit<Fail2banJailInput, "source"> = {
-  ignoreIps: [...STACK.adminCidrs],
-  mail: { destemail: STACK.alertEmail, sender: STACK.alertEmail },
+/** The validated stack settings (what infra/config.ts would produce for this stack; secrets passed separately). */
+export const SETTINGS: Settings = {
+  instanceType: "t3.micro",
+  arch: "x86_64",
+  os: "debian12",
+  adminUser: "admin",
+  adminCidrs: [...STACK.adminCidrs],
+  allowSshFromAnywhere: false,
+  alertEmail: STACK.alertEmail,
+  smtpHost: STACK.smtp.host,
+  smtpPort: STACK.smtp.port,
+  smtpUser: STACK.smtp.user,
+  offlineAlertMinutes: 10,
+  alertRateLimitMinutes: 60,
+  certExpiryWarnDays: 21,
+  certValidityDays: 397,
+  certEarlyRenewalDays: 30,
+  certRotation: "0",
+  revokedDevices: [],
+  devices: [DEVICE],
+  tags: {},
 };
 
 /** The EC2 user data (no secrets): exactly what infra/cloud.ts renders. */
 export function serverUserData(): string {
-  return renderCloudConfig({ source: SOURCE, hostname: SERVER_HOSTNAME, fail2ban });
+  return renderCloudConfig({ source: SOURCE, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(SETTINGS) });
 }
 
 /** The SSH push script (secret: goes on stdin of `sudo bash -s`), as infra/cloud.ts renders it. */
 export async function serverPush(pki: VmPki, webUrl: string): Promise<{ script: string; hash: string }> {
-  const webBundle = await bundleWebApp({ minify: true });
-  const push = renderServerPush({
-    source: SOURCE,
-    hostname: SERVER_HOSTNAME,
-    pki: {
-      caCertPem: pki.ca.certPem,
-      serverCertPem: pki.server.certPem,
-      serverKeyPem: pki.server.keyPem,
-      webCertPem: pki.web.certPem,
-      webKeyPem: pki.web.keyPem,
-    },
-    acl: aclModel([]),
-    nginx: { serverName: "_" },
-    postfix: {
-      relay: { host: STACK.smtp.host, port: STACK.smtp.port, user: STACK.smtp.user },
-      smtpPassword: STACK.smtp.password,
-      smtpFrom: STACK.alertEmail,
-    },
-    fail2ban,
-    web: {
-      bundle: webBundle,
-      config: {
-        listen: { host: "127.0.0.1", port: 3000 },
-        broker: {
-          url: `mqtts://localhost:${MQTT_TLS_PORT}`,
-          ca: SERVER_WEB_PATHS.ca,
-          cert: SERVER_WEB_PATHS.cert,
-          key: SERVER_WEB_PATHS.key,
-        },
-        devices: webDevices([DEVICE]),
-        publicOrigin: webUrl,
-        cookieSecure: true,
+  const webBundle = bundle("web").code;
+  const push = renderServerPush(
+    serverFilesInput(SETTINGS, {
+      source: SOURCE,
+      webUrl,
+      pki: {
+        caCertPem: pki.ca.certPem,
+        serverCertPem: pki.server.certPem,
+        serverKeyPem: pki.server.keyPem,
+        webCertPem: pki.web.certPem,
+        webKeyPem: pki.web.keyPem,
       },
-      password: STACK.webPassword,
+      webPassword: STACK.webPassword,
       sessionSecret: STACK.sessionSecret,
-    },
-  });
+      smtpPassword: STACK.smtp.password,
+      webBundle,
+    }),
+  );
   return { script: push.script, hash: push.hash };
 }
-
 /** What infra/devices.ts installs on the board: the plan (commands) and the payload for stdin. */
 export function devicePlan(
   caCertPem: string,
