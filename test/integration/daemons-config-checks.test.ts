@@ -2,44 +2,12 @@
 // postfix check / postconf, cloud-init schema, shellcheck, systemd-analyze verify. On failure the
 // assertion message is the tool's own output.
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { run, tempDir } from "./daemons-support";
-
-/** Debian's nginx.conf with its pid/log/site includes pointed into the prefix: the same http block the site lands in. */
-function nginxTree(prefix: string, site: string): string {
-  const debian = readFileSync("/etc/nginx/nginx.conf", "utf8");
-  mkdirSync(join(prefix, "sites-enabled"), { recursive: true });
-  mkdirSync(join(prefix, "logs"), { recursive: true });
-  writeFileSync(join(prefix, "sites-enabled", "diy"), site);
-  const conf = debian
-    .replace(/^pid .*;$/m, `pid ${prefix}/nginx.pid;`)
-    .replace(/^(\s*)access_log .*;$/m, `$1access_log ${prefix}/logs/access.log;`)
-    .replace(/^(\s*)error_log .*;$/m, `$1error_log ${prefix}/logs/error.log;`)
-    .replace(/^(\s*)include \/etc\/nginx\/sites-enabled\/\*;$/m, `$1include ${prefix}/sites-enabled/*;`);
-  assert.ok(conf.includes(`${prefix}/sites-enabled/*`), "Debian's nginx.conf no longer includes sites-enabled: adjust the test");
-  const file = join(prefix, "nginx.conf");
-  writeFileSync(file, conf);
-  return file;
-}
-
-/** The site with the server certificate paths moved into the prefix, where the test put the certs. */
-function siteWithCertsIn(r: RenderedFixture, prefix: string): string {
-  mkdirSync(join(prefix, "tls"), { recursive: true });
-  writeFileSync(join(prefix, "tls", "server.pem"), r.content("/etc/nginx/tls/server.pem"));
-  writeFileSync(join(prefix, "tls", "server.key"), r.content("/etc/nginx/tls/server.key"), { mode: 0o600 });
-  return r.content("/etc/nginx/sites-available/diy").replaceAll("/etc/nginx/tls/", `${prefix}/tls/`);
-}
-
-function fail2banTree(dir: string, jailLocal: string): string {
-  const tree = join(dir, "fail2ban");
-  cpSync("/etc/fail2ban", tree, { recursive: true });
-  writeFileSync(join(tree, "jail.local"), jailLocal);
-  return tree;
-}
+import { fail2banTree, nginxTree, run, siteWithCertsIn, tempDir } from "./daemons-support";
 
 for (const fixture of FIXTURES) {
   describe(`rendered ${fixture.name}`, () => {
@@ -52,7 +20,8 @@ for (const fixture of FIXTURES) {
 
     test("nginx -t accepts the site inside Debian's nginx.conf with the certificates in place", () => {
       const prefix = join(tmp.dir, "nginx");
-      const conf = nginxTree(prefix, siteWithCertsIn(r, prefix));
+      const site = siteWithCertsIn(prefix, r.content("/etc/nginx/sites-available/diy"), r.content("/etc/nginx/tls/server.pem"), r.content("/etc/nginx/tls/server.key"));
+      const conf = nginxTree(prefix, site);
       const res = run("nginx", ["-t", "-c", conf, "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`]);
       assert.equal(res.status, 0, `nginx -t:\n${res.output}`);
       assert.match(res.output, /test is successful/);

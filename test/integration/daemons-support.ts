@@ -1,7 +1,7 @@
 // Shared by the daemons-*.test.ts files: temp dirs, free ports, a local PKI, and child processes
 // that are always killed and whose output is kept for assertion messages.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -154,3 +154,36 @@ export function makePki(dir: string): TestPki {
     rogueClient: (cn) => issue(rogueDir, rogueCa, cn, clientExt),
   };
 }
+
+/** Debian's nginx.conf with its pid/log/site includes pointed into the prefix: the same http block the site lands in. */
+export function nginxTree(prefix: string, site: string): string {
+  const debian = readFileSync("/etc/nginx/nginx.conf", "utf8");
+  mkdirSync(join(prefix, "sites-enabled"), { recursive: true });
+  mkdirSync(join(prefix, "logs"), { recursive: true });
+  writeFileSync(join(prefix, "sites-enabled", "diy"), site);
+  const conf = debian
+    .replace(/^pid .*;$/m, `pid ${prefix}/nginx.pid;`)
+    .replace(/^(\s*)access_log .*;$/m, `$1access_log ${prefix}/logs/access.log;`)
+    .replace(/^(\s*)error_log .*;$/m, `$1error_log ${prefix}/logs/error.log;`)
+    .replace(/^(\s*)include \/etc\/nginx\/sites-enabled\/\*;$/m, `$1include ${prefix}/sites-enabled/*;`);
+  if (!conf.includes(`${prefix}/sites-enabled/*`)) throw new Error("Debian's nginx.conf no longer includes sites-enabled: adjust the test");
+  const file = join(prefix, "nginx.conf");
+  writeFileSync(file, conf);
+  return file;
+}
+
+/** The site with the server certificate paths moved into the prefix, where this puts the certs. */
+export function siteWithCertsIn(prefix: string, site: string, certPem: string, keyPem: string): string {
+  mkdirSync(join(prefix, "tls"), { recursive: true });
+  writeFileSync(join(prefix, "tls", "server.pem"), certPem);
+  writeFileSync(join(prefix, "tls", "server.key"), keyPem, { mode: 0o600 });
+  return site.replaceAll("/etc/nginx/tls/", `${prefix}/tls/`);
+}
+
+export function fail2banTree(dir: string, jailLocal: string): string {
+  const tree = join(dir, "fail2ban");
+  cpSync("/etc/fail2ban", tree, { recursive: true });
+  writeFileSync(join(tree, "jail.local"), jailLocal);
+  return tree;
+}
+
