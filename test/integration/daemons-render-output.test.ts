@@ -107,6 +107,13 @@ for (const stack of ["dev", ...Object.keys(EXTRA_STACKS)]) {
         const name = unit.split("/").pop() as string;
         let text = readFileSync(unit, "utf8");
         if (!existsSync("/usr/bin/node")) text = text.replaceAll("/usr/bin/node", process.execPath);
+        // Programs the push itself installs (e.g. /usr/local/sbin/diy-cert-check): point at the rendered copy.
+        text = text.replace(/(?<==)(\/[^\s]+)/g, (p) => {
+          const rendered = join(out, "server", "files", p);
+          if (!existsSync(rendered)) return p;
+          chmodSync(rendered, 0o755);
+          return rendered;
+        });
         writeFileSync(join(dir, name), text);
         const res = run("systemd-analyze", ["verify", join(dir, name)]);
         assert.equal(res.status, 0, `${relative(out, unit)}:\n${res.output}`);
