@@ -64,13 +64,29 @@ function tool(env: BackendEnv, name: string): string {
   return env.gpiodBinDir ? join(env.gpiodBinDir, name) : name;
 }
 
+/** "gpioinfo (libgpiod) v2.1" -> 2; undefined when the text has no version. */
+export function libgpiodMajor(versionText: string): number | undefined {
+  const m = /\bv(\d+)\./.exec(versionText);
+  return m?.[1] ? Number(m[1]) : undefined;
+}
+
 export async function findLine(name: string, env: BackendEnv): Promise<LineLocation> {
   try {
     const { stdout } = await execFileP(tool(env, "gpiofind"), [name]);
     const loc = parseGpiofind(stdout);
     if (loc) return loc;
   } catch (err) {
-    // Exit status 1 means "not found"; ENOENT means no gpiofind (libgpiod 2): try gpioinfo either way.
+    // Exit status 1 means "not found": try gpioinfo. No gpiofind at all is libgpiod 2, whose gpioset
+    // and gpiomon take other options: say so instead of failing later with a usage message.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      const version = await execFileP(tool(env, "gpioinfo"), ["--version"]).then((r) => r.stdout, () => "");
+      const major = libgpiodMajor(version);
+      if (major !== undefined && major >= 2) {
+        throw new Error(
+          `libgpiod ${major}.x tools found; this backend drives the libgpiod 1.x CLI (Debian 12, Raspberry Pi OS bookworm). Use a "led" (dtoverlay=gpio-led) or "sysfs" backend here`,
+        );
+      }
+    }
     env.log.debug("gpiofind did not find the line, trying gpioinfo", { line: name, err });
   }
   let stdout: string;

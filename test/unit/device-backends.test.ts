@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type BackendEnv, type InputEvent, openInput, openOutput } from "../../device/backends";
-import { gpiomonArgs, gpiosetArgs, parseGpiofind, parseGpioinfo } from "../../device/backends/gpiod";
+import { gpiomonArgs, gpiosetArgs, libgpiodMajor, parseGpiofind, parseGpioinfo } from "../../device/backends/gpiod";
 import { silentLogger } from "../../device/log";
 
 const root = mkdtempSync(join(tmpdir(), "diy-device-backends-"));
@@ -249,6 +249,17 @@ describe("libgpiod CLI backend", () => {
     const pid = Number(read(log).split(" ")[1]);
     await input.close();
     assert.equal(alive(pid), false);
+  });
+
+  it("refuses libgpiod 2 tools (no gpiofind) with a message naming the alternatives", async () => {
+    const env = freshEnv();
+    const bin = join(env.dir, "bin2");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "gpioinfo"), '#!/bin/sh\n[ "$1" = --version ] && echo "gpioinfo (libgpiod) v2.1.3"\n');
+    chmodSync(join(bin, "gpioinfo"), 0o755);
+    env.gpiodBinDir = bin;
+    await assert.rejects(openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false), /libgpiod 2\.x tools found.*"led".*"sysfs"/);
+    assert.equal(libgpiodMajor("gpioset (libgpiod) v1.6.3"), 1);
   });
 
   it("names a line that no tool knows", async () => {
