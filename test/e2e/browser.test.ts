@@ -21,7 +21,7 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 10_000
   }
 }
 
-describe("browser against the local demo", { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, () => {
+describe("browser against the local demo", () => {
   let demo: RunningDemo;
   let browser: BrowserContext;
   let page: Page;
@@ -30,6 +30,8 @@ describe("browser against the local demo", { skip: existsSync(CHROMIUM) ? false 
   const problems: string[] = [];
 
   before(async () => {
+    // Fail, not skip: a missing browser must not pass for a tested page.
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is not installed: run bash scripts/setup.sh test (or apt-get install chromium)`);
     demo = await startDemo({ stateDir, brokerPort: 0, webPort: 0 });
     // A fresh profile directory per run (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {

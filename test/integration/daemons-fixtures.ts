@@ -19,6 +19,20 @@ const webConfig = (devices: { id: string; outputs: string[]; inputs: string[] }[
   devices,
 });
 
+/**
+ * What a fixture's stack includes, known before anything is rendered, so a test that only applies
+ * to some stacks is registered for those alone (a skipped test would read as a gap).
+ */
+export function fixtureFeatures(f: Fixture): { bridges: boolean; saslRelay: boolean; revoked: boolean } {
+  // The certificates only pass through the input; the shape is all that is read here.
+  const input = f.input({} as ServerFilesInput["pki"]);
+  return {
+    bridges: input.acl.users.some((u) => u.username !== "web"),
+    saslRelay: Boolean(input.postfix.relay?.user),
+    revoked: (f.revoke?.length ?? 0) > 0,
+  };
+}
+
 export const FIXTURES: readonly Fixture[] = [
   {
     name: "dev stack (IP only, no relay)",
