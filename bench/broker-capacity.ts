@@ -113,7 +113,15 @@ async function main() {
     const perConn = (r: Run) => (r.rssAfterKiB - r.rssBeforeKiB) / Math.max(1, r.reached);
     const table: Table = {
       title: `Broker capacity: idle mTLS devices (target ${TARGET}, open-files limit ${nofile})`,
-      columns: ["broker config", "devices connected", "broker RSS before (MiB)", "after (MiB)", "KiB per device", "connects/s", "first error"],
+      columns: [
+        "broker config",
+        "devices connected",
+        "broker RSS before (MiB)",
+        "after (MiB)",
+        "KiB per device",
+        "connects/s",
+        "first error",
+      ],
       rows: [base, ours].map((r) => [
         r.label === "stock" ? "minimal mTLS mosquitto (baseline)" : "rendered server config",
         r.reached,

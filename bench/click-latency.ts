@@ -14,15 +14,31 @@ const IN_FLIGHT = 64;
 
 const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 
-function http(url: string, method: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function http(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(url, { method, agent, headers: { ...headers, ...(data ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(data)) } : {}) } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
+    const req = request(
+      url,
+      {
+        method,
+        agent,
+        headers: {
+          ...headers,
+          ...(data ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(data)) } : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
     req.setNoDelay(true);
     req.on("error", reject);
     req.end(data);
@@ -86,8 +102,17 @@ async function product(): Promise<{ clicks: Latencies; rate: number; lost: numbe
     await new Promise((r) => setTimeout(r, 300)); // snapshot + retained state first
     const click = async (value: string): Promise<{ req: string; sentAt: number; status: number }> => {
       const sentAt = performance.now();
-      const res = await http(`${base}/api/devices/pi1/outputs/led`, "POST", { cookie, "x-csrf-token": csrf }, { value });
-      return { req: res.status === 202 ? (JSON.parse(res.body) as { req: string }).req : "", sentAt, status: res.status };
+      const res = await http(
+        `${base}/api/devices/pi1/outputs/led`,
+        "POST",
+        { cookie, "x-csrf-token": csrf },
+        { value },
+      );
+      return {
+        req: res.status === 202 ? (JSON.parse(res.body) as { req: string }).req : "",
+        sentAt,
+        status: res.status,
+      };
     };
     const untilSeen = (req: string) =>
       new Promise<number>((resolve, reject) => {
@@ -147,7 +172,22 @@ async function baseline(mode: "one-hop" | "round-trip"): Promise<Latencies> {
     const web = await stack.pki.client("web");
     const dev = await stack.pki.client("pi1");
     await stack.device.stop(); // keep the device service off pi1's client id
-    const tlsArgs = (c: { cert: string; key: string }) => ["--cafile", stack.pki.ca, "--cert", c.cert, "--key", c.key, "-h", "localhost", "-p", String(stack.broker.port), "-V", "5", "-q", "1"];
+    const tlsArgs = (c: { cert: string; key: string }) => [
+      "--cafile",
+      stack.pki.ca,
+      "--cert",
+      c.cert,
+      "--key",
+      c.key,
+      "-h",
+      "localhost",
+      "-p",
+      String(stack.broker.port),
+      "-V",
+      "5",
+      "-q",
+      "1",
+    ];
     const setTopic = topics.set("pi1", "led");
     let sub: ChildProcessWithoutNullStreams;
     if (mode === "one-hop") {
@@ -210,8 +250,20 @@ async function main() {
     title: `Click -> state on the page: ${CLICKS} sequential clicks (ms)`,
     columns: ["path", "clicks", "p50", "p99", "max"],
     rows: [
-      ["POST -> web -> broker -> device -> broker -> web -> SSE", ours.clicks.n, ours.clicks.p50, ours.clicks.p99, ours.clicks.max],
-      ["baseline round trip: mosquitto_pub -> broker -> mosquitto_sub piped to mosquitto_pub -> broker -> mosquitto_sub", echo.n, echo.p50, echo.p99, echo.max],
+      [
+        "POST -> web -> broker -> device -> broker -> web -> SSE",
+        ours.clicks.n,
+        ours.clicks.p50,
+        ours.clicks.p99,
+        ours.clicks.max,
+      ],
+      [
+        "baseline round trip: mosquitto_pub -> broker -> mosquitto_sub piped to mosquitto_pub -> broker -> mosquitto_sub",
+        echo.n,
+        echo.p50,
+        echo.p99,
+        echo.max,
+      ],
       ["baseline one hop: mosquitto_pub -l -> broker -> mosquitto_sub", floor.n, floor.p50, floor.p99, floor.max],
     ],
     notes: [

@@ -23,7 +23,12 @@ interface Storm {
 }
 
 /** Restarts the broker and waits until every client has reconnected (or STUCK_AFTER_MS passes). */
-async function storm(label: string, broker: LocalBroker, onConnect: (cb: (i: number) => void) => void, count: number): Promise<Storm> {
+async function storm(
+  label: string,
+  broker: LocalBroker,
+  onConnect: (cb: (i: number) => void) => void,
+  count: number,
+): Promise<Storm> {
   const back = new Map<number, number>();
   let t0 = 0;
   onConnect((i) => {
@@ -113,11 +118,23 @@ async function main() {
     }
     for (const c of plain) c.on("error", () => {});
     await waitAll(() => plain.every((c) => c.connected), `${N} plain clients online`);
-    const baseline = await storm("mqtt.js default (fixed 1 s reconnect)", broker, (cb) => plain.forEach((c, i) => c.on("connect", () => cb(i))), N);
+    const baseline = await storm(
+      "mqtt.js default (fixed 1 s reconnect)",
+      broker,
+      (cb) => plain.forEach((c, i) => c.on("connect", () => cb(i))),
+      N,
+    );
 
     const table: Table = {
       title: `Connect storm: ${N} devices reconnecting after a broker restart`,
-      columns: ["clients", "online before", "all back (ms)", "p50 (ms)", "p99 (ms)", `stuck after ${STUCK_AFTER_MS / 1000} s`],
+      columns: [
+        "clients",
+        "online before",
+        "all back (ms)",
+        "p50 (ms)",
+        "p99 (ms)",
+        `stuck after ${STUCK_AFTER_MS / 1000} s`,
+      ],
       rows: [product, baseline].map((s) => [s.label, s.online, s.allBackMs, s.p50Ms, s.p99Ms, s.stuck]),
       notes: [`ratio all-back device service / baseline: ${(product.allBackMs / baseline.allBackMs).toFixed(2)}×`],
     };

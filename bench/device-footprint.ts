@@ -22,7 +22,10 @@ interface Sample {
 }
 
 function median(xs: number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }
 
 async function main() {
@@ -58,12 +61,21 @@ async function main() {
     writeFileSync(join(dir, "device.json"), JSON.stringify(config));
 
     // The web identity watches pi1's retained status, as the page does.
-    const watcher = connect(broker.url, { protocolVersion: 5, clientId: "web", ca: readFileSync(pki.ca), cert: readFileSync(web.cert), key: readFileSync(web.key), servername: "localhost" });
+    const watcher = connect(broker.url, {
+      protocolVersion: 5,
+      clientId: "web",
+      ca: readFileSync(pki.ca),
+      cert: readFileSync(web.cert),
+      key: readFileSync(web.key),
+      servername: "localhost",
+    });
     let onOnline: ((at: number) => void) | undefined;
     watcher.on("message", (_t, payload) => {
       if (payload.toString() === "online") onOnline?.(performance.now());
     });
-    await new Promise<void>((resolve) => watcher.on("connect", () => watcher.subscribe(topics.status("pi1"), { qos: 1 }, () => resolve())));
+    await new Promise<void>((resolve) =>
+      watcher.on("connect", () => watcher.subscribe(topics.status("pi1"), { qos: 1 }, () => resolve())),
+    );
 
     const waitFor = (register: (cb: (at: number) => void) => void, what: string) =>
       new Promise<number>((resolve, reject) => {
@@ -88,7 +100,28 @@ async function main() {
       const p =
         kind === "device"
           ? spawn(process.execPath, [join(dir, "device.js"), "--config", join(dir, "device.json")], { stdio: "ignore" })
-          : spawn("mosquitto_sub", ["--cafile", pki.ca, "--cert", dev.cert, "--key", dev.key, "-h", "localhost", "-p", String(broker.port), "-V", "5", "-i", clientId, "-t", topics.set("pi1", "led")], { stdio: "ignore" });
+          : spawn(
+              "mosquitto_sub",
+              [
+                "--cafile",
+                pki.ca,
+                "--cert",
+                dev.cert,
+                "--key",
+                dev.key,
+                "-h",
+                "localhost",
+                "-p",
+                String(broker.port),
+                "-V",
+                "5",
+                "-i",
+                clientId,
+                "-t",
+                topics.set("pi1", "led"),
+              ],
+              { stdio: "ignore" },
+            );
       procs.push(p);
       const connectAt = await conn;
       const onlineAt = online ? await online : connectAt;
@@ -121,8 +154,23 @@ async function main() {
     const fRss = median(floor.map((x) => x.privateKiB));
     const table: Table = {
       title: `Device footprint: start -> online, ${RUNS} starts each (medians)`,
-      columns: ["process", "starts", "RSS (MiB)", "private RSS (MiB)", "start -> connected (ms)", "start -> retained online (ms)", "worst start (ms)"],
-      rows: [row(`device service bundle (${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB, Node ${process.version})`, device, true), row("floor: mosquitto_sub, same certificate", floor, false)],
+      columns: [
+        "process",
+        "starts",
+        "RSS (MiB)",
+        "private RSS (MiB)",
+        "start -> connected (ms)",
+        "start -> retained online (ms)",
+        "worst start (ms)",
+      ],
+      rows: [
+        row(
+          `device service bundle (${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB, Node ${process.version})`,
+          device,
+          true,
+        ),
+        row("floor: mosquitto_sub, same certificate", floor, false),
+      ],
       notes: [
         `ratio device/floor: private RSS ${(dRss / fRss).toFixed(1)}×, start -> connected ${(median(device.map((x) => x.connectMs)) / median(floor.map((x) => x.connectMs))).toFixed(1)}×`,
         "RSS counts node's own executable pages (~35 MiB, mapped from disk, shared by every node process); private RSS is what the service itself holds",

@@ -41,7 +41,11 @@ async function child(devices: number): Promise<void> {
   };
   const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
   const t0 = performance.now();
-  const cloud = new DeviceCloud("bench", { settings, webBundle: "console.log('web');\n", deviceBundle: "console.log('device');\n" });
+  const cloud = new DeviceCloud("bench", {
+    settings,
+    webBundle: "console.log('web');\n",
+    deviceBundle: "console.log('device');\n",
+  });
   await value(cloud.server.push.urn);
   await settle();
   const ms = performance.now() - t0;
@@ -60,10 +64,14 @@ async function child(devices: number): Promise<void> {
 
 function main(): void {
   const results: Measure[] = SIZES.map((n) => {
-    const out = execFileSync(process.execPath, ["--import", "tsx", join(__dirname, "program-scaling.ts"), "--child", String(n)], {
-      encoding: "utf8",
-      maxBuffer: 1 << 20,
-    });
+    const out = execFileSync(
+      process.execPath,
+      ["--import", "tsx", join(__dirname, "program-scaling.ts"), "--child", String(n)],
+      {
+        encoding: "utf8",
+        maxBuffer: 1 << 20,
+      },
+    );
     return JSON.parse(out) as Measure;
   });
   // Least-squares slope of time over devices: linear growth means a steady ms per device.
@@ -71,7 +79,8 @@ function main(): void {
   const ys = results.map((r) => r.ms);
   const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
   const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-  const slope = xs.reduce((a, x, i) => a + (x - mx) * ((ys[i] ?? 0) - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+  const slope =
+    xs.reduce((a, x, i) => a + (x - mx) * ((ys[i] ?? 0) - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
   const ssTot = ys.reduce((a, y) => a + (y - my) ** 2, 0);
   const ssRes = ys.reduce((a, y, i) => a + (y - (my + slope * ((xs[i] ?? 0) - mx))) ** 2, 0);
   const table: Table = {

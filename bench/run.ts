@@ -12,10 +12,14 @@ for (const name of BENCHES) {
   const started = Date.now();
   process.stdout.write(`\n== ${name}\n`);
   const script = join(__dirname, `${name}.ts`);
-  const r = spawnSync("bash", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" --import tsx "$1"', process.execPath, script], {
-    stdio: "inherit",
-    env: process.env,
-  });
+  const r = spawnSync(
+    "bash",
+    ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" --import tsx "$1"', process.execPath, script],
+    {
+      stdio: "inherit",
+      env: process.env,
+    },
+  );
   if (r.status !== 0) {
     failed++;
     process.stdout.write(`!! ${name} failed (exit ${r.status ?? r.signal})\n`);

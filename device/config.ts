@@ -16,7 +16,11 @@ export const LedBackend = z.strictObject({
 /** libgpiod CLI: the line is found by its name, so chip renumbering (Pi 5) does not matter. */
 export const GpiodBackend = z.strictObject({
   type: z.literal("gpiod"),
-  line: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, "a GPIO line name such as GPIO17"),
+  line: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]+$/, "a GPIO line name such as GPIO17"),
   activeLow: z.boolean().optional(),
   bias: z.enum(["pull-up", "pull-down", "disable"]).optional(),
 });

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "cannot start", err: err.message })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "cannot start", err: err.message })}\n`,
+  );
   process.exit(1);
 });

@@ -170,13 +170,15 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
   });
 
   cfg.inputs.forEach((input, i) => {
-    inputs[i]?.start((event: InputEvent) => {
-      log.info("input event", { input: input.name, event });
-      events.emit("input", { input: input.name, event });
-      // A button press is only worth something now; it is not queued for a later connection.
-      if (!client.connected) return;
-      client.publish(topics.input(cfg.deviceId, input.name), encodeInput(event), { qos: 1 });
-    }).catch((err) => log.error("input failed to start", { input: input.name, err }));
+    inputs[i]
+      ?.start((event: InputEvent) => {
+        log.info("input event", { input: input.name, event });
+        events.emit("input", { input: input.name, event });
+        // A button press is only worth something now; it is not queued for a later connection.
+        if (!client.connected) return;
+        client.publish(topics.input(cfg.deviceId, input.name), encodeInput(event), { qos: 1 });
+      })
+      .catch((err) => log.error("input failed to start", { input: input.name, err }));
   });
 
   let stopped: Promise<void> | undefined;

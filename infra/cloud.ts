@@ -96,8 +96,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
 
     const generated = s.webPassword === undefined;
     const webPassword =
-      s.webPassword ??
-      new random.RandomPassword(`${name}-web-password`, { length: 24, special: false }, child).result;
+      s.webPassword ?? new random.RandomPassword(`${name}-web-password`, { length: 24, special: false }, child).result;
     const sessionSecret = new random.RandomPassword(`${name}-session-secret`, { length: 48, special: false }, child)
       .result;
     this.webPassword = pulumi.secret(webPassword);
@@ -110,24 +109,47 @@ export class DeviceCloud extends pulumi.ComponentResource {
 
     // Rendered inside apply: the renderers are pure functions of plain text; the result carries the
     // private keys and passwords, so it stays a secret.
-    const pkiText = pulumi.all([pki.ca.certPem, pki.server.certPem, pki.server.keyPem, pki.web.certPem, pki.web.keyPem]);
+    const pkiText = pulumi.all([
+      pki.ca.certPem,
+      pki.server.certPem,
+      pki.server.keyPem,
+      pki.web.certPem,
+      pki.web.keyPem,
+    ]);
     const secrets = pulumi.all([webPassword, sessionSecret, s.smtpPassword ?? pulumi.output(undefined)]);
     const push = pulumi
-      .all([pkiText, secrets, args.webBundle, pulumi.output(args.extraFiles ?? []), pulumi.output(crlPem), this.webUrl, pulumi.output(s.ddnsUpdateUrl)])
-      .apply(([[caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem], [password, secret, smtpPassword], webBundle, extraFiles, crl, webUrl, ddnsUpdateUrl]) =>
-        renderServerPush(
-          serverFilesInput(s, {
-            source,
-            webUrl,
-            pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem: crl },
-            webPassword: password,
-            sessionSecret: secret,
-            smtpPassword,
-            webBundle,
-            extraFiles,
-            ddnsUpdateUrl,
-          }),
-        ),
+      .all([
+        pkiText,
+        secrets,
+        args.webBundle,
+        pulumi.output(args.extraFiles ?? []),
+        pulumi.output(crlPem),
+        this.webUrl,
+        pulumi.output(s.ddnsUpdateUrl),
+      ])
+      .apply(
+        ([
+          [caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem],
+          [password, secret, smtpPassword],
+          webBundle,
+          extraFiles,
+          crl,
+          webUrl,
+          ddnsUpdateUrl,
+        ]) =>
+          renderServerPush(
+            serverFilesInput(s, {
+              source,
+              webUrl,
+              pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem: crl },
+              webPassword: password,
+              sessionSecret: secret,
+              smtpPassword,
+              webBundle,
+              extraFiles,
+              ddnsUpdateUrl,
+            }),
+          ),
       );
 
     const server = createServer(
@@ -166,7 +188,9 @@ export class DeviceCloud extends pulumi.ComponentResource {
     );
     this.bridgeLanPasswords = pulumi.secret(
       pulumi
-        .all(this.devices.flatMap((d) => (d.lanPasswords ? [d.lanPasswords.apply((p) => [d.deviceId, p] as const)] : [])))
+        .all(
+          this.devices.flatMap((d) => (d.lanPasswords ? [d.lanPasswords.apply((p) => [d.deviceId, p] as const)] : [])),
+        )
         .apply((entries) => Object.fromEntries(entries)),
     );
     // --- end of devices

@@ -146,7 +146,7 @@ export const KEYS = {
     type: "array",
     required: true,
     description: "CIDRs allowed to SSH to the server (port 22), e.g. your public IP with /32. Required.",
-    example: '\'["198.51.100.7/32"]\'',
+    example: "'[\"198.51.100.7/32\"]'",
     fix: `pulumi config set --path '${NAMESPACE}:adminCidrs[0]' 198.51.100.7/32`,
   },
   allowSshFromAnywhere: {
@@ -254,7 +254,7 @@ export const KEYS = {
     type: "array",
     default: [],
     description: "Device ids whose certificates go into the broker's CRL; keep them listed in devices.",
-    example: '\'["pi2"]\'',
+    example: "'[\"pi2\"]'",
     fix: `pulumi config set --path '${NAMESPACE}:revokedDevices[0]' pi2`,
   },
   deviceSshPrivateKey: {
@@ -267,7 +267,8 @@ export const KEYS = {
     type: "object",
     default: [],
     description: "Boards to provision: [{ id, host, port, user, hostKey, board, outputs, inputs, bridge }].",
-    example: '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led","backend":{"type":"led","led":"led0"}}]}]\'',
+    example:
+      '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led","backend":{"type":"led","led":"led0"}}]}]\'',
   },
   tags: {
     type: "object",
@@ -317,7 +318,8 @@ export class ConfigError extends Error {
 function fixFor(key: ConfigKey | string, path = key): string {
   const spec = (KEYS as Record<string, KeySpec>)[key];
   if (!spec) return `pulumi config rm ${NAMESPACE}:${key}`;
-  if (path !== key) return `pulumi config set --path '${NAMESPACE}:${path}' <value>   (or fix the entry in Pulumi.<stack>.yaml)`;
+  if (path !== key)
+    return `pulumi config set --path '${NAMESPACE}:${path}' <value>   (or fix the entry in Pulumi.<stack>.yaml)`;
   if (spec.fix) return spec.fix;
   const flags = spec.secret ? "--secret " : "";
   return `pulumi config set ${flags}${NAMESPACE}:${key} ${spec.example}`;
@@ -366,13 +368,16 @@ export function checkCidr(value: string): { ok: true; family: 4 | 6; canonical: 
   return { ok: true, family: 6, canonical: `${addr.toLowerCase()}/${prefix}` };
 }
 
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@"'<>()[\],;:\\]+@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const LED_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.+-]{0,63}$/;
-const SSH_HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
-const PRIVATE_KEY = /-----BEGIN ((OPENSSH|RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((OPENSSH|RSA|EC) )?PRIVATE KEY-----/;
+const SSH_HOST_KEY =
+  /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const PRIVATE_KEY =
+  /-----BEGIN ((OPENSSH|RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((OPENSSH|RSA|EC) )?PRIVATE KEY-----/;
 
 export function isHost(v: string): boolean {
   return net.isIP(v) !== 0 || HOSTNAME.test(v);
@@ -421,7 +426,13 @@ function asJson(v: unknown, kind: "array" | "object"): Coerced<unknown> {
 /** String lists may be given as JSON or, for convenience on the command line, comma-separated. */
 function asStringList(v: unknown): Coerced<string[]> {
   if (typeof v === "string" && !/^[[{]/.test(v.trim())) {
-    return { ok: true, value: v.split(",").map((s) => s.trim()).filter((s) => s !== "") };
+    return {
+      ok: true,
+      value: v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+    };
   }
   const j = asJson(v, "array");
   if (!j.ok) return j;
@@ -461,13 +472,17 @@ const backendSchema = z.discriminatedUnion(
   [
     z.strictObject({
       type: z.literal("led"),
-      led: str("led").regex(LED_NAME, { error: (iss) => `led ${show(iss.input)} is not a kernel LED name (see /sys/class/leds)` }),
+      led: str("led").regex(LED_NAME, {
+        error: (iss) => `led ${show(iss.input)} is not a kernel LED name (see /sys/class/leds)`,
+      }),
     }),
     z.strictObject({
       type: z.literal("gpiod"),
-      line: str("line").min(1, { error: "line must name a GPIO line, e.g. GPIO17" }).regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-        error: (iss) => `line ${show(iss.input)} is not a GPIO line name (e.g. GPIO17)`,
-      }),
+      line: str("line")
+        .min(1, { error: "line must name a GPIO line, e.g. GPIO17" })
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+          error: (iss) => `line ${show(iss.input)} is not a GPIO line name (e.g. GPIO17)`,
+        }),
       activeLow: boolLike("activeLow").default(false),
       bias: z
         .enum(["pull-up", "pull-down", "disable"], {
@@ -487,12 +502,17 @@ const backendSchema = z.discriminatedUnion(
         .optional(),
     }),
   ],
-  { error: (iss) => `backend type must be led, gpiod, sysfs or simulated, got ${show((iss.input as { type?: unknown } | undefined)?.type ?? iss.input)}` },
+  {
+    error: (iss) =>
+      `backend type must be led, gpiod, sysfs or simulated, got ${show((iss.input as { type?: unknown } | undefined)?.type ?? iss.input)}`,
+  },
 );
 
 const outputSchema = z.strictObject({
   name: ioName("output name"),
-  safeState: z.enum(["on", "off"], { error: (iss) => `safeState must be "on" or "off", got ${show(iss.input)}` }).default("off"),
+  safeState: z
+    .enum(["on", "off"], { error: (iss) => `safeState must be "on" or "off", got ${show(iss.input)}` })
+    .default("off"),
   backend: backendSchema,
 });
 const inputSchema = z.strictObject({ name: ioName("input name"), backend: backendSchema });
@@ -526,9 +546,13 @@ const deviceSchema = z.strictObject({
   id: deviceId("id"),
   host: str("host").refine(isHost, { error: (iss) => `host ${show(iss.input)} is not a hostname or IP address` }),
   port: intLike("port", 1, 65535).default(22),
-  user: str("user").regex(UNIX_USER, { error: (iss) => `user ${show(iss.input)} is not a Linux user name` }).default("pi"),
+  user: str("user")
+    .regex(UNIX_USER, { error: (iss) => `user ${show(iss.input)} is not a Linux user name` })
+    .default("pi"),
   hostKey: str("hostKey")
-    .regex(SSH_HOST_KEY, { error: (iss) => `hostKey must be a public host key line like "ssh-ed25519 AAAA...", got ${show(iss.input)}` })
+    .regex(SSH_HOST_KEY, {
+      error: (iss) => `hostKey must be a public host key line like "ssh-ed25519 AAAA...", got ${show(iss.input)}`,
+    })
     .optional(),
   board: z.enum(["raspberrypi", "beaglebone", "generic"], {
     error: (iss) => `board must be raspberrypi, beaglebone or generic, got ${show(iss.input)}`,
@@ -542,7 +566,9 @@ const tagsSchema = z.record(
   str("tag key")
     .min(1, { error: "tag key must not be empty" })
     .max(128, { error: "tag key must be at most 128 characters" })
-    .refine((k) => !k.toLowerCase().startsWith("aws:"), { error: (iss) => `tag key ${show(iss.input)} uses the reserved aws: prefix` }),
+    .refine((k) => !k.toLowerCase().startsWith("aws:"), {
+      error: (iss) => `tag key ${show(iss.input)} uses the reserved aws: prefix`,
+    }),
   str("tag value").max(256, { error: "tag value must be at most 256 characters" }),
 );
 
@@ -557,7 +583,12 @@ function zodProblems(key: ConfigKey, error: z.ZodError): ConfigProblem[] {
     if (iss.code === "unrecognized_keys") {
       const field = `${path}.${iss.keys[0] ?? ""}`;
       problem = `unknown field${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => show(k)).join(", ")}`;
-      return { key, path, problem, fix: `pulumi config rm --path '${NAMESPACE}:${field}'   (or fix the entry in Pulumi.<stack>.yaml)` };
+      return {
+        key,
+        path,
+        problem,
+        fix: `pulumi config rm --path '${NAMESPACE}:${field}'   (or fix the entry in Pulumi.<stack>.yaml)`,
+      };
     } else if (iss.code === "invalid_type" && iss.input === undefined) {
       problem = `${String(iss.path[iss.path.length - 1] ?? key)} is required`;
     }
@@ -580,7 +611,11 @@ function distance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const row = d[i] as number[];
       const prev = d[i - 1] as number[];
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return (d[a.length] as number[])[b.length] as number;
@@ -646,7 +681,10 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   // Server
   const instanceType = get("instanceType", asString) ?? KEYS.instanceType.default;
   if (!(INSTANCE_TYPES as readonly string[]).includes(instanceType)) {
-    add("instanceType", `unknown or unsupported instance type ${show(instanceType)}; use one of ${INSTANCE_TYPES.join(", ")}`);
+    add(
+      "instanceType",
+      `unknown or unsupported instance type ${show(instanceType)}; use one of ${INSTANCE_TYPES.join(", ")}`,
+    );
   }
   const arch: Arch = instanceType.startsWith("t4g.") ? "arm64" : "x86_64";
   const osRaw = get("os", asString) ?? KEYS.os.default;
@@ -667,7 +705,12 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
       if (!r.ok) {
         const suggestion = /write (\S+)|the network is (\S+)/.exec(r.why);
         const value = suggestion?.[1] ?? suggestion?.[2] ?? "198.51.100.7/32";
-        add("adminCidrs", `item ${i}: ${r.why}`, "adminCidrs", `pulumi config set --path '${NAMESPACE}:adminCidrs[${i}]' ${value}`);
+        add(
+          "adminCidrs",
+          `item ${i}: ${r.why}`,
+          "adminCidrs",
+          `pulumi config set --path '${NAMESPACE}:adminCidrs[${i}]' ${value}`,
+        );
         continue;
       }
       if (r.canonical.endsWith("/0") && !allowSshFromAnywhere) {
@@ -717,12 +760,21 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   );
 
   // DNS / TLS
-  const domain = optString("domain", (v) => FQDN.test(v), "a fully qualified lowercase domain name like iot.example.com");
-  const route53ZoneId = optString("route53ZoneId", (v) => /^Z[A-Z0-9]{1,32}$/.test(v), "a Route 53 hosted zone id (Z...)");
+  const domain = optString(
+    "domain",
+    (v) => FQDN.test(v),
+    "a fully qualified lowercase domain name like iot.example.com",
+  );
+  const route53ZoneId = optString(
+    "route53ZoneId",
+    (v) => /^Z[A-Z0-9]{1,32}$/.test(v),
+    "a Route 53 hosted zone id (Z...)",
+  );
   if (route53ZoneId && !present("domain")) add("route53ZoneId", "needs domain: set the name to create in this zone");
   const alertEmail = optString("alertEmail", (v) => EMAIL.test(v), "an e-mail address");
   let letsEncryptEmail = optString("letsEncryptEmail", (v) => EMAIL.test(v), "an e-mail address");
-  if (present("letsEncryptEmail") && !present("domain")) add("letsEncryptEmail", "needs domain: Let's Encrypt certifies a name, not an IP");
+  if (present("letsEncryptEmail") && !present("domain"))
+    add("letsEncryptEmail", "needs domain: Let's Encrypt certifies a name, not an IP");
   if (domain && !present("letsEncryptEmail")) {
     if (alertEmail) letsEncryptEmail = alertEmail;
     else if (!present("alertEmail")) add("letsEncryptEmail", "is required when domain is set (or set alertEmail)");
@@ -733,7 +785,8 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   const smtpPort = intIn("smtpPort", 1, 65535);
   const smtpUser = optString("smtpUser", (v) => v.length <= 256 && !/\s/.test(v), "a user name without spaces");
   const smtpFrom = optString("smtpFrom", (v) => EMAIL.test(v), "an e-mail address");
-  if (present("alertEmail") && !present("smtpHost")) add("smtpHost", "is required when alertEmail is set: postfix relays mail through it");
+  if (present("alertEmail") && !present("smtpHost"))
+    add("smtpHost", "is required when alertEmail is set: postfix relays mail through it");
   if (present("smtpUser") && !present("smtpPassword")) add("smtpPassword", "is required when smtpUser is set");
   if (present("smtpPassword") && !present("smtpUser")) add("smtpUser", "is required when smtpPassword is set");
 
@@ -753,7 +806,10 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   }
   const certRotation = get("certRotation", asString) ?? "0";
   if (present("certRotation") && !/^[A-Za-z0-9._-]{1,64}$/.test(certRotation)) {
-    add("certRotation", `${show(certRotation)} must be a short token (letters, digits, . _ -), e.g. a date or a counter`);
+    add(
+      "certRotation",
+      `${show(certRotation)} must be a short token (letters, digits, . _ -), e.g. a date or a counter`,
+    );
   }
 
   // Devices
@@ -767,32 +823,54 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   const seen = new Map<string, string>();
   const claim = (id: string, path: string) => {
     const prior = seen.get(id);
-    if (prior) add("devices", `id ${show(id)} is already used by ${prior}; every device and bridge child needs its own id`, path);
+    if (prior)
+      add(
+        "devices",
+        `id ${show(id)} is already used by ${prior}; every device and bridge child needs its own id`,
+        path,
+      );
     else seen.set(id, path);
   };
   for (const [i, d] of devices.entries()) {
     claim(d.id, `devices[${i}].id`);
     const names = new Set<string>();
     for (const [j, io] of [...d.outputs, ...d.inputs].entries()) {
-      if (names.has(io.name)) add("devices", `name ${show(io.name)} is used twice on device ${show(d.id)}`, `devices[${i}].${j < d.outputs.length ? `outputs[${j}]` : `inputs[${j - d.outputs.length}]`}.name`);
+      if (names.has(io.name))
+        add(
+          "devices",
+          `name ${show(io.name)} is used twice on device ${show(d.id)}`,
+          `devices[${i}].${j < d.outputs.length ? `outputs[${j}]` : `inputs[${j - d.outputs.length}]`}.name`,
+        );
       names.add(io.name);
     }
     for (const [j, c] of (d.bridge?.children ?? []).entries()) {
       claim(c.id, `devices[${i}].bridge.children[${j}].id`);
-      const dup = c.outputs.find((n, k) => c.outputs.indexOf(n) !== k) ?? c.inputs.find((n, k) => c.inputs.indexOf(n) !== k);
-      if (dup) add("devices", `name ${show(dup)} is listed twice on ${show(c.id)}`, `devices[${i}].bridge.children[${j}]`);
+      const dup =
+        c.outputs.find((n, k) => c.outputs.indexOf(n) !== k) ?? c.inputs.find((n, k) => c.inputs.indexOf(n) !== k);
+      if (dup)
+        add("devices", `name ${show(dup)} is listed twice on ${show(c.id)}`, `devices[${i}].bridge.children[${j}]`);
     }
   }
   if (devices.length > 0 && !present("deviceSshPrivateKey")) {
-    add("deviceSshPrivateKey", `is required when devices are listed (${devices.length}): the key that logs in to them over SSH`);
+    add(
+      "deviceSshPrivateKey",
+      `is required when devices are listed (${devices.length}): the key that logs in to them over SSH`,
+    );
   }
 
   const revokedDevices: string[] = [];
   for (const [i, id] of (get("revokedDevices", asStringList) ?? []).entries()) {
     if (!isDeviceId(id)) add("revokedDevices", `item ${i}: ${show(id)} is not a device id`);
     else if (revokedDevices.includes(id)) add("revokedDevices", `${show(id)} is listed twice`);
-    else if (devicesJson !== undefined && !devices.some((d) => d.id === id) && problems.every((p) => p.key !== "devices")) {
-      add("revokedDevices", `${show(id)} is not in devices; keep a revoked device's entry in devices so its certificate (and serial) stays known`);
+    else if (
+      devicesJson !== undefined &&
+      !devices.some((d) => d.id === id) &&
+      problems.every((p) => p.key !== "devices")
+    ) {
+      add(
+        "revokedDevices",
+        `${show(id)} is not in devices; keep a revoked device's entry in devices so its certificate (and serial) stays known`,
+      );
     } else revokedDevices.push(id);
   }
 

@@ -18,21 +18,30 @@ export interface StackCrlArgs {
  */
 export function stackCrl(args: StackCrlArgs): pulumi.Output<string | undefined> {
   const certs = pulumi.all(args.revoked.map((r) => pulumi.output(r.certPem)));
-  const crl = pulumi.all([args.ca.certPem, args.ca.keyPem, certs]).apply(async ([caCertPem, caKeyPem, revokedCerts]) => {
-    try {
-      return await renderStableCrl({ caCertPem, caKeyPem, revokedSerials: revokedCerts.map((pem) => certSerial(pem)) });
-    } catch (err) {
-      // @pulumi/tls always gives real PEM; only mocked certificates end here. An error diagnostic makes
-      // a real `pulumi up` fail, so a revocation is never silently dropped.
-      pulumi.log.error(`revokedDevices: cannot sign the CRL: ${err instanceof Error ? err.message : String(err)}`);
-      return undefined;
-    }
-  });
+  const crl = pulumi
+    .all([args.ca.certPem, args.ca.keyPem, certs])
+    .apply(async ([caCertPem, caKeyPem, revokedCerts]) => {
+      try {
+        return await renderStableCrl({
+          caCertPem,
+          caKeyPem,
+          revokedSerials: revokedCerts.map((pem) => certSerial(pem)),
+        });
+      } catch (err) {
+        // @pulumi/tls always gives real PEM; only mocked certificates end here. An error diagnostic makes
+        // a real `pulumi up` fail, so a revocation is never silently dropped.
+        pulumi.log.error(`revokedDevices: cannot sign the CRL: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      }
+    });
   return pulumi.unsecret(crl);
 }
 
 /** The revoked devices' certificates out of the PKI's client map (config validation keeps them there). */
-export function revokedCerts(clients: Record<string, KeyCert>, revokedDevices: readonly string[]): StackCrlArgs["revoked"] {
+export function revokedCerts(
+  clients: Record<string, KeyCert>,
+  revokedDevices: readonly string[],
+): StackCrlArgs["revoked"] {
   return revokedDevices.map((id) => {
     const kc = clients[id];
     if (!kc) throw new Error(`revokedDevices: ${id} has no certificate in this stack; keep its entry in devices`);

@@ -31,7 +31,9 @@ export function installCommandArgs(
   const d = args.device;
   const stdin = pulumi
     .all([plan, pulumi.output(args.identity.keyPem), lanPasswords ?? pulumi.output(undefined)])
-    .apply(([p, keyPem, passwords]) => devicePayload(p, { keyPem, ...(passwords === undefined ? {} : { lanPasswords: passwords }) }));
+    .apply(([p, keyPem, passwords]) =>
+      devicePayload(p, { keyPem, ...(passwords === undefined ? {} : { lanPasswords: passwords }) }),
+    );
   return {
     connection: {
       host: d.host,
@@ -81,7 +83,12 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
     }
 
     const plan = pulumi
-      .all([pulumi.output(args.caCertPem), pulumi.output(args.identity.certPem), pulumi.output(args.broker.host), pulumi.output(args.bundle)])
+      .all([
+        pulumi.output(args.caCertPem),
+        pulumi.output(args.identity.certPem),
+        pulumi.output(args.broker.host),
+        pulumi.output(args.bundle),
+      ])
       .apply(([caCertPem, certPem, host, bundle]) =>
         planDevice({
           source: args.source ?? `stack ${pulumi.getStack()}`,
@@ -120,18 +127,33 @@ export interface ProvisionDevicesArgs {
 }
 
 /** One DeviceProvisioning per configured device, named `<name>-device-<id>`. */
-export function provisionDevices(name: string, args: ProvisionDevicesArgs, opts?: pulumi.ComponentResourceOptions): DeviceProvisioning[] {
+export function provisionDevices(
+  name: string,
+  args: ProvisionDevicesArgs,
+  opts?: pulumi.ComponentResourceOptions,
+): DeviceProvisioning[] {
   if (args.devices.length === 0) return [];
   const sshPrivateKey = args.sshPrivateKey;
   if (sshPrivateKey === undefined) {
-    throw new Error("deviceSshPrivateKey is required when devices are listed: pulumi config set --secret deviceSshPrivateKey < key");
+    throw new Error(
+      "deviceSshPrivateKey is required when devices are listed: pulumi config set --secret deviceSshPrivateKey < key",
+    );
   }
   return args.devices.map((device) => {
     const identity = args.identities[device.id];
-    if (!identity) throw new Error(`device ${device.id} has no client certificate: infra/pki.ts must issue one per device`);
+    if (!identity)
+      throw new Error(`device ${device.id} has no client certificate: infra/pki.ts must issue one per device`);
     return new DeviceProvisioning(
       `${name}-device-${device.id}`,
-      { device, sshPrivateKey, caCertPem: args.caCertPem, identity, broker: args.broker, bundle: args.bundle, ...(args.source ? { source: args.source } : {}) },
+      {
+        device,
+        sshPrivateKey,
+        caCertPem: args.caCertPem,
+        identity,
+        broker: args.broker,
+        bundle: args.bundle,
+        ...(args.source ? { source: args.source } : {}),
+      },
       opts,
     );
   });

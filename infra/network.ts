@@ -32,18 +32,30 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
   // rule when it creates the group, so egress is exactly the rules below.
   const sg = new aws.ec2.SecurityGroup(
     `${name}-sg`,
-    { description: "DIY Device Cloud server: SSH from admin CIDRs; HTTP, HTTPS, MQTT/TLS public", tags: { ...args.tags, Name: `${name}-server` } },
+    {
+      description: "DIY Device Cloud server: SSH from admin CIDRs; HTTP, HTTPS, MQTT/TLS public",
+      tags: { ...args.tags, Name: `${name}-server` },
+    },
     o,
   );
 
   const ingress = (id: string, port: number, cidr: string, description: string) =>
     new aws.vpc.SecurityGroupIngressRule(
       `${name}-in-${id}`,
-      { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, ...cidrArgs(cidr), description, tags: args.tags },
+      {
+        securityGroupId: sg.id,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        ...cidrArgs(cidr),
+        description,
+        tags: args.tags,
+      },
       o,
     );
   // Named by the CIDR, not its position: removing one admin CIDR leaves the others' rules untouched.
-  for (const cidr of args.adminCidrs) ingress(`ssh-${cidr.replace(/[^0-9a-fA-F]+/g, "-")}`, SSH_PORT, cidr, `SSH from admin CIDR ${cidr}`);
+  for (const cidr of args.adminCidrs)
+    ingress(`ssh-${cidr.replace(/[^0-9a-fA-F]+/g, "-")}`, SSH_PORT, cidr, `SSH from admin CIDR ${cidr}`);
   for (const { port, what } of PUBLIC_PORTS) {
     WORLD.forEach((cidr, i) => ingress(`${port}-${i === 0 ? "v4" : "v6"}`, port, cidr, what));
   }
@@ -62,7 +74,15 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
       (cidr, i) =>
         new aws.vpc.SecurityGroupEgressRule(
           `${name}-out-${port}-${i === 0 ? "v4" : "v6"}`,
-          { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: port, toPort: port, ...cidrArgs(cidr), description: what, tags: args.tags },
+          {
+            securityGroupId: sg.id,
+            ipProtocol: "tcp",
+            fromPort: port,
+            toPort: port,
+            ...cidrArgs(cidr),
+            description: what,
+            tags: args.tags,
+          },
           o,
         ),
     );

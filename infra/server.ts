@@ -33,8 +33,16 @@ export function lookupAmi(os: Os, arch: Arch, opts: pulumi.InvokeOutputOptions):
 }
 
 /** The Elastic IP exists before the instance so its address can go into the server certificate. */
-export function createAddress(name: string, tags: Record<string, string>, opts: pulumi.ComponentResourceOptions): aws.ec2.Eip {
-  return new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { ...tags, Name: `${name}-server` } }, { parent: opts.parent });
+export function createAddress(
+  name: string,
+  tags: Record<string, string>,
+  opts: pulumi.ComponentResourceOptions,
+): aws.ec2.Eip {
+  return new aws.ec2.Eip(
+    `${name}-ip`,
+    { domain: "vpc", tags: { ...tags, Name: `${name}-server` } },
+    { parent: opts.parent },
+  );
 }
 
 export interface ServerArgs {

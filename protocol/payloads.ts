@@ -3,7 +3,11 @@ import { z } from "zod";
 /** Largest payload any client of ours sends; the broker's message_size_limit is set above it. */
 export const MAX_PAYLOAD_BYTES = 1024;
 
-const requestId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and _ . : - only");
+const requestId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and _ . : - only");
 
 export const OutputValue = z.enum(["on", "off"]);
 export type OutputValue = z.infer<typeof OutputValue>;
@@ -36,9 +40,14 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string
  * Parses an MQTT payload with one schema. Never throws: a bad payload is a value to log and drop.
  * JSON schemas get JSON.parse first; the status schema reads the raw text.
  */
-export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer | string, opts: { json?: boolean } = {}): ParseResult<T> {
+export function parsePayload<T>(
+  schema: z.ZodType<T>,
+  payload: Buffer | string,
+  opts: { json?: boolean } = {},
+): ParseResult<T> {
   const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
-  if (size > MAX_PAYLOAD_BYTES) return { ok: false, error: `payload of ${size} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` };
+  if (size > MAX_PAYLOAD_BYTES)
+    return { ok: false, error: `payload of ${size} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` };
   const text = payload.toString();
   let data: unknown = text;
   if (opts.json !== false) {

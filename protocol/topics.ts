@@ -15,11 +15,7 @@ export const topics = {
 /** Subscriptions of each kind of client. */
 export const subscriptions = {
   /** The web app follows every device's state, inputs and status. */
-  web: [
-    `${TOPIC_ROOT}/+/out/+/state`,
-    `${TOPIC_ROOT}/+/in/+`,
-    `${TOPIC_ROOT}/+/status`,
-  ],
+  web: [`${TOPIC_ROOT}/+/out/+/state`, `${TOPIC_ROOT}/+/in/+`, `${TOPIC_ROOT}/+/status`],
   /** A device receives only its own commands. */
   device: (deviceId: string) => [`${TOPIC_ROOT}/${deviceId}/out/+/set`],
 } as const;

@@ -14,7 +14,15 @@ import { type DeviceService, startDeviceService } from "../device/service";
 import { parseDeviceConfig } from "../device/config";
 import { MQTT_TLS_PORT } from "../infra/render/mosquitto";
 import { WEB_CLIENT_ID } from "../protocol";
-import { MOSQUITTO_MISSING, type LocalBroker, ensureLocalPki, freePort, portIsFree, requireMosquitto, startLocalBroker } from "./local-broker";
+import {
+  MOSQUITTO_MISSING,
+  type LocalBroker,
+  ensureLocalPki,
+  freePort,
+  portIsFree,
+  requireMosquitto,
+  startLocalBroker,
+} from "./local-broker";
 
 export const DEFAULT_STATE_DIR = resolve(__dirname, "..", ".state", "demo");
 const DEFAULT_WEB_PORT = 3000;
@@ -110,7 +118,12 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     const sessionSecret = secret(join(stateDir, "session-secret"), 32);
     const webConfig: WebConfigInput = {
       listen: { host: "127.0.0.1", port: await pickPort(opts.webPort, DEFAULT_WEB_PORT) },
-      broker: { url: broker.url, ca: pki.ca, cert: clients[WEB_CLIENT_ID]?.cert ?? "", key: clients[WEB_CLIENT_ID]?.key ?? "" },
+      broker: {
+        url: broker.url,
+        ca: pki.ca,
+        cert: clients[WEB_CLIENT_ID]?.cert ?? "",
+        key: clients[WEB_CLIENT_ID]?.key ?? "",
+      },
       devices: DEMO_DEVICES.map((d) => ({ id: d.id, label: d.label, outputs: [...d.outputs], inputs: [...d.inputs] })),
       // Plain http on loopback: a Secure cookie would never come back.
       cookieSecure: false,
@@ -134,7 +147,11 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       const input: DeviceConfigInput = {
         deviceId: d.id,
         broker: { url: broker.url, ca: pki.ca, cert: clients[d.id]?.cert ?? "", key: clients[d.id]?.key ?? "" },
-        outputs: d.outputs.map((name) => ({ name, safeState: "off" as const, backend: { type: "simulated" as const, file: files.outputs[name] } })),
+        outputs: d.outputs.map((name) => ({
+          name,
+          safeState: "off" as const,
+          backend: { type: "simulated" as const, file: files.outputs[name] },
+        })),
         inputs: d.inputs.map((name) => ({ name, backend: { type: "simulated" as const, file: files.inputs[name] } })),
         stateDir: dir,
       };

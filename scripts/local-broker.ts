@@ -102,13 +102,19 @@ export async function ensureLocalPki(dir: string): Promise<LocalPki> {
   }
   const caPem = ca;
   if (!loadPem(dir, "server")) {
-    const server = await issueCert(caPem, { commonName: "localhost", kind: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] });
+    const server = await issueCert(caPem, {
+      commonName: "localhost",
+      kind: "server",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+    });
     writeFileSync(join(dir, "server.pem"), server.certPem);
     writeSecret(join(dir, "server.key"), server.keyPem);
   }
   shareWithMosquitto(join(dir, "server.key"), 0o640);
   const revokedFile = join(dir, "revoked.json");
-  const revoked = (): string[] => (existsSync(revokedFile) ? (JSON.parse(readFileSync(revokedFile, "utf8")) as string[]) : []);
+  const revoked = (): string[] =>
+    existsSync(revokedFile) ? (JSON.parse(readFileSync(revokedFile, "utf8")) as string[]) : [];
   const writeCrl = async (serials: string[]) => {
     writeFileSync(join(dir, "crl.pem"), await renderCrl({ ca: caPem, revoked: serials.map((serial) => ({ serial })) }));
   };
@@ -200,7 +206,10 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   let proc: ChildProcess | undefined;
   let log = "";
   const start = async () => {
-    const child = spawn("mosquitto", ["-c", confPath], { stdio: ["ignore", "pipe", "pipe"], detached: opts.ownProcessGroup ?? false });
+    const child = spawn("mosquitto", ["-c", confPath], {
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: opts.ownProcessGroup ?? false,
+    });
     proc = child;
     // Never leave a broker behind, even when our process exits without calling stop().
     const reap = () => child.kill("SIGKILL");

@@ -81,7 +81,8 @@ function withPlaceholders(raw: Record<string, string>): { raw: Record<string, st
 export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
   const projectDir = opts.projectDir ?? path.resolve(__dirname, "..");
   const stackFile = path.join(projectDir, `Pulumi.${opts.stack}.yaml`);
-  if (!fs.existsSync(stackFile)) throw new Error(`no stack file ${stackFile} (create it with pulumi stack init ${opts.stack})`);
+  if (!fs.existsSync(stackFile))
+    throw new Error(`no stack file ${stackFile} (create it with pulumi stack init ${opts.stack})`);
   const { raw } = withPlaceholders(readStackFile(stackFile).raw);
   const plain = (k: SecretKey) => raw[k];
   const settings = parseSettings(raw, (k) => pulumi.secret(String(raw[k])));
@@ -116,14 +117,22 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
 
   // Server: user data, then every pushed file at its path under server/, and the push script itself.
   const userData = renderCloudConfig({ source, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(s) });
-  if (Buffer.byteLength(userData) > USER_DATA_LIMIT_BYTES) throw new Error(`user data is over EC2's ${USER_DATA_LIMIT_BYTES} bytes`);
+  if (Buffer.byteLength(userData) > USER_DATA_LIMIT_BYTES)
+    throw new Error(`user data is over EC2's ${USER_DATA_LIMIT_BYTES} bytes`);
   write("server/user-data.yaml", userData);
   const webBundle = opts.bundles === false ? "// web bundle stand-in\n" : bundle("web").code;
   const push = renderServerPush(
     serverFilesInput(s, {
       source,
       webUrl: `https://${host}`,
-      pki: { caCertPem: ca.certPem, serverCertPem: server.certPem, serverKeyPem: server.keyPem, webCertPem: web.certPem, webKeyPem: web.keyPem, crlPem },
+      pki: {
+        caCertPem: ca.certPem,
+        serverCertPem: server.certPem,
+        serverKeyPem: server.keyPem,
+        webCertPem: web.certPem,
+        webKeyPem: web.keyPem,
+        crlPem,
+      },
       webPassword: "PLACEHOLDER-webPassword",
       sessionSecret: "PLACEHOLDER-sessionSecret",
       smtpPassword: plain("smtpPassword"),
@@ -134,7 +143,8 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
   write("server/push.sh", push.script, true);
 
   // Devices: the install payload's files and the install/uninstall scripts, per board.
-  const deviceBundle = opts.bundles === false ? "// device bundle stand-in\n" : s.devices.length > 0 ? bundle("device").code : "";
+  const deviceBundle =
+    opts.bundles === false ? "// device bundle stand-in\n" : s.devices.length > 0 ? bundle("device").code : "";
   for (const d of s.devices) {
     const cert = clients[d.id] as IssuedCert;
     const plan = planDevice({
@@ -145,7 +155,8 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
       caCertPem: ca.certPem,
       certPem: cert.certPem,
     });
-    for (const [name, content] of Object.entries(plan.files)) if (content !== undefined) write(`devices/${d.id}/files/${name}`, content);
+    for (const [name, content] of Object.entries(plan.files))
+      if (content !== undefined) write(`devices/${d.id}/files/${name}`, content);
     write(`devices/${d.id}/files/device.key`, cert.keyPem, true);
     write(`devices/${d.id}/install.sh`, plan.installScript);
     write(`devices/${d.id}/uninstall.sh`, plan.uninstallScript);

@@ -106,14 +106,22 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const start = process.hrtime.bigint();
     res.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      log.info("http", { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ip: req.ip });
+      log.info("http", {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round(ms * 10) / 10,
+        ip: req.ip,
+      });
     });
     next();
   });
 
   app.get("/healthz", (_req, res) => {
     const connected = broker.connected;
-    res.status(connected ? 200 : 503).json({ status: connected ? "ok" : "degraded", broker: connected ? "connected" : "disconnected" });
+    res
+      .status(connected ? 200 : 503)
+      .json({ status: connected ? "ok" : "degraded", broker: connected ? "connected" : "disconnected" });
   });
 
   // Static page: plain files, no inline script (CSP).
@@ -209,8 +217,13 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const id = String(req.params.id);
     const name = String(req.params.name);
     if (!isDeviceId(id) || !store.get(id)) throw new HttpError(404, `no device "${printable(id)}"`);
-    if (!isIoName(name) || !store.hasOutput(id, name)) throw new HttpError(404, `device "${id}" has no output "${printable(name)}"`);
-    if (req.body === undefined) throw new HttpError(400, 'body must be JSON {"value": "on" | "off" | "toggle"} with Content-Type application/json');
+    if (!isIoName(name) || !store.hasOutput(id, name))
+      throw new HttpError(404, `device "${id}" has no output "${printable(name)}"`);
+    if (req.body === undefined)
+      throw new HttpError(
+        400,
+        'body must be JSON {"value": "on" | "off" | "toggle"} with Content-Type application/json',
+      );
     const body = CommandBody.safeParse(req.body);
     if (!body.success) throw new HttpError(400, 'body must be {"value": "on" | "off" | "toggle"}');
     try {
@@ -219,7 +232,12 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       res.status(202).json({ req: reqId });
     } catch (e) {
       if (e instanceof BrokerRejectedError) {
-        log.error("command_refused_by_broker", { device: id, output: name, reasonCode: e.reasonCode, error: e.message });
+        log.error("command_refused_by_broker", {
+          device: id,
+          output: name,
+          reasonCode: e.reasonCode,
+          error: e.message,
+        });
         throw new HttpError(502, e.message);
       }
       if (e instanceof BrokerUnavailableError) {
@@ -271,7 +289,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   // Every error ends here: a status and a message, never a crash or a stack trace to the client.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, message } = httpErrorOf(err);
-    if (status >= 500 && !(err instanceof HttpError)) log.error("http_error", { path: req.path, error: errorText(err) });
+    if (status >= 500 && !(err instanceof HttpError))
+      log.error("http_error", { path: req.path, error: errorText(err) });
     else if (!(err instanceof HttpError)) log.warn("http_bad_request", { path: req.path, status, error: message });
     if (res.headersSent) return res.end();
     res.status(status).json({ error: message });
@@ -301,7 +320,8 @@ function httpErrorOf(err: unknown): { status: number; message: string } {
     case "request.aborted":
       return { status: 400, message: "request aborted" };
   }
-  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return { status: e.status, message: "bad request" };
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500)
+    return { status: e.status, message: "bad request" };
   return { status: 500, message: "internal error" };
 }
 

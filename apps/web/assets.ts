@@ -26,7 +26,9 @@ export function loadAssets(dir?: string): Map<string, Asset> {
   const m = new Map<string, Asset>();
   for (const name of ASSET_NAMES) {
     const body =
-      dir === undefined && embeddedAssets ? Buffer.from(embeddedAssets[name]) : readFileSync(path.join(dir ?? DEFAULT_PUBLIC_DIR, name));
+      dir === undefined && embeddedAssets
+        ? Buffer.from(embeddedAssets[name])
+        : readFileSync(path.join(dir ?? DEFAULT_PUBLIC_DIR, name));
     m.set(name, { type: TYPES[path.extname(name)] ?? "application/octet-stream", body });
   }
   return m;

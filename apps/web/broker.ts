@@ -161,12 +161,23 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
     const req = newRequestId();
     const topic = topics.set(deviceId, output);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BrokerUnavailableError("broker did not acknowledge the command in time")), PUBLISH_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new BrokerUnavailableError("broker did not acknowledge the command in time")),
+        PUBLISH_TIMEOUT_MS,
+      );
       this.client.publish(topic, encodeCommand({ value, req }), { qos: 1, retain: false }, (err, packet) => {
         clearTimeout(timer);
-        const code = (err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode ?? 0;
+        const code =
+          (err as { code?: number } | undefined)?.code ??
+          (packet as { reasonCode?: number } | undefined)?.reasonCode ??
+          0;
         if (typeof code === "number" && code >= 0x80) {
-          reject(new BrokerRejectedError(`broker refused the command: ${err?.message ?? `reason code 0x${code.toString(16)}`}`, code));
+          reject(
+            new BrokerRejectedError(
+              `broker refused the command: ${err?.message ?? `reason code 0x${code.toString(16)}`}`,
+              code,
+            ),
+          );
         } else if (err) {
           reject(new BrokerUnavailableError(`publish failed: ${err.message}`));
         } else {

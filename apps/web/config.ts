@@ -9,7 +9,9 @@ const filePath = z.string().min(1, "must be a file path");
 
 export const WebDeviceConfig = z.strictObject({
   /** Device id: the device certificate's CN and its topic segment. */
-  id: z.string().refine(isDeviceId, "must be a device id: lowercase a-z, 0-9 and -, up to 32 characters, not a reserved name"),
+  id: z
+    .string()
+    .refine(isDeviceId, "must be a device id: lowercase a-z, 0-9 and -, up to 32 characters, not a reserved name"),
   /** Name shown on the page; the id when missing. */
   label: z.string().min(1).max(64).optional(),
   /** Output names (LEDs, relays) the page shows with on/off/toggle buttons. */
@@ -40,7 +42,9 @@ export const WebConfig = z
     /** The devices the page shows. Messages about other devices are dropped. */
     devices: z.array(WebDeviceConfig).default([]),
     /** Origin the browser uses (https://iot.example.com). When set, state-changing requests must come from it. */
-    publicOrigin: z.url({ protocol: /^https?$/, error: 'must be an http(s) origin like "https://iot.example.com"' }).optional(),
+    publicOrigin: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) origin like "https://iot.example.com"' })
+      .optional(),
     /** Secure flag on the session cookie. Only the local demo over plain http sets it false. */
     cookieSecure: z.boolean().default(true),
     /** Offline alerts; the shape belongs to apps/web/alerts.ts (ops). Passed through untouched. */
@@ -49,7 +53,8 @@ export const WebConfig = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.devices.forEach((d, i) => {
-      if (seen.has(d.id)) ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${d.id}"` });
+      if (seen.has(d.id))
+        ctx.addIssue({ code: "custom", path: ["devices", i, "id"], message: `duplicate device id "${d.id}"` });
       seen.add(d.id);
       const names = [...d.outputs, ...d.inputs];
       const dup = names.find((n, j) => names.indexOf(n) !== j);
@@ -70,7 +75,8 @@ export function parseWebConfig(data: unknown, source = "web config"): WebConfig 
   if (result.success) return result.data;
   const lines = result.error.issues.flatMap((i) => {
     // An unknown key is named by its own path, so a typo reads like any other problem.
-    if (i.code === "unrecognized_keys") return i.keys.map((k) => `  ${[...i.path, k].join(".")}: unknown key (remove it or check its spelling)`);
+    if (i.code === "unrecognized_keys")
+      return i.keys.map((k) => `  ${[...i.path, k].join(".")}: unknown key (remove it or check its spelling)`);
     return [`  ${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`];
   });
   throw new ConfigError(`${source} is invalid:\n${lines.join("\n")}`);
@@ -105,7 +111,9 @@ export function configPathFrom(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (a.startsWith("--config=")) return a.slice("--config=".length);
   }
   if (env.DIY_WEB_CONFIG) return env.DIY_WEB_CONFIG;
-  throw new ConfigError("no config file: pass --config <file> or set DIY_WEB_CONFIG (on the server: /etc/diy-web/config.json)");
+  throw new ConfigError(
+    "no config file: pass --config <file> or set DIY_WEB_CONFIG (on the server: /etc/diy-web/config.json)",
+  );
 }
 
 export interface WebSecrets {
@@ -127,7 +135,9 @@ export function secretsFromEnv(env: NodeJS.ProcessEnv): WebSecrets {
   const problems: string[] = [];
   if (!password) problems.push("DIY_WEB_PASSWORD is not set (the stack's web password; /etc/diy-web/secrets.env)");
   if (sessionSecret.length < MIN_SESSION_SECRET_LENGTH) {
-    problems.push(`DIY_SESSION_SECRET must be at least ${MIN_SESSION_SECRET_LENGTH} characters (random; /etc/diy-web/secrets.env)`);
+    problems.push(
+      `DIY_SESSION_SECRET must be at least ${MIN_SESSION_SECRET_LENGTH} characters (random; /etc/diy-web/secrets.env)`,
+    );
   }
   if (problems.length) throw new ConfigError(`web secrets are missing:\n  ${problems.join("\n  ")}`);
   return { password, sessionSecret };

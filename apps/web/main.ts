@@ -6,7 +6,10 @@ import { ConfigError, configPathFrom, loadWebConfig, secretsFromEnv } from "./co
 import { createLogger } from "./log";
 import { startWeb } from "./server";
 
-export async function main(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   const log = createLogger({ level: env.DIY_WEB_LOG_LEVEL === "debug" ? "debug" : "info" });
   let web: Awaited<ReturnType<typeof startWeb>>;
   try {

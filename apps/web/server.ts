@@ -36,7 +36,10 @@ export interface RunningWeb {
  */
 export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}): Promise<RunningWeb> {
   const config = parseWebConfig(input);
-  const secrets = opts.password && opts.sessionSecret ? { password: opts.password, sessionSecret: opts.sessionSecret } : secretsFromEnv(process.env);
+  const secrets =
+    opts.password && opts.sessionSecret
+      ? { password: opts.password, sessionSecret: opts.sessionSecret }
+      : secretsFromEnv(process.env);
   const log = opts.logger ?? createLogger();
   const store = new DeviceStore(config.devices);
   const broker = new BrokerLink(config.broker.url, readBrokerTls(config.broker), store, log, {

@@ -58,7 +58,12 @@ export function createSessions(secret: string, ttlMs = SESSION_TTL_MS): Sessions
     issue(now = Date.now()) {
       const sid = randomBytes(18).toString("base64url");
       const exp = Math.floor((now + ttlMs) / 1000);
-      return { sid, expires: exp * 1000, cookieValue: `${sid}.${exp}.${sign(sid, exp)}`, csrfToken: this.csrfToken(sid) };
+      return {
+        sid,
+        expires: exp * 1000,
+        cookieValue: `${sid}.${exp}.${sign(sid, exp)}`,
+        csrfToken: this.csrfToken(sid),
+      };
     },
     verify(cookieValue, now = Date.now()) {
       if (!cookieValue || cookieValue.length > 200) return undefined;

@@ -63,7 +63,10 @@ interface StoreEvents {
 export class DeviceStore extends EventEmitter<StoreEvents> {
   private readonly devices = new Map<string, DeviceView>();
 
-  constructor(devices: readonly WebDeviceConfig[], private readonly now: () => Date = () => new Date()) {
+  constructor(
+    devices: readonly WebDeviceConfig[],
+    private readonly now: () => Date = () => new Date(),
+  ) {
     super();
     for (const d of devices) {
       this.devices.set(d.id, {

@@ -38,9 +38,22 @@ export function connectPacket(clientId: string, keepaliveSeconds: number): Buffe
 }
 
 /** Opens a TLS connection and completes the MQTT handshake; resolves with the idle socket. */
-export function mqttConnect(port: number, clientId: string, tlsm: TlsMaterial, keepaliveSeconds = 300, timeoutMs = 30_000): Promise<TLSSocket> {
+export function mqttConnect(
+  port: number,
+  clientId: string,
+  tlsm: TlsMaterial,
+  keepaliveSeconds = 300,
+  timeoutMs = 30_000,
+): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: "127.0.0.1", port, ca: tlsm.ca, cert: tlsm.cert, key: tlsm.key, servername: tlsm.servername ?? "localhost" });
+    const sock = connect({
+      host: "127.0.0.1",
+      port,
+      ca: tlsm.ca,
+      cert: tlsm.cert,
+      key: tlsm.key,
+      servername: tlsm.servername ?? "localhost",
+    });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`${clientId}: no CONNACK within ${timeoutMs} ms`));

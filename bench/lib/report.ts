@@ -49,7 +49,8 @@ export function report(name: string, tables: Table[]): void {
   const text = tables.map(renderTable).join("\n\n");
   process.stdout.write(`\n${text}\n`);
   if (process.env.BENCH_NO_RECORD) return;
-  if (!existsSync(RESULTS)) writeFileSync(RESULTS, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n");
+  if (!existsSync(RESULTS))
+    writeFileSync(RESULTS, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n");
   appendFileSync(RESULTS, `\n## ${name}\n\n${machineLine()}\n\n${text}\n`);
 }
 

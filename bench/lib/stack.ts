@@ -36,7 +36,12 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
       devices: [{ id: "pi1", outputs: ["led"], inputs: [] }],
       cookieSecure: false,
     },
-    { password, sessionSecret: "bench-session-secret-0123456789abcdef", logger: createLogger({ level: "error", sink: () => {} }), loginRateLimit: { windowMs: 60_000, limit: 1000 } },
+    {
+      password,
+      sessionSecret: "bench-session-secret-0123456789abcdef",
+      logger: createLogger({ level: "error", sink: () => {} }),
+      loginRateLimit: { windowMs: 60_000, limit: 1000 },
+    },
   );
   const stateDir = join(dir, "device");
   mkdirSync(stateDir, { recursive: true });
@@ -49,7 +54,9 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   };
   writeFileSync(join(dir, "device.json"), JSON.stringify(config));
   writeFileSync(join(dir, "device.js"), bundle("device").code);
-  const proc: ChildProcess = spawn(process.execPath, [join(dir, "device.js"), "--config", join(dir, "device.json")], { stdio: "ignore" });
+  const proc: ChildProcess = spawn(process.execPath, [join(dir, "device.js"), "--config", join(dir, "device.json")], {
+    stdio: "ignore",
+  });
   const device = {
     pid: proc.pid ?? 0,
     stop: () =>

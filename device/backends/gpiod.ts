@@ -79,7 +79,10 @@ export async function findLine(name: string, env: BackendEnv): Promise<LineLocat
     // Exit status 1 means "not found": try gpioinfo. No gpiofind at all is libgpiod 2, whose gpioset
     // and gpiomon take other options: say so instead of failing later with a usage message.
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      const version = await execFileP(tool(env, "gpioinfo"), ["--version"]).then((r) => r.stdout, () => "");
+      const version = await execFileP(tool(env, "gpioinfo"), ["--version"]).then(
+        (r) => r.stdout,
+        () => "",
+      );
       const major = libgpiodMajor(version);
       if (major !== undefined && major >= 2) {
         throw new Error(

@@ -11,7 +11,9 @@ import type { BackendEnv, OutputLine } from "./types";
 export async function openLedOutput(led: string, env: BackendEnv): Promise<OutputLine> {
   const dir = join(env.sysfsRoot, "class", "leds", led);
   if (!existsSync(join(dir, "brightness"))) {
-    throw new Error(`kernel LED ${led} not found: ${dir}/brightness does not exist (check the name under /sys/class/leds)`);
+    throw new Error(
+      `kernel LED ${led} not found: ${dir}/brightness does not exist (check the name under /sys/class/leds)`,
+    );
   }
   const triggerPath = join(dir, "trigger");
   if (existsSync(triggerPath)) await writeFile(triggerPath, "none");

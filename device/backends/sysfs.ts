@@ -14,10 +14,13 @@ async function exportLine(gpio: number, env: BackendEnv): Promise<string> {
   const base = join(env.sysfsRoot, "class", "gpio");
   const dir = join(base, `gpio${gpio}`);
   if (!existsSync(dir)) {
-    if (!existsSync(join(base, "export"))) throw new Error(`legacy sysfs GPIO is not available: ${base}/export does not exist`);
+    if (!existsSync(join(base, "export")))
+      throw new Error(`legacy sysfs GPIO is not available: ${base}/export does not exist`);
     await writeFile(join(base, "export"), String(gpio));
     if (!(await waitForPath(join(dir, "value")))) {
-      throw new Error(`gpio${gpio} did not appear after export; on new Pi kernels use the number plus the chip base (e.g. 512 + BCM)`);
+      throw new Error(
+        `gpio${gpio} did not appear after export; on new Pi kernels use the number plus the chip base (e.g. 512 + BCM)`,
+      );
     }
   }
   return dir;
@@ -31,7 +34,12 @@ async function unexportLine(gpio: number, env: BackendEnv): Promise<void> {
   }
 }
 
-export async function openSysfsOutput(gpio: number, activeLow: boolean, env: BackendEnv, initial: boolean): Promise<OutputLine> {
+export async function openSysfsOutput(
+  gpio: number,
+  activeLow: boolean,
+  env: BackendEnv,
+  initial: boolean,
+): Promise<OutputLine> {
   const dir = await exportLine(gpio, env);
   await writeFile(join(dir, "active_low"), activeLow ? "1" : "0");
   // "high"/"low" set direction and value in one write, so the line never glitches to the wrong level.

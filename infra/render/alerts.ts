@@ -43,7 +43,8 @@ function shellSingleQuoted(what: string, value: string): string {
  */
 export function renderAlertScript(input: AlertScriptInput): string {
   const to = input.alertEmail ?? "";
-  if (to !== "" && !EMAIL.test(to)) throw new Error(`alertEmail must be a plain email address, got ${JSON.stringify(to)}`);
+  if (to !== "" && !EMAIL.test(to))
+    throw new Error(`alertEmail must be a plain email address, got ${JSON.stringify(to)}`);
   const window = positiveInt("rateLimitMinutes", input.rateLimitMinutes) * 60;
   return lines([
     "#!/bin/sh",

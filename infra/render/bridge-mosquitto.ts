@@ -42,11 +42,14 @@ function checkChildren(bridgeId: string, children: readonly BridgeChild[]): stri
 
 /** conf.d drop-in for Debian's mosquitto.conf (which sets pid, persistence and logging). */
 export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
-  if (!isDeviceId(input.bridgeId)) throw new Error(`bridgeId ${JSON.stringify(input.bridgeId)} is not a valid device id`);
+  if (!isDeviceId(input.bridgeId))
+    throw new Error(`bridgeId ${JSON.stringify(input.bridgeId)} is not a valid device id`);
   const children = checkChildren(input.bridgeId, input.children);
   const lan = token("bridge.lanAddress", input.lanAddress);
   if (UNSAFE_BIND.includes(lan)) {
-    throw new Error(`bridge ${input.bridgeId}: lanAddress ${lan} would listen on every interface; give the board's LAN address (e.g. 192.168.1.50)`);
+    throw new Error(
+      `bridge ${input.bridgeId}: lanAddress ${lan} would listen on every interface; give the board's LAN address (e.g. 192.168.1.50)`,
+    );
   }
   const p = { ...BRIDGE_PATHS, ...input.paths };
   const cloudHost = token("cloud.host", oneLine("cloud.host", input.cloud.host));
@@ -86,13 +89,21 @@ export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
 }
 
 /** The LAN broker's ACL: each child username gets exactly a device's rules on its own topics. */
-export function renderBridgeAcl(input: { bridgeId: string; children: readonly BridgeChild[]; source?: string }): string {
+export function renderBridgeAcl(input: {
+  bridgeId: string;
+  children: readonly BridgeChild[];
+  source?: string;
+}): string {
   const children = checkChildren(input.bridgeId, input.children);
   return lines([
     ...header("#", "infra/render/bridge-mosquitto.ts", input.source ?? DEFAULT_SOURCE),
     "",
     "# LAN username = child device id (password file); nothing else is allowed",
-    ...children.flatMap((id) => ["", `user ${id}`, ...bridgeUserRules([id]).map((r) => `topic ${r.access} ${token("ACL topic", r.topic)}`)]),
+    ...children.flatMap((id) => [
+      "",
+      `user ${id}`,
+      ...bridgeUserRules([id]).map((r) => `topic ${r.access} ${token("ACL topic", r.topic)}`),
+    ]),
   ]);
 }
 
@@ -100,11 +111,16 @@ export function renderBridgeAcl(input: { bridgeId: string; children: readonly Br
  * user:password lines; the install script hashes them with `mosquitto_passwd -U` on the board, so
  * this text is secret and travels only in the install payload (stdin).
  */
-export function renderBridgePasswords(input: { bridgeId: string; children: readonly (BridgeChild & { password: string })[] }): string {
+export function renderBridgePasswords(input: {
+  bridgeId: string;
+  children: readonly (BridgeChild & { password: string })[];
+}): string {
   checkChildren(input.bridgeId, input.children);
   for (const c of input.children) {
     if (!/^[\x21-\x7e]{12,128}$/.test(c.password) || c.password.includes(":")) {
-      throw new Error(`bridge ${input.bridgeId}: the LAN password of ${c.id} must be 12-128 printable characters without ':' or spaces`);
+      throw new Error(
+        `bridge ${input.bridgeId}: the LAN password of ${c.id} must be 12-128 printable characters without ':' or spaces`,
+      );
     }
   }
   return lines(input.children.map((c) => `${c.id}:${c.password}`));

@@ -28,8 +28,10 @@ export interface CertbotInput {
 }
 
 function checked(input: CertbotInput): { domain: string; email: string } {
-  if (!FQDN.test(input.domain)) throw new Error(`domain must be a lowercase DNS name like iot.example.com, got ${JSON.stringify(input.domain)}`);
-  if (!EMAIL.test(input.email)) throw new Error(`letsEncryptEmail must be a plain email address, got ${JSON.stringify(input.email)}`);
+  if (!FQDN.test(input.domain))
+    throw new Error(`domain must be a lowercase DNS name like iot.example.com, got ${JSON.stringify(input.domain)}`);
+  if (!EMAIL.test(input.email))
+    throw new Error(`letsEncryptEmail must be a plain email address, got ${JSON.stringify(input.email)}`);
   return { domain: input.domain, email: input.email };
 }
 

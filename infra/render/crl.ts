@@ -72,7 +72,9 @@ function deterministicCrypto(privateKeyPem: string): webcrypto.Crypto {
     get(target, prop) {
       if (prop === "sign") {
         return async (_alg: unknown, _key: unknown, data: ArrayBuffer | ArrayBufferView) => {
-          const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+          const bytes = ArrayBuffer.isView(data)
+            ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+            : new Uint8Array(data);
           const sig = signDeterministic(privateKeyPem, bytes);
           return sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength);
         };
@@ -81,7 +83,11 @@ function deterministicCrypto(privateKeyPem: string): webcrypto.Crypto {
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  return { getRandomValues: webcrypto.getRandomValues.bind(webcrypto), randomUUID: webcrypto.randomUUID.bind(webcrypto), subtle } as webcrypto.Crypto;
+  return {
+    getRandomValues: webcrypto.getRandomValues.bind(webcrypto),
+    randomUUID: webcrypto.randomUUID.bind(webcrypto),
+    subtle,
+  } as webcrypto.Crypto;
 }
 
 const SERIAL = /^[0-9a-f]{1,40}$/;

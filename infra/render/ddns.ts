@@ -14,7 +14,8 @@ export const DDNS_ENV_VAR = "DDNS_URL";
 
 /** Checks an update URL: http(s), one line. Returns it unchanged. */
 export function checkDdnsUrl(url: string): string {
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new Error("ddnsUpdateUrl must be one http:// or https:// URL without spaces");
+  if (!/^https?:\/\/[^\s]+$/.test(url))
+    throw new Error("ddnsUpdateUrl must be one http:// or https:// URL without spaces");
   return url;
 }
 
@@ -27,7 +28,7 @@ export function renderDdnsScript(input: { source?: string } = {}): string {
     "set -eu",
     `url="\${${DDNS_ENV_VAR}:?${DDNS_ENV_VAR} is not set (see ${DDNS_PATHS.env})}"`,
     "escaped=$(printf '%s' \"$url\" | sed 's/[\\\\\"]/\\\\&/g')",
-    "printf 'url = \"%s\"\\n' \"$escaped\" |",
+    'printf \'url = "%s"\\n\' "$escaped" |',
     "  curl --config - --fail --silent --show-error --max-time 30 --retry 3 --output /dev/null",
     'echo "dynamic DNS record updated"',
   ]);

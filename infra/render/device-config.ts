@@ -40,17 +40,23 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
   const outputs = input.outputs.map((o, i) => {
     const backend = o.backend ?? profile.defaultOutput(i);
     if (backend === undefined) {
-      throw new Error(`device ${input.deviceId}: output ${o.name} needs a backend (${profile.title} has no default for output #${i + 1})`);
+      throw new Error(
+        `device ${input.deviceId}: output ${o.name} needs a backend (${profile.title} has no default for output #${i + 1})`,
+      );
     }
     return { name: o.name, safeState: o.safeState, backend };
   });
   const inputs = input.inputs.map((o, i) => {
     const backend = o.backend ?? profile.defaultInput(i);
     if (backend === undefined) {
-      throw new Error(`device ${input.deviceId}: input ${o.name} needs a backend (${profile.title} has no default for input #${i + 1})`);
+      throw new Error(
+        `device ${input.deviceId}: input ${o.name} needs a backend (${profile.title} has no default for input #${i + 1})`,
+      );
     }
     if (backend.type === "led") {
-      throw new Error(`device ${input.deviceId}: input ${o.name} uses a kernel LED, which is output only; use gpiod, sysfs or simulated`);
+      throw new Error(
+        `device ${input.deviceId}: input ${o.name} uses a kernel LED, which is output only; use gpiod, sysfs or simulated`,
+      );
     }
     return { name: o.name, backend };
   });

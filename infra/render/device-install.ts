@@ -111,7 +111,7 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     "STAGING=",
     "APT_UPDATED=0",
     "",
-    "cleanup() { if [ -n \"$STAGING\" ]; then rm -rf \"$STAGING\"; fi; }",
+    'cleanup() { if [ -n "$STAGING" ]; then rm -rf "$STAGING"; fi; }',
     "trap cleanup EXIT",
     "",
     "# Splits the payload into $STAGING/<name>: sections are base64 so any byte survives the pipe.",
@@ -124,11 +124,11 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     `  if [ "$(tail -n 1 "$STAGING/payload")" != "${PAYLOAD_END}" ]; then`,
     '    die "the payload on stdin is incomplete (connection dropped?): nothing was changed"',
     "  fi",
-    "  awk -v dir=\"$STAGING\" '",
+    '  awk -v dir="$STAGING" \'',
     '    /^=file [a-z0-9][a-z0-9.-]*$/ { out = dir "/" $2 ".b64"; printf "" > out; next }',
     `    /^${PAYLOAD_END}$/ { out = ""; next }`,
-    "    out != \"\" { print > out }",
-    "  ' \"$STAGING/payload\"",
+    '    out != "" { print > out }',
+    '  \' "$STAGING/payload"',
     '  rm -f "$STAGING/payload"',
     "  local f",
     '  for f in "$STAGING"/*.b64; do',
@@ -353,7 +353,8 @@ export function renderDeviceUninstallScript(input: DeviceUninstallScriptInput): 
  * in it) and runs it as root, through `sudo -n` unless the SSH user is root, with stdin passed on.
  */
 export function renderRemoteInvocation(script: string, name: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`invocation name ${JSON.stringify(name)} must be lowercase letters, digits and '-'`);
+  if (!/^[a-z][a-z0-9-]*$/.test(name))
+    throw new Error(`invocation name ${JSON.stringify(name)} must be lowercase letters, digits and '-'`);
   const encoded = Buffer.from(script, "utf8").toString("base64");
   return (
     `s="$(printf %s '${encoded}' | base64 -d)" && ` +

@@ -36,7 +36,12 @@ export function renderDevicePayload(files: DevicePayloadInput): string {
       continue;
     }
     if (content === "") throw new Error(`device payload file ${name} is empty`);
-    out.push(`=file ${name}`, ...(Buffer.from(content, "utf8").toString("base64").match(/.{1,76}/g) ?? []));
+    out.push(
+      `=file ${name}`,
+      ...(Buffer.from(content, "utf8")
+        .toString("base64")
+        .match(/.{1,76}/g) ?? []),
+    );
   }
   out.push(PAYLOAD_END);
   return `${out.join("\n")}\n`;

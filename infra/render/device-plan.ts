@@ -55,7 +55,13 @@ export const UNINSTALL_NAME = "diy-device-uninstall";
 export function planDevice(input: DevicePlanInput): DevicePlan {
   const d = input.device;
   const source = `${input.source}, device ${d.id}`;
-  const config = renderDeviceConfig({ deviceId: d.id, board: d.board, broker: input.broker, outputs: d.outputs, inputs: d.inputs });
+  const config = renderDeviceConfig({
+    deviceId: d.id,
+    board: d.board,
+    broker: input.broker,
+    outputs: d.outputs,
+    inputs: d.inputs,
+  });
   const parsed = JSON.parse(config) as { outputs: { backend: Backend }[]; inputs: { backend: Backend }[] };
   const needs = backendNeeds([...parsed.outputs, ...parsed.inputs].map((io) => io.backend));
   const udev = renderDeviceUdevRules({ kernelLeds: needs.kernelLeds, gpioGroup: needs.gpioGroup, source });
@@ -78,7 +84,13 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
     });
     files["bridge.acl"] = renderBridgeAcl({ bridgeId: d.id, children: d.bridge.children, source });
   }
-  const installScript = renderDeviceInstallScript({ deviceId: d.id, source, gpiod: needs.gpiod, gpioGroup: needs.gpioGroup, bridge: d.bridge !== undefined });
+  const installScript = renderDeviceInstallScript({
+    deviceId: d.id,
+    source,
+    gpiod: needs.gpiod,
+    gpioGroup: needs.gpioGroup,
+    bridge: d.bridge !== undefined,
+  });
   const uninstallScript = renderDeviceUninstallScript({ deviceId: d.id, source });
   const h = createHash("sha256");
   // Name and length framing, so moving bytes from one file to another changes the hash too.
@@ -98,16 +110,26 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
 }
 
 /** The install command's stdin: the plan's files plus the secrets. Treat the result as a secret. */
-export function devicePayload(plan: DevicePlan, secrets: { keyPem: string; lanPasswords?: Record<string, string> }): string {
+export function devicePayload(
+  plan: DevicePlan,
+  secrets: { keyPem: string; lanPasswords?: Record<string, string> },
+): string {
   const children = plan.bridgeChildren;
   const passwords = secrets.lanPasswords;
   let passwd: string | undefined;
   if (children !== undefined) {
     const missing = children.filter((id) => passwords?.[id] === undefined);
     if (missing.length > 0) throw new Error(`bridge ${plan.deviceId}: no LAN password for ${missing.join(", ")}`);
-    passwd = renderBridgePasswords({ bridgeId: plan.deviceId, children: children.map((id) => ({ id, password: passwords?.[id] ?? "" })) });
+    passwd = renderBridgePasswords({
+      bridgeId: plan.deviceId,
+      children: children.map((id) => ({ id, password: passwords?.[id] ?? "" })),
+    });
   } else if (passwords !== undefined) {
     throw new Error(`device ${plan.deviceId} has no bridge role: it takes no LAN passwords`);
   }
-  return renderDevicePayload({ ...plan.files, "device.key": secrets.keyPem, ...(passwd === undefined ? {} : { "bridge.passwd": passwd }) });
+  return renderDevicePayload({
+    ...plan.files,
+    "device.key": secrets.keyPem,
+    ...(passwd === undefined ? {} : { "bridge.passwd": passwd }),
+  });
 }

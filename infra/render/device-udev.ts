@@ -18,7 +18,8 @@ export function renderDeviceUdevRules(input: DeviceUdevInput): string | undefine
   if (input.kernelLeds.length === 0 && !input.gpioGroup) return undefined;
   const out = [...header("#", "infra/render/device-udev.ts", input.source ?? DEFAULT_SOURCE)];
   for (const led of input.kernelLeds) {
-    if (!LED_NAME.test(led)) throw new Error(`kernel LED name ${JSON.stringify(led)} may hold only letters, digits and _ : . + -`);
+    if (!LED_NAME.test(led))
+      throw new Error(`kernel LED name ${JSON.stringify(led)} may hold only letters, digits and _ : . + -`);
     out.push(
       `SUBSYSTEM=="leds", KERNEL=="${led}", ACTION=="add|change", ` +
         `RUN+="/bin/chgrp ${DEVICE_USER} /sys%p/brightness /sys%p/trigger", RUN+="/bin/chmod g+w /sys%p/brightness /sys%p/trigger"`,

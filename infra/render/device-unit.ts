@@ -14,10 +14,12 @@ export interface DeviceUnitInput {
 }
 
 export function renderDeviceUnit(input: DeviceUnitInput): string {
-  if (!isDeviceId(input.deviceId)) throw new Error(`deviceId ${JSON.stringify(input.deviceId)} is not a valid device id`);
+  if (!isDeviceId(input.deviceId))
+    throw new Error(`deviceId ${JSON.stringify(input.deviceId)} is not a valid device id`);
   const node = absPath("nodePath", input.nodePath ?? "/usr/bin/node");
   const restartSec = input.restartSec ?? 2;
-  if (!Number.isInteger(restartSec) || restartSec < 1) throw new Error(`restartSec must be a whole number >= 1, got ${restartSec}`);
+  if (!Number.isInteger(restartSec) || restartSec < 1)
+    throw new Error(`restartSec must be a whole number >= 1, got ${restartSec}`);
   return lines([
     ...header("#", "infra/render/device-unit.ts", input.source ?? DEFAULT_SOURCE),
     "",

@@ -27,7 +27,11 @@ function checked(what: string, value: string, pattern: RegExp): string {
 }
 
 export function renderFail2banJail(input: Fail2banJailInput): string {
-  const ignore = ["127.0.0.1/8", "::1", ...(input.ignoreIps ?? []).map((ip) => checked("ignoreIps entry", ip, ADDRESS))];
+  const ignore = [
+    "127.0.0.1/8",
+    "::1",
+    ...(input.ignoreIps ?? []).map((ip) => checked("ignoreIps entry", ip, ADDRESS)),
+  ];
   const mail = input.mail;
   const out = [
     ...header("#", "infra/render/fail2ban.ts", input.source ?? DEFAULT_SOURCE),
@@ -49,13 +53,7 @@ export function renderFail2banJail(input: Fail2banJailInput): string {
       '         %(mta)s[sender="%(sender)s", dest="%(destemail)s"]',
     );
   }
-  out.push(
-    "",
-    "[sshd]",
-    "enabled = true",
-    "backend = systemd",
-    `port = ${port("sshPort", input.sshPort ?? 22)}`,
-  );
+  out.push("", "[sshd]", "enabled = true", "backend = systemd", `port = ${port("sshPort", input.sshPort ?? 22)}`);
   if (input.nginxLimitReq) {
     out.push(
       "",

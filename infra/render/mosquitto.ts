@@ -72,7 +72,8 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     throw new Error(`maxKeepalive must be 10-65535 seconds, got ${limits.maxKeepalive}`);
   }
   const persistenceDir = absPath("persistenceDir", input.persistenceDir);
-  const bind = input.listener.bindAddress === undefined ? "" : ` ${token("listener.bindAddress", input.listener.bindAddress)}`;
+  const bind =
+    input.listener.bindAddress === undefined ? "" : ` ${token("listener.bindAddress", input.listener.bindAddress)}`;
   const { tls } = input;
   return lines([
     ...header("#", "infra/render/mosquitto.ts", input.source ?? DEFAULT_SOURCE),

@@ -46,7 +46,8 @@ function securityHeaders(csp: string): [string, string][] {
 }
 
 function sizeValue(what: string, v: string): string {
-  if (!/^[0-9]+[km]?$/.test(v)) throw new Error(`${what} must be an nginx size like 16k or 1m, got ${JSON.stringify(v)}`);
+  if (!/^[0-9]+[km]?$/.test(v))
+    throw new Error(`${what} must be an nginx size like 16k or 1m, got ${JSON.stringify(v)}`);
   return v;
 }
 

@@ -10,7 +10,13 @@ import {
   renderCertCheckTimer,
   renderFail2banMailAction,
 } from "./alerts";
-import { CERTBOT_PATHS, renderCertbotDeployHook, renderCertbotScript, renderCertbotService, renderCertbotTimer } from "./certbot";
+import {
+  CERTBOT_PATHS,
+  renderCertbotDeployHook,
+  renderCertbotScript,
+  renderCertbotService,
+  renderCertbotTimer,
+} from "./certbot";
 import { DDNS_ENV_VAR, DDNS_PATHS, checkDdnsUrl, renderDdnsScript, renderDdnsService, renderDdnsTimer } from "./ddns";
 import { SERVER_MOSQUITTO_PATHS } from "./mosquitto";
 import type { PushFile } from "./push-script";
@@ -41,14 +47,26 @@ const unit = (path: string, content: string): PushFile => ({ path, content, mode
 export function renderOpsPush(input: OpsInput): OpsPush {
   const source = input.source;
   const files: PushFile[] = [
-    script(ALERT_PATHS.script, renderAlertScript({ source, alertEmail: input.alertEmail, rateLimitMinutes: input.alertRateLimitMinutes })),
-    { path: ALERT_PATHS.fail2banAction, content: renderFail2banMailAction({ source }), mode: "0644", ...root, services: ["fail2ban"] },
+    script(
+      ALERT_PATHS.script,
+      renderAlertScript({ source, alertEmail: input.alertEmail, rateLimitMinutes: input.alertRateLimitMinutes }),
+    ),
+    {
+      path: ALERT_PATHS.fail2banAction,
+      content: renderFail2banMailAction({ source }),
+      mode: "0644",
+      ...root,
+      services: ["fail2ban"],
+    },
     script(
       ALERT_PATHS.certCheckScript,
       renderCertCheckScript({
         source,
         warnDays: input.certExpiryWarnDays,
-        certs: [...SERVER_CERTS, ...(input.letsEncrypt ? [`/etc/letsencrypt/live/${input.letsEncrypt.domain}/fullchain.pem`] : [])],
+        certs: [
+          ...SERVER_CERTS,
+          ...(input.letsEncrypt ? [`/etc/letsencrypt/live/${input.letsEncrypt.domain}/fullchain.pem`] : []),
+        ],
         crl: SERVER_MOSQUITTO_PATHS.crlfile,
       }),
     ),
@@ -67,7 +85,9 @@ export function renderOpsPush(input: OpsInput): OpsPush {
     );
     after.push(CERTBOT_PATHS.script, "systemctl enable --now --quiet diy-certbot.timer");
   } else {
-    after.push("if [ -e /etc/systemd/system/diy-certbot.timer ]; then systemctl disable --now --quiet diy-certbot.timer; fi");
+    after.push(
+      "if [ -e /etc/systemd/system/diy-certbot.timer ]; then systemctl disable --now --quiet diy-certbot.timer; fi",
+    );
   }
 
   if (input.ddnsUpdateUrl !== undefined) {

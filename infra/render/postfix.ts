@@ -35,7 +35,8 @@ function relayTarget(relay: SmtpRelay): string {
 }
 
 export function renderPostfixMainCf(input: PostfixMainCfInput): string {
-  if (!HOST.test(input.hostname)) throw new Error(`hostname must be a host name, got ${JSON.stringify(input.hostname)}`);
+  if (!HOST.test(input.hostname))
+    throw new Error(`hostname must be a host name, got ${JSON.stringify(input.hostname)}`);
   const out = [
     ...header("#", "infra/render/postfix.ts", input.source ?? DEFAULT_SOURCE),
     "",
@@ -60,7 +61,8 @@ export function renderPostfixMainCf(input: PostfixMainCfInput): string {
     "local_transport = error:local delivery is disabled on this host",
   ];
   if (input.smtpFrom !== undefined) {
-    if (!EMAIL.test(input.smtpFrom)) throw new Error(`smtpFrom must be one mail address, got ${JSON.stringify(input.smtpFrom)}`);
+    if (!EMAIL.test(input.smtpFrom))
+      throw new Error(`smtpFrom must be one mail address, got ${JSON.stringify(input.smtpFrom)}`);
     out.push(
       "",
       "# Every sender becomes the address the relay accepts",
@@ -76,7 +78,9 @@ export function renderPostfixMainCf(input: PostfixMainCfInput): string {
     );
     return lines(out);
   }
-  out.push("# Relay through the configured SMTP host, TLS required", `relayhost = ${relayTarget(input.relay)}`,
+  out.push(
+    "# Relay through the configured SMTP host, TLS required",
+    `relayhost = ${relayTarget(input.relay)}`,
     "smtp_tls_security_level = encrypt",
     "smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt",
     "smtp_tls_loglevel = 1",
@@ -93,7 +97,11 @@ export function renderPostfixMainCf(input: PostfixMainCfInput): string {
 }
 
 /** /etc/postfix/sasl_passwd (secret, 0600 root): `[host]:port user:password`, postmap'd on the server. */
-export function renderSaslPasswd(input: { source?: string; relay: SmtpRelay & { user: string }; password: string }): string {
+export function renderSaslPasswd(input: {
+  source?: string;
+  relay: SmtpRelay & { user: string };
+  password: string;
+}): string {
   const user = oneLine("relay.user", input.relay.user);
   const password = oneLine("smtpPassword", input.password);
   if (/\s/.test(user) || /\s/.test(password)) throw new Error("SMTP user and password must not contain whitespace");

@@ -97,7 +97,8 @@ function shellPath(what: string, p: string): string {
 }
 
 function account(what: string, name: string): string {
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name)) throw new Error(`${what} must be a user or group name, got ${JSON.stringify(name)}`);
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name))
+    throw new Error(`${what} must be a user or group name, got ${JSON.stringify(name)}`);
   return name;
 }
 
@@ -207,7 +208,8 @@ require_command() {
 
 export function renderPushScript(input: PushScriptInput): string {
   const timeout = input.cloudInitTimeoutSeconds ?? 1800;
-  if (!Number.isInteger(timeout) || timeout < 0) throw new Error(`cloudInitTimeoutSeconds must be a whole number, got ${timeout}`);
+  if (!Number.isInteger(timeout) || timeout < 0)
+    throw new Error(`cloudInitTimeoutSeconds must be a whole number, got ${timeout}`);
   const used = new Set<ServerService>();
   const body: string[] = [`  wait_for_cloud_init ${timeout}`];
   for (const cmd of ["sha256sum", "base64", "systemctl"]) body.push(`  require_command ${cmd}`);
@@ -216,7 +218,11 @@ export function renderPushScript(input: PushScriptInput): string {
   input.files.forEach((f, i) => {
     const delim = `DIY_FILE_${i}`;
     const path = shellPath("file path", f.path);
-    const then = [marks(f.services), f.systemd ? "systemd_changed=1" : "", f.postmap ? `postmap "hash:$root${path}"` : ""]
+    const then = [
+      marks(f.services),
+      f.systemd ? "systemd_changed=1" : "",
+      f.postmap ? `postmap "hash:$root${path}"` : "",
+    ]
       .filter((s) => s !== "")
       .join("; ");
     for (const s of f.services ?? []) used.add(s);
@@ -246,18 +252,25 @@ export function renderPushScript(input: PushScriptInput): string {
   }
   body.push("", "  if (( systemd_changed )); then systemctl daemon-reload; fi");
   if (used.has("nginx")) {
-    body.push("  require_command nginx", "  nginx -t -q || die \"nginx rejects the configuration (nginx -t above)\"");
+    body.push("  require_command nginx", '  nginx -t -q || die "nginx rejects the configuration (nginx -t above)"');
   }
   if (used.has("postfix")) {
-    body.push("  require_command postfix", "  postfix check || die \"postfix rejects the configuration (postfix check above)\"");
+    body.push(
+      "  require_command postfix",
+      '  postfix check || die "postfix rejects the configuration (postfix check above)"',
+    );
   }
   const enable = input.enable ?? [];
   for (const s of enable) body.push(`  systemctl enable --quiet ${ACTIONS[s].unit}`);
   for (const s of ORDER) {
     const a = ACTIONS[s];
-    if (used.has(s)) body.push(`  if [[ -n "\${changed[${s}]:-}" ]]; then log "${a.verb} ${a.unit}"; systemctl ${a.verb} ${a.unit}; fi`);
+    if (used.has(s))
+      body.push(
+        `  if [[ -n "\${changed[${s}]:-}" ]]; then log "${a.verb} ${a.unit}"; systemctl ${a.verb} ${a.unit}; fi`,
+      );
   }
-  for (const s of enable) body.push(`  systemctl is-active --quiet ${ACTIONS[s].unit} || systemctl start ${ACTIONS[s].unit}`);
+  for (const s of enable)
+    body.push(`  systemctl is-active --quiet ${ACTIONS[s].unit} || systemctl start ${ACTIONS[s].unit}`);
   const check = ORDER.filter((s) => used.has(s) || enable.includes(s));
   for (const s of check) {
     const u = ACTIONS[s].unit;

@@ -8,12 +8,23 @@ import { renderMosquittoAcl } from "./mosquitto-acl";
 import { renderNginxSite, SERVER_NGINX_PATHS } from "./nginx";
 import { renderPostfixMainCf, renderSaslPasswd, SERVER_POSTFIX_PATHS, type SmtpRelay } from "./postfix";
 import { renderDiyWebUnit, SERVER_WEB_PATHS, WEB_USER } from "./systemd";
-import { type PushFile, type PushLink, type PushRemoval, type ServerService, pushHash, renderPushScript } from "./push-script";
+import {
+  type PushFile,
+  type PushLink,
+  type PushRemoval,
+  type ServerService,
+  pushHash,
+  renderPushScript,
+} from "./push-script";
 import { DEFAULT_SOURCE, header, lines, oneLine } from "./text";
 
 /** Site symlink and the Debian default site our default_server replaces. */
-export const SERVER_LINKS: readonly PushLink[] = [{ link: SERVER_NGINX_PATHS.enabled, target: SERVER_NGINX_PATHS.site, services: ["nginx"] }];
-export const SERVER_REMOVALS: readonly PushRemoval[] = [{ path: "/etc/nginx/sites-enabled/default", services: ["nginx"] }];
+export const SERVER_LINKS: readonly PushLink[] = [
+  { link: SERVER_NGINX_PATHS.enabled, target: SERVER_NGINX_PATHS.site, services: ["nginx"] },
+];
+export const SERVER_REMOVALS: readonly PushRemoval[] = [
+  { path: "/etc/nginx/sites-enabled/default", services: ["nginx"] },
+];
 /** Started at boot; the packages' own services are enabled by their packages. */
 export const SERVER_ENABLED: readonly ServerService[] = ["diy-web"];
 
@@ -78,22 +89,46 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
   const m = SERVER_MOSQUITTO_PATHS;
   const { pki } = input;
   const mosq = (path: string, content: string, mode: string, secret = false): PushFile => ({
-    path, content, mode, owner: "root", group: "mosquitto", secret, services: ["mosquitto"],
+    path,
+    content,
+    mode,
+    owner: "root",
+    group: "mosquitto",
+    secret,
+    services: ["mosquitto"],
   });
   const web = (path: string, content: string, mode: string, secret = false): PushFile => ({
-    path, content, mode, owner: "root", group: WEB_USER, secret, services: ["diy-web"],
+    path,
+    content,
+    mode,
+    owner: "root",
+    group: WEB_USER,
+    secret,
+    services: ["diy-web"],
   });
-  const nginxTls = input.nginx.tls ?? { certificate: SERVER_NGINX_PATHS.certificate, certificateKey: SERVER_NGINX_PATHS.certificateKey };
+  const nginxTls = input.nginx.tls ?? {
+    certificate: SERVER_NGINX_PATHS.certificate,
+    certificateKey: SERVER_NGINX_PATHS.certificateKey,
+  };
   const files: PushFile[] = [
-    mosq(m.conf, renderMosquittoConf({
-      source,
-      listener: { port: MQTT_TLS_PORT },
-      tls: { cafile: m.cafile, certfile: m.certfile, keyfile: m.keyfile, crlfile: pki.crlPem === undefined ? undefined : m.crlfile },
-      aclFile: m.acl,
-      persistenceDir: m.persistenceDir,
-      log: { to: "stderr" },
-      limits: input.mosquittoLimits,
-    }), "0644"),
+    mosq(
+      m.conf,
+      renderMosquittoConf({
+        source,
+        listener: { port: MQTT_TLS_PORT },
+        tls: {
+          cafile: m.cafile,
+          certfile: m.certfile,
+          keyfile: m.keyfile,
+          crlfile: pki.crlPem === undefined ? undefined : m.crlfile,
+        },
+        aclFile: m.acl,
+        persistenceDir: m.persistenceDir,
+        log: { to: "stderr" },
+        limits: input.mosquittoLimits,
+      }),
+      "0644",
+    ),
     mosq(m.acl, renderMosquittoAcl({ ...input.acl, source }), "0640"),
     mosq(m.cafile, pem("pki.caCertPem", pki.caCertPem), "0644"),
     mosq(m.certfile, pem("pki.serverCertPem", pki.serverCertPem), "0644"),
@@ -102,31 +137,75 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
 
     ...(input.nginx.tls === undefined
       ? [
-          { path: SERVER_NGINX_PATHS.certificate, content: pem("pki.serverCertPem", pki.serverCertPem), mode: "0644", owner: "root", group: "root", services: ["nginx"] } satisfies PushFile,
-          { path: SERVER_NGINX_PATHS.certificateKey, content: pem("pki.serverKeyPem", pki.serverKeyPem), mode: "0600", owner: "root", group: "root", secret: true, services: ["nginx"] } satisfies PushFile,
+          {
+            path: SERVER_NGINX_PATHS.certificate,
+            content: pem("pki.serverCertPem", pki.serverCertPem),
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            services: ["nginx"],
+          } satisfies PushFile,
+          {
+            path: SERVER_NGINX_PATHS.certificateKey,
+            content: pem("pki.serverKeyPem", pki.serverKeyPem),
+            mode: "0600",
+            owner: "root",
+            group: "root",
+            secret: true,
+            services: ["nginx"],
+          } satisfies PushFile,
         ]
       : []),
     {
       path: SERVER_NGINX_PATHS.site,
       content: renderNginxSite({ source, serverName: input.nginx.serverName, tls: nginxTls }),
-      mode: "0644", owner: "root", group: "root", services: ["nginx"],
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      services: ["nginx"],
     },
 
     {
       path: SERVER_POSTFIX_PATHS.mainCf,
-      content: renderPostfixMainCf({ source, hostname: input.hostname, relay: input.postfix.relay, smtpFrom: input.postfix.smtpFrom }),
-      mode: "0644", owner: "root", group: "root", services: ["postfix"],
+      content: renderPostfixMainCf({
+        source,
+        hostname: input.hostname,
+        relay: input.postfix.relay,
+        smtpFrom: input.postfix.smtpFrom,
+      }),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      services: ["postfix"],
     },
     ...saslFiles(source, input.postfix),
 
     {
       path: "/etc/fail2ban/jail.local",
       content: renderFail2banJail({ ...input.fail2ban, source }),
-      mode: "0644", owner: "root", group: "root", services: ["fail2ban"],
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      services: ["fail2ban"],
     },
 
-    { path: SERVER_WEB_PATHS.unit, content: renderDiyWebUnit({ source }), mode: "0644", owner: "root", group: "root", systemd: true, services: ["diy-web"] },
-    { path: SERVER_WEB_PATHS.script, content: input.web.bundle, mode: "0644", owner: "root", group: "root", services: ["diy-web"] },
+    {
+      path: SERVER_WEB_PATHS.unit,
+      content: renderDiyWebUnit({ source }),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      systemd: true,
+      services: ["diy-web"],
+    },
+    {
+      path: SERVER_WEB_PATHS.script,
+      content: input.web.bundle,
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      services: ["diy-web"],
+    },
     web(SERVER_WEB_PATHS.config, `${JSON.stringify(input.web.config, null, 2)}\n`, "0640"),
     web(SERVER_WEB_PATHS.ca, pem("pki.caCertPem", pki.caCertPem), "0644"),
     web(SERVER_WEB_PATHS.cert, pem("pki.webCertPem", pki.webCertPem), "0644"),
@@ -134,8 +213,15 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
     // Read by systemd (root) before it starts the app as diy-web: root-only.
     {
       path: SERVER_WEB_PATHS.secretsEnv,
-      content: renderEnvFile({ source, vars: { DIY_WEB_PASSWORD: input.web.password, DIY_SESSION_SECRET: input.web.sessionSecret } }),
-      mode: "0600", owner: "root", group: "root", secret: true, services: ["diy-web"],
+      content: renderEnvFile({
+        source,
+        vars: { DIY_WEB_PASSWORD: input.web.password, DIY_SESSION_SECRET: input.web.sessionSecret },
+      }),
+      mode: "0600",
+      owner: "root",
+      group: "root",
+      secret: true,
+      services: ["diy-web"],
     },
     ...(input.extraFiles ?? []),
   ];
@@ -151,11 +237,18 @@ function saslFiles(source: string, postfix: ServerFilesInput["postfix"]): PushFi
   const { relay } = postfix;
   if (relay?.user === undefined) return [];
   if (!postfix.smtpPassword) throw new Error("postfix.smtpPassword is required when the relay has a user");
-  return [{
-    path: SERVER_POSTFIX_PATHS.saslPasswd,
-    content: renderSaslPasswd({ source, relay: { ...relay, user: relay.user }, password: postfix.smtpPassword }),
-    mode: "0600", owner: "root", group: "root", secret: true, postmap: true, services: ["postfix"],
-  }];
+  return [
+    {
+      path: SERVER_POSTFIX_PATHS.saslPasswd,
+      content: renderSaslPasswd({ source, relay: { ...relay, user: relay.user }, password: postfix.smtpPassword }),
+      mode: "0600",
+      owner: "root",
+      group: "root",
+      secret: true,
+      postmap: true,
+      services: ["postfix"],
+    },
+  ];
 }
 
 /** The push as the Pulumi program runs it: the files, the script (secret: send on stdin) and its trigger hash. */

@@ -58,7 +58,9 @@ export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
   const node = absPath("nodePath", input.nodePath ?? "/usr/bin/node");
   const script = absPath("script", input.script ?? SERVER_WEB_PATHS.script);
   const config = absPath("configPath", input.configPath ?? SERVER_WEB_PATHS.config);
-  const readOnly = (input.readOnlyPaths ?? [SERVER_WEB_PATHS.configDir, "/opt/diy-web"]).map((p) => absPath("readOnlyPaths", p));
+  const readOnly = (input.readOnlyPaths ?? [SERVER_WEB_PATHS.configDir, "/opt/diy-web"]).map((p) =>
+    absPath("readOnlyPaths", p),
+  );
   return renderSystemdUnit({
     source: input.source,
     sections: {

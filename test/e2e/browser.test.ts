@@ -31,7 +31,10 @@ describe("browser against the local demo", () => {
 
   before(async () => {
     // Fail, not skip: a missing browser must not pass for a tested page.
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is not installed: run bash scripts/setup.sh test (or apt-get install chromium)`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is not installed: run bash scripts/setup.sh test (or apt-get install chromium)`,
+    );
     demo = await startDemo({ stateDir, brokerPort: 0, webPort: 0 });
     // A fresh profile directory per run (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {
@@ -82,7 +85,11 @@ describe("browser against the local demo", () => {
     assert.equal(await led.locator(".state").textContent(), "on");
     const ledFile = demo.files.devices.pi1?.outputs.led as string;
     await eventually(() => readFileSync(ledFile, "utf8").trim() === "on", "pi1's simulated LED file on");
-    assert.equal(await page.locator('[data-device="bbb1"] .output[data-output="led"]').getAttribute("data-state"), "off", "the other board is untouched");
+    assert.equal(
+      await page.locator('[data-device="bbb1"] .output[data-output="led"]').getAttribute("data-state"),
+      "off",
+      "the other board is untouched",
+    );
     assert.equal(navigations, 0, "no reload");
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -94,7 +101,9 @@ describe("browser against the local demo", () => {
   it("shows a press of pi1's simulated button live", async () => {
     const buttonFile = demo.files.devices.pi1?.inputs.button as string;
     writeFileSync(buttonFile, "pressed\n");
-    await page.locator('[data-device="pi1"] .input[data-input="button"]', { hasText: "pressed" }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('[data-device="pi1"] .input[data-input="button"]', { hasText: "pressed" })
+      .waitFor({ timeout: 10_000 });
     assert.deepEqual(problems, []);
   });
 

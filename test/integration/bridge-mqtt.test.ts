@@ -6,7 +6,13 @@ import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
 import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "../../infra/render/bridge-mosquitto";
 import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
-import { type LocalBroker, type LocalPki, ensureLocalPki, freePort, startLocalBroker } from "../../scripts/local-broker";
+import {
+  type LocalBroker,
+  type LocalPki,
+  ensureLocalPki,
+  freePort,
+  startLocalBroker,
+} from "../../scripts/local-broker";
 import { collect, mqttConnect, publish, settle, subscribe, tempDir, until } from "./broker-support";
 import { type Daemon, shareWithDaemon, startDaemon } from "./daemons-support";
 
@@ -40,20 +46,37 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
 
   before(async () => {
     pki = await ensureLocalPki(join(tmp.dir, "pki"));
-    cloud = await startLocalBroker({ dir: join(tmp.dir, "cloud"), pki, bridges: [{ id: BRIDGE, children: [CHILD, SIBLING] }], source: "bridge test" });
+    cloud = await startLocalBroker({
+      dir: join(tmp.dir, "cloud"),
+      pki,
+      bridges: [{ id: BRIDGE, children: [CHILD, SIBLING] }],
+      source: "bridge test",
+    });
 
     // The bridge board, laid out as the install script leaves it (key root:mosquitto 0640).
     const board = join(tmp.dir, "board");
     const confd = join(board, "conf.d");
     mkdirSync(confd, { recursive: true });
-    const files = { ca: join(board, "ca.pem"), cert: join(board, "bridge.pem"), key: join(board, "bridge.key"), acl: join(board, "acl"), passwd: join(board, "passwd") };
+    const files = {
+      ca: join(board, "ca.pem"),
+      cert: join(board, "bridge.pem"),
+      key: join(board, "bridge.key"),
+      acl: join(board, "acl"),
+      passwd: join(board, "passwd"),
+    };
     const own = await pki.client(BRIDGE);
     copyFileSync(pki.ca, files.ca);
     copyFileSync(own.cert, files.cert);
     copyFileSync(own.key, files.key);
     shareWithDaemon(files.key, "mosquitto");
     writeFileSync(files.acl, renderBridgeAcl({ bridgeId: BRIDGE, children: [{ id: CHILD }, { id: SIBLING }] }));
-    writeFileSync(files.passwd, renderBridgePasswords({ bridgeId: BRIDGE, children: Object.entries(PASSWORDS).map(([id, password]) => ({ id, password })) }));
+    writeFileSync(
+      files.passwd,
+      renderBridgePasswords({
+        bridgeId: BRIDGE,
+        children: Object.entries(PASSWORDS).map(([id, password]) => ({ id, password })),
+      }),
+    );
     execFileSync("mosquitto_passwd", ["-U", files.passwd]);
     shareWithDaemon(files.passwd, "mosquitto");
     shareWithDaemon(files.acl, "mosquitto");
@@ -75,7 +98,11 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const main = join(board, "mosquitto.conf");
     writeFileSync(main, `log_dest stderr\nlog_type all\ninclude_dir ${confd}\n`);
     bridge = await startDaemon("mosquitto", ["-c", main], /Opening ipv4 listen socket/);
-    await until(() => new RegExp(`New client connected .* as ${BRIDGE}-bridge`).test(cloud.output()), `the bridge connecting to the cloud${logs()}`, 15_000);
+    await until(
+      () => new RegExp(`New client connected .* as ${BRIDGE}-bridge`).test(cloud.output()),
+      `the bridge connecting to the cloud${logs()}`,
+      15_000,
+    );
   });
 
   after(async () => {
@@ -97,14 +124,23 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const state = encodeState("on", "r1");
     assert.deepEqual(await publish(ard1, topics.state(CHILD, "led"), state, true), { ok: true });
     assert.deepEqual(await publish(ard1, topics.status(CHILD), "online", true), { ok: true });
-    await until(() => seen.find((m) => m.topic === topics.state(CHILD, "led") && m.payload === state), `state on the cloud${logs()}`);
-    await until(() => seen.find((m) => m.topic === topics.status(CHILD) && m.payload === "online"), `status on the cloud${logs()}`);
+    await until(
+      () => seen.find((m) => m.topic === topics.state(CHILD, "led") && m.payload === state),
+      `state on the cloud${logs()}`,
+    );
+    await until(
+      () => seen.find((m) => m.topic === topics.status(CHILD) && m.payload === "online"),
+      `status on the cloud${logs()}`,
+    );
 
     // Retained on the cloud too: the web app started later still sees the child's last state.
     const late = await cloudAs(WEB_CLIENT_ID);
     const lateSeen = collect(late);
     await subscribe(late, topics.state(CHILD, "led"));
-    const retained = await until(() => lateSeen.find((m) => m.payload === state), `retained state on the cloud${logs()}`);
+    const retained = await until(
+      () => lateSeen.find((m) => m.payload === state),
+      `retained state on the cloud${logs()}`,
+    );
     assert.equal(retained.retain, true);
   });
 
@@ -115,7 +151,10 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const web = await cloudAs(WEB_CLIENT_ID);
     const cmd = encodeCommand({ value: "toggle", req: "bridge-1" });
     assert.deepEqual(await publish(web, topics.set(CHILD, "led"), cmd), { ok: true });
-    const m = await until(() => got.find((x) => x.topic === topics.set(CHILD, "led")), `the command on the LAN${logs()}`);
+    const m = await until(
+      () => got.find((x) => x.topic === topics.set(CHILD, "led")),
+      `the command on the LAN${logs()}`,
+    );
     assert.equal(m.payload, cmd);
   });
 
@@ -132,9 +171,16 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
       const r = await publish(asBridge, topic, payload);
       assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
     }
-    assert.deepEqual(await publish(asBridge, topics.state(CHILD, "led"), encodeState("off")), { ok: true }, "its child is allowed");
+    assert.deepEqual(
+      await publish(asBridge, topics.state(CHILD, "led"), encodeState("off")),
+      { ok: true },
+      "its child is allowed",
+    );
     await settle();
-    assert.deepEqual(seen.filter((m) => m.topic.includes("/pi1/")), []);
+    assert.deepEqual(
+      seen.filter((m) => m.topic.includes("/pi1/")),
+      [],
+    );
   });
 
   it("does not relay a LAN publish on another device's topics", async () => {
@@ -152,7 +198,10 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
   });
 
   it("refuses anonymous and wrong-password clients on the LAN listener", async () => {
-    await assert.rejects(mqttConnect(lanUrl, { ca: pki.ca }, "anon", { ca: undefined }), /Not authorized|Bad User Name or Password|closed/i);
+    await assert.rejects(
+      mqttConnect(lanUrl, { ca: pki.ca }, "anon", { ca: undefined }),
+      /Not authorized|Bad User Name or Password|closed/i,
+    );
     await assert.rejects(lanAs(CHILD, "wrong-password-000"), /Bad User Name or Password|Not authorized|closed/i);
   });
 });

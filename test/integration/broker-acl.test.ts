@@ -51,14 +51,26 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
     writeFileSync(join(tmp.dir, "rogue.pem"), rogue.certPem);
     writeFileSync(join(tmp.dir, "rogue.key"), rogue.keyPem);
     const from = broker.output().length;
-    await assert.rejects(mqttConnect(broker.url, { ca: pki.ca, cert: join(tmp.dir, "rogue.pem"), key: join(tmp.dir, "rogue.key") }, "pi1"), /certificate|closed|alert|ECONNRESET/i);
-    await until(() => /certificate verify failed/.test(broker.output().slice(from)), `broker logging the verify failure${log()}`);
+    await assert.rejects(
+      mqttConnect(broker.url, { ca: pki.ca, cert: join(tmp.dir, "rogue.pem"), key: join(tmp.dir, "rogue.key") }, "pi1"),
+      /certificate|closed|alert|ECONNRESET/i,
+    );
+    await until(
+      () => /certificate verify failed/.test(broker.output().slice(from)),
+      `broker logging the verify failure${log()}`,
+    );
   });
 
   it("refuses a device whose certificate is on the CRL", async () => {
     const from = broker.output().length;
-    await assert.rejects(mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client("stolen")) }, "stolen"), /certificate|closed|alert|ECONNRESET/i);
-    await until(() => /certificate verify failed/.test(broker.output().slice(from)), `broker logging the revoked certificate${log()}`);
+    await assert.rejects(
+      mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client("stolen")) }, "stolen"),
+      /certificate|closed|alert|ECONNRESET/i,
+    );
+    await until(
+      () => /certificate verify failed/.test(broker.output().slice(from)),
+      `broker logging the revoked certificate${log()}`,
+    );
     assert.doesNotMatch(broker.output().slice(from), /as stolen/);
   });
 
@@ -66,7 +78,10 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
     const a = await as("deva");
     const web = await as(WEB_CLIENT_ID);
     const seen = collect(web);
-    assert.deepEqual(await subscribe(web, [topics.state("devb", "+"), topics.status("devb"), topics.input("devb", "+")]), [1, 1, 1]);
+    assert.deepEqual(
+      await subscribe(web, [topics.state("devb", "+"), topics.status("devb"), topics.input("devb", "+")]),
+      [1, 1, 1],
+    );
     const attempts = [
       [topics.state("devb", "led"), encodeState("on")],
       [topics.status("devb"), "offline"],
@@ -105,10 +120,16 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
     assert.equal(granted.length, 2);
     await subscribe(b, topics.set("devf", "+"));
     const commander = await as(WEB_CLIENT_ID);
-    assert.deepEqual(await publish(commander, topics.set("devf", "led"), encodeCommand({ value: "on", req: "r1" })), { ok: true });
+    assert.deepEqual(await publish(commander, topics.set("devf", "led"), encodeCommand({ value: "on", req: "r1" })), {
+      ok: true,
+    });
     await until(() => bGot.length === 1, "devf receiving its command");
     await settle();
-    assert.deepEqual(aGot.filter((m) => m.topic.includes("devf")), [], "deve read devf's command");
+    assert.deepEqual(
+      aGot.filter((m) => m.topic.includes("devf")),
+      [],
+      "deve read devf's command",
+    );
   });
 
   it("lets the web identity command every device and read their state", async () => {
@@ -122,12 +143,22 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       got.set(id, []);
       d.on("message", (t) => got.get(id)?.push(t));
       await subscribe(d, topics.set(id, "+"));
-      assert.deepEqual(await publish(d, topics.state(id, "led"), encodeState("off"), true), { ok: true }, `${id} writes its own state`);
+      assert.deepEqual(
+        await publish(d, topics.state(id, "led"), encodeState("off"), true),
+        { ok: true },
+        `${id} writes its own state`,
+      );
     }
     for (const id of devices) {
-      assert.deepEqual(await publish(web, topics.set(id, "led"), encodeCommand({ value: "toggle", req: `r-${id}` })), { ok: true });
+      assert.deepEqual(await publish(web, topics.set(id, "led"), encodeCommand({ value: "toggle", req: `r-${id}` })), {
+        ok: true,
+      });
     }
-    for (const id of devices) await until(() => got.get(id)?.includes(topics.set(id, "led")), `${id} receiving the web command`);
-    await until(() => devices.every((id) => webSeen.some((m) => m.topic === topics.state(id, "led"))), "web reading every state");
+    for (const id of devices)
+      await until(() => got.get(id)?.includes(topics.set(id, "led")), `${id} receiving the web command`);
+    await until(
+      () => devices.every((id) => webSeen.some((m) => m.topic === topics.state(id, "led"))),
+      "web reading every state",
+    );
   });
 });

@@ -19,7 +19,12 @@ export interface ClientCreds {
 }
 
 /** Connects once (no reconnect); resolves on CONNACK success, rejects with the TLS/CONNACK error. */
-export function mqttConnect(url: string, creds: ClientCreds, clientId: string, extra: IClientOptions = {}): Promise<MqttClient> {
+export function mqttConnect(
+  url: string,
+  creds: ClientCreds,
+  clientId: string,
+  extra: IClientOptions = {},
+): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = connect(url, {
       protocolVersion: 5,
@@ -77,7 +82,9 @@ export interface Received {
 /** Records every message the client receives. */
 export function collect(client: MqttClient): Received[] {
   const got: Received[] = [];
-  client.on("message", (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  client.on("message", (topic, payload, packet) =>
+    got.push({ topic, payload: payload.toString(), retain: packet.retain }),
+  );
   return got;
 }
 

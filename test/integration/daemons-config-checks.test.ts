@@ -20,7 +20,12 @@ for (const fixture of FIXTURES) {
 
     test("nginx -t accepts the site inside Debian's nginx.conf with the certificates in place", () => {
       const prefix = join(tmp.dir, "nginx");
-      const site = siteWithCertsIn(prefix, r.content("/etc/nginx/sites-available/diy"), r.content("/etc/nginx/tls/server.pem"), r.content("/etc/nginx/tls/server.key"));
+      const site = siteWithCertsIn(
+        prefix,
+        r.content("/etc/nginx/sites-available/diy"),
+        r.content("/etc/nginx/tls/server.pem"),
+        r.content("/etc/nginx/tls/server.key"),
+      );
       const conf = nginxTree(prefix, site);
       const res = run("nginx", ["-t", "-c", conf, "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`]);
       assert.equal(res.status, 0, `nginx -t:\n${res.output}`);
@@ -60,20 +65,21 @@ for (const fixture of FIXTURES) {
       assert.match(conf.output, /^inet_interfaces = loopback-only$/m);
     });
 
-    if (fixtureFeatures(fixture).saslRelay) test("postmap builds the SASL map and finds the relay's credentials in it", () => {
-      const sasl = r.files.find((f) => f.path === "/etc/postfix/sasl_passwd");
-      assert.ok(sasl, "a relay with a login must ship /etc/postfix/sasl_passwd");
-      const dir = join(tmp.dir, "postmap");
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "main.cf"), r.content("/etc/postfix/main.cf"));
-      writeFileSync(join(dir, "sasl_passwd"), sasl.content, { mode: 0o600 });
-      const built = run("postmap", ["-c", dir, `hash:${dir}/sasl_passwd`]);
-      assert.equal(built.status, 0, built.output);
-      const relay = r.input.postfix.relay;
-      assert.ok(relay);
-      const q = run("postmap", ["-c", dir, "-q", `[${relay.host}]:${relay.port ?? 587}`, `hash:${dir}/sasl_passwd`]);
-      assert.equal(q.output.trim(), `${relay.user}:${r.input.postfix.smtpPassword}`);
-    });
+    if (fixtureFeatures(fixture).saslRelay)
+      test("postmap builds the SASL map and finds the relay's credentials in it", () => {
+        const sasl = r.files.find((f) => f.path === "/etc/postfix/sasl_passwd");
+        assert.ok(sasl, "a relay with a login must ship /etc/postfix/sasl_passwd");
+        const dir = join(tmp.dir, "postmap");
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "main.cf"), r.content("/etc/postfix/main.cf"));
+        writeFileSync(join(dir, "sasl_passwd"), sasl.content, { mode: 0o600 });
+        const built = run("postmap", ["-c", dir, `hash:${dir}/sasl_passwd`]);
+        assert.equal(built.status, 0, built.output);
+        const relay = r.input.postfix.relay;
+        assert.ok(relay);
+        const q = run("postmap", ["-c", dir, "-q", `[${relay.host}]:${relay.port ?? 587}`, `hash:${dir}/sasl_passwd`]);
+        assert.equal(q.output.trim(), `${relay.user}:${r.input.postfix.smtpPassword}`);
+      });
 
     test("cloud-init schema accepts the user data", () => {
       const file = join(tmp.dir, "user-data.yaml");
@@ -126,10 +132,16 @@ describe("checks that catch what Debian 12 would", () => {
     const fixture = FIXTURES[0];
     assert.ok(fixture);
     const r = await renderFixture(fixture);
-    const dropIn = /path: \/etc\/systemd\/system\/mosquitto\.service\.d\/limits\.conf[\s\S]*?content: \|\n((?: {6}.*\n|\n)+)/.exec(r.userData)?.[1];
+    const dropIn =
+      /path: \/etc\/systemd\/system\/mosquitto\.service\.d\/limits\.conf[\s\S]*?content: \|\n((?: {6}.*\n|\n)+)/.exec(
+        r.userData,
+      )?.[1];
     assert.ok(dropIn, "no mosquitto drop-in in the user data");
     const content = dropIn.replace(/^ {6}/gm, "");
-    for (const [name, text] of [["good", content], ["bad", content.replace(/LimitNOFILE=\d+/, "LimitNOFILE=lots")]] as const) {
+    for (const [name, text] of [
+      ["good", content],
+      ["bad", content.replace(/LimitNOFILE=\d+/, "LimitNOFILE=lots")],
+    ] as const) {
       const dir = join(tmp.dir, name);
       mkdirSync(join(dir, "mosquitto.service.d"), { recursive: true });
       cpSync("/lib/systemd/system/mosquitto.service", join(dir, "mosquitto.service"));

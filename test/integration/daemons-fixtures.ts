@@ -15,7 +15,12 @@ export interface Fixture {
 
 const webConfig = (devices: { id: string; outputs: string[]; inputs: string[] }[]) => ({
   listen: { host: "127.0.0.1", port: 3000 },
-  broker: { url: "mqtts://127.0.0.1:8883", ca: "/etc/diy-web/ca.pem", cert: "/etc/diy-web/web.pem", key: "/etc/diy-web/web.key" },
+  broker: {
+    url: "mqtts://127.0.0.1:8883",
+    ca: "/etc/diy-web/ca.pem",
+    cert: "/etc/diy-web/web.pem",
+    key: "/etc/diy-web/web.key",
+  },
   devices,
 });
 
@@ -44,7 +49,12 @@ export const FIXTURES: readonly Fixture[] = [
       acl: aclModel([]),
       nginx: { serverName: "_" },
       postfix: {},
-      web: { bundle: "// web bundle\n", config: webConfig([{ id: "pi1", outputs: ["led"], inputs: ["button"] }]), password: "dev-Password-1", sessionSecret: "s".repeat(40) },
+      web: {
+        bundle: "// web bundle\n",
+        config: webConfig([{ id: "pi1", outputs: ["led"], inputs: ["button"] }]),
+        password: "dev-Password-1",
+        sessionSecret: "s".repeat(40),
+      },
     }),
   },
   {
@@ -58,9 +68,22 @@ export const FIXTURES: readonly Fixture[] = [
       acl: aclModel([{ id: "gw1", children: ["ard1", "ard2"] }]),
       mosquittoLimits: { maxQueuedMessages: 5000, persistentClientExpiration: "30d" },
       nginx: { serverName: "iot.example.com" },
-      postfix: { relay: { host: "smtp.example.com", port: 587, user: "apikey" }, smtpPassword: "Sm7p-Secret-Value", smtpFrom: "iot@example.com" },
-      fail2ban: { mail: { destemail: "ops@example.com", sender: "iot@example.com" }, ignoreIps: ["203.0.113.0/24"], nginxLimitReq: {} },
-      web: { bundle: "// web bundle\n", config: webConfig([{ id: "pi1", outputs: ["led"], inputs: [] }]), password: "Prod-Password-2", sessionSecret: "p".repeat(48) },
+      postfix: {
+        relay: { host: "smtp.example.com", port: 587, user: "apikey" },
+        smtpPassword: "Sm7p-Secret-Value",
+        smtpFrom: "iot@example.com",
+      },
+      fail2ban: {
+        mail: { destemail: "ops@example.com", sender: "iot@example.com" },
+        ignoreIps: ["203.0.113.0/24"],
+        nginxLimitReq: {},
+      },
+      web: {
+        bundle: "// web bundle\n",
+        config: webConfig([{ id: "pi1", outputs: ["led"], inputs: [] }]),
+        password: "Prod-Password-2",
+        sessionSecret: "p".repeat(48),
+      },
     }),
   },
   {
@@ -70,11 +93,19 @@ export const FIXTURES: readonly Fixture[] = [
       source: 'stack "lab"',
       hostname: "lab",
       pki,
-      acl: aclModel([{ id: "gw1", children: ["a1"] }, { id: "gw2", children: ["a2", "a3"] }]),
+      acl: aclModel([
+        { id: "gw1", children: ["a1"] },
+        { id: "gw2", children: ["a2", "a3"] },
+      ]),
       nginx: { serverName: "_" },
       postfix: { relay: { host: "mail.lab.internal", port: 25 }, smtpFrom: "lab@lab.internal" },
       fail2ban: { sshPort: 2222, bantime: "2h", maxretry: 3 },
-      web: { bundle: "// web bundle\n", config: webConfig([]), password: "Lab-Password-3", sessionSecret: "l".repeat(32) },
+      web: {
+        bundle: "// web bundle\n",
+        config: webConfig([]),
+        password: "Lab-Password-3",
+        sessionSecret: "l".repeat(32),
+      },
     }),
   },
 ];
@@ -96,11 +127,19 @@ export interface RenderedFixture {
 /** Renders everything a fixture's server receives, with a real CA, server cert (127.0.0.1, localhost) and CRL. */
 export async function renderFixture(fixture: Fixture): Promise<RenderedFixture> {
   const ca = await createCa({ commonName: `${fixture.hostname} test CA`, days: 2 });
-  const server = await issueCert(ca, { commonName: "server", kind: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], days: 2 });
+  const server = await issueCert(ca, {
+    commonName: "server",
+    kind: "server",
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1"],
+    days: 2,
+  });
   const web = await issueCert(ca, { commonName: "web", kind: "client", days: 2 });
   const revoked: Record<string, IssuedCert> = {};
   for (const id of fixture.revoke ?? []) revoked[id] = await issueCert(ca, { commonName: id, kind: "client", days: 2 });
-  const crlPem = fixture.revoke?.length ? await renderCrl({ ca, revoked: Object.values(revoked).map((c) => ({ serial: c.serial })) }) : undefined;
+  const crlPem = fixture.revoke?.length
+    ? await renderCrl({ ca, revoked: Object.values(revoked).map((c) => ({ serial: c.serial })) })
+    : undefined;
   const input = fixture.input({
     caCertPem: ca.certPem,
     serverCertPem: server.certPem,

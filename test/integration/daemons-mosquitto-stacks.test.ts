@@ -13,8 +13,16 @@ import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, temp
 function connect(port: number, ca: string, id: string, pem?: Pem): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect({
-      protocol: "mqtts", host: "127.0.0.1", port, protocolVersion: 5, clientId: id, reconnectPeriod: 0, connectTimeout: 5000,
-      ca, cert: pem?.certPem, key: pem?.keyPem,
+      protocol: "mqtts",
+      host: "127.0.0.1",
+      port,
+      protocolVersion: 5,
+      clientId: id,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ca,
+      cert: pem?.certPem,
+      key: pem?.keyPem,
     });
     client.once("connect", () => resolve(client));
     client.once("error", (err) => {
@@ -68,8 +76,12 @@ for (const fixture of FIXTURES) {
 
     test("accepts the web app's certificate and a device's, and carries a command between them", async () => {
       const webPem = { certPem: r.content("/etc/diy-web/web.pem"), keyPem: r.content("/etc/diy-web/web.key") };
-      const web = await connect(port, r.ca.certPem, "web", webPem).catch((e: Error) => assert.fail(`${e.message}${log()}`));
-      const device = await connect(port, r.ca.certPem, "pi1", await r.client("pi1")).catch((e: Error) => assert.fail(`${e.message}${log()}`));
+      const web = await connect(port, r.ca.certPem, "web", webPem).catch((e: Error) =>
+        assert.fail(`${e.message}${log()}`),
+      );
+      const device = await connect(port, r.ca.certPem, "pi1", await r.client("pi1")).catch((e: Error) =>
+        assert.fail(`${e.message}${log()}`),
+      );
       clients.push(web, device);
       const got = new Promise<string>((resolve) => device.on("message", (t) => resolve(t)));
       await device.subscribeAsync(topics.set("pi1", "+"), { qos: 1 });
@@ -82,31 +94,36 @@ for (const fixture of FIXTURES) {
     });
 
     // Only stacks that revoke a device or have a bridge get those tests: a skipped test would read as a gap.
-    if (fixtureFeatures(fixture).revoked) test("refuses a revoked device while other devices connect", async () => {
-      for (const [id, pem] of Object.entries(r.revoked)) {
-        await assert.rejects(connect(port, r.ca.certPem, id, pem), (err: Error) => {
-          assert.match(err.message, /certificate revoked/, `${id}: ${err.message}${log()}`);
-          return true;
-        });
-      }
-      const ok = await connect(port, r.ca.certPem, "pi2", await r.client("pi2"));
-      clients.push(ok);
-    });
+    if (fixtureFeatures(fixture).revoked)
+      test("refuses a revoked device while other devices connect", async () => {
+        for (const [id, pem] of Object.entries(r.revoked)) {
+          await assert.rejects(connect(port, r.ca.certPem, id, pem), (err: Error) => {
+            assert.match(err.message, /certificate revoked/, `${id}: ${err.message}${log()}`);
+            return true;
+          });
+        }
+        const ok = await connect(port, r.ca.certPem, "pi2", await r.client("pi2"));
+        clients.push(ok);
+      });
 
-    if (fixtureFeatures(fixture).bridges) test("lets each bridge publish for its own children only", async () => {
-      const bridges = r.input.acl.users.filter((u) => u.username !== "web");
-      assert.ok(bridges.length > 0, "this stack lists a bridge, so the ACL must have its user");
-      for (const b of bridges) {
-        const client = await connect(port, r.ca.certPem, b.username, await r.client(b.username));
-        clients.push(client);
-        const child = /^[^/]+\/([^/]+)\//.exec(b.rules[0]?.topic ?? "")?.[1];
-        assert.ok(child);
-        await client.publishAsync(topics.status(child), "online", { qos: 1, retain: true });
-        await assert.rejects(client.publishAsync(topics.status("pi1"), "online", { qos: 1 }), (err: Error & { code?: number }) => {
-          assert.equal(err.code, 135, `${b.username} publishing for pi1: ${err.message}${log()}`);
-          return true;
-        });
-      }
-    });
+    if (fixtureFeatures(fixture).bridges)
+      test("lets each bridge publish for its own children only", async () => {
+        const bridges = r.input.acl.users.filter((u) => u.username !== "web");
+        assert.ok(bridges.length > 0, "this stack lists a bridge, so the ACL must have its user");
+        for (const b of bridges) {
+          const client = await connect(port, r.ca.certPem, b.username, await r.client(b.username));
+          clients.push(client);
+          const child = /^[^/]+\/([^/]+)\//.exec(b.rules[0]?.topic ?? "")?.[1];
+          assert.ok(child);
+          await client.publishAsync(topics.status(child), "online", { qos: 1, retain: true });
+          await assert.rejects(
+            client.publishAsync(topics.status("pi1"), "online", { qos: 1 }),
+            (err: Error & { code?: number }) => {
+              assert.equal(err.code, 135, `${b.username} publishing for pi1: ${err.message}${log()}`);
+              return true;
+            },
+          );
+        }
+      });
   });
 }

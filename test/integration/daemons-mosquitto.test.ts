@@ -6,7 +6,17 @@ import mqtt, { type MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { aclModel, topics } from "../../protocol";
-import { type Daemon, type TestPki, freePort, giveToDaemon, isRoot, makePki, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
+import {
+  type Daemon,
+  type TestPki,
+  freePort,
+  giveToDaemon,
+  isRoot,
+  makePki,
+  shareWithDaemon,
+  startDaemon,
+  tempDir,
+} from "./daemons-support";
 
 interface Creds {
   cert?: string;
@@ -56,7 +66,10 @@ describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {
     port = await freePort();
     const confPath = join(tmp.dir, "mosquitto.conf");
     const aclPath = join(tmp.dir, "acl");
-    writeFileSync(aclPath, renderMosquittoAcl({ ...aclModel([{ id: "bridge1", children: ["ard1"] }]), source: "integration test" }));
+    writeFileSync(
+      aclPath,
+      renderMosquittoAcl({ ...aclModel([{ id: "bridge1", children: ["ard1"] }]), source: "integration test" }),
+    );
     writeFileSync(
       confPath,
       renderMosquittoConf({

@@ -2,7 +2,13 @@
 // 127.0.0.1 and free ports, the upstream to a stand-in app): redirect, ACME path, headers, SSE, limits.
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, request as httpRequest, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  request as httpRequest,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -12,7 +18,8 @@ import { type Daemon, freePort, startDaemon, tempDir } from "./daemons-support";
 
 async function waitForPort(port: number, daemon: Daemon): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (daemon.proc.exitCode !== null) throw new Error(`nginx exited with ${daemon.proc.exitCode}:\n${daemon.output()}`);
+    if (daemon.proc.exitCode !== null)
+      throw new Error(`nginx exited with ${daemon.proc.exitCode}:\n${daemon.output()}`);
     const open = await new Promise<boolean>((resolve) => {
       const s = connect(port, "127.0.0.1", () => {
         s.end();
@@ -51,8 +58,17 @@ describe("nginx serving the shipped dev-stack site", () => {
   const https = (path: string, opts: { method?: string; body?: string } = {}): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const req = httpsRequest(
-        { host: "127.0.0.1", port: httpsPort, path, method: opts.method ?? "GET", ca: r.ca.certPem, servername: "localhost",
-          headers: opts.body ? { "content-type": "application/json", "content-length": Buffer.byteLength(opts.body) } : {} },
+        {
+          host: "127.0.0.1",
+          port: httpsPort,
+          path,
+          method: opts.method ?? "GET",
+          ca: r.ca.certPem,
+          servername: "localhost",
+          headers: opts.body
+            ? { "content-type": "application/json", "content-length": Buffer.byteLength(opts.body) }
+            : {},
+        },
         (res) => {
           let body = "";
           res.on("data", (d) => {
@@ -80,7 +96,11 @@ describe("nginx serving the shipped dev-stack site", () => {
       }
       req.resume();
       req.on("end", () => {
-        res.writeHead(200, { "content-type": "text/plain", "content-security-policy": "default-src *", "x-frame-options": "SAMEORIGIN" });
+        res.writeHead(200, {
+          "content-type": "text/plain",
+          "content-security-policy": "default-src *",
+          "x-frame-options": "SAMEORIGIN",
+        });
         res.end(`app saw ${req.method} ${req.url}`);
       });
     });
@@ -110,7 +130,11 @@ describe("nginx serving the shipped dev-stack site", () => {
       .replace(/^(\s*)error_log .*;$/m, `$1error_log ${prefix}/logs/error.log;`)
       .replace(/^(\s*)include \/etc\/nginx\/sites-enabled\/\*;$/m, `$1include ${prefix}/sites-enabled/*;`);
     writeFileSync(join(prefix, "nginx.conf"), conf);
-    nginx = await startDaemon("nginx", ["-c", join(prefix, "nginx.conf"), "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`, "-g", "daemon off;"], null);
+    nginx = await startDaemon(
+      "nginx",
+      ["-c", join(prefix, "nginx.conf"), "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`, "-g", "daemon off;"],
+      null,
+    );
     await waitForPort(httpsPort, nginx);
   });
 
@@ -126,7 +150,9 @@ describe("nginx serving the shipped dev-stack site", () => {
       httpRequest({ host: "127.0.0.1", port: httpPort, path: "/devices?x=1" }, (m) => {
         m.resume();
         resolve({ status: m.statusCode ?? 0, location: m.headers.location });
-      }).on("error", reject).end();
+      })
+        .on("error", reject)
+        .end();
     });
     assert.equal(res.status, 301, log());
     assert.equal(res.location, "https://127.0.0.1/devices?x=1");
@@ -137,7 +163,9 @@ describe("nginx serving the shipped dev-stack site", () => {
       httpRequest({ host: "127.0.0.1", port: httpPort, path: "/.well-known/acme-challenge/token" }, (m) => {
         m.resume();
         resolve(m.statusCode ?? 0);
-      }).on("error", reject).end();
+      })
+        .on("error", reject)
+        .end();
     });
     assert.equal(status, 404, "served from the webroot (empty here), not redirected");
   });
@@ -155,12 +183,15 @@ describe("nginx serving the shipped dev-stack site", () => {
 
   test("streams server-sent events through without buffering", async () => {
     const first = await new Promise<string>((resolve, reject) => {
-      const req = httpsRequest({ host: "127.0.0.1", port: httpsPort, path: "/api/events", ca: r.ca.certPem, servername: "localhost" }, (res) => {
-        res.once("data", (d: Buffer) => {
-          resolve(d.toString());
-          req.destroy();
-        });
-      });
+      const req = httpsRequest(
+        { host: "127.0.0.1", port: httpsPort, path: "/api/events", ca: r.ca.certPem, servername: "localhost" },
+        (res) => {
+          res.once("data", (d: Buffer) => {
+            resolve(d.toString());
+            req.destroy();
+          });
+        },
+      );
       req.on("error", (e) => (e.message.includes("socket hang up") ? undefined : reject(e)));
       req.end();
       // A guard, not a measurement: buffered, the event would only arrive when the app ends the stream.

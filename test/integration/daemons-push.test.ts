@@ -10,7 +10,8 @@ import { renderServerPush } from "../../infra/render/server-files";
 import { FIXTURES } from "./daemons-fixtures";
 import { tempDir } from "./daemons-support";
 
-const PEM = (label: string, body: string) => `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
+const PEM = (label: string, body: string) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
 const pki = {
   caCertPem: PEM("CERTIFICATE", "ca"),
   serverCertPem: PEM("CERTIFICATE", "server"),
@@ -39,7 +40,10 @@ function sandbox(dir: string): { root: string; bin: string; calls: () => string[
   return {
     root,
     bin,
-    calls: () => readFileSync(log, "utf8").split("\n").filter((l) => l !== ""),
+    calls: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l !== ""),
     reset: () => writeFileSync(log, ""),
   };
 }
@@ -83,14 +87,25 @@ describe("the push script, run by bash against a scratch root", () => {
 
   test("validates, then restarts every service and postmaps the SMTP credentials on the first run", () => {
     const calls = sb.calls();
-    for (const c of ["nginx -t -q", "postfix check", "systemctl daemon-reload", "systemctl restart mosquitto.service",
-      "systemctl reload-or-restart nginx.service", "systemctl reload-or-restart postfix.service",
-      "systemctl reload-or-restart fail2ban.service", "systemctl restart diy-web.service", "systemctl enable --quiet diy-web.service"]) {
+    for (const c of [
+      "nginx -t -q",
+      "postfix check",
+      "systemctl daemon-reload",
+      "systemctl restart mosquitto.service",
+      "systemctl reload-or-restart nginx.service",
+      "systemctl reload-or-restart postfix.service",
+      "systemctl reload-or-restart fail2ban.service",
+      "systemctl restart diy-web.service",
+      "systemctl enable --quiet diy-web.service",
+    ]) {
       assert.ok(calls.includes(c), `missing "${c}" in:\n${calls.join("\n")}`);
     }
     assert.ok(calls.some((c) => c.startsWith("postmap hash:") && c.endsWith("/etc/postfix/sasl_passwd")));
     assert.equal((statSync(join(sb.root, "etc/postfix/sasl_passwd.db")).mode & 0o777).toString(8), "600");
-    assert.ok(calls.indexOf("nginx -t -q") < calls.indexOf("systemctl reload-or-restart nginx.service"), "reload before validation");
+    assert.ok(
+      calls.indexOf("nginx -t -q") < calls.indexOf("systemctl reload-or-restart nginx.service"),
+      "reload before validation",
+    );
   });
 
   test("never prints a secret", () => {
@@ -98,7 +113,8 @@ describe("the push script, run by bash against a scratch root", () => {
       assert.ok(!first.output.includes(secret), `output shows ${secret}`);
       assert.ok(!sb.calls().join("\n").includes(secret), `a command line carries ${secret}`);
     }
-    for (const f of files.filter((x) => x.secret)) assert.ok(!script.includes(f.content), `${f.path} appears in clear in the script`);
+    for (const f of files.filter((x) => x.secret))
+      assert.ok(!script.includes(f.content), `${f.path} appears in clear in the script`);
   });
 
   test("changes nothing and restarts nothing when run again with the same files", () => {
@@ -106,13 +122,20 @@ describe("the push script, run by bash against a scratch root", () => {
     const again = push(script, sb);
     assert.equal(again.status, 0, again.output);
     const calls = sb.calls();
-    assert.deepEqual(calls.filter((c) => / (restart|reload-or-restart|daemon-reload)\b/.test(c) || c.startsWith("postmap")), [], calls.join("\n"));
+    assert.deepEqual(
+      calls.filter((c) => / (restart|reload-or-restart|daemon-reload)\b/.test(c) || c.startsWith("postmap")),
+      [],
+      calls.join("\n"),
+    );
     assert.doesNotMatch(again.output, /updated /);
   });
 
   test("restarts only mosquitto when only the ACL changed", () => {
     sb.reset();
-    const changed = renderServerPush({ ...input, acl: { ...input.acl, users: [...input.acl.users, { username: "gw9", rules: [] }] } });
+    const changed = renderServerPush({
+      ...input,
+      acl: { ...input.acl, users: [...input.acl.users, { username: "gw9", rules: [] }] },
+    });
     const r = push(changed.script, sb);
     assert.equal(r.status, 0, r.output);
     const restarts = sb.calls().filter((c) => / (restart|reload-or-restart)\b/.test(c));
@@ -128,7 +151,10 @@ describe("the push script, run by bash against a scratch root", () => {
     assert.notEqual(r.status, 0);
     assert.match(r.output, /nginx rejects the configuration/);
     assert.match(r.output, /unknown directive/);
-    assert.deepEqual(sb.calls().filter((c) => / (restart|reload-or-restart)\b/.test(c)), []);
+    assert.deepEqual(
+      sb.calls().filter((c) => / (restart|reload-or-restart)\b/.test(c)),
+      [],
+    );
   });
 
   test("waits for cloud-init's boot-finished before writing anything", () => {

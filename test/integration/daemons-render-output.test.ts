@@ -6,7 +6,18 @@ import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import mqtt from "mqtt";
 import { renderStack } from "../../scripts/render";
-import { type Daemon, fail2banTree, freePort, giveToDaemon, nginxTree, run, shareWithDaemon, siteWithCertsIn, startDaemon, tempDir } from "./daemons-support";
+import {
+  type Daemon,
+  fail2banTree,
+  freePort,
+  giveToDaemon,
+  nginxTree,
+  run,
+  shareWithDaemon,
+  siteWithCertsIn,
+  startDaemon,
+  tempDir,
+} from "./daemons-support";
 
 const REPO = join(__dirname, "..", "..");
 
@@ -66,8 +77,21 @@ for (const stack of ["dev", ...Object.keys(EXTRA_STACKS)]) {
 
     test("nginx -t accepts the rendered site", () => {
       const prefix = join(tmp.dir, "nginx");
-      const site = siteWithCertsIn(prefix, server("etc/nginx/sites-available/diy"), server("etc/nginx/tls/server.pem"), server("etc/nginx/tls/server.key"));
-      const res = run("nginx", ["-t", "-c", nginxTree(prefix, site), "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`]);
+      const site = siteWithCertsIn(
+        prefix,
+        server("etc/nginx/sites-available/diy"),
+        server("etc/nginx/tls/server.pem"),
+        server("etc/nginx/tls/server.key"),
+      );
+      const res = run("nginx", [
+        "-t",
+        "-c",
+        nginxTree(prefix, site),
+        "-p",
+        `${prefix}/`,
+        "-e",
+        `${prefix}/logs/error.log`,
+      ]);
       assert.equal(res.status, 0, `nginx -t:\n${res.output}`);
     });
 
@@ -135,14 +159,25 @@ for (const stack of ["dev", ...Object.keys(EXTRA_STACKS)]) {
       }
       const port = await freePort();
       const conf = join(tmp.dir, "mosquitto.conf");
-      writeFileSync(conf, server("etc/mosquitto/mosquitto.conf")
-        .replaceAll("/etc/mosquitto/", `${etc}/`)
-        .replace("persistence_location /var/lib/mosquitto/", `persistence_location ${data}/`)
-        .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`));
+      writeFileSync(
+        conf,
+        server("etc/mosquitto/mosquitto.conf")
+          .replaceAll("/etc/mosquitto/", `${etc}/`)
+          .replace("persistence_location /var/lib/mosquitto/", `persistence_location ${data}/`)
+          .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`),
+      );
       broker = await startDaemon("mosquitto", ["-c", conf], /mosquitto version [\d.]+ running/);
       const client = await mqtt.connectAsync({
-        protocol: "mqtts", host: "127.0.0.1", port, protocolVersion: 5, clientId: "web", reconnectPeriod: 0, servername: "localhost",
-        ca: server("etc/diy-web/ca.pem"), cert: server("etc/diy-web/web.pem"), key: server("etc/diy-web/web.key"),
+        protocol: "mqtts",
+        host: "127.0.0.1",
+        port,
+        protocolVersion: 5,
+        clientId: "web",
+        reconnectPeriod: 0,
+        servername: "localhost",
+        ca: server("etc/diy-web/ca.pem"),
+        cert: server("etc/diy-web/web.pem"),
+        key: server("etc/diy-web/web.key"),
       });
       await client.endAsync();
     });

@@ -57,7 +57,12 @@ export interface Daemon {
  * Starts a daemon and resolves once `ready` matches its output (or once spawned, when `ready` is null);
  * rejects with its output if it exits first.
  */
-export async function startDaemon(cmd: string, args: string[], ready: RegExp | null, timeoutMs = 15000): Promise<Daemon> {
+export async function startDaemon(
+  cmd: string,
+  args: string[],
+  ready: RegExp | null,
+  timeoutMs = 15000,
+): Promise<Daemon> {
   const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let buf = "";
   const stop = async (): Promise<void> => {
@@ -119,8 +124,23 @@ function makeCa(dir: string, name: string): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.pem`);
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
-  openssl(["req", "-x509", "-new", "-key", key, "-subj", `/CN=${name}`, "-days", "2", "-out", cert,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  openssl([
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    key,
+    "-subj",
+    `/CN=${name}`,
+    "-days",
+    "2",
+    "-out",
+    cert,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   return { cert, key };
 }
 
@@ -132,16 +152,35 @@ function issue(dir: string, ca: { cert: string; key: string }, cn: string, ext: 
   writeFileSync(extFile, ext);
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
   openssl(["req", "-new", "-key", key, "-subj", `/CN=${cn}`, "-out", csr]);
-  openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "2",
-    "-extfile", extFile, "-out", cert]);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    ca.cert,
+    "-CAkey",
+    ca.key,
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    extFile,
+    "-out",
+    cert,
+  ]);
   return { cert, key };
 }
 
 /** A throwaway CA, a server cert for 127.0.0.1/localhost and client certs on demand (openssl CLI). */
 export function makePki(dir: string): TestPki {
   const ca = makeCa(dir, "ca");
-  const server = issue(dir, ca, "server",
-    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const server = issue(
+    dir,
+    ca,
+    "server",
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
   const clientExt = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n";
   const rogueDir = mkdtempSync(join(dir, "rogue-"));
   const rogueCa = makeCa(rogueDir, "rogue-ca");
@@ -166,7 +205,8 @@ export function nginxTree(prefix: string, site: string): string {
     .replace(/^(\s*)access_log .*;$/m, `$1access_log ${prefix}/logs/access.log;`)
     .replace(/^(\s*)error_log .*;$/m, `$1error_log ${prefix}/logs/error.log;`)
     .replace(/^(\s*)include \/etc\/nginx\/sites-enabled\/\*;$/m, `$1include ${prefix}/sites-enabled/*;`);
-  if (!conf.includes(`${prefix}/sites-enabled/*`)) throw new Error("Debian's nginx.conf no longer includes sites-enabled: adjust the test");
+  if (!conf.includes(`${prefix}/sites-enabled/*`))
+    throw new Error("Debian's nginx.conf no longer includes sites-enabled: adjust the test");
   const file = join(prefix, "nginx.conf");
   writeFileSync(file, conf);
   return file;
@@ -186,4 +226,3 @@ export function fail2banTree(dir: string, jailLocal: string): string {
   writeFileSync(join(tree, "jail.local"), jailLocal);
   return tree;
 }
-

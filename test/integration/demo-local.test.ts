@@ -13,7 +13,11 @@ import { tempDir, until } from "./broker-support";
 const repo = join(__dirname, "..", "..");
 
 async function login(webUrl: string, password: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await fetch(`${webUrl}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ password }) });
+  const res = await fetch(`${webUrl}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ password }),
+  });
   assert.equal(res.status, 200, await res.clone().text());
   const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
   const body = (await res.json()) as { csrfToken: string };
@@ -74,14 +78,18 @@ describe("npm run demo", () => {
     assert.equal(res.status, 202, await res.clone().text());
     await until(() => readFileSync(led, "utf8") === "on\n", "the simulated LED file turning on");
     assert.equal(readFileSync(files.devices.bbb1?.outputs.led ?? "", "utf8"), "off\n", "bbb1 untouched");
-    const list = async () => (await (await fetch(`${demo?.webUrl}/api/devices`, { headers: { cookie } })).json()) as { devices: { id: string; online: boolean; outputs: { name: string; value: string }[] }[] };
+    const list = async () =>
+      (await (await fetch(`${demo?.webUrl}/api/devices`, { headers: { cookie } })).json()) as {
+        devices: { id: string; online: boolean; outputs: { name: string; value: string }[] }[];
+      };
     let seen: Awaited<ReturnType<typeof list>> | undefined;
     const deadline = Date.now() + 10_000;
     for (;;) {
       seen = await list();
       const pi1 = seen.devices.find((d) => d.id === "pi1");
       if (pi1?.online && pi1.outputs[0]?.value === "on") break;
-      if (Date.now() > deadline) assert.fail(`device list never showed pi1 online with led on: ${JSON.stringify(seen)}`);
+      if (Date.now() > deadline)
+        assert.fail(`device list never showed pi1 online with led on: ${JSON.stringify(seen)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(seen.devices.find((d) => d.id === "bbb1")?.online, true);
@@ -89,7 +97,11 @@ describe("npm run demo", () => {
 
   it("refuses the API without a login", async () => {
     assert.ok(demo);
-    const res = await fetch(`${demo.webUrl}/api/devices/pi1/outputs/led`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ value: "on" }) });
+    const res = await fetch(`${demo.webUrl}/api/devices/pi1/outputs/led`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "on" }),
+    });
     assert.equal(res.status, 401);
   });
 
@@ -99,7 +111,9 @@ describe("npm run demo", () => {
     writeFileSync(demo.files.devices.pi1?.inputs.button ?? "", "pressed\n");
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const body = (await (await fetch(`${demo.webUrl}/api/devices`, { headers: { cookie } })).json()) as { devices: { id: string; inputs: { name: string; value: string | null }[] }[] };
+      const body = (await (await fetch(`${demo.webUrl}/api/devices`, { headers: { cookie } })).json()) as {
+        devices: { id: string; inputs: { name: string; value: string | null }[] }[];
+      };
       if (body.devices.find((d) => d.id === "pi1")?.inputs[0]?.value === "pressed") break;
       if (Date.now() > deadline) assert.fail(`button press not seen: ${JSON.stringify(body)}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -124,11 +138,15 @@ describe("npm run demo", () => {
 
 describe("npm run demo as a command", () => {
   it("says exactly what to install when mosquitto is missing", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", "--state-dir", "/nonexistent-never-created"], {
-      cwd: repo,
-      env: { ...process.env, PATH: "/nonexistent" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "scripts/demo.ts", "--state-dir", "/nonexistent-never-created"],
+      {
+        cwd: repo,
+        env: { ...process.env, PATH: "/nonexistent" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -141,10 +159,14 @@ describe("npm run demo as a command", () => {
   it("prints the URL and login, and stops everything it started on SIGTERM", async (t) => {
     const tmp = tempDir("demo-cli");
     t.after(() => tmp.cleanup());
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", "--state-dir", tmp.dir, "--web-port", "0", "--broker-port", "0"], {
-      cwd: repo,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "scripts/demo.ts", "--state-dir", tmp.dir, "--web-port", "0", "--broker-port", "0"],
+      {
+        cwd: repo,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     t.after(() => {
       child.kill("SIGKILL");
     });

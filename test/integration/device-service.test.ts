@@ -109,7 +109,12 @@ describe("device service bundle against the real broker", () => {
   });
 
   it("applies on, off and toggle commands to the LED and publishes retained state with the request id", async () => {
-    for (const [value, expected, req] of [["on", "on", "c1"], ["toggle", "off", "c2"], ["toggle", "on", "c3"], ["off", "off", "c4"]] as const) {
+    for (const [value, expected, req] of [
+      ["on", "on", "c1"],
+      ["toggle", "off", "c2"],
+      ["toggle", "on", "c3"],
+      ["off", "off", "c4"],
+    ] as const) {
       assert.deepEqual(await publish(web, topics.set("sim1", "led"), encodeCommand({ value, req })), { ok: true });
       await until(() => stateOf("led")?.req === req, `state with req ${req}\n${device.logs()}`);
       assert.equal(stateOf("led")?.value, expected, req);
@@ -129,12 +134,16 @@ describe("device service bundle against the real broker", () => {
       [topics.set("sim1", "fan"), encodeCommand({ value: "on", req: "x" })],
     ];
     for (const [topic, payload] of bad) assert.deepEqual(await publish(web, topic, payload), { ok: true });
-    await until(() => (device.logs().match(/"msg":"dropped message"/g) ?? []).length >= bad.length, `six drop logs\n${device.logs()}`);
+    await until(
+      () => (device.logs().match(/"msg":"dropped message"/g) ?? []).length >= bad.length,
+      `six drop logs\n${device.logs()}`,
+    );
     await settle();
     assert.equal(device.proc.exitCode, null, "the service is still running");
     assert.equal(ledFile(), "off\n");
     assert.deepEqual(seen.slice(before), [], "no state was published for a dropped message");
-    for (const line of device.logs().trim().split("\n")) assert.doesNotThrow(() => JSON.parse(line), `one JSON object per log line: ${line}`);
+    for (const line of device.logs().trim().split("\n"))
+      assert.doesNotThrow(() => JSON.parse(line), `one JSON object per log line: ${line}`);
     await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "on", req: "after-bad" }));
     await until(() => stateOf("led")?.req === "after-bad", "command after bad payloads");
     assert.equal(ledFile(), "on\n");
@@ -146,7 +155,10 @@ describe("device service bundle against the real broker", () => {
     const ev = parseInput(last(topics.input("sim1", "button"))?.payload ?? "");
     assert.equal(ev.ok && ev.value.value, "pressed");
     writeFileSync(join(state, "button.input"), "released\n");
-    await until(() => { const e = parseInput(last(topics.input("sim1", "button"))?.payload ?? ""); return e.ok && e.value.value === "released"; }, "released event");
+    await until(() => {
+      const e = parseInput(last(topics.input("sim1", "button"))?.payload ?? "");
+      return e.ok && e.value.value === "released";
+    }, "released event");
   });
 
   it("reconnects after a broker restart, republishes online and state, and applies a command sent after it", async () => {

@@ -1,10 +1,25 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "../../infra/render/device-install";
+import {
+  renderDeviceInstallScript,
+  renderDeviceUninstallScript,
+  renderRemoteInvocation,
+} from "../../infra/render/device-install";
 import { renderDevicePayload, type DevicePayloadInput } from "../../infra/render/device-payload";
 import { renderDeviceUnit } from "../../infra/render/device-unit";
 import { renderDeviceUdevRules } from "../../infra/render/device-udev";
@@ -16,7 +31,25 @@ import { renderDeviceUdevRules } from "../../infra/render/device-udev";
 const KEY = "-----BEGIN PRIVATE KEY-----\nTHIS-IS-THE-SECRET-DEVICE-KEY\n-----END PRIVATE KEY-----\n";
 const LAN_PASSWORD = "lan-secret-password-for-ard1";
 
-const REAL_TOOLS = ["bash", "cat", "head", "tail", "awk", "base64", "rm", "mv", "install", "chmod", "mkdir", "mktemp", "grep", "id", "printf", "sh", "mosquitto_passwd"];
+const REAL_TOOLS = [
+  "bash",
+  "cat",
+  "head",
+  "tail",
+  "awk",
+  "base64",
+  "rm",
+  "mv",
+  "install",
+  "chmod",
+  "mkdir",
+  "mktemp",
+  "grep",
+  "id",
+  "printf",
+  "sh",
+  "mosquitto_passwd",
+];
 
 const FAKES: Record<string, string> = {
   // Every fake records its argv; FAKE_ROOT is the fake / (its passwd and group files).
@@ -44,8 +77,10 @@ esac`,
   groupadd: 'echo "${@: -1}:x:990:" >> "$FAKE_ROOT/etc/group"',
   useradd: 'echo "${@: -1}:x:990:990::/var/lib/diy-device:/usr/sbin/nologin" >> "$FAKE_ROOT/etc/passwd"',
   usermod: "true",
-  userdel: 'grep -v "^$1:" "$FAKE_ROOT/etc/passwd" > "$FAKE_ROOT/etc/passwd.new" || true; mv "$FAKE_ROOT/etc/passwd.new" "$FAKE_ROOT/etc/passwd"',
-  groupdel: 'grep -v "^$1:" "$FAKE_ROOT/etc/group" > "$FAKE_ROOT/etc/group.new" || true; mv "$FAKE_ROOT/etc/group.new" "$FAKE_ROOT/etc/group"',
+  userdel:
+    'grep -v "^$1:" "$FAKE_ROOT/etc/passwd" > "$FAKE_ROOT/etc/passwd.new" || true; mv "$FAKE_ROOT/etc/passwd.new" "$FAKE_ROOT/etc/passwd"',
+  groupdel:
+    'grep -v "^$1:" "$FAKE_ROOT/etc/group" > "$FAKE_ROOT/etc/group.new" || true; mv "$FAKE_ROOT/etc/group.new" "$FAKE_ROOT/etc/group"',
   chown: "true",
   udevadm: "true",
   systemctl: "true",
@@ -56,7 +91,11 @@ interface FakeRoot {
   root: string;
   bin: string;
   calls(): string[];
-  run(script: string, stdin: string, env?: Record<string, string>): { status: number | null; stdout: string; stderr: string };
+  run(
+    script: string,
+    stdin: string,
+    env?: Record<string, string>,
+  ): { status: number | null; stdout: string; stderr: string };
   /** Path inside the fake root -> { mode, content } of every file below the given dirs. */
   tree(): Map<string, { mode: string; content: string }>;
 }
@@ -66,7 +105,9 @@ after(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-function fakeRoot(opts: { os?: string; node?: boolean; gpioGroup?: boolean; systemd?: boolean; mosquitto?: boolean } = {}): FakeRoot {
+function fakeRoot(
+  opts: { os?: string; node?: boolean; gpioGroup?: boolean; systemd?: boolean; mosquitto?: boolean } = {},
+): FakeRoot {
   const base = mkdtempSync(join(tmpdir(), "diy-install-"));
   made.push(base);
   const root = join(base, "root");
@@ -75,7 +116,10 @@ function fakeRoot(opts: { os?: string; node?: boolean; gpioGroup?: boolean; syst
   mkdirSync(join(root, "etc"), { recursive: true });
   mkdirSync(bin);
   writeFileSync(log, "");
-  writeFileSync(join(root, "etc/os-release"), opts.os ?? 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
+  writeFileSync(
+    join(root, "etc/os-release"),
+    opts.os ?? 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+  );
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
   writeFileSync(join(root, "etc/group"), `root:x:0:\nmosquitto:x:120:\n${opts.gpioGroup ? "gpio:x:997:\n" : ""}`);
   if (opts.systemd !== false) mkdirSync(join(root, "run/systemd/system"), { recursive: true });
@@ -94,12 +138,24 @@ function fakeRoot(opts: { os?: string; node?: boolean; gpioGroup?: boolean; syst
   return {
     root,
     bin,
-    calls: () => readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(root).join("")),
+    calls: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(root).join("")),
     run(script, stdin, env = {}) {
       const r = spawnSync(join(bin, "bash"), ["-c", script, "diy-test"], {
         input: stdin,
         encoding: "utf8",
-        env: { PATH: bin, DIY_ROOT: root, DIY_SYSTEMCTL: join(bin, "systemctl"), FAKE_ROOT: root, FAKE_BIN: bin, TMPDIR: base, ...env },
+        env: {
+          PATH: bin,
+          DIY_ROOT: root,
+          DIY_SYSTEMCTL: join(bin, "systemctl"),
+          FAKE_ROOT: root,
+          FAKE_BIN: bin,
+          TMPDIR: base,
+          ...env,
+        },
       });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
@@ -139,7 +195,10 @@ const uninstall = renderDeviceUninstallScript({ deviceId: "pi1" });
 const udev = renderDeviceUdevRules({ kernelLeds: ["led0"], gpioGroup: true });
 
 function chownOf(calls: string[], path: string): string | undefined {
-  return calls.filter((c) => c.startsWith("chown ") && (c.endsWith(` ${path}`) || c.endsWith(` ${path}.diy-new`))).at(-1)?.split(" ")[1];
+  return calls
+    .filter((c) => c.startsWith("chown ") && (c.endsWith(` ${path}`) || c.endsWith(` ${path}.diy-new`)))
+    .at(-1)
+    ?.split(" ")[1];
 }
 
 describe("install script shellcheck", () => {
@@ -179,11 +238,24 @@ describe("install script on a fake root", () => {
     const r = fr.run(install, payload({ "udev.rules": udev }));
     assert.equal(r.status, 0, r.stderr);
     const calls = fr.calls();
-    assert.ok(calls.some((c) => c.startsWith("apt-get") && c.includes(" update")), "apt-get update before installing");
-    assert.ok(calls.some((c) => /^apt-get .* install -y --no-install-recommends nodejs$/.test(c)), calls.join("\n"));
+    assert.ok(
+      calls.some((c) => c.startsWith("apt-get") && c.includes(" update")),
+      "apt-get update before installing",
+    );
+    assert.ok(
+      calls.some((c) => /^apt-get .* install -y --no-install-recommends nodejs$/.test(c)),
+      calls.join("\n"),
+    );
     assert.ok(calls.some((c) => /^apt-get .* install -y --no-install-recommends gpiod$/.test(c)));
     assert.ok(calls.includes("groupadd --system diy-device"));
-    assert.ok(calls.some((c) => c.startsWith("useradd --system --gid diy-device") && c.includes("--shell /usr/sbin/nologin") && c.endsWith(" diy-device")));
+    assert.ok(
+      calls.some(
+        (c) =>
+          c.startsWith("useradd --system --gid diy-device") &&
+          c.includes("--shell /usr/sbin/nologin") &&
+          c.endsWith(" diy-device"),
+      ),
+    );
     assert.ok(calls.includes("groupadd --system gpio"), "a gpio group is made where the OS has none");
     assert.ok(calls.includes("usermod -a -G gpio diy-device"));
 
@@ -205,7 +277,11 @@ describe("install script on a fake root", () => {
     assert.ok(![...tree.keys()].some((k) => k.endsWith(".diy-new")), "no half-installed files left");
 
     const systemctl = calls.filter((c) => c.startsWith("systemctl"));
-    assert.deepEqual(systemctl.slice(0, 3), ["systemctl daemon-reload", "systemctl enable diy-device.service", "systemctl restart diy-device.service"]);
+    assert.deepEqual(systemctl.slice(0, 3), [
+      "systemctl daemon-reload",
+      "systemctl enable diy-device.service",
+      "systemctl restart diy-device.service",
+    ]);
     assert.ok(calls.includes("udevadm control --reload-rules"));
   });
 
@@ -213,7 +289,8 @@ describe("install script on a fake root", () => {
     const fr = fakeRoot({ node: true });
     const r = fr.run(install, payload());
     assert.equal(r.status, 0, r.stderr);
-    for (const text of [r.stdout, r.stderr, fr.calls().join("\n")]) assert.ok(!text.includes("THIS-IS-THE-SECRET"), text);
+    for (const text of [r.stdout, r.stderr, fr.calls().join("\n")])
+      assert.ok(!text.includes("THIS-IS-THE-SECRET"), text);
     const base = join(fr.root, "..");
     assert.deepEqual(readdirSync(base).sort(), ["bin", "calls.log", "root"], "the staging dir is removed");
   });
@@ -258,9 +335,24 @@ describe("install script on a fake root", () => {
   });
 
   for (const [what, os, arch, message] of [
-    ["Fedora", 'ID=fedora\nVERSION_ID="40"\nPRETTY_NAME="Fedora Linux 40"\n', "amd64", /unsupported OS Fedora Linux 40: supported are Debian 12\+/],
-    ["Debian 11", 'ID=debian\nVERSION_ID="11"\nPRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\n', "arm64", /unsupported OS Debian GNU\/Linux 11 \(bullseye\): its nodejs is older than Node 18/],
-    ["Ubuntu 22.04", 'ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"\n', "amd64", /unsupported OS Ubuntu 22\.04\.4 LTS/],
+    [
+      "Fedora",
+      'ID=fedora\nVERSION_ID="40"\nPRETTY_NAME="Fedora Linux 40"\n',
+      "amd64",
+      /unsupported OS Fedora Linux 40: supported are Debian 12\+/,
+    ],
+    [
+      "Debian 11",
+      'ID=debian\nVERSION_ID="11"\nPRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\n',
+      "arm64",
+      /unsupported OS Debian GNU\/Linux 11 \(bullseye\): its nodejs is older than Node 18/,
+    ],
+    [
+      "Ubuntu 22.04",
+      'ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"\n',
+      "amd64",
+      /unsupported OS Ubuntu 22\.04\.4 LTS/,
+    ],
     ["i386", undefined, "i386", /unsupported architecture i386: supported are .* on arm64, armhf or amd64/],
   ] as const) {
     it(`refuses ${what} with a clear message and changes nothing`, () => {
@@ -298,7 +390,17 @@ describe("install script on a fake root", () => {
     for (const [stdin, message] of [
       [full.slice(0, full.length - 20), /incomplete/],
       ["", /no diy-device payload/],
-      [renderDevicePayload({ "device.js": "x", "config.json": "{}", "ca.pem": "c", "device.pem": "d", "device.key": "k", "diy-device.service": "u" }).replace(/=file device.key\n.*\n/, ""), /the payload has no device.key/],
+      [
+        renderDevicePayload({
+          "device.js": "x",
+          "config.json": "{}",
+          "ca.pem": "c",
+          "device.pem": "d",
+          "device.key": "k",
+          "diy-device.service": "u",
+        }).replace(/=file device.key\n.*\n/, ""),
+        /the payload has no device.key/,
+      ],
     ] as const) {
       const fr = fakeRoot({ node: true });
       const before = fr.tree();
@@ -367,14 +469,23 @@ describe("uninstall script on a fake root", () => {
   it("stops, disables and removes everything it installed, packages and user included", () => {
     const fr = fakeRoot();
     const bridgeInstall = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true });
-    const files = { "udev.rules": udev, "bridge.conf": "listener 1883 10.0.0.2\n", "bridge.acl": "pattern read x\n", "bridge.passwd": "a:b\n" };
+    const files = {
+      "udev.rules": udev,
+      "bridge.conf": "listener 1883 10.0.0.2\n",
+      "bridge.acl": "pattern read x\n",
+      "bridge.passwd": "a:b\n",
+    };
     assert.equal(fr.run(bridgeInstall, payload(files)).status, 0);
     const before = fr.calls().length;
     const r = fr.run(uninstall, "");
     assert.equal(r.status, 0, r.stderr);
     const calls = fr.calls().slice(before);
     assert.equal(calls[0], "systemctl disable --now diy-device.service");
-    for (const pkg of ["mosquitto", "gpiod", "nodejs"]) assert.ok(calls.some((c) => c.endsWith(`purge -y --auto-remove ${pkg}`)), pkg);
+    for (const pkg of ["mosquitto", "gpiod", "nodejs"])
+      assert.ok(
+        calls.some((c) => c.endsWith(`purge -y --auto-remove ${pkg}`)),
+        pkg,
+      );
     assert.ok(calls.includes("userdel diy-device"));
     assert.ok(calls.includes("groupdel gpio"), "the gpio group the installer made goes too");
     const left = [...fr.tree().keys()].filter((k) => /diy/.test(k));

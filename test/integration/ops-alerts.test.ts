@@ -3,7 +3,17 @@
 // expiry check run as the shell scripts that ship.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -39,9 +49,7 @@ function alertKit(opts: { alertEmail?: string; rateLimitMinutes?: number } = {})
   chmodSync(script, 0o755);
   const readMails = () =>
     existsSync(mails)
-      ? readFileSync(mails, "utf8")
-          .split("--END--\n")
-          .slice(0, -1) // only complete mails: the recorder may still be writing the last one
+      ? readFileSync(mails, "utf8").split("--END--\n").slice(0, -1) // only complete mails: the recorder may still be writing the last one
       : [];
   return { dir, script, readMails, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -92,16 +100,27 @@ test("rendered scripts pass shellcheck and units pass systemd-analyze verify", (
   const kit = alertKit();
   t.after(kit.cleanup);
   const check = join(kit.dir, "diy-cert-check");
-  writeFileSync(check, renderCertCheckScript({ warnDays: 21, certs: ["/etc/mosquitto/certs/server.pem"], crl: "/etc/mosquitto/certs/crl.pem" }));
+  writeFileSync(
+    check,
+    renderCertCheckScript({
+      warnDays: 21,
+      certs: ["/etc/mosquitto/certs/server.pem"],
+      crl: "/etc/mosquitto/certs/crl.pem",
+    }),
+  );
   chmodSync(check, 0o755);
   execFileSync("shellcheck", ["-s", "sh", kit.script, check]);
   const units = join(kit.dir, "units");
   mkdirSync(units);
   writeFileSync(join(units, "diy-cert-check.service"), renderCertCheckService({ script: check }));
   writeFileSync(join(units, "diy-cert-check.timer"), renderCertCheckTimer());
-  const r = spawnSync("systemd-analyze", ["verify", join(units, "diy-cert-check.service"), join(units, "diy-cert-check.timer")], {
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    "systemd-analyze",
+    ["verify", join(units, "diy-cert-check.service"), join(units, "diy-cert-check.timer")],
+    {
+      encoding: "utf8",
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
 });
 
@@ -122,11 +141,17 @@ test("the expiry check mails for a certificate and a CRL ending within the warni
     chmodSync(script, 0o755);
     return spawnSync(script, [], { encoding: "utf8" });
   };
-  const ok = run([file("ca.pem", ca.certPem), file("long.pem", longCert.certPem), join(kit.dir, "missing.pem")], file("crl-long.pem", longCrl));
+  const ok = run(
+    [file("ca.pem", ca.certPem), file("long.pem", longCert.certPem), join(kit.dir, "missing.pem")],
+    file("crl-long.pem", longCrl),
+  );
   assert.equal(ok.status, 0, ok.stderr);
   assert.deepEqual(kit.readMails(), []);
 
-  const warn = run([file("long.pem", longCert.certPem), file("short.pem", shortCert.certPem)], file("crl-short.pem", shortCrl));
+  const warn = run(
+    [file("long.pem", longCert.certPem), file("short.pem", shortCert.certPem)],
+    file("crl-short.pem", shortCrl),
+  );
   assert.equal(warn.status, 1);
   const [mail] = kit.readMails();
   assert.match(mail ?? "", /^Subject: \[diy-cloud\] certificates end within 21 days on /m);
@@ -164,10 +189,16 @@ test("a real fail2ban ban produces one short mail through the rendered sendmail 
       "",
     ].join("\n"),
   );
-  writeFileSync(join(conf, "filter.d", "diy-test.conf"), "[Definition]\nfailregex = ^Failed password for \\S+ from <HOST>\ndatepattern = {NONE}\n");
+  writeFileSync(
+    join(conf, "filter.d", "diy-test.conf"),
+    "[Definition]\nfailregex = ^Failed password for \\S+ from <HOST>\ndatepattern = {NONE}\n",
+  );
   // Debian's stock actions, plus our override of the sendmail action that jail.local names
   cpSync("/etc/fail2ban/action.d", join(conf, "action.d"), { recursive: true });
-  writeFileSync(join(conf, "action.d", "sendmail.local"), renderFail2banMailAction({ alertScript: kit.script, source: "test" }));
+  writeFileSync(
+    join(conf, "action.d", "sendmail.local"),
+    renderFail2banMailAction({ alertScript: kit.script, source: "test" }),
+  );
   writeFileSync(
     join(conf, "jail.conf"),
     [
@@ -211,8 +242,15 @@ test("a real fail2ban ban produces one short mail through the rendered sendmail 
   assert.equal(kit.readMails().length, 1, "no 'jail started' mail from the stock action");
 
   // a second ban inside the rate-limit window is held back, not mailed
-  appendFileSync(authLog, "Failed password for root from 192.0.2.8 port 1 ssh2\nFailed password for root from 192.0.2.8 port 2 ssh2\n");
+  appendFileSync(
+    authLog,
+    "Failed password for root from 192.0.2.8 port 1 ssh2\nFailed password for root from 192.0.2.8 port 2 ssh2\n",
+  );
   await waitFor("the second ban", () => (/192\.0\.2\.8/.test(client("status", "diy-test").stdout) ? true : undefined));
-  await waitFor("the held-back count", () => (existsSync(join(kit.dir, "state", "fail2ban-diy-test.held")) ? true : undefined), 10_000);
+  await waitFor(
+    "the held-back count",
+    () => (existsSync(join(kit.dir, "state", "fail2ban-diy-test.held")) ? true : undefined),
+    10_000,
+  );
   assert.equal(kit.readMails().length, 1);
 });

@@ -45,11 +45,7 @@ test("a stopped device gives one offline mail after the threshold, none more wit
   writeFileSync(recorder, `#!/bin/sh\n{ cat; printf '\\n--END--\\n'; } >> '${dir}/mails'\n`);
   chmodSync(recorder, 0o755);
   const mails = () =>
-    existsSync(join(dir, "mails"))
-      ? readFileSync(join(dir, "mails"), "utf8")
-          .split("--END--\n")
-          .slice(0, -1)
-      : [];
+    existsSync(join(dir, "mails")) ? readFileSync(join(dir, "mails"), "utf8").split("--END--\n").slice(0, -1) : [];
 
   const broker = await startTestBroker("ops-offline");
   t.after(() => broker.cleanup());
@@ -63,7 +59,13 @@ test("a stopped device gives one offline mail after the threshold, none more wit
       // server.ts starts its own alerter from this (real clock); the test attaches a fake-clock one below
       alerts: { offlineAfterMinutes: 10, rateLimitMinutes: 60, email: "me@example.com" },
     },
-    { password: "test-password-123", sessionSecret: "s".repeat(48), logger: silent as never, reconnectMinMs: 100, sendmailPath: recorder },
+    {
+      password: "test-password-123",
+      sessionSecret: "s".repeat(48),
+      logger: silent as never,
+      reconnectMinMs: 100,
+      sendmailPath: recorder,
+    },
   );
   t.after(() => web.close());
   const clock = new FakeClock();

@@ -89,7 +89,12 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
   before(async () => {
     chmodSync(tmp.dir, 0o755);
     const ca = await createCa({ commonName: "sink test CA" });
-    const sinkCert = await issueCert(ca, { commonName: "127.0.0.1", kind: "server", ipAddresses: ["127.0.0.1"], dnsNames: ["localhost"] });
+    const sinkCert = await issueCert(ca, {
+      commonName: "127.0.0.1",
+      kind: "server",
+      ipAddresses: ["127.0.0.1"],
+      dnsNames: ["localhost"],
+    });
     sink = new SMTPServer({
       secure: false,
       key: sinkCert.keyPem,
@@ -139,7 +144,10 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
       .join("\n");
     writeFileSync(join(conf, "master.cf"), master);
     const sasl = join(conf, "sasl_passwd");
-    writeFileSync(sasl, renderSaslPasswd({ relay: { host: "127.0.0.1", port: sinkPort, user: RELAY_USER }, password: RELAY_PASSWORD }));
+    writeFileSync(
+      sasl,
+      renderSaslPasswd({ relay: { host: "127.0.0.1", port: sinkPort, user: RELAY_USER }, password: RELAY_PASSWORD }),
+    );
     chmodSync(sasl, 0o600);
     // Only what makes this a second instance beside the system's: its own queue/data directories and
     // the test sink's CA (postconf -e edits in place; the rest of main.cf is exactly what ships).
@@ -164,7 +172,11 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
     const start = postfix("start");
     assert.equal(start.status, 0, `postfix start: ${start.stdout}${start.stderr}${maillog()}`);
     started = true;
-    await waitFor("smtpd to listen", () => spawnSync("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${smtpdPort}`]).status === 0, 15_000);
+    await waitFor(
+      "smtpd to listen",
+      () => spawnSync("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${smtpdPort}`]).status === 0,
+      15_000,
+    );
   });
 
   after(async () => {
@@ -182,7 +194,8 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
   });
 
   test("a mail from sendmail (what alerts use) reaches the sink over STARTTLS, authenticated, from smtpFrom", async () => {
-    const msg = "To: me@example.org\nFrom: root@diy-cloud.test\nSubject: [diy-cloud] device pi1 is offline\n\nDevice pi1 has been offline.\n";
+    const msg =
+      "To: me@example.org\nFrom: root@diy-cloud.test\nSubject: [diy-cloud] device pi1 is offline\n\nDevice pi1 has been offline.\n";
     const r = spawnSync("sendmail", ["-C", conf, "-i", "--", "me@example.org"], { input: msg, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     await waitFor("the relayed mail", () => received.some((m) => m.data.includes("device pi1 is offline")));
@@ -193,7 +206,10 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
     assert.deepEqual(mail.rcptTo, ["me@example.org"]);
     assert.equal(mail.user, RELAY_USER, "relayed with the rendered SASL credentials");
     assert.equal(mail.secure, true, "over TLS (smtp_tls_security_level = encrypt)");
-    assert.ok(authAttempts.every((a) => a.secure), "credentials never sent before STARTTLS");
+    assert.ok(
+      authAttempts.every((a) => a.secure),
+      "credentials never sent before STARTTLS",
+    );
   });
 
   test("a client on the loopback address may relay through smtpd", async () => {
@@ -211,8 +227,17 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
   });
 
   test("a relay attempt from an address outside mynetworks is refused", async () => {
-    const replies = await smtpDialogue(smtpdPort, "127.0.0.2", ["EHLO intruder", "MAIL FROM:<spam@evil.example>", "RCPT TO:<victim@example.org>", "QUIT"]);
-    assert.match(replies[3] ?? "", /^554 5\.7\.1 <victim@example\.org>: Recipient address rejected: Access denied/, replies.join("\n"));
+    const replies = await smtpDialogue(smtpdPort, "127.0.0.2", [
+      "EHLO intruder",
+      "MAIL FROM:<spam@evil.example>",
+      "RCPT TO:<victim@example.org>",
+      "QUIT",
+    ]);
+    assert.match(
+      replies[3] ?? "",
+      /^554 5\.7\.1 <victim@example\.org>: Recipient address rejected: Access denied/,
+      replies.join("\n"),
+    );
     const mainCf = readFileSync(join(conf, "main.cf"), "utf8");
     assert.match(mainCf, /^inet_interfaces = loopback-only$/m, "and on the server smtpd listens on loopback only");
   });

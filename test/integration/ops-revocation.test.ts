@@ -57,7 +57,14 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     });
 
   const writeCrl = async (revoked: Identity[]) => {
-    writeFileSync(crlPath, await renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: revoked.map((r) => r.serial) }));
+    writeFileSync(
+      crlPath,
+      await renderStableCrl({
+        caCertPem: ca.certPem,
+        caKeyPem: ca.keyPem,
+        revokedSerials: revoked.map((r) => r.serial),
+      }),
+    );
     chmodSync(crlPath, 0o644);
   };
   const startBroker = async () => {
@@ -80,7 +87,12 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
   before(async () => {
     chmodSync(tmp.dir, 0o755);
     ca = await createCa({ commonName: "test stack CA" });
-    const server = await issueCert(ca, { commonName: "localhost", kind: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] });
+    const server = await issueCert(ca, {
+      commonName: "localhost",
+      kind: "server",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+    });
     const issue = async (cn: string): Promise<Identity> => {
       const c = await issueCert(ca, { commonName: cn, kind: "client" });
       return { cert: c.certPem, key: c.keyPem, serial: c.serial };
@@ -138,10 +150,16 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     broker?.proc.kill("SIGHUP");
     await until("the reload", () => /Reloading config/.test(broker?.output().slice(from) ?? ""));
     await assert.rejects(connect(pi1, "pi1-after-hup"), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED", `a new connection of the revoked device is refused: ${e.message}`);
+      assert.equal(
+        e.code,
+        "ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED",
+        `a new connection of the revoked device is refused: ${e.message}`,
+      );
       return true;
     });
-    await until("the broker to log the refusal", () => /certificate verify failed/.test(broker?.output().slice(from) ?? ""));
+    await until("the broker to log the refusal", () =>
+      /certificate verify failed/.test(broker?.output().slice(from) ?? ""),
+    );
     assert.equal(revokedButConnected.connected, true, "the old connection survives a reload: the push must restart");
     await revokedButConnected.publishAsync("probe", "x", { qos: 1 }).catch(() => {}); // still talking to the broker
     assert.equal(revokedButConnected.connected, true);
@@ -164,10 +182,14 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     await restartBroker();
     const from = broker?.output().length ?? 0;
     await until("the other device to reconnect", () => otherReconnects > 0 && other.connected);
-    await until("the revoked device to be refused", () => /certificate verify failed/.test(broker?.output().slice(from) ?? ""));
+    await until("the revoked device to be refused", () =>
+      /certificate verify failed/.test(broker?.output().slice(from) ?? ""),
+    );
     assert.equal(revoked.connected, false, log());
     // (while the broker restarts the client may first see ECONNREFUSED; then the TLS refusal)
-    await until("the revoked device to see the refusal", () => refusals.includes("ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED"));
+    await until("the revoked device to see the refusal", () =>
+      refusals.includes("ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED"),
+    );
     assert.equal(revokedReconnects, 0, "the revoked device never got back in");
     await other.publishAsync("pi2-still-works", "x", { qos: 1 }).catch((e: Error & { code?: number }) => {
       assert.equal(e.code, 135, "only an ACL refusal is acceptable, not a dead connection");

@@ -66,7 +66,10 @@ describe("web.js bundle", () => {
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     t.after(() => proc.kill("SIGKILL"));
     const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, `healthz 200; output:\n${out}`);
+    await eventually(
+      async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200,
+      `healthz 200; output:\n${out}`,
+    );
     const page = await (await fetch(`${base}/`)).text();
     assert.match(page, /<title>DIY Device Cloud<\/title>/);
     assert.match(await (await fetch(`${base}/app.js`)).text(), /EventSource/);
@@ -77,7 +80,8 @@ describe("web.js bundle", () => {
     const lines = out.trim().split("\n");
     for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not a JSON log line: ${line}`);
     const events = lines.map((l) => (JSON.parse(l) as { event: string }).event);
-    for (const e of ["broker_connected", "web_listening", "login", "http", "shutdown"]) assert.ok(events.includes(e), `${e} in ${events}`);
+    for (const e of ["broker_connected", "web_listening", "login", "http", "shutdown"])
+      assert.ok(events.includes(e), `${e} in ${events}`);
     assert.ok(!out.includes(PASSWORD) && !out.includes(SECRET), "no secret in the logs");
     assert.ok(!out.includes(cookie.split("=")[1] as string), "no session cookie in the logs");
   });

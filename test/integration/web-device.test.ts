@@ -54,7 +54,10 @@ describe("web app + mosquitto + simulated device", () => {
       },
       { password: PASSWORD, sessionSecret: SECRET, logger: log, reconnectMinMs: 200 },
     );
-    await eventually(() => web.broker.connected && web.store.get("sim1")?.online === true, "web connected and sim1 online");
+    await eventually(
+      () => web.broker.connected && web.store.get("sim1")?.online === true,
+      "web connected and sim1 online",
+    );
   });
 
   after(async () => {
@@ -79,10 +82,15 @@ describe("web app + mosquitto + simulated device", () => {
       assert.equal(res.status, 202);
       const { req } = (await res.json()) as { req: string };
       assert.match(req, /^[A-Za-z0-9_-]+$/);
-      const ev = await sse.next((e) => e.event === "device" && ledOf(e, "sim1")?.req === req, "device event with our req");
+      const ev = await sse.next(
+        (e) => e.event === "device" && ledOf(e, "sim1")?.req === req,
+        "device event with our req",
+      );
       assert.equal(ledOf(ev, "sim1")?.value, "on");
       assert.equal(readFileSync(ledFile, "utf8").trim(), "on");
-      const devices = (await (await fetch(`${web.url}/api/devices`, { headers: { cookie } })).json()) as { devices: DeviceView[] };
+      const devices = (await (await fetch(`${web.url}/api/devices`, { headers: { cookie } })).json()) as {
+        devices: DeviceView[];
+      };
       assert.equal(devices.devices[0]?.outputs[0]?.value, "on");
       // A figure for the report, not an assertion (no wall-clock asserts).
       console.log(`# POST -> SSE state event: ${(ev.at - start).toFixed(1)} ms`);
@@ -98,7 +106,10 @@ describe("web app + mosquitto + simulated device", () => {
     const bad = ["not json", '{"value":"blink","at":"2026-01-01T00:00:00Z"}', '{"value":"on"}', "x".repeat(2000), ""];
     for (const p of bad) await rogue.publishAsync(topics.state("sim1", "led"), p, { qos: 1 });
     await rogue.publishAsync(topics.status("sim1"), "sleepy", { qos: 1 });
-    await eventually(() => log.entries.filter((e) => e.event === "mqtt_message_dropped").length >= bad.length + 1, "drop log lines");
+    await eventually(
+      () => log.entries.filter((e) => e.event === "mqtt_message_dropped").length >= bad.length + 1,
+      "drop log lines",
+    );
     const dropped = log.entries.filter((e) => e.event === "mqtt_message_dropped");
     assert.ok(dropped.every((e) => typeof e.reason === "string" && typeof e.topic === "string"));
     assert.deepEqual(web.store.get("sim1"), before);
@@ -108,12 +119,20 @@ describe("web app + mosquitto + simulated device", () => {
   it("bad HTTP input gets 404/400/403 and the next good command still works", async () => {
     const { cookie, csrf } = await login(web.url, PASSWORD);
     const h = { cookie, "x-csrf-token": csrf, "content-type": "application/json" };
-    const post = (path: string, body: string, headers: Record<string, string> = h) => fetch(`${web.url}${path}`, { method: "POST", headers, body });
+    const post = (path: string, body: string, headers: Record<string, string> = h) =>
+      fetch(`${web.url}${path}`, { method: "POST", headers, body });
     assert.equal((await post("/api/devices/nope/outputs/led", '{"value":"on"}')).status, 404);
     assert.equal((await post("/api/devices/sim1/outputs/nope", '{"value":"on"}')).status, 404);
     assert.equal((await post("/api/devices/sim1/outputs/led", "{bad")).status, 400);
-    assert.equal((await post("/api/devices/sim1/outputs/led", JSON.stringify({ value: "x".repeat(4096) }))).status, 400);
-    assert.equal((await post("/api/devices/sim1/outputs/led", '{"value":"on"}', { cookie, "content-type": "application/json" })).status, 403);
+    assert.equal(
+      (await post("/api/devices/sim1/outputs/led", JSON.stringify({ value: "x".repeat(4096) }))).status,
+      400,
+    );
+    assert.equal(
+      (await post("/api/devices/sim1/outputs/led", '{"value":"on"}', { cookie, "content-type": "application/json" }))
+        .status,
+      403,
+    );
     const ok = await post("/api/devices/sim1/outputs/led", '{"value":"off"}');
     assert.equal(ok.status, 202);
     await eventually(() => readFileSync(ledFile, "utf8").trim() === "off", "LED off");
@@ -125,10 +144,16 @@ describe("web app + mosquitto + simulated device", () => {
     try {
       await sse.next((e) => e.event === "snapshot", "snapshot");
       await broker.restart();
-      await sse.next((e) => e.event === "broker" && (e.data as { broker: string }).broker === "disconnected", "broker disconnected event");
+      await sse.next(
+        (e) => e.event === "broker" && (e.data as { broker: string }).broker === "disconnected",
+        "broker disconnected event",
+      );
       await eventually(async () => (await fetch(`${web.url}/healthz`)).status === 200, "web reconnected", 20_000);
       await eventually(() => device.isConnected(), "device reconnected", 20_000);
-      await sse.next((e) => e.event === "broker" && (e.data as { broker: string }).broker === "connected", "broker connected event");
+      await sse.next(
+        (e) => e.event === "broker" && (e.data as { broker: string }).broker === "connected",
+        "broker connected event",
+      );
       const before = readFileSync(ledFile, "utf8").trim();
       const res = await fetch(`${web.url}/api/devices/sim1/outputs/led`, {
         method: "POST",
@@ -138,7 +163,12 @@ describe("web app + mosquitto + simulated device", () => {
       assert.equal(res.status, 202);
       const { req } = (await res.json()) as { req: string };
       const want = before === "on" ? "off" : "on";
-      const ev = await sse.next((e) => e.event === "device" && ledOf(e, "sim1")?.req === req, "state after restart", 0, 15_000);
+      const ev = await sse.next(
+        (e) => e.event === "device" && ledOf(e, "sim1")?.req === req,
+        "state after restart",
+        0,
+        15_000,
+      );
       assert.equal(ledOf(ev, "sim1")?.value, want);
       assert.equal(readFileSync(ledFile, "utf8").trim(), want);
     } finally {

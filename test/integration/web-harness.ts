@@ -37,7 +37,13 @@ export async function startTestBroker(name = "web"): Promise<TestBroker> {
   const ca: Pem = await createCa({ commonName: "diy test CA", days: 2 });
   const caFile = join(tmp.dir, "ca.pem");
   writeFileSync(caFile, ca.certPem);
-  const server = await issueCert(ca, { commonName: "localhost", kind: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], days: 2 });
+  const server = await issueCert(ca, {
+    commonName: "localhost",
+    kind: "server",
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1"],
+    days: 2,
+  });
   const serverCert = join(tmp.dir, "server.pem");
   const serverKey = join(tmp.dir, "server.key");
   writeFileSync(serverCert, server.certPem);
@@ -131,7 +137,11 @@ export async function startTestBroker(name = "web"): Promise<TestBroker> {
 }
 
 /** Resolves when `check` returns a value other than undefined/false; polls every 20 ms. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -143,7 +153,11 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
 
 /** Logs in to a running web app; returns the cookie header and the CSRF token. */
 export async function login(base: string, password: string): Promise<{ cookie: string; csrf: string }> {
-  const res = await fetch(`${base}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ password }) });
+  const res = await fetch(`${base}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ password }),
+  });
   if (res.status !== 200) throw new Error(`login failed: HTTP ${res.status} ${await res.text()}`);
   const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
   const { csrfToken } = (await res.json()) as { csrfToken: string };
@@ -160,7 +174,10 @@ export interface SseEvent {
 /** Follows GET /api/events like a browser's EventSource (one connection, no auto-retry). */
 export async function openEvents(base: string, cookie: string) {
   const ac = new AbortController();
-  const res = await fetch(`${base}/api/events`, { headers: { cookie, accept: "text/event-stream" }, signal: ac.signal });
+  const res = await fetch(`${base}/api/events`, {
+    headers: { cookie, accept: "text/event-stream" },
+    signal: ac.signal,
+  });
   if (res.status !== 200 || !res.body) throw new Error(`events: HTTP ${res.status}`);
   const events: SseEvent[] = [];
   const waiters = new Set<() => void>();

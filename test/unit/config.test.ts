@@ -104,7 +104,13 @@ describe("parseSettings accepts good config", () => {
   });
 
   test("keeps secrets as Pulumi secrets", async () => {
-    const s = parse_({ ...minimal, webPassword: "correct horse battery", smtpHost: "smtp.example.com", smtpUser: "u", smtpPassword: "pw" });
+    const s = parse_({
+      ...minimal,
+      webPassword: "correct horse battery",
+      smtpHost: "smtp.example.com",
+      smtpUser: "u",
+      smtpPassword: "pw",
+    });
     assert.ok(s.webPassword && s.smtpPassword);
     assert.equal(await (s.webPassword as unknown as { isSecret: Promise<boolean> }).isSecret, true);
     assert.equal(await (s.smtpPassword as unknown as { isSecret: Promise<boolean> }).isSecret, true);
@@ -117,7 +123,10 @@ describe("parseSettings accepts good config", () => {
       s.devices.map((d) => d.id),
       ["pi1", "bbb1", "bridge1"],
     );
-    assert.deepEqual(s.devices[2]?.bridge?.children.map((c) => c.id), ["arduino1"]);
+    assert.deepEqual(
+      s.devices[2]?.bridge?.children.map((c) => c.id),
+      ["arduino1"],
+    );
     for (const cidr of s.adminCidrs) assert.ok(!cidr.endsWith("/0"));
   });
 });
@@ -135,41 +144,111 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
   ["adminCidrs IPv6 world without opt-in", { adminCidrs: '["::/0"]' }, "adminCidrs", /whole internet/],
   ["adminCidrs not a list", { adminCidrs: '{"a":1}' }, "adminCidrs", /JSON array/],
   ["adminCidrs duplicate", { adminCidrs: '["198.51.100.7/32","198.51.100.7/32"]' }, "adminCidrs", /twice/],
-  ["allowSshFromAnywhere not boolean", { ...minimal, allowSshFromAnywhere: "yes" }, "allowSshFromAnywhere", /true or false/],
+  [
+    "allowSshFromAnywhere not boolean",
+    { ...minimal, allowSshFromAnywhere: "yes" },
+    "allowSshFromAnywhere",
+    /true or false/,
+  ],
   ["unknown instance type", { ...minimal, instanceType: "m5.24xlarge" }, "instanceType", /unsupported instance type/],
   ["misspelt instance type", { ...minimal, instanceType: "t3.mirco" }, "instanceType", /t3\.micro/],
   ["unknown os", { ...minimal, os: "debian11" }, "os", /debian12 or ubuntu2404/],
   ["short web password", { ...minimal, webPassword: "hunter2" }, "webPassword", /at least 12/],
-  ["domain not a name", { ...minimal, domain: "not a domain", alertEmail: "a@example.com", smtpHost: "smtp.example.com" }, "domain", /domain name/],
+  [
+    "domain not a name",
+    { ...minimal, domain: "not a domain", alertEmail: "a@example.com", smtpHost: "smtp.example.com" },
+    "domain",
+    /domain name/,
+  ],
   ["zone without domain", { ...minimal, route53ZoneId: "Z0123456789ABC" }, "route53ZoneId", /needs domain/],
-  ["bad zone id", { ...minimal, domain: "iot.example.com", letsEncryptEmail: "a@example.com", route53ZoneId: "zone-1" }, "route53ZoneId", /hosted zone id/],
+  [
+    "bad zone id",
+    { ...minimal, domain: "iot.example.com", letsEncryptEmail: "a@example.com", route53ZoneId: "zone-1" },
+    "route53ZoneId",
+    /hosted zone id/,
+  ],
   ["domain without any e-mail", { ...minimal, domain: "iot.example.com" }, "letsEncryptEmail", /required when domain/],
-  ["letsEncryptEmail without domain", { ...minimal, letsEncryptEmail: "a@example.com" }, "letsEncryptEmail", /needs domain/],
-  ["letsEncryptEmail not an address", { ...minimal, domain: "iot.example.com", letsEncryptEmail: "me" }, "letsEncryptEmail", /e-mail/],
+  [
+    "letsEncryptEmail without domain",
+    { ...minimal, letsEncryptEmail: "a@example.com" },
+    "letsEncryptEmail",
+    /needs domain/,
+  ],
+  [
+    "letsEncryptEmail not an address",
+    { ...minimal, domain: "iot.example.com", letsEncryptEmail: "me" },
+    "letsEncryptEmail",
+    /e-mail/,
+  ],
   ["ddns url over http", { ...minimal, ddnsUpdateUrl: "http://dyn.example.net/u?t=1" }, "ddnsUpdateUrl", /https/],
   ["ddns not a url", { ...minimal, ddnsUpdateUrl: "dyn" }, "ddnsUpdateUrl", /not a URL/],
-  ["alertEmail not an address", { ...minimal, alertEmail: "you at example", smtpHost: "smtp.example.com" }, "alertEmail", /e-mail/],
-  ["alertEmail without smtpHost", { ...minimal, alertEmail: "you@example.com" }, "smtpHost", /required when alertEmail/],
+  [
+    "alertEmail not an address",
+    { ...minimal, alertEmail: "you at example", smtpHost: "smtp.example.com" },
+    "alertEmail",
+    /e-mail/,
+  ],
+  [
+    "alertEmail without smtpHost",
+    { ...minimal, alertEmail: "you@example.com" },
+    "smtpHost",
+    /required when alertEmail/,
+  ],
   ["smtpHost not a host", { ...minimal, smtpHost: "smtp example com" }, "smtpHost", /host name/],
   ["smtpPort out of range", { ...minimal, smtpPort: "70000" }, "smtpPort", /1-65535/],
   ["smtpPort not a number", { ...minimal, smtpPort: "submission" }, "smtpPort", /whole number/],
-  ["smtpUser without password", { ...minimal, smtpHost: "smtp.example.com", smtpUser: "me" }, "smtpPassword", /required when smtpUser/],
-  ["smtpPassword without user", { ...minimal, smtpHost: "smtp.example.com", smtpPassword: "pw" }, "smtpUser", /required when smtpPassword/],
+  [
+    "smtpUser without password",
+    { ...minimal, smtpHost: "smtp.example.com", smtpUser: "me" },
+    "smtpPassword",
+    /required when smtpUser/,
+  ],
+  [
+    "smtpPassword without user",
+    { ...minimal, smtpHost: "smtp.example.com", smtpPassword: "pw" },
+    "smtpUser",
+    /required when smtpPassword/,
+  ],
   ["smtpFrom not an address", { ...minimal, smtpFrom: "alerts" }, "smtpFrom", /e-mail/],
   ["offlineAlertMinutes zero", { ...minimal, offlineAlertMinutes: "0" }, "offlineAlertMinutes", /1-1440/],
-  ["alertRateLimitMinutes fractional", { ...minimal, alertRateLimitMinutes: "1.5" }, "alertRateLimitMinutes", /whole number/],
+  [
+    "alertRateLimitMinutes fractional",
+    { ...minimal, alertRateLimitMinutes: "1.5" },
+    "alertRateLimitMinutes",
+    /whole number/,
+  ],
   ["certValidityDays too long", { ...minimal, certValidityDays: "5000" }, "certValidityDays", /1-3650/],
-  ["warn days not below validity", { ...minimal, certValidityDays: "30", certEarlyRenewalDays: "5", certExpiryWarnDays: "30" }, "certExpiryWarnDays", /less than certValidityDays/],
-  ["early renewal not below validity", { ...minimal, certValidityDays: "20", certExpiryWarnDays: "5" }, "certEarlyRenewalDays", /less than certValidityDays/],
+  [
+    "warn days not below validity",
+    { ...minimal, certValidityDays: "30", certEarlyRenewalDays: "5", certExpiryWarnDays: "30" },
+    "certExpiryWarnDays",
+    /less than certValidityDays/,
+  ],
+  [
+    "early renewal not below validity",
+    { ...minimal, certValidityDays: "20", certExpiryWarnDays: "5" },
+    "certEarlyRenewalDays",
+    /less than certValidityDays/,
+  ],
   ["certRotation with spaces", { ...minimal, certRotation: "next week" }, "certRotation", /short token/],
   ["revoked id invalid", { ...minimal, revokedDevices: '["Pi#1"]' }, "revokedDevices", /not a device id/],
-  ["revoked id not in devices", { ...withDevices([pi()]), revokedDevices: '["pi9"]' }, "revokedDevices", /not in devices/],
+  [
+    "revoked id not in devices",
+    { ...withDevices([pi()]), revokedDevices: '["pi9"]' },
+    "revokedDevices",
+    /not in devices/,
+  ],
   ["devices not JSON", { ...minimal, deviceSshPrivateKey: KEY, devices: "[{id: pi1}" }, "devices", /not JSON/],
   ["device id with a wildcard", withDevices([pi({ id: "pi+1" })]), "devices", /not a valid id/],
   ["device id with a slash", withDevices([pi({ id: "a/b" })]), "devices", /not a valid id/],
   ["device id reserved", withDevices([pi({ id: "web" })]), "devices", /reserved/],
   ["duplicate device ids", withDevices([pi(), pi({ host: "192.0.2.22" })]), "devices", /already used/],
-  ["bridge child reuses a device id", withDevices([pi(), pi({ id: "br1", bridge: { lanAddress: "192.0.2.30", children: [{ id: "pi1" }] } })]), "devices", /already used/],
+  [
+    "bridge child reuses a device id",
+    withDevices([pi(), pi({ id: "br1", bridge: { lanAddress: "192.0.2.30", children: [{ id: "pi1" }] } })]),
+    "devices",
+    /already used/,
+  ],
   ["device port out of range", withDevices([pi({ port: 0 })]), "devices", /1-65535/],
   ["device port not a number", withDevices([pi({ port: "ssh" })]), "devices", /whole number/],
   ["device host invalid", withDevices([pi({ host: "my pi" })]), "devices", /not a hostname/],
@@ -178,14 +257,54 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
   ["device unknown field", withDevices([pi({ hostname: "x" })]), "devices", /unknown field "hostname"/],
   ["device bad user", withDevices([pi({ user: "Root User" })]), "devices", /Linux user name/],
   ["device bad host key", withDevices([pi({ hostKey: "AAAA" })]), "devices", /host key/],
-  ["unknown backend type", withDevices([pi({ outputs: [{ name: "led", backend: { type: "pwm" } }] })]), "devices", /led, gpiod, sysfs or simulated/],
-  ["bad safeState", withDevices([pi({ outputs: [{ name: "led", safeState: "dim", backend: { type: "led", led: "led0" } }] })]), "devices", /safeState/],
-  ["bad output name", withDevices([pi({ outputs: [{ name: "LED 1", backend: { type: "led", led: "led0" } }] })]), "devices", /not a valid name/],
-  ["duplicate io names", withDevices([pi({ inputs: [{ name: "led", backend: { type: "gpiod", line: "GPIO4" } }] })]), "devices", /used twice/],
-  ["sysfs gpio negative", withDevices([pi({ outputs: [{ name: "led", backend: { type: "sysfs", gpio: -1 } }] })]), "devices", /gpio/],
-  ["bridge lanAddress not IPv4", withDevices([pi({ bridge: { lanAddress: "lan", children: [] } })]), "devices", /lanAddress/],
-  ["devices without the SSH key", { ...minimal, devices: JSON.stringify([pi()]) }, "deviceSshPrivateKey", /required when devices/],
-  ["device key not a key", { ...withDevices([pi()]), deviceSshPrivateKey: "ssh-ed25519 AAAA" }, "deviceSshPrivateKey", /not a private key/],
+  [
+    "unknown backend type",
+    withDevices([pi({ outputs: [{ name: "led", backend: { type: "pwm" } }] })]),
+    "devices",
+    /led, gpiod, sysfs or simulated/,
+  ],
+  [
+    "bad safeState",
+    withDevices([pi({ outputs: [{ name: "led", safeState: "dim", backend: { type: "led", led: "led0" } }] })]),
+    "devices",
+    /safeState/,
+  ],
+  [
+    "bad output name",
+    withDevices([pi({ outputs: [{ name: "LED 1", backend: { type: "led", led: "led0" } }] })]),
+    "devices",
+    /not a valid name/,
+  ],
+  [
+    "duplicate io names",
+    withDevices([pi({ inputs: [{ name: "led", backend: { type: "gpiod", line: "GPIO4" } }] })]),
+    "devices",
+    /used twice/,
+  ],
+  [
+    "sysfs gpio negative",
+    withDevices([pi({ outputs: [{ name: "led", backend: { type: "sysfs", gpio: -1 } }] })]),
+    "devices",
+    /gpio/,
+  ],
+  [
+    "bridge lanAddress not IPv4",
+    withDevices([pi({ bridge: { lanAddress: "lan", children: [] } })]),
+    "devices",
+    /lanAddress/,
+  ],
+  [
+    "devices without the SSH key",
+    { ...minimal, devices: JSON.stringify([pi()]) },
+    "deviceSshPrivateKey",
+    /required when devices/,
+  ],
+  [
+    "device key not a key",
+    { ...withDevices([pi()]), deviceSshPrivateKey: "ssh-ed25519 AAAA" },
+    "deviceSshPrivateKey",
+    /not a private key/,
+  ],
   ["tags with aws: prefix", { ...minimal, tags: '{"aws:owner":"me"}' }, "tags", /aws:/],
   ["tags not an object", { ...minimal, tags: '["a"]' }, "tags", /JSON object/],
   ["misspelt key", { ...minimal, adminCidr: '["198.51.100.7/32"]' }, "adminCidr", /did you mean adminCidrs/],
@@ -224,7 +343,11 @@ describe("ConfigError", () => {
   });
 
   test("never echoes a secret value", () => {
-    const err = problemsOf({ ...minimal, webPassword: "s3cr3t", ddnsUpdateUrl: "http://dyn.example.net/?token=TOPSECRET" });
+    const err = problemsOf({
+      ...minimal,
+      webPassword: "s3cr3t",
+      ddnsUpdateUrl: "http://dyn.example.net/?token=TOPSECRET",
+    });
     assert.doesNotMatch(err.message, /s3cr3t|TOPSECRET/);
   });
 });

@@ -38,7 +38,11 @@ describe("kernel LED backend", () => {
     writeFileSync(join(led, "trigger"), "heartbeat");
     writeFileSync(join(led, "max_brightness"), "255\n");
     writeFileSync(join(led, "brightness"), "255");
-    const out = await openOutput({ name: "led", safeState: "off", backend: { type: "led", led: "beaglebone:green:usr0" } }, env, false);
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "led", led: "beaglebone:green:usr0" } },
+      env,
+      false,
+    );
     assert.equal(read(join(led, "trigger")), "none");
     assert.equal(read(join(led, "brightness")), "0");
     await out.write(true);
@@ -48,7 +52,10 @@ describe("kernel LED backend", () => {
 
   it("names the missing LED and where it looked", async () => {
     const env = freshEnv();
-    await assert.rejects(openOutput({ name: "led", safeState: "off", backend: { type: "led", led: "led0" } }, env, false), /kernel LED led0 not found: .*leds\/led0\/brightness/);
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "led", led: "led0" } }, env, false),
+      /kernel LED led0 not found: .*leds\/led0\/brightness/,
+    );
   });
 });
 
@@ -93,7 +100,11 @@ describe("legacy sysfs GPIO backend", () => {
     const env = freshEnv();
     const stop = fakeKernel(env);
     try {
-      const out = await openOutput({ name: "led", safeState: "off", backend: { type: "sysfs", gpio: 17, activeLow: true } }, env, false);
+      const out = await openOutput(
+        { name: "led", safeState: "off", backend: { type: "sysfs", gpio: 17, activeLow: true } },
+        env,
+        false,
+      );
       const dir = join(env.sysfsRoot, "class", "gpio", "gpio17");
       assert.equal(read(join(dir, "active_low")), "1");
       // direction "high"/"low" is the physical level: off on an active-low line is high.
@@ -126,7 +137,10 @@ describe("legacy sysfs GPIO backend", () => {
 
   it("says when legacy sysfs GPIO is absent", async () => {
     const env = freshEnv();
-    await assert.rejects(openOutput({ name: "led", safeState: "off", backend: { type: "sysfs", gpio: 17 } }, env, false), /legacy sysfs GPIO is not available/);
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "sysfs", gpio: 17 } }, env, false),
+      /legacy sysfs GPIO is not available/,
+    );
   });
 });
 
@@ -189,8 +203,20 @@ describe("libgpiod CLI backend", () => {
 
   it("builds libgpiod 1.6 arguments with active-low and bias", () => {
     const loc = { chip: "gpiochip0", offset: 17 };
-    assert.deepEqual(gpiosetArgs(loc, { line: "GPIO17", activeLow: true, bias: "disable" }, true), ["--mode=signal", "--active-low", "--bias=disable", "gpiochip0", "17=1"]);
-    assert.deepEqual(gpiomonArgs(loc, { line: "GPIO17", bias: "pull-up" }), ["--line-buffered", "--format=%e", "--bias=pull-up", "gpiochip0", "17"]);
+    assert.deepEqual(gpiosetArgs(loc, { line: "GPIO17", activeLow: true, bias: "disable" }, true), [
+      "--mode=signal",
+      "--active-low",
+      "--bias=disable",
+      "gpiochip0",
+      "17=1",
+    ]);
+    assert.deepEqual(gpiomonArgs(loc, { line: "GPIO17", bias: "pull-up" }), [
+      "--line-buffered",
+      "--format=%e",
+      "--bias=pull-up",
+      "gpiochip0",
+      "17",
+    ]);
   });
 
   // Fake tools that log their arguments and pid, so the test sees which process holds the line.
@@ -200,7 +226,7 @@ describe("libgpiod CLI backend", () => {
     mkdirSync(bin);
     const tools: Record<string, string> = {
       gpiofind: 'if [ "$1" = GPIO17 ]; then echo "gpiochip0 17"; else exit 1; fi',
-      gpioinfo: 'printf \'gpiochip0 - 54 lines:\\n\\tline  27:  "GPIO27"  unused input active-high\\n\'',
+      gpioinfo: "printf 'gpiochip0 - 54 lines:\\n\\tline  27:  \"GPIO27\"  unused input active-high\\n'",
       gpioset: `echo "set $$ $*" >> ${log}; exec sleep 1000`,
       gpiomon: `echo "mon $$ $*" >> ${log}; sleep 0.1; echo 1; sleep 0.1; echo 0; exec sleep 1000`,
     };
@@ -224,11 +250,18 @@ describe("libgpiod CLI backend", () => {
   it("holds an output with one gpioset process and replaces it (old one gone first) on each change", async () => {
     const env = freshEnv();
     const log = fakeTools(env);
-    const out = await openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17", activeLow: true } }, env, false);
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17", activeLow: true } },
+      env,
+      false,
+    );
     const first = await until(() => (existsSync(log) ? read(log) : undefined), "gpioset start");
     assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
     await out.write(true);
-    const lines = await until(() => { const l = read(log).split("\n"); return l.length >= 2 ? l : undefined; }, "second gpioset");
+    const lines = await until(() => {
+      const l = read(log).split("\n");
+      return l.length >= 2 ? l : undefined;
+    }, "second gpioset");
     assert.match(lines[1] ?? "", /^set \d+ --mode=signal --active-low gpiochip0 17=1$/);
     const [pid1, pid2] = lines.map((l) => Number(l.split(" ")[1]));
     assert.equal(alive(pid1 ?? 0), false, "the first gpioset released the line");
@@ -240,7 +273,10 @@ describe("libgpiod CLI backend", () => {
   it("finds an input by gpioinfo when gpiofind does not know it and maps edges to events", async () => {
     const env = freshEnv();
     const log = fakeTools(env);
-    const input = await openInput({ name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up", activeLow: true } }, env);
+    const input = await openInput(
+      { name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up", activeLow: true } },
+      env,
+    );
     const events: InputEvent[] = [];
     await input.start((e) => events.push(e));
     await until(() => (events.length >= 2 ? true : undefined), "two edges");
@@ -258,13 +294,19 @@ describe("libgpiod CLI backend", () => {
     writeFileSync(join(bin, "gpioinfo"), '#!/bin/sh\n[ "$1" = --version ] && echo "gpioinfo (libgpiod) v2.1.3"\n');
     chmodSync(join(bin, "gpioinfo"), 0o755);
     env.gpiodBinDir = bin;
-    await assert.rejects(openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false), /libgpiod 2\.x tools found.*"led".*"sysfs"/);
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false),
+      /libgpiod 2\.x tools found.*"led".*"sysfs"/,
+    );
     assert.equal(libgpiodMajor("gpioset (libgpiod) v1.6.3"), 1);
   });
 
   it("names a line that no tool knows", async () => {
     const env = freshEnv();
     fakeTools(env);
-    await assert.rejects(openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO99" } }, env, false), /GPIO line "GPIO99" not found/);
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO99" } }, env, false),
+      /GPIO line "GPIO99" not found/,
+    );
   });
 });

@@ -4,7 +4,12 @@ import { type DeviceConfigInput, parseDeviceConfig } from "../../device/config";
 
 const valid: DeviceConfigInput = {
   deviceId: "pi1",
-  broker: { url: "mqtts://203.0.113.10:8883", ca: "/etc/diy-device/ca.pem", cert: "/etc/diy-device/device.pem", key: "/etc/diy-device/device.key" },
+  broker: {
+    url: "mqtts://203.0.113.10:8883",
+    ca: "/etc/diy-device/ca.pem",
+    cert: "/etc/diy-device/device.pem",
+    key: "/etc/diy-device/device.key",
+  },
   outputs: [
     { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17", activeLow: false, bias: "disable" } },
     { name: "act", safeState: "on", backend: { type: "led", led: "ACT" } },
@@ -33,15 +38,69 @@ describe("device config", () => {
 
   it("refuses bad values with a message naming the key", () => {
     const cases: [string, (c: Loose) => void, RegExp][] = [
-      ["reserved id", (c) => { c.deviceId = "web"; }, /deviceId/],
-      ["plain mqtt", (c) => { c.broker.url = "mqtt://h:1883"; }, /TLS only[\s\S]*broker\.url/],
-      ["relative cert path", (c) => { c.broker.cert = "device.pem"; }, /absolute[\s\S]*broker\.cert/],
-      ["unknown backend", (c) => { c.outputs[0].backend = { type: "pwm" }; }, /outputs\[0\]\.backend/],
-      ["kernel LED as an input", (c) => { c.inputs[0].backend = { type: "led", led: "x" }; }, /inputs\[0\]\.backend/],
-      ["duplicate output", (c) => { c.outputs[1].name = "led"; }, /unique[\s\S]*outputs/],
-      ["bad safe state", (c) => { c.outputs[0].safeState = "toggle"; }, /outputs\[0\]\.safeState/],
-      ["unknown key", (c) => { c.extra = 1; }, /extra/],
-      ["led name with a slash", (c) => { c.outputs[1].backend.led = "../x"; }, /outputs\[1\]\.backend\.led/],
+      [
+        "reserved id",
+        (c) => {
+          c.deviceId = "web";
+        },
+        /deviceId/,
+      ],
+      [
+        "plain mqtt",
+        (c) => {
+          c.broker.url = "mqtt://h:1883";
+        },
+        /TLS only[\s\S]*broker\.url/,
+      ],
+      [
+        "relative cert path",
+        (c) => {
+          c.broker.cert = "device.pem";
+        },
+        /absolute[\s\S]*broker\.cert/,
+      ],
+      [
+        "unknown backend",
+        (c) => {
+          c.outputs[0].backend = { type: "pwm" };
+        },
+        /outputs\[0\]\.backend/,
+      ],
+      [
+        "kernel LED as an input",
+        (c) => {
+          c.inputs[0].backend = { type: "led", led: "x" };
+        },
+        /inputs\[0\]\.backend/,
+      ],
+      [
+        "duplicate output",
+        (c) => {
+          c.outputs[1].name = "led";
+        },
+        /unique[\s\S]*outputs/,
+      ],
+      [
+        "bad safe state",
+        (c) => {
+          c.outputs[0].safeState = "toggle";
+        },
+        /outputs\[0\]\.safeState/,
+      ],
+      [
+        "unknown key",
+        (c) => {
+          c.extra = 1;
+        },
+        /extra/,
+      ],
+      [
+        "led name with a slash",
+        (c) => {
+          c.outputs[1].backend.led = "../x";
+        },
+        /outputs\[1\]\.backend\.led/,
+      ],
     ];
     for (const [what, change, message] of cases) {
       assert.throws(() => parseDeviceConfig(withChange(change)), message, what);

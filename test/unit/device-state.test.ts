@@ -40,12 +40,21 @@ describe("device command decisions", () => {
 describe("device reconnect backoff", () => {
   it("doubles from one second and is capped at thirty seconds", () => {
     const mid = () => 0.5; // no jitter
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 20].map((a) => backoffMs(a, mid)), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 20].map((a) => backoffMs(a, mid)),
+      [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000],
+    );
   });
 
   it("jitters by at most 20 % and never exceeds the cap", () => {
-    assert.equal(backoffMs(1, () => 0), 1600);
-    assert.equal(backoffMs(1, () => 1), 2400);
+    assert.equal(
+      backoffMs(1, () => 0),
+      1600,
+    );
+    assert.equal(
+      backoffMs(1, () => 1),
+      2400,
+    );
     for (let a = 0; a < 40; a++) assert.ok(backoffMs(a) <= RECONNECT_MAX_MS);
   });
 });

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords, type BridgeMosquittoInput } from "../../infra/render/bridge-mosquitto";
+import {
+  renderBridgeAcl,
+  renderBridgeMosquittoConf,
+  renderBridgePasswords,
+  type BridgeMosquittoInput,
+} from "../../infra/render/bridge-mosquitto";
 
 const input: BridgeMosquittoInput = {
   bridgeId: "pib",
@@ -16,11 +21,19 @@ describe("bridge mosquitto drop-in renderer", () => {
   const rows = conf.split("\n");
 
   it("starts with a header naming the renderer and the stack", () => {
-    assert.match(conf, /^# Rendered by diy-device-cloud infra\/render\/bridge-mosquitto.ts; do not edit by hand.\n# Source: stack dev, device pib\n/);
+    assert.match(
+      conf,
+      /^# Rendered by diy-device-cloud infra\/render\/bridge-mosquitto.ts; do not edit by hand.\n# Source: stack dev, device pib\n/,
+    );
   });
 
   it("listens in plain MQTT on the LAN address only, with passwords and the ACL", () => {
-    for (const d of ["listener 1883 192.168.1.50", "allow_anonymous false", "password_file /etc/mosquitto/diy-bridge/passwd", "acl_file /etc/mosquitto/diy-bridge/acl"]) {
+    for (const d of [
+      "listener 1883 192.168.1.50",
+      "allow_anonymous false",
+      "password_file /etc/mosquitto/diy-bridge/passwd",
+      "acl_file /etc/mosquitto/diy-bridge/acl",
+    ]) {
       assert.ok(rows.includes(d), d);
     }
     assert.equal(rows.filter((r) => r.startsWith("listener ")).length, 1);
@@ -45,17 +58,28 @@ describe("bridge mosquitto drop-in renderer", () => {
   it("relays exactly its children's topics: commands in, state, inputs and status out", () => {
     assert.deepEqual(
       rows.filter((r) => r.startsWith("topic ")),
-      ["ard1", "ard2"].flatMap((c) => [`topic devices/${c}/out/+/set in 1`, `topic devices/${c}/out/+/state out 1`, `topic devices/${c}/in/+ out 1`, `topic devices/${c}/status out 1`]),
+      ["ard1", "ard2"].flatMap((c) => [
+        `topic devices/${c}/out/+/set in 1`,
+        `topic devices/${c}/out/+/state out 1`,
+        `topic devices/${c}/in/+ out 1`,
+        `topic devices/${c}/status out 1`,
+      ]),
     );
     assert.ok(!conf.includes("#  ") && !/topic [^\n]*#/.test(conf), "no wildcard subtree");
   });
 
   it("refuses to listen on every interface, an empty or duplicate child list, and itself as a child", () => {
     for (const lanAddress of ["0.0.0.0", "::"]) {
-      assert.throws(() => renderBridgeMosquittoConf({ ...input, lanAddress }), /would listen on every interface; give the board's LAN address/);
+      assert.throws(
+        () => renderBridgeMosquittoConf({ ...input, lanAddress }),
+        /would listen on every interface; give the board's LAN address/,
+      );
     }
     assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [] }), /bridge pib has no children/);
-    assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [{ id: "a1" }, { id: "a1" }] }), /child ids must be unique/);
+    assert.throws(
+      () => renderBridgeMosquittoConf({ ...input, children: [{ id: "a1" }, { id: "a1" }] }),
+      /child ids must be unique/,
+    );
     assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [{ id: "pib" }] }), /cannot be its own child/);
     assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [{ id: "web" }] }), /not a valid device id/);
   });
@@ -67,14 +91,26 @@ describe("bridge LAN ACL and passwords", () => {
     assert.match(acl, /^# Rendered by diy-device-cloud infra\/render\/bridge-mosquitto.ts/);
     assert.deepEqual(
       acl.split("\n").filter((l) => /^(user|topic|pattern) /.test(l)),
-      ["user ard1", "topic read devices/ard1/out/+/set", "topic write devices/ard1/out/+/state", "topic write devices/ard1/in/+", "topic write devices/ard1/status"],
+      [
+        "user ard1",
+        "topic read devices/ard1/out/+/set",
+        "topic write devices/ard1/out/+/state",
+        "topic write devices/ard1/in/+",
+        "topic write devices/ard1/status",
+      ],
     );
   });
 
   it("writes user:password lines and refuses passwords mosquitto_passwd or a sketch would mangle", () => {
-    assert.equal(renderBridgePasswords({ bridgeId: "pib", children: [{ id: "ard1", password: "abcdefghijkl" }] }), "ard1:abcdefghijkl\n");
+    assert.equal(
+      renderBridgePasswords({ bridgeId: "pib", children: [{ id: "ard1", password: "abcdefghijkl" }] }),
+      "ard1:abcdefghijkl\n",
+    );
     for (const password of ["short", "has:colon-inside", "has space inside"]) {
-      assert.throws(() => renderBridgePasswords({ bridgeId: "pib", children: [{ id: "ard1", password }] }), /LAN password of ard1/);
+      assert.throws(
+        () => renderBridgePasswords({ bridgeId: "pib", children: [{ id: "ard1", password }] }),
+        /LAN password of ard1/,
+      );
     }
   });
 });

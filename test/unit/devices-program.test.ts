@@ -20,7 +20,10 @@ pulumi.runtime.setMocks(
   {
     newResource: (args) => {
       recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state = args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: `Pw${args.name.replace(/[^A-Za-z0-9]/g, "")}0123456789` } : args.inputs;
+      const state =
+        args.type === "random:index/randomPassword:RandomPassword"
+          ? { ...args.inputs, result: `Pw${args.name.replace(/[^A-Za-z0-9]/g, "")}0123456789` }
+          : args.inputs;
       return { id: `${args.name}-id`, state };
     },
     call: (args) => args.inputs,
@@ -65,7 +68,8 @@ function unwrap(v: unknown): unknown {
 function stripSecrets(v: unknown): unknown {
   if (isSecretValue(v)) return "[secret]";
   if (Array.isArray(v)) return v.map(stripSecrets);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripSecrets(x)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripSecrets(x)]));
   return v;
 }
 
@@ -78,7 +82,10 @@ function args(device: DeviceSettings, over: { cert?: string; bundle?: string; ho
     device,
     sshPrivateKey: pulumi.secret(SSH_KEY),
     caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
-    identity: { certPem: over.cert ?? `-----BEGIN CERTIFICATE-----\n${device.id}\n-----END CERTIFICATE-----\n`, keyPem: pulumi.secret(KEY) },
+    identity: {
+      certPem: over.cert ?? `-----BEGIN CERTIFICATE-----\n${device.id}\n-----END CERTIFICATE-----\n`,
+      keyPem: pulumi.secret(KEY),
+    },
     broker: { host: over.host ?? "203.0.113.10", port: 8883 },
     bundle: over.bundle ?? "/* device bundle v1 */",
     source: "test",
@@ -92,8 +99,21 @@ async function settle(...outs: pulumi.Output<unknown>[]): Promise<void> {
 
 describe("device provisioning under mocks", () => {
   it("creates one diy:device:Device component per device, each with its install command as a child", async () => {
-    const comps = provisionDevices("iot", { devices: [pi, bridge], sshPrivateKey: pulumi.secret(SSH_KEY), caCertPem: "CA", identities: { pi1: { certPem: "C1", keyPem: pulumi.secret(KEY) }, pib: { certPem: "C2", keyPem: pulumi.secret(KEY) } }, broker: { host: "203.0.113.10", port: 8883 }, bundle: "B" });
-    assert.deepEqual(comps.map((c) => c.deviceId), ["pi1", "pib"]);
+    const comps = provisionDevices("iot", {
+      devices: [pi, bridge],
+      sshPrivateKey: pulumi.secret(SSH_KEY),
+      caCertPem: "CA",
+      identities: {
+        pi1: { certPem: "C1", keyPem: pulumi.secret(KEY) },
+        pib: { certPem: "C2", keyPem: pulumi.secret(KEY) },
+      },
+      broker: { host: "203.0.113.10", port: 8883 },
+      bundle: "B",
+    });
+    assert.deepEqual(
+      comps.map((c) => c.deviceId),
+      ["pi1", "pib"],
+    );
     const urns = await Promise.all(comps.flatMap((c) => [value(c.urn), value(c.install.urn)]));
     assert.match(urns[0] ?? "", /::diy:device:Device::iot-device-pi1$/);
     assert.match(urns[1] ?? "", /::diy:device:Device\$command:remote:Command::iot-device-pi1-install$/);
@@ -114,9 +134,14 @@ describe("device provisioning under mocks", () => {
     assert.equal(connection.user, "pi");
     assert.equal(connection.hostKey, pi.hostKey);
     assert.equal(inputs.logging, "none");
-    const decode = (line: string | undefined) => Buffer.from(/printf %s '([A-Za-z0-9+/=]+)'/.exec(line ?? "")?.[1] ?? "", "base64").toString();
+    const decode = (line: string | undefined) =>
+      Buffer.from(/printf %s '([A-Za-z0-9+/=]+)'/.exec(line ?? "")?.[1] ?? "", "base64").toString();
     assert.match(decode(inputs.create), /^# Installs the DIY Device Cloud device service for "pi1"/m);
-    assert.equal(inputs.update, inputs.create, "an update re-runs the idempotent install instead of replacing (and uninstalling)");
+    assert.equal(
+      inputs.update,
+      inputs.create,
+      "an update re-runs the idempotent install instead of replacing (and uninstalling)",
+    );
     assert.match(decode(inputs.delete), /^# Uninstalls the DIY Device Cloud device service for "pi1"/m);
     assert.match(inputs.delete ?? "", /diy-device-uninstall/);
   });
@@ -127,7 +152,8 @@ describe("device provisioning under mocks", () => {
     const inputs = recorded.find((r) => r.name === "secrets-install")?.inputs as Record<string, unknown>;
     assert.ok(isSecretValue(inputs.stdin), "stdin is a secret");
     assert.ok(isSecretValue(inputs.connection), "the connection (holding the SSH key) is a secret");
-    for (const k of ["create", "update", "delete", "triggers"]) assert.ok(!isSecretValue(inputs[k]), `${k} stays readable in a diff`);
+    for (const k of ["create", "update", "delete", "triggers"])
+      assert.ok(!isSecretValue(inputs[k]), `${k} stays readable in a diff`);
 
     const payload = parseDevicePayload(unwrap(inputs.stdin) as string);
     assert.equal(payload["device.key"], KEY, "the key travels in stdin");
@@ -136,22 +162,34 @@ describe("device provisioning under mocks", () => {
     assert.ok(await pulumi.isSecret(dev.lanPasswords as pulumi.Output<unknown>));
 
     const plain = JSON.stringify(recorded.map((r) => stripSecrets(r.inputs)));
-    for (const secret of ["SECRET-DEVICE-KEY", "SECRET-SSH-KEY", String(passwords.ard1)]) assert.ok(!plain.includes(secret), secret);
+    for (const secret of ["SECRET-DEVICE-KEY", "SECRET-SSH-KEY", String(passwords.ard1)])
+      assert.ok(!plain.includes(secret), secret);
     for (const out of [dev.contentHash]) assert.equal(await pulumi.isSecret(out), false);
   });
 
   it("changes the trigger when and only when what is installed changes", async () => {
-    const hash = async (n: string, device: DeviceSettings, over: Parameters<typeof args>[1] = {}) => value(new DeviceProvisioning(n, args(device, over)).contentHash);
+    const hash = async (n: string, device: DeviceSettings, over: Parameters<typeof args>[1] = {}) =>
+      value(new DeviceProvisioning(n, args(device, over)).contentHash);
     const base = await hash("t-base", pi);
     assert.match(base, /^[0-9a-f]{64}$/);
     assert.equal(await hash("t-same", pi), base, "same inputs, same trigger");
-    assert.equal(await hash("t-ssh", { ...pi, host: "10.0.0.9", port: 2200, user: "admin" }), base, "how the board is reached is not installed content");
+    assert.equal(
+      await hash("t-ssh", { ...pi, host: "10.0.0.9", port: 2200, user: "admin" }),
+      base,
+      "how the board is reached is not installed content",
+    );
     const changed = [
       await hash("t-bundle", pi, { bundle: "/* device bundle v2 */" }),
       await hash("t-cert", pi, { cert: "-----BEGIN CERTIFICATE-----\nrotated\n-----END CERTIFICATE-----\n" }),
       await hash("t-broker", pi, { host: "cloud.example.org" }),
-      await hash("t-output", { ...pi, outputs: [{ name: "led", safeState: "on", backend: { type: "gpiod", line: "GPIO17", activeLow: false } }] }),
-      await hash("t-bridge", { ...pi, bridge: { lanAddress: "192.168.1.40", port: 1883, children: [{ id: "ard9", outputs: [], inputs: [] }] } }),
+      await hash("t-output", {
+        ...pi,
+        outputs: [{ name: "led", safeState: "on", backend: { type: "gpiod", line: "GPIO17", activeLow: false } }],
+      }),
+      await hash("t-bridge", {
+        ...pi,
+        bridge: { lanAddress: "192.168.1.40", port: 1883, children: [{ id: "ard9", outputs: [], inputs: [] }] },
+      }),
     ];
     for (const h of changed) assert.notEqual(h, base);
     assert.equal(new Set(changed).size, changed.length);
@@ -159,9 +197,27 @@ describe("device provisioning under mocks", () => {
 
   it("asks for the SSH key when devices are listed without one", async () => {
     assert.throws(
-      () => provisionDevices("x", { devices: [pi], sshPrivateKey: undefined, caCertPem: "CA", identities: {}, broker: { host: "h", port: 8883 }, bundle: "B" }),
+      () =>
+        provisionDevices("x", {
+          devices: [pi],
+          sshPrivateKey: undefined,
+          caCertPem: "CA",
+          identities: {},
+          broker: { host: "h", port: 8883 },
+          bundle: "B",
+        }),
       /deviceSshPrivateKey is required when devices are listed/,
     );
-    assert.deepEqual(provisionDevices("x", { devices: [], sshPrivateKey: undefined, caCertPem: "CA", identities: {}, broker: { host: "h", port: 8883 }, bundle: "B" }), []);
+    assert.deepEqual(
+      provisionDevices("x", {
+        devices: [],
+        sshPrivateKey: undefined,
+        caCertPem: "CA",
+        identities: {},
+        broker: { host: "h", port: 8883 },
+        bundle: "B",
+      }),
+      [],
+    );
   });
 });

@@ -4,7 +4,11 @@ import fc from "fast-check";
 import { DeviceConfig } from "../../device/config";
 import { backendNeeds, BOARD_PROFILES } from "../../infra/render/device-board";
 import { deviceConfig, renderDeviceConfig, type DeviceConfigRenderInput } from "../../infra/render/device-config";
-import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "../../infra/render/device-install";
+import {
+  renderDeviceInstallScript,
+  renderDeviceUninstallScript,
+  renderRemoteInvocation,
+} from "../../infra/render/device-install";
 import { parseDevicePayload, renderDevicePayload } from "../../infra/render/device-payload";
 import { devicePayload, planDevice } from "../../infra/render/device-plan";
 import { renderDeviceUdevRules } from "../../infra/render/device-udev";
@@ -13,14 +17,23 @@ import { renderDeviceUnit } from "../../infra/render/device-unit";
 const broker = { host: "203.0.113.10", port: 8883 };
 
 function config(over: Partial<DeviceConfigRenderInput>): DeviceConfigRenderInput {
-  return { deviceId: "pi1", board: "raspberrypi", broker, outputs: [{ name: "led", safeState: "off" }], inputs: [], ...over };
+  return {
+    deviceId: "pi1",
+    board: "raspberrypi",
+    broker,
+    outputs: [{ name: "led", safeState: "off" }],
+    inputs: [],
+    ...over,
+  };
 }
 
 describe("device config renderer", () => {
   it("drives the Pi's LED through the libgpiod line GPIO17 when the entry names no backend", () => {
     const c = deviceConfig(config({ inputs: [{ name: "button" }] }));
     assert.deepEqual(c.outputs, [{ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }]);
-    assert.deepEqual(c.inputs, [{ name: "button", backend: { type: "gpiod", line: "GPIO27", activeLow: true, bias: "pull-up" } }]);
+    assert.deepEqual(c.inputs, [
+      { name: "button", backend: { type: "gpiod", line: "GPIO27", activeLow: true, bias: "pull-up" } },
+    ]);
   });
 
   it("uses the BeagleBone's user LEDs usr0..usr3 in order, and simulates on a generic board", () => {
@@ -36,12 +49,18 @@ describe("device config renderer", () => {
   });
 
   it("keeps a configured backend as is (a gpio-led overlay LED on a Pi)", () => {
-    const c = deviceConfig(config({ outputs: [{ name: "led", safeState: "on", backend: { type: "led", led: "led" } }] }));
+    const c = deviceConfig(
+      config({ outputs: [{ name: "led", safeState: "on", backend: { type: "led", led: "led" } }] }),
+    );
     assert.deepEqual(c.outputs[0], { name: "led", safeState: "on", backend: { type: "led", led: "led" } });
   });
 
   it("points the service at the contract paths and the broker over mqtts", () => {
-    const c = JSON.parse(renderDeviceConfig(config({ broker: { host: "203.0.113.10", port: 8883, servername: "cloud.example.org" }, keepaliveSeconds: 30 })));
+    const c = JSON.parse(
+      renderDeviceConfig(
+        config({ broker: { host: "203.0.113.10", port: 8883, servername: "cloud.example.org" }, keepaliveSeconds: 30 }),
+      ),
+    );
     assert.deepEqual(c.broker, {
       url: "mqtts://203.0.113.10:8883",
       ca: "/etc/diy-device/ca.pem",
@@ -56,36 +75,69 @@ describe("device config renderer", () => {
 
   it("says which output needs a backend when the board has no default for it", () => {
     assert.throws(
-      () => deviceConfig(config({ outputs: [{ name: "a", safeState: "off" }, { name: "b", safeState: "off" }] })),
+      () =>
+        deviceConfig(
+          config({
+            outputs: [
+              { name: "a", safeState: "off" },
+              { name: "b", safeState: "off" },
+            ],
+          }),
+        ),
       /device pi1: output b needs a backend \(Raspberry Pi .* has no default for output #2\)/,
     );
-    assert.throws(() => deviceConfig(config({ board: "beaglebone", inputs: [{ name: "button" }] })), /input button needs a backend/);
+    assert.throws(
+      () => deviceConfig(config({ board: "beaglebone", inputs: [{ name: "button" }] })),
+      /input button needs a backend/,
+    );
   });
 
   it("rejects what the device service would reject, naming the key", () => {
     assert.throws(() => deviceConfig(config({ deviceId: "web" })), /device web: config is invalid: deviceId/);
-    assert.throws(() => deviceConfig(config({ outputs: [{ name: "led", safeState: "off" }, { name: "led", safeState: "off", backend: { type: "simulated" } }] })), /outputs: output names must be unique/);
+    assert.throws(
+      () =>
+        deviceConfig(
+          config({
+            outputs: [
+              { name: "led", safeState: "off" },
+              { name: "led", safeState: "off", backend: { type: "simulated" } },
+            ],
+          }),
+        ),
+      /outputs: output names must be unique/,
+    );
   });
 
   it("always renders JSON the device schema accepts, for any valid id and board (property)", () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}[a-z0-9]$/), fc.constantFrom(...(Object.keys(BOARD_PROFILES) as (keyof typeof BOARD_PROFILES)[])), (id, board) => {
-        fc.pre(!["web", "server", "broker", "admin", "all"].includes(id));
-        const text = renderDeviceConfig(config({ deviceId: id, board }));
-        DeviceConfig.parse(JSON.parse(text));
-        assert.ok(text.endsWith("}\n"));
-      }),
+      fc.property(
+        fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}[a-z0-9]$/),
+        fc.constantFrom(...(Object.keys(BOARD_PROFILES) as (keyof typeof BOARD_PROFILES)[])),
+        (id, board) => {
+          fc.pre(!["web", "server", "broker", "admin", "all"].includes(id));
+          const text = renderDeviceConfig(config({ deviceId: id, board }));
+          DeviceConfig.parse(JSON.parse(text));
+          assert.ok(text.endsWith("}\n"));
+        },
+      ),
     );
   });
 });
 
 describe("backend needs", () => {
   it("asks for gpiod and the gpio group for libgpiod lines, a udev grant per kernel LED", () => {
-    assert.deepEqual(backendNeeds([{ type: "gpiod", line: "GPIO17" }, { type: "led", led: "led0" }, { type: "led", led: "led0" }]), {
-      gpiod: true,
-      gpioGroup: true,
-      kernelLeds: ["led0"],
-    });
+    assert.deepEqual(
+      backendNeeds([
+        { type: "gpiod", line: "GPIO17" },
+        { type: "led", led: "led0" },
+        { type: "led", led: "led0" },
+      ]),
+      {
+        gpiod: true,
+        gpioGroup: true,
+        kernelLeds: ["led0"],
+      },
+    );
     assert.deepEqual(backendNeeds([{ type: "sysfs", gpio: 529 }]), { gpiod: false, gpioGroup: true, kernelLeds: [] });
     assert.deepEqual(backendNeeds([{ type: "simulated" }]), { gpiod: false, gpioGroup: false, kernelLeds: [] });
   });
@@ -96,22 +148,47 @@ describe("device unit renderer", () => {
   const directives = unit.split("\n").filter((l) => /^[A-Za-z]+=/.test(l));
 
   it("starts with a header naming the renderer and the stack", () => {
-    assert.match(unit, /^# Rendered by diy-device-cloud infra\/render\/device-unit.ts; do not edit by hand.\n# Source: stack dev, device pi1\n/);
+    assert.match(
+      unit,
+      /^# Rendered by diy-device-cloud infra\/render\/device-unit.ts; do not edit by hand.\n# Source: stack dev, device pi1\n/,
+    );
   });
 
   it("runs the bundle as diy-device and restarts it forever", () => {
-    for (const d of ["User=diy-device", "Group=diy-device", "Restart=always", "RestartSec=2", "StartLimitIntervalSec=0", "WantedBy=multi-user.target"]) {
+    for (const d of [
+      "User=diy-device",
+      "Group=diy-device",
+      "Restart=always",
+      "RestartSec=2",
+      "StartLimitIntervalSec=0",
+      "WantedBy=multi-user.target",
+    ]) {
       assert.ok(directives.includes(d), d);
     }
-    assert.ok(directives.includes("ExecStart=/usr/bin/node /opt/diy-device/device.js --config /etc/diy-device/config.json"));
+    assert.ok(
+      directives.includes("ExecStart=/usr/bin/node /opt/diy-device/device.js --config /etc/diy-device/config.json"),
+    );
   });
 
   it("hardens without breaking GPIO and kernel LEDs", () => {
-    for (const d of ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet="]) {
+    for (const d of [
+      "NoNewPrivileges=yes",
+      "ProtectSystem=strict",
+      "ProtectHome=yes",
+      "PrivateTmp=yes",
+      "CapabilityBoundingSet=",
+    ]) {
       assert.ok(directives.includes(d), d);
     }
     assert.ok(directives.includes("ReadWritePaths=-/sys/class/leds -/sys/class/gpio /var/lib/diy-device"));
-    for (const forbidden of ["PrivateDevices", "ProtectKernelTunables", "ProtectClock", "DeviceAllow", "DevicePolicy", "MemoryDenyWriteExecute"]) {
+    for (const forbidden of [
+      "PrivateDevices",
+      "ProtectKernelTunables",
+      "ProtectClock",
+      "DeviceAllow",
+      "DevicePolicy",
+      "MemoryDenyWriteExecute",
+    ]) {
       assert.ok(!directives.some((d) => d.startsWith(`${forbidden}=`)), `${forbidden} must not be set`);
     }
   });
@@ -125,19 +202,32 @@ describe("device udev rules renderer", () => {
   it("grants the service group write on exactly the configured LEDs and gpiochips to the gpio group", () => {
     const rules = renderDeviceUdevRules({ kernelLeds: ["beaglebone:green:usr0"], gpioGroup: true }) ?? "";
     assert.match(rules, /^# Rendered by diy-device-cloud infra\/render\/device-udev.ts/);
-    assert.match(rules, /^SUBSYSTEM=="leds", KERNEL=="beaglebone:green:usr0", ACTION=="add\|change", RUN\+="\/bin\/chgrp diy-device \/sys%p\/brightness \/sys%p\/trigger", RUN\+="\/bin\/chmod g\+w \/sys%p\/brightness \/sys%p\/trigger"$/m);
+    assert.match(
+      rules,
+      /^SUBSYSTEM=="leds", KERNEL=="beaglebone:green:usr0", ACTION=="add\|change", RUN\+="\/bin\/chgrp diy-device \/sys%p\/brightness \/sys%p\/trigger", RUN\+="\/bin\/chmod g\+w \/sys%p\/brightness \/sys%p\/trigger"$/m,
+    );
     assert.match(rules, /^SUBSYSTEM=="gpio", KERNEL=="gpiochip\*", GROUP="gpio", MODE="0660"$/m);
     assert.equal(rules.split("\n").filter((l) => l.startsWith("SUBSYSTEM")).length, 2);
   });
 
   it("renders nothing when no backend needs a rule, and refuses an LED name that could break the rule", () => {
     assert.equal(renderDeviceUdevRules({ kernelLeds: [], gpioGroup: false }), undefined);
-    assert.throws(() => renderDeviceUdevRules({ kernelLeds: ['led", RUN+="/bin/sh'], gpioGroup: false }), /kernel LED name/);
+    assert.throws(
+      () => renderDeviceUdevRules({ kernelLeds: ['led", RUN+="/bin/sh'], gpioGroup: false }),
+      /kernel LED name/,
+    );
   });
 });
 
 describe("device payload", () => {
-  const files = { "device.js": "js", "config.json": "{}", "ca.pem": "ca", "device.pem": "cert", "device.key": "KEY", "diy-device.service": "unit" };
+  const files = {
+    "device.js": "js",
+    "config.json": "{}",
+    "ca.pem": "ca",
+    "device.pem": "cert",
+    "device.key": "KEY",
+    "diy-device.service": "unit",
+  };
 
   it("round-trips every file, and carries no file in clear", () => {
     const payload = renderDevicePayload({ ...files, "bridge.passwd": "ard1:pässwörd\n" });
@@ -147,9 +237,15 @@ describe("device payload", () => {
 
   it("round-trips arbitrary text (property)", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 400 }).filter((s) => s.length > 0), (text) => {
-        assert.equal(parseDevicePayload(renderDevicePayload({ ...files, "device.js": text }))["device.js"], Buffer.from(text, "utf8").toString("utf8"));
-      }),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 400 }).filter((s) => s.length > 0),
+        (text) => {
+          assert.equal(
+            parseDevicePayload(renderDevicePayload({ ...files, "device.js": text }))["device.js"],
+            Buffer.from(text, "utf8").toString("utf8"),
+          );
+        },
+      ),
     );
   });
 
@@ -161,8 +257,17 @@ describe("device payload", () => {
 
 describe("install scripts renderer", () => {
   it("renders strict bash with a header, the device id and the role flags", () => {
-    const s = renderDeviceInstallScript({ deviceId: "bbb1", gpiod: false, gpioGroup: true, bridge: true, source: "stack dev" });
-    assert.match(s, /^#!\/usr\/bin\/env bash\n# Rendered by diy-device-cloud infra\/render\/device-install.ts; do not edit by hand.\n# Source: stack dev\n/);
+    const s = renderDeviceInstallScript({
+      deviceId: "bbb1",
+      gpiod: false,
+      gpioGroup: true,
+      bridge: true,
+      source: "stack dev",
+    });
+    assert.match(
+      s,
+      /^#!\/usr\/bin\/env bash\n# Rendered by diy-device-cloud infra\/render\/device-install.ts; do not edit by hand.\n# Source: stack dev\n/,
+    );
     assert.match(s, /^set -euo pipefail$/m);
     assert.match(s, /^readonly DEVICE_ID="bbb1"$/m);
     assert.match(s, /^readonly NEED_GPIOD=0$/m);
@@ -189,7 +294,10 @@ describe("install scripts renderer", () => {
 
 describe("device config renderer: inputs", () => {
   it("says a kernel LED cannot be an input", () => {
-    assert.throws(() => deviceConfig(config({ inputs: [{ name: "button", backend: { type: "led", led: "led0" } }] })), /input button uses a kernel LED, which is output only/);
+    assert.throws(
+      () => deviceConfig(config({ inputs: [{ name: "button", backend: { type: "led", led: "led0" } }] })),
+      /input button uses a kernel LED, which is output only/,
+    );
   });
 });
 
@@ -197,19 +305,37 @@ describe("device plan", () => {
   const base = { source: "stack dev", broker, bundle: "js", caCertPem: "ca", certPem: "cert" };
 
   it("derives packages, groups and the udev rule from the configured backends", () => {
-    const bbb = planDevice({ ...base, device: { id: "bbb1", board: "beaglebone", outputs: [{ name: "usr0", safeState: "off" }], inputs: [] } });
+    const bbb = planDevice({
+      ...base,
+      device: { id: "bbb1", board: "beaglebone", outputs: [{ name: "usr0", safeState: "off" }], inputs: [] },
+    });
     assert.match(bbb.files["udev.rules"] ?? "", /KERNEL=="beaglebone:green:usr0"/);
     assert.match(bbb.installScript, /^readonly NEED_GPIOD=0$/m);
-    const pi = planDevice({ ...base, device: { id: "pi1", board: "raspberrypi", outputs: [{ name: "led", safeState: "off" }], inputs: [] } });
+    const pi = planDevice({
+      ...base,
+      device: { id: "pi1", board: "raspberrypi", outputs: [{ name: "led", safeState: "off" }], inputs: [] },
+    });
     assert.match(pi.installScript, /^readonly NEED_GPIOD=1$/m);
     assert.match(pi.files["udev.rules"] ?? "", /gpiochip/);
-    const gen = planDevice({ ...base, device: { id: "gen1", board: "generic", outputs: [{ name: "led", safeState: "off" }], inputs: [] } });
+    const gen = planDevice({
+      ...base,
+      device: { id: "gen1", board: "generic", outputs: [{ name: "led", safeState: "off" }], inputs: [] },
+    });
     assert.equal(gen.files["udev.rules"], undefined);
     assert.match(gen.files["diy-device.service"] ?? "", /^# Source: stack dev, device gen1$/m);
   });
 
   it("adds the bridge files for the bridge role and needs a LAN password per child in the payload", () => {
-    const plan = planDevice({ ...base, device: { id: "pib", board: "generic", outputs: [], inputs: [], bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1" }] } } });
+    const plan = planDevice({
+      ...base,
+      device: {
+        id: "pib",
+        board: "generic",
+        outputs: [],
+        inputs: [],
+        bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1" }] },
+      },
+    });
     assert.match(plan.files["bridge.conf"] ?? "", /^address 203\.0\.113\.10:8883$/m);
     assert.match(plan.files["bridge.acl"] ?? "", /^user ard1$/m);
     assert.match(plan.installScript, /^readonly BRIDGE=1$/m);
@@ -218,7 +344,10 @@ describe("device plan", () => {
     assert.equal(files["bridge.passwd"], "ard1:abcdefghijkl0123\n");
     assert.equal(files["device.key"], "k");
     const plain = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
-    assert.throws(() => devicePayload(plain, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }), /has no bridge role/);
+    assert.throws(
+      () => devicePayload(plain, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }),
+      /has no bridge role/,
+    );
   });
 
   it("keeps the secrets out of the plan and its hash input", () => {

@@ -83,17 +83,30 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
     "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
     "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp`,
   };
-  const env: NodeJS.ProcessEnv = { ...process.env, DIY_TEST_CONFIG: JSON.stringify({ config: { ...all, ...secrets }, secretKeys: Object.keys(secrets) }) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DIY_TEST_CONFIG: JSON.stringify({ config: { ...all, ...secrets }, secretKeys: Object.keys(secrets) }),
+  };
   // No tsx here: NODE_OPTIONS from the test runner must not leak into the child.
   delete env.NODE_OPTIONS;
   const r = spawnSync(process.execPath, ["-e", CHILD], { cwd: root, env, encoding: "utf8", timeout: 240_000 });
   const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
   assert.ok(line, `the program did not load under the host's ts-node (exit ${r.status}):\n${r.stderr.slice(-4000)}`);
   const out = JSON.parse(line.slice("RESULT ".length));
-  assert.deepEqual(out.exports, ["adminPrivateKey", "bridgeLanPasswords", "brokerEndpoint", "caCertPem", "publicIp", "sshCommand", "webPassword", "webUrl"]);
+  assert.deepEqual(out.exports, [
+    "adminPrivateKey",
+    "bridgeLanPasswords",
+    "brokerEndpoint",
+    "caCertPem",
+    "publicIp",
+    "sshCommand",
+    "webPassword",
+    "webUrl",
+  ]);
   assert.equal(out.webUrl, "https://203.0.113.10");
   assert.equal(out.brokerEndpoint, "203.0.113.10:8883");
-  for (const t of ["diy:index:DeviceCloud", "aws:ec2/instance:Instance", "command:remote:Command"]) assert.ok(out.types.includes(t), t);
+  for (const t of ["diy:index:DeviceCloud", "aws:ec2/instance:Instance", "command:remote:Command"])
+    assert.ok(out.types.includes(t), t);
   // The project's own ts-node 10 and TypeScript 5 (not the vendored ts-node 7 / TypeScript 3.8).
   assert.match(out.tsnode, /^10\./);
   assert.match(out.typescript, /^5\./);

@@ -3,7 +3,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { type AlertMail, type AlertTimers, createMailTransport, createOfflineAlerter, formatMail } from "../../apps/web/alerts";
+import {
+  type AlertMail,
+  type AlertTimers,
+  createMailTransport,
+  createOfflineAlerter,
+  formatMail,
+} from "../../apps/web/alerts";
 
 /** A manual clock: timers fire only when the test advances time. */
 class FakeClock implements AlertTimers {
@@ -157,7 +163,12 @@ test("rejects a non-positive threshold", () => {
 });
 
 test("formatMail writes single-line headers so a subject cannot inject headers", () => {
-  const text = formatMail("me@example.com", { subject: "x\nBcc: evil@example.com", text: "body\n" }, "[diy]", new Date(0));
+  const text = formatMail(
+    "me@example.com",
+    { subject: "x\nBcc: evil@example.com", text: "body\n" },
+    "[diy]",
+    new Date(0),
+  );
   const [head, body] = text.split("\n\n");
   assert.ok(head);
   assert.doesNotMatch(head, /^Bcc:/m);

@@ -50,8 +50,16 @@ test("the stack CRL is byte-identical for the same CA and serials (order and cas
   const ca = await createCa({ commonName: "crl test CA" });
   const a = await issueCert(ca, { commonName: "pi1", kind: "client" });
   const b = await issueCert(ca, { commonName: "pi2", kind: "client" });
-  const one = await renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: [a.serial, b.serial] });
-  const two = await renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: [b.serial.toUpperCase(), a.serial] });
+  const one = await renderStableCrl({
+    caCertPem: ca.certPem,
+    caKeyPem: ca.keyPem,
+    revokedSerials: [a.serial, b.serial],
+  });
+  const two = await renderStableCrl({
+    caCertPem: ca.certPem,
+    caKeyPem: ca.keyPem,
+    revokedSerials: [b.serial.toUpperCase(), a.serial],
+  });
   assert.equal(one, two);
   assert.match(one, /^-----BEGIN X509 CRL-----\n[\s\S]+\n-----END X509 CRL-----\n$/);
   const empty = await renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: [] });
@@ -63,20 +71,40 @@ test("the stack CRL is byte-identical for the same CA and serials (order and cas
     writeFileSync(join(dir, "crl.pem"), one);
     writeFileSync(join(dir, "ca.pem"), ca.certPem);
     writeFileSync(join(dir, "a.pem"), a.certPem);
-    const text = execFileSync("openssl", ["crl", "-in", join(dir, "crl.pem"), "-CAfile", join(dir, "ca.pem"), "-noout", "-text"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const text = execFileSync(
+      "openssl",
+      ["crl", "-in", join(dir, "crl.pem"), "-CAfile", join(dir, "ca.pem"), "-noout", "-text"],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     assert.match(text, new RegExp(a.serial, "i"));
     assert.match(text, new RegExp(b.serial, "i"));
-    const caEnd = execFileSync("openssl", ["x509", "-in", join(dir, "ca.pem"), "-noout", "-enddate"], { encoding: "utf8" }).split("=")[1]?.trim();
+    const caEnd = execFileSync("openssl", ["x509", "-in", join(dir, "ca.pem"), "-noout", "-enddate"], {
+      encoding: "utf8",
+    })
+      .split("=")[1]
+      ?.trim();
     assert.match(text, new RegExp(`Next Update: ${caEnd}`));
     const r = (() => {
       try {
-        return execFileSync("openssl", ["verify", "-crl_check", "-CAfile", join(dir, "ca.pem"), "-CRLfile", join(dir, "crl.pem"), join(dir, "a.pem")], {
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        return execFileSync(
+          "openssl",
+          [
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            join(dir, "ca.pem"),
+            "-CRLfile",
+            join(dir, "crl.pem"),
+            join(dir, "a.pem"),
+          ],
+          {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
       } catch (e) {
         return String((e as { stdout?: string }).stdout) + String((e as { stderr?: string }).stderr);
       }
@@ -89,5 +117,8 @@ test("the stack CRL is byte-identical for the same CA and serials (order and cas
 
 test("refuses a serial that is not hex", async () => {
   const ca = await createCa({ commonName: "crl test CA" });
-  await assert.rejects(renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: ["pi1"] }), /must be hex/);
+  await assert.rejects(
+    renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: ["pi1"] }),
+    /must be hex/,
+  );
 });

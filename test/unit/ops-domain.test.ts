@@ -4,7 +4,13 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CERTBOT_PATHS, renderCertbotDeployHook, renderCertbotScript, renderCertbotService, renderCertbotTimer } from "../../infra/render/certbot";
+import {
+  CERTBOT_PATHS,
+  renderCertbotDeployHook,
+  renderCertbotScript,
+  renderCertbotService,
+  renderCertbotTimer,
+} from "../../infra/render/certbot";
 import { DDNS_PATHS, renderDdnsScript, renderDdnsService, renderDdnsTimer } from "../../infra/render/ddns";
 import { renderOpsPush } from "../../infra/render/ops";
 
@@ -18,7 +24,10 @@ test("certbot issues through the nginx webroot, once, with a deploy hook that in
   assert.match(s, new RegExp(`--deploy-hook ${CERTBOT_PATHS.deployHook}`));
   assert.match(s, /^WEBROOT=\/var\/www\/letsencrypt$/m);
   assert.doesNotMatch(s, /--test-cert/);
-  assert.match(renderCertbotScript({ domain: "iot.example.com", email: "me@example.com", staging: true }), /--test-cert/);
+  assert.match(
+    renderCertbotScript({ domain: "iot.example.com", email: "me@example.com", staging: true }),
+    /--test-cert/,
+  );
   const hook = renderCertbotDeployHook({ domain: "iot.example.com", email: "me@example.com" });
   assert.match(hook, /RENEWED_LINEAGE:-\/etc\/letsencrypt\/live\/iot\.example\.com/);
   assert.match(hook, /install -m 0600 -o root -g root "\$live\/privkey\.pem" "\$key"/);
@@ -48,11 +57,18 @@ test("the deploy hook installs a renewed certificate for nginx and reloads only 
   writeFileSync(join(dir, "hook"), hook);
   chmodSync(join(dir, "hook"), 0o755);
   execFileSync("shellcheck", ["-s", "sh", join(dir, "hook")]);
-  const run = () => spawnSync(join(dir, "hook"), [], { env: { PATH: `${bin}:/usr/bin:/bin`, RENEWED_LINEAGE: live }, encoding: "utf8" });
+  const run = () =>
+    spawnSync(join(dir, "hook"), [], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, RENEWED_LINEAGE: live },
+      encoding: "utf8",
+    });
   assert.equal(run().status, 0);
   assert.equal(readFileSync(join(dir, "server.pem"), "utf8"), "CHAIN\n");
   assert.equal(readFileSync(join(dir, "server.key"), "utf8"), "KEY\n");
-  assert.deepEqual(readFileSync(join(dir, "calls"), "utf8").trim().split("\n"), ["nginx -t -q", "systemctl reload nginx"]);
+  assert.deepEqual(readFileSync(join(dir, "calls"), "utf8").trim().split("\n"), [
+    "nginx -t -q",
+    "systemctl reload nginx",
+  ]);
   assert.equal(run().status, 0);
   assert.equal(readFileSync(join(dir, "calls"), "utf8").trim().split("\n").length, 2, "unchanged: no second reload");
 });
@@ -66,10 +82,16 @@ test("the ddns update sends the URL to curl on stdin, never as an argument", (t)
   chmodSync(join(dir, "update"), 0o755);
   execFileSync("shellcheck", ["-s", "sh", join(dir, "update")]);
   const url = 'https://freedns.example/update?token=s3cr3t&x="q"';
-  const r = spawnSync(join(dir, "update"), [], { env: { PATH: `${dir}:/usr/bin:/bin`, DDNS_URL: url }, encoding: "utf8" });
+  const r = spawnSync(join(dir, "update"), [], {
+    env: { PATH: `${dir}:/usr/bin:/bin`, DDNS_URL: url },
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(readFileSync(join(dir, "argv"), "utf8"), /s3cr3t/);
-  assert.equal(readFileSync(join(dir, "stdin"), "utf8"), 'url = "https://freedns.example/update?token=s3cr3t&x=\\"q\\""\n');
+  assert.equal(
+    readFileSync(join(dir, "stdin"), "utf8"),
+    'url = "https://freedns.example/update?token=s3cr3t&x=\\"q\\""\n',
+  );
   const unset = spawnSync(join(dir, "update"), [], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: "utf8" });
   assert.notEqual(unset.status, 0);
   assert.match(unset.stderr, /DDNS_URL is not set/);

@@ -23,7 +23,9 @@ async function build(name: string, raw: Record<string, unknown>) {
   const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
   const cloud = new DeviceCloud(name, { settings, webBundle: "console.log('web');\n" });
   await value(cloud.server.push.urn);
-  await Promise.all((cloud.devices ?? []).map((d: { install: { urn: pulumi.Output<string> } }) => value(d.install.urn)));
+  await Promise.all(
+    (cloud.devices ?? []).map((d: { install: { urn: pulumi.Output<string> } }) => value(d.install.urn)),
+  );
   await settle();
   return h;
 }
@@ -37,7 +39,12 @@ const records = (h: Harness) => h.ofType("aws:route53/record:Record");
 const puts = (script: string, p: string) => new RegExp(`^  put ${p.replace(/[.]/g, "\\.")} `, "m").test(script);
 
 test("with domain + route53ZoneId: an A record for the Elastic IP, and certbot in the push", async () => {
-  const h = await build("ops-r53", { ...minimal(), domain: "iot.example.com", route53ZoneId: "Z0123456789ABC", letsEncryptEmail: "me@example.com" });
+  const h = await build("ops-r53", {
+    ...minimal(),
+    domain: "iot.example.com",
+    route53ZoneId: "Z0123456789ABC",
+    letsEncryptEmail: "me@example.com",
+  });
   const [rec] = records(h);
   assert.equal(records(h).length, 1);
   assert.equal(rec?.inputs.name, "iot.example.com");
@@ -71,8 +78,14 @@ test("with ddnsUpdateUrl (no Route53): the ddns timer and a 0600 root Environmen
   assert.ok(puts(script, "/etc/systemd/system/diy-ddns.timer"));
   const push = h.ofType("command:remote:Command").find((r) => r.name.endsWith("-push"));
   for (const r of h.resources) {
-    const plain = Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !(r === push && r.secretInputs.includes(k))));
-    assert.doesNotMatch(JSON.stringify(plain), new RegExp(`${SECRET_MARKER}-ddns`), `${r.type} ${r.name} shows the update URL`);
+    const plain = Object.fromEntries(
+      Object.entries(r.inputs).filter(([k]) => !(r === push && r.secretInputs.includes(k))),
+    );
+    assert.doesNotMatch(
+      JSON.stringify(plain),
+      new RegExp(`${SECRET_MARKER}-ddns`),
+      `${r.type} ${r.name} shows the update URL`,
+    );
   }
   const instance = h.ofType("aws:ec2/instance:Instance")[0];
   assert.doesNotMatch(String(instance?.inputs.userData), /dyn\.example\.net/);
@@ -80,16 +93,28 @@ test("with ddnsUpdateUrl (no Route53): the ddns timer and a 0600 root Environmen
 
 test("certRotation changes every CA-signed certificate and what carries them, nothing else", async () => {
   const snapshot = (h: Harness, prefix: string) =>
-    new Map(h.resources.map((r) => [`${r.type} ${r.name.replace(prefix, "X")}`, JSON.stringify(r.inputs).replaceAll(prefix, "X")]));
+    new Map(
+      h.resources.map((r) => [
+        `${r.type} ${r.name.replace(prefix, "X")}`,
+        JSON.stringify(r.inputs).replaceAll(prefix, "X"),
+      ]),
+    );
   const a = snapshot(await build("rotA", { ...devRaw(), certRotation: "1" }), "rotA");
   const b = snapshot(await build("rotB", { ...devRaw(), certRotation: "2" }), "rotB");
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), "same resources");
   const changed = [...a.keys()].filter((k) => a.get(k) !== b.get(k)).sort();
-  const expectedTypes = new Set(["tls:index/certRequest:CertRequest", "tls:index/locallySignedCert:LocallySignedCert", "command:remote:Command"]);
+  const expectedTypes = new Set([
+    "tls:index/certRequest:CertRequest",
+    "tls:index/locallySignedCert:LocallySignedCert",
+    "command:remote:Command",
+  ]);
   for (const k of changed) assert.ok(expectedTypes.has(k.split(" ")[0] ?? ""), `unexpected change: ${k}`);
   const certs = [...a.keys()].filter((k) => k.startsWith("tls:index/locallySignedCert:LocallySignedCert "));
   assert.ok(certs.length >= 3);
   for (const c of certs) assert.ok(changed.includes(c), `${c} was not re-issued`);
-  assert.ok(changed.some((k) => k.startsWith("command:remote:Command ") && k.endsWith("-push")), "the push re-runs");
+  assert.ok(
+    changed.some((k) => k.startsWith("command:remote:Command ") && k.endsWith("-push")),
+    "the push re-runs",
+  );
   assert.ok(!changed.some((k) => k.startsWith("tls:index/selfSignedCert")), "the CA stays");
 });

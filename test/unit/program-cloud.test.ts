@@ -7,7 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings, type SecretKey, type Settings } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
-import { type Harness, installMocks, isSecret, MOCK_IP, SECRET_MARKER, settle, TEST_SSH_KEY, value } from "./program-harness";
+import {
+  type Harness,
+  installMocks,
+  isSecret,
+  MOCK_IP,
+  SECRET_MARKER,
+  settle,
+  TEST_SSH_KEY,
+  value,
+} from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -36,7 +45,12 @@ const STACKS: Record<string, () => Record<string, unknown>> = {
     certRotation: "2026-11",
     deviceSshPrivateKey: TEST_SSH_KEY,
     devices: JSON.stringify([
-      { id: "bbb7", host: "bbb7.lan", board: "beaglebone", outputs: [{ name: "led", backend: { type: "led", led: "beaglebone:green:usr3" } }] },
+      {
+        id: "bbb7",
+        host: "bbb7.lan",
+        board: "beaglebone",
+        outputs: [{ name: "led", backend: { type: "led", led: "beaglebone:green:usr3" } }],
+      },
     ]),
     tags: '{"owner":"me"}',
   }),
@@ -78,7 +92,8 @@ for (const [stack, raw] of Object.entries(STACKS)) {
         "aws:ec2/eipAssociation:EipAssociation",
         "aws:ec2/keyPair:KeyPair",
         "aws:ec2/securityGroup:SecurityGroup",
-      ]) one(ctx.h, t);
+      ])
+        one(ctx.h, t);
       assert.equal(pushes(ctx.h).length, 1);
     });
 
@@ -116,7 +131,9 @@ for (const [stack, raw] of Object.entries(STACKS)) {
         assert.equal(c.inputs.validityPeriodHours, ctx.settings.certValidityDays * 24);
         assert.equal(c.inputs.earlyRenewalHours, ctx.settings.certEarlyRenewalDays * 24);
       }
-      const server = ctx.h.ofType("tls:index/locallySignedCert:LocallySignedCert").find((r) => r.name.endsWith("-server"));
+      const server = ctx.h
+        .ofType("tls:index/locallySignedCert:LocallySignedCert")
+        .find((r) => r.name.endsWith("-server"));
       assert.deepEqual(server?.inputs.allowedUses, ["digital_signature", "server_auth"]);
     });
 
@@ -132,18 +149,29 @@ for (const [stack, raw] of Object.entries(STACKS)) {
     test("opens only 22 (admin CIDRs), 80, 443 and 8883; 22 never to the world", () => {
       const rules = ctx.h.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
       const ports = new Set(rules.map((r) => r.inputs.fromPort));
-      assert.deepEqual([...ports].sort((a, b) => a - b), [22, 80, 443, 8883]);
+      assert.deepEqual(
+        [...ports].sort((a, b) => a - b),
+        [22, 80, 443, 8883],
+      );
       for (const r of rules) assert.equal(r.inputs.fromPort, r.inputs.toPort);
       const ssh = rules.filter((r) => r.inputs.fromPort === 22);
-      assert.deepEqual(ssh.map((r) => r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6).sort(), [...ctx.settings.adminCidrs].sort());
+      assert.deepEqual(
+        ssh.map((r) => r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6).sort(),
+        [...ctx.settings.adminCidrs].sort(),
+      );
       for (const r of ssh) assert.ok(!["0.0.0.0/0", "::/0"].includes(r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6));
       assert.equal(ctx.h.ofType("aws:ec2/securityGroup:SecurityGroup")[0]?.inputs.ingress, undefined);
     });
 
     test("allows only HTTP(S) and the SMTP relay port out", () => {
-      const ports = new Set(ctx.h.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").map((r) => r.inputs.fromPort));
+      const ports = new Set(
+        ctx.h.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").map((r) => r.inputs.fromPort),
+      );
       const expected = [80, 443, ...(ctx.settings.smtpHost ? [ctx.settings.smtpPort] : [])];
-      assert.deepEqual([...ports].sort((a, b) => a - b), expected.sort((a, b) => a - b));
+      assert.deepEqual(
+        [...ports].sort((a, b) => a - b),
+        expected.sort((a, b) => a - b),
+      );
     });
 
     test("requires IMDSv2, encrypts the root volume, ignores AMI changes", () => {
@@ -186,7 +214,13 @@ for (const [stack, raw] of Object.entries(STACKS)) {
     });
 
     test("exposes plain outputs without secrets, and the admin key and password only as secrets", async () => {
-      for (const o of [ctx.cloud.webUrl, ctx.cloud.brokerEndpoint, ctx.cloud.publicIp, ctx.cloud.sshCommand, ctx.cloud.caCertPem]) {
+      for (const o of [
+        ctx.cloud.webUrl,
+        ctx.cloud.brokerEndpoint,
+        ctx.cloud.publicIp,
+        ctx.cloud.sshCommand,
+        ctx.cloud.caCertPem,
+      ]) {
         assert.equal(await isSecret(o), false);
         assert.doesNotMatch(await value(o), /PRIVATE KEY|MOCKSECRET/);
       }
@@ -199,7 +233,9 @@ for (const [stack, raw] of Object.entries(STACKS)) {
     });
 
     test("generates a web password only when none is configured", () => {
-      const generated = ctx.h.ofType("random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("web-password"));
+      const generated = ctx.h
+        .ofType("random:index/randomPassword:RandomPassword")
+        .filter((r) => r.name.endsWith("web-password"));
       assert.equal(generated.length, ctx.settings.webPassword ? 0 : 1);
       assert.equal(ctx.cloud.webPasswordGenerated, !ctx.settings.webPassword);
     });

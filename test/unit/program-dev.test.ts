@@ -5,7 +5,16 @@ import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../../infra/stack-file";
-import { installMocks, isSecret, MOCK_IP, SECRET_MARKER, setConfig, settle, TEST_SSH_KEY, value } from "./program-harness";
+import {
+  installMocks,
+  isSecret,
+  MOCK_IP,
+  SECRET_MARKER,
+  setConfig,
+  settle,
+  TEST_SSH_KEY,
+  value,
+} from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 type Program = typeof import("../../infra/index");
@@ -28,7 +37,15 @@ describe("infra/index.ts with the dev stack", () => {
   });
 
   test("exports the documented stack outputs", () => {
-    for (const k of ["webUrl", "brokerEndpoint", "publicIp", "sshCommand", "caCertPem", "adminPrivateKey", "webPassword"]) {
+    for (const k of [
+      "webUrl",
+      "brokerEndpoint",
+      "publicIp",
+      "sshCommand",
+      "caCertPem",
+      "adminPrivateKey",
+      "webPassword",
+    ]) {
       assert.ok(k in program, `missing output ${k}`);
     }
   });
@@ -60,7 +77,10 @@ describe("infra/index.ts with the dev stack", () => {
 
   test("the whole graph sits under one diy:index:DeviceCloud named diy", () => {
     const comps = h.ofType("diy:index:DeviceCloud");
-    assert.deepEqual(comps.map((c) => c.name), ["diy"]);
+    assert.deepEqual(
+      comps.map((c) => c.name),
+      ["diy"],
+    );
   });
 
   test("no resource input outside the push and the SSH connection contains a secret in clear", () => {

@@ -20,7 +20,8 @@ const isWrapped = (v: unknown): v is { value: unknown } =>
 export function unwrapSecrets(v: unknown): any {
   if (isWrapped(v)) return unwrapSecrets(v.value);
   if (Array.isArray(v)) return v.map(unwrapSecrets);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
   return v;
 }
 
@@ -30,7 +31,8 @@ export const MOCK_AMI = "ami-0123456789abcdef0";
 export const SECRET_MARKER = "MOCKSECRET";
 
 // Bodies stay readable (not base64) so a leak of a mocked key is found by searching for SECRET_MARKER.
-const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body.replace(/[^A-Za-z0-9+/=-]/g, "")}\n-----END ${label}-----\n`;
+const pem = (label: string, body: string) =>
+  `-----BEGIN ${label}-----\n${body.replace(/[^A-Za-z0-9+/=-]/g, "")}\n-----END ${label}-----\n`;
 
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
   switch (type) {

@@ -31,7 +31,8 @@ describe("npm run render (dev stack)", () => {
       "server/files/etc/diy-web/config.json",
       "pki/ca.pem",
       "MANIFEST.txt",
-    ]) assert.ok(fs.existsSync(path.join(out, rel)), rel);
+    ])
+      assert.ok(fs.existsSync(path.join(out, rel)), rel);
     for (const id of ["pi1", "bbb1", "bridge1"]) {
       for (const f of ["install.sh", "uninstall.sh", "files/config.json", "files/device.pem"]) {
         assert.ok(fs.existsSync(path.join(out, "devices", id, f)), `${id}/${f}`);
@@ -43,7 +44,11 @@ describe("npm run render (dev stack)", () => {
   test("lists every file in MANIFEST.txt and marks keys and the push script secret (mode 0600)", () => {
     const manifest = read("MANIFEST.txt");
     for (const f of result.files.filter((x) => x.path !== "MANIFEST.txt")) assert.ok(manifest.includes(f.path), f.path);
-    for (const rel of ["server/push.sh", "server/files/etc/mosquitto/certs/server.key", "devices/pi1/files/device.key"]) {
+    for (const rel of [
+      "server/push.sh",
+      "server/files/etc/mosquitto/certs/server.key",
+      "devices/pi1/files/device.key",
+    ]) {
       assert.ok(result.files.find((f) => f.path === rel)?.secret, `${rel} not marked secret`);
       assert.equal(fs.statSync(path.join(out, rel)).mode & 0o777, 0o600, rel);
     }
@@ -72,10 +77,14 @@ describe("npm run render (dev stack)", () => {
 });
 
 test("npm run render refuses a stack file that does not exist, naming it", () => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/render.ts", "--out", os.tmpdir(), "--stack", "nosuchstack"], {
-    cwd: root,
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "scripts/render.ts", "--out", os.tmpdir(), "--stack", "nosuchstack"],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  );
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /Pulumi\.nosuchstack\.yaml/);
 });

@@ -21,7 +21,15 @@ describe("protocol topics", () => {
     assert.deepEqual(parseTopic(topics.status("pi1")), { kind: "status", deviceId: "pi1" });
   });
   it("returns undefined for topics outside the protocol", () => {
-    for (const t of ["", "devices", "devices/pi1", "other/pi1/status", "devices/pi1/out/led", "devices/pi1/out/led/x", "devices//status"]) {
+    for (const t of [
+      "",
+      "devices",
+      "devices/pi1",
+      "other/pi1/status",
+      "devices/pi1/out/led",
+      "devices/pi1/out/led/x",
+      "devices//status",
+    ]) {
       assert.equal(parseTopic(t), undefined, t);
     }
   });
@@ -41,8 +49,18 @@ describe("protocol ids", () => {
 
 describe("protocol payloads", () => {
   it("accepts a well-formed command and refuses anything else with a reason", () => {
-    assert.deepEqual(parseCommand('{"value":"toggle","req":"r1"}'), { ok: true, value: { value: "toggle", req: "r1" } });
-    const bad = ['{"value":"blink","req":"r1"}', '{"value":"on"}', "not json", '{"value":"on","req":"r1","extra":1}', "[]", "null"];
+    assert.deepEqual(parseCommand('{"value":"toggle","req":"r1"}'), {
+      ok: true,
+      value: { value: "toggle", req: "r1" },
+    });
+    const bad = [
+      '{"value":"blink","req":"r1"}',
+      '{"value":"on"}',
+      "not json",
+      '{"value":"on","req":"r1","extra":1}',
+      "[]",
+      "null",
+    ];
     for (const p of bad) {
       const r = parseCommand(p);
       assert.equal(r.ok, false, p);

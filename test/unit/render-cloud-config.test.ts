@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { renderCloudConfig, SERVER_PACKAGES, SSHD_DROP_IN_PATH, USER_DATA_LIMIT_BYTES } from "../../infra/render/cloud-config";
+import {
+  renderCloudConfig,
+  SERVER_PACKAGES,
+  SSHD_DROP_IN_PATH,
+  USER_DATA_LIMIT_BYTES,
+} from "../../infra/render/cloud-config";
 
 interface WriteFile {
   path: string;
@@ -11,7 +16,8 @@ interface WriteFile {
 
 const render = (extra: Partial<Parameters<typeof renderCloudConfig>[0]> = {}) =>
   renderCloudConfig({ source: 'stack "dev"', hostname: "diy-dev", ...extra });
-const doc = (text: string) => parse(text) as Record<string, unknown> & { write_files: WriteFile[]; packages: string[]; runcmd: string[] };
+const doc = (text: string) =>
+  parse(text) as Record<string, unknown> & { write_files: WriteFile[]; packages: string[]; runcmd: string[] };
 const fileAt = (text: string, path: string): string => {
   const f = doc(text).write_files.find((w) => w.path === path);
   assert.ok(f, `no write_files entry for ${path}`);
@@ -27,9 +33,22 @@ test("user data starts with #cloud-config and a header naming the renderer and s
 
 test("user data uses only cloud-init module keys spelt right (schema check cannot catch typos)", () => {
   const keys = Object.keys(doc(render()));
-  const known = ["hostname", "manage_etc_hosts", "ssh_pwauth", "disable_root", "debconf_selections", "package_update",
-    "package_upgrade", "packages", "write_files", "runcmd"];
-  assert.deepEqual(keys.filter((k) => !known.includes(k)), []);
+  const known = [
+    "hostname",
+    "manage_etc_hosts",
+    "ssh_pwauth",
+    "disable_root",
+    "debconf_selections",
+    "package_update",
+    "package_upgrade",
+    "packages",
+    "write_files",
+    "runcmd",
+  ];
+  assert.deepEqual(
+    keys.filter((k) => !known.includes(k)),
+    [],
+  );
   assert.equal(doc(render()).hostname, "diy-dev");
   assert.equal(doc(render()).manage_etc_hosts, true);
   assert.equal(doc(render()).ssh_pwauth, false);
@@ -37,7 +56,16 @@ test("user data uses only cloud-init module keys spelt right (schema check canno
 
 test("user data installs the server packages including the SASL modules and fail2ban's journal reader", () => {
   const pkgs = doc(render()).packages;
-  for (const p of ["mosquitto", "nginx", "fail2ban", "postfix", "libsasl2-modules", "nodejs", "unattended-upgrades", "python3-systemd"]) {
+  for (const p of [
+    "mosquitto",
+    "nginx",
+    "fail2ban",
+    "postfix",
+    "libsasl2-modules",
+    "nodejs",
+    "unattended-upgrades",
+    "python3-systemd",
+  ]) {
     assert.ok(pkgs.includes(p), `missing package ${p}`);
   }
   assert.deepEqual(pkgs, [...SERVER_PACKAGES]);
@@ -55,7 +83,10 @@ test("user data turns off SSH passwords, keyboard-interactive and root login in 
   for (const d of ["PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin no"]) {
     assert.match(sshd, new RegExp(`^${d}$`, "m"));
   }
-  assert.ok(SSHD_DROP_IN_PATH < "/etc/ssh/sshd_config.d/50-cloud-init.conf", "must sort before the image's own drop-in");
+  assert.ok(
+    SSHD_DROP_IN_PATH < "/etc/ssh/sshd_config.d/50-cloud-init.conf",
+    "must sort before the image's own drop-in",
+  );
   assert.ok(doc(render()).runcmd.includes("systemctl try-reload-or-restart ssh.service"));
 });
 
@@ -63,11 +94,16 @@ test("user data gives fail2ban's sshd jail the systemd backend and mosquitto a L
   const text = render({ mosquittoLimitNofile: 100000 });
   const jail = fileAt(text, "/etc/fail2ban/jail.local");
   assert.match(jail, /\[sshd\]\nenabled = true\nbackend = systemd\n/);
-  assert.match(fileAt(text, "/etc/systemd/system/mosquitto.service.d/limits.conf"), /^\[Service\]\nLimitNOFILE=100000$/m);
+  assert.match(
+    fileAt(text, "/etc/systemd/system/mosquitto.service.d/limits.conf"),
+    /^\[Service\]\nLimitNOFILE=100000$/m,
+  );
 });
 
 test("user data carries no secret and stays well under EC2's 16 KB", () => {
-  const text = render({ fail2ban: { mail: { destemail: "ops@example.com", sender: "iot@example.com" }, ignoreIps: ["198.51.100.0/24"] } });
+  const text = render({
+    fail2ban: { mail: { destemail: "ops@example.com", sender: "iot@example.com" }, ignoreIps: ["198.51.100.0/24"] },
+  });
   assert.doesNotMatch(text, /PRIVATE KEY|sasl_passwd|secrets\.env|DIY_WEB_PASSWORD|DIY_SESSION_SECRET/);
   assert.ok(Buffer.byteLength(text) < USER_DATA_LIMIT_BYTES / 2, `${Buffer.byteLength(text)} bytes`);
 });

@@ -26,7 +26,10 @@ test("jail.local bans with nftables and never bans loopback or the given admin n
 
 test("jail.local mails each ban through sendmail only when an address is configured", () => {
   assert.doesNotMatch(renderFail2banJail({}), /destemail|mta/);
-  const d = section(renderFail2banJail({ mail: { destemail: "ops@example.com", sender: "iot@example.com" } }), "DEFAULT");
+  const d = section(
+    renderFail2banJail({ mail: { destemail: "ops@example.com", sender: "iot@example.com" } }),
+    "DEFAULT",
+  );
   assert.match(d, /^destemail = ops@example\.com$/m);
   assert.match(d, /^sender = iot@example\.com$/m);
   assert.match(d, /^mta = sendmail$/m);
@@ -41,7 +44,10 @@ test("jail.local adds the nginx limit_req jail on nginx's error log only when as
 });
 
 test("jail.local refuses values that would inject settings", () => {
-  assert.throws(() => renderFail2banJail({ mail: { destemail: "a@b.c\nenabled = false", sender: "x@y.z" } }), /destemail/);
+  assert.throws(
+    () => renderFail2banJail({ mail: { destemail: "a@b.c\nenabled = false", sender: "x@y.z" } }),
+    /destemail/,
+  );
   assert.throws(() => renderFail2banJail({ ignoreIps: ["0.0.0.0/0 ; x"] }), /ignoreIps/);
   assert.throws(() => renderFail2banJail({ bantime: "forever" }), /bantime/);
   assert.throws(() => renderFail2banJail({ sshPort: 0 }), /sshPort/);

@@ -7,7 +7,11 @@ import { aclModel, topics } from "../../protocol";
 const base: MosquittoConfInput = {
   source: "stack dev",
   listener: { port: 8883 },
-  tls: { cafile: "/etc/mosquitto/certs/ca.pem", certfile: "/etc/mosquitto/certs/server.pem", keyfile: "/etc/mosquitto/certs/server.key" },
+  tls: {
+    cafile: "/etc/mosquitto/certs/ca.pem",
+    certfile: "/etc/mosquitto/certs/server.pem",
+    keyfile: "/etc/mosquitto/certs/server.key",
+  },
   aclFile: "/etc/mosquitto/acl",
   persistenceDir: "/var/lib/mosquitto",
   log: { to: "stderr" },
@@ -23,9 +27,18 @@ test("mosquitto.conf opens with a header naming the renderer and the stack", () 
 
 test("mosquitto.conf requires client certificates, maps the CN to the username and refuses anonymous", () => {
   const lines = directives(renderMosquittoConf(base));
-  for (const d of ["per_listener_settings true", "require_certificate true", "use_identity_as_username true",
-    "allow_anonymous false", "tls_version tlsv1.2", "set_tcp_nodelay true", "acl_file /etc/mosquitto/acl",
-    "cafile /etc/mosquitto/certs/ca.pem", "certfile /etc/mosquitto/certs/server.pem", "keyfile /etc/mosquitto/certs/server.key"]) {
+  for (const d of [
+    "per_listener_settings true",
+    "require_certificate true",
+    "use_identity_as_username true",
+    "allow_anonymous false",
+    "tls_version tlsv1.2",
+    "set_tcp_nodelay true",
+    "acl_file /etc/mosquitto/acl",
+    "cafile /etc/mosquitto/certs/ca.pem",
+    "certfile /etc/mosquitto/certs/server.pem",
+    "keyfile /etc/mosquitto/certs/server.key",
+  ]) {
     assert.ok(lines.includes(d), `missing "${d}"`);
   }
 });
@@ -34,7 +47,12 @@ test("mosquitto.conf puts the per-listener security settings after the listener 
   const lines = directives(renderMosquittoConf(base));
   const listener = lines.indexOf("listener 8883");
   assert.ok(listener > 0);
-  for (const d of ["require_certificate true", "allow_anonymous false", "acl_file /etc/mosquitto/acl", "cafile /etc/mosquitto/certs/ca.pem"]) {
+  for (const d of [
+    "require_certificate true",
+    "allow_anonymous false",
+    "acl_file /etc/mosquitto/acl",
+    "cafile /etc/mosquitto/certs/ca.pem",
+  ]) {
     assert.ok(lines.indexOf(d) > listener, `${d} must follow the listener`);
   }
   assert.ok(lines.indexOf("per_listener_settings true") < listener);
@@ -42,17 +60,24 @@ test("mosquitto.conf puts the per-listener security settings after the listener 
 
 test("mosquitto.conf has one listener, binding the configured address", () => {
   const lines = directives(renderMosquittoConf({ ...base, listener: { port: 18883, bindAddress: "127.0.0.1" } }));
-  assert.deepEqual(lines.filter((l) => l.startsWith("listener ")), ["listener 18883 127.0.0.1"]);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("listener ")),
+    ["listener 18883 127.0.0.1"],
+  );
 });
 
 test("mosquitto.conf names the CRL only when one is given", () => {
   assert.ok(!renderMosquittoConf(base).includes("crlfile"));
-  const withCrl = directives(renderMosquittoConf({ ...base, tls: { ...base.tls, crlfile: "/etc/mosquitto/certs/crl.pem" } }));
+  const withCrl = directives(
+    renderMosquittoConf({ ...base, tls: { ...base.tls, crlfile: "/etc/mosquitto/certs/crl.pem" } }),
+  );
   assert.ok(withCrl.includes("crlfile /etc/mosquitto/certs/crl.pem"));
 });
 
 test("mosquitto.conf persists to the configured directory with a trailing slash and sizes its limits", () => {
-  const lines = directives(renderMosquittoConf({ ...base, limits: { maxQueuedMessages: 500, persistentClientExpiration: "2w" } }));
+  const lines = directives(
+    renderMosquittoConf({ ...base, limits: { maxQueuedMessages: 500, persistentClientExpiration: "2w" } }),
+  );
   assert.ok(lines.includes("persistence true"));
   assert.ok(lines.includes("persistence_location /var/lib/mosquitto/"));
   assert.ok(lines.includes("max_queued_messages 500"));
@@ -62,7 +87,9 @@ test("mosquitto.conf persists to the configured directory with a trailing slash 
 });
 
 test("mosquitto.conf logs to a file when asked", () => {
-  const lines = directives(renderMosquittoConf({ ...base, log: { to: "file", path: "/var/log/mosquitto/mosquitto.log" } }));
+  const lines = directives(
+    renderMosquittoConf({ ...base, log: { to: "file", path: "/var/log/mosquitto/mosquitto.log" } }),
+  );
   assert.ok(lines.includes("log_dest file /var/log/mosquitto/mosquitto.log"));
   assert.ok(!lines.includes("log_dest stderr"));
 });
@@ -78,7 +105,10 @@ test("mosquitto.conf refuses values that would break out of their line", () => {
   assert.throws(() => renderMosquittoConf({ ...base, aclFile: "/etc/acl\nallow_anonymous true" }), /aclFile/);
   assert.throws(() => renderMosquittoConf({ ...base, aclFile: "relative/acl" }), /absolute/);
   assert.throws(() => renderMosquittoConf({ ...base, listener: { port: 70000 } }), /listener\.port/);
-  assert.throws(() => renderMosquittoConf({ ...base, limits: { persistentClientExpiration: "forever" } }), /persistentClientExpiration/);
+  assert.throws(
+    () => renderMosquittoConf({ ...base, limits: { persistentClientExpiration: "forever" } }),
+    /persistentClientExpiration/,
+  );
   assert.throws(() => renderMosquittoConf({ ...base, limits: { maxKeepalive: 5 } }), /maxKeepalive/);
 });
 
@@ -90,14 +120,20 @@ test("ACL gives every device only its own subtree through %u patterns", () => {
   assert.ok(lines.includes(`pattern write ${topics.state("%u", "+")}`));
   assert.ok(lines.includes(`pattern write ${topics.input("%u", "+")}`));
   assert.ok(lines.includes(`pattern write ${topics.status("%u")}`));
-  assert.ok(!lines.some((l) => l.startsWith("pattern") && !l.includes("%u")), "a pattern without %u grants every client");
+  assert.ok(
+    !lines.some((l) => l.startsWith("pattern") && !l.includes("%u")),
+    "a pattern without %u grants every client",
+  );
 });
 
 test("ACL lets the web user command every output and read the rest, and nothing before it is anonymous", () => {
   const lines = directives(renderMosquittoAcl(aclModel([])));
   const web = lines.indexOf("user web");
   assert.ok(web > 0);
-  assert.ok(!lines.slice(0, web).some((l) => l.startsWith("topic ")), "topic lines before the first user apply to anonymous clients");
+  assert.ok(
+    !lines.slice(0, web).some((l) => l.startsWith("topic ")),
+    "topic lines before the first user apply to anonymous clients",
+  );
   assert.deepEqual(lines.slice(web + 1), [
     `topic write ${topics.set("+", "+")}`,
     `topic read ${topics.state("+", "+")}`,
@@ -107,7 +143,14 @@ test("ACL lets the web user command every output and read the rest, and nothing 
 });
 
 test("ACL gives each bridge exactly its children's topics in its own user block", () => {
-  const lines = directives(renderMosquittoAcl(aclModel([{ id: "gw1", children: ["ard1", "ard2"] }, { id: "gw2", children: ["ard3"] }])));
+  const lines = directives(
+    renderMosquittoAcl(
+      aclModel([
+        { id: "gw1", children: ["ard1", "ard2"] },
+        { id: "gw2", children: ["ard3"] },
+      ]),
+    ),
+  );
   const gw1 = lines.indexOf("user gw1");
   const gw2 = lines.indexOf("user gw2");
   assert.ok(gw1 > 0 && gw2 > gw1);

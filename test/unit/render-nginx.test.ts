@@ -42,10 +42,20 @@ test("nginx streams server-sent events unbuffered with a long read timeout", () 
 
 test("nginx sends HSTS, nosniff, frame deny and a CSP on every response, once each", () => {
   const text = renderNginxSite(base);
-  for (const h of ["Strict-Transport-Security", "X-Content-Type-Options nosniff", "X-Frame-Options DENY", "Content-Security-Policy"]) {
+  for (const h of [
+    "Strict-Transport-Security",
+    "X-Content-Type-Options nosniff",
+    "X-Frame-Options DENY",
+    "Content-Security-Policy",
+  ]) {
     assert.match(text, new RegExp(`add_header ${h}.* always;`));
   }
-  for (const h of ["Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy"]) {
+  for (const h of [
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Content-Security-Policy",
+  ]) {
     assert.match(text, new RegExp(`proxy_hide_header ${h};`), `the app's ${h} would duplicate nginx's`);
   }
   assert.match(text, /frame-ancestors 'none'/);
@@ -70,5 +80,8 @@ test("nginx listens on one address and custom ports when asked (tests), redirect
 test("nginx refuses values that would inject directives", () => {
   assert.throws(() => renderNginxSite({ ...base, serverName: "a; include /etc/passwd" }), /serverName/);
   assert.throws(() => renderNginxSite({ ...base, clientMaxBodySize: "1g; x" }), /clientMaxBodySize/);
-  assert.throws(() => renderNginxSite({ ...base, contentSecurityPolicy: "default-src 'self'\"; evil" }), /contentSecurityPolicy/);
+  assert.throws(
+    () => renderNginxSite({ ...base, contentSecurityPolicy: "default-src 'self'\"; evil" }),
+    /contentSecurityPolicy/,
+  );
 });

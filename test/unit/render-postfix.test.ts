@@ -3,12 +3,22 @@ import { test } from "node:test";
 import { renderPostfixMainCf, renderSaslPasswd } from "../../infra/render/postfix";
 
 const settings = (text: string): Map<string, string> =>
-  new Map(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
-    const [k, ...v] = l.split(" = ");
-    return [k?.replace(/ =$/, "") ?? "", v.join(" = ")] as [string, string];
-  }));
+  new Map(
+    text
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => {
+        const [k, ...v] = l.split(" = ");
+        return [k?.replace(/ =$/, "") ?? "", v.join(" = ")] as [string, string];
+      }),
+  );
 
-const relayed = renderPostfixMainCf({ source: 'stack "prod"', hostname: "iot", relay: { host: "smtp.example.com", user: "apikey" }, smtpFrom: "iot@example.com" });
+const relayed = renderPostfixMainCf({
+  source: 'stack "prod"',
+  hostname: "iot",
+  relay: { host: "smtp.example.com", user: "apikey" },
+  smtpFrom: "iot@example.com",
+});
 
 test("main.cf opens with a header naming the renderer and the stack", () => {
   assert.match(relayed.split("\n")[0] ?? "", /infra\/render\/postfix\.ts/);

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { renderPushScript } from "../../infra/render/push-script";
 
-const file = { path: "/etc/x/app.conf", content: "key=value\n", mode: "0640", owner: "root", group: "app", services: ["nginx" as const] };
+const file = {
+  path: "/etc/x/app.conf",
+  content: "key=value\n",
+  mode: "0640",
+  owner: "root",
+  group: "app",
+  services: ["nginx" as const],
+};
 
 test("push script is bash with strict mode and a header, running main with stdin closed", () => {
   const s = renderPushScript({ source: 'stack "dev"', files: [file] });

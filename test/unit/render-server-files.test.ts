@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { renderServerFiles, renderServerPush, renderEnvFile, type ServerFilesInput } from "../../infra/render/server-files";
+import {
+  renderServerFiles,
+  renderServerPush,
+  renderEnvFile,
+  type ServerFilesInput,
+} from "../../infra/render/server-files";
 import { aclModel } from "../../protocol";
 
-const PEM = (label: string, body: string) => `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
+const PEM = (label: string, body: string) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
 const input: ServerFilesInput = {
   source: 'stack "prod"',
   hostname: "iot",
@@ -17,17 +23,37 @@ const input: ServerFilesInput = {
   acl: aclModel([]),
   nginx: { serverName: "_" },
   postfix: { relay: { host: "smtp.example.com", user: "u" }, smtpPassword: "pw-123", smtpFrom: "iot@example.com" },
-  web: { bundle: "console.log('web')\n", config: { broker: { url: "mqtts://127.0.0.1:8883" } }, password: "pass-1", sessionSecret: "s".repeat(40) },
+  web: {
+    bundle: "console.log('web')\n",
+    config: { broker: { url: "mqtts://127.0.0.1:8883" } },
+    password: "pass-1",
+    sessionSecret: "s".repeat(40),
+  },
 };
 const byPath = (files: ReturnType<typeof renderServerFiles>) => new Map(files.map((f) => [f.path, f]));
 
 test("server files put mosquitto, nginx, postfix, fail2ban and the web app at the agreed paths", () => {
   const files = byPath(renderServerFiles(input));
-  for (const p of ["/etc/mosquitto/mosquitto.conf", "/etc/mosquitto/acl", "/etc/mosquitto/certs/ca.pem", "/etc/mosquitto/certs/server.pem",
-    "/etc/mosquitto/certs/server.key", "/etc/nginx/sites-available/diy", "/etc/nginx/tls/server.pem", "/etc/nginx/tls/server.key",
-    "/etc/postfix/main.cf", "/etc/postfix/sasl_passwd", "/etc/fail2ban/jail.local", "/etc/systemd/system/diy-web.service",
-    "/opt/diy-web/web.js", "/etc/diy-web/config.json", "/etc/diy-web/ca.pem", "/etc/diy-web/web.pem", "/etc/diy-web/web.key",
-    "/etc/diy-web/secrets.env"]) {
+  for (const p of [
+    "/etc/mosquitto/mosquitto.conf",
+    "/etc/mosquitto/acl",
+    "/etc/mosquitto/certs/ca.pem",
+    "/etc/mosquitto/certs/server.pem",
+    "/etc/mosquitto/certs/server.key",
+    "/etc/nginx/sites-available/diy",
+    "/etc/nginx/tls/server.pem",
+    "/etc/nginx/tls/server.key",
+    "/etc/postfix/main.cf",
+    "/etc/postfix/sasl_passwd",
+    "/etc/fail2ban/jail.local",
+    "/etc/systemd/system/diy-web.service",
+    "/opt/diy-web/web.js",
+    "/etc/diy-web/config.json",
+    "/etc/diy-web/ca.pem",
+    "/etc/diy-web/web.pem",
+    "/etc/diy-web/web.key",
+    "/etc/diy-web/secrets.env",
+  ]) {
     assert.ok(files.has(p), `missing ${p}`);
   }
 });
@@ -51,18 +77,38 @@ test("server files give mosquitto a CRL only when one is given, and name it in m
   assert.ok(!byPath(renderServerFiles(input)).has("/etc/mosquitto/certs/crl.pem"));
   const files = byPath(renderServerFiles({ ...input, pki: { ...input.pki, crlPem: PEM("X509 CRL", "crl") } }));
   assert.ok(files.has("/etc/mosquitto/certs/crl.pem"));
-  assert.match(files.get("/etc/mosquitto/mosquitto.conf")?.content ?? "", /^crlfile \/etc\/mosquitto\/certs\/crl\.pem$/m);
+  assert.match(
+    files.get("/etc/mosquitto/mosquitto.conf")?.content ?? "",
+    /^crlfile \/etc\/mosquitto\/certs\/crl\.pem$/m,
+  );
 });
 
 test("server files use Let's Encrypt paths for nginx instead of pushing the stack's server cert when given", () => {
-  const files = byPath(renderServerFiles({ ...input, nginx: { serverName: "iot.example.com", tls: { certificate: "/etc/letsencrypt/live/iot.example.com/fullchain.pem", certificateKey: "/etc/letsencrypt/live/iot.example.com/privkey.pem" } } }));
+  const files = byPath(
+    renderServerFiles({
+      ...input,
+      nginx: {
+        serverName: "iot.example.com",
+        tls: {
+          certificate: "/etc/letsencrypt/live/iot.example.com/fullchain.pem",
+          certificateKey: "/etc/letsencrypt/live/iot.example.com/privkey.pem",
+        },
+      },
+    }),
+  );
   assert.ok(!files.has("/etc/nginx/tls/server.key"));
-  assert.match(files.get("/etc/nginx/sites-available/diy")?.content ?? "", /ssl_certificate \/etc\/letsencrypt\/live\/iot\.example\.com\/fullchain\.pem;/);
+  assert.match(
+    files.get("/etc/nginx/sites-available/diy")?.content ?? "",
+    /ssl_certificate \/etc\/letsencrypt\/live\/iot\.example\.com\/fullchain\.pem;/,
+  );
 });
 
 test("server files postmap the SASL map and need the SMTP password with a relay user", () => {
   assert.equal(byPath(renderServerFiles(input)).get("/etc/postfix/sasl_passwd")?.postmap, true);
-  assert.throws(() => renderServerFiles({ ...input, postfix: { relay: { host: "smtp.example.com", user: "u" } } }), /smtpPassword/);
+  assert.throws(
+    () => renderServerFiles({ ...input, postfix: { relay: { host: "smtp.example.com", user: "u" } } }),
+    /smtpPassword/,
+  );
   assert.ok(!byPath(renderServerFiles({ ...input, postfix: {} })).has("/etc/postfix/sasl_passwd"));
 });
 
@@ -73,7 +119,14 @@ test("secrets.env quotes values so systemd reads them back unchanged", () => {
 });
 
 test("server files refuse two files at one path (an extra file shadowing ours)", () => {
-  assert.throws(() => renderServerFiles({ ...input, extraFiles: [{ path: "/etc/postfix/main.cf", content: "x", mode: "0644", owner: "root", group: "root" }] }), /main\.cf/);
+  assert.throws(
+    () =>
+      renderServerFiles({
+        ...input,
+        extraFiles: [{ path: "/etc/postfix/main.cf", content: "x", mode: "0644", owner: "root", group: "root" }],
+      }),
+    /main\.cf/,
+  );
 });
 
 test("the push hash changes with any pushed byte and not otherwise", () => {

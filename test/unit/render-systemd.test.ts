@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { renderDiyWebUnit, renderMosquittoDropIn, renderSystemdUnit } from "../../infra/render/systemd";
 
 const unit = renderDiyWebUnit({ source: 'stack "dev"' });
-const has = (text: string, line: string) => assert.match(text, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"), line);
+const has = (text: string, line: string) =>
+  assert.match(text, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"), line);
 
 test("diy-web.service runs the bundle as the diy-web user with its config and secrets file", () => {
   assert.match(unit.split("\n")[0] ?? "", /infra\/render\/systemd\.ts/);
@@ -15,8 +16,16 @@ test("diy-web.service runs the bundle as the diy-web user with its config and se
 });
 
 test("diy-web.service is sandboxed: no new privileges, read-only system, no home, private tmp", () => {
-  for (const l of ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
-    "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "ReadOnlyPaths=/etc/diy-web /opt/diy-web"]) {
+  for (const l of [
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "CapabilityBoundingSet=",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "ReadOnlyPaths=/etc/diy-web /opt/diy-web",
+  ]) {
     has(unit, l);
   }
   assert.doesNotMatch(unit, /MemoryDenyWriteExecute/, "node's JIT needs writable+executable memory");
@@ -29,9 +38,20 @@ test("the mosquitto drop-in lifts the open-files limit", () => {
 });
 
 test("the generic unit renderer keeps order and repeats, and refuses a newline in a value", () => {
-  const text = renderSystemdUnit({ sections: { Unit: [["After", "a.service"], ["After", "b.service"]], Service: [["ExecStart", "/bin/true"]] } });
+  const text = renderSystemdUnit({
+    sections: {
+      Unit: [
+        ["After", "a.service"],
+        ["After", "b.service"],
+      ],
+      Service: [["ExecStart", "/bin/true"]],
+    },
+  });
   assert.match(text, /\[Unit\]\nAfter=a\.service\nAfter=b\.service\n\n\[Service\]\nExecStart=\/bin\/true\n/);
-  assert.throws(() => renderSystemdUnit({ sections: { Service: [["ExecStart", "/bin/true\nUser=root"]] } }), /ExecStart/);
+  assert.throws(
+    () => renderSystemdUnit({ sections: { Service: [["ExecStart", "/bin/true\nUser=root"]] } }),
+    /ExecStart/,
+  );
 });
 
 test("diy-web.service may queue mail through postfix's sendmail despite NoNewPrivileges, unless told not to", () => {

@@ -5,7 +5,12 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError, configPathFrom, loadWebConfig, parseWebConfig, secretsFromEnv } from "../../apps/web/config";
 
-const broker = { url: "mqtts://127.0.0.1:8883", ca: "/etc/diy-web/ca.pem", cert: "/etc/diy-web/web.pem", key: "/etc/diy-web/web.key" };
+const broker = {
+  url: "mqtts://127.0.0.1:8883",
+  ca: "/etc/diy-web/ca.pem",
+  cert: "/etc/diy-web/web.pem",
+  key: "/etc/diy-web/web.key",
+};
 
 function problems(data: unknown): string {
   try {
@@ -39,7 +44,16 @@ describe("web config", () => {
       publicOrigin: "ftp://x",
       extra: true,
     });
-    for (const key of ["broker.url", "listen.port", "devices.0.id", "devices.0.outputs.0", "devices.1", "devices.2.id", "publicOrigin", "extra"]) {
+    for (const key of [
+      "broker.url",
+      "listen.port",
+      "devices.0.id",
+      "devices.0.outputs.0",
+      "devices.1",
+      "devices.2.id",
+      "publicOrigin",
+      "extra",
+    ]) {
       assert.match(msg, new RegExp(`^  ${key.replace(/\./g, "\\.")}: `, "m"), `${key} in:\n${msg}`);
     }
     assert.match(problems({}), /broker: /);
@@ -71,7 +85,10 @@ describe("web config", () => {
 
   it("reads secrets from the environment and names missing ones without echoing values", () => {
     const secret = "x".repeat(32);
-    assert.deepEqual(secretsFromEnv({ DIY_WEB_PASSWORD: "pw", DIY_SESSION_SECRET: secret }), { password: "pw", sessionSecret: secret });
+    assert.deepEqual(secretsFromEnv({ DIY_WEB_PASSWORD: "pw", DIY_SESSION_SECRET: secret }), {
+      password: "pw",
+      sessionSecret: secret,
+    });
     assert.throws(() => secretsFromEnv({}), /DIY_WEB_PASSWORD is not set[\s\S]*DIY_SESSION_SECRET must be at least 32/);
     try {
       secretsFromEnv({ DIY_WEB_PASSWORD: "hunter2-password", DIY_SESSION_SECRET: "short-secret-value" });

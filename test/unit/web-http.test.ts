@@ -31,23 +31,43 @@ describe("web app over HTTP (no broker)", () => {
   let close: () => Promise<void>;
 
   before(async () => {
-    const web = createWebApp({ store, broker: sender, password: PASSWORD, sessionSecret: SECRET, logger: log, cookieSecure: false, loginRateLimit: { windowMs: 60_000, limit: 5 } });
+    const web = createWebApp({
+      store,
+      broker: sender,
+      password: PASSWORD,
+      sessionSecret: SECRET,
+      logger: log,
+      cookieSecure: false,
+      loginRateLimit: { windowMs: 60_000, limit: 5 },
+    });
     const server = web.app.listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = () => new Promise((r) => { web.closeStreams(); server.closeAllConnections(); server.close(() => r()); });
+    close = () =>
+      new Promise((r) => {
+        web.closeStreams();
+        server.closeAllConnections();
+        server.close(() => r());
+      });
   });
   after(() => close());
 
   async function login(): Promise<{ cookie: string; csrf: string }> {
-    const res = await fetch(`${base}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ password: PASSWORD }) });
+    const res = await fetch(`${base}/api/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ password: PASSWORD }),
+    });
     assert.equal(res.status, 200);
     const setCookie = res.headers.get("set-cookie") ?? "";
     const body = (await res.json()) as { csrfToken: string };
     return { cookie: setCookie.split(";")[0] as string, csrf: body.csrfToken };
   }
 
-  function post(path: string, opts: { cookie?: string; csrf?: string; body?: string; type?: string; origin?: string } = {}) {
+  function post(
+    path: string,
+    opts: { cookie?: string; csrf?: string; body?: string; type?: string; origin?: string } = {},
+  ) {
     const headers: Record<string, string> = { "content-type": opts.type ?? "application/json" };
     if (opts.cookie) headers.cookie = opts.cookie;
     if (opts.csrf) headers["x-csrf-token"] = opts.csrf;
@@ -78,13 +98,16 @@ describe("web app over HTTP (no broker)", () => {
     assert.equal(res.status, 401);
     assert.equal(res.headers.get("set-cookie"), null);
     assert.ok(log.entries.some((e) => e.event === "login_failed"));
-    assert.ok(!JSON.stringify(log.entries).includes("wrong\""), "the tried password is not logged");
+    assert.ok(!JSON.stringify(log.entries).includes('wrong"'), "the tried password is not logged");
   });
 
   it("logs in with the password: HttpOnly SameSite=Strict cookie and a CSRF token", async () => {
     const res = await post("/api/login", { body: JSON.stringify({ password: PASSWORD }) });
     assert.equal(res.status, 200);
-    assert.match(res.headers.get("set-cookie") ?? "", /^diy_session=[^;]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/);
+    assert.match(
+      res.headers.get("set-cookie") ?? "",
+      /^diy_session=[^;]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/,
+    );
     const { cookie, csrf } = await login();
     const devices = await fetch(`${base}/api/devices`, { headers: { cookie } });
     assert.equal(devices.status, 200);
@@ -102,7 +125,10 @@ describe("web app over HTTP (no broker)", () => {
     const path = "/api/devices/pi1/outputs/led";
     assert.equal((await post(path, { cookie: a.cookie, body })).status, 403);
     assert.equal((await post(path, { cookie: a.cookie, csrf: b.csrf, body })).status, 403);
-    assert.equal((await post(path, { cookie: a.cookie, csrf: a.csrf, body, origin: "https://evil.example" })).status, 403);
+    assert.equal(
+      (await post(path, { cookie: a.cookie, csrf: a.csrf, body, origin: "https://evil.example" })).status,
+      403,
+    );
     assert.equal(sender.sent.length, 0);
     assert.ok(log.entries.some((e) => e.event === "csrf_refused"));
     const ok = await post(path, { cookie: a.cookie, csrf: a.csrf, body, origin: base });
@@ -121,8 +147,20 @@ describe("web app over HTTP (no broker)", () => {
       ["/api/devices/pi1/outputs/led", '{"value":"on","x":1}', undefined, 400, /"on" \| "off" \| "toggle"/],
       ["/api/devices/pi1/outputs/led", '{"value":', undefined, 400, /not valid JSON/],
       ["/api/devices/pi1/outputs/led", '"on"', undefined, 400, /not valid JSON|"on" \| "off"/],
-      ["/api/devices/pi1/outputs/led", JSON.stringify({ value: "on", pad: "x".repeat(2000) }), undefined, 400, /larger than 1kb/],
-      ["/api/devices/pi1/outputs/led", "value=on", "application/x-www-form-urlencoded", 400, /Content-Type application\/json/],
+      [
+        "/api/devices/pi1/outputs/led",
+        JSON.stringify({ value: "on", pad: "x".repeat(2000) }),
+        undefined,
+        400,
+        /larger than 1kb/,
+      ],
+      [
+        "/api/devices/pi1/outputs/led",
+        "value=on",
+        "application/x-www-form-urlencoded",
+        400,
+        /Content-Type application\/json/,
+      ],
       ["/api/nothing", "{}", undefined, 404, /no such API endpoint/],
     ];
     for (const [path, body, type, status, message] of cases) {
@@ -190,7 +228,8 @@ describe("web app over HTTP (no broker)", () => {
 
   it("rate-limits login attempts per client", async () => {
     let last = 0;
-    for (let i = 0; i < 8; i++) last = (await post("/api/login", { body: JSON.stringify({ password: "nope" }) })).status;
+    for (let i = 0; i < 8; i++)
+      last = (await post("/api/login", { body: JSON.stringify({ password: "nope" }) })).status;
     assert.equal(last, 429);
     assert.ok(log.entries.some((e) => e.event === "login_rate_limited"));
   });

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createSessions, passwordMatches, readCookie, safeEqual, sessionCookie, sessionCookieName } from "../../apps/web/session";
+import {
+  createSessions,
+  passwordMatches,
+  readCookie,
+  safeEqual,
+  sessionCookie,
+  sessionCookieName,
+} from "../../apps/web/session";
 
 const SECRET = "s".repeat(40);
 
@@ -12,10 +19,15 @@ describe("web sessions", () => {
     assert.deepEqual(sessions.verify(s.cookieValue, now + 1000), { sid: s.sid, expires: s.expires });
     const [sid, exp, mac] = s.cookieValue.split(".") as [string, string, string];
     assert.equal(sessions.verify(`${sid}.${Number(exp) + 3600}.${mac}`, now), undefined, "extended expiry");
-    assert.equal(sessions.verify(`${sid.replace(/^./, sid[0] === "A" ? "B" : "A")}.${exp}.${mac}`, now), undefined, "other sid");
+    assert.equal(
+      sessions.verify(`${sid.replace(/^./, sid[0] === "A" ? "B" : "A")}.${exp}.${mac}`, now),
+      undefined,
+      "other sid",
+    );
     assert.equal(sessions.verify(s.cookieValue, now + 61_000), undefined, "expired");
     assert.equal(createSessions("t".repeat(40)).verify(s.cookieValue, now), undefined, "other secret");
-    for (const junk of [undefined, "", "a.b.c", "x".repeat(500), `${s.cookieValue}x`]) assert.equal(sessions.verify(junk, now), undefined);
+    for (const junk of [undefined, "", "a.b.c", "x".repeat(500), `${s.cookieValue}x`])
+      assert.equal(sessions.verify(junk, now), undefined);
   });
 
   it("refuses a cookie after logout even though its signature is still good", () => {

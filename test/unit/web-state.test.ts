@@ -21,8 +21,23 @@ describe("web device store", () => {
   it("starts with every configured device and output unknown", () => {
     const { s } = store();
     assert.deepEqual(s.list(), [
-      { id: "pi1", label: "Kitchen", online: null, outputs: [{ name: "led", value: null }], inputs: [{ name: "button", value: null }] },
-      { id: "bbb", label: "bbb", online: null, outputs: [{ name: "led", value: null }, { name: "relay", value: null }], inputs: [] },
+      {
+        id: "pi1",
+        label: "Kitchen",
+        online: null,
+        outputs: [{ name: "led", value: null }],
+        inputs: [{ name: "button", value: null }],
+      },
+      {
+        id: "bbb",
+        label: "bbb",
+        online: null,
+        outputs: [
+          { name: "led", value: null },
+          { name: "relay", value: null },
+        ],
+        inputs: [],
+      },
     ]);
     assert.ok(s.hasOutput("pi1", "led"));
     assert.ok(!s.hasOutput("pi1", "relay"));

@@ -29,7 +29,12 @@ describe("x509 local CA", () => {
   });
 
   it("issues a server cert with DNS and IP SANs that verifies against the CA", async () => {
-    const server = await issueCert(ca, { commonName: "cloud", kind: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "203.0.113.10"] });
+    const server = await issueCert(ca, {
+      commonName: "cloud",
+      kind: "server",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1", "203.0.113.10"],
+    });
     writeFileSync(join(dir, "server.pem"), server.certPem);
     assert.match(openssl(["verify", "-CAfile", join(dir, "ca.pem"), join(dir, "server.pem")]), /OK/);
     const text = openssl(["x509", "-in", join(dir, "server.pem"), "-noout", "-text"]);
@@ -54,7 +59,16 @@ describe("x509 local CA", () => {
     assert.match(text, new RegExp(`Serial Number: ${device.serial.toUpperCase()}`));
     // verification with CRL checking refuses the revoked cert
     assert.throws(
-      () => openssl(["verify", "-crl_check", "-CAfile", join(dir, "ca.pem"), "-CRLfile", join(dir, "crl.pem"), join(dir, "pi1.pem")]),
+      () =>
+        openssl([
+          "verify",
+          "-crl_check",
+          "-CAfile",
+          join(dir, "ca.pem"),
+          "-CRLfile",
+          join(dir, "crl.pem"),
+          join(dir, "pi1.pem"),
+        ]),
       /certificate revoked/,
     );
   });
@@ -66,7 +80,11 @@ describe("x509 local CA", () => {
     assert.match(sec1Pem, /BEGIN EC PRIVATE KEY/);
     const crl = await renderCrl({ ca: { certPem: ca.certPem, keyPem: sec1Pem }, revoked: [] });
     writeFileSync(join(dir, "empty.crl"), crl);
-    const check = spawnSync("openssl", ["crl", "-in", join(dir, "empty.crl"), "-CAfile", join(dir, "ca.pem"), "-noout"], { encoding: "utf8" });
+    const check = spawnSync(
+      "openssl",
+      ["crl", "-in", join(dir, "empty.crl"), "-CAfile", join(dir, "ca.pem"), "-noout"],
+      { encoding: "utf8" },
+    );
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stderr, /verify OK/);
   });

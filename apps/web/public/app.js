@@ -20,9 +20,18 @@
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
-    const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     let data = {};
-    try { data = await res.json(); } catch { /* empty body */ }
+    try {
+      data = await res.json();
+    } catch {
+      /* empty body */
+    }
     return { status: res.status, data };
   }
 
@@ -40,30 +49,67 @@
   function setBroker(state) {
     const b = $("broker");
     b.dataset.state = state;
-    b.textContent = state === "connected" ? "Broker connected" : "Broker unreachable: commands will fail until it is back";
+    b.textContent =
+      state === "connected" ? "Broker connected" : "Broker unreachable: commands will fail until it is back";
   }
 
   function renderDevice(d) {
     const online = d.online === null ? "unknown" : String(d.online);
-    const li = el("li", { class: "device", id: `device-${d.id}`, "data-device": d.id, "data-online": online },
-      el("h3", {}, d.label, el("span", { class: "online", "data-online": online, text: online === "true" ? "online" : online === "false" ? "offline" : "status unknown" })));
+    const li = el(
+      "li",
+      { class: "device", id: `device-${d.id}`, "data-device": d.id, "data-online": online },
+      el(
+        "h3",
+        {},
+        d.label,
+        el("span", {
+          class: "online",
+          "data-online": online,
+          text: online === "true" ? "online" : online === "false" ? "offline" : "status unknown",
+        }),
+      ),
+    );
     for (const o of d.outputs) {
       const key = `${d.id}/${o.name}`;
       const waiting = pending.has(key) && pending.get(key) !== o.req;
       const value = o.value === null ? "unknown" : o.value;
-      const row = el("div", { class: "output", "data-output": o.name, "data-state": value },
+      const row = el(
+        "div",
+        { class: "output", "data-output": o.name, "data-state": value },
         el("span", { class: "name", text: o.name }),
-        el("span", { class: "state", "data-state": value, role: "status", "aria-label": `${o.name} is ${value}`, text: value }));
+        el("span", {
+          class: "state",
+          "data-state": value,
+          role: "status",
+          "aria-label": `${o.name} is ${value}`,
+          text: value,
+        }),
+      );
       for (const v of ["on", "off", "toggle"]) {
-        row.append(el("button", { type: "button", "data-value": v, "aria-label": `${d.label} ${o.name} ${v}`, text: v[0].toUpperCase() + v.slice(1), onclick: () => command(d.id, o.name, v) }));
+        row.append(
+          el("button", {
+            type: "button",
+            "data-value": v,
+            "aria-label": `${d.label} ${o.name} ${v}`,
+            text: v[0].toUpperCase() + v.slice(1),
+            onclick: () => command(d.id, o.name, v),
+          }),
+        );
       }
       if (waiting) row.append(el("span", { class: "pending", text: "sent…" }));
       li.append(row);
     }
     for (const i of d.inputs) {
-      li.append(el("div", { class: "input", "data-input": i.name },
-        el("span", { class: "name", text: i.name }),
-        el("span", { text: i.value === null ? "no events yet" : `${i.value} at ${new Date(i.at).toLocaleTimeString()}` })));
+      li.append(
+        el(
+          "div",
+          { class: "input", "data-input": i.name },
+          el("span", { class: "name", text: i.name }),
+          el("span", {
+            text: i.value === null ? "no events yet" : `${i.value} at ${new Date(i.at).toLocaleTimeString()}`,
+          }),
+        ),
+      );
     }
     return li;
   }
@@ -81,15 +127,21 @@
     if (!old) return renderAll();
     // Keep keyboard focus on the same button across the re-render.
     const f = document.activeElement;
-    const focused = f && old.contains(f) && f.dataset.value ? [f.closest(".output").dataset.output, f.dataset.value] : null;
+    const focused =
+      f && old.contains(f) && f.dataset.value ? [f.closest(".output").dataset.output, f.dataset.value] : null;
     const fresh = renderDevice(d);
     old.replaceWith(fresh);
-    if (focused) fresh.querySelector(`.output[data-output="${focused[0]}"] button[data-value="${focused[1]}"]`)?.focus();
+    if (focused)
+      fresh.querySelector(`.output[data-output="${focused[0]}"] button[data-value="${focused[1]}"]`)?.focus();
   }
 
   async function command(id, output, value) {
     $("message").textContent = "";
-    const { status, data } = await api("POST", `/api/devices/${encodeURIComponent(id)}/outputs/${encodeURIComponent(output)}`, { value });
+    const { status, data } = await api(
+      "POST",
+      `/api/devices/${encodeURIComponent(id)}/outputs/${encodeURIComponent(output)}`,
+      { value },
+    );
     if (status === 202) {
       const key = `${id}/${output}`;
       pending.set(key, data.req);
@@ -101,7 +153,8 @@
         pending.delete(key);
         const dev = devices.get(id);
         if (dev) updateDevice(dev);
-        $("message").textContent = `${dev ? dev.label : id} did not confirm "${output}" within ${CONFIRM_MS / 1000} s: is it online?`;
+        $("message").textContent =
+          `${dev ? dev.label : id} did not confirm "${output}" within ${CONFIRM_MS / 1000} s: is it online?`;
       }, CONFIRM_MS);
     } else if (status === 401) {
       loggedOut();
