@@ -223,7 +223,7 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       },
     });
     assert.match(counted, /Total failed:\s+[1-9]/);
-    assert.match(await server.ssh.check("sudo nft list ruleset | grep -c f2b || true"), /^[1-9]/m, "no fail2ban nftables table");
+    // (fail2ban's nftables table appears only with the first ban: nothing to assert before one.)
   });
 
   check("accepts an mTLS client of the stack CA on 8883 and refuses anonymous and foreign-CA clients", async () => {
@@ -317,7 +317,7 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       },
       progress: async () => (await device.ssh.exec("sudo journalctl -u diy-device -n 1 --no-pager -o cat")).stdout.trim().slice(0, 150),
     });
-    assert.equal((await device.ssh.check(`cat /var/lib/diy-device/led.state`)).trim(), "off", "safe state before any command");
+    assert.equal((await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim(), "off", "safe state before any command");
 
     const path = `/api/devices/${DEVICE.id}/outputs/led`;
     const noCsrf = await request({
@@ -346,7 +346,7 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
     } finally {
       events.close();
     }
-    assert.equal((await device.ssh.check("cat /var/lib/diy-device/led.state")).trim(), "on");
+    assert.equal((await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim(), "on");
     const list = await request({ port: server.port(443), path: "/api/devices", tls: https(), headers: { cookie } });
     const view = (JSON.parse(list.body) as { devices: { id: string; outputs: { name: string; value: string | null }[] }[] }).devices.find((d) => d.id === DEVICE.id);
     assert.equal(view?.outputs.find((o) => o.name === "led")?.value, "on", list.body);
@@ -361,7 +361,7 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       what: "device state file says off",
       timeoutMs: 60_000,
       intervalMs: 1_000,
-      check: async () => ((await device.ssh.check("cat /var/lib/diy-device/led.state")).trim() === "off" ? true : undefined),
+      check: async () => ((await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim() === "off" ? true : undefined),
     });
     // The broker holds the device's retained state for anyone allowed to read it (the web identity).
     const web = await mqttConnect(server.port(8883), { ca: pki.ca.certPem, cert: pki.web.certPem, key: pki.web.keyPem }, "vm-web-check");
