@@ -62,7 +62,10 @@ const ACTIONS: Record<ServerService, { unit: string; verb: "restart" | "reload-o
   // device stays connected until a restart (test/integration/ops-revocation.test.ts)
   mosquitto: { unit: "mosquitto.service", verb: "restart" },
   nginx: { unit: "nginx.service", verb: "reload-or-restart" },
-  postfix: { unit: "postfix.service", verb: "reload-or-restart" },
+  // restart: a reload keeps the listening sockets, so a changed inet_interfaces (loopback-only) would not
+  // apply until the next stop/start (seen in the VM tier: still on 0.0.0.0:25 after the push). Debian's
+  // postfix.service is a wrapper; postfix@-.service is PartOf it and restarts with it.
+  postfix: { unit: "postfix.service", verb: "restart" },
   fail2ban: { unit: "fail2ban.service", verb: "reload-or-restart" },
   "diy-web": { unit: "diy-web.service", verb: "restart" },
 };

@@ -93,7 +93,7 @@ describe("the push script, run by bash against a scratch root", () => {
       "systemctl daemon-reload",
       "systemctl restart mosquitto.service",
       "systemctl reload-or-restart nginx.service",
-      "systemctl reload-or-restart postfix.service",
+      "systemctl restart postfix.service",
       "systemctl reload-or-restart fail2ban.service",
       "systemctl restart diy-web.service",
       "systemctl enable --quiet diy-web.service",
