@@ -90,7 +90,10 @@ async function deviceChain(): Promise<void> {
   deviceSetup = devicePlan(pki.ca.certPem, identity, { host: "10.0.2.2", port: server.port(8883) });
   const t = Date.now();
   log("device", "install: rendered install command, payload on stdin");
-  install = await device.ssh.exec(deviceSetup.plan.installCommand, { input: deviceSetup.payload, timeoutMs: 10 * 60_000 });
+  install = await device.ssh.exec(deviceSetup.plan.installCommand, {
+    input: deviceSetup.payload,
+    timeoutMs: 10 * 60_000,
+  });
   timings["device install"] = secs(Date.now() - t);
   log("device", `install exit ${install.code} after ${secs(Date.now() - t)} s`);
 }
@@ -98,10 +101,14 @@ async function deviceChain(): Promise<void> {
 const https = () => ({ ca: pki.ca.certPem });
 
 function describeRun(r: RunResult | undefined): string {
-  return r ? `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-4000)}` : "did not run";
+  return r
+    ? `exit ${r.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-4000)}`
+    : "did not run";
 }
 
-describe("two-VM deployment: server from rendered user data + SSH push, device from the install script", { timeout: 80 * 60_000 }, () => {
+describe("two-VM deployment: server from rendered user data + SSH push, device from the install script", {
+  timeout: 80 * 60_000,
+}, () => {
   before(async () => {
     const t0 = Date.now();
     const image = await ensureBaseImage();
@@ -169,10 +176,14 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       const r = await vm.ssh.exec("cloud-init status --long");
       assert.equal(r.code, 0, `${vm.name}: ${r.stdout}${r.stderr}`);
       assert.match(r.stdout, /status: done/, vm.name);
-      const warnings = await vm.ssh.check("sudo grep -E 'Invalid cloud-config|WARNING|Traceback' /var/log/cloud-init.log || true");
+      const warnings = await vm.ssh.check(
+        "sudo grep -E 'Invalid cloud-config|WARNING|Traceback' /var/log/cloud-init.log || true",
+      );
       assert.equal(warnings.trim(), "", `${vm.name}: cloud-init warned:\n${warnings}`);
     }
-    const pkgs = await server.ssh.check("dpkg-query -W -f='${Package} ${Status}\\n' mosquitto nginx fail2ban postfix nodejs unattended-upgrades");
+    const pkgs = await server.ssh.check(
+      "dpkg-query -W -f='${Package} ${Status}\\n' mosquitto nginx fail2ban postfix nodejs unattended-upgrades",
+    );
     for (const p of ["mosquitto", "nginx", "fail2ban", "postfix", "nodejs", "unattended-upgrades"]) {
       assert.match(pkgs, new RegExp(`^${p} install ok installed$`, "m"), pkgs);
     }
@@ -201,7 +212,9 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
     const r = await tryLogin({ port: server.port(22), user: "root", method: "publickey", key: adminKey.path });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Permission denied/);
-    const eff = await server.ssh.check("sudo sshd -T | grep -Ei '^(permitrootlogin|passwordauthentication|kbdinteractiveauthentication) '");
+    const eff = await server.ssh.check(
+      "sudo sshd -T | grep -Ei '^(permitrootlogin|passwordauthentication|kbdinteractiveauthentication) '",
+    );
     assert.match(eff, /^permitrootlogin no$/m);
     assert.match(eff, /^passwordauthentication no$/m);
     assert.match(eff, /^kbdinteractiveauthentication no$/m);
@@ -228,11 +241,17 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
 
   check("accepts an mTLS client of the stack CA on 8883 and refuses anonymous and foreign-CA clients", async () => {
     const port = server.port(8883);
-    const client = await mqttConnect(port, { ca: pki.ca.certPem, cert: pki.probe.certPem, key: pki.probe.keyPem }, "vm-probe");
+    const client = await mqttConnect(
+      port,
+      { ca: pki.ca.certPem, cert: pki.probe.certPem, key: pki.probe.keyPem },
+      "vm-probe",
+    );
     assert.equal(client.connected, true);
     await client.endAsync();
     await assert.rejects(mqttConnect(port, { ca: pki.ca.certPem }, "anon"));
-    await assert.rejects(mqttConnect(port, { ca: pki.ca.certPem, cert: pki.rogue.certPem, key: pki.rogue.keyPem }, DEVICE.id));
+    await assert.rejects(
+      mqttConnect(port, { ca: pki.ca.certPem, cert: pki.rogue.certPem, key: pki.rogue.keyPem }, DEVICE.id),
+    );
     const listen = await server.ssh.check("sudo ss -Hltnp | grep mosquitto");
     assert.match(listen, /:8883\b/);
     assert.doesNotMatch(listen, /:1883\b/, "mosquitto must not listen on plain MQTT");
@@ -259,7 +278,9 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       },
     });
     assert.deepEqual(JSON.parse(health.body), { status: "ok", broker: "connected" });
-    const unit = await server.ssh.check("systemctl is-active diy-web.service; systemctl is-enabled diy-web.service; ps -o user= -C node");
+    const unit = await server.ssh.check(
+      "systemctl is-active diy-web.service; systemctl is-enabled diy-web.service; ps -o user= -C node",
+    );
     assert.deepEqual(unit.trim().split("\n").slice(0, 2), ["active", "enabled"]);
     assert.match(unit, /^diy-web$/m, "the web app runs as its own user");
     const listen = await server.ssh.check("sudo ss -Hltn 'sport = :3000'");
@@ -269,7 +290,10 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
 
   check("runs postfix as a loopback-only relay to the configured smarthost", async () => {
     const listen = await server.ssh.check("sudo ss -Hltn 'sport = :25'");
-    const addrs = listen.trim().split("\n").map((l) => l.trim().split(/\s+/)[3]);
+    const addrs = listen
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)[3]);
     assert.ok(addrs.length > 0, "postfix does not listen at all");
     for (const a of addrs) assert.match(String(a), /^(127\.0\.0\.1|\[::1\]):25$/, `postfix listens on ${a}`);
     const conf = await server.ssh.check("postconf -h inet_interfaces relayhost smtp_sasl_auth_enable");
@@ -293,13 +317,21 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
 
   check("a click on the web API travels nginx -> web -> mosquitto -> device VM and the device reports the new state", async () => {
     const bad = await request({
-      port: server.port(443), path: "/api/login", method: "POST", tls: https(),
-      headers: { "content-type": "application/json" }, body: JSON.stringify({ password: "wrong" }),
+      port: server.port(443),
+      path: "/api/login",
+      method: "POST",
+      tls: https(),
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ password: "wrong" }),
     });
     assert.equal(bad.status, 401);
     const login = await request({
-      port: server.port(443), path: "/api/login", method: "POST", tls: https(),
-      headers: { "content-type": "application/json" }, body: JSON.stringify({ password: STACK.webPassword }),
+      port: server.port(443),
+      path: "/api/login",
+      method: "POST",
+      tls: https(),
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ password: STACK.webPassword }),
     });
     assert.equal(login.status, 200, login.body);
     const cookie = String(login.headers["set-cookie"]?.[0] ?? "").split(";")[0] ?? "";
@@ -312,17 +344,28 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       timeoutMs: 4 * 60_000,
       check: async () => {
         const r = await request({ port: server.port(443), path: "/api/devices", tls: https(), headers: { cookie } });
-        const d = (JSON.parse(r.body) as { devices: { id: string; online: boolean | null }[] }).devices.find((x) => x.id === DEVICE.id);
+        const d = (JSON.parse(r.body) as { devices: { id: string; online: boolean | null }[] }).devices.find(
+          (x) => x.id === DEVICE.id,
+        );
         return d?.online === true ? true : undefined;
       },
-      progress: async () => (await device.ssh.exec("sudo journalctl -u diy-device -n 1 --no-pager -o cat")).stdout.trim().slice(0, 150),
+      progress: async () =>
+        (await device.ssh.exec("sudo journalctl -u diy-device -n 1 --no-pager -o cat")).stdout.trim().slice(0, 150),
     });
-    assert.equal((await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim(), "off", "safe state before any command");
+    assert.equal(
+      (await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim(),
+      "off",
+      "safe state before any command",
+    );
 
     const path = `/api/devices/${DEVICE.id}/outputs/led`;
     const noCsrf = await request({
-      port: server.port(443), path, method: "POST", tls: https(),
-      headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ value: "on" }),
+      port: server.port(443),
+      path,
+      method: "POST",
+      tls: https(),
+      headers: { cookie, "content-type": "application/json" },
+      body: JSON.stringify({ value: "on" }),
     });
     assert.equal(noCsrf.status, 403, "a state change without the CSRF token must be refused");
 
@@ -330,15 +373,23 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       { port: server.port(443), path: "/api/events", tls: https(), headers: { cookie } },
       (event, data) => {
         const d = data as { id?: string; outputs?: { name: string; value: string | null }[] };
-        return event === "device" && d.id === DEVICE.id && d.outputs?.some((o) => o.name === "led" && o.value === "on") === true;
+        return (
+          event === "device" &&
+          d.id === DEVICE.id &&
+          d.outputs?.some((o) => o.name === "led" && o.value === "on") === true
+        );
       },
       90_000,
     );
     try {
       await events.ready;
       const click = await request({
-        port: server.port(443), path, method: "POST", tls: https(),
-        headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" }, body: JSON.stringify({ value: "on" }),
+        port: server.port(443),
+        path,
+        method: "POST",
+        tls: https(),
+        headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+        body: JSON.stringify({ value: "on" }),
       });
       assert.equal(click.status, 202, click.body);
       const seen = await events.result;
@@ -348,25 +399,38 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
     }
     assert.equal((await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim(), "on");
     const list = await request({ port: server.port(443), path: "/api/devices", tls: https(), headers: { cookie } });
-    const view = (JSON.parse(list.body) as { devices: { id: string; outputs: { name: string; value: string | null }[] }[] }).devices.find((d) => d.id === DEVICE.id);
+    const view = (
+      JSON.parse(list.body) as { devices: { id: string; outputs: { name: string; value: string | null }[] }[] }
+    ).devices.find((d) => d.id === DEVICE.id);
     assert.equal(view?.outputs.find((o) => o.name === "led")?.value, "on", list.body);
 
     // And back: the retained state follows.
     const off = await request({
-      port: server.port(443), path, method: "POST", tls: https(),
-      headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" }, body: JSON.stringify({ value: "off" }),
+      port: server.port(443),
+      path,
+      method: "POST",
+      tls: https(),
+      headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+      body: JSON.stringify({ value: "off" }),
     });
     assert.equal(off.status, 202, off.body);
     await waitFor({
       what: "device state file says off",
       timeoutMs: 60_000,
       intervalMs: 1_000,
-      check: async () => ((await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim() === "off" ? true : undefined),
+      check: async () =>
+        (await device.ssh.check("sudo cat /var/lib/diy-device/led.state")).trim() === "off" ? true : undefined,
     });
     // The broker holds the device's retained state for anyone allowed to read it (the web identity).
-    const web = await mqttConnect(server.port(8883), { ca: pki.ca.certPem, cert: pki.web.certPem, key: pki.web.keyPem }, "vm-web-check");
+    const web = await mqttConnect(
+      server.port(8883),
+      { ca: pki.ca.certPem, cert: pki.web.certPem, key: pki.web.keyPem },
+      "vm-web-check",
+    );
     try {
-      const retained = new Promise<string>((resolve) => web.once("message", (_t, payload) => resolve(payload.toString())));
+      const retained = new Promise<string>((resolve) =>
+        web.once("message", (_t, payload) => resolve(payload.toString())),
+      );
       await web.subscribeAsync(topics.state(DEVICE.id, "led"), { qos: 1 });
       assert.match(await Promise.race([retained, sleep(15_000).then(() => "(no retained state)")]), /"value":"off"/);
     } finally {

@@ -21,7 +21,9 @@ export async function ensureBaseImage(): Promise<BaseImage> {
     },
   });
   if (res.code !== 0) {
-    throw new Error(`scripts/vm/build-image.sh failed (exit ${res.code}):\n${res.stdout.slice(-3000)}\n${res.stderr.slice(-3000)}`);
+    throw new Error(
+      `scripts/vm/build-image.sh failed (exit ${res.code}):\n${res.stdout.slice(-3000)}\n${res.stderr.slice(-3000)}`,
+    );
   }
   const dir = res.stdout.trim().split("\n").pop() ?? "";
   const img: BaseImage = {

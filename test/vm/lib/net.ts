@@ -39,7 +39,10 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
       res.on("error", reject);
     };
     const r = req.tls
-      ? https.request({ ...base, ca: req.tls.ca, ...(req.tls.servername ? { servername: req.tls.servername } : {}) }, onResponse)
+      ? https.request(
+          { ...base, ca: req.tls.ca, ...(req.tls.servername ? { servername: req.tls.servername } : {}) },
+          onResponse,
+        )
       : http.request(base, onResponse);
     r.on("timeout", () => r.destroy(new Error(`${base.method} ${req.path}: timed out`)));
     r.on("error", reject);
@@ -68,7 +71,11 @@ export function waitForEvent(
         port: req.port,
         path: req.path,
         method: "GET",
-        headers: { ...(req.tls.servername ? { host: req.tls.servername } : {}), accept: "text/event-stream", ...req.headers },
+        headers: {
+          ...(req.tls.servername ? { host: req.tls.servername } : {}),
+          accept: "text/event-stream",
+          ...req.headers,
+        },
         ca: req.tls.ca,
         ...(req.tls.servername ? { servername: req.tls.servername } : {}),
       },

@@ -12,12 +12,18 @@ export interface SshTarget {
 }
 
 const commonOpts = [
-  "-o", "StrictHostKeyChecking=no",
-  "-o", "UserKnownHostsFile=/dev/null",
-  "-o", "LogLevel=ERROR",
-  "-o", "ConnectTimeout=15",
-  "-o", "ServerAliveInterval=15",
-  "-o", "ServerAliveCountMax=8",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "LogLevel=ERROR",
+  "-o",
+  "ConnectTimeout=15",
+  "-o",
+  "ServerAliveInterval=15",
+  "-o",
+  "ServerAliveCountMax=8",
 ];
 
 export class Ssh {
@@ -27,10 +33,14 @@ export class Ssh {
     const t = this.target;
     return [
       ...commonOpts,
-      "-o", "BatchMode=yes",
-      "-o", "IdentitiesOnly=yes",
-      "-i", t.key,
-      "-p", String(t.port),
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-i",
+      t.key,
+      "-p",
+      String(t.port),
       ...extra,
       `${t.user}@${t.host}`,
     ];
@@ -45,24 +55,38 @@ export class Ssh {
   async check(command: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
     const r = await this.exec(command, opts);
     if (r.code !== 0) {
-      throw new Error(`ssh ${this.target.user}@:${this.target.port} '${command.slice(0, 200)}' exit ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+      throw new Error(
+        `ssh ${this.target.user}@:${this.target.port} '${command.slice(0, 200)}' exit ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`,
+      );
     }
     return r.stdout;
   }
 }
 
 /** Tries a login with only the given method; returns ssh's exit code and stderr. */
-export function tryLogin(opts: { port: number; user: string; method: "password" | "publickey"; key?: string }): Promise<RunResult> {
+export function tryLogin(opts: {
+  port: number;
+  user: string;
+  method: "password" | "publickey";
+  key?: string;
+}): Promise<RunResult> {
   const args = [
     ...commonOpts,
-    "-o", "BatchMode=yes",
-    "-o", `PreferredAuthentications=${opts.method}`,
-    "-o", `PubkeyAuthentication=${opts.method === "publickey" ? "yes" : "no"}`,
-    "-o", "PasswordAuthentication=yes",
-    "-o", "KbdInteractiveAuthentication=no",
-    "-o", "IdentitiesOnly=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `PreferredAuthentications=${opts.method}`,
+    "-o",
+    `PubkeyAuthentication=${opts.method === "publickey" ? "yes" : "no"}`,
+    "-o",
+    "PasswordAuthentication=yes",
+    "-o",
+    "KbdInteractiveAuthentication=no",
+    "-o",
+    "IdentitiesOnly=yes",
     ...(opts.key ? ["-i", opts.key] : []),
-    "-p", String(opts.port),
+    "-p",
+    String(opts.port),
     `${opts.user}@127.0.0.1`,
     "true",
   ];

@@ -92,8 +92,15 @@ export class Vm {
     writeFileSync(join(seedDir, "meta-data"), metaData);
     const seed = join(o.dir, "seed.iso");
     const iso = await run("genisoimage", [
-      "-quiet", "-output", seed, "-volid", "cidata", "-joliet", "-rock",
-      join(seedDir, "user-data"), join(seedDir, "meta-data"),
+      "-quiet",
+      "-output",
+      seed,
+      "-volid",
+      "cidata",
+      "-joliet",
+      "-rock",
+      join(seedDir, "user-data"),
+      join(seedDir, "meta-data"),
     ]);
     if (iso.code !== 0) throw new Error(`genisoimage: ${iso.stderr}`);
 
@@ -102,28 +109,45 @@ export class Vm {
     const fwd = [...this.ports].map(([g, h]) => `hostfwd=tcp:127.0.0.1:${h}-:${g}`).join(",");
 
     const args = [
-      "-name", o.name,
-      "-accel", "tcg,thread=multi,tb-size=256",
-      "-cpu", "max",
-      "-m", String(o.memoryMiB ?? 1024),
-      "-smp", String(o.cpus ?? 2),
-      "-kernel", o.image.kernel,
-      "-initrd", o.image.initrd,
+      "-name",
+      o.name,
+      "-accel",
+      "tcg,thread=multi,tb-size=256",
+      "-cpu",
+      "max",
+      "-m",
+      String(o.memoryMiB ?? 1024),
+      "-smp",
+      String(o.cpus ?? 2),
+      "-kernel",
+      o.image.kernel,
+      "-initrd",
+      o.image.initrd,
       // No floppy probing (it stalls boot under TCG), no graphics: only the devices listed here.
       "-nodefaults",
-      "-vga", "none",
+      "-vga",
+      "none",
       // no_timer_check: on a loaded host the kernel's early timer test under TCG can fail and panic
       // ("IO-APIC + timer doesn't work"); panic=-1 with -no-reboot makes QEMU exit instead of hanging.
-      "-append", "root=/dev/vda rw console=ttyS0 no_timer_check panic=-1 modprobe.blacklist=floppy,bochs",
+      "-append",
+      "root=/dev/vda rw console=ttyS0 no_timer_check panic=-1 modprobe.blacklist=floppy,bochs",
       // cache=unsafe: a throwaway disk; guest fsyncs (dpkg does many) need not reach the host disk.
-      "-drive", `file=${overlay},if=virtio,format=qcow2,discard=unmap,cache=unsafe`,
-      "-drive", `file=${seed},if=virtio,format=raw,readonly=on`,
-      "-netdev", `user,id=n0,${fwd}`,
-      "-device", "virtio-net-pci,netdev=n0",
-      "-device", "virtio-rng-pci",
-      "-display", "none",
-      "-monitor", "none",
-      "-serial", `file:${this.consoleLog}`,
+      "-drive",
+      `file=${overlay},if=virtio,format=qcow2,discard=unmap,cache=unsafe`,
+      "-drive",
+      `file=${seed},if=virtio,format=raw,readonly=on`,
+      "-netdev",
+      `user,id=n0,${fwd}`,
+      "-device",
+      "virtio-net-pci,netdev=n0",
+      "-device",
+      "virtio-rng-pci",
+      "-display",
+      "none",
+      "-monitor",
+      "none",
+      "-serial",
+      `file:${this.consoleLog}`,
       "-no-reboot",
     ];
     installExitHook();
@@ -140,7 +164,10 @@ export class Vm {
     running.add(proc);
     this.proc = proc;
     this.ssh = new Ssh({ host: "127.0.0.1", port: this.port(22), user: o.sshUser, key: o.sshKey });
-    log(this.name, `qemu pid ${proc.pid}, ssh 127.0.0.1:${this.port(22)}, ports ${fwd.replace(/hostfwd=tcp:127\.0\.0\.1:/g, "")}`);
+    log(
+      this.name,
+      `qemu pid ${proc.pid}, ssh 127.0.0.1:${this.port(22)}, ports ${fwd.replace(/hostfwd=tcp:127\.0\.0\.1:/g, "")}`,
+    );
   }
 
   /** Last lines of the serial console (kernel, systemd, cloud-init's own console output). */
@@ -150,7 +177,12 @@ export class Vm {
   }
 
   private lastConsoleLine(): string {
-    const l = this.consoleTail(8).split("\n").map((s) => s.trim()).filter((s) => s.length > 0).pop() ?? "";
+    const l =
+      this.consoleTail(8)
+        .split("\n")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
+        .pop() ?? "";
     return l.slice(0, 120);
   }
 
