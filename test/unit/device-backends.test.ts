@@ -20,7 +20,8 @@ function freshEnv(): BackendEnv & { dir: string } {
 
 const read = (p: string) => readFileSync(p, "utf8").trim();
 
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+// Generous: on a loaded 2-core CI machine a fake tool can take seconds to start.
+async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
@@ -255,19 +256,26 @@ describe("libgpiod CLI backend", () => {
       env,
       false,
     );
-    const first = await until(() => (existsSync(log) ? read(log) : undefined), "gpioset start");
-    assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
-    await out.write(true);
-    const lines = await until(() => {
-      const l = read(log).split("\n");
-      return l.length >= 2 ? l : undefined;
-    }, "second gpioset");
-    assert.match(lines[1] ?? "", /^set \d+ --mode=signal --active-low gpiochip0 17=1$/);
-    const [pid1, pid2] = lines.map((l) => Number(l.split(" ")[1]));
-    assert.equal(alive(pid1 ?? 0), false, "the first gpioset released the line");
-    assert.equal(alive(pid2 ?? 0), true, "the second gpioset holds it");
-    await out.close();
-    assert.equal(alive(pid2 ?? 0), false, "close releases the line");
+    let closed = false;
+    try {
+      const first = await until(() => (existsSync(log) ? read(log) : undefined), "gpioset start");
+      assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
+      await out.write(true);
+      const lines = await until(() => {
+        const l = read(log).split("\n");
+        return l.length >= 2 ? l : undefined;
+      }, "second gpioset");
+      assert.match(lines[1] ?? "", /^set \d+ --mode=signal --active-low gpiochip0 17=1$/);
+      const [pid1, pid2] = lines.map((l) => Number(l.split(" ")[1]));
+      assert.equal(alive(pid1 ?? 0), false, "the first gpioset released the line");
+      assert.equal(alive(pid2 ?? 0), true, "the second gpioset holds it");
+      await out.close();
+      closed = true;
+      assert.equal(alive(pid2 ?? 0), false, "close releases the line");
+    } finally {
+      // A failed assertion must not leave the fake gpioset (sleep 1000) holding the test process open.
+      if (!closed) await out.close();
+    }
   });
 
   it("finds an input by gpioinfo when gpiofind does not know it and maps edges to events", async () => {
@@ -278,13 +286,19 @@ describe("libgpiod CLI backend", () => {
       env,
     );
     const events: InputEvent[] = [];
-    await input.start((e) => events.push(e));
-    await until(() => (events.length >= 2 ? true : undefined), "two edges");
-    assert.deepEqual(events, ["pressed", "released"]);
-    assert.match(read(log), /^mon \d+ --line-buffered --format=%e --active-low --bias=pull-up gpiochip0 27$/);
-    const pid = Number(read(log).split(" ")[1]);
-    await input.close();
-    assert.equal(alive(pid), false);
+    let closed = false;
+    try {
+      await input.start((e) => events.push(e));
+      await until(() => (events.length >= 2 ? true : undefined), "two edges");
+      assert.deepEqual(events, ["pressed", "released"]);
+      assert.match(read(log), /^mon \d+ --line-buffered --format=%e --active-low --bias=pull-up gpiochip0 27$/);
+      const pid = Number(read(log).split(" ")[1]);
+      await input.close();
+      closed = true;
+      assert.equal(alive(pid), false);
+    } finally {
+      if (!closed) await input.close();
+    }
   });
 
   it("refuses libgpiod 2 tools (no gpiofind) with a message naming the alternatives", async () => {
