@@ -296,7 +296,8 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
       .map((l) => l.trim().split(/\s+/)[3]);
     assert.ok(addrs.length > 0, "postfix does not listen at all");
     for (const a of addrs) assert.match(String(a), /^(127\.0\.0\.1|\[::1\]):25$/, `postfix listens on ${a}`);
-    const conf = await server.ssh.check("postconf -h inet_interfaces relayhost smtp_sasl_auth_enable");
+    // /usr/sbin is not on a non-root login PATH on Debian
+    const conf = await server.ssh.check("/usr/sbin/postconf -h inet_interfaces relayhost smtp_sasl_auth_enable");
     assert.deepEqual(conf.trim().split("\n"), ["loopback-only", `[${STACK.smtp.host}]:${STACK.smtp.port}`, "yes"]);
     assert.match(await server.ssh.check("sudo stat -c '%a %U' /etc/postfix/sasl_passwd"), /^600 root$/m);
   });
