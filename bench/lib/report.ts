@@ -2,7 +2,7 @@
 // bench/RESULTS.md with the machine they ran on; they never pass or fail on a time.
 import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 
 export interface Table {
@@ -28,7 +28,11 @@ export function machineLine(): string {
   const cpu = cpus();
   const mem = (totalmem() / 2 ** 30).toFixed(1);
   const mosq = version("mosquitto", ["-h"], /mosquitto version ([\d.]+)/);
-  return `${new Date().toISOString()} · ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"} · ${mem} GiB · Node ${process.version} · mosquitto ${mosq}`;
+  // The load average says what else the machine was doing: baselines run beside, under the same load.
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+  return `${new Date().toISOString()} · ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"} · ${mem} GiB · Node ${process.version} · mosquitto ${mosq} · load ${load}`;
 }
 
 export function fmt(n: number, digits = 2): string {
