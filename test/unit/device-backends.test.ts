@@ -239,6 +239,17 @@ describe("libgpiod CLI backend", () => {
     return log;
   }
 
+  // The fake tools append a line to the log: the file exists (opened by >>) before its line is written,
+  // so only lines that end in a newline count.
+  const completeLines = (log: string): string[] => {
+    if (!existsSync(log)) return [];
+    const text = readFileSync(log, "utf8");
+    return text
+      .slice(0, text.lastIndexOf("\n") + 1)
+      .split("\n")
+      .filter((l) => l.length > 0);
+  };
+
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0);
@@ -258,11 +269,11 @@ describe("libgpiod CLI backend", () => {
     );
     let closed = false;
     try {
-      const first = await until(() => (existsSync(log) ? read(log) : undefined), "gpioset start");
+      const first = await until(() => completeLines(log)[0], "gpioset start");
       assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
       await out.write(true);
       const lines = await until(() => {
-        const l = read(log).split("\n");
+        const l = completeLines(log);
         return l.length >= 2 ? l : undefined;
       }, "second gpioset");
       assert.match(lines[1] ?? "", /^set \d+ --mode=signal --active-low gpiochip0 17=1$/);
