@@ -2,14 +2,13 @@
 // resident memory and time from process start to connected / to retained `online`.
 // Floor in the same run: mosquitto_sub with the same certificate (a C client that only connects).
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "mqtt";
-import type { DeviceConfig } from "../device/config";
-import { bundle } from "../infra/bundle";
 import { topics } from "../protocol";
 import { ensureLocalPki, startLocalBroker } from "../scripts/local-broker";
+import { writeDevice } from "./lib/stack";
 import { type Table, percentile, privateKiB, report, rssKiB } from "./lib/report";
 
 const RUNS = Number(process.env.BENCH_FOOTPRINT_RUNS ?? 10);
@@ -47,18 +46,7 @@ async function main() {
   try {
     const dev = await pki.client("pi1");
     const web = await pki.client("web");
-    const code = bundle("device").code;
-    writeFileSync(join(dir, "device.js"), code);
-    const stateDir = join(dir, "state");
-    mkdirSync(stateDir, { recursive: true });
-    const config: DeviceConfig = {
-      deviceId: "pi1",
-      broker: { url: broker.url, ca: pki.ca, cert: dev.cert, key: dev.key, servername: "localhost" },
-      outputs: [{ name: "led", safeState: "off", backend: { type: "simulated" } }],
-      inputs: [],
-      stateDir,
-    };
-    writeFileSync(join(dir, "device.json"), JSON.stringify(config));
+    const { code, command } = await writeDevice(dir, broker, pki);
 
     // The web identity watches pi1's retained status, as the page does.
     const watcher = connect(broker.url, {
@@ -99,7 +87,7 @@ async function main() {
       const t0 = performance.now();
       const p =
         kind === "device"
-          ? spawn(process.execPath, [join(dir, "device.js"), "--config", join(dir, "device.json")], { stdio: "ignore" })
+          ? spawn(process.execPath, command, { stdio: "ignore" })
           : spawn(
               "mosquitto_sub",
               [

@@ -21,13 +21,37 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
+/**
+ * Writes the bundled device service and a config for simulated device pi1 (one LED) into `dir`, as
+ * the install script lays them out on a board. Returns the node arguments that start it.
+ */
+export async function writeDevice(
+  dir: string,
+  broker: LocalBroker,
+  pki: LocalPki,
+): Promise<{ stateDir: string; code: string; command: string[] }> {
+  const cert = await pki.client("pi1");
+  const stateDir = join(dir, "device");
+  mkdirSync(stateDir, { recursive: true });
+  const config: DeviceConfig = {
+    deviceId: "pi1",
+    broker: { url: broker.url, ca: pki.ca, cert: cert.cert, key: cert.key, servername: "localhost" },
+    outputs: [{ name: "led", safeState: "off", backend: { type: "simulated" } }],
+    inputs: [],
+    stateDir,
+  };
+  const code = bundle("device").code;
+  writeFileSync(join(dir, "device.json"), JSON.stringify(config));
+  writeFileSync(join(dir, "device.js"), code);
+  return { stateDir, code, command: [join(dir, "device.js"), "--config", join(dir, "device.json")] };
+}
+
 export async function startBenchStack(name: string): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   chmodSync(dir, 0o755); // mosquitto drops to its own user and must reach its files
   const pki = await ensureLocalPki(join(dir, "pki"));
   const broker = await startLocalBroker({ dir: join(dir, "broker"), pki, source: `bench/${name}` });
   const webCert = await pki.client("web");
-  const devCert = await pki.client("pi1");
   const password = "bench-password";
   const web = await startWeb(
     {
@@ -43,20 +67,8 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
       loginRateLimit: { windowMs: 60_000, limit: 1000 },
     },
   );
-  const stateDir = join(dir, "device");
-  mkdirSync(stateDir, { recursive: true });
-  const config: DeviceConfig = {
-    deviceId: "pi1",
-    broker: { url: broker.url, ca: pki.ca, cert: devCert.cert, key: devCert.key, servername: "localhost" },
-    outputs: [{ name: "led", safeState: "off", backend: { type: "simulated" } }],
-    inputs: [],
-    stateDir,
-  };
-  writeFileSync(join(dir, "device.json"), JSON.stringify(config));
-  writeFileSync(join(dir, "device.js"), bundle("device").code);
-  const proc: ChildProcess = spawn(process.execPath, [join(dir, "device.js"), "--config", join(dir, "device.json")], {
-    stdio: "ignore",
-  });
+  const { stateDir, command } = await writeDevice(dir, broker, pki);
+  const proc: ChildProcess = spawn(process.execPath, command, { stdio: "ignore" });
   const device = {
     pid: proc.pid ?? 0,
     stop: () =>
