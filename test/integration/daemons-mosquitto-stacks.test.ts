@@ -4,33 +4,22 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import type { Pem } from "../../infra/render/x509";
 import { topics } from "../../protocol";
 import { FIXTURES, type RenderedFixture, fixtureFeatures, renderFixture } from "./daemons-fixtures";
-import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
+import {
+  type Daemon,
+  connectOnce,
+  freePort,
+  giveToDaemon,
+  shareWithDaemon,
+  startDaemon,
+  tempDir,
+} from "./daemons-support";
 
 function connect(port: number, ca: string, id: string, pem?: Pem): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port,
-      protocolVersion: 5,
-      clientId: id,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ca,
-      cert: pem?.certPem,
-      key: pem?.keyPem,
-    });
-    client.once("connect", () => resolve(client));
-    client.once("error", (err) => {
-      client.end(true);
-      reject(err);
-    });
-    client.once("close", () => reject(new Error("connection closed before CONNACK")));
-  });
+  return connectOnce(port, { ca, cert: pem?.certPem, key: pem?.keyPem }, id);
 }
 
 for (const fixture of FIXTURES) {

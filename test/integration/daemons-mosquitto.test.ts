@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { aclModel, topics } from "../../protocol";
@@ -12,6 +12,7 @@ import {
   freePort,
   giveToDaemon,
   isRoot,
+  connectOnce,
   makePki,
   shareWithDaemon,
   startDaemon,
@@ -25,28 +26,12 @@ interface Creds {
 }
 
 function connect(port: number, creds: Creds, clientId: string): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port,
-      protocolVersion: 5,
-      clientId,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      rejectUnauthorized: true,
-      servername: "localhost",
-      ca: creds.ca ? readFileSync(creds.ca) : undefined,
-      cert: creds.cert ? readFileSync(creds.cert) : undefined,
-      key: creds.key ? readFileSync(creds.key) : undefined,
-    });
-    client.once("connect", () => resolve(client));
-    client.once("error", (err) => {
-      client.end(true);
-      reject(err);
-    });
-    client.once("close", () => reject(new Error("connection closed before CONNACK")));
-  });
+  const file = (path?: string) => (path ? readFileSync(path) : undefined);
+  return connectOnce(
+    port,
+    { ca: file(creds.ca), cert: file(creds.cert), key: file(creds.key), servername: "localhost" },
+    clientId,
+  );
 }
 
 describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {

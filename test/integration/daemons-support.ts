@@ -5,6 +5,7 @@ import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `diy-${prefix}-`));
@@ -225,4 +226,35 @@ export function fail2banTree(dir: string, jailLocal: string): string {
   cpSync("/etc/fail2ban", tree, { recursive: true });
   writeFileSync(join(tree, "jail.local"), jailLocal);
   return tree;
+}
+
+export interface MqttTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** TLS name to verify; omitted: the host (127.0.0.1). */
+  servername?: string;
+}
+
+/** One MQTT 5 connection attempt over TLS, no reconnects: resolves on CONNACK, rejects with the broker's or TLS's reason. */
+export function connectOnce(port: number, tls: MqttTls, clientId: string): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect({
+      protocol: "mqtts",
+      host: "127.0.0.1",
+      port,
+      protocolVersion: 5,
+      clientId,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      rejectUnauthorized: true,
+      ...tls,
+    });
+    client.once("connect", () => resolve(client));
+    client.once("error", (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once("close", () => reject(new Error("connection closed before CONNACK")));
+  });
 }
