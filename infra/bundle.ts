@@ -1,6 +1,6 @@
 // Bundles the web app and the device service into one CommonJS file each, so a machine needs only
 // `node` (Node 18 on Debian 12 / Raspberry Pi OS bookworm) and no npm install. Called by the Pulumi
-// program (the push and install steps copy the result and hash it into their triggers), by
+// program (the push and the device installs copy the result to the machines), by
 // scripts/build-device.ts and by the tests. esbuild is therefore a runtime dependency.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";

@@ -164,7 +164,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         adminPublicKey: pki.adminSshKey.publicKeyOpenssh,
         adminPrivateKey: pki.adminSshKey.privateKeyOpenssh,
         userData,
-        push: { script: pulumi.secret(push.script), hash: push.hash },
+        push: { script: pulumi.secret(push.script) },
         tags: s.tags,
       },
       child,

@@ -47,21 +47,22 @@ export function installCommandArgs(
       perDialTimeout: 15,
     },
     create: plan.apply((p) => p.installCommand),
-    // An update re-runs the idempotent install in place; without it a changed trigger would replace
-    // the command, which runs the uninstall (the delete) of the old one after the new install.
+    // A changed create/stdin (new config, certificate, bundle) is an update, which runs this: the idempotent
+    // install, in place. No `triggers`: @pulumi/command registers replaceOnChanges ["triggers[*]"]
+    // (pulumi/pulumi-command#855), so a content-derived trigger would replace the command, i.e. run the
+    // old `delete` (the full uninstall) and then a fresh install on every change. Uninstall is for removal only.
     update: plan.apply((p) => p.installCommand),
     delete: plan.apply((p) => p.uninstallCommand),
     // The key and LAN passwords travel only here: never in argv, a log, or a plain output.
     stdin: pulumi.secret(stdin),
     logging: "none",
     addPreviousOutputInEnv: false,
-    triggers: [plan.apply((p) => p.contentHash)],
   };
 }
 
 export class DeviceProvisioning extends pulumi.ComponentResource {
   readonly deviceId: string;
-  /** SHA-256 of what is installed (without secrets); a new value re-runs the install. */
+  /** SHA-256 of what is installed (without secrets): a readable marker of what changed, not a trigger. */
   readonly contentHash: pulumi.Output<string>;
   /** Bridge only: the MQTT username (child id) -> password each child uses on the LAN listener (secret). */
   readonly lanPasswords?: pulumi.Output<Record<string, string>>;
@@ -106,8 +107,8 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
       // Explicit: a component's dependsOn (the server push) is not a dependency of its children.
       ...(opts?.dependsOn === undefined ? {} : { dependsOn: opts.dependsOn }),
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
-      // Should it ever be replaced (a rename), uninstall first: the default order would install the
-      // new one and then run the old one's uninstall on the same board, leaving it empty.
+      // Should it ever be replaced (a rename, `pulumi up --replace`), uninstall first: the default order would
+      // install the new one and then run the old one's uninstall on the same board, leaving it empty.
       deleteBeforeReplace: true,
     });
 

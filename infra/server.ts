@@ -56,8 +56,8 @@ export interface ServerArgs {
   adminPrivateKey: pulumi.Input<string>;
   /** Rendered #cloud-config: no secrets (EC2 stores it in clear), at most 16 KB. */
   userData: pulumi.Input<string>;
-  /** The rendered push script (carries private keys: a secret) and a hash of what it installs. */
-  push: { script: pulumi.Input<string>; hash: pulumi.Input<string> };
+  /** The rendered push script (carries private keys: a secret). */
+  push: { script: pulumi.Input<string> };
   tags: Record<string, string>;
 }
 
@@ -117,8 +117,11 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
       stdin: pulumi.secret(args.push.script),
       logging: "none",
       addPreviousOutputInEnv: false,
-      // A new hash (config change, certificate rotation) re-runs the push; the instance stays.
-      triggers: [args.push.hash, instance.id],
+      // A config change or certificate rotation changes stdin: an update, which re-runs `create` in place (the
+      // provider runs `create` when no `update` is set). Only a new instance replaces the push, because the
+      // trigger is its id (@pulumi/command registers replaceOnChanges ["triggers[*]"]); with no `delete`
+      // command a replacement removes nothing from the server.
+      triggers: [instance.id],
     },
     {
       ...o,

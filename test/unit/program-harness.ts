@@ -10,6 +10,21 @@ export interface Recorded {
   /** Top-level input names whose value arrived as a secret. */
   secretInputs: string[];
   state: Record<string, any>;
+  /** The resource options the SDK sent to the engine with this registration (what decides replace vs update). */
+  options: RegisteredOptions;
+}
+
+/** Options of a RegisterResourceRequest (pulumi/proto resource.proto) that decide how the engine diffs a resource. */
+export interface RegisteredOptions {
+  /** Property paths whose change replaces the resource, e.g. @pulumi/command registers ["triggers[*]"]. */
+  replaceOnChanges: string[];
+  ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
+  /** URN of the resource whose deletion deletes this one (deletedWith). */
+  deletedWith: string;
+  retainOnDelete: boolean;
+  /** URNs this resource depends on (dependsOn and input dependencies). */
+  dependencies: string[];
 }
 
 /** The mocks hand secret values over wrapped as { <signature>: <secret sig>, value }. */
@@ -70,13 +85,15 @@ export interface Harness {
 export function installMocks(project = "diy-device-cloud", stack = "dev"): Harness {
   const resources: Recorded[] = [];
   const calls: pulumi.runtime.MockCallArgs[] = [];
+  const registered = new Map<string, RegisteredOptions>();
   pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
         const secretInputs = Object.keys(args.inputs).filter((k) => isWrapped(args.inputs[k]));
         const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
-        resources.push({ type: args.type, name: args.name, inputs, secretInputs, state });
+        const options = registered.get(`${args.type}::${args.name}`) ?? NO_OPTIONS;
+        resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options });
         return { id: `${args.name}-id`, state };
       },
       call(args) {
@@ -89,7 +106,51 @@ export function installMocks(project = "diy-device-cloud", stack = "dev"): Harne
     stack,
     false,
   );
+  recordRegistrationOptions(registered);
   return { resources, calls, ofType: (t) => resources.filter((r) => r.type === t) };
+}
+
+const NO_OPTIONS: RegisteredOptions = {
+  replaceOnChanges: [],
+  ignoreChanges: [],
+  deleteBeforeReplace: false,
+  deletedWith: "",
+  retainOnDelete: false,
+  dependencies: [],
+};
+
+/** The slice of pulumi's generated RegisterResourceRequest (proto/resource_pb.js) read here. */
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getReplaceonchangesList(): string[];
+  getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getDeletedwith(): string;
+  getRetainondelete(): boolean;
+  getDependenciesList(): string[];
+}
+
+/**
+ * setMocks' newResource sees only type, name and inputs; the options that decide whether the engine updates or
+ * replaces a resource (replaceOnChanges, deleteBeforeReplace, ...) travel in the same RegisterResourceRequest.
+ * Wrapping the mock monitor's registerResource records them exactly as the SDK sent them (including the ones a
+ * provider SDK adds itself, such as @pulumi/command's replaceOnChanges ["triggers[*]"]).
+ */
+function recordRegistrationOptions(registered: Map<string, RegisteredOptions>): void {
+  const monitor = (pulumi.runtime as unknown as { getMonitor(): Record<string, unknown> }).getMonitor();
+  const original = monitor.registerResource as (req: RegisterResourceRequest, cb: unknown) => unknown;
+  monitor.registerResource = (req: RegisterResourceRequest, cb: unknown) => {
+    registered.set(`${req.getType()}::${req.getName()}`, {
+      replaceOnChanges: req.getReplaceonchangesList(),
+      ignoreChanges: req.getIgnorechangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      deletedWith: req.getDeletedwith(),
+      retainOnDelete: req.getRetainondelete(),
+      dependencies: req.getDependenciesList(),
+    });
+    return original.call(monitor, req, cb);
+  };
 }
 
 /** Sets the stack config the program reads (keys with namespace); secretKeys are marked secret. */
