@@ -46,4 +46,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi
+if [ "$mode" = test ]; then
+  # Debian 13's cloud-init schema for the unit tier (test/unit/cloud-init-schema.ts), from the Debian archive.
+  echo "setup: cloud-init schema in $(bash scripts/cloud-init-schema.sh)"
+fi
 echo "setup: done ($mode)"

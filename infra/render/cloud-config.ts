@@ -71,12 +71,16 @@ export function renderCloudConfig(input: CloudConfigInput): string {
     manage_etc_hosts: true,
     ssh_pwauth: false,
     disable_root: true,
-    // Set before the packages so postfix installs without a prompt; push-script writes its main.cf.
-    debconf_selections: {
-      postfix: [
-        "postfix postfix/main_mailer_type select No configuration",
-        `postfix postfix/mailname string ${hostname}`,
-      ].join("\n"),
+    // postfix installs without a prompt; push-script writes its main.cf. cloud-init reads debconf_selections
+    // only under `apt:` (cc_apt_configure, which runs in the config stage, before the final stage installs the
+    // packages); a top-level key is ignored by 22.4 and refused by the 24.x/25.x schema.
+    apt: {
+      debconf_selections: {
+        postfix: [
+          "postfix postfix/main_mailer_type select No configuration",
+          `postfix postfix/mailname string ${hostname}`,
+        ].join("\n"),
+      },
     },
     package_update: true,
     package_upgrade: input.upgradePackages ?? false,

@@ -1,11 +1,15 @@
 // Loads infra/index.ts the way `pulumi up`'s Node language host does (@pulumi/pulumi/cmd/run/run.js in
-// CommonJS mode): its choice of ts-node and compiler (tsutils.typeScriptRequireStrings), this project's
-// tsconfig through tsutils.loadTypeScriptCompilerOptions, the host's compiler-option defaults (module
-// nodenext for TypeScript >= 4.7), type-checking on, then a plain `require` of the program. Tests run
+// CommonJS mode): from the program's directory (Pulumi.yaml `main: infra/index.ts`, so run.js gets
+// `--pwd infra` and chdirs there), its choice of ts-node and compiler (tsutils.typeScriptRequireStrings),
+// the tsconfig.json of that directory through tsutils.loadTypeScriptCompilerOptions (run.js sets
+// skipProject when there is none, and ts-node then falls back to its own defaults: not strict), the
+// host's compiler-option defaults (module nodenext for TypeScript >= 4.7), type-checking on, then a
+// plain `require` of the program. Tests run
 // under tsx, which forgives module-setup mistakes this path does not; this test catches them here
 // instead of on a user's first `pulumi up`.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { readStackFile } from "../../infra/stack-file";
@@ -44,16 +48,19 @@ const cfg = JSON.parse(process.env.DIY_TEST_CONFIG);
 pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
 
 // --- what run.js does when PULUMI_NODEJS_TYPESCRIPT=true and package.json has no "type": "module" ---
+// (the test starts this process in the program directory, as run.js's process.chdir(--pwd) leaves it)
+const fs = require("node:fs");
 const tsConfigPath = "tsconfig.json";
+const skipProject = !fs.existsSync(tsConfigPath);
 const compilerOptions = tsutils.loadTypeScriptCompilerOptions(tsConfigPath);
 const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
 const ts = require(typescriptRequire);
 const useNodeNext = semver.gte(ts.version, "4.7.0");
-require(tsnodeRequire).register({
+const service = require(tsnodeRequire).register({
   compiler: typescriptRequire,
   transpileOnly: compilerOptions.noCheck,
   project: tsConfigPath,
-  skipProject: false,
+  skipProject,
   compilerOptions: {
     target: "ES2020",
     module: useNodeNext ? "nodenext" : "commonjs",
@@ -62,13 +69,19 @@ require(tsnodeRequire).register({
     ...compilerOptions,
   },
 });
-const pkg = require(path.resolve("package.json"));
-const program = require(path.resolve(pkg.main));
+const program = require(path.join(process.cwd(), process.env.DIY_ENTRY_POINT));
 // ----------------------------------------------------------------------------------------------
 
 const get = (o) => new Promise((resolve) => pulumi.output(o).apply(resolve));
 (async () => {
-  const out = { tsnode: require(tsnodeRequire).VERSION, typescript: ts.version, exports: Object.keys(program).sort() };
+  const o = service.config.options;
+  const out = {
+    tsnode: require(tsnodeRequire).VERSION,
+    typescript: ts.version,
+    exports: Object.keys(program).sort(),
+    skipProject,
+    options: { strict: o.strict, noUncheckedIndexedAccess: o.noUncheckedIndexedAccess, target: o.target },
+  };
   out.webUrl = await get(program.webUrl);
   out.brokerEndpoint = await get(program.brokerEndpoint);
   await pulumi.runtime.waitForRPCs();
@@ -89,7 +102,12 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
   };
   // No tsx here: NODE_OPTIONS from the test runner must not leak into the child.
   delete env.NODE_OPTIONS;
-  const r = spawnSync(process.execPath, ["-e", CHILD], { cwd: root, env, encoding: "utf8", timeout: 240_000 });
+  // Where Pulumi runs the program: the directory of Pulumi.yaml's `main`, the entry point inside it.
+  const main = readFileSync(path.join(root, "Pulumi.yaml"), "utf8").match(/^main:\s*(\S+)\s*$/m)?.[1];
+  assert.equal(main, "infra/index.ts");
+  const programDir = path.join(root, path.dirname(main));
+  env.DIY_ENTRY_POINT = path.basename(main);
+  const r = spawnSync(process.execPath, ["-e", CHILD], { cwd: programDir, env, encoding: "utf8", timeout: 240_000 });
   const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
   assert.ok(line, `the program did not load under the host's ts-node (exit ${r.status}):\n${r.stderr.slice(-4000)}`);
   const out = JSON.parse(line.slice("RESULT ".length));
@@ -107,6 +125,10 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
   assert.equal(out.brokerEndpoint, "203.0.113.10:8883");
   for (const t of ["diy:index:DeviceCloud", "aws:ec2/instance:Instance", "command:remote:Command"])
     assert.ok(out.types.includes(t), t);
+  // The program directory's tsconfig.json (extending the root one) is what ts-node compiled with.
+  assert.equal(out.skipProject, false, "no tsconfig.json in the program directory: ts-node would use its defaults");
+  assert.equal(out.options.strict, true);
+  assert.equal(out.options.noUncheckedIndexedAccess, true);
   // The project's own ts-node 10 and TypeScript 5 (not the vendored ts-node 7 / TypeScript 3.8).
   assert.match(out.tsnode, /^10\./);
   assert.match(out.typescript, /^5\./);

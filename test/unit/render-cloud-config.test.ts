@@ -38,7 +38,7 @@ test("user data uses only cloud-init module keys spelt right (schema check canno
     "manage_etc_hosts",
     "ssh_pwauth",
     "disable_root",
-    "debconf_selections",
+    "apt",
     "package_update",
     "package_upgrade",
     "packages",
@@ -71,11 +71,12 @@ test("user data installs the server packages including the SASL modules and fail
   assert.deepEqual(pkgs, [...SERVER_PACKAGES]);
 });
 
-test("user data answers postfix's debconf question before packages are installed", () => {
-  const text = render();
-  const selections = (doc(text).debconf_selections as Record<string, string>).postfix ?? "";
+test("user data answers postfix's debconf question under apt:, where cloud-init reads it", () => {
+  const apt = doc(render()).apt as { debconf_selections?: Record<string, string> } | undefined;
+  const selections = apt?.debconf_selections?.postfix ?? "";
   assert.match(selections, /^postfix postfix\/main_mailer_type select No configuration$/m);
-  assert.ok(text.indexOf("debconf_selections") < text.indexOf("packages:"));
+  assert.match(selections, /^postfix postfix\/mailname string diy-dev$/m);
+  assert.equal(doc(render()).debconf_selections, undefined, "a top-level debconf_selections is ignored by cloud-init");
 });
 
 test("user data turns off SSH passwords, keyboard-interactive and root login in an sshd drop-in read first", () => {

@@ -15,6 +15,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { policies } from "../../policy/policies";
+import { cloudInitSchema } from "./cloud-init-schema";
 import type { StackEvaluation } from "./stacks-eval-child";
 
 const root = path.resolve(__dirname, "../..");
@@ -116,6 +117,14 @@ describe("example stack files", () => {
       it("passes the advisory policies too, as an example should", async () => {
         assert.ok(evaluation, "the stack evaluated");
         assert.deepEqual(await policyViolations(evaluation, "advisory"), []);
+      });
+
+      it("sends the instance user data that cloud-init 25.1's own schema accepts", () => {
+        assert.ok(evaluation, "the stack evaluated");
+        const instance = evaluation.resources.find((r) => r.type === "aws:ec2/instance:Instance");
+        const userData = instance?.inputs.userData;
+        assert.equal(typeof userData, "string", "the instance has user data");
+        assert.deepEqual(cloudInitSchema().validate(userData as string), []);
       });
     });
   }
