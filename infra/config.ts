@@ -5,6 +5,7 @@ import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isDeviceId, isIoName, RESERVED_IDS } from "../protocol";
+import { TAGS_PER_RESOURCE_MAX, tagProblems } from "./aws-rules";
 
 /** Config namespace = the project name in Pulumi.yaml. */
 export const NAMESPACE = "diy-device-cloud";
@@ -562,15 +563,12 @@ const deviceSchema = z.strictObject({
   bridge: bridgeSchema.optional(),
 });
 
-const tagsSchema = z.record(
-  str("tag key")
-    .min(1, { error: "tag key must not be empty" })
-    .max(128, { error: "tag key must be at most 128 characters" })
-    .refine((k) => !k.toLowerCase().startsWith("aws:"), {
-      error: (iss) => `tag key ${show(iss.input)} uses the reserved aws: prefix`,
-    }),
-  str("tag value").max(256, { error: "tag value must be at most 256 characters" }),
-);
+/** The program adds a Name tag to every resource it tags, so one of EC2's 50 tags per resource is taken. */
+export const MAX_USER_TAGS = TAGS_PER_RESOURCE_MAX - 1;
+
+// Values must be strings; EC2's own rules (infra/aws-rules.ts) are applied per tag in parseSettings, because zod
+// reports a refused record key only as "Invalid key in record".
+const tagsSchema = z.record(z.string(), str("tag value"));
 
 function zodPath(key: string, path: PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : `${acc}.${String(p)}`), key);
@@ -879,7 +877,23 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   if (tagsJson !== undefined) {
     const r = tagsSchema.safeParse(tagsJson, { reportInput: true });
     if (!r.success) problems.push(...zodProblems("tags", r.error));
-    else tags = r.data;
+    else {
+      const before = problems.length;
+      for (const [k, v] of Object.entries(r.data))
+        for (const p of tagProblems(k, v))
+          add(
+            "tags",
+            p,
+            `tags.${k}`,
+            `pulumi config set --path '${NAMESPACE}:tags.<key>' <value>   (or fix the entry in Pulumi.<stack>.yaml)`,
+          );
+      if (Object.keys(r.data).length > MAX_USER_TAGS)
+        add(
+          "tags",
+          `has ${Object.keys(r.data).length} tags; EC2 takes ${TAGS_PER_RESOURCE_MAX} per resource and the program adds Name, so at most ${MAX_USER_TAGS}`,
+        );
+      if (problems.length === before) tags = r.data;
+    }
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

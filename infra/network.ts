@@ -6,7 +6,8 @@ import { checkCidr } from "./config";
 
 /** What the world may reach: HTTP (redirect + ACME), HTTPS, MQTT over TLS. SSH is added per admin CIDR. */
 export const PUBLIC_PORTS = [
-  { port: 80, what: "HTTP: redirect to HTTPS and Let's Encrypt challenges" },
+  // Descriptions reach EC2, which takes only the characters of infra/aws-rules.ts (no apostrophe).
+  { port: 80, what: "HTTP: redirect to HTTPS and ACME HTTP-01 challenges (Lets Encrypt)" },
   { port: 443, what: "HTTPS: the web app" },
   { port: 8883, what: "MQTT over TLS with client certificates" },
 ] as const;
@@ -64,7 +65,7 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
   // instance metadata service are link-local Amazon services that security groups do not filter.
   const egressPorts = [
     { port: 80, what: "HTTP: Debian/Ubuntu package mirrors" },
-    { port: 443, what: "HTTPS: package mirrors, Let's Encrypt, dynamic DNS" },
+    { port: 443, what: "HTTPS: package mirrors, ACME (Lets Encrypt), dynamic DNS" },
     ...(args.smtpPort !== undefined && args.smtpPort !== 80 && args.smtpPort !== 443
       ? [{ port: args.smtpPort, what: "SMTP relay for alert mail" }]
       : []),

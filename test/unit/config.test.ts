@@ -307,6 +307,14 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
   ],
   ["tags with aws: prefix", { ...minimal, tags: '{"aws:owner":"me"}' }, "tags", /aws:/],
   ["tags not an object", { ...minimal, tags: '["a"]' }, "tags", /JSON object/],
+  // EC2 API Reference, Tag: keys up to 127 characters (not 128, the limit of some other services).
+  ["tag key of 128 characters", { ...minimal, tags: JSON.stringify({ ["k".repeat(128)]: "v" }) }, "tags", /127/],
+  [
+    "50 tags (the program adds Name: EC2 takes 50)",
+    { ...minimal, tags: JSON.stringify(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`t${i}`, "v"]))) },
+    "tags",
+    /at most 49/,
+  ],
   ["misspelt key", { ...minimal, adminCidr: '["198.51.100.7/32"]' }, "adminCidr", /did you mean adminCidrs/],
 ];
 

@@ -1,6 +1,8 @@
 // Runs the Pulumi program under pulumi.runtime.setMocks: records every resource registration and invoke,
-// and answers with plausible values (PEM-shaped keys/certs, an Elastic IP, an AMI id).
+// and answers with plausible values (PEM-shaped keys/certs, an Elastic IP, an AMI id). Like AWS, it refuses a
+// resource whose names, descriptions or tags break EC2's documented rules (infra/aws-rules.ts).
 import * as pulumi from "@pulumi/pulumi";
+import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
 
 export interface Recorded {
   type: string;
@@ -76,20 +78,39 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
   }
 }
 
+/**
+ * The physical name the provider gives a resource when the program names none: the AWS provider auto-names
+ * `name`/`keyName` as "<resource name>-<7 hex>" (pulumi-terraform-bridge's default auto-naming).
+ */
+function autoNamed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  const property = { "aws:ec2/securityGroup:SecurityGroup": "name", "aws:ec2/keyPair:KeyPair": "keyName" }[type];
+  if (!property || inputs[property] !== undefined) return inputs;
+  return { ...inputs, [property]: `${name}-0a1b2c3` };
+}
+
 export interface Harness {
   resources: Recorded[];
+  /** Registrations the double refused the way AWS would (type, name and the error). */
+  refused: { type: string; name: string; error: string }[];
   calls: pulumi.runtime.MockCallArgs[];
   ofType(type: string): Recorded[];
 }
 
 export function installMocks(project = "diy-device-cloud", stack = "dev"): Harness {
   const resources: Recorded[] = [];
+  const refused: Harness["refused"] = [];
   const calls: pulumi.runtime.MockCallArgs[] = [];
   const registered = new Map<string, RegisteredOptions>();
   pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+        const inputs = autoNamed(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
+        const refusals = awsRefusals(args.type, inputs);
+        if (refusals.length > 0) {
+          const error = `${args.type} ${args.name}: ${formatRefusals(refusals)}`;
+          refused.push({ type: args.type, name: args.name, error });
+          throw new Error(error);
+        }
         const secretInputs = Object.keys(args.inputs).filter((k) => isWrapped(args.inputs[k]));
         const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
         const options = registered.get(`${args.type}::${args.name}`) ?? NO_OPTIONS;
@@ -107,7 +128,7 @@ export function installMocks(project = "diy-device-cloud", stack = "dev"): Harne
     false,
   );
   recordRegistrationOptions(registered);
-  return { resources, calls, ofType: (t) => resources.filter((r) => r.type === t) };
+  return { resources, refused, calls, ofType: (t) => resources.filter((r) => r.type === t) };
 }
 
 const NO_OPTIONS: RegisteredOptions = {

@@ -14,6 +14,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
 import { policies } from "../../policy/policies";
 import { cloudInitSchema } from "./cloud-init-schema";
 import type { StackEvaluation } from "./stacks-eval-child";
@@ -105,6 +106,16 @@ describe("example stack files", () => {
         for (const output of ["webUrl", "brokerEndpoint", "publicIp", "caCertPem"]) {
           assert.ok(evaluation.outputs.includes(output), `exports ${output}`);
         }
+      });
+
+      it("sends only names, descriptions and tags AWS accepts (infra/aws-rules.ts)", () => {
+        assert.ok(evaluation, "the stack evaluated");
+        const described = evaluation.resources.filter((r) => typeof r.inputs.description === "string");
+        assert.ok(described.length >= 5, "the security group and its rules carry descriptions");
+        const refused = evaluation.resources.flatMap((r) =>
+          awsRefusals(r.type, r.inputs).map((x) => `${r.type} ${r.name}: ${formatRefusals([x])}`),
+        );
+        assert.deepEqual(refused, []);
       });
 
       it("passes every mandatory policy of the pack", async () => {

@@ -1,0 +1,148 @@
+// AWS's documented limits for every name, description and tag this program sends, in one place. The program
+// (config validation, infra/network.ts), the Pulumi mocks (test/unit/program-harness.ts) and the stack-file
+// checks all use these rules, so a value AWS would refuse fails a test here instead of the first `pulumi up`.
+// Pure: no Pulumi, no I/O.
+//
+// Sources (Amazon EC2 API Reference):
+// - CreateSecurityGroup: GroupName "Up to 255 characters in length. Cannot start with sg-. Valid characters:
+//   a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*"; GroupDescription "Up to 255 characters in length.
+//   Valid characters: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*".
+// - IpRange / Ipv6Range Description (the rule descriptions AuthorizeSecurityGroupIngress/Egress take, which
+//   aws.vpc.SecurityGroupIngressRule/EgressRule send): "Up to 255 characters in length. Allowed characters are
+//   a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*". EC2 answers a bad one with `InvalidParameterValue:
+//   Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:
+//   a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*` (the message seen in the wild, e.g. aws-cloudformation/cfn-lint#173).
+// - Tag: "Tag keys are case-sensitive and accept a maximum of 127 Unicode characters. May not begin with aws:";
+//   "Tag values are case-sensitive and accept a maximum of 256 Unicode characters". EC2 User Guide, Tag
+//   restrictions: "Maximum number of tags per resource – 50".
+// - CreateKeyPair / ImportKeyPair KeyName: "Up to 255 ASCII characters".
+// - RunInstances UserData: "User data is limited to 16 KB" (the raw bytes, before base64).
+
+/** The characters EC2 accepts in security group names and descriptions and in rule descriptions. */
+export const EC2_TEXT_CHARS = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*";
+const EC2_TEXT = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]*$/;
+export const EC2_TEXT_MAX = 255;
+export const TAG_KEY_MAX = 127;
+export const TAG_VALUE_MAX = 256;
+export const TAGS_PER_RESOURCE_MAX = 50;
+export const KEY_NAME_MAX = 255;
+export const USER_DATA_MAX_BYTES = 16 * 1024;
+
+/** One refusal, worded the way EC2 words it (code + message), so a test reads like the failed `up` would. */
+export interface AwsRefusal {
+  /** Input property that carries the value, e.g. "description" or "tags.Name". */
+  property: string;
+  code: "InvalidParameterValue" | "TagLimitExceeded" | "InvalidGroup.Reserved";
+  message: string;
+}
+
+/** Unicode characters, as AWS counts them (not UTF-16 code units). */
+const chars = (s: string) => [...s].length;
+
+/** Why EC2 refuses `text` as a security group name/description or rule description; undefined when it is fine. */
+export function ec2TextProblem(text: string): string | undefined {
+  if (chars(text) > EC2_TEXT_MAX) return `is ${chars(text)} characters long; at most ${EC2_TEXT_MAX}`;
+  if (!EC2_TEXT.test(text)) {
+    const bad = [...new Set([...text].filter((c) => !EC2_TEXT.test(c)))].map((c) => JSON.stringify(c));
+    return `contains ${bad.join(", ")}; EC2 accepts only ${EC2_TEXT_CHARS}`;
+  }
+  return undefined;
+}
+
+/** The problems of one tag key/value pair (EC2 API Reference, Tag). */
+export function tagProblems(key: string, value: string): string[] {
+  const out: string[] = [];
+  if (chars(key) === 0) out.push("tag key must not be empty");
+  if (chars(key) > TAG_KEY_MAX) out.push(`tag key ${JSON.stringify(key)} is longer than ${TAG_KEY_MAX} characters`);
+  if (key.toLowerCase().startsWith("aws:")) out.push(`tag key ${JSON.stringify(key)} uses the reserved aws: prefix`);
+  if (chars(value) > TAG_VALUE_MAX)
+    out.push(`tag value of ${JSON.stringify(key)} is longer than ${TAG_VALUE_MAX} characters`);
+  return out;
+}
+
+function tagRefusals(tags: unknown): AwsRefusal[] {
+  if (tags === undefined || tags === null || typeof tags !== "object") return [];
+  const entries = Object.entries(tags as Record<string, unknown>);
+  const out: AwsRefusal[] = [];
+  if (entries.length > TAGS_PER_RESOURCE_MAX) {
+    out.push({
+      property: "tags",
+      code: "TagLimitExceeded",
+      message: `The maximum number of tags per resource is ${TAGS_PER_RESOURCE_MAX}; got ${entries.length}`,
+    });
+  }
+  for (const [k, v] of entries) {
+    for (const p of tagProblems(k, String(v ?? ""))) {
+      out.push({ property: `tags.${k}`, code: "InvalidParameterValue", message: p });
+    }
+  }
+  return out;
+}
+
+function textRefusal(property: string, value: unknown, what: string): AwsRefusal[] {
+  if (typeof value !== "string") return [];
+  const why = ec2TextProblem(value);
+  if (!why) return [];
+  return [
+    {
+      property,
+      code: "InvalidParameterValue",
+      message: `Invalid ${what}. Valid descriptions are strings less than 256 characters from the following set: ${EC2_TEXT_CHARS} (${property} ${why})`,
+    },
+  ];
+}
+
+/**
+ * What EC2 would refuse in the request a resource of this Pulumi type makes with these inputs. `inputs` are the
+ * resource's inputs after Pulumi's auto-naming (pass the physical name as `name`/`keyName` when known).
+ */
+export function awsRefusals(type: string, inputs: Record<string, unknown>): AwsRefusal[] {
+  const out = tagRefusals(inputs.tags);
+  switch (type) {
+    case "aws:ec2/securityGroup:SecurityGroup": {
+      out.push(...textRefusal("description", inputs.description, "security group description"));
+      out.push(...textRefusal("name", inputs.name, "security group name"));
+      if (typeof inputs.name === "string" && inputs.name.toLowerCase().startsWith("sg-")) {
+        out.push({
+          property: "name",
+          code: "InvalidGroup.Reserved",
+          message: `Security group names may not start with sg- (got ${JSON.stringify(inputs.name)})`,
+        });
+      }
+      break;
+    }
+    case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+    case "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":
+    case "aws:ec2/securityGroupRule:SecurityGroupRule":
+      out.push(...textRefusal("description", inputs.description, "rule description"));
+      break;
+    case "aws:ec2/keyPair:KeyPair": {
+      const keyName = inputs.keyName;
+      if (typeof keyName === "string" && (chars(keyName) > KEY_NAME_MAX || !/^[\x20-\x7e]*$/.test(keyName))) {
+        out.push({
+          property: "keyName",
+          code: "InvalidParameterValue",
+          message: `Key pair names are up to ${KEY_NAME_MAX} ASCII characters (got ${JSON.stringify(keyName)})`,
+        });
+      }
+      break;
+    }
+    case "aws:ec2/instance:Instance": {
+      const userData = inputs.userData;
+      if (typeof userData === "string" && Buffer.byteLength(userData) > USER_DATA_MAX_BYTES) {
+        out.push({
+          property: "userData",
+          code: "InvalidParameterValue",
+          message: `User data is limited to ${USER_DATA_MAX_BYTES} bytes (got ${Buffer.byteLength(userData)})`,
+        });
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/** "Code: message" lines, one per refusal. */
+export function formatRefusals(refusals: readonly AwsRefusal[]): string {
+  return refusals.map((r) => `${r.code}: ${r.message}`).join("\n");
+}

@@ -1,0 +1,71 @@
+// infra/aws-rules.ts: EC2's documented limits for names, descriptions and tags, checked on their own and on
+// every name, description and tag the program sends (the same rules refuse resources in the Pulumi mocks).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { awsRefusals, EC2_TEXT_CHARS, ec2TextProblem, tagProblems } from "../../infra/aws-rules";
+import { PUBLIC_PORTS } from "../../infra/network";
+
+test("security group texts: only a-zA-Z0-9. _-:/()#,@[]+=&;{}!$* and at most 255 characters", () => {
+  assert.equal(ec2TextProblem("HTTPS: package mirrors, ACME (Lets Encrypt), dynamic DNS"), undefined);
+  assert.equal(ec2TextProblem(EC2_TEXT_CHARS), undefined);
+  assert.match(ec2TextProblem("Let's Encrypt") ?? "", /"'"/);
+  assert.match(ec2TextProblem("HTTP → HTTPS") ?? "", /"→"/);
+  assert.match(ec2TextProblem('quote " and <tag>') ?? "", /"\\"".*"<".*">"/);
+  assert.equal(ec2TextProblem("x".repeat(255)), undefined);
+  assert.match(ec2TextProblem("x".repeat(256)) ?? "", /256 characters long; at most 255/);
+});
+
+test("property: a text is accepted exactly when every character is in EC2's set and it fits 255", () => {
+  const allowed = new Set(EC2_TEXT_CHARS.replace("a-zA-Z0-9", ""));
+  const ok = (c: string) => /[a-zA-Z0-9]/.test(c) || allowed.has(c);
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300, unit: "binary" }), (s) => {
+      const expected = [...s].length <= 255 && [...s].every(ok);
+      assert.equal(ec2TextProblem(s) === undefined, expected, JSON.stringify(s));
+    }),
+  );
+});
+
+test("tags: key 1-127 characters without aws:, value up to 256 (EC2 API Reference, Tag)", () => {
+  assert.deepEqual(tagProblems("project", "diy-device-cloud"), []);
+  assert.deepEqual(tagProblems("k".repeat(127), "v".repeat(256)), []);
+  assert.match(tagProblems("k".repeat(128), "v").join(), /longer than 127/);
+  assert.match(tagProblems("k", "v".repeat(257)).join(), /longer than 256/);
+  assert.match(tagProblems("AWS:owner", "me").join(), /reserved aws: prefix/);
+  assert.match(tagProblems("", "v").join(), /empty/);
+  // Unicode characters, not UTF-16 units: 127 emoji are 254 code units and still a valid key.
+  assert.deepEqual(tagProblems("🙂".repeat(127), ""), []);
+});
+
+test("the refusals name EC2's error code: a rule description with an apostrophe, 51 tags, a group named sg-", () => {
+  const rule = awsRefusals("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {
+    description: "HTTP: Let's Encrypt",
+  });
+  assert.equal(rule.length, 1);
+  assert.equal(rule[0]?.code, "InvalidParameterValue");
+  assert.match(rule[0]?.message ?? "", /^Invalid rule description\. Valid descriptions are strings less than 256/);
+  const tags = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${i}`, "v"]));
+  assert.deepEqual(
+    awsRefusals("aws:ec2/eip:Eip", { tags }).map((r) => r.code),
+    ["TagLimitExceeded"],
+  );
+  const sg = awsRefusals("aws:ec2/securityGroup:SecurityGroup", { name: "sg-web", description: "ok" });
+  assert.deepEqual(
+    sg.map((r) => r.code),
+    ["InvalidGroup.Reserved"],
+  );
+  assert.match(
+    awsRefusals("aws:ec2/securityGroup:SecurityGroup", { description: "Bob's group" })[0]?.message ?? "",
+    /^Invalid security group description/,
+  );
+  assert.match(
+    awsRefusals("aws:ec2/instance:Instance", { userData: "x".repeat(16 * 1024 + 1) })[0]?.message ?? "",
+    /User data is limited to 16384 bytes/,
+  );
+  assert.deepEqual(awsRefusals("aws:ec2/keyPair:KeyPair", { keyName: "admin-é" })[0]?.code, "InvalidParameterValue");
+});
+
+test("every public port description infra/network.ts sends is one EC2 accepts", () => {
+  for (const { what } of PUBLIC_PORTS) assert.equal(ec2TextProblem(what), undefined, what);
+});
