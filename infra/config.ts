@@ -14,7 +14,15 @@ export const NAMESPACE = "diy-device-cloud";
 // Settings: what the rest of the program receives.
 // ---------------------------------------------------------------------------------------------------------
 
-export type Os = "debian12" | "ubuntu2404";
+/** Server operating systems, newest Debian first (the default). */
+export const OS_CHOICES = ["debian13", "debian12", "ubuntu2404"] as const;
+export type Os = (typeof OS_CHOICES)[number];
+/** Login user of each OS's cloud image: Debian's cloud team uses `admin`, Canonical `ubuntu`. */
+export const OS_ADMIN_USER: Record<Os, "admin" | "ubuntu"> = {
+  debian13: "admin",
+  debian12: "admin",
+  ubuntu2404: "ubuntu",
+};
 export type Arch = "x86_64" | "arm64";
 export type Board = "raspberrypi" | "beaglebone" | "generic";
 export type SafeState = "on" | "off";
@@ -139,9 +147,9 @@ export const KEYS = {
   },
   os: {
     type: "string",
-    default: "debian12",
-    description: "Server operating system: debian12 (default) or ubuntu2404.",
-    example: "debian12",
+    default: "debian13",
+    description: "Server operating system: debian13 (default), debian12 or ubuntu2404.",
+    example: "debian13",
   },
   adminCidrs: {
     type: "array",
@@ -686,9 +694,9 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   }
   const arch: Arch = instanceType.startsWith("t4g.") ? "arm64" : "x86_64";
   const osRaw = get("os", asString) ?? KEYS.os.default;
-  let os: Os = "debian12";
-  if (osRaw === "debian12" || osRaw === "ubuntu2404") os = osRaw;
-  else add("os", `must be debian12 or ubuntu2404, got ${show(osRaw)}`);
+  let os: Os = KEYS.os.default;
+  if ((OS_CHOICES as readonly string[]).includes(osRaw)) os = osRaw as Os;
+  else add("os", `must be one of ${OS_CHOICES.join(", ")}, got ${show(osRaw)}`);
 
   // SSH exposure
   const allowSshFromAnywhere = get("allowSshFromAnywhere", asBoolean) ?? false;
@@ -902,7 +910,7 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
     instanceType,
     arch,
     os,
-    adminUser: os === "ubuntu2404" ? "ubuntu" : "admin",
+    adminUser: OS_ADMIN_USER[os],
     adminCidrs,
     allowSshFromAnywhere,
     webPassword,

@@ -6,12 +6,23 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Arch, Os } from "./config";
 
 /** Official image owners: Debian's cloud team and Canonical. Without owners anyone could publish a look-alike. */
-export const AMI_OWNERS: Record<Os, string> = { debian12: "136693071363", ubuntu2404: "099720109477" };
+export const AMI_OWNERS: Record<Os, string> = {
+  debian13: "136693071363",
+  debian12: "136693071363",
+  ubuntu2404: "099720109477",
+};
 
 /** AMI name patterns (the architecture is part of the name and filtered separately, too). */
 export function amiNamePattern(os: Os, arch: Arch): string {
   const deb = arch === "arm64" ? "arm64" : "amd64";
-  return os === "debian12" ? `debian-12-${deb}-*` : `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${deb}-server-*`;
+  switch (os) {
+    case "debian13":
+      return `debian-13-${deb}-*`;
+    case "debian12":
+      return `debian-12-${deb}-*`;
+    case "ubuntu2404":
+      return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${deb}-server-*`;
+  }
 }
 
 export function lookupAmi(os: Os, arch: Arch, opts: pulumi.InvokeOutputOptions): pulumi.Output<string> {

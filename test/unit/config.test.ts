@@ -53,7 +53,7 @@ describe("parseSettings accepts good config", () => {
     const s = parse_(minimal);
     assert.equal(s.instanceType, "t3.micro");
     assert.equal(s.arch, "x86_64");
-    assert.equal(s.os, "debian12");
+    assert.equal(s.os, "debian13");
     assert.equal(s.adminUser, "admin");
     assert.deepEqual(s.adminCidrs, ["198.51.100.7/32"]);
     assert.equal(s.allowSshFromAnywhere, false);
@@ -68,6 +68,12 @@ describe("parseSettings accepts good config", () => {
     assert.deepEqual(s.revokedDevices, []);
     assert.deepEqual(s.tags, {});
     assert.equal(s.webPassword, undefined);
+  });
+
+  test("offers debian13 (default), debian12 and ubuntu2404, each with its image's login user", () => {
+    assert.equal(parse_({ ...minimal, os: "debian12" }).adminUser, "admin");
+    assert.equal(parse_({ ...minimal, os: "debian13" }).adminUser, "admin");
+    assert.equal(parse_({ ...minimal, os: "ubuntu2404" }).adminUser, "ubuntu");
   });
 
   test("derives arm64 and the ubuntu login from a t4g type and ubuntu2404", () => {
@@ -152,7 +158,7 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
   ],
   ["unknown instance type", { ...minimal, instanceType: "m5.24xlarge" }, "instanceType", /unsupported instance type/],
   ["misspelt instance type", { ...minimal, instanceType: "t3.mirco" }, "instanceType", /t3\.micro/],
-  ["unknown os", { ...minimal, os: "debian11" }, "os", /debian12 or ubuntu2404/],
+  ["unknown os", { ...minimal, os: "debian11" }, "os", /one of debian13, debian12, ubuntu2404/],
   ["short web password", { ...minimal, webPassword: "hunter2" }, "webPassword", /at least 12/],
   [
     "domain not a name",

@@ -5,7 +5,8 @@ import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 // Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { OS_CHOICES, parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
 import { readStackFile } from "../../infra/stack-file";
 import {
   type Harness,
@@ -184,11 +185,12 @@ for (const [stack, raw] of Object.entries(STACKS)) {
     test("looks the AMI up with the official owner and the instance type's architecture", () => {
       const call = ctx.h.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
       assert.ok(call);
-      assert.deepEqual(call.inputs.owners, [ctx.settings.os === "debian12" ? "136693071363" : "099720109477"]);
+      assert.deepEqual(call.inputs.owners, [ctx.settings.os.startsWith("debian") ? "136693071363" : "099720109477"]);
       const arch = call.inputs.filters.find((f: { name: string }) => f.name === "architecture").values;
       assert.deepEqual(arch, [ctx.settings.instanceType.startsWith("t4g") ? "arm64" : "x86_64"]);
       const name = call.inputs.filters.find((f: { name: string }) => f.name === "name").values[0] as string;
-      assert.match(name, ctx.settings.os === "debian12" ? /^debian-12-/ : /ubuntu-noble-24\.04/);
+      const pattern = { debian13: /^debian-13-/, debian12: /^debian-12-/, ubuntu2404: /ubuntu-noble-24\.04/ };
+      assert.match(name, pattern[ctx.settings.os]);
     });
 
     test("keeps user data free of secrets and under EC2's 16 KB", () => {
@@ -285,5 +287,23 @@ describe("DeviceCloud provisions every configured device", () => {
     assert.deepEqual(Object.keys(passwords), ["bridge1"]);
     assert.deepEqual(Object.keys(passwords.bridge1 ?? {}), ["arduino1"]);
     assert.equal(await isSecret(cloud.bridgeLanPasswords), true);
+  });
+});
+
+describe("server images", () => {
+  test("Debian 13 (default), Debian 12 and Ubuntu 24.04 from their official owners, per architecture", () => {
+    assert.deepEqual(
+      OS_CHOICES.flatMap((os) =>
+        (["x86_64", "arm64"] as const).map((arch) => `${AMI_OWNERS[os]} ${amiNamePattern(os, arch)}`),
+      ),
+      [
+        "136693071363 debian-13-amd64-*",
+        "136693071363 debian-13-arm64-*",
+        "136693071363 debian-12-amd64-*",
+        "136693071363 debian-12-arm64-*",
+        "099720109477 ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
+        "099720109477 ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*",
+      ],
+    );
   });
 });
