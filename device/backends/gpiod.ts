@@ -1,17 +1,23 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import type { BackendEnv, InputEvent, InputLine, OutputLine } from "./types";
 
-// libgpiod 1.6 command-line tools (Debian 12, Raspberry Pi OS bookworm). Lines are found by name:
-// the Pi 5 renumbered its chips (gpiochip4 -> gpiochip0) and names survive that. A line is held by a
-// long-lived process because the kernel reverts a line when the last holder of its fd exits.
-
-const execFileP = promisify(execFile);
+// libgpiod's command-line tools, both majors, chosen by `gpioset --version`:
+// - 1.6 (Debian 12, Raspberry Pi OS bookworm): `gpiofind`, `gpioset --mode=signal CHIP OFFSET=V`,
+//   `gpiomon --line-buffered --format=%e` (1 rising, 0 falling), bias `disable`.
+// - 2.x (Debian 13 gpiod 2.2.1, Raspberry Pi OS trixie): no gpiofind (`gpioinfo NAME` finds a line),
+//   `gpioset` stays in the foreground holding its values, `--banner` once the line is requested,
+//   `gpiomon --edges/--format=%E` (rising/falling), bias `disabled`, `--consumer` names the holder.
+//   Debian builds gpioset without its interactive mode (`-i` needs libedit): a new value is a new gpioset.
+// Sources: brgl/libgpiod tools/*.c at v1.6 and v2.2.4; Debian 13's binaries (test/integration/gpiod-tools.test.ts).
+// Lines are found by name: the Pi 5 renumbered its chips (gpiochip4 -> gpiochip0) and names survive that.
+// A line is held by a long-lived process because the kernel releases a line when its holder exits.
 
 export interface LineLocation {
   chip: string;
   offset: number;
+  /** Who holds the line right now, when the tool said so (gpioinfo). */
+  consumer?: string;
 }
 
 export type Bias = "pull-up" | "pull-down" | "disable";
@@ -22,15 +28,78 @@ export interface GpiodLineOptions {
   bias?: Bias;
 }
 
-/** `gpiofind GPIO17` prints "gpiochip0 17". */
+export interface Libgpiod {
+  major: 1 | 2;
+  /** "2.2.1" */
+  version: string;
+}
+
+/** Consumer name the 2.x tools give the kernel: `gpioinfo` then shows who holds the line. */
+export const CONSUMER = "diy-device";
+
+function exec(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code === "string") return reject(err); // ENOENT, EACCES: the tool did not run
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function tool(env: BackendEnv, name: string): string {
+  return env.gpiodBinDir ? join(env.gpiodBinDir, name) : name;
+}
+
+/** "gpioset (libgpiod) v2.2.1" -> { major: 2, version: "2.2.1" }; undefined when the text has no version. */
+export function parseLibgpiodVersion(text: string): Libgpiod | undefined {
+  const m = /\(libgpiod\) v(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  if (!m?.[1]) return undefined;
+  const major = Number(m[1]);
+  if (major !== 1 && major !== 2) return undefined;
+  return { major, version: m.slice(1).filter(Boolean).join(".") };
+}
+
+const detected = new Map<string, Promise<Libgpiod>>();
+
+/** Asks gpioset for its version once per tools directory. */
+export function detectLibgpiod(env: BackendEnv): Promise<Libgpiod> {
+  const key = env.gpiodBinDir ?? "";
+  let found = detected.get(key);
+  if (!found) {
+    found = exec(tool(env, "gpioset"), ["--version"]).then(
+      (r) => {
+        const lib = parseLibgpiodVersion(r.stdout);
+        if (!lib) {
+          throw new Error(
+            `gpioset --version printed no libgpiod 1.x or 2.x version (${JSON.stringify(r.stdout.split("\n")[0] ?? "")}): this backend drives libgpiod 1.6 and 2.x`,
+          );
+        }
+        return lib;
+      },
+      (err: NodeJS.ErrnoException) => {
+        throw new Error(
+          `libgpiod tools not found (${tool(env, "gpioset")}: ${err.code ?? err.message}): install the Debian package "gpiod"`,
+        );
+      },
+    );
+    found.catch(() => detected.delete(key)); // a later attempt (after apt install) asks again
+    detected.set(key, found);
+  }
+  return found;
+}
+
+// ---- finding a line -------------------------------------------------------------------------------------
+
+/** 1.x `gpiofind GPIO17` prints "gpiochip0 17". */
 export function parseGpiofind(stdout: string): LineLocation | undefined {
   const m = /^(\S+)\s+(\d+)\s*$/.exec(stdout.trim());
   return m?.[1] && m[2] ? { chip: m[1], offset: Number(m[2]) } : undefined;
 }
 
 /**
- * Finds a named line in `gpioinfo` output (libgpiod 1.x and 2.x both print a "<chip> - N lines:"
- * header and `line  17: "GPIO17" ...` rows). Fallback for images whose gpiofind is missing.
+ * Finds a named line in a full `gpioinfo` listing: both majors print a "<chip> - N lines:" header and
+ * `line  17: "GPIO17" ...` rows. The holder is the second quoted word in 1.x (`"GPIO17" "gpioset" output`)
+ * and `consumer="..."` in 2.x.
  */
 export function parseGpioinfo(stdout: string, name: string): LineLocation | undefined {
   let chip: string | undefined;
@@ -40,67 +109,140 @@ export function parseGpioinfo(stdout: string, name: string): LineLocation | unde
       chip = header[1];
       continue;
     }
-    const line = /^\s+line\s+(\d+):\s+"([^"]*)"/.exec(row);
-    if (line && chip && line[2] === name) return { chip, offset: Number(line[1]) };
+    const line = /^\s+line\s+(\d+):\s+"([^"]*)"(.*)$/.exec(row);
+    if (line && chip && line[2] === name) return { chip, offset: Number(line[1]), ...holderIn(line[3] ?? "") };
   }
   return undefined;
 }
 
-function commonArgs(opts: GpiodLineOptions): string[] {
-  return [...(opts.activeLow ? ["--active-low"] : []), ...(opts.bias ? [`--bias=${opts.bias}`] : [])];
+/** 2.x `gpioinfo GPIO17` prints `gpiochip0 17\t"GPIO17"        \toutput consumer="gpioset"`. */
+export function parseGpioinfoLine(stdout: string): LineLocation | undefined {
+  const m = /^(\S+) (\d+)\s(.*)$/m.exec(stdout);
+  return m?.[1] && m[2] ? { chip: m[1], offset: Number(m[2]), ...holderIn(m[3] ?? "") } : undefined;
 }
 
-/** gpioset holding the line until SIGTERM. */
-export function gpiosetArgs(loc: LineLocation, opts: GpiodLineOptions, on: boolean): string[] {
-  return ["--mode=signal", ...commonArgs(opts), loc.chip, `${loc.offset}=${on ? 1 : 0}`];
+function holderIn(rest: string): { consumer?: string } {
+  const v2 = /consumer=(?:"([^"]*)"|(\S+))/.exec(rest);
+  if (v2) return { consumer: v2[1] ?? v2[2] ?? "" };
+  const v1 = /^\s+"([^"]*)"/.exec(rest);
+  return v1?.[1] === undefined ? {} : { consumer: v1[1] };
 }
 
-/** gpiomon printing one "1" (rising) or "0" (falling) per line, flushed per event. */
-export function gpiomonArgs(loc: LineLocation, opts: GpiodLineOptions): string[] {
-  return ["--line-buffered", "--format=%e", ...commonArgs(opts), loc.chip, String(loc.offset)];
-}
-
-function tool(env: BackendEnv, name: string): string {
-  return env.gpiodBinDir ? join(env.gpiodBinDir, name) : name;
-}
-
-/** "gpioinfo (libgpiod) v2.1" -> 2; undefined when the text has no version. */
-export function libgpiodMajor(versionText: string): number | undefined {
-  const m = /\bv(\d+)\./.exec(versionText);
-  return m?.[1] ? Number(m[1]) : undefined;
-}
-
-export async function findLine(name: string, env: BackendEnv): Promise<LineLocation> {
-  try {
-    const { stdout } = await execFileP(tool(env, "gpiofind"), [name]);
-    const loc = parseGpiofind(stdout);
+export async function findLine(name: string, env: BackendEnv, lib: Libgpiod): Promise<LineLocation> {
+  if (lib.major === 2) {
+    const r = await exec(tool(env, "gpioinfo"), [name]);
+    const loc = r.code === 0 ? parseGpioinfoLine(r.stdout) : undefined;
     if (loc) return loc;
-  } catch (err) {
-    // Exit status 1 means "not found": try gpioinfo. No gpiofind at all is libgpiod 2, whose gpioset
-    // and gpiomon take other options: say so instead of failing later with a usage message.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      const version = await execFileP(tool(env, "gpioinfo"), ["--version"]).then(
-        (r) => r.stdout,
-        () => "",
-      );
-      const major = libgpiodMajor(version);
-      if (major !== undefined && major >= 2) {
-        throw new Error(
-          `libgpiod ${major}.x tools found; this backend drives the libgpiod 1.x CLI (Debian 12, Raspberry Pi OS bookworm). Use a "led" (dtoverlay=gpio-led) or "sysfs" backend here`,
-        );
-      }
+    const why = r.stderr.trim();
+    if (/cannot find line/.test(why) && !/unable to open chip/.test(why)) {
+      throw new Error(`GPIO line "${name}" not found: no GPIO chip names a line so (gpioinfo lists every line)`);
     }
-    env.log.debug("gpiofind did not find the line, trying gpioinfo", { line: name, err });
+    throw new Error(`cannot look up GPIO line "${name}" (is the service user in the gpio group?): ${why}`);
   }
-  let stdout: string;
+  const found = await exec(tool(env, "gpiofind"), [name]).catch(() => undefined);
+  const loc = found?.code === 0 ? parseGpiofind(found.stdout) : undefined;
+  if (loc) return loc;
+  env.log.debug("gpiofind did not find the line, trying gpioinfo", { line: name, stderr: found?.stderr });
+  let listing: { code: number; stdout: string; stderr: string };
   try {
-    ({ stdout } = await execFileP(tool(env, "gpioinfo"), [], { maxBuffer: 4 * 1024 * 1024 }));
+    listing = await exec(tool(env, "gpioinfo"), []);
   } catch (err) {
     throw new Error(`cannot list GPIO lines (is the gpiod package installed?): ${(err as Error).message}`);
   }
-  const loc = parseGpioinfo(stdout, name);
-  if (!loc) throw new Error(`GPIO line "${name}" not found by gpiofind or gpioinfo`);
-  return loc;
+  const fromListing = parseGpioinfo(listing.stdout, name);
+  if (!fromListing) throw new Error(`GPIO line "${name}" not found by gpiofind or gpioinfo`);
+  return fromListing;
+}
+
+// ---- command lines ----------------------------------------------------------------------------------------
+
+function biasArg(lib: Libgpiod, bias: Bias): string {
+  // 1.6 says "disable", 2.x "disabled" (tools-common.c parse_bias_or_die).
+  return lib.major === 2 && bias === "disable" ? "disabled" : bias;
+}
+
+/** gpioset holding the line at `on` until it is killed. */
+export function gpiosetArgs(lib: Libgpiod, loc: LineLocation, opts: GpiodLineOptions, on: boolean): string[] {
+  const value = `${loc.offset}=${on ? 1 : 0}`;
+  if (lib.major === 1) {
+    return [
+      "--mode=signal",
+      ...(opts.activeLow ? ["--active-low"] : []),
+      ...(opts.bias ? [`--bias=${biasArg(lib, opts.bias)}`] : []),
+      loc.chip,
+      value,
+    ];
+  }
+  return [
+    "--banner",
+    "--chip",
+    loc.chip,
+    "--consumer",
+    CONSUMER,
+    ...(opts.activeLow ? ["--active-low"] : []),
+    ...(opts.bias ? ["--bias", biasArg(lib, opts.bias)] : []),
+    value,
+  ];
+}
+
+/** gpiomon printing one line per edge: "1"/"0" (1.x) or "rising"/"falling" (2.x), flushed per event. */
+export function gpiomonArgs(lib: Libgpiod, loc: LineLocation, opts: GpiodLineOptions): string[] {
+  if (lib.major === 1) {
+    return [
+      "--line-buffered",
+      "--format=%e",
+      ...(opts.activeLow ? ["--active-low"] : []),
+      ...(opts.bias ? [`--bias=${biasArg(lib, opts.bias)}`] : []),
+      loc.chip,
+      String(loc.offset),
+    ];
+  }
+  return [
+    "--banner",
+    "--chip",
+    loc.chip,
+    "--consumer",
+    CONSUMER,
+    "--edges",
+    "both",
+    "--format",
+    "%E",
+    ...(opts.activeLow ? ["--active-low"] : []),
+    ...(opts.bias ? ["--bias", biasArg(lib, opts.bias)] : []),
+    String(loc.offset),
+  ];
+}
+
+/** One edge line of gpiomon's output as an event; undefined for anything else (a banner). */
+export function parseEdge(lib: Libgpiod, line: string): InputEvent | undefined {
+  // With --active-low the kernel inverts the edges, so rising is always "pressed".
+  const l = line.trim();
+  if (l === (lib.major === 2 ? "rising" : "1")) return "pressed";
+  if (l === (lib.major === 2 ? "falling" : "0")) return "released";
+  return undefined;
+}
+
+// ---- holding processes ------------------------------------------------------------------------------------
+
+/** Why a tool gave up the line, in words a user can act on. */
+async function failure(
+  what: string,
+  name: string,
+  loc: LineLocation,
+  env: BackendEnv,
+  lib: Libgpiod,
+  exit: { code: number | null; signal: NodeJS.Signals | null; stderr: string },
+): Promise<Error> {
+  const stderr = exit.stderr.trim();
+  if (/Device or resource busy/.test(stderr)) {
+    const now = await findLine(name, env, lib).catch(() => loc);
+    const who = now.consumer ? `"${now.consumer}" holds it` : "another process or a kernel driver holds it";
+    return new Error(
+      `GPIO line ${name} (${loc.chip} ${loc.offset}) is busy: ${who}. Stop that holder (for a kernel driver, remove the dtoverlay or dtparam that claims the pin) or choose another line`,
+    );
+  }
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
+  return new Error(`${what} for GPIO line ${name} ${how}${stderr ? `: ${stderr}` : ""}`);
 }
 
 /** Sends SIGTERM and resolves once the process is gone, i.e. the line is free for the next holder. */
@@ -116,114 +258,169 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+interface Holder {
+  child: ChildProcess;
+  /** Resolves once the line is held: 2.x prints its banner then; 1.x says nothing, so that is its start. */
+  ready: Promise<void>;
+  /** stderr tail, for the message when it exits. */
+  stderr(): string;
+}
+
+function startHolder(
+  env: BackendEnv,
+  lib: Libgpiod,
+  name: string,
+  args: string[],
+  onLine: (line: string) => void,
+): Holder {
+  const child = spawn(tool(env, name), args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-1024);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    let buffered = "";
+    let held = false;
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const l of lines) {
+        if (!held && /^(Setting|Monitoring) lines? /.test(l)) {
+          held = true;
+          resolve();
+        } else onLine(l);
+      }
+    });
+    child.once("error", reject);
+    if (lib.major === 1) child.once("spawn", () => resolve());
+    child.once("exit", (code, signal) => {
+      if (!held) reject(Object.assign(new Error("exited before holding the line"), { code, signal }));
+    });
+  });
+  ready.catch(() => {}); // observed by the caller; an early exit must not be an unhandled rejection here
+  return { child, ready, stderr: () => stderr };
+}
+
 const RESTART_MAX_MS = 30_000;
 
-export async function openGpiodOutput(opts: GpiodLineOptions, env: BackendEnv): Promise<OutputLine> {
-  const loc = await findLine(opts.line, env);
-  const log = env.log.child({ line: opts.line, chip: loc.chip, offset: loc.offset });
-  let holder: ChildProcess | undefined;
-  let value: boolean | undefined;
+/**
+ * Keeps one tool process holding a line: (re)starts it, replaces it on demand (old one gone first, so the
+ * kernel never sees two requesters), and restarts it with backoff when it dies on its own.
+ */
+function lineKeeper(opts: {
+  what: "gpioset" | "gpiomon";
+  line: string;
+  loc: LineLocation;
+  env: BackendEnv;
+  lib: Libgpiod;
+  onLine: (l: string) => void;
+}) {
+  const log = opts.env.log.child({ line: opts.line, chip: opts.loc.chip, offset: opts.loc.offset });
+  let current: Holder | undefined;
+  let args: string[] | undefined;
   let closed = false;
   let restartDelay = 1000;
   let restartTimer: NodeJS.Timeout | undefined;
 
-  const hold = (on: boolean): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(tool(env, "gpioset"), gpiosetArgs(loc, opts, on), { stdio: ["ignore", "ignore", "pipe"] });
-      holder = child;
-      let stderr = "";
-      child.stderr?.on("data", (d: Buffer) => {
-        stderr = (stderr + d.toString()).slice(-512);
-      });
-      child.once("spawn", () => resolve());
-      child.once("error", reject);
-      child.once("exit", (code, signal) => {
-        if (holder !== child || closed) return; // we replaced or stopped it on purpose
-        holder = undefined;
-        // The line reverts when gpioset dies: take it again, backing off if it keeps failing.
-        log.error("gpioset exited; the line is no longer held", { code, signal, stderr: stderr.trim() });
-        restartTimer = setTimeout(() => {
-          restartTimer = undefined;
-          if (!closed && value !== undefined) hold(value).catch((err) => log.error("gpioset restart failed", { err }));
-        }, restartDelay);
-        restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
-      });
+  const explain = async (h: Holder, code: number | null, signal: NodeJS.Signals | null) =>
+    failure(opts.what, opts.line, opts.loc, opts.env, opts.lib, { code, signal, stderr: h.stderr() });
+
+  const watch = (h: Holder) => {
+    h.child.once("exit", async (code, signal) => {
+      if (current !== h || closed) return; // replaced or stopped on purpose
+      current = undefined;
+      const err = await explain(h, code, signal);
+      log.error(`${opts.what} exited; the line is no longer held`, { err: err.message });
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        if (!closed && args) hold(args).catch((e) => log.error(`${opts.what} restart failed`, { err: e }));
+      }, restartDelay);
+      restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
     });
+  };
+
+  const hold = async (next: string[]): Promise<void> => {
+    if (restartTimer) clearTimeout(restartTimer);
+    restartTimer = undefined;
+    args = next;
+    const previous = current;
+    current = undefined;
+    if (previous) await stop(previous.child);
+    if (closed) return;
+    const h = startHolder(opts.env, opts.lib, opts.what, next, (l) => {
+      restartDelay = 1000;
+      opts.onLine(l);
+    });
+    current = h;
+    try {
+      await h.ready;
+    } catch (e) {
+      if (current === h) current = undefined;
+      const { code = null, signal = null } = e as { code?: number | null; signal?: NodeJS.Signals | null };
+      throw (e as NodeJS.ErrnoException).syscall ? e : await explain(h, code, signal);
+    }
+    if (current === h) {
+      if (opts.lib.major === 2) restartDelay = 1000;
+      watch(h);
+      // The tool may have died between its banner and this line.
+      if (h.child.exitCode !== null || h.child.signalCode !== null)
+        h.child.emit("exit", h.child.exitCode, h.child.signalCode);
+    }
+  };
 
   return {
-    description: `gpiod:${opts.line}(${loc.chip}/${loc.offset})`,
-    write: async (on) => {
-      if (closed) throw new Error("line is closed");
-      if (restartTimer) clearTimeout(restartTimer);
-      restartTimer = undefined;
-      value = on;
-      const previous = holder;
-      holder = undefined;
-      if (previous) await stop(previous);
-      await hold(on);
-    },
+    hold,
     close: async () => {
       closed = true;
       if (restartTimer) clearTimeout(restartTimer);
-      const previous = holder;
-      holder = undefined;
-      if (previous) await stop(previous);
+      const previous = current;
+      current = undefined;
+      if (previous) await stop(previous.child);
+    },
+  };
+}
+
+export async function openGpiodOutput(opts: GpiodLineOptions, env: BackendEnv): Promise<OutputLine> {
+  const lib = await detectLibgpiod(env);
+  const loc = await findLine(opts.line, env, lib);
+  const keeper = lineKeeper({ what: "gpioset", line: opts.line, loc, env, lib, onLine: () => {} });
+  let closed = false;
+  return {
+    description: `gpiod:${opts.line}(${loc.chip}/${loc.offset}) libgpiod ${lib.version}`,
+    write: async (on) => {
+      if (closed) throw new Error("line is closed");
+      await keeper.hold(gpiosetArgs(lib, loc, opts, on));
+    },
+    close: async () => {
+      closed = true;
+      await keeper.close();
     },
   };
 }
 
 export async function openGpiodInput(opts: GpiodLineOptions, env: BackendEnv): Promise<InputLine> {
-  const loc = await findLine(opts.line, env);
-  const log = env.log.child({ line: opts.line, chip: loc.chip, offset: loc.offset });
-  let monitor: ChildProcess | undefined;
-  let closed = false;
-  let restartDelay = 1000;
-  let restartTimer: NodeJS.Timeout | undefined;
-
-  const watch = (onEvent: (e: InputEvent) => void): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(tool(env, "gpiomon"), gpiomonArgs(loc, opts), { stdio: ["ignore", "pipe", "pipe"] });
-      monitor = child;
-      let buffered = "";
-      let stderr = "";
-      child.stdout?.setEncoding("utf8");
-      child.stdout?.on("data", (chunk: string) => {
-        restartDelay = 1000;
-        buffered += chunk;
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        // With --active-low the kernel inverts the edges, so rising is always "pressed".
-        for (const l of lines) {
-          if (l.trim() === "1") onEvent("pressed");
-          else if (l.trim() === "0") onEvent("released");
-        }
-      });
-      child.stderr?.on("data", (d: Buffer) => {
-        stderr = (stderr + d.toString()).slice(-512);
-      });
-      child.once("spawn", () => resolve());
-      child.once("error", reject);
-      child.once("exit", (code, signal) => {
-        if (monitor !== child || closed) return;
-        monitor = undefined;
-        log.error("gpiomon exited; restarting", { code, signal, stderr: stderr.trim() });
-        restartTimer = setTimeout(() => {
-          restartTimer = undefined;
-          if (!closed) watch(onEvent).catch((err) => log.error("gpiomon restart failed", { err }));
-        }, restartDelay);
-        restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
-      });
-    });
-
-  return {
-    description: `gpiod:${opts.line}(${loc.chip}/${loc.offset})`,
-    start: (onEvent) => watch(onEvent),
-    close: async () => {
-      closed = true;
-      if (restartTimer) clearTimeout(restartTimer);
-      const previous = monitor;
-      monitor = undefined;
-      if (previous) await stop(previous);
+  const lib = await detectLibgpiod(env);
+  const loc = await findLine(opts.line, env, lib);
+  let onEvent: ((e: InputEvent) => void) | undefined;
+  const keeper = lineKeeper({
+    what: "gpiomon",
+    line: opts.line,
+    loc,
+    env,
+    lib,
+    onLine: (l) => {
+      const e = parseEdge(lib, l);
+      if (e) onEvent?.(e);
     },
+  });
+  return {
+    description: `gpiod:${opts.line}(${loc.chip}/${loc.offset}) libgpiod ${lib.version}`,
+    start: async (handler) => {
+      onEvent = handler;
+      await keeper.hold(gpiomonArgs(lib, loc, opts));
+    },
+    close: () => keeper.close(),
   };
 }

@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type BackendEnv, type InputEvent, openInput, openOutput } from "../../device/backends";
-import { gpiomonArgs, gpiosetArgs, libgpiodMajor, parseGpiofind, parseGpioinfo } from "../../device/backends/gpiod";
-import { silentLogger } from "../../device/log";
+import {
+  gpiomonArgs,
+  gpiosetArgs,
+  parseEdge,
+  parseGpiofind,
+  parseGpioinfo,
+  parseGpioinfoLine,
+  parseLibgpiodVersion,
+} from "../../device/backends/gpiod";
+import { createLogger, silentLogger } from "../../device/log";
+import { installFakeLibgpiod2, piChip } from "../fakes/gpiod";
 
 const root = mkdtempSync(join(tmpdir(), "diy-device-backends-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -186,78 +195,158 @@ describe("simulated backend", () => {
   });
 });
 
-describe("libgpiod CLI backend", () => {
-  it("parses gpiofind and finds a named line in gpioinfo output", () => {
+// The libgpiod doubles: 1.6 as the small shell scripts below, 2.2 as test/fakes/libgpiod2.mjs (its header
+// names the sources; test/integration/gpiod-tools.test.ts holds it against Debian 13's real binaries).
+
+// The fake tools append a line to a log: the file exists (opened by >>) before its line is written,
+// so only lines that end in a newline count.
+const completeLines = (log: string): string[] => {
+  if (!existsSync(log)) return [];
+  const text = readFileSync(log, "utf8");
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l.length > 0);
+};
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A logger whose error lines the test can read. */
+function capturingLogger(): { log: ReturnType<typeof createLogger>; errors: () => string[] } {
+  const lines: string[] = [];
+  return {
+    log: createLogger({ write: (l) => lines.push(l), level: "debug" }),
+    errors: () => lines.filter((l) => JSON.parse(l).level === "error"),
+  };
+}
+
+const V1 = { major: 1, version: "1.6.3" } as const;
+const V2 = { major: 2, version: "2.2.1" } as const;
+
+describe("libgpiod CLI backend: version and parsing", () => {
+  it("tells 1.x from 2.x by `gpioset --version`, and refuses a major it does not know", () => {
+    // First lines as printed by Debian 12's gpiod 1.6.3 and Debian 13's gpiod 2.2.1.
+    assert.deepEqual(parseLibgpiodVersion("gpioset (libgpiod) v1.6.3\nCopyright (C) 2017-2018"), V1);
+    assert.deepEqual(parseLibgpiodVersion("gpioset (libgpiod) v2.2.1\nCopyright (C) 2017-2023"), V2);
+    assert.deepEqual(parseLibgpiodVersion("gpioset (libgpiod) v2.3"), { major: 2, version: "2.3" });
+    assert.equal(parseLibgpiodVersion("gpioset (libgpiod) v3.0.0"), undefined);
+    assert.equal(parseLibgpiodVersion("gpioset: unrecognized option"), undefined);
+  });
+
+  it("parses gpiofind, a 1.x or 2.x gpioinfo listing, and 2.x `gpioinfo NAME`, with the line's holder", () => {
     assert.deepEqual(parseGpiofind("gpiochip0 17\n"), { chip: "gpiochip0", offset: 17 });
     assert.equal(parseGpiofind(""), undefined);
-    const info = [
+    const v1 = [
       "gpiochip0 - 54 lines:",
       '\tline   0:      "ID_SDA"       unused   input  active-high ',
       '\tline  17:      "GPIO17"       unused   input  active-high ',
       "gpiochip1 - 8 lines:",
       '\tline   2:   "GPIO27"  "gpioset"  output  active-high [used]',
     ].join("\n");
-    assert.deepEqual(parseGpioinfo(info, "GPIO27"), { chip: "gpiochip1", offset: 2 });
-    assert.deepEqual(parseGpioinfo(info, "GPIO17"), { chip: "gpiochip0", offset: 17 });
-    assert.equal(parseGpioinfo(info, "GPIO4"), undefined);
+    assert.deepEqual(parseGpioinfo(v1, "GPIO27"), { chip: "gpiochip1", offset: 2, consumer: "gpioset" });
+    assert.deepEqual(parseGpioinfo(v1, "GPIO17"), { chip: "gpiochip0", offset: 17 });
+    assert.equal(parseGpioinfo(v1, "GPIO4"), undefined);
+    // 2.x rows: tools-common.c print_line_attributes(), gpioinfo.c print_line_info().
+    const v2 = 'gpiochip0 - 54 lines:\n\tline  17:\t"GPIO17"        \toutput consumer="diy-device"\n';
+    assert.deepEqual(parseGpioinfo(v2, "GPIO17"), { chip: "gpiochip0", offset: 17, consumer: "diy-device" });
+    assert.deepEqual(parseGpioinfoLine('gpiochip0 27\t"GPIO27"        \tinput\n'), { chip: "gpiochip0", offset: 27 });
+    assert.deepEqual(parseGpioinfoLine('gpiochip10 9\t"2712_STAT_LED"\toutput active-low consumer="ACT"\n'), {
+      chip: "gpiochip10",
+      offset: 9,
+      consumer: "ACT",
+    });
   });
 
-  it("builds libgpiod 1.6 arguments with active-low and bias", () => {
+  it("builds 1.6 and 2.x command lines for the same line", () => {
     const loc = { chip: "gpiochip0", offset: 17 };
-    assert.deepEqual(gpiosetArgs(loc, { line: "GPIO17", activeLow: true, bias: "disable" }, true), [
+    const opts = { line: "GPIO17", activeLow: true, bias: "disable" } as const;
+    assert.deepEqual(gpiosetArgs(V1, loc, opts, true), [
       "--mode=signal",
       "--active-low",
       "--bias=disable",
       "gpiochip0",
       "17=1",
     ]);
-    assert.deepEqual(gpiomonArgs(loc, { line: "GPIO17", bias: "pull-up" }), [
+    assert.deepEqual(gpiomonArgs(V1, loc, { line: "GPIO17", bias: "pull-up" }), [
       "--line-buffered",
       "--format=%e",
       "--bias=pull-up",
       "gpiochip0",
       "17",
     ]);
+    // 2.x: the bias is "disabled", the banner says when the line is held, the consumer names us.
+    assert.deepEqual(gpiosetArgs(V2, loc, opts, false), [
+      "--banner",
+      "--chip",
+      "gpiochip0",
+      "--consumer",
+      "diy-device",
+      "--active-low",
+      "--bias",
+      "disabled",
+      "17=0",
+    ]);
+    assert.deepEqual(gpiomonArgs(V2, loc, { line: "GPIO17" }), [
+      "--banner",
+      "--chip",
+      "gpiochip0",
+      "--consumer",
+      "diy-device",
+      "--edges",
+      "both",
+      "--format",
+      "%E",
+      "17",
+    ]);
+    // gpiomon's %e is "1"/"0" in 1.6 and "1"/"2" in 2.x: 2.x uses %E, rising/falling.
+    assert.deepEqual(
+      ["1", "0", "2"].map((l) => parseEdge(V1, l)),
+      ["pressed", "released", undefined],
+    );
+    assert.deepEqual(
+      ["rising", "falling", "2"].map((l) => parseEdge(V2, l)),
+      ["pressed", "released", undefined],
+    );
   });
 
-  // Fake tools that log their arguments and pid, so the test sees which process holds the line.
-  function fakeTools(env: BackendEnv & { dir: string }): string {
+  it("names the package to install when there are no libgpiod tools at all", async () => {
+    const env = freshEnv();
+    env.gpiodBinDir = join(env.dir, "empty");
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false),
+      /libgpiod tools not found .*ENOENT.*install the Debian package "gpiod"/,
+    );
+  });
+});
+
+describe("libgpiod 1.6 CLI backend", () => {
+  // Fake 1.6 tools that log their arguments and pid, so the test sees which process holds the line.
+  // `--version` prints what Debian 12's gpiod 1.6.3 prints.
+  function fakeTools(env: BackendEnv & { dir: string }, gpiosetBody?: string): string {
     const bin = join(env.dir, "bin");
     const log = join(env.dir, "gpio.log");
     mkdirSync(bin);
+    const version = (tool: string) => `if [ "$1" = --version ]; then echo "${tool} (libgpiod) v1.6.3"; exit 0; fi`;
     const tools: Record<string, string> = {
       gpiofind: 'if [ "$1" = GPIO17 ]; then echo "gpiochip0 17"; else exit 1; fi',
       gpioinfo: "printf 'gpiochip0 - 54 lines:\\n\\tline  27:  \"GPIO27\"  unused input active-high\\n'",
-      gpioset: `echo "set $$ $*" >> ${log}; exec sleep 1000`,
+      gpioset: gpiosetBody ?? `echo "set $$ $*" >> ${log}; exec sleep 1000`,
       gpiomon: `echo "mon $$ $*" >> ${log}; sleep 0.1; echo 1; sleep 0.1; echo 0; exec sleep 1000`,
     };
     for (const [name, body] of Object.entries(tools)) {
-      writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+      writeFileSync(join(bin, name), `#!/bin/sh\n${version(name)}\n${body}\n`);
       chmodSync(join(bin, name), 0o755);
     }
     env.gpiodBinDir = bin;
     return log;
   }
-
-  // The fake tools append a line to the log: the file exists (opened by >>) before its line is written,
-  // so only lines that end in a newline count.
-  const completeLines = (log: string): string[] => {
-    if (!existsSync(log)) return [];
-    const text = readFileSync(log, "utf8");
-    return text
-      .slice(0, text.lastIndexOf("\n") + 1)
-      .split("\n")
-      .filter((l) => l.length > 0);
-  };
-
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   it("holds an output with one gpioset process and replaces it (old one gone first) on each change", async () => {
     const env = freshEnv();
@@ -269,6 +358,7 @@ describe("libgpiod CLI backend", () => {
     );
     let closed = false;
     try {
+      assert.match(out.description, /^gpiod:GPIO17\(gpiochip0\/17\) libgpiod 1\.6\.3$/);
       const first = await until(() => completeLines(log)[0], "gpioset start");
       assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
       await out.write(true);
@@ -312,18 +402,23 @@ describe("libgpiod CLI backend", () => {
     }
   });
 
-  it("refuses libgpiod 2 tools (no gpiofind) with a message naming the alternatives", async () => {
+  it("says that the line is busy when 1.6's gpioset cannot take it", async () => {
     const env = freshEnv();
-    const bin = join(env.dir, "bin2");
-    mkdirSync(bin);
-    writeFileSync(join(bin, "gpioinfo"), '#!/bin/sh\n[ "$1" = --version ] && echo "gpioinfo (libgpiod) v2.1.3"\n');
-    chmodSync(join(bin, "gpioinfo"), 0o755);
-    env.gpiodBinDir = bin;
-    await assert.rejects(
-      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false),
-      /libgpiod 2\.x tools found.*"led".*"sysfs"/,
+    // tools/gpioset.c (v1.6): die_perror("error setting the GPIO line values") -> EBUSY, exit 1.
+    fakeTools(env, 'echo "$0: error setting the GPIO line values: Device or resource busy" >&2; exit 1');
+    const { log, errors } = capturingLogger();
+    env.log = log;
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
+      env,
+      false,
     );
-    assert.equal(libgpiodMajor("gpioset (libgpiod) v1.6.3"), 1);
+    try {
+      const line = await until(() => errors()[0], "the error about the busy line");
+      assert.match(line, /GPIO line GPIO17 \(gpiochip0 17\) is busy: another process or a kernel driver holds it/);
+    } finally {
+      await out.close();
+    }
   });
 
   it("names a line that no tool knows", async () => {
@@ -332,6 +427,143 @@ describe("libgpiod CLI backend", () => {
     await assert.rejects(
       openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO99" } }, env, false),
       /GPIO line "GPIO99" not found/,
+    );
+  });
+});
+
+describe("libgpiod 2.x CLI backend", () => {
+  function fake2(env: BackendEnv & { dir: string }, chips = [piChip()]) {
+    const gpio = installFakeLibgpiod2(env.dir, chips);
+    env.gpiodBinDir = gpio.bin;
+    return gpio;
+  }
+
+  it("finds GPIO17 by name and holds it with one gpioset per value, the old one gone before the next", async () => {
+    const env = freshEnv();
+    const gpio = fake2(env);
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
+      env,
+      false,
+    );
+    let closed = false;
+    try {
+      assert.equal(out.description, "gpiod:GPIO17(gpiochip0/17) libgpiod 2.2.1");
+      // Resolved: the line is held (the banner came), at the safe state, by us.
+      assert.equal(gpio.value("gpiochip0", 17), 0);
+      const first = gpio.holder("gpiochip0", 17);
+      assert.equal(first?.consumer, "diy-device");
+      // The double gives a line to one requester at a time, as the kernel does: a second gpioset started
+      // before the first is gone would fail with "Device or resource busy" and this write would reject.
+      await out.write(true);
+      assert.equal(gpio.value("gpiochip0", 17), 1);
+      const second = gpio.holder("gpiochip0", 17);
+      assert.ok(second && second.pid !== first?.pid);
+      assert.equal(alive(first?.pid ?? 0), false, "the first gpioset released the line");
+      await out.write(false);
+      assert.equal(gpio.value("gpiochip0", 17), 0);
+      await out.close();
+      closed = true;
+      assert.equal(gpio.holder("gpiochip0", 17), undefined, "close releases the line");
+    } finally {
+      if (!closed) await out.close();
+    }
+  });
+
+  it("drives an active-low line low for on and passes bias `disable` as 2.x's `disabled`", async () => {
+    const env = freshEnv();
+    const gpio = fake2(env);
+    const out = await openOutput(
+      { name: "led", safeState: "on", backend: { type: "gpiod", line: "GPIO17", activeLow: true, bias: "disable" } },
+      env,
+      true,
+    );
+    try {
+      assert.equal(gpio.value("gpiochip0", 17), 0, "on is the low level on an active-low line");
+      await out.write(false);
+      assert.equal(gpio.value("gpiochip0", 17), 1);
+    } finally {
+      await out.close();
+    }
+  });
+
+  it("reports a button on GPIO27 (pull-up, active-low) pressed and released through gpiomon", async () => {
+    const env = freshEnv();
+    const gpio = fake2(env);
+    const input = await openInput(
+      { name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up", activeLow: true } },
+      env,
+    );
+    const events: InputEvent[] = [];
+    try {
+      await input.start((e) => events.push(e));
+      assert.equal(gpio.holder("gpiochip0", 27)?.consumer, "diy-device");
+      gpio.pull("gpiochip0", 27, "pull-down"); // the button pulls the line to ground
+      await until(() => (events.length >= 1 ? true : undefined), "pressed");
+      gpio.pull("gpiochip0", 27, "pull-up");
+      await until(() => (events.length >= 2 ? true : undefined), "released");
+      assert.deepEqual(events, ["pressed", "released"]);
+    } finally {
+      await input.close();
+    }
+    assert.equal(gpio.holder("gpiochip0", 27), undefined, "close releases the line");
+  });
+
+  it("says who holds a busy line: a kernel driver, or another process", async () => {
+    const env = freshEnv();
+    // GPIO17 claimed by dtoverlay=gpio-led,label=led: the kernel's gpio-leds driver is its consumer.
+    const gpio = fake2(env, [{ ...piChip(), kernel: { 17: "led" } }]);
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false),
+      /GPIO line GPIO17 \(gpiochip0 17\) is busy: "led" holds it\. Stop that holder \(for a kernel driver, remove the dtoverlay/,
+    );
+    const other = spawn(join(gpio.bin, "gpioset"), ["--banner", "GPIO27=1"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      await until(() => gpio.holder("gpiochip0", 27), "the other gpioset");
+      const input = await openInput({ name: "button", backend: { type: "gpiod", line: "GPIO27" } }, env);
+      await assert.rejects(
+        input.start(() => {}),
+        /GPIO line GPIO27 \(gpiochip0 27\) is busy: "gpioset" holds it/,
+      );
+      await input.close();
+    } finally {
+      other.kill("SIGTERM");
+    }
+  });
+
+  it("takes the line again with backoff when its gpioset dies, at the value it had", async () => {
+    const env = freshEnv();
+    const gpio = fake2(env);
+    const { log, errors } = capturingLogger();
+    env.log = log;
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
+      env,
+      false,
+    );
+    try {
+      await out.write(true);
+      const first = gpio.holder("gpiochip0", 17);
+      assert.ok(first);
+      process.kill(first.pid, "SIGKILL");
+      const again = await until(() => {
+        const h = gpio.holder("gpiochip0", 17);
+        return h && h.pid !== first.pid ? h : undefined;
+      }, "a new gpioset");
+      assert.equal(again.consumer, "diy-device");
+      assert.equal(gpio.value("gpiochip0", 17), 1);
+      assert.match(errors()[0] ?? "", /gpioset exited; the line is no longer held.*was killed by SIGKILL/);
+    } finally {
+      await out.close();
+    }
+  });
+
+  it("names a line no chip has", async () => {
+    const env = freshEnv();
+    fake2(env);
+    await assert.rejects(
+      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO99" } }, env, false),
+      /GPIO line "GPIO99" not found: no GPIO chip names a line so/,
     );
   });
 });
