@@ -13,8 +13,8 @@
 # package, its version, the .deb's sha256 and its licence (cloud-init is dual GPL-3 / Apache-2.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/debian-mirror.sh
-. scripts/lib/debian-mirror.sh
+# shellcheck source=scripts/lib/debian-download.sh
+. scripts/lib/debian-download.sh
 
 SUITE=trixie
 SCHEMA_PATH=usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json
@@ -31,21 +31,7 @@ done
 MIRROR=$(debian_mirror)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/lists/partial" "$WORK/cache/archives/partial" "$WORK/sources" "$WORK/deb"
-cat >"$WORK/sources/trixie.sources" <<SOURCES
-Types: deb
-URIs: $MIRROR
-Suites: $SUITE $SUITE-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-apt_opts=(
-  -o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$WORK/sources"
-  -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache=$WORK/cache" -o "Dir::State::Status=/dev/null"
-  -o "APT::Sandbox::User=$(id -un)" -o "Acquire::Retries=3" -o "Debug::NoLocking=1"
-)
-apt-get "${apt_opts[@]}" update -qq
-(cd "$WORK/deb" && apt-get "${apt_opts[@]}" download -qq cloud-init)
+debian_download "$SUITE" "$WORK/deb" cloud-init
 deb=$(find "$WORK/deb" -name 'cloud-init_*.deb' | head -1)
 [ -n "$deb" ] || { echo "cloud-init-schema: apt downloaded no cloud-init package" >&2; exit 1; }
 dpkg-deb -x "$deb" "$WORK/root"

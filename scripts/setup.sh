@@ -49,5 +49,7 @@ fi
 if [ "$mode" = test ]; then
   # Debian 13's cloud-init schema for the unit tier (test/unit/cloud-init-schema.ts), from the Debian archive.
   echo "setup: cloud-init schema in $(bash scripts/cloud-init-schema.sh)"
+  # Debian 13's libgpiod 2 tools, run by test/integration/gpiod-tools.test.ts against the libgpiod 2.2 double.
+  echo "setup: libgpiod 2 tools in $(bash scripts/fetch-libgpiod2.sh)"
 fi
 echo "setup: done ($mode)"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # debian_mirror: the Debian mirror this machine's apt uses (VM_MIRROR overrides it), without a trailing slash.
-# Sourced by scripts/vm/build-image.sh and scripts/cloud-init-schema.sh, so the VM images and the schema
+# Sourced by scripts/vm/build-image.sh and scripts/lib/debian-download.sh, so the VM images and the packages
 # come from the same archive the host installs from.
 debian_mirror() {
   local m="${VM_MIRROR:-}"
