@@ -108,7 +108,9 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
     attempt = 0;
     (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     log.info("connected", { broker: cfg.broker.url });
-    client.subscribe(subscriptions.device(cfg.deviceId), { qos: 1 }, (err, granted) => {
+    // rh 2 (MQTT 5 retain handling): the broker sends no retained message on subscribe, so a `set`
+    // someone published with retain is not replayed to us on every reconnect.
+    client.subscribe(subscriptions.device(cfg.deviceId), { qos: 1, rh: 2 }, (err, granted) => {
       // Stopped or disconnected while the SUBACK was pending: the next connect starts over.
       if (stopping || !client.connected) return;
       if (err) log.error("subscribe failed", { err });
@@ -141,8 +143,8 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
   // Without a listener an 'error' event would throw; every error here is a reason to log and retry.
   client.on("error", (err) => log.warn("mqtt error", { err }));
 
-  client.on("message", (topic, payload) => {
-    const d = decide(cfg.deviceId, states, topic, payload);
+  client.on("message", (topic, payload, packet) => {
+    const d = decide(cfg.deviceId, states, topic, payload, packet.retain);
     if (d.kind === "drop") {
       log.warn("dropped message", { topic, reason: d.reason, bytes: payload.length });
       events.emit("dropped", { topic, reason: d.reason });
@@ -153,7 +155,7 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
     const previous = queues.get(d.output) ?? Promise.resolve();
     const next = previous.then(async () => {
       // Re-decide inside the queue: a toggle must see the value left by the command before it.
-      const again = decide(cfg.deviceId, states, topic, payload);
+      const again = decide(cfg.deviceId, states, topic, payload, packet.retain);
       if (again.kind !== "apply") return;
       try {
         await line.write(again.value === "on");

@@ -15,17 +15,21 @@ export type Decision =
 /**
  * Reads one incoming MQTT message against the device's own id and outputs. Anything unexpected is
  * dropped with a reason to log: the broker's ACL should make foreign topics impossible, but the
- * service does not rely on it.
+ * service does not rely on it. A retained command (the broker replaying an old `set` on subscribe)
+ * is dropped too: a command is meant for the moment it is sent, and a replayed toggle would flip the
+ * line on every reconnect. The subscription already asks for none (retain handling 2).
  */
 export function decide(
   deviceId: string,
   states: ReadonlyMap<string, OutputValue>,
   topic: string,
   payload: Buffer | string,
+  retained = false,
 ): Decision {
   const parsed = parseTopic(topic);
   if (parsed?.kind !== "set") return { kind: "drop", reason: "not a command topic" };
   if (parsed.deviceId !== deviceId) return { kind: "drop", reason: `command for another device (${parsed.deviceId})` };
+  if (retained) return { kind: "drop", reason: "retained command (replayed by the broker, not sent now)" };
   const current = states.get(parsed.name);
   if (current === undefined) return { kind: "drop", reason: `unknown output "${parsed.name}"` };
   const cmd = parseCommand(payload);

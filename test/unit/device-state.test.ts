@@ -35,6 +35,14 @@ describe("device command decisions", () => {
       assert.match(d.kind === "drop" ? d.reason : "", reason);
     }
   });
+
+  it("drops a retained command: the broker replaying an old `set` is not a command sent now", () => {
+    const cmd = encodeCommand({ value: "toggle", req: "planted" });
+    const d = decide("pi1", states, topics.set("pi1", "led"), cmd, true);
+    assert.equal(d.kind, "drop");
+    assert.match(d.kind === "drop" ? d.reason : "", /retained command/);
+    assert.equal(decide("pi1", states, topics.set("pi1", "led"), cmd, false).kind, "apply");
+  });
 });
 
 describe("device reconnect backoff", () => {

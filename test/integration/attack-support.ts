@@ -1,0 +1,140 @@
+// The attack suite's target: the demo as an attacker meets it. The real mosquitto with the rendered
+// config and ACL (web-harness startTestBroker), the real web app, and real device services with the
+// simulated backend, each with its own certificate. Used by every test/integration/attack-*.test.ts.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type LogEntry, memoryLogger } from "../../apps/web/log";
+import { type RunningWeb, startWeb } from "../../apps/web/server";
+import { parseDeviceConfig } from "../../device/config";
+import { silentLogger } from "../../device/log";
+import { type DeviceService, startDeviceService } from "../../device/service";
+import type { OutputValue } from "../../protocol";
+import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
+
+export const ATTACK_PASSWORD = "attack-suite-password";
+const SESSION_SECRET = "attack-suite-session-secret-0123456789";
+
+export interface SimDeviceSpec {
+  id: string;
+  outputs?: string[];
+  inputs?: string[];
+}
+
+export interface Applied {
+  output: string;
+  value: OutputValue;
+  req: string;
+}
+
+export interface SimDevice {
+  id: string;
+  readonly service: DeviceService;
+  /** Every command the running service applied, in order (kept across restarts). */
+  applied: Applied[];
+  /** What the simulated output line holds now ("" before the service first wrote it). */
+  line(output: string): string;
+  /** Stops the service (it publishes `offline`) and starts a new one with the same config, as systemd would. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): Promise<SimDevice> {
+  const creds = await broker.client(spec.id);
+  const dir = join(broker.dir, `device-${spec.id}`);
+  mkdirSync(dir, { recursive: true });
+  const outputs = spec.outputs ?? ["led"];
+  const config = parseDeviceConfig({
+    deviceId: spec.id,
+    broker: { url: broker.url, ca: broker.caFile, cert: creds.cert, key: creds.key },
+    outputs: outputs.map((name) => ({ name, safeState: "off", backend: { type: "simulated" } })),
+    inputs: (spec.inputs ?? []).map((name) => ({ name, backend: { type: "simulated" } })),
+    stateDir: dir,
+  });
+  const applied: Applied[] = [];
+  const start = async () => {
+    const s = await startDeviceService({ config, log: silentLogger });
+    s.events.on("applied", (a: Applied) => applied.push(a));
+    await eventually(() => s.isConnected(), `${spec.id} connected${`\nbroker log:\n${broker.output()}`}`);
+    return s;
+  };
+  let service = await start();
+  return {
+    id: spec.id,
+    get service() {
+      return service;
+    },
+    applied,
+    line: (output) => {
+      const file = join(dir, `${output}.state`);
+      return existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+    },
+    async restart() {
+      await service.stop();
+      service = await start();
+    },
+    stop: () => service.stop(),
+  };
+}
+
+export interface AttackStack {
+  broker: TestBroker;
+  web: RunningWeb;
+  /** The web app's log lines. */
+  log: { entries: LogEntry[] };
+  devices: Record<string, SimDevice>;
+  /** POSTs a command as the logged-in user; resolves with the HTTP status (and the req on 202). */
+  command(deviceId: string, output: string, value: "on" | "off" | "toggle"): Promise<{ status: number; req?: string }>;
+  cleanup(): Promise<void>;
+}
+
+/** Broker, web app (knowing every device) and one device service per spec, all connected. */
+export async function startAttackStack(name: string, specs: readonly SimDeviceSpec[]): Promise<AttackStack> {
+  const broker = await startTestBroker(name);
+  const devices: Record<string, SimDevice> = {};
+  let web: RunningWeb | undefined;
+  try {
+    for (const spec of specs) devices[spec.id] = await startSimDevice(broker, spec);
+    const webCert = await broker.client("web");
+    const log = memoryLogger();
+    web = await startWeb(
+      {
+        listen: { host: "127.0.0.1", port: 0 },
+        broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
+        devices: specs.map((s) => ({ id: s.id, outputs: s.outputs ?? ["led"], inputs: s.inputs ?? [] })),
+        cookieSecure: false,
+      },
+      { password: ATTACK_PASSWORD, sessionSecret: SESSION_SECRET, logger: log, reconnectMinMs: 200 },
+    );
+    const running = web;
+    await eventually(
+      () => running.broker.connected && specs.every((s) => running.store.get(s.id)?.online === true),
+      "web app connected and every device online",
+    );
+    const session = await login(running.url, ATTACK_PASSWORD);
+    return {
+      broker,
+      web: running,
+      log,
+      devices,
+      async command(deviceId, output, value) {
+        const res = await fetch(`${running.url}/api/devices/${deviceId}/outputs/${output}`, {
+          method: "POST",
+          headers: { cookie: session.cookie, "x-csrf-token": session.csrf, "content-type": "application/json" },
+          body: JSON.stringify({ value }),
+        });
+        const body = (await res.json().catch(() => ({}))) as { req?: string };
+        return { status: res.status, ...(body.req ? { req: body.req } : {}) };
+      },
+      async cleanup() {
+        await running.close();
+        for (const d of Object.values(devices)) await d.stop();
+        await broker.cleanup();
+      },
+    };
+  } catch (err) {
+    await web?.close();
+    for (const d of Object.values(devices)) await d.stop();
+    await broker.cleanup();
+    throw err;
+  }
+}
