@@ -3,6 +3,10 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
+import { DEFAULT_RETENTION } from "./history/downsample";
+
+/** Default size limit of the history database: years of 5-minute aggregates for dozens of sensors. */
+export const DEFAULT_HISTORY_MAX_MEGABYTES = 1024;
 
 const ioName = z.string().refine(isIoName, "must be a lowercase name: a-z, 0-9, _ and -, up to 32 characters");
 const filePath = z.string().min(1, "must be a file path");
@@ -20,6 +24,19 @@ export const WebDeviceConfig = z.strictObject({
   inputs: z.array(ioName).default([]),
 });
 export type WebDeviceConfig = z.infer<typeof WebDeviceConfig>;
+
+/** Where and how long sensor readings and input events are kept (apps/web/history). */
+export const HistoryConfig = z.strictObject({
+  /** The SQLite database file; its directory must be writable by the app (diy-web.service: StateDirectory). */
+  file: z.string().startsWith("/", "must be an absolute path"),
+  /** Days raw readings and input events are kept. */
+  rawDays: z.number().int().min(1).max(90).default(DEFAULT_RETENTION.rawDays),
+  /** Days the 5-minute min/avg/max aggregates are kept. */
+  aggregateDays: z.number().int().min(1).max(3650).default(DEFAULT_RETENTION.aggregateDays),
+  /** Largest size of the database file; writes past it are dropped with a log line. */
+  maxMegabytes: z.number().int().min(16).max(1_000_000).default(DEFAULT_HISTORY_MAX_MEGABYTES),
+});
+export type HistoryConfig = z.infer<typeof HistoryConfig>;
 
 export const WebConfig = z
   .strictObject({
@@ -47,6 +64,8 @@ export const WebConfig = z
       .optional(),
     /** Secure flag on the session cookie. Only the local demo over plain http sets it false. */
     cookieSecure: z.boolean().default(true),
+    /** History of readings and input events; none kept when missing. */
+    history: HistoryConfig.optional(),
     /** Offline alerts; the shape belongs to apps/web/alerts.ts (ops). Passed through untouched. */
     alerts: z.looseObject({}).optional(),
   })

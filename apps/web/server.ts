@@ -6,6 +6,7 @@ import { startOfflineAlerts } from "./alerts";
 import { createWebApp } from "./app";
 import { BrokerLink, readBrokerTls } from "./broker";
 import { type WebConfigInput, type WebSecrets, parseWebConfig, secretsFromEnv } from "./config";
+import { HistoryStore } from "./history/store";
 import { type Logger, createLogger } from "./log";
 import { DeviceStore } from "./state";
 
@@ -27,6 +28,8 @@ export interface RunningWeb {
   /** Device state; observe status changes with store.on("status", ...) (offline alerts). */
   store: DeviceStore;
   broker: BrokerLink;
+  /** Readings and input events over time; undefined when the config has no history. */
+  history?: HistoryStore;
   close(): Promise<void>;
 }
 
@@ -41,12 +44,25 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
       ? { password: opts.password, sessionSecret: opts.sessionSecret }
       : secretsFromEnv(process.env);
   const log = opts.logger ?? createLogger();
+  // Opened before the broker link, so retained messages on connect are recorded too (and a database
+  // that cannot be opened stops the start before anything connects).
+  const history = config.history
+    ? HistoryStore.open({
+        file: config.history.file,
+        retention: { rawDays: config.history.rawDays, aggregateDays: config.history.aggregateDays },
+        maxBytes: config.history.maxMegabytes * 1024 * 1024,
+        log,
+      }).start()
+    : undefined;
   const store = new DeviceStore(config.devices);
   const broker = new BrokerLink(config.broker.url, readBrokerTls(config.broker), store, log, {
     ...(opts.reconnectMinMs ? { reconnectMinMs: opts.reconnectMinMs } : {}),
   });
 
   store.on("status", (s) => log.info("device_status", { device: s.deviceId, online: s.online, previous: s.previous }));
+  if (history) {
+    store.on("input", (e) => history.recordEvent({ device: e.deviceId, input: e.name, value: e.value, at: e.at }));
+  }
   // Offline alerts (apps/web/alerts.ts, ops): observe store "status" events, configured by config.alerts.
   const alerter = config.alerts
     ? startOfflineAlerts(store, config.alerts, {
@@ -82,6 +98,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     port,
     store,
     broker,
+    ...(history ? { history } : {}),
     close() {
       closing ??= (async () => {
         alerter?.stop();
@@ -91,6 +108,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
           server.closeAllConnections();
         });
         await broker.close();
+        history?.close();
         log.info("web_stopped", {});
       })();
       return closing;

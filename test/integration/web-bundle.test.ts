@@ -2,7 +2,7 @@
 // started as its own process with a config file and secrets in the environment, like diy-web.service.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundle as buildBundle } from "../../infra/bundle";
@@ -41,6 +41,7 @@ describe("web.js bundle", () => {
     const web = await broker.client("web");
     const port = await freePort();
     const cfg = join(broker.dir, "config.json");
+    const historyFile = join(broker.dir, "state", "history.db");
     writeFileSync(
       cfg,
       JSON.stringify({
@@ -48,6 +49,8 @@ describe("web.js bundle", () => {
         broker: { url: broker.url, ca: broker.caFile, cert: web.cert, key: web.key },
         devices: [{ id: "pi1", outputs: ["led"] }],
         cookieSecure: false,
+        // SQLite's WebAssembly is inlined: no node_modules and no .wasm beside web.js.
+        history: { file: historyFile },
       }),
     );
     // The bundle runs from a directory without apps/web/public: the page must come from inside it.
@@ -84,5 +87,19 @@ describe("web.js bundle", () => {
       assert.ok(events.includes(e), `${e} in ${events}`);
     assert.ok(!out.includes(PASSWORD) && !out.includes(SECRET), "no secret in the logs");
     assert.ok(!out.includes(cookie.split("=")[1] as string), "no session cookie in the logs");
+    // The history database it created is a real SQLite file that the native sqlite3 reads: schema in
+    // place, integrity intact, WAL checkpointed and the VFS lock released on SIGTERM.
+    const check = spawnSync(
+      "sqlite3",
+      [
+        historyFile,
+        "PRAGMA integrity_check; PRAGMA user_version; SELECT name FROM sqlite_master WHERE type='table' ORDER BY name;",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(check.status, 0, check.stderr);
+    assert.deepEqual(check.stdout.trim().split("\n"), ["ok", "1", "agg5m", "events", "raw", "series"]);
+    assert.equal(existsSync(`${historyFile}.lock`), false);
+    assert.equal(existsSync(`${historyFile}-wal`) ? statSync(`${historyFile}-wal`).size : 0, 0);
   });
 });

@@ -22,6 +22,19 @@ describe("device and web bundles", () => {
     assert.doesNotMatch(b.code, new RegExp(root.replace(/[/.]/g, "\\$&")), "no build-machine paths in the code");
   });
 
+  it("inlines SQLite's WebAssembly into web.js: it requires only node built-ins and reads no .wasm file", () => {
+    const b = bundle("web");
+    const required = new Set([...b.code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1] ?? ""));
+    const optional = new Set(["supports-color", "utf-8-validate", "bufferutil"]);
+    const external = [...required].filter((r) => !builtinModules.includes(r.replace(/^node:/, "")) && !optional.has(r));
+    assert.deepEqual(external, []);
+    assert.match(
+      b.code,
+      /wasmBinary:require\("node:zlib"\)\.brotliDecompressSync\(Buffer\.from\("[A-Za-z0-9+/=]{100000,}","base64"\)\)/,
+    );
+    assert.doesNotMatch(b.code, new RegExp(root.replace(/[/.]/g, "\\$&")), "no build-machine paths in the code");
+  });
+
   it("inlines the web page into web.js, so the server needs that one file", () => {
     const b = bundle("web");
     assert.equal(b.sha256, createHash("sha256").update(b.code).digest("hex"));
