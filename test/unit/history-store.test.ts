@@ -96,7 +96,8 @@ describe("history store", () => {
           const clock = { now: T0 };
           const store = open(file, clock);
           const sorted = [...seconds].sort((x, y) => x - y);
-          const rs = sorted.map((s, i) => ({ t: start + s * 1000, value: values[i] ?? 0 }));
+          // SQLite stores -0.0 as 0: the sign of zero is not a reading.
+          const rs = sorted.map((s, i) => ({ t: start + s * 1000, value: (values[i] ?? 0) + 0 }));
           // Retained deliveries keep their own (old) times: the way to load a past series.
           for (const r of rs)
             store.recordReading({ device: "d", sensor: "s", value: r.value, unit: "", at: iso(r.t), retained: true });
@@ -142,7 +143,7 @@ describe("history store", () => {
           }
         },
       ),
-      { numRuns: 15 },
+      { numRuns: 10 },
     );
   });
 
