@@ -10,28 +10,10 @@ import {
   type ServerResponse,
 } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { type Daemon, freePort, startDaemon, tempDir } from "./daemons-support";
-
-async function waitForPort(port: number, daemon: Daemon): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (daemon.proc.exitCode !== null)
-      throw new Error(`nginx exited with ${daemon.proc.exitCode}:\n${daemon.output()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = connect(port, "127.0.0.1", () => {
-        s.end();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nginx is not listening on ${port}:\n${daemon.output()}`);
-}
+import { type Daemon, freePort, siteOnLoopback, startDaemon, tempDir, waitForPort } from "./daemons-support";
 
 interface Reply {
   status: number;
@@ -116,11 +98,8 @@ describe("nginx serving the shipped dev-stack site", () => {
     writeFileSync(join(prefix, "tls", "server.pem"), r.content("/etc/nginx/tls/server.pem"));
     writeFileSync(join(prefix, "tls", "server.key"), r.content("/etc/nginx/tls/server.key"), { mode: 0o600 });
     const shipped = r.content("/etc/nginx/sites-available/diy");
-    const site = shipped
+    const site = siteOnLoopback(shipped, httpPort, httpsPort)
       .replaceAll("/etc/nginx/tls/", `${prefix}/tls/`)
-      .replace(/^ {4}listen \[::\]:.*\n/gm, "")
-      .replace(/^ {4}listen 80 /m, `    listen 127.0.0.1:${httpPort} `)
-      .replace(/^ {4}listen 443 /m, `    listen 127.0.0.1:${httpsPort} `)
       .replaceAll("http://127.0.0.1:3000", `http://127.0.0.1:${appPort}`);
     assert.notEqual(site, shipped);
     writeFileSync(join(prefix, "sites-enabled", "diy"), site);

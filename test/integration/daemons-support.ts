@@ -2,10 +2,9 @@
 // that are always killed and whose output is kept for assertion messages.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import mqtt, { type MqttClient } from "mqtt";
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `diy-${prefix}-`));
@@ -221,6 +220,35 @@ export function siteWithCertsIn(prefix: string, site: string, certPem: string, k
   return site.replaceAll("/etc/nginx/tls/", `${prefix}/tls/`);
 }
 
+/** The rendered site's listeners moved to 127.0.0.1 on the given ports (IPv6 listeners dropped), everything else as shipped. */
+export function siteOnLoopback(site: string, httpPort: number, httpsPort: number): string {
+  const moved = site
+    .replace(/^ {4}listen \[::\]:.*\n/gm, "")
+    .replace(/^ {4}listen 80 /m, `    listen 127.0.0.1:${httpPort} `)
+    .replace(/^ {4}listen 443 /m, `    listen 127.0.0.1:${httpsPort} `);
+  if (!moved.includes(`127.0.0.1:${httpPort} `) || !moved.includes(`127.0.0.1:${httpsPort} `))
+    throw new Error("the rendered site no longer listens on 80/443 as expected: adjust siteOnLoopback");
+  return moved;
+}
+
+/** Resolves once 127.0.0.1:port accepts a connection; fails with the daemon's output if it exits or never listens. */
+export async function waitForPort(port: number, daemon: Daemon, attempts = 100): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (daemon.proc.exitCode !== null)
+      throw new Error(`${daemon.proc.spawnfile} exited with ${daemon.proc.exitCode}:\n${daemon.output()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const s = connect(port, "127.0.0.1", () => {
+        s.end();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${daemon.proc.spawnfile} is not listening on ${port}:\n${daemon.output()}`);
+}
+
 export function fail2banTree(dir: string, jailLocal: string): string {
   const tree = join(dir, "fail2ban");
   cpSync("/etc/fail2ban", tree, { recursive: true });
@@ -228,33 +256,5 @@ export function fail2banTree(dir: string, jailLocal: string): string {
   return tree;
 }
 
-export interface MqttTls {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** TLS name to verify; omitted: the host (127.0.0.1). */
-  servername?: string;
-}
-
-/** One MQTT 5 connection attempt over TLS, no reconnects: resolves on CONNACK, rejects with the broker's or TLS's reason. */
-export function connectOnce(port: number, tls: MqttTls, clientId: string): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port,
-      protocolVersion: 5,
-      clientId,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      rejectUnauthorized: true,
-      ...tls,
-    });
-    client.once("connect", () => resolve(client));
-    client.once("error", (err) => {
-      client.end(true);
-      reject(err);
-    });
-    client.once("close", () => reject(new Error("connection closed before CONNACK")));
-  });
-}
+// One MQTT connect attempt: shared with `npm run verify`, which lives outside the tests.
+export { connectOnce, type MqttTls } from "../../scripts/mqtt-once";

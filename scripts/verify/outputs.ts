@@ -1,0 +1,104 @@
+// The stack outputs verify needs (infra/index.ts exports them), read from `pulumi stack output --json`
+// text, and the target they describe. Pure: no I/O.
+import { isIP } from "node:net";
+import { z } from "zod";
+import type { VerifyOptions } from "./options";
+
+/**
+ * What `pulumi stack output --json` prints for a secret without --show-secrets (pulumi/pulumi
+ * pkg/cmd/pulumi/stack/stack_output.go: display.MassageSecrets replaces each secret by this string).
+ */
+export const MASKED_SECRET = "[secret]";
+
+const Outputs = z.object({
+  webUrl: z.string().url(),
+  brokerEndpoint: z.string().min(1),
+  caCertPem: z.string().includes("BEGIN CERTIFICATE"),
+  webPassword: z.string().optional(),
+});
+
+export class OutputsError extends Error {}
+
+/** Where and what to check, with every address resolved. */
+export interface Target {
+  /** The name the web server's certificate must carry (domain or Elastic IP). */
+  webName: string;
+  /** True with a domain: nginx serves a Let's Encrypt certificate, checked against the public trust store. */
+  webHasDomain: boolean;
+  /** The name the broker's certificate must carry. */
+  brokerName: string;
+  /** The address every connection goes to (the outputs' host, or --host). */
+  connectHost: string;
+  /** Server port -> the port actually dialled on connectHost. */
+  port: (serverPort: number) => number;
+  brokerPort: number;
+  caCertPem: string;
+  /** Present when the outputs carry it (generated password, shown with --show-secrets). */
+  webPassword?: string;
+}
+
+function hostOf(name: string): string {
+  return name.startsWith("[") && name.endsWith("]") ? name.slice(1, -1) : name;
+}
+
+/** Parses outputs JSON; `source` names where it came from in errors. */
+export function parseOutputs(text: string, source: string): z.infer<typeof Outputs> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new OutputsError(
+      `${source} is not JSON (${(err as Error).message}); it must be what pulumi stack output --json prints`,
+    );
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new OutputsError(`${source} must be a JSON object of stack outputs (pulumi stack output --json)`);
+  const raw = { ...(json as Record<string, unknown>) };
+  // A masked secret is no value at all: never try "[secret]" as a password.
+  for (const [k, v] of Object.entries(raw)) if (v === MASKED_SECRET) delete raw[k];
+  const parsed = Outputs.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((i) => {
+        const key = String(i.path[0] ?? "(root)");
+        return `${key}: ${raw[key] === undefined ? "missing" : i.message}`;
+      })
+      .join("; ");
+    throw new OutputsError(
+      `${source} lacks what verify needs (${problems}); is the stack deployed? (pulumi stack output --json)`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Resolves the outputs and the command line's overrides into one Target. */
+export function targetFromOutputs(
+  outputs: z.infer<typeof Outputs>,
+  opts: Pick<VerifyOptions, "host" | "portMap">,
+): Target {
+  const url = new URL(outputs.webUrl);
+  if (url.protocol !== "https:") throw new OutputsError(`webUrl must be an https:// URL, got ${outputs.webUrl}`);
+  if (url.port !== "" && url.port !== "443")
+    throw new OutputsError(
+      `webUrl ${outputs.webUrl} names port ${url.port}; the stack serves 443 (use --map to reach another)`,
+    );
+  const webName = hostOf(url.hostname);
+  const broker = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(outputs.brokerEndpoint);
+  if (!broker) throw new OutputsError(`brokerEndpoint must be HOST:PORT, got ${outputs.brokerEndpoint}`);
+  const brokerName = hostOf(broker[1] ?? "");
+  const brokerPort = Number(broker[2]);
+  if (!opts.host && brokerName !== webName)
+    throw new OutputsError(
+      `webUrl (${webName}) and brokerEndpoint (${brokerName}) name different hosts; verify checks one server: pass --host ADDR`,
+    );
+  return {
+    webName,
+    webHasDomain: isIP(webName) === 0,
+    brokerName,
+    connectHost: opts.host ?? webName,
+    port: (p) => opts.portMap.get(p) ?? p,
+    brokerPort,
+    caCertPem: outputs.caCertPem,
+    ...(outputs.webPassword ? { webPassword: outputs.webPassword } : {}),
+  };
+}

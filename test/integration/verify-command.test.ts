@@ -1,0 +1,355 @@
+// `npm run verify` run for real against a real deployment on this machine: the demo's mosquitto (rendered
+// mosquitto.conf + ACL), web app and two simulated devices, behind nginx with the rendered site, reached
+// the way the VM tier reaches its VMs (--host 127.0.0.1 with --map per forwarded port). Then each way a
+// deployment can be wrong, made real, must fail the check that names it and only that one.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { renderMosquittoConf } from "../../infra/render/mosquitto";
+import { renderNginxSite } from "../../infra/render/nginx";
+import { createCa } from "../../infra/render/x509";
+import { type RunningDemo, startDemo } from "../../scripts/demo";
+import { login } from "./web-harness";
+import {
+  type Daemon,
+  freePort,
+  giveToDaemon,
+  nginxTree,
+  siteOnLoopback,
+  startDaemon,
+  tempDir,
+  waitForPort,
+} from "./daemons-support";
+
+const repo = join(__dirname, "..", "..");
+
+interface VerifyRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Check name -> its status word (PASS, FAIL, INFO, SKIP). */
+  status: Map<string, string>;
+  line: (name: string) => string;
+  failed: () => string[];
+}
+
+/** Runs the documented command, `npm run verify -- ARGS`, and reads its lines back. */
+function runVerify(args: string[], env: NodeJS.ProcessEnv = {}): Promise<VerifyRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["run", "--silent", "verify", "--", ...args], {
+      cwd: repo,
+      env: { ...process.env, DIY_WEB_PASSWORD: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.once("error", reject);
+    child.once("close", (code) => {
+      const status = new Map<string, string>();
+      const lines = new Map<string, string>();
+      for (const l of stdout.split("\n")) {
+        const m = /^(PASS|FAIL|INFO|SKIP)\s+(device \S+|\S+)\s/.exec(l);
+        if (m?.[1] && m[2]) {
+          status.set(m[2], m[1]);
+          lines.set(m[2], l);
+        }
+      }
+      resolve({
+        code,
+        stdout,
+        stderr,
+        status,
+        line: (name) => lines.get(name) ?? `(no line for ${name})`,
+        failed: () => [...status].filter(([, s]) => s === "FAIL").map(([n]) => n),
+      });
+    });
+  });
+}
+
+const show = (r: VerifyRun) => `exit ${r.code}\n${r.stdout}${r.stderr}`;
+
+describe("npm run verify against a local deployment (nginx + mosquitto + web app + simulated devices)", () => {
+  const tmp = tempDir("verify");
+  let demo: RunningDemo | undefined;
+  let nginx: Daemon | undefined;
+  let insecureBroker: Daemon | undefined;
+  let outputs = "";
+  let httpPort = 0;
+  let httpsPort = 0;
+  let webPort = 0;
+  let closedPort = 0;
+  /** The server's ports as the VM tier passes them: everything through --host 127.0.0.1 and --map. */
+  const forwarded = (overrides: Record<number, number> = {}) => {
+    const map: Record<number, number> = {
+      22: closedPort,
+      80: httpPort,
+      443: httpsPort,
+      8883: demo?.broker.port ?? 0,
+      ...overrides,
+    };
+    return ["--host", "127.0.0.1", ...Object.entries(map).flatMap(([p, l]) => ["--map", `${p}=${l}`])];
+  };
+  const writeOutputs = (name: string, values: Record<string, unknown>) => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, JSON.stringify(values, null, 2), { mode: 0o600 });
+    return file;
+  };
+
+  before(async () => {
+    chmodSync(tmp.dir, 0o755);
+    demo = await startDemo({ stateDir: join(tmp.dir, "demo"), brokerPort: 0, webPort: 0 });
+    webPort = Number(new URL(demo.webUrl).port);
+    [httpPort, httpsPort, closedPort] = [await freePort(), await freePort(), await freePort()];
+    const pki = join(demo.stateDir, "pki");
+    const prefix = join(tmp.dir, "nginx");
+    mkdirSync(join(prefix, "tls"), { recursive: true });
+    chmodSync(prefix, 0o755);
+    // The site as the server gets it (renderNginxSite), with the demo's server certificate for 127.0.0.1.
+    const site = renderNginxSite({
+      source: "verify integration test",
+      serverName: "_",
+      tls: { certificate: join(prefix, "tls", "server.pem"), certificateKey: join(prefix, "tls", "server.key") },
+      upstream: { host: "127.0.0.1", port: webPort },
+      acmeWebroot: join(prefix, "acme"),
+    });
+    writeFileSync(join(prefix, "tls", "server.pem"), readFileSync(join(pki, "server.pem")));
+    writeFileSync(join(prefix, "tls", "server.key"), readFileSync(join(pki, "server.key")), { mode: 0o600 });
+    const conf = nginxTree(prefix, siteOnLoopback(site, httpPort, httpsPort));
+    nginx = await startDaemon(
+      "nginx",
+      ["-c", conf, "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`, "-g", "daemon off;"],
+      null,
+    );
+    await waitForPort(httpsPort, nginx);
+    // What `pulumi stack output --json --show-secrets` prints for an IP-only stack with a generated password.
+    outputs = writeOutputs("outputs.json", {
+      webUrl: "https://127.0.0.1",
+      brokerEndpoint: "127.0.0.1:8883",
+      publicIp: "127.0.0.1",
+      sshCommand: "ssh -i admin.key admin@127.0.0.1",
+      caCertPem: readFileSync(join(pki, "ca.pem"), "utf8"),
+      adminPrivateKey: "[secret]",
+      webPassword: demo.password,
+    });
+  });
+
+  after(async () => {
+    await insecureBroker?.stop();
+    await nginx?.stop();
+    await demo?.stop();
+    tmp.cleanup();
+  });
+
+  test("passes every check of a healthy deployment and exits 0, one line per check", async () => {
+    const r = await runVerify(["--outputs", outputs, ...forwarded(), "--ssh", "closed"]);
+    assert.equal(r.code, 0, show(r));
+    for (const name of [
+      "ports",
+      "ssh",
+      "http-redirect",
+      "tls-443",
+      "tls-8883",
+      "mqtt-anonymous",
+      "mqtt-wrong-ca",
+      "web-page",
+      "api-login-required",
+      "device pi1",
+      "device bbb1",
+    ])
+      assert.equal(r.status.get(name), "PASS", `${name}\n${show(r)}`);
+    assert.match(r.line("ports"), /4 ports scanned: only 80, 443, 8883 answer/);
+    assert.match(r.line("http-redirect"), /-> 301 https:\/\/127\.0\.0\.1\/verify-/);
+    assert.match(r.line("tls-443"), /verifies against the stack CA .* for 127\.0\.0\.1, TLSv1\.[23], valid until/);
+    assert.match(r.line("mqtt-anonymous"), /refused/);
+    assert.match(r.line("api-login-required"), /GET \/api\/devices 401, GET \/api\/events 401, POST \S+ 401/);
+    assert.match(r.stdout, /^verify: 11 passed, 0 failed$/m);
+    assert.ok(!r.stdout.includes(demo?.password ?? "?"), "the password is never printed");
+  });
+
+  test("fails ports when the web app answers from outside, and ssh when 22 must answer and does not", async () => {
+    const r = await runVerify(["--outputs", outputs, ...forwarded({ 3000: webPort }), "--ssh", "open"]);
+    assert.equal(r.code, 1, show(r));
+    assert.deepEqual(r.failed().sort(), ["ports", "ssh"], show(r));
+    assert.match(r.line("ports"), /3000 answers but must not/);
+    assert.match(r.line("ssh"), /22 does not answer \(closed\); from an address in adminCidrs it must answer/);
+  });
+
+  test("reports port 22 as INFO when it cannot know this machine's place in adminCidrs", async () => {
+    const r = await runVerify(["--outputs", outputs, ...forwarded(), "--skip", "devices"]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.status.get("ssh"), "INFO", show(r));
+    assert.match(r.line("ssh"), /run with --ssh open/);
+    assert.equal(r.status.get("devices"), "SKIP");
+  });
+
+  test("fails plain HTTP that serves the app instead of redirecting to HTTPS", async () => {
+    const r = await runVerify(["--outputs", outputs, ...forwarded({ 80: webPort }), "--ssh", "closed"]);
+    assert.equal(r.code, 1, show(r));
+    assert.deepEqual(r.failed(), ["http-redirect"], show(r));
+    assert.match(r.line("http-redirect"), /answered 404, not a redirect to HTTPS/);
+  });
+
+  test("fails TLS on 443 and 8883 against a CA that is not the stack's, and then keeps the password to itself", async () => {
+    const other = await createCa({ commonName: "some other CA", days: 1 });
+    const file = writeOutputs("wrong-ca.json", {
+      ...JSON.parse(readFileSync(outputs, "utf8")),
+      caCertPem: other.certPem,
+    });
+    const r = await runVerify(["--outputs", file, ...forwarded(), "--ssh", "closed"]);
+    assert.equal(r.code, 1, show(r));
+    assert.deepEqual(
+      r.failed().sort(),
+      ["api-login-required", "devices", "tls-443", "tls-8883", "web-page"],
+      `nothing is asked of a server that does not verify\n${show(r)}`,
+    );
+    assert.match(
+      r.line("tls-443"),
+      /does not verify against the stack CA .*: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify)/,
+    );
+    assert.match(r.line("tls-8883"), /does not verify against the stack CA/);
+    assert.match(r.line("devices"), /not checked: tls-443 did not pass, and the web password goes only to a server/);
+    assert.equal(r.status.get("mqtt-anonymous"), "PASS", "the broker's refusals do not depend on the client's trust");
+  });
+
+  test("fails a domain's 443 that does not chain to the public trust store", async () => {
+    // With a domain, nginx serves Let's Encrypt: the stack CA is not enough there.
+    const file = writeOutputs("domain.json", {
+      ...JSON.parse(readFileSync(outputs, "utf8")),
+      webUrl: "https://localhost",
+      brokerEndpoint: "localhost:8883",
+    });
+    const r = await runVerify(["--outputs", file, ...forwarded(), "--ssh", "closed", "--skip", "devices"]);
+    assert.equal(r.code, 1, show(r));
+    assert.equal(r.status.get("tls-443"), "FAIL", show(r));
+    assert.match(r.line("tls-443"), /does not verify against the public trust store \(Let's Encrypt\)/);
+    assert.equal(r.status.get("tls-8883"), "PASS", `MQTT keeps the stack CA with a domain\n${show(r)}`);
+  });
+
+  test("fails mqtt-anonymous and mqtt-wrong-ca against a TLS listener that lets anyone in", async () => {
+    assert.ok(demo);
+    // The rendered mosquitto.conf with its client-certificate lines turned into the classic mistake.
+    const pki = join(demo.stateDir, "pki");
+    const data = join(tmp.dir, "insecure-data");
+    mkdirSync(data);
+    giveToDaemon(data, "mosquitto");
+    const port = await freePort();
+    const rendered = renderMosquittoConf({
+      source: "verify integration test: insecure on purpose",
+      listener: { port, bindAddress: "127.0.0.1" },
+      tls: { cafile: join(pki, "ca.pem"), certfile: join(pki, "server.pem"), keyfile: join(pki, "server.key") },
+      aclFile: demo.broker.aclPath,
+      persistenceDir: data,
+      log: { to: "stderr" },
+    });
+    const insecure = rendered
+      .replace(/^require_certificate true$/m, "require_certificate false")
+      .replace(/^use_identity_as_username true$/m, "")
+      .replace(/^allow_anonymous false$/m, "allow_anonymous true");
+    assert.notEqual(insecure, rendered);
+    const conf = join(tmp.dir, "insecure.conf");
+    writeFileSync(conf, insecure);
+    insecureBroker = await startDaemon("mosquitto", ["-c", conf], /mosquitto version [\d.]+ running/);
+    const r = await runVerify(["--outputs", outputs, ...forwarded({ 8883: port }), "--ssh", "closed"]);
+    assert.equal(r.code, 1, show(r));
+    assert.deepEqual(r.failed().sort(), ["mqtt-anonymous", "mqtt-wrong-ca"], show(r));
+    assert.match(r.line("mqtt-anonymous"), /the broker ACCEPTED a client without a certificate/);
+    await insecureBroker.stop();
+  });
+
+  test("reads the outputs through the Pulumi CLI without --show-secrets, asking for the web password alone", async () => {
+    // A stand-in for the pulumi CLI that keeps its documented output rules (pulumi/pulumi
+    // pkg/cmd/pulumi/stack/stack_output.go): --json prints the outputs object, secrets as "[secret]"
+    // unless --show-secrets; a named output prints that value alone; a missing one is an error.
+    const bin = join(tmp.dir, "bin");
+    mkdirSync(bin);
+    const calls = join(tmp.dir, "pulumi-calls.log");
+    const full = JSON.parse(readFileSync(outputs, "utf8")) as Record<string, unknown>;
+    const secretNames = ["adminPrivateKey", "webPassword"];
+    const masked = Object.fromEntries(
+      Object.entries(full).map(([k, v]) => [k, secretNames.includes(k) ? "[secret]" : v]),
+    );
+    writeFileSync(join(tmp.dir, "masked.json"), JSON.stringify(masked));
+    writeFileSync(join(tmp.dir, "shown.json"), JSON.stringify(full));
+    writeFileSync(
+      join(bin, "pulumi"),
+      [
+        "#!/usr/bin/env bash",
+        `echo "$*" >> ${calls}`,
+        'show=0; name=""; stack=""',
+        'args=("$@"); for ((i=0; i<${#args[@]}; i++)); do a=${args[i]}',
+        '  case "$a" in --show-secrets) show=1;; --json) ;; --stack) i=$((i+1)); stack=${args[i]};; stack|output) ;; *) name=$a;; esac',
+        "done",
+        '[ "$stack" = "dev" ] || { echo "error: no stack named \'$stack\' found" >&2; exit 255; }',
+        `file=${tmp.dir}/masked.json; [ $show = 1 ] && file=${tmp.dir}/shown.json`,
+        'if [ -z "$name" ]; then cat "$file"; exit 0; fi',
+        `node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); const v=o[process.argv[2]]; if (v===undefined) { console.error("error: current stack does not have output property \\x27"+process.argv[2]+"\\x27"); process.exit(255) } console.log(JSON.stringify(v))' "$file" "$name"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const r = await runVerify(["--stack", "dev", ...forwarded(), "--ssh", "closed"], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.status.get("device pi1"), "PASS", show(r));
+    assert.deepEqual(readFileSync(calls, "utf8").trim().split("\n"), [
+      "stack output --json --stack dev",
+      "stack output webPassword --json --show-secrets --stack dev",
+    ]);
+  });
+
+  test("fails the device check with the reason when the web password is wrong", async () => {
+    const file = writeOutputs("no-password.json", {
+      ...JSON.parse(readFileSync(outputs, "utf8")),
+      webPassword: "[secret]",
+    });
+    const r = await runVerify(["--outputs", file, ...forwarded(), "--ssh", "closed"], {
+      DIY_WEB_PASSWORD: "not-the-password",
+    });
+    assert.equal(r.code, 1, show(r));
+    assert.deepEqual(r.failed(), ["devices"], show(r));
+    assert.match(r.line("devices"), /login refused \(401: wrong web password\)/);
+  });
+
+  test("fails the device that is offline, by name, and passes the one that is online", async () => {
+    assert.ok(demo);
+    await demo.devices[1]?.stop(); // bbb1 publishes its retained "offline" on the way out
+    const session = await login(demo.webUrl, demo.password);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const res = await fetch(`${demo.webUrl}/api/devices`, { headers: { cookie: session.cookie } });
+      const body = (await res.json()) as { devices: { id: string; online: boolean | null }[] };
+      if (body.devices.find((d) => d.id === "bbb1")?.online === false) break;
+      if (Date.now() > deadline) assert.fail(`the web app never saw bbb1 offline: ${JSON.stringify(body)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await runVerify(["--outputs", outputs, ...forwarded(), "--ssh", "closed"]);
+    assert.equal(r.code, 1, show(r));
+    assert.deepEqual(r.failed(), ["device bbb1"], show(r));
+    assert.match(r.line("device bbb1"), /offline/);
+    assert.equal(r.status.get("device pi1"), "PASS");
+    assert.match(r.stdout, /^verify: 10 passed, 1 failed \(device bbb1\)$/m);
+  });
+
+  test("refuses bad usage and unreadable outputs with exit 2 and the fix", async () => {
+    const none = await runVerify([]);
+    assert.equal(none.code, 2, show(none));
+    assert.match(none.stderr, /--stack NAME \(with the Pulumi CLI\) or --outputs FILE/);
+    const bad = writeOutputs("bad.json", { webUrl: "https://127.0.0.1" });
+    const r = await runVerify(["--outputs", bad]);
+    assert.equal(r.code, 2, show(r));
+    assert.match(r.stderr, /lacks what verify needs \(brokerEndpoint: missing; caCertPem: missing\)/);
+    const help = await runVerify(["--help"]);
+    assert.equal(help.code, 0);
+    for (const opt of ["--outputs FILE", "--host ADDR", "--map PORT=LOCAL", "--ssh open|closed", "DIY_WEB_PASSWORD"])
+      assert.ok(help.stdout.includes(opt), opt);
+  });
+});
