@@ -1,9 +1,12 @@
 // Program scaling: time to evaluate the Pulumi program (DeviceCloud) under mocks with 1, 10, 100 and
 // 500 devices, each size in a fresh process. Baseline in the same run: the same number of resources
-// registered as bare CustomResources under the same mocks (Pulumi's own per-resource cost).
+// registered as bare CustomResources under the same mocks (Pulumi's own per-resource cost). Beside the timings: the
+// state the stack would keep, as the bytes of every resource's inputs serialized for the engine, and its growth per
+// device (issue 12: at most 20 KiB; test/unit/program-state-size.test.ts asserts the bound).
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { bundle } from "../infra/bundle";
 import { DeviceCloud } from "../infra/cloud";
 import { type SecretKey, parseSettings } from "../infra/config";
 import { TEST_SSH_KEY, installMocks, settle, value } from "../test/unit/program-harness";
@@ -22,6 +25,8 @@ interface Measure {
   resources: number;
   ms: number;
   baselineMs: number;
+  /** Bytes of all resource inputs as sent to the engine (what the state keeps, outputs aside). */
+  stateBytes: number;
 }
 
 async function child(devices: number): Promise<void> {
@@ -40,16 +45,16 @@ async function child(devices: number): Promise<void> {
     ),
   };
   const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  // The real bundles (built before the clock starts), so the state figure shows where they go.
+  const webBundle = bundle("web").code;
+  const deviceBundle = bundle("device").code;
   const t0 = performance.now();
-  const cloud = new DeviceCloud("bench", {
-    settings,
-    webBundle: "console.log('web');\n",
-    deviceBundle: "console.log('device');\n",
-  });
+  const cloud = new DeviceCloud("bench", { settings, webBundle, deviceBundle });
   await value(cloud.server.push.urn);
   await settle();
   const ms = performance.now() - t0;
   const resources = h.resources.length;
+  const stateBytes = h.resources.reduce((a, r) => a + r.inputBytes, 0);
 
   // Baseline: as many bare resources, registered the same way.
   const base = installMocks("baseline", "bench");
@@ -59,7 +64,7 @@ async function child(devices: number): Promise<void> {
   await settle();
   const baselineMs = performance.now() - t1;
   if (base.resources.length < resources) throw new Error("baseline registered fewer resources");
-  process.stdout.write(JSON.stringify({ devices, resources, ms, baselineMs } satisfies Measure));
+  process.stdout.write(JSON.stringify({ devices, resources, ms, baselineMs, stateBytes } satisfies Measure));
 }
 
 function main(): void {
@@ -82,12 +87,37 @@ function main(): void {
   const slope =
     xs.reduce((a, x, i) => a + (x - mx) * ((ys[i] ?? 0) - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
   const ssTot = ys.reduce((a, y) => a + (y - my) ** 2, 0);
+  const first = results[0];
+  const last = results[results.length - 1];
+  const stateSlope =
+    first && last && last.devices > first.devices
+      ? (last.stateBytes - first.stateBytes) / (last.devices - first.devices)
+      : Number.NaN;
   const ssRes = ys.reduce((a, y, i) => a + (y - (my + slope * ((xs[i] ?? 0) - mx))) ** 2, 0);
   const table: Table = {
     title: "Program scaling: DeviceCloud evaluated under mocks",
-    columns: ["devices", "resources", "program (ms)", "baseline: bare resources (ms)", "ratio", "ms per resource"],
-    rows: results.map((r) => [r.devices, r.resources, r.ms, r.baselineMs, r.ms / r.baselineMs, r.ms / r.resources]),
-    notes: [`slope ${slope.toFixed(2)} ms per device, linear fit R² = ${(1 - ssRes / ssTot).toFixed(3)}`],
+    columns: [
+      "devices",
+      "resources",
+      "program (ms)",
+      "baseline: bare resources (ms)",
+      "ratio",
+      "ms per resource",
+      "state inputs (KiB)",
+    ],
+    rows: results.map((r) => [
+      r.devices,
+      r.resources,
+      r.ms,
+      r.baselineMs,
+      r.ms / r.baselineMs,
+      r.ms / r.resources,
+      r.stateBytes / 1024,
+    ]),
+    notes: [
+      `slope ${slope.toFixed(2)} ms per device, linear fit R² = ${(1 - ssRes / ssTot).toFixed(3)}`,
+      `state: ${(stateSlope / 1024).toFixed(1)} KiB of resource inputs per device (target <= 20 KiB); bundles are file assets`,
+    ],
   };
   report("program scaling", [table]);
 }

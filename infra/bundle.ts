@@ -3,7 +3,7 @@
 // program (the push and the device installs copy the result to the machines), by
 // scripts/build-device.ts and by the tests. esbuild is therefore a runtime dependency.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { brotliCompressSync, constants as zlib } from "node:zlib";
@@ -128,4 +128,39 @@ function build(entry: BundleEntry, spec: EntrySpec, work: string | undefined): B
   const out: Bundle = { code, sha256: createHash("sha256").update(code).digest("hex") };
   cache.set(entry, out);
   return out;
+}
+
+/** Where `localCopy` keeps files: the project's own cache directory (not shared with other users, not in git). */
+export const LOCAL_COPY_DIR = join(ROOT, "node_modules", ".cache", "diy-device-cloud");
+
+/**
+ * Writes `content` to a file named after its SHA-256 (`<name>-<sha>.<ext>`) and returns the absolute path, for a
+ * `pulumi.asset.FileAsset`: Pulumi keeps only the asset's path and hash in the state, not the content, and compares
+ * assets by hash. Content-addressed, so two stacks or a later run never see a half-written or different file.
+ */
+export function localCopy(name: string, ext: string, content: string): string {
+  if (!/^[a-z0-9-]+$/.test(name) || !/^[a-z]+$/.test(ext)) throw new Error(`bad local copy name ${name}.${ext}`);
+  // Every board gets the same bundle: write and hash it once per run, not once per device.
+  const known = copies.get(content);
+  if (known?.startsWith(join(LOCAL_COPY_DIR, `${name}-`))) return known;
+  const file = writeLocalCopy(name, ext, content);
+  copies.set(content, file);
+  return file;
+}
+
+const copies = new Map<string, string>();
+
+function writeLocalCopy(name: string, ext: string, content: string): string {
+  const sha = createHash("sha256").update(content, "utf8").digest("hex");
+  const file = join(LOCAL_COPY_DIR, `${name}-${sha}.${ext}`);
+  try {
+    if (createHash("sha256").update(readFileSync(file)).digest("hex") === sha) return file;
+  } catch {
+    // not there yet
+  }
+  mkdirSync(LOCAL_COPY_DIR, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, file);
+  return file;
 }

@@ -3,7 +3,7 @@
 // address -> certificates -> firewall -> rendered files -> server + push -> devices.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { bundle } from "./bundle";
+import { bundle, localCopy } from "./bundle";
 import type { Settings } from "./config";
 import { type DeviceProvisioning, provisionDevices } from "./devices";
 import { revokedCerts, stackCrl } from "./crl";
@@ -13,7 +13,7 @@ import { createPki, type KeyCert, type Pki } from "./pki";
 import { renderCloudConfig } from "./render/cloud-config";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import type { PushFile } from "./render/push-script";
-import { renderServerPush } from "./render/server-files";
+import { renderServerPush, SERVER_STAGED_WEB_NAME } from "./render/server-files";
 import { createAddress, createServer, type Server } from "./server";
 import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "./server-input";
 
@@ -164,7 +164,15 @@ export class DeviceCloud extends pulumi.ComponentResource {
         adminPublicKey: pki.adminSshKey.publicKeyOpenssh,
         adminPrivateKey: pki.adminSshKey.privateKeyOpenssh,
         userData,
-        push: { script: pulumi.secret(push.script) },
+        push: {
+          script: pulumi.secret(push.script),
+          staged: pulumi.output(args.webBundle).apply(
+            (code) =>
+              new pulumi.asset.AssetArchive({
+                [SERVER_STAGED_WEB_NAME]: new pulumi.asset.FileAsset(localCopy("web", "js", code)),
+              }),
+          ),
+        },
         tags: s.tags,
       },
       child,

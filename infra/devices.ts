@@ -4,6 +4,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { localCopy } from "./bundle";
 import type { DeviceSettings } from "./config";
 import { devicePayload, type DevicePlan, planDevice } from "./render/device-plan";
 
@@ -22,36 +23,62 @@ export interface DeviceProvisioningArgs {
   source?: string;
 }
 
+/** How the provisioner reaches the board (the install and the file copy share it). */
+export function deviceConnection(args: DeviceProvisioningArgs): command.types.input.remote.ConnectionArgs {
+  const d = args.device;
+  return {
+    host: d.host,
+    port: d.port,
+    // Explicit: the provider's default is root, which a Raspberry Pi OS image does not let in.
+    user: d.user,
+    privateKey: pulumi.secret(args.sshPrivateKey),
+    ...(d.hostKey === undefined ? {} : { hostKey: d.hostKey }),
+    // A board may be slow to answer (Wi-Fi, SD card): keep dialling for about two minutes.
+    dialErrorLimit: 8,
+    perDialTimeout: 15,
+  };
+}
+
+/**
+ * The bundle and the install script, copied to the board's staging directory as local files: the state holds
+ * each as a path and a hash (the provider copies again when the hash changes; it never deletes, the uninstall
+ * removes them).
+ */
+export function stagedFilesArgs(args: DeviceProvisioningArgs, plan: pulumi.Output<DevicePlan>) {
+  return {
+    connection: deviceConnection(args),
+    source: plan.apply(
+      (p) =>
+        new pulumi.asset.AssetArchive({
+          "device.js": new pulumi.asset.FileAsset(localCopy("device", "js", p.staged.files["device.js"])),
+          "install.sh": new pulumi.asset.FileAsset(localCopy("install", "sh", p.staged.files["install.sh"])),
+        }),
+    ),
+    remotePath: plan.apply((p) => p.staged.dir),
+  } satisfies command.remote.CopyToRemoteArgs;
+}
+
 /** The remote command's arguments, built without creating anything (the tests check them). */
 export function installCommandArgs(
   args: DeviceProvisioningArgs,
   plan: pulumi.Output<DevicePlan>,
   lanPasswords: pulumi.Output<Record<string, string>> | undefined,
 ): command.remote.CommandArgs {
-  const d = args.device;
   const stdin = pulumi
     .all([plan, pulumi.output(args.identity.keyPem), lanPasswords ?? pulumi.output(undefined)])
     .apply(([p, keyPem, passwords]) =>
       devicePayload(p, { keyPem, ...(passwords === undefined ? {} : { lanPasswords: passwords }) }),
     );
   return {
-    connection: {
-      host: d.host,
-      port: d.port,
-      // Explicit: the provider's default is root, which a Raspberry Pi OS image does not let in.
-      user: d.user,
-      privateKey: pulumi.secret(args.sshPrivateKey),
-      ...(d.hostKey === undefined ? {} : { hostKey: d.hostKey }),
-      // A board may be slow to answer (Wi-Fi, SD card): keep dialling for about two minutes.
-      dialErrorLimit: 8,
-      perDialTimeout: 15,
-    },
+    connection: deviceConnection(args),
+    // A changed command line or stdin (new config, certificate, install script or bundle: the line names the
+    // script's SHA-256, the script the bundle's) is an update, and an update with no `update` command runs this
+    // `create` again (pulumi-command commandController.go Update): the idempotent install, in place. No
+    // `triggers`: @pulumi/command registers replaceOnChanges ["triggers[*]"] (pulumi/pulumi-command#855), so a
+    // content-derived trigger would replace the command, i.e. run the old `delete` (the full uninstall) and then
+    // a fresh install on every change. The uninstall is for removal and destroy only. (No `update` copy of the
+    // line either: the state would hold it twice.)
     create: plan.apply((p) => p.installCommand),
-    // A changed create/stdin (new config, certificate, bundle) is an update, which runs this: the idempotent
-    // install, in place. No `triggers`: @pulumi/command registers replaceOnChanges ["triggers[*]"]
-    // (pulumi/pulumi-command#855), so a content-derived trigger would replace the command, i.e. run the
-    // old `delete` (the full uninstall) and then a fresh install on every change. Uninstall is for removal only.
-    update: plan.apply((p) => p.installCommand),
     delete: plan.apply((p) => p.uninstallCommand),
     // The key and LAN passwords travel only here: never in argv, a log, or a plain output.
     stdin: pulumi.secret(stdin),
@@ -67,6 +94,8 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
   /** Bridge only: the MQTT username (child id) -> password each child uses on the LAN listener (secret). */
   readonly lanPasswords?: pulumi.Output<Record<string, string>>;
   readonly install: command.remote.Command;
+  /** The bundle and install script, copied to the board before the install. */
+  readonly files: command.remote.CopyToRemote;
 
   constructor(name: string, args: DeviceProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
     super("diy:device:Device", name, {}, opts);
@@ -102,10 +131,15 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
       );
     this.contentHash = plan.apply((p) => p.contentHash);
 
-    this.install = new command.remote.Command(`${name}-install`, installCommandArgs(args, plan, this.lanPasswords), {
+    this.files = new command.remote.CopyToRemote(`${name}-files`, stagedFilesArgs(args, plan), {
       ...child,
       // Explicit: a component's dependsOn (the server push) is not a dependency of its children.
       ...(opts?.dependsOn === undefined ? {} : { dependsOn: opts.dependsOn }),
+    });
+    this.install = new command.remote.Command(`${name}-install`, installCommandArgs(args, plan, this.lanPasswords), {
+      ...child,
+      // After the copy, and so after the push.
+      dependsOn: [this.files],
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
       // Should it ever be replaced (a rename, `pulumi up --replace`), uninstall first: the default order would
       // install the new one and then run the old one's uninstall on the same board, leaving it empty.

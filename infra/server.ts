@@ -4,6 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Arch, Os } from "./config";
+import { PUSH_COMMAND, SERVER_STAGED_DIR } from "./render/server-files";
 
 /** Official image owners: Debian's cloud team and Canonical. Without owners anyone could publish a look-alike. */
 export const AMI_OWNERS: Record<Os, string> = {
@@ -67,8 +68,11 @@ export interface ServerArgs {
   adminPrivateKey: pulumi.Input<string>;
   /** Rendered #cloud-config: no secrets (EC2 stores it in clear), at most 16 KB. */
   userData: pulumi.Input<string>;
-  /** The rendered push script (carries private keys: a secret). */
-  push: { script: pulumi.Input<string> };
+  /**
+   * The rendered push script (carries private keys: a secret) and the large non-secret files it installs from
+   * copies (file assets by name, copied to SERVER_STAGED_DIR in the admin's home first).
+   */
+  push: { script: pulumi.Input<string>; staged: pulumi.Input<pulumi.asset.AssetArchive> };
   tags: Record<string, string>;
 }
 
@@ -77,6 +81,8 @@ export interface Server {
   association: aws.ec2.EipAssociation;
   keyPair: aws.ec2.KeyPair;
   push: command.remote.Command;
+  /** The copy of the staged files (the web app bundle) the push installs from. */
+  pushFiles: command.remote.CopyToRemote;
 }
 
 export function createServer(name: string, args: ServerArgs, opts: pulumi.ComponentResourceOptions): Server {
@@ -112,19 +118,29 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     o,
   );
 
+  const connection = {
+    host: args.eip.publicIp,
+    user: args.adminUser,
+    privateKey: args.adminPrivateKey,
+    // The first push waits for the instance to boot and sshd to start: keep dialling for ~10 minutes.
+    dialErrorLimit: 60,
+    perDialTimeout: 10,
+  };
+  // The web app bundle (megabytes, not secret) is copied over SFTP, not sent on the push's stdin: the state keeps
+  // a file asset as a path and a hash, and stdin whole. The provider copies again when the hash changes (an
+  // update) and never deletes; a new instance gets a new copy (the trigger).
+  const pushFiles = new command.remote.CopyToRemote(
+    `${name}-files`,
+    { connection, source: args.push.staged, remotePath: SERVER_STAGED_DIR, triggers: [instance.id] },
+    { ...o, dependsOn: [instance, association], deletedWith: instance },
+  );
+
   // Everything secret travels on stdin of `sudo bash -s`: never argv, never a file on the way, never a log.
   const push = new command.remote.Command(
     `${name}-push`,
     {
-      connection: {
-        host: args.eip.publicIp,
-        user: args.adminUser,
-        privateKey: args.adminPrivateKey,
-        // The first push waits for the instance to boot and sshd to start: keep dialling for ~10 minutes.
-        dialErrorLimit: 60,
-        perDialTimeout: 10,
-      },
-      create: "sudo bash -s",
+      connection,
+      create: PUSH_COMMAND,
       stdin: pulumi.secret(args.push.script),
       logging: "none",
       addPreviousOutputInEnv: false,
@@ -136,10 +152,10 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     },
     {
       ...o,
-      dependsOn: [instance, association],
+      dependsOn: [instance, association, pushFiles],
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
       deletedWith: instance,
     },
   );
-  return { instance, association, keyPair, push };
+  return { instance, association, keyPair, push, pushFiles };
 }

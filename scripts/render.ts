@@ -141,6 +141,8 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
   );
   for (const f of push.files) write(path.join("server/files", f.path), f.content, f.secret === true);
   write("server/push.sh", push.script, true);
+  // Copied to the admin's home before the push runs (remote.CopyToRemote), not sent on its stdin.
+  for (const [rel, content] of Object.entries(push.staged)) write(path.join("server/staged", rel), content);
 
   // Devices: the install payload's files and the install/uninstall scripts, per board.
   const deviceBundle =
@@ -158,6 +160,9 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
     for (const [name, content] of Object.entries(plan.files))
       if (content !== undefined) write(`devices/${d.id}/files/${name}`, content);
     write(`devices/${d.id}/files/device.key`, cert.keyPem, true);
+    // Copied to the SSH user's home on the board before the install (remote.CopyToRemote), not sent on stdin.
+    for (const [name, content] of Object.entries(plan.staged.files))
+      write(`devices/${d.id}/staged/${plan.staged.dir}/${name}`, content);
     write(`devices/${d.id}/install.sh`, plan.installScript);
     write(`devices/${d.id}/uninstall.sh`, plan.uninstallScript);
     const lanPasswords = d.bridge

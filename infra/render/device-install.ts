@@ -1,5 +1,6 @@
 // The scripts run on a board over SSH: install (idempotent, payload on stdin) and uninstall, plus
 // the one-line remote command that runs either through sudo without putting anything secret in argv.
+import { createHash } from "node:crypto";
 import { isDeviceId } from "../../protocol";
 import { BRIDGE_PATHS, DEVICE_PATHS, DEVICE_UNIT, DEVICE_USER } from "./device-paths";
 import { PAYLOAD_END, PAYLOAD_MAGIC, REQUIRED_PAYLOAD_FILES } from "./device-payload";
@@ -15,6 +16,8 @@ export interface DeviceInstallScriptInput {
   gpioGroup: boolean;
   /** Bridge role: mosquitto with the payload's bridge.conf/acl/passwd; without it they are removed. */
   bridge: boolean;
+  /** Hex SHA-256 of the device service bundle the stack built: only that file is installed. */
+  bundleSha256: string;
 }
 
 export interface DeviceUninstallScriptInput {
@@ -39,6 +42,7 @@ function prologue(renderer: string, source: string, deviceId: string, what: stri
     "#!/usr/bin/env bash",
     ...header("#", renderer, source),
     ...what.map((l) => `# ${l}`),
+    "# $1: the directory the non-secret files were copied to (remote.CopyToRemote, in the SSH user's home).",
     "# DIY_ROOT (a directory used as /) and DIY_SYSTEMCTL (the systemctl command) exist for tests.",
     "set -euo pipefail",
     "shopt -s nullglob",
@@ -48,6 +52,7 @@ function prologue(renderer: string, source: string, deviceId: string, what: stri
     `readonly USER_NAME="${DEVICE_USER}"`,
     `readonly UNIT="${DEVICE_UNIT}"`,
     'readonly ROOT="${DIY_ROOT:-}"',
+    'readonly STAGED="${1:-}"',
     'read -r -a SYSTEMCTL <<< "${DIY_SYSTEMCTL:-systemctl}"',
     "# Packages and groups this script added, so that uninstall removes those and nothing else.",
     `readonly MARKERS="$ROOT${DEVICE_PATHS.etcDir}/.installed-by-diy"`,
@@ -100,11 +105,13 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
   return lines([
     ...prologue("infra/render/device-install.ts", input.source ?? DEFAULT_SOURCE, deviceId, [
       `Installs the DIY Device Cloud device service for "${deviceId}"; run as root (through sudo).`,
-      "Its payload (bundle, config, CA, certificate, key, unit[, bridge files]) arrives on stdin, so",
-      "the key never appears in argv or in a log. Idempotent: a second run with the same payload",
-      "leaves the same files and only restarts the service.",
+      "Its payload (config, CA, certificate, key, unit[, bridge files]) arrives on stdin, so the key",
+      "never appears in argv or in a log; the service bundle (a megabyte, not secret) was copied to",
+      "$1/device.js beforehand. Idempotent: a second run with the same payload leaves the same files",
+      "and only restarts the service.",
     ]),
     "",
+    `readonly BUNDLE_SHA256="${sha256Hex(input.bundleSha256)}"`,
     `readonly NEED_GPIOD=${flag(input.gpiod)}`,
     `readonly NEED_GPIO_GROUP=${flag(input.gpioGroup)}`,
     `readonly BRIDGE=${flag(input.bridge)}`,
@@ -138,6 +145,27 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     `  for f in ${REQUIRED_PAYLOAD_FILES.join(" ")}; do`,
     '    [ -s "$STAGING/$f" ] || die "the payload has no $f: nothing was changed"',
     "  done",
+    "}",
+    "",
+    "sha256_of() {",
+    "  local out",
+    '  out="$(sha256sum < "$1")"',
+    "  printf '%s\\n' \"${out%% *}\"",
+    "}",
+    "",
+    "# The bundle the stack built, into $STAGING: the copy in $STAGED, or the one already installed when",
+    "# it is the same file (nothing to copy). Anything else is refused before the board is changed.",
+    "stage_bundle() {",
+    '  if [ -n "$STAGED" ] && [ -f "$STAGED/device.js" ]; then',
+    '    cp -- "$STAGED/device.js" "$STAGING/device.js"',
+    '    if [ "$(sha256_of "$STAGING/device.js")" = "$BUNDLE_SHA256" ]; then return 0; fi',
+    '    log "warning: $STAGED/device.js is not the bundle this stack built"',
+    "  fi",
+    `  if [ -f "$ROOT${DEVICE_PATHS.bundle}" ] && [ "$(sha256_of "$ROOT${DEVICE_PATHS.bundle}")" = "$BUNDLE_SHA256" ]; then`,
+    `    cp -- "$ROOT${DEVICE_PATHS.bundle}" "$STAGING/device.js"`,
+    "    return 0",
+    "  fi",
+    '  die "the device service bundle (sha256 $BUNDLE_SHA256) is not in ${STAGED:-the directory given as \\$1}: pulumi up copies it there before the install (resource <name>-device-$DEVICE_ID-files); after re-flashing the board, pulumi up --replace that resource: nothing was changed"',
     "}",
     "",
     "os_field() {",
@@ -297,6 +325,7 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     "main() {",
     '  if [ -z "$ROOT" ] && [ "$(id -u)" -ne 0 ]; then die "run as root (the provisioner runs this through sudo -n)"; fi',
     "  read_payload",
+    "  stage_bundle",
     "  check_platform",
     "  ensure_package nodejs node",
     '  if [ "$(node_major)" -lt 18 ]; then die "Node $(node_major) is too old: the device service needs Node 18 or later"; fi',
@@ -341,6 +370,11 @@ export function renderDeviceUninstallScript(input: DeviceUninstallScriptInput): 
     '  if getent group "$USER_NAME" > /dev/null; then groupdel "$USER_NAME"; fi',
     "  if installed_by_us group:gpio && getent group gpio > /dev/null; then groupdel gpio; fi",
     `  rm -rf "$ROOT${e.optDir}" "$ROOT${e.etcDir}" "$ROOT${e.stateDir}"`,
+    "  # The copies the provisioner left in the SSH user's home (its CopyToRemote never deletes).",
+    '  if [ -n "$STAGED" ]; then',
+    `    rm -f -- ${STAGED_FILES.map((f) => `"$STAGED/${f}"`).join(" ")}`,
+    '    rmdir -- "$STAGED" 2> /dev/null || true',
+    "  fi",
     '  log "uninstalled"',
     "}",
     "",
@@ -348,16 +382,53 @@ export function renderDeviceUninstallScript(input: DeviceUninstallScriptInput): 
   ]);
 }
 
-/**
- * The command line a remote.Command runs: decodes the script into bash's argv (nothing secret is
- * in it) and runs it as root, through `sudo -n` unless the SSH user is root, with stdin passed on.
- */
-export function renderRemoteInvocation(script: string, name: string): string {
+/** Files the provisioner copies to the staging directory before the install (remote.CopyToRemote). */
+export const STAGED_FILES = ["device.js", "install.sh"] as const;
+
+function sha256Hex(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new Error(`expected a hex SHA-256, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function invocationName(name: string): string {
   if (!/^[a-z][a-z0-9-]*$/.test(name))
     throw new Error(`invocation name ${JSON.stringify(name)} must be lowercase letters, digits and '-'`);
+  return name;
+}
+
+function stagedDir(dir: string): string {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(dir) || dir.split("/").includes(".."))
+    throw new Error(`staging directory ${JSON.stringify(dir)} must be a plain path relative to the SSH user's home`);
+  return dir;
+}
+
+/** Runs "$s" as root (through `sudo -n` unless the SSH user is root) with the staging directory as $1. */
+function asRoot(name: string, dir: string): string {
+  const args = `${invocationName(name)} "$HOME/${stagedDir(dir)}"`;
+  return `if [ "$(id -u)" -eq 0 ]; then bash -c "$s" ${args}; else sudo -n bash -c "$s" ${args}; fi`;
+}
+
+/**
+ * The command line a remote.Command runs: decodes the script into bash's argv (nothing secret is
+ * in it) and runs it as root, through `sudo -n` unless the SSH user is root, with stdin passed on
+ * and "$HOME/<dir>" (the staging directory) as $1.
+ */
+export function renderRemoteInvocation(script: string, name: string, dir: string): string {
   const encoded = Buffer.from(script, "utf8").toString("base64");
+  return `s="$(printf %s '${encoded}' | base64 -d)" && ${asRoot(name, dir)}`;
+}
+
+/**
+ * The install's command line when the script itself was copied to "$HOME/<dir>/install.sh": it runs only the
+ * script whose SHA-256 is written here (so a changed script changes this line, which Pulumi sees as an update),
+ * with stdin passed on. Keeps a 10 KB script out of the command, which Pulumi stores in the state.
+ */
+export function renderStagedInvocation(script: string, name: string, dir: string): string {
+  const sum = createHash("sha256").update(script, "utf8").digest("hex");
+  const file = `$HOME/${stagedDir(dir)}/install.sh`;
   return (
-    `s="$(printf %s '${encoded}' | base64 -d)" && ` +
-    `if [ "$(id -u)" -eq 0 ]; then bash -c "$s" ${name}; else sudo -n bash -c "$s" ${name}; fi`
+    `s="$(cat -- "${file}")" && [ "$(printf '%s\\n' "$s" | sha256sum)" = "${sum}  -" ] || ` +
+    `{ echo "${invocationName(name)}: ${file} is missing or not the script this stack rendered (sha256 ${sum}): pulumi up copies it first" >&2; exit 1; } && ` +
+    asRoot(name, dir)
   );
 }

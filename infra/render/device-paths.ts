@@ -31,3 +31,11 @@ export const BRIDGE_PATHS = {
   cert: "/etc/mosquitto/diy-bridge/bridge.pem",
   key: "/etc/mosquitto/diy-bridge/bridge.key",
 } as const;
+
+/**
+ * Where the device service bundle and the install script arrive on a board before the install runs:
+ * remote.CopyToRemote writes them over SFTP as the SSH user, relative to that user's home (sshd starts every
+ * session there). They stay out of the install command's text and stdin, which Pulumi keeps in the state (the
+ * bundle is a megabyte per board); the command checks the script's SHA-256 and the script the bundle's.
+ */
+export const STAGED_DEVICE_DIR = ".diy-device-cloud";

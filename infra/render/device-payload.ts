@@ -1,4 +1,4 @@
-// The install script's stdin: every file it installs, base64 in named sections. Sent as the remote
+// The install script's stdin: every file it installs but the bundle, base64 in named sections. Sent as the remote
 // command's (secret) stdin, so the device key never appears in argv, in a log or in a plain output.
 //
 //   #diy-device-payload v1
@@ -9,9 +9,11 @@
 export const PAYLOAD_MAGIC = "#diy-device-payload v1";
 export const PAYLOAD_END = "=end-payload";
 
-/** Section names the install script knows; the required ones come first. */
+/**
+ * Section names the install script knows; the required ones come first. The bundle (device.js) is not among
+ * them: it is a megabyte of non-secret code, copied beside the command (device-paths.ts STAGED_DEVICE_BUNDLE).
+ */
 export const PAYLOAD_FILES = [
-  "device.js",
   "config.json",
   "ca.pem",
   "device.pem",
@@ -23,7 +25,7 @@ export const PAYLOAD_FILES = [
   "bridge.passwd",
 ] as const;
 export type PayloadFile = (typeof PAYLOAD_FILES)[number];
-export const REQUIRED_PAYLOAD_FILES: readonly PayloadFile[] = PAYLOAD_FILES.slice(0, 6);
+export const REQUIRED_PAYLOAD_FILES: readonly PayloadFile[] = PAYLOAD_FILES.slice(0, 5);
 
 export type DevicePayloadInput = Partial<Record<PayloadFile, string>>;
 

@@ -5,7 +5,14 @@ import type { Backend } from "../../device/config";
 import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "./bridge-mosquitto";
 import { backendNeeds, type Board } from "./device-board";
 import { renderDeviceConfig } from "./device-config";
-import { renderDeviceInstallScript, renderDeviceUninstallScript, renderRemoteInvocation } from "./device-install";
+import {
+  renderDeviceInstallScript,
+  renderDeviceUninstallScript,
+  renderRemoteInvocation,
+  renderStagedInvocation,
+  type STAGED_FILES,
+} from "./device-install";
+import { STAGED_DEVICE_DIR } from "./device-paths";
 import { renderDevicePayload, type DevicePayloadInput } from "./device-payload";
 import { renderDeviceUdevRules } from "./device-udev";
 import { renderDeviceUnit } from "./device-unit";
@@ -36,17 +43,30 @@ export interface DevicePlan {
   bridgeChildren?: string[];
   /** Non-secret files of the payload; the key and LAN passwords are added by `devicePayload`. */
   files: DevicePayloadInput;
+  /**
+   * Copied to "$HOME/<dir>" of the SSH user before the install (remote.CopyToRemote: in the state as a path and
+   * a hash, where the command's stdin and text would be stored whole): the bundle and the install script.
+   */
+  staged: { dir: string; files: Record<(typeof STAGED_FILES)[number], string> };
   installScript: string;
   uninstallScript: string;
-  /** Remote command lines (sudo, script in argv, payload on stdin). */
+  /** Remote command lines (sudo, payload on stdin; the uninstall script is in the line itself). */
   installCommand: string;
   uninstallCommand: string;
   /**
-   * SHA-256 over every installed file but the secrets, and the install script. The key is left out
+   * SHA-256 over every installed file but the secrets and the bundle, and the install script (which names the
+   * bundle's SHA-256). The key is left out
    * on purpose: it cannot change without the certificate (which holds its public half) changing too,
    * and a hash of it would make this trigger a secret that hides every diff.
    */
   contentHash: string;
+}
+
+/** Hex SHA-256 of a bundle; every board of a stack has the same one, so the last answer is kept. */
+let lastBundle: { code: string; sha256: string } | undefined;
+function sha256Of(code: string): string {
+  if (lastBundle?.code !== code) lastBundle = { code, sha256: createHash("sha256").update(code, "utf8").digest("hex") };
+  return lastBundle.sha256;
 }
 
 export const INSTALL_NAME = "diy-device-install";
@@ -66,7 +86,6 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
   const needs = backendNeeds([...parsed.outputs, ...parsed.inputs].map((io) => io.backend));
   const udev = renderDeviceUdevRules({ kernelLeds: needs.kernelLeds, gpioGroup: needs.gpioGroup, source });
   const files: DevicePayloadInput = {
-    "device.js": input.bundle,
     "config.json": config,
     "ca.pem": input.caCertPem,
     "device.pem": input.certPem,
@@ -84,12 +103,14 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
     });
     files["bridge.acl"] = renderBridgeAcl({ bridgeId: d.id, children: d.bridge.children, source });
   }
+  const bundleSha256 = sha256Of(input.bundle);
   const installScript = renderDeviceInstallScript({
     deviceId: d.id,
     source,
     gpiod: needs.gpiod,
     gpioGroup: needs.gpioGroup,
     bridge: d.bridge !== undefined,
+    bundleSha256,
   });
   const uninstallScript = renderDeviceUninstallScript({ deviceId: d.id, source });
   const h = createHash("sha256");
@@ -101,10 +122,12 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
     deviceId: d.id,
     ...(d.bridge ? { bridgeChildren: d.bridge.children.map((c) => c.id) } : {}),
     files,
+    staged: { dir: STAGED_DEVICE_DIR, files: { "device.js": input.bundle, "install.sh": installScript } },
     installScript,
     uninstallScript,
-    installCommand: renderRemoteInvocation(installScript, INSTALL_NAME),
-    uninstallCommand: renderRemoteInvocation(uninstallScript, UNINSTALL_NAME),
+    installCommand: renderStagedInvocation(installScript, INSTALL_NAME, STAGED_DEVICE_DIR),
+    // Inline: the delete must work from the state alone, whatever is left on the board.
+    uninstallCommand: renderRemoteInvocation(uninstallScript, UNINSTALL_NAME, STAGED_DEVICE_DIR),
     contentHash: h.digest("hex"),
   };
 }

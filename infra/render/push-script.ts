@@ -25,7 +25,16 @@ export interface PushFile {
   postmap?: boolean;
   /** A systemd unit or drop-in: `systemctl daemon-reload` after it changes. */
   systemd?: boolean;
+  /**
+   * Not in the script: the file was copied beforehand to this path relative to the SSH user's home
+   * (remote.CopyToRemote, which keeps a path and a hash in the state instead of the content). For large,
+   * non-secret files (the web app bundle); the script installs it only if its SHA-256 matches `content`'s.
+   */
+  staged?: string;
 }
+
+/** The push's command line: the script on stdin; the SSH user's home (where staged files are) as $1. */
+export const PUSH_COMMAND = 'sudo bash -s -- "$HOME"';
 
 export interface PushLink {
   link: string;
@@ -99,6 +108,12 @@ function shellPath(what: string, p: string): string {
   return p;
 }
 
+function stagedPath(p: string): string {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p) || p.split("/").includes(".."))
+    throw new Error(`staged path ${JSON.stringify(p)} must be a plain path relative to the SSH user's home`);
+  return p;
+}
+
 function account(what: string, name: string): string {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name))
     throw new Error(`${what} must be a user or group name, got ${JSON.stringify(name)}`);
@@ -120,6 +135,8 @@ export LC_ALL=C
 
 # Tests run the same script against a scratch tree; on a server this is empty.
 root="\${DIY_PUSH_ROOT:-}"
+# The SSH user's home, where the staged files were copied (PUSH_COMMAND passes it; sudo may reset HOME).
+staged_home="\${1:-}"
 declare -A changed=()
 systemd_changed=0
 did_change=0
@@ -183,6 +200,30 @@ put() {
   log "updated $1"
 }
 
+# put_staged PATH MODE OWNER GROUP SHA256 STAGED: like put, from the file copied to $staged_home/STAGED before
+# the push; anything but the file this stack built is refused.
+put_staged() {
+  local path="$root$1" mode=$2 owner=$3 group=$4 sum=$5 src="$staged_home/$6"
+  did_change=0
+  if [[ -f "$path" && "$(sum_of "$path")" == "$sum" ]]; then
+    chown "$owner:$group" "$path"
+    chmod "$mode" "$path"
+    return 0
+  fi
+  [[ -n "$staged_home" ]] || die "$1 is copied beside the push: give the SSH user's home as the first argument (sudo bash -s -- ~ < push.sh)"
+  [[ -f "$src" ]] || die "$src is missing: pulumi up copies it there before the push (the server's -files resource)"
+  install -d -m 0755 "$(dirname "$path")"
+  tmp_file=$(mktemp "$path.diy-XXXXXX")
+  cat -- "$src" >"$tmp_file"
+  [[ "$(sum_of "$tmp_file")" == "$sum" ]] || die "$src is not the file this stack built for $1 (checksum mismatch)"
+  chown "$owner:$group" "$tmp_file"
+  chmod "$mode" "$tmp_file"
+  mv -f -- "$tmp_file" "$path"
+  tmp_file=""
+  did_change=1
+  log "updated $1"
+}
+
 # link LINK TARGET: a symlink to TARGET; did_change=1 when it was created or changed.
 link() {
   local path="$root$1" target=$2
@@ -229,11 +270,13 @@ export function renderPushScript(input: PushScriptInput): string {
       .filter((s) => s !== "")
       .join("; ");
     for (const s of f.services ?? []) used.add(s);
-    body.push(
-      `  put ${path} ${mode(f.mode)} ${account("owner", f.owner)} ${account("group", f.group)} ${sha256(f.content)} <<'${delim}'`,
-      ...base64Lines(f.content),
-      delim,
-    );
+    const args = `${path} ${mode(f.mode)} ${account("owner", f.owner)} ${account("group", f.group)} ${sha256(f.content)}`;
+    if (f.staged !== undefined) {
+      if (f.secret) throw new Error(`${f.path}: a secret file travels on stdin, never as a staged copy`);
+      body.push(`  put_staged ${args} ${stagedPath(f.staged)}`);
+    } else {
+      body.push(`  put ${args} <<'${delim}'`, ...base64Lines(f.content), delim);
+    }
     if (then !== "") body.push(`  if (( did_change )); then ${then}; fi`);
     // postmap's .db holds the same credentials: same mode as its source.
     if (f.postmap) {
@@ -289,7 +332,7 @@ export function renderPushScript(input: PushScriptInput): string {
   return lines([
     "#!/usr/bin/env bash",
     ...header("#", "infra/render/push-script.ts", input.source ?? DEFAULT_SOURCE),
-    "# Run as root with the script on stdin: ssh admin@host sudo bash -s < push.sh",
+    `# Run as root with the script on stdin: ssh admin@host '${PUSH_COMMAND}' < push.sh`,
     "# (it carries private keys: never pass it as an argument or write it where others can read it).",
     PRELUDE,
     "",

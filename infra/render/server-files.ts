@@ -25,6 +25,11 @@ export const SERVER_LINKS: readonly PushLink[] = [
 export const SERVER_REMOVALS: readonly PushRemoval[] = [
   { path: "/etc/nginx/sites-enabled/default", services: ["nginx"] },
 ];
+/** Where the push finds the web app bundle, relative to the SSH user's home (remote.CopyToRemote puts it there). */
+export const SERVER_STAGED_DIR = ".diy-device-cloud";
+export const SERVER_STAGED_WEB_NAME = "web.js";
+export const SERVER_STAGED_WEB_BUNDLE = `${SERVER_STAGED_DIR}/${SERVER_STAGED_WEB_NAME}`;
+
 /** Started at boot; the packages' own services are enabled by their packages. */
 export const SERVER_ENABLED: readonly ServerService[] = ["diy-web"];
 
@@ -205,6 +210,8 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
       owner: "root",
       group: "root",
       services: ["diy-web"],
+      // Two megabytes of non-secret code: copied beside the push, out of its stdin (and so out of the state).
+      staged: SERVER_STAGED_WEB_BUNDLE,
     },
     web(SERVER_WEB_PATHS.config, `${JSON.stringify(input.web.config, null, 2)}\n`, "0640"),
     web(SERVER_WEB_PATHS.ca, pem("pki.caCertPem", pki.caCertPem), "0644"),
@@ -251,10 +258,14 @@ function saslFiles(source: string, postfix: ServerFilesInput["postfix"]): PushFi
   ];
 }
 
-/** The push as the Pulumi program runs it: the files, the script (secret: send on stdin) and its trigger hash. */
+/**
+ * The push as the Pulumi program runs it: the files, the script (secret: send on stdin to PUSH_COMMAND), the files
+ * to copy beforehand (path relative to the SSH user's home -> content) and a hash of everything pushed.
+ */
 export function renderServerPush(input: ServerFilesInput & { cloudInitTimeoutSeconds?: number }): {
   files: PushFile[];
   script: string;
+  staged: Record<string, string>;
   hash: string;
 } {
   const files = renderServerFiles(input);
@@ -267,7 +278,9 @@ export function renderServerPush(input: ServerFilesInput & { cloudInitTimeoutSec
     cloudInitTimeoutSeconds: input.cloudInitTimeoutSeconds,
     after: input.after,
   });
-  return { files, script, hash: pushHash(files) };
+  const staged = Object.fromEntries(files.flatMap((f) => (f.staged === undefined ? [] : [[f.staged, f.content]])));
+  return { files, script, staged, hash: pushHash(files) };
 }
 
+export { PUSH_COMMAND } from "./push-script";
 export type { PushFile, PushLink, PushRemoval, ServerService } from "./push-script";

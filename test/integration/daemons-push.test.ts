@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { renderServerPush } from "../../infra/render/server-files";
 import { FIXTURES } from "./daemons-fixtures";
@@ -48,8 +48,21 @@ function sandbox(dir: string): { root: string; bin: string; calls: () => string[
   };
 }
 
-function push(script: string, sb: { root: string; bin: string }): { status: number | null; output: string } {
-  const r = spawnSync("bash", ["-s"], {
+/**
+ * Runs the push as PUSH_COMMAND does (`bash -s -- "$HOME"`), after copying the staged files (the web bundle) to
+ * that home as remote.CopyToRemote would.
+ */
+function push(
+  script: string,
+  sb: { root: string; bin: string },
+  staged: Record<string, string> = stagedFiles,
+): { status: number | null; output: string } {
+  const home = join(sb.root, "..", "home");
+  for (const [rel, content] of Object.entries(staged)) {
+    mkdirSync(dirname(join(home, rel)), { recursive: true });
+    writeFileSync(join(home, rel), content);
+  }
+  const r = spawnSync("bash", ["-s", "--", home], {
     input: script,
     encoding: "utf8",
     env: { ...process.env, DIY_PUSH_ROOT: sb.root, PATH: `${sb.bin}:${process.env.PATH}` },
@@ -57,13 +70,16 @@ function push(script: string, sb: { root: string; bin: string }): { status: numb
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
+let stagedFiles: Record<string, string> = {};
+
 describe("the push script, run by bash against a scratch root", () => {
   const tmp = tempDir("push");
   after(() => tmp.cleanup());
   const fixture = FIXTURES[1];
   assert.ok(fixture);
   const input = fixture.input(pki);
-  const { files, script } = renderServerPush(input);
+  const { files, script, staged } = renderServerPush(input);
+  stagedFiles = staged;
   const sb = sandbox(tmp.dir);
   let first = { status: null as number | null, output: "" };
 
@@ -115,6 +131,23 @@ describe("the push script, run by bash against a scratch root", () => {
     }
     for (const f of files.filter((x) => x.secret))
       assert.ok(!script.includes(f.content), `${f.path} appears in clear in the script`);
+  });
+
+  test("keeps the web bundle out of the script: it installs the staged copy, and refuses one it did not build", () => {
+    const web = files.find((f) => f.path === "/opt/diy-web/web.js");
+    assert.ok(web?.staged, "the web bundle is staged");
+    assert.ok(
+      !script.includes(Buffer.from(web.content).toString("base64").slice(0, 60)),
+      "the bundle is in the script",
+    );
+    assert.deepEqual(Object.keys(staged), [".diy-device-cloud/web.js"]);
+    const dir = join(tmp.dir, "tampered");
+    mkdirSync(dir);
+    const sb3 = sandbox(dir);
+    const r = push(script, sb3, { ".diy-device-cloud/web.js": "console.log('not ours');\n" });
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /web\.js is not the file this stack built for \/opt\/diy-web\/web\.js/);
+    assert.ok(!existsSync(join(sb3.root, "opt/diy-web/web.js")), "the foreign file was installed");
   });
 
   test("changes nothing and restarts nothing when run again with the same files", () => {

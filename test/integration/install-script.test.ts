@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   existsSync,
@@ -19,6 +20,7 @@ import {
   renderDeviceInstallScript,
   renderDeviceUninstallScript,
   renderRemoteInvocation,
+  renderStagedInvocation,
 } from "../../infra/render/device-install";
 import { renderDevicePayload, type DevicePayloadInput } from "../../infra/render/device-payload";
 import { renderDeviceUnit } from "../../infra/render/device-unit";
@@ -30,6 +32,10 @@ import { renderDeviceUdevRules } from "../../infra/render/device-udev";
 
 const KEY = "-----BEGIN PRIVATE KEY-----\nTHIS-IS-THE-SECRET-DEVICE-KEY\n-----END PRIVATE KEY-----\n";
 const LAN_PASSWORD = "lan-secret-password-for-ard1";
+/** The device service bundle, copied beside the command (as remote.CopyToRemote does) rather than on stdin. */
+const BUNDLE = "console.log('device service');\n";
+const BUNDLE_SHA256 = createHash("sha256").update(BUNDLE).digest("hex");
+const STAGED_DIR = ".diy-device-cloud";
 
 const REAL_TOOLS = [
   "bash",
@@ -48,6 +54,9 @@ const REAL_TOOLS = [
   "id",
   "printf",
   "sh",
+  "sha256sum",
+  "cp",
+  "rmdir",
   "mosquitto_passwd",
 ];
 
@@ -90,6 +99,9 @@ esac`,
 interface FakeRoot {
   root: string;
   bin: string;
+  /** The SSH user's home (HOME) and the staging directory in it, holding the copied bundle ($1 of the scripts). */
+  home: string;
+  staged: string;
   calls(): string[];
   run(
     script: string,
@@ -113,6 +125,10 @@ function fakeRoot(
   const root = join(base, "root");
   const bin = join(base, "bin");
   const log = join(base, "calls.log");
+  const home = join(base, "home");
+  const staged = join(home, STAGED_DIR);
+  mkdirSync(staged, { recursive: true });
+  writeFileSync(join(staged, "device.js"), BUNDLE);
   mkdirSync(join(root, "etc"), { recursive: true });
   mkdirSync(bin);
   writeFileSync(log, "");
@@ -138,17 +154,20 @@ function fakeRoot(
   return {
     root,
     bin,
+    home,
+    staged,
     calls: () =>
       readFileSync(log, "utf8")
         .split("\n")
         .filter(Boolean)
         .map((l) => l.split(root).join("")),
     run(script, stdin, env = {}) {
-      const r = spawnSync(join(bin, "bash"), ["-c", script, "diy-test"], {
+      const r = spawnSync(join(bin, "bash"), ["-c", script, "diy-test", staged], {
         input: stdin,
         encoding: "utf8",
         env: {
           PATH: bin,
+          HOME: home,
           DIY_ROOT: root,
           DIY_SYSTEMCTL: join(bin, "systemctl"),
           FAKE_ROOT: root,
@@ -180,7 +199,6 @@ function fakeRoot(
 
 function payload(extra: DevicePayloadInput = {}): string {
   return renderDevicePayload({
-    "device.js": "console.log('device service');\n",
     "config.json": '{"deviceId":"pi1"}\n',
     "ca.pem": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
     "device.pem": "-----BEGIN CERTIFICATE-----\nPI1\n-----END CERTIFICATE-----\n",
@@ -190,7 +208,13 @@ function payload(extra: DevicePayloadInput = {}): string {
   });
 }
 
-const install = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false });
+const install = renderDeviceInstallScript({
+  deviceId: "pi1",
+  gpiod: true,
+  gpioGroup: true,
+  bridge: false,
+  bundleSha256: BUNDLE_SHA256,
+});
 const uninstall = renderDeviceUninstallScript({ deviceId: "pi1" });
 const udev = renderDeviceUdevRules({ kernelLeds: ["led0"], gpioGroup: true });
 
@@ -205,7 +229,16 @@ describe("install script shellcheck", () => {
   it("passes shellcheck for every role and the uninstall script", () => {
     for (const [name, script] of [
       ["install", install],
-      ["install-bridge", renderDeviceInstallScript({ deviceId: "pi1", gpiod: false, gpioGroup: false, bridge: true })],
+      [
+        "install-bridge",
+        renderDeviceInstallScript({
+          deviceId: "pi1",
+          gpiod: false,
+          gpioGroup: false,
+          bridge: true,
+          bundleSha256: BUNDLE_SHA256,
+        }),
+      ],
       ["uninstall", uninstall],
     ] as const) {
       const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
@@ -216,7 +249,7 @@ describe("install script shellcheck", () => {
 
 describe("remote invocation and unit checks", () => {
   it("the remote command line passes shellcheck as POSIX sh (the login shell may be dash)", () => {
-    const line = renderRemoteInvocation(install, "diy-device-install");
+    const line = renderRemoteInvocation(install, "diy-device-install", STAGED_DIR);
     const r = spawnSync("shellcheck", ["--shell=sh", "-"], { input: `${line}\n`, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
@@ -292,7 +325,7 @@ describe("install script on a fake root", () => {
     for (const text of [r.stdout, r.stderr, fr.calls().join("\n")])
       assert.ok(!text.includes("THIS-IS-THE-SECRET"), text);
     const base = join(fr.root, "..");
-    assert.deepEqual(readdirSync(base).sort(), ["bin", "calls.log", "root"], "the staging dir is removed");
+    assert.deepEqual(readdirSync(base).sort(), ["bin", "calls.log", "home", "root"], "the staging dir is removed");
   });
 
   it("is idempotent: a second run leaves the same files and adds no user or package", () => {
@@ -392,7 +425,6 @@ describe("install script on a fake root", () => {
       ["", /no diy-device payload/],
       [
         renderDevicePayload({
-          "device.js": "x",
           "config.json": "{}",
           "ca.pem": "c",
           "device.pem": "d",
@@ -413,7 +445,7 @@ describe("install script on a fake root", () => {
 
   it("runs through the remote invocation line with the payload on stdin", () => {
     const fr = fakeRoot({ node: true });
-    const line = renderRemoteInvocation(install, "diy-device-install");
+    const line = renderRemoteInvocation(install, "diy-device-install", STAGED_DIR);
     const r = fr.run(`exec sh -c ${shellQuote(line)}`, payload());
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readFileSync(join(fr.root, "etc/diy-device/device.key"), "utf8"), KEY);
@@ -421,8 +453,61 @@ describe("install script on a fake root", () => {
   });
 });
 
+describe("the bundle copied beside the install (remote.CopyToRemote), not sent on stdin", () => {
+  it("refuses a copied bundle that is not the one the stack built, before changing anything", () => {
+    const fr = fakeRoot({ node: true });
+    writeFileSync(join(fr.staged, "device.js"), "console.log('tampered');\n");
+    const before = fr.tree();
+    const r = fr.run(install, payload());
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /is not the bundle this stack built/);
+    assert.match(
+      r.stderr,
+      new RegExp(`device service bundle \\(sha256 ${BUNDLE_SHA256}\\) is not in .*pulumi up copies it there`),
+    );
+    assert.deepEqual(fr.tree(), before, "nothing was changed");
+  });
+
+  it("refuses a missing copy with the fix, and keeps an installed bundle that is already the right one", () => {
+    const fr = fakeRoot({ node: true });
+    rmSync(join(fr.staged, "device.js"));
+    const missing = fr.run(install, payload());
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /pulumi up --replace/);
+    mkdirSync(join(fr.root, "opt/diy-device"), { recursive: true });
+    writeFileSync(join(fr.root, "opt/diy-device/device.js"), BUNDLE);
+    const r = fr.run(install, payload());
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(fr.root, "opt/diy-device/device.js"), "utf8"), BUNDLE);
+  });
+
+  it("runs the copied install script through its command line only when it is the rendered one", () => {
+    const fr = fakeRoot({ node: true });
+    const line = renderStagedInvocation(install, "diy-device-install", STAGED_DIR);
+    const lint = spawnSync("shellcheck", ["--shell=sh", "-"], { input: `${line}\n`, encoding: "utf8" });
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    writeFileSync(join(fr.staged, "install.sh"), `${install.replace('log "installed"', 'log "tampered"')}`);
+    const tampered = fr.run(`exec sh -c ${shellQuote(line)}`, payload());
+    assert.equal(tampered.status, 1);
+    assert.match(tampered.stderr, /install\.sh is missing or not the script this stack rendered/);
+    assert.ok(!existsSync(join(fr.root, "etc/diy-device")), "the tampered script did not run");
+    writeFileSync(join(fr.staged, "install.sh"), install);
+    const r = fr.run(`exec sh -c ${shellQuote(line)}`, payload());
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /installed/);
+    assert.equal(readFileSync(join(fr.root, "etc/diy-device/device.key"), "utf8"), KEY);
+    assert.equal(readFileSync(join(fr.root, "opt/diy-device/device.js"), "utf8"), BUNDLE);
+  });
+});
+
 describe("bridge role on a fake root", () => {
-  const bridgeInstall = renderDeviceInstallScript({ deviceId: "pi1", gpiod: false, gpioGroup: false, bridge: true });
+  const bridgeInstall = renderDeviceInstallScript({
+    deviceId: "pi1",
+    gpiod: false,
+    gpioGroup: false,
+    bridge: true,
+    bundleSha256: BUNDLE_SHA256,
+  });
   const bridgeFiles: DevicePayloadInput = {
     "bridge.conf": "# bridge conf\nlistener 1883 192.168.1.50\n",
     "bridge.acl": "# acl\npattern read devices/%u/out/+/set\n",
@@ -468,7 +553,13 @@ describe("bridge role on a fake root", () => {
 describe("uninstall script on a fake root", () => {
   it("stops, disables and removes everything it installed, packages and user included", () => {
     const fr = fakeRoot();
-    const bridgeInstall = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true });
+    const bridgeInstall = renderDeviceInstallScript({
+      deviceId: "pi1",
+      gpiod: true,
+      gpioGroup: true,
+      bridge: true,
+      bundleSha256: BUNDLE_SHA256,
+    });
     const files = {
       "udev.rules": udev,
       "bridge.conf": "listener 1883 10.0.0.2\n",
@@ -491,6 +582,7 @@ describe("uninstall script on a fake root", () => {
     const left = [...fr.tree().keys()].filter((k) => /diy/.test(k));
     assert.deepEqual(left, []);
     assert.ok(!readFileSync(join(fr.root, "etc/passwd"), "utf8").includes("diy-device"));
+    assert.ok(!existsSync(fr.staged), "the copies in the SSH user's home go too");
   });
 
   it("leaves packages and groups that were there before the install", () => {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { DeviceSettings } from "../../infra/config";
 // Importing creates nothing: resources exist only once a component is constructed after setMocks.
 import { DeviceProvisioning, provisionDevices } from "../../infra/devices";
 import { parseDevicePayload } from "../../infra/render/device-payload";
+import { planDevice } from "../../infra/render/device-plan";
 
 // infra/devices.ts under Pulumi mocks: one component per device, its children, the install/uninstall
 // commands, where the secrets go, and when the install re-runs.
@@ -124,9 +126,9 @@ describe("device provisioning under mocks", () => {
     assert.ok(!lan.some((n) => n.startsWith("iot-device-pi1")), "no LAN password for a board without the bridge role");
   });
 
-  it("connects as the configured user with the host key, installs on create and update, uninstalls on delete", async () => {
+  it("connects as the configured user with the host key, installs on create (and on update), uninstalls on delete", async () => {
     const dev = new DeviceProvisioning("conn", args(pi));
-    await settle(dev.install.id);
+    await settle(dev.install.id, dev.files.id);
     const inputs = recorded.find((r) => r.name === "conn-install")?.inputs as Record<string, string>;
     const connection = unwrap(inputs.connection) as Record<string, unknown>;
     assert.equal(connection.host, "192.168.1.40");
@@ -134,16 +136,29 @@ describe("device provisioning under mocks", () => {
     assert.equal(connection.user, "pi");
     assert.equal(connection.hostKey, pi.hostKey);
     assert.equal(inputs.logging, "none");
+    // The install script was copied to the board (the -files resource); the line runs it if its hash matches.
+    const script = planDevice({
+      source: "test",
+      device: pi,
+      broker: { host: "203.0.113.10", port: 8883 },
+      bundle: "/* device bundle v1 */",
+      caCertPem: args(pi).caCertPem,
+      certPem: args(pi).identity.certPem,
+    }).installScript;
+    const sum = createHash("sha256").update(script).digest("hex");
+    assert.ok(inputs.create?.includes(`"${sum}  -"`), "create runs the rendered install script");
+    assert.match(inputs.create ?? "", /sudo -n bash -c "\$s" diy-device-install "\$HOME\/\.diy-device-cloud"/);
+    // No `update`: the provider runs `create` on an update (pulumi-command commandController.go), and the state
+    // would hold the same line twice.
+    assert.equal(inputs.update, undefined);
     const decode = (line: string | undefined) =>
       Buffer.from(/printf %s '([A-Za-z0-9+/=]+)'/.exec(line ?? "")?.[1] ?? "", "base64").toString();
-    assert.match(decode(inputs.create), /^# Installs the DIY Device Cloud device service for "pi1"/m);
-    assert.equal(
-      inputs.update,
-      inputs.create,
-      "an update re-runs the idempotent install instead of replacing (and uninstalling)",
-    );
     assert.match(decode(inputs.delete), /^# Uninstalls the DIY Device Cloud device service for "pi1"/m);
     assert.match(inputs.delete ?? "", /diy-device-uninstall/);
+    const copy = recorded.find((r) => r.name === "conn-files");
+    assert.equal(copy?.type, "command:remote:CopyToRemote");
+    assert.equal(copy?.inputs.remotePath, ".diy-device-cloud");
+    assert.deepEqual(unwrap(copy?.inputs.connection), connection, "the copy reaches the board the same way");
   });
 
   it("keeps the device key, SSH key and LAN passwords out of every plain input: they are only in secret values", async () => {
@@ -152,8 +167,7 @@ describe("device provisioning under mocks", () => {
     const inputs = recorded.find((r) => r.name === "secrets-install")?.inputs as Record<string, unknown>;
     assert.ok(isSecretValue(inputs.stdin), "stdin is a secret");
     assert.ok(isSecretValue(inputs.connection), "the connection (holding the SSH key) is a secret");
-    for (const k of ["create", "update", "delete", "triggers"])
-      assert.ok(!isSecretValue(inputs[k]), `${k} stays readable in a diff`);
+    for (const k of ["create", "delete"]) assert.ok(!isSecretValue(inputs[k]), `${k} stays readable in a diff`);
 
     const payload = parseDevicePayload(unwrap(inputs.stdin) as string);
     assert.equal(payload["device.key"], KEY, "the key travels in stdin");

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { DeviceConfig } from "../../device/config";
@@ -8,11 +9,15 @@ import {
   renderDeviceInstallScript,
   renderDeviceUninstallScript,
   renderRemoteInvocation,
+  renderStagedInvocation,
 } from "../../infra/render/device-install";
 import { parseDevicePayload, renderDevicePayload } from "../../infra/render/device-payload";
 import { devicePayload, planDevice } from "../../infra/render/device-plan";
 import { renderDeviceUdevRules } from "../../infra/render/device-udev";
 import { renderDeviceUnit } from "../../infra/render/device-unit";
+
+/** SHA-256 of a stand-in device bundle. */
+const SHA = createHash("sha256").update("console.log(1)").digest("hex");
 
 const broker = { host: "203.0.113.10", port: 8883 };
 
@@ -221,7 +226,6 @@ describe("device udev rules renderer", () => {
 
 describe("device payload", () => {
   const files = {
-    "device.js": "js",
     "config.json": "{}",
     "ca.pem": "ca",
     "device.pem": "cert",
@@ -241,7 +245,7 @@ describe("device payload", () => {
         fc.string({ unit: "binary", maxLength: 400 }).filter((s) => s.length > 0),
         (text) => {
           assert.equal(
-            parseDevicePayload(renderDevicePayload({ ...files, "device.js": text }))["device.js"],
+            parseDevicePayload(renderDevicePayload({ ...files, "config.json": text }))["config.json"],
             Buffer.from(text, "utf8").toString("utf8"),
           );
         },
@@ -263,6 +267,7 @@ describe("install scripts renderer", () => {
       gpioGroup: true,
       bridge: true,
       source: "stack dev",
+      bundleSha256: SHA,
     });
     assert.match(
       s,
@@ -273,22 +278,62 @@ describe("install scripts renderer", () => {
     assert.match(s, /^readonly NEED_GPIOD=0$/m);
     assert.match(s, /^readonly NEED_GPIO_GROUP=1$/m);
     assert.match(s, /^readonly BRIDGE=1$/m);
+    assert.match(s, new RegExp(`^readonly BUNDLE_SHA256="${SHA}"$`, "m"));
     assert.match(renderDeviceUninstallScript({ deviceId: "bbb1" }), /^set -euo pipefail$/m);
   });
 
   it("changes with the role, so a changed role re-runs the install", () => {
-    const a = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false });
-    assert.notEqual(a, renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true }));
-    assert.equal(a, renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false }));
+    const a = renderDeviceInstallScript({
+      deviceId: "pi1",
+      gpiod: true,
+      gpioGroup: true,
+      bridge: false,
+      bundleSha256: SHA,
+    });
+    assert.notEqual(
+      a,
+      renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true, bundleSha256: SHA }),
+    );
+    assert.equal(
+      a,
+      renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false, bundleSha256: SHA }),
+    );
   });
 
   it("wraps a script into one remote command line that fits one argv string", () => {
-    const script = renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true });
-    const line = renderRemoteInvocation(script, "diy-device-install");
+    const script = renderDeviceInstallScript({
+      deviceId: "pi1",
+      gpiod: true,
+      gpioGroup: true,
+      bridge: true,
+      bundleSha256: SHA,
+    });
+    const line = renderRemoteInvocation(script, "diy-device-install", ".diy-device-cloud");
     assert.ok(!line.includes("\n"));
     assert.ok(line.length < 64 * 1024, `${line.length} bytes`);
-    assert.match(line, /sudo -n bash -c "\$s" diy-device-install/);
-    assert.throws(() => renderRemoteInvocation(script, "x; rm -rf /"), /invocation name/);
+    assert.match(line, /sudo -n bash -c "\$s" diy-device-install "\$HOME\/\.diy-device-cloud"/);
+    assert.throws(() => renderRemoteInvocation(script, "x; rm -rf /", ".d"), /invocation name/);
+    assert.throws(() => renderRemoteInvocation(script, "x", "../etc"), /staging directory/);
+    assert.throws(() => renderRemoteInvocation(script, "x", "/etc"), /staging directory/);
+  });
+
+  it("runs a copied install script only when it is the one rendered, and keeps it out of the command line", () => {
+    const script = renderDeviceInstallScript({
+      deviceId: "pi1",
+      gpiod: true,
+      gpioGroup: true,
+      bridge: true,
+      bundleSha256: SHA,
+    });
+    const line = renderStagedInvocation(script, "diy-device-install", ".diy-device-cloud");
+    assert.ok(line.length < 1024, `${line.length} bytes`);
+    assert.ok(!line.includes(Buffer.from(script).toString("base64").slice(0, 40)), "the script is not in the line");
+    const sum = createHash("sha256").update(script).digest("hex");
+    assert.ok(
+      line.includes(`"${sum}  -"`),
+      "the line names the script's SHA-256: a new script is a new line (an update)",
+    );
+    assert.match(line, /cat -- "\$HOME\/\.diy-device-cloud\/install\.sh"/);
   });
 });
 
@@ -348,6 +393,25 @@ describe("device plan", () => {
       () => devicePayload(plain, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }),
       /has no bridge role/,
     );
+  });
+
+  it("stages the bundle and the install script for a copy, keeping them out of stdin and the command line", () => {
+    const plan = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
+    assert.deepEqual(plan.staged, {
+      dir: ".diy-device-cloud",
+      files: { "device.js": "js", "install.sh": plan.installScript },
+    });
+    const payload = devicePayload(plan, { keyPem: "k" });
+    assert.ok(!("device.js" in parseDevicePayload(payload)), "the bundle is not on stdin");
+    const jsSha = createHash("sha256").update("js").digest("hex");
+    assert.match(plan.installScript, new RegExp(`^readonly BUNDLE_SHA256="${jsSha}"$`, "m"));
+    assert.ok(plan.installCommand.length < 1024, "the install script is not in the command line");
+    const other = planDevice({
+      ...base,
+      bundle: "js v2",
+      device: { id: "pi1", board: "generic", outputs: [], inputs: [] },
+    });
+    assert.notEqual(other.installCommand, plan.installCommand, "a new bundle is a new command line: an update");
   });
 
   it("keeps the secrets out of the plan and its hash input", () => {

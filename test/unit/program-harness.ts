@@ -14,6 +14,11 @@ export interface Recorded {
   state: Record<string, any>;
   /** The resource options the SDK sent to the engine with this registration (what decides replace vs update). */
   options: RegisteredOptions;
+  /**
+   * Bytes of the inputs as serialized for the engine (JSON of the RegisterResourceRequest's object): what the state
+   * keeps for this resource's inputs (its outputs come on top). An asset counts as its path (the engine adds a hash).
+   */
+  inputBytes: number;
 }
 
 /** Options of a RegisterResourceRequest (pulumi/proto resource.proto) that decide how the engine diffs a resource. */
@@ -100,11 +105,15 @@ export function installMocks(project = "diy-device-cloud", stack = "dev"): Harne
   const resources: Recorded[] = [];
   const refused: Harness["refused"] = [];
   const calls: pulumi.runtime.MockCallArgs[] = [];
-  const registered = new Map<string, RegisteredOptions>();
+  const registered = new Map<string, Registration>();
   pulumi.runtime.setMocks(
     {
       newResource(args) {
+        const reg = registered.get(`${args.type}::${args.name}`);
         const inputs = autoNamed(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
+        // An asset or archive arrives as an object whose path is a Promise: keep its serialized form (sig + path).
+        for (const [k, v] of Object.entries(inputs))
+          if (pulumi.asset.Asset.isInstance(v) || pulumi.asset.Archive.isInstance(v)) inputs[k] = reg?.wire[k];
         const refusals = awsRefusals(args.type, inputs);
         if (refusals.length > 0) {
           const error = `${args.type} ${args.name}: ${formatRefusals(refusals)}`;
@@ -113,8 +122,9 @@ export function installMocks(project = "diy-device-cloud", stack = "dev"): Harne
         }
         const secretInputs = Object.keys(args.inputs).filter((k) => isWrapped(args.inputs[k]));
         const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
-        const options = registered.get(`${args.type}::${args.name}`) ?? NO_OPTIONS;
-        resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options });
+        const options = reg?.options ?? NO_OPTIONS;
+        const inputBytes = Buffer.byteLength(JSON.stringify(reg?.wire ?? {}));
+        resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options, inputBytes });
         return { id: `${args.name}-id`, state };
       },
       call(args) {
@@ -140,8 +150,15 @@ const NO_OPTIONS: RegisteredOptions = {
   dependencies: [],
 };
 
+interface Registration {
+  options: RegisteredOptions;
+  /** The inputs as the SDK serialized them for the engine. */
+  wire: Record<string, unknown>;
+}
+
 /** The slice of pulumi's generated RegisterResourceRequest (proto/resource_pb.js) read here. */
 interface RegisterResourceRequest {
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
   getType(): string;
   getName(): string;
   getReplaceonchangesList(): string[];
@@ -158,17 +175,20 @@ interface RegisterResourceRequest {
  * Wrapping the mock monitor's registerResource records them exactly as the SDK sent them (including the ones a
  * provider SDK adds itself, such as @pulumi/command's replaceOnChanges ["triggers[*]"]).
  */
-function recordRegistrationOptions(registered: Map<string, RegisteredOptions>): void {
+function recordRegistrationOptions(registered: Map<string, Registration>): void {
   const monitor = (pulumi.runtime as unknown as { getMonitor(): Record<string, unknown> }).getMonitor();
   const original = monitor.registerResource as (req: RegisterResourceRequest, cb: unknown) => unknown;
   monitor.registerResource = (req: RegisterResourceRequest, cb: unknown) => {
     registered.set(`${req.getType()}::${req.getName()}`, {
-      replaceOnChanges: req.getReplaceonchangesList(),
-      ignoreChanges: req.getIgnorechangesList(),
-      deleteBeforeReplace: req.getDeletebeforereplace(),
-      deletedWith: req.getDeletedwith(),
-      retainOnDelete: req.getRetainondelete(),
-      dependencies: req.getDependenciesList(),
+      options: {
+        replaceOnChanges: req.getReplaceonchangesList(),
+        ignoreChanges: req.getIgnorechangesList(),
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        deletedWith: req.getDeletedwith(),
+        retainOnDelete: req.getRetainondelete(),
+        dependencies: req.getDependenciesList(),
+      },
+      wire: req.getObject()?.toJavaScript() ?? {},
     });
     return original.call(monitor, req, cb);
   };

@@ -14,7 +14,7 @@ import { mqttConnect, request, waitForEvent } from "./lib/net";
 import { makePki, type VmPki } from "./lib/pki";
 import { log, type RunResult, sleep, waitFor } from "./lib/proc";
 import { generateKey, tryLogin } from "./lib/ssh";
-import { DEVICE, devicePlan, STACK, serverPush, serverUserData } from "./lib/stack";
+import { copyToRemote, DEVICE, devicePlan, PUSH_COMMAND, STACK, serverPush, serverUserData } from "./lib/stack";
 import { Vm } from "./lib/vm";
 
 const work = mkdtempSync(join(tmpdir(), "diy-vm-"));
@@ -73,10 +73,12 @@ async function boot(vm: Vm): Promise<void> {
 /** Server: boot, then the push exactly as infra/server.ts runs it: `sudo bash -s` with the script on stdin. */
 async function serverChain(): Promise<void> {
   await boot(server);
-  pushScript = (await serverPush(pki, `https://127.0.0.1:${server.port(443)}`)).script;
+  const rendered = await serverPush(pki, `https://127.0.0.1:${server.port(443)}`);
+  pushScript = rendered.script;
   const t = Date.now();
-  log("server", "push: sudo bash -s < rendered push script");
-  push = await server.ssh.exec("sudo bash -s", { input: pushScript, timeoutMs: 10 * 60_000 });
+  await copyToRemote(server.ssh, rendered.staged);
+  log("server", `push: ${PUSH_COMMAND} < rendered push script`);
+  push = await server.ssh.exec(PUSH_COMMAND, { input: pushScript, timeoutMs: 10 * 60_000 });
   timings["server push"] = secs(Date.now() - t);
   log("server", `push exit ${push.code} after ${secs(Date.now() - t)} s`);
 }
@@ -89,6 +91,7 @@ async function deviceChain(): Promise<void> {
   // The board dials the server's public address: from inside QEMU that is the gateway to the host.
   deviceSetup = devicePlan(pki.ca.certPem, identity, { host: "10.0.2.2", port: server.port(8883) });
   const t = Date.now();
+  await copyToRemote(device.ssh, deviceSetup.staged);
   log("device", "install: rendered install command, payload on stdin");
   install = await device.ssh.exec(deviceSetup.plan.installCommand, {
     input: deviceSetup.payload,
@@ -196,7 +199,7 @@ describe("two-VM deployment: server from rendered user data + SSH push, device f
     for (const secret of [STACK.webPassword, STACK.sessionSecret, STACK.smtp.password, "PRIVATE KEY"]) {
       assert.ok(!out.includes(secret), `push output shows a secret (${secret.slice(0, 12)}...)`);
     }
-    const again = await server.ssh.exec("sudo bash -s", { input: pushScript, timeoutMs: 5 * 60_000 });
+    const again = await server.ssh.exec(PUSH_COMMAND, { input: pushScript, timeoutMs: 5 * 60_000 });
     assert.equal(again.code, 0, describeRun(again));
     assert.match(again.stderr, /diy-push: done/);
     assert.doesNotMatch(again.stderr, /diy-push: (updated|linked|removed|restart|reload)/, again.stderr);

@@ -6,7 +6,7 @@ import { bundle } from "../../../infra/bundle";
 import type { DeviceSettings, Settings } from "../../../infra/config";
 import { renderCloudConfig } from "../../../infra/render/cloud-config";
 import { devicePayload, type DevicePlan, planDevice } from "../../../infra/render/device-plan";
-import { renderServerPush } from "../../../infra/render/server-files";
+import { PUSH_COMMAND, renderServerPush } from "../../../infra/render/server-files";
 import type { IssuedCert } from "../../../infra/render/x509";
 import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "../../../infra/server-input";
 import type { VmPki } from "./pki";
@@ -61,8 +61,17 @@ export function serverUserData(): string {
   return renderCloudConfig({ source: SOURCE, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(SETTINGS) });
 }
 
-/** The SSH push script (secret: goes on stdin of `sudo bash -s`), as infra/cloud.ts renders it. */
-export async function serverPush(pki: VmPki, webUrl: string): Promise<{ script: string; hash: string }> {
+/** The push's command line (infra/server.ts): the script on stdin, the admin's home as $1. */
+export { PUSH_COMMAND };
+
+/**
+ * The SSH push script (secret: goes on stdin of PUSH_COMMAND) and the files copied to the admin's home before it
+ * (infra/server.ts remote.CopyToRemote), as infra/cloud.ts renders them.
+ */
+export async function serverPush(
+  pki: VmPki,
+  webUrl: string,
+): Promise<{ script: string; hash: string; staged: Record<string, string> }> {
   const webBundle = bundle("web").code;
   const push = renderServerPush(
     serverFilesInput(SETTINGS, {
@@ -81,14 +90,17 @@ export async function serverPush(pki: VmPki, webUrl: string): Promise<{ script: 
       webBundle,
     }),
   );
-  return { script: push.script, hash: push.hash };
+  return { script: push.script, hash: push.hash, staged: push.staged };
 }
-/** What infra/devices.ts installs on the board: the plan (commands) and the payload for stdin. */
+/**
+ * What infra/devices.ts installs on the board: the plan (commands), the payload for stdin and the files its
+ * remote.CopyToRemote copies to the SSH user's home first (path relative to the home -> content).
+ */
 export function devicePlan(
   caCertPem: string,
   identity: IssuedCert,
   broker: { host: string; port: number },
-): { plan: DevicePlan; payload: string } {
+): { plan: DevicePlan; payload: string; staged: Record<string, string> } {
   const plan = planDevice({
     source: SOURCE,
     device: DEVICE,
@@ -97,5 +109,25 @@ export function devicePlan(
     caCertPem,
     certPem: identity.certPem,
   });
-  return { plan, payload: devicePayload(plan, { keyPem: identity.keyPem }) };
+  const staged = Object.fromEntries(
+    Object.entries(plan.staged.files).map(([name, content]) => [`${plan.staged.dir}/${name}`, content]),
+  );
+  return { plan, payload: devicePayload(plan, { keyPem: identity.keyPem }), staged };
+}
+
+/**
+ * Does what remote.CopyToRemote does before the push and the install: writes each file, as the SSH user, at its
+ * path relative to that user's home (the SFTP server starts there), creating the directories.
+ */
+export async function copyToRemote(
+  ssh: { check(command: string, opts: { input?: string; timeoutMs?: number }): Promise<string> },
+  files: Record<string, string>,
+): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    if (!/^[A-Za-z0-9._/-]+$/.test(rel) || rel.split("/").includes("..")) throw new Error(`bad staged path ${rel}`);
+    await ssh.check(`mkdir -p "$(dirname "$HOME/${rel}")" && cat > "$HOME/${rel}"`, {
+      input: content,
+      timeoutMs: 5 * 60_000,
+    });
+  }
 }
