@@ -87,6 +87,22 @@ export function installCommandArgs(
   };
 }
 
+/**
+ * Without `hostKey` the provider accepts any host key (pulumi-command connection.go: ssh.InsecureIgnoreHostKey), so
+ * whoever answers at the board's address gets the device key on stdin. Shown in every preview until it is pinned.
+ */
+export function missingHostKeyWarning(d: DeviceSettings): string | undefined {
+  if (d.hostKey !== undefined) return undefined;
+  const port = d.port === 22 ? "" : `-p ${d.port} `;
+  return (
+    `device ${d.id} has no hostKey: pulumi up will trust any SSH host key at ${d.host} and send it the device's ` +
+    `private key. Pin it: run  ssh-keyscan -t ed25519 ${port}${d.host}  from a network you trust, compare its ` +
+    `fingerprint (ssh-keygen -lf - <<< "<that line>") with  ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub  ` +
+    `on the board's own console, then set hostKey of device ${d.id} in Pulumi.<stack>.yaml to the ` +
+    `"ssh-ed25519 AAAA..." part of the line.`
+  );
+}
+
 export class DeviceProvisioning extends pulumi.ComponentResource {
   readonly deviceId: string;
   /** SHA-256 of what is installed (without secrets): a readable marker of what changed, not a trigger. */
@@ -102,6 +118,8 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
     const d = args.device;
     this.deviceId = d.id;
     const child: pulumi.CustomResourceOptions = { parent: this };
+    const warning = missingHostKeyWarning(d);
+    if (warning) void pulumi.log.warn(warning, this);
 
     if (d.bridge) {
       // Letters and digits only: any Arduino sketch can hold it in a C string as is.

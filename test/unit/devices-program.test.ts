@@ -209,6 +209,19 @@ describe("device provisioning under mocks", () => {
     assert.equal(new Set(changed).size, changed.length);
   });
 
+  it("warns in the preview when a device has no hostKey, with the ssh-keyscan recipe, and not when it has one", (t) => {
+    const warn = t.mock.method(console, "warn", () => {});
+    const { hostKey: _h, ...unpinned } = pi;
+    new DeviceProvisioning("nokey", args({ ...unpinned, port: 2222 }));
+    new DeviceProvisioning("pinned", args(pi));
+    const messages = warn.mock.calls.map((c) => String(c.arguments[0]));
+    const ours = messages.filter((m) => m.includes("hostKey"));
+    assert.equal(ours.length, 1, messages.join("\n"));
+    assert.match(ours[0] ?? "", /device pi1 has no hostKey: pulumi up will trust any SSH host key at 192\.168\.1\.40/);
+    assert.match(ours[0] ?? "", /ssh-keyscan -t ed25519 -p 2222 192\.168\.1\.40/);
+    assert.match(ours[0] ?? "", /ssh_host_ed25519_key\.pub/);
+  });
+
   it("asks for the SSH key when devices are listed without one", async () => {
     assert.throws(
       () =>
