@@ -66,7 +66,9 @@ Options:
   --host ADDR         connect to ADDR instead of the outputs' address (e.g. 127.0.0.1 for ports
                       forwarded from a VM); TLS still verifies the name in the outputs
   --map PORT=LOCAL    reach server port PORT at LOCAL on the host (repeat per port, e.g.
-                      --map 22=2222 --map 443=8443); with any --map the scan covers the mapped ports
+                      --map 22=2222 --map 443=8443); with any --map the scan covers the mapped ports.
+                      QEMU's user-mode forwarding accepts on the host side even when nothing
+                      listens in the guest: forward only ports that should answer
   --port LIST         ports to scan instead, e.g. 1-1024,1883,3000
   --ssh open|closed   open: this machine is in adminCidrs, 22 must answer with an SSH banner;
                       closed: it is not, 22 must not answer. Without it verify cannot know which

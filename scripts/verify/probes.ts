@@ -18,6 +18,9 @@ export function tlsFor(name: string, ca: string | undefined) {
   };
 }
 
+/** The Host header for a name: an IPv6 address goes in brackets (RFC 7230 5.4, RFC 3986 3.2.2). */
+export const hostHeader = (name: string): string => (isIP(name) === 6 ? `[${name}]` : name);
+
 /** Connects once; open/closed/filtered/unreachable. With `readBanner`, returns the first line the server sends. */
 export function probePort(
   host: string,
@@ -84,10 +87,13 @@ export function httpGet(
   timeoutMs: number,
 ): Promise<{ status: number; location?: string } | { error: string }> {
   return new Promise((resolve) => {
-    const req = httpRequest({ host, port, path, headers: { host: name }, timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
-    });
+    const req = httpRequest(
+      { host, port, path, headers: { host: hostHeader(name) }, timeout: timeoutMs, agent: false },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on("error", (err) => resolve({ error: err.message }));
     req.end();
@@ -155,7 +161,7 @@ export function httpsCall(
         method: req.method ?? "GET",
         path: req.path,
         headers: {
-          host: name,
+          host: hostHeader(name),
           ...(req.body !== undefined
             ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(req.body)) }
             : {}),

@@ -15,6 +15,7 @@ import {
   UsageError,
 } from "../../scripts/verify/options";
 import { OutputsError, parseOutputs, targetFromOutputs } from "../../scripts/verify/outputs";
+import { hostHeader } from "../../scripts/verify/probes";
 import { exitCode, formatResult, summary } from "../../scripts/verify/report";
 import {
   outputArgs,
@@ -215,6 +216,12 @@ describe("verify verdicts", () => {
       sshVerdict("unknown", "open", "x").detail,
       /right only if this machine's address is in adminCidrs; run with --ssh closed/,
     );
+  });
+
+  it("writes an IPv6 address in brackets in the Host header", () => {
+    assert.equal(hostHeader("2001:db8::1"), "[2001:db8::1]");
+    assert.equal(hostHeader("203.0.113.10"), "203.0.113.10");
+    assert.equal(hostHeader("iot.example.com"), "iot.example.com");
   });
 
   it("passes only a redirect to HTTPS on the same name and path", () => {
