@@ -14,6 +14,7 @@ import { renderCloudConfig } from "./render/cloud-config";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import type { PushFile } from "./render/push-script";
 import { renderServerPush, SERVER_STAGED_WEB_NAME } from "./render/server-files";
+import { requireCli, type VersionCheck } from "./pulumi-cli";
 import { createAddress, createServer, type Server } from "./server";
 import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "./server-input";
 
@@ -28,6 +29,8 @@ export interface DeviceCloudArgs {
   deviceBundle?: pulumi.Input<string>;
   /** PEM CRL of revoked device certificates (infra/crl.ts); omitted: mosquitto runs without a CRL. */
   crlPem?: pulumi.Input<string | undefined>;
+  /** How the Pulumi CLI version is checked (default: the engine's requirePulumiVersion); tests pass their own. */
+  pulumiCliCheck?: VersionCheck;
 }
 
 export class DeviceCloud extends pulumi.ComponentResource {
@@ -103,7 +106,14 @@ export class DeviceCloud extends pulumi.ComponentResource {
     this.webPasswordGenerated = generated;
 
     const source = `DeviceCloud "${name}" (stack ${pulumi.getStack()})`;
-    const userData = renderCloudConfig({ source, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(s) });
+    const userData = pki.adminSshKey.publicKeyOpenssh.apply((adminKey) =>
+      renderCloudConfig({
+        source,
+        hostname: SERVER_HOSTNAME,
+        fail2ban: fail2banInput(s),
+        adminPublicKeys: [adminKey],
+      }),
+    );
 
     this.webUrl = pulumi.interpolate`https://${this.brokerHost}`;
 
@@ -161,7 +171,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         adminUser: s.adminUser,
         eip,
         securityGroupId: network.securityGroup.id,
-        adminPublicKey: pki.adminSshKey.publicKeyOpenssh,
+        securityGroupRules: network.rules,
         adminPrivateKey: pki.adminSshKey.privateKeyOpenssh,
         userData,
         push: {
@@ -174,6 +184,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
           ),
         },
         tags: s.tags,
+        cliReady: requireCli(args.pulumiCliCheck),
       },
       child,
     );

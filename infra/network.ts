@@ -22,6 +22,8 @@ export interface NetworkArgs {
 
 export interface Network {
   securityGroup: aws.ec2.SecurityGroup;
+  /** Every ingress and egress rule: the instance waits for them, or it could boot (and apt run) without egress. */
+  rules: pulumi.Resource[];
 }
 
 const cidrArgs = (cidr: string) => (checkCidr(cidr).ok && cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
@@ -40,19 +42,22 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
     o,
   );
 
+  const rules: pulumi.Resource[] = [];
   const ingress = (id: string, port: number, cidr: string, description: string) =>
-    new aws.vpc.SecurityGroupIngressRule(
-      `${name}-in-${id}`,
-      {
-        securityGroupId: sg.id,
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        ...cidrArgs(cidr),
-        description,
-        tags: args.tags,
-      },
-      o,
+    rules.push(
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-in-${id}`,
+        {
+          securityGroupId: sg.id,
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          ...cidrArgs(cidr),
+          description,
+          tags: args.tags,
+        },
+        o,
+      ),
     );
   // Named by the CIDR, not its position: removing one admin CIDR leaves the others' rules untouched.
   for (const cidr of args.adminCidrs)
@@ -71,8 +76,8 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
       : []),
   ];
   for (const { port, what } of egressPorts) {
-    WORLD.forEach(
-      (cidr, i) =>
+    WORLD.forEach((cidr, i) =>
+      rules.push(
         new aws.vpc.SecurityGroupEgressRule(
           `${name}-out-${port}-${i === 0 ? "v4" : "v6"}`,
           {
@@ -86,7 +91,8 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
           },
           o,
         ),
+      ),
     );
   }
-  return { securityGroup: sg };
+  return { securityGroup: sg, rules };
 }

@@ -1,9 +1,10 @@
 // The one EC2 instance: its Elastic IP (allocated first, because the server certificate names it), the AMI
-// lookup, the admin key pair, the instance itself, and the SSH push that installs configs and keys on it.
+// lookup and launch values, the instance itself, and the SSH push that installs configs and keys on it.
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Arch, Os } from "./config";
+import { requireCli } from "./pulumi-cli";
 import { PUSH_COMMAND, SERVER_STAGED_DIR } from "./render/server-files";
 
 /** Official image owners: Debian's cloud team and Canonical. Without owners anyone could publish a look-alike. */
@@ -64,9 +65,10 @@ export interface ServerArgs {
   adminUser: string;
   eip: aws.ec2.Eip;
   securityGroupId: pulumi.Input<string>;
-  adminPublicKey: pulumi.Input<string>;
+  /** The security group's rule resources: the instance boots only once egress (apt) and ingress exist. */
+  securityGroupRules: pulumi.Input<pulumi.Resource>[];
   adminPrivateKey: pulumi.Input<string>;
-  /** Rendered #cloud-config: no secrets (EC2 stores it in clear), at most 16 KB. */
+  /** Rendered #cloud-config with the admin public key: no secrets (EC2 stores it in clear), at most 16 KB. */
   userData: pulumi.Input<string>;
   /**
    * The rendered push script (carries private keys: a secret) and the large non-secret files it installs from
@@ -74,29 +76,57 @@ export interface ServerArgs {
    */
   push: { script: pulumi.Input<string>; staged: pulumi.Input<pulumi.asset.AssetArchive> };
   tags: Record<string, string>;
+  /** Resolves when the Pulumi CLI supports Stash and replacementTrigger (infra/pulumi-cli.ts). */
+  cliReady?: pulumi.Output<void>;
 }
 
 export interface Server {
   instance: aws.ec2.Instance;
   association: aws.ec2.EipAssociation;
-  keyPair: aws.ec2.KeyPair;
+  /** The image and user data the running server was launched with (kept until the OS or architecture changes). */
+  launch: pulumi.Stash;
   push: command.remote.Command;
   /** The copy of the staged files (the web app bundle) the push installs from. */
   pushFiles: command.remote.CopyToRemote;
 }
 
+/** What decides the server's image: a change replaces the server (the preview shows it as a replacement). */
+export function serverImageKey(os: Os, arch: Arch): string {
+  return `${os}/${arch}`;
+}
+
+/** SSH dialling of the push (infra/ssh-dial.ts): at least 10 minutes of refused dials, at most ~31 of dropped ones. */
+export const PUSH_DIAL = { dialErrorLimit: 128, perDialTimeout: 10 } as const;
+
 export function createServer(name: string, args: ServerArgs, opts: pulumi.ComponentResourceOptions): Server {
   const o: pulumi.CustomResourceOptions = { parent: opts.parent };
-  const keyPair = new aws.ec2.KeyPair(`${name}-admin`, { publicKey: args.adminPublicKey, tags: args.tags }, o);
+  const imageKey = (args.cliReady ?? requireCli()).apply(() => serverImageKey(args.os, args.arch));
 
+  // The AMI and the user data are launch-time inputs: a newer AMI or a changed user data must not touch a running
+  // server (configuration reaches it through the push), but a new OS or architecture must get both fresh. A Stash
+  // keeps the values it was created with (Pulumi docs, "Stash": the output persists the original input) and is
+  // replaced, taking the current values, when its replacementTrigger changes. ignoreChanges cannot do this: the
+  // engine puts the old value of an ignored input into the new state even when the resource is replaced
+  // (pkg/resource/deploy/step_generator.go, processIgnoreChanges), so a t3 -> t4g move would launch the old x86
+  // image on Graviton.
+  const launch = new pulumi.Stash(
+    `${name}-server-launch`,
+    { input: { ami: lookupAmi(args.os, args.arch, { parent: opts.parent }), userData: args.userData } },
+    { ...o, replacementTrigger: imageKey },
+  );
+  const launchValue = (k: "ami" | "userData") => launch.output.apply((v: Record<string, string>) => v[k] as string);
+
+  // No EC2 key pair: its name is an input that replaces the instance, and pulumi-aws reads key pairs back after a
+  // refresh in a form that makes the next `up` replace the key pair under a new name (pulumi/pulumi-aws#6344), so
+  // the server would be replaced with it. The admin public key reaches the default user through the user data's
+  // ssh_authorized_keys (cloud-init cc_ssh) instead.
   const instance = new aws.ec2.Instance(
     `${name}-server`,
     {
-      ami: lookupAmi(args.os, args.arch, { parent: opts.parent }),
+      ami: launchValue("ami"),
       instanceType: args.instanceType,
-      keyName: keyPair.keyName,
       vpcSecurityGroupIds: [args.securityGroupId],
-      userData: args.userData,
+      userData: launchValue("userData"),
       // IMDSv2 only: a request forged through the web app cannot read instance credentials with a plain GET.
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: 10, deleteOnTermination: true },
@@ -106,9 +136,10 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     },
     {
       ...o,
-      // A newer AMI must not replace a running server on the next `up`; userData changes would only stop and
-      // start it (cloud-init does not run again) - configuration reaches the server through the push instead.
-      ignoreChanges: ["ami", "userData"],
+      // Said again on the instance so the preview names the server itself as replaced on an OS/architecture change
+      // (changing t3 -> t4g in place would stop it and then fail on the x86 image).
+      replacementTrigger: imageKey,
+      dependsOn: args.securityGroupRules,
     },
   );
 
@@ -122,9 +153,10 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     host: args.eip.publicIp,
     user: args.adminUser,
     privateKey: args.adminPrivateKey,
-    // The first push waits for the instance to boot and sshd to start: keep dialling for ~10 minutes.
-    dialErrorLimit: 60,
-    perDialTimeout: 10,
+    // The first copy and push wait for the instance to boot and sshd to start: 128 failed dials with pulumi-command's
+    // backoff (100 ms x1.5 up to 5 s) are 10 minutes when sshd refuses at once, up to ~31 minutes when every dial
+    // hits perDialTimeout (infra/ssh-dial.ts; test/unit/ssh-dial.test.ts).
+    ...PUSH_DIAL,
   };
   // The web app bundle (megabytes, not secret) is copied over SFTP, not sent on the push's stdin: the state keeps
   // a file asset as a path and a hash, and stdin whole. The provider copies again when the hash changes (an
@@ -132,7 +164,7 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
   const pushFiles = new command.remote.CopyToRemote(
     `${name}-files`,
     { connection, source: args.push.staged, remotePath: SERVER_STAGED_DIR, triggers: [instance.id] },
-    { ...o, dependsOn: [instance, association], deletedWith: instance },
+    { ...o, dependsOn: [instance, association, ...args.securityGroupRules], deletedWith: instance },
   );
 
   // Everything secret travels on stdin of `sudo bash -s`: never argv, never a file on the way, never a log.
@@ -152,10 +184,10 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     },
     {
       ...o,
-      dependsOn: [instance, association, pushFiles],
+      dependsOn: [instance, association, pushFiles, ...args.securityGroupRules],
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
       deletedWith: instance,
     },
   );
-  return { instance, association, keyPair, push, pushFiles };
+  return { instance, association, launch, push, pushFiles };
 }

@@ -4,6 +4,7 @@
 // deployment get placeholders: the Elastic IP is 203.0.113.10 (a documentation address), certificates
 // come from a throwaway local CA made for this run, and secrets not in the stack file (they are
 // encrypted there) are the text PLACEHOLDER-<key>.
+import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -22,6 +23,15 @@ export const PLACEHOLDER_IP = "203.0.113.10";
 /** An OpenSSH-shaped key that passes validation; it opens nothing. */
 const PLACEHOLDER_SSH_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-deviceSshPrivateKey\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** A throwaway ED25519 public key in OpenSSH form, standing in for the stack's admin key (RFC 8709 encoding). */
+function placeholderAdminKey(): string {
+  const { publicKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]);
+  return `ssh-ed25519 ${blob.toString("base64")} render-placeholder-admin-key`;
+}
 
 export interface RenderOptions {
   stack: string;
@@ -116,7 +126,12 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
   };
 
   // Server: user data, then every pushed file at its path under server/, and the push script itself.
-  const userData = renderCloudConfig({ source, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(s) });
+  const userData = renderCloudConfig({
+    source,
+    hostname: SERVER_HOSTNAME,
+    fail2ban: fail2banInput(s),
+    adminPublicKeys: [placeholderAdminKey()],
+  });
   if (Buffer.byteLength(userData) > USER_DATA_LIMIT_BYTES)
     throw new Error(`user data is over EC2's ${USER_DATA_LIMIT_BYTES} bytes`);
   write("server/user-data.yaml", userData);

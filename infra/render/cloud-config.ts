@@ -13,6 +13,22 @@ export interface CloudConfigInput {
   mosquittoLimitNofile?: number;
   /** Full `apt upgrade` at first boot (slow on a micro); unattended-upgrades applies security fixes daily anyway. */
   upgradePackages?: boolean;
+  /**
+   * OpenSSH public keys ("ssh-ed25519 AAAA...") for the image's default user (admin/ubuntu): cloud-init's
+   * `ssh_authorized_keys` (cc_ssh) adds them to its authorized_keys. Public, so fine in clear user data.
+   */
+  adminPublicKeys?: readonly string[];
+}
+
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+
+function validPublicKeys(keys: readonly string[]): string[] {
+  return keys.map((k) => {
+    const key = k.trim();
+    if (!SSH_PUBLIC_KEY.test(key))
+      throw new Error(`admin public key must be one OpenSSH public key line, got ${JSON.stringify(k.slice(0, 40))}`);
+    return key;
+  });
 }
 
 /** EC2 refuses larger user data. */
@@ -71,6 +87,7 @@ export function renderCloudConfig(input: CloudConfigInput): string {
     manage_etc_hosts: true,
     ssh_pwauth: false,
     disable_root: true,
+    ...(input.adminPublicKeys?.length ? { ssh_authorized_keys: validPublicKeys(input.adminPublicKeys) } : {}),
     // postfix installs without a prompt; push-script writes its main.cf. cloud-init reads debconf_selections
     // only under `apt:` (cc_apt_configure, which runs in the config stage, before the final stage installs the
     // packages); a top-level key is ignored by 22.4 and refused by the 24.x/25.x schema.

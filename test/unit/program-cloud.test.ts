@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
 import { OS_CHOICES, parseSettings, type SecretKey, type Settings } from "../../infra/config";
 import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
+import { parse as parseYaml } from "yaml";
 import { readStackFile } from "../../infra/stack-file";
 import {
   type Harness,
@@ -86,16 +87,41 @@ for (const [stack, raw] of Object.entries(STACKS)) {
       assert.equal(ctx.h.ofType("diy:index:DeviceCloud").length, 1);
     });
 
-    test("has one EIP, instance, association, key pair, security group and push", () => {
+    test("has one EIP, instance, association, security group and push", () => {
       for (const t of [
         "aws:ec2/eip:Eip",
         "aws:ec2/instance:Instance",
         "aws:ec2/eipAssociation:EipAssociation",
-        "aws:ec2/keyPair:KeyPair",
         "aws:ec2/securityGroup:SecurityGroup",
       ])
         one(ctx.h, t);
       assert.equal(pushes(ctx.h).length, 1);
+    });
+
+    test("the admin key reaches the login user through cloud-init, not an EC2 key pair the instance names", async () => {
+      assert.equal(ctx.h.ofType("aws:ec2/keyPair:KeyPair").length, 0);
+      const inst = one(ctx.h, "aws:ec2/instance:Instance");
+      assert.equal(inst.inputs.keyName, undefined);
+      const adminKey = ctx.h.ofType("tls:index/privateKey:PrivateKey").find((k) => k.name.endsWith("admin-ssh"));
+      assert.ok(adminKey);
+      const doc = parseYaml(String(inst.inputs.userData)) as { ssh_authorized_keys?: string[] };
+      assert.deepEqual(doc.ssh_authorized_keys, [adminKey.state.publicKeyOpenssh.trim()]);
+    });
+
+    test("the instance and the push wait for every security group rule (egress before apt, 22 before SSH)", () => {
+      const rules = [
+        ...ctx.h.ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
+        ...ctx.h.ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
+      ];
+      assert.ok(rules.length >= 8);
+      for (const r of [one(ctx.h, "aws:ec2/instance:Instance"), ...pushes(ctx.h)]) {
+        const deps = r.options.dependencies;
+        for (const rule of rules)
+          assert.ok(
+            deps.some((u) => u.endsWith(`::${rule.name}`)),
+            `${r.name} does not wait for ${rule.name}`,
+          );
+      }
     });
 
     test("issues one client certificate per device and bridge, plus server and web", () => {

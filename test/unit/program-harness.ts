@@ -1,6 +1,7 @@
 // Runs the Pulumi program under pulumi.runtime.setMocks: records every resource registration and invoke,
 // and answers with plausible values (PEM-shaped keys/certs, an Elastic IP, an AMI id). Like AWS, it refuses a
 // resource whose names, descriptions or tags break EC2's documented rules (infra/aws-rules.ts).
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
 
@@ -32,6 +33,8 @@ export interface RegisteredOptions {
   retainOnDelete: boolean;
   /** URNs this resource depends on (dependsOn and input dependencies). */
   dependencies: string[];
+  /** The replacementTrigger value as sent (undefined: none); the engine replaces the resource when it changes. */
+  replacementTrigger?: unknown;
 }
 
 /** The mocks hand secret values over wrapped as { <signature>: <secret sig>, value }. */
@@ -48,7 +51,10 @@ export function unwrapSecrets(v: unknown): any {
 }
 
 export const MOCK_IP = "203.0.113.10";
-export const MOCK_AMI = "ami-0123456789abcdef0";
+/** The image id the AMI lookup answers for a name pattern and architecture (one per OS and architecture). */
+export function mockAmiId(namePattern: string, architecture: string): string {
+  return `ami-${createHash("sha256").update(`${namePattern} ${architecture}`).digest("hex").slice(0, 17)}`;
+}
 /** Every mocked secret contains this marker, so a test can search any text for leaks. */
 export const SECRET_MARKER = "MOCKSECRET";
 
@@ -101,7 +107,35 @@ export interface Harness {
   ofType(type: string): Recorded[];
 }
 
-export function installMocks(project = "diy-device-cloud", stack = "dev"): Harness {
+export interface MockWorld {
+  /**
+   * The resources of the previous `pulumi up` (another harness's `resources`): stateful resources answer from it,
+   * as the engine answers from the stack's state. Without it every resource is created fresh.
+   */
+  previous?: readonly Recorded[];
+  /** The id the AMI lookup answers (a newer image published since the previous run gets a new id). */
+  amiId?: string;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * pulumi:index:Stash, the engine's builtin (Pulumi docs, "Stash"): created, its `output` is its `input`; later runs
+ * keep the saved `output` whatever the new `input` is, until the stash is replaced (here: its replacementTrigger
+ * changed), which saves the current input again.
+ */
+function stashOutput(
+  name: string,
+  inputs: Record<string, any>,
+  options: RegisteredOptions,
+  previous: readonly Recorded[] | undefined,
+): unknown {
+  const prior = previous?.find((r) => r.type === "pulumi:index:Stash" && r.name === name);
+  if (!prior) return inputs.input;
+  return same(prior.options.replacementTrigger, options.replacementTrigger) ? prior.state.output : inputs.input;
+}
+
+export function installMocks(project = "diy-device-cloud", stack = "dev", world: MockWorld = {}): Harness {
   const resources: Recorded[] = [];
   const refused: Harness["refused"] = [];
   const calls: pulumi.runtime.MockCallArgs[] = [];
@@ -121,15 +155,22 @@ export function installMocks(project = "diy-device-cloud", stack = "dev"): Harne
           throw new Error(error);
         }
         const secretInputs = Object.keys(args.inputs).filter((k) => isWrapped(args.inputs[k]));
-        const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
         const options = reg?.options ?? NO_OPTIONS;
+        const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
+        if (args.type === "pulumi:index:Stash") state.output = stashOutput(args.name, inputs, options, world.previous);
         const inputBytes = Buffer.byteLength(JSON.stringify(reg?.wire ?? {}));
         resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options, inputBytes });
         return { id: `${args.name}-id`, state };
       },
       call(args) {
         calls.push(args);
-        if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK_AMI, architecture: "x86_64", name: "mock" };
+        if (args.token === "aws:ec2/getAmi:getAmi") {
+          // EC2 answers with an image matching the filters: the architecture asked for.
+          const filters = (args.inputs.filters ?? []) as { name: string; values: string[] }[];
+          const architecture = filters.find((f) => f.name === "architecture")?.values[0] ?? "x86_64";
+          const pattern = filters.find((f) => f.name === "name")?.values[0] ?? "";
+          return { id: world.amiId ?? mockAmiId(pattern, architecture), architecture, name: "mock" };
+        }
         return args.inputs;
       },
     },
@@ -167,6 +208,7 @@ interface RegisterResourceRequest {
   getDeletedwith(): string;
   getRetainondelete(): boolean;
   getDependenciesList(): string[];
+  getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
 }
 
 /**
@@ -187,6 +229,7 @@ function recordRegistrationOptions(registered: Map<string, Registration>): void 
         deletedWith: req.getDeletedwith(),
         retainOnDelete: req.getRetainondelete(),
         dependencies: req.getDependenciesList(),
+        replacementTrigger: req.getReplacementTrigger()?.toJavaScript(),
       },
       wire: req.getObject()?.toJavaScript() ?? {},
     });

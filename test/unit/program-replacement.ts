@@ -2,7 +2,9 @@
 // nothing, an update in place, or a replacement (delete + create). The engine replaces a resource when
 //  - a property matching one of the paths the SDK registered with `replaceOnChanges` changed (Pulumi docs,
 //    "Resource options: replaceOnChanges"; the engine compares those paths of old and new inputs), or
-//  - the provider's Diff reports the property in `replaces`: here the providers' schema-level replaceOnChanges.
+//  - the provider's Diff reports the property in `replaces`: here the providers' schema-level replaceOnChanges, or
+//  - the resource's `replacementTrigger` option differs from the one recorded in the state (Pulumi 3.208.0,
+//    pulumi/pulumi#20936: "Any change to this value between program runs will trigger a replace").
 // Otherwise a changed input is an update. This is the rule that makes a content-hash trigger on a command
 // whose `delete` uninstalls a board dangerous: @pulumi/command registers replaceOnChanges ["triggers[*]"]
 // (node_modules/@pulumi/command/remote/command.js and copyToRemote.js) and its provider tags `triggers` with
@@ -22,6 +24,25 @@ export const PROVIDER_REPLACES: Record<string, readonly string[]> = {
   "command:local:Command": ["triggers"],
   // pulumi-command provider/pkg/provider/remote/copy.go: CopyToRemoteInputs.Triggers `provider:"replaceOnChanges"`.
   "command:remote:CopyToRemote": ["triggers"],
+  // terraform-provider-aws internal/service/ec2/ec2_instance.go: ForceNew arguments of aws_instance (ami,
+  // availability_zone, subnet_id, key_name, private_ip, associate_public_ip_address, ipv6_address_count,
+  // security_groups by name, tenancy, placement_group, host_id). instance_type, user_data and
+  // vpc_security_group_ids change in place (a type or user data change stops and starts the instance).
+  "aws:ec2/instance:Instance": [
+    "ami",
+    "availabilityZone",
+    "subnetId",
+    "keyName",
+    "privateIp",
+    "associatePublicIpAddress",
+    "ipv6AddressCount",
+    "securityGroups",
+    "tenancy",
+    "placementGroup",
+    "hostId",
+  ],
+  // aws_eip_association: instance_id and allocation_id are ForceNew.
+  "aws:ec2/eipAssociation:EipAssociation": ["instanceId", "allocationId"],
 };
 
 export type StepOp = "same" | "update" | "replace" | "create" | "delete";
@@ -87,6 +108,10 @@ function step(before: Recorded, after: Recorded): PlannedStep {
   const changed = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !same(a[k], b[k])).sort();
   const paths = [...after.options.replaceOnChanges, ...(PROVIDER_REPLACES[after.type] ?? [])];
   const replaceBecause = [...new Set(paths.filter((p) => !same(select(a, segments(p)), select(b, segments(p)))))];
+  const triggerBefore = before.options.replacementTrigger;
+  const triggerAfter = after.options.replacementTrigger;
+  if (triggerBefore !== undefined && triggerAfter !== undefined && !same(triggerBefore, triggerAfter))
+    replaceBecause.push("replacementTrigger");
   return {
     type: after.type,
     name: after.name,
