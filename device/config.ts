@@ -7,10 +7,16 @@ import { isDeviceId, isIoName } from "../protocol";
 
 const absPath = z.string().startsWith("/", "must be an absolute path");
 
-/** Kernel LED class: /sys/class/leds/<led>/brightness (BBB user LEDs, Pi `dtoverlay=gpio-led`). */
+const ledName = z.string().regex(/^[A-Za-z0-9_:.+-]+$/, "a name under /sys/class/leds, no '/'");
+
+/** Kernel LED class: /sys/class/leds/<led>/brightness (BBB user LEDs, the Pi's ACT LED, `dtoverlay=gpio-led`). */
 export const LedBackend = z.strictObject({
   type: z.literal("led"),
-  led: z.string().regex(/^[A-Za-z0-9_:.+-]+$/, "a name under /sys/class/leds, no '/'"),
+  led: ledName,
+  /** Names the same LED has on other kernels, tried in order when `led` is absent (Pi: ACT was led0). */
+  alternatives: z.array(ledName).max(4).optional(),
+  /** Brightness 0 lights it. Unset: only where a board is known to invert it (device/backends/led.ts). */
+  activeLow: z.boolean().optional(),
 });
 
 /** libgpiod CLI: the line is found by its name, so chip renumbering (Pi 5) does not matter. */

@@ -4,7 +4,9 @@
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import type { Backend as DeviceBackend } from "../device/config";
 import { isDeviceId, isIoName, RESERVED_IDS } from "../protocol";
+import { type InputBackend, resolveBackends } from "./render/device-board";
 import { TAGS_PER_RESOURCE_MAX, tagProblems } from "./aws-rules";
 
 /** Config namespace = the project name in Pulumi.yaml. */
@@ -27,21 +29,19 @@ export type Arch = "x86_64" | "arm64";
 export type Board = "raspberrypi" | "beaglebone" | "generic";
 export type SafeState = "on" | "off";
 
-/** How a device drives or reads one line; same shape as device/config.ts's backends. */
-export type Backend =
-  | { type: "led"; led: string }
-  | { type: "gpiod"; line: string; activeLow: boolean; bias?: "pull-up" | "pull-down" | "disable" }
-  | { type: "sysfs"; gpio: number; activeLow: boolean }
-  | { type: "simulated"; file?: string };
+/** How a device drives or reads one line: device/config.ts's schema owns the type. */
+export type Backend = DeviceBackend;
 
 export interface OutputSettings {
   name: string;
   safeState: SafeState;
+  /** The entry's backend, or the board profile's default when it names none (infra/render/device-board.ts). */
   backend: Backend;
 }
 export interface InputSettings {
   name: string;
-  backend: Backend;
+  /** As for outputs; never a kernel LED. */
+  backend: InputBackend;
 }
 export interface BridgeChildSettings {
   id: string;
@@ -277,7 +277,7 @@ export const KEYS = {
     default: [],
     description: "Boards to provision: [{ id, host, port, user, hostKey, board, outputs, inputs, bridge }].",
     example:
-      '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led","backend":{"type":"led","led":"led0"}}]}]\'',
+      '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led"}],"inputs":[{"name":"button"}]}]\'',
   },
   tags: {
     type: "object",
@@ -484,6 +484,8 @@ const backendSchema = z.discriminatedUnion(
       led: str("led").regex(LED_NAME, {
         error: (iss) => `led ${show(iss.input)} is not a kernel LED name (see /sys/class/leds)`,
       }),
+      // Unset: the board decides (the Pi 5's ACT LED lights at brightness 0; device/backends/led.ts).
+      activeLow: boolLike("activeLow").optional(),
     }),
     z.strictObject({
       type: z.literal("gpiod"),
@@ -522,9 +524,10 @@ const outputSchema = z.strictObject({
   safeState: z
     .enum(["on", "off"], { error: (iss) => `safeState must be "on" or "off", got ${show(iss.input)}` })
     .default("off"),
-  backend: backendSchema,
+  // Optional: the board profile's default (a Pi's LED on GPIO17, button on GPIO27) when left out.
+  backend: backendSchema.optional(),
 });
-const inputSchema = z.strictObject({ name: ioName("input name"), backend: backendSchema });
+const inputSchema = z.strictObject({ name: ioName("input name"), backend: backendSchema.optional() });
 
 const deviceId = (what: string) =>
   str(what).refine(isDeviceId, {
@@ -824,7 +827,23 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   if (devicesJson !== undefined) {
     const r = z.array(deviceSchema).safeParse(devicesJson, { reportInput: true });
     if (!r.success) problems.push(...zodProblems("devices", r.error));
-    else devices = r.data as DeviceSettings[];
+    else {
+      // Every line gets a backend here, the board profile's where the entry names none: the rest of the
+      // program (and a preview) sees exactly what the board will run.
+      devices = r.data.map((d, i) => {
+        const resolved = resolveBackends(d.board, d.outputs, d.inputs);
+        for (const p of resolved.problems) {
+          const list = p.kind === "output" ? "outputs" : "inputs";
+          const name = (p.kind === "output" ? d.outputs : d.inputs)[p.index]?.name;
+          add("devices", `${p.kind} ${show(name)} ${p.problem}`, `devices[${i}].${list}[${p.index}].backend`);
+        }
+        return {
+          ...d,
+          outputs: d.outputs.map((o, j) => ({ ...o, backend: resolved.outputs[j] ?? { type: "simulated" } })),
+          inputs: d.inputs.map((o, j) => ({ ...o, backend: resolved.inputs[j] ?? { type: "simulated" } })),
+        } as DeviceSettings;
+      });
+    }
   }
   const seen = new Map<string, string>();
   const claim = (id: string, path: string) => {

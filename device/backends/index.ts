@@ -13,7 +13,7 @@ export async function openOutput(cfg: OutputConfig, env: BackendEnv, initial: bo
   let line: OutputLine;
   switch (b.type) {
     case "led":
-      line = await openLedOutput(b.led, env);
+      line = await openLedOutput(b, env);
       break;
     case "gpiod":
       line = await openGpiodOutput(b, env);

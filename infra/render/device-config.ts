@@ -3,7 +3,7 @@
 // file carries no header; the schema is strict and would reject an extra key.
 import { DeviceConfig } from "../../device/config";
 import type { Backend } from "../../device/config";
-import { BOARD_PROFILES, type Board, type InputBackend } from "./device-board";
+import { type Board, type InputBackend, resolveBackends } from "./device-board";
 import { DEVICE_PATHS } from "./device-paths";
 
 export interface DeviceOutputSpec {
@@ -36,30 +36,14 @@ export interface DeviceConfigRenderInput {
 
 /** The config object with every backend resolved; validated by the device service's own schema. */
 export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
-  const profile = BOARD_PROFILES[input.board];
-  const outputs = input.outputs.map((o, i) => {
-    const backend = o.backend ?? profile.defaultOutput(i);
-    if (backend === undefined) {
-      throw new Error(
-        `device ${input.deviceId}: output ${o.name} needs a backend (${profile.title} has no default for output #${i + 1})`,
-      );
-    }
-    return { name: o.name, safeState: o.safeState, backend };
-  });
-  const inputs = input.inputs.map((o, i) => {
-    const backend = o.backend ?? profile.defaultInput(i);
-    if (backend === undefined) {
-      throw new Error(
-        `device ${input.deviceId}: input ${o.name} needs a backend (${profile.title} has no default for input #${i + 1})`,
-      );
-    }
-    if (backend.type === "led") {
-      throw new Error(
-        `device ${input.deviceId}: input ${o.name} uses a kernel LED, which is output only; use gpiod, sysfs or simulated`,
-      );
-    }
-    return { name: o.name, backend };
-  });
+  const resolved = resolveBackends(input.board, input.outputs, input.inputs);
+  const first = resolved.problems[0];
+  if (first) {
+    const name = (first.kind === "output" ? input.outputs : input.inputs)[first.index]?.name;
+    throw new Error(`device ${input.deviceId}: ${first.kind} ${name} ${first.problem}`);
+  }
+  const outputs = input.outputs.map((o, i) => ({ name: o.name, safeState: o.safeState, backend: resolved.outputs[i] }));
+  const inputs = input.inputs.map((o, i) => ({ name: o.name, backend: resolved.inputs[i] }));
   const host = input.broker.host.includes(":") ? `[${input.broker.host}]` : input.broker.host;
   const result = DeviceConfig.safeParse({
     deviceId: input.deviceId,

@@ -30,7 +30,7 @@ const pi = (over: Record<string, unknown> = {}) => ({
   id: "pi1",
   host: "192.0.2.21",
   board: "raspberrypi",
-  outputs: [{ name: "led", backend: { type: "led", led: "led0" } }],
+  outputs: [{ name: "led", backend: { type: "led", led: "ACT" } }],
   ...over,
 });
 
@@ -86,6 +86,35 @@ describe("parseSettings accepts good config", () => {
     const s = parse_({ adminCidrs: ["198.51.100.0/24", "2001:db8::/32"], smtpPort: 2525, allowSshFromAnywhere: false });
     assert.deepEqual(s.adminCidrs, ["198.51.100.0/24", "2001:db8::/32"]);
     assert.equal(s.smtpPort, 2525);
+  });
+
+  test("gives a Raspberry Pi entry without backends its LED on GPIO17 and its button on GPIO27 (libgpiod)", () => {
+    const s = parse_(withDevices([pi({ outputs: [{ name: "led" }], inputs: [{ name: "button" }] })]));
+    assert.deepEqual(s.devices[0]?.outputs, [
+      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
+    ]);
+    assert.deepEqual(s.devices[0]?.inputs, [
+      { name: "button", backend: { type: "gpiod", line: "GPIO27", activeLow: true, bias: "pull-up" } },
+    ]);
+  });
+
+  test("looks for the Pi's ACT LED as led0 too (and the other way round), and keeps an explicit activeLow", () => {
+    const led = (backend: Record<string, unknown>) =>
+      parse_(withDevices([pi({ outputs: [{ name: "led", backend }] })])).devices[0]?.outputs[0]?.backend;
+    assert.deepEqual(led({ type: "led", led: "ACT" }), { type: "led", led: "ACT", alternatives: ["led0"] });
+    assert.deepEqual(led({ type: "led", led: "led0" }), { type: "led", led: "led0", alternatives: ["ACT"] });
+    assert.deepEqual(led({ type: "led", led: "PWR", activeLow: "false" }), {
+      type: "led",
+      led: "PWR",
+      activeLow: false,
+      alternatives: ["led1"],
+    });
+    // Only the Pi's own LEDs have other names; a gpio-led overlay LED is what it is called.
+    assert.deepEqual(led({ type: "led", led: "led" }), { type: "led", led: "led" });
+    const bbb = parse_(
+      withDevices([pi({ board: "beaglebone", outputs: [{ name: "led", backend: { type: "led", led: "ACT" } }] })]),
+    );
+    assert.deepEqual(bbb.devices[0]?.outputs[0]?.backend, { type: "led", led: "ACT" });
   });
 
   test("treats empty strings (Pulumi.yaml's defaults for optional keys) as unset", () => {
@@ -310,6 +339,30 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
     { ...withDevices([pi()]), deviceSshPrivateKey: "ssh-ed25519 AAAA" },
     "deviceSshPrivateKey",
     /not a private key/,
+  ],
+  [
+    "an output the board has no default for",
+    withDevices([pi({ board: "beaglebone", outputs: ["a", "b", "c", "d", "e"].map((name) => ({ name })) })]),
+    "devices",
+    /^devices\[0\]\.outputs\[4\]\.backend: output "e" needs a backend \(BeagleBone Black .* has no default for output #5\)/,
+  ],
+  [
+    "a BeagleBone input without a backend",
+    withDevices([pi({ board: "beaglebone", inputs: [{ name: "button" }] })]),
+    "devices",
+    /^devices\[0\]\.inputs\[0\]\.backend: input "button" needs a backend/,
+  ],
+  [
+    "a kernel LED as an input",
+    withDevices([pi({ inputs: [{ name: "button", backend: { type: "led", led: "ACT" } }] })]),
+    "devices",
+    /^devices\[0\]\.inputs\[0\]\.backend: input "button" uses a kernel LED, which is output only/,
+  ],
+  [
+    "led activeLow not a boolean",
+    withDevices([pi({ outputs: [{ name: "led", backend: { type: "led", led: "ACT", activeLow: "maybe" } }] })]),
+    "devices",
+    /activeLow must be true or false/,
   ],
   ["tags with aws: prefix", { ...minimal, tags: '{"aws:owner":"me"}' }, "tags", /aws:/],
   ["tags not an object", { ...minimal, tags: '["a"]' }, "tags", /JSON object/],

@@ -66,6 +66,69 @@ describe("kernel LED backend", () => {
       openOutput({ name: "led", safeState: "off", backend: { type: "led", led: "led0" } }, env, false),
       /kernel LED led0 not found: .*leds\/led0\/brightness/,
     );
+    await assert.rejects(
+      openOutput(
+        { name: "led", safeState: "off", backend: { type: "led", led: "ACT", alternatives: ["led0"] } },
+        env,
+        false,
+      ),
+      /kernel LED ACT or led0 not found: .*leds\/ACT\/brightness, .*leds\/led0\/brightness does not exist/,
+    );
+  });
+
+  /** A Pi's LED as sysfs shows it: brightness, max_brightness 1, the mmc0 trigger; `compatible` of its board. */
+  function piLed(env: BackendEnv, name: string, compatible?: string[]): string {
+    const led = join(env.sysfsRoot, "class", "leds", name);
+    mkdirSync(led, { recursive: true });
+    writeFileSync(join(led, "trigger"), "none [mmc0] timer heartbeat");
+    writeFileSync(join(led, "max_brightness"), "1\n");
+    writeFileSync(join(led, "brightness"), "0");
+    if (compatible) {
+      const dt = join(env.sysfsRoot, "firmware", "devicetree", "base");
+      mkdirSync(dt, { recursive: true });
+      writeFileSync(join(dt, "compatible"), `${compatible.join("\0")}\0`);
+    }
+    return led;
+  }
+
+  it("drives the activity LED under the name the kernel gives it: led0 when ACT is absent", async () => {
+    const env = freshEnv();
+    const led = piLed(env, "led0", ["raspberrypi,3-model-b-plus", "brcm,bcm2837"]);
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "led", led: "ACT", alternatives: ["led0"] } },
+      env,
+      false,
+    );
+    assert.equal(out.description, "led:led0");
+    assert.equal(read(join(led, "trigger")), "none");
+    await out.write(true);
+    assert.equal(read(join(led, "brightness")), "1");
+  });
+
+  it("inverts the Pi 5's ACT LED (lit at brightness 0), not its PWR LED, unless the config says otherwise", async () => {
+    const pi5 = ["raspberrypi,5-model-b", "brcm,bcm2712"];
+    const env = freshEnv();
+    const act = piLed(env, "ACT", pi5);
+    const pwr = piLed(env, "PWR");
+    const out = await openOutput({ name: "led", safeState: "off", backend: { type: "led", led: "ACT" } }, env, false);
+    assert.equal(out.description, "led:ACT (active-low)");
+    assert.equal(read(join(act, "brightness")), "1", "off is brightness 1 on this LED");
+    await out.write(true);
+    assert.equal(read(join(act, "brightness")), "0");
+    const power = await openOutput({ name: "pwr", safeState: "off", backend: { type: "led", led: "PWR" } }, env, true);
+    assert.equal(read(join(pwr, "brightness")), "1");
+    const told = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "led", led: "ACT", activeLow: false } },
+      env,
+      true,
+    );
+    assert.equal(told.description, "led:ACT");
+    assert.equal(read(join(act, "brightness")), "1");
+    // A Pi 4's ACT LED (bcm2711) follows brightness as documented.
+    const pi4 = freshEnv();
+    const act4 = piLed(pi4, "ACT", ["raspberrypi,4-model-b", "brcm,bcm2711"]);
+    await openOutput({ name: "led", safeState: "off", backend: { type: "led", led: "ACT" } }, pi4, true);
+    assert.equal(read(join(act4, "brightness")), "1");
   });
 });
 

@@ -370,6 +370,24 @@ describe("device plan", () => {
     assert.match(gen.files["diy-device.service"] ?? "", /^# Source: stack dev, device gen1$/m);
   });
 
+  it("lets the service drive the Pi's activity LED under either name the kernel may give it", () => {
+    const pi = planDevice({
+      ...base,
+      device: {
+        id: "pi1",
+        board: "raspberrypi",
+        outputs: [{ name: "act", safeState: "off", backend: { type: "led", led: "ACT" } }],
+        inputs: [],
+      },
+    });
+    const config = JSON.parse(pi.files["config.json"] ?? "{}") as { outputs: { backend: unknown }[] };
+    assert.deepEqual(config.outputs[0]?.backend, { type: "led", led: "ACT", alternatives: ["led0"] });
+    const rules = pi.files["udev.rules"] ?? "";
+    assert.match(rules, /KERNEL=="ACT"/);
+    assert.match(rules, /KERNEL=="led0"/);
+    assert.match(pi.installScript, /^readonly NEED_GPIOD=0$/m);
+  });
+
   it("adds the bridge files for the bridge role and needs a LAN password per child in the payload", () => {
     const plan = planDevice({
       ...base,
