@@ -25,7 +25,17 @@ export interface DeviceUninstallScriptInput {
   source?: string;
 }
 
-const SUPPORTED = "Debian 12+, Raspberry Pi OS bookworm+ or Ubuntu 24.04+ on arm64, armhf or amd64";
+/**
+ * The OS table. What each supported release ships for the service (Node 18+; libgpiod's tools 1.6 or 2.x):
+ *   Debian 12 bookworm, Raspberry Pi OS bookworm   nodejs 18, gpiod 1.6
+ *   Debian 13 trixie, Raspberry Pi OS trixie       nodejs 20, gpiod 2.2   (the bundle targets node18: it runs)
+ *   Ubuntu 24.04                                   nodejs 18, gpiod 2.x
+ * Raspberry Pi OS 64-bit says ID=debian (arm64); 32-bit says ID=raspbian (armhf, built for ARMv6 and up, so it
+ * also runs on a Pi Zero/Zero W/1). Debian's own nodejs exists for arm64, armhf and amd64 (and armel), but V8 on
+ * an ARMv6 CPU is not something this project can check: there the install goes on only if `node` really runs.
+ */
+const SUPPORTED =
+  "Debian 12 or 13, Raspberry Pi OS bookworm or trixie (64-bit arm64 or 32-bit armhf) or Ubuntu 24.04+, on arm64, armhf or amd64";
 
 function checkId(deviceId: string): string {
   if (!isDeviceId(deviceId)) throw new Error(`deviceId ${JSON.stringify(deviceId)} is not a valid device id`);
@@ -190,6 +200,15 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     "  fi",
     "}",
     "",
+    "# A node that is installed but dies at once (SIGILL on a CPU its build does not support) is no node at all.",
+    "check_node_runs() {",
+    "  if node -e 0 > /dev/null 2>&1; then return 0; fi",
+    '  if [ "$(uname -m 2> /dev/null || true)" = armv6l ]; then',
+    '    die "node is installed but does not run on this ARMv6 CPU (Raspberry Pi Zero, Zero W or 1): the device service needs a Node 18+ built for ARMv6, installed by hand, or a board with ARMv7 or later (Pi Zero 2 W, 3, 4, 5)"',
+    "  fi",
+    '  die "node is installed but does not run here (try: node --version): the device service needs a working Node 18 or later"',
+    "}",
+    "",
     "check_platform() {",
     "  local arch id version name major min",
     '  arch="$(dpkg --print-architecture 2> /dev/null || true)"',
@@ -217,7 +236,7 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     `      die "unsupported OS $name: its nodejs is older than Node 18, which the device service needs; supported are ${SUPPORTED}"`,
     "    fi",
     "  fi",
-    '  log "platform: $name on $arch"',
+    '  log "platform: $name on $arch ($(uname -m 2> /dev/null || echo unknown CPU))"',
     "}",
     "",
     "apt_install() {",
@@ -328,6 +347,7 @@ export function renderDeviceInstallScript(input: DeviceInstallScriptInput): stri
     "  stage_bundle",
     "  check_platform",
     "  ensure_package nodejs node",
+    "  check_node_runs",
     '  if [ "$(node_major)" -lt 18 ]; then die "Node $(node_major) is too old: the device service needs Node 18 or later"; fi',
     '  if [ "$NEED_GPIOD" -eq 1 ]; then ensure_package gpiod gpioset; fi',
     '  if [ "$BRIDGE" -eq 1 ]; then ensure_package mosquitto mosquitto; fi',

@@ -60,6 +60,9 @@ const REAL_TOOLS = [
   "mosquitto_passwd",
 ];
 
+/** In a fake node: with FAKE_NODE_SIGILL set it dies as a build for another CPU does (128 + SIGILL). */
+const NODE_CRASH = '[ -n "${FAKE_NODE_SIGILL:-}" ] && { echo "Illegal instruction" >&2; exit 132; }';
+
 const FAKES: Record<string, string> = {
   // Every fake records its argv; FAKE_ROOT is the fake / (its passwd and group files).
   "apt-get": `
@@ -67,7 +70,7 @@ case " $* " in
   *" install "*)
     for p in "$@"; do
       case "$p" in
-        nodejs) printf '#!/bin/bash\\necho "\${FAKE_NODE_MAJOR:-18}"\\n' > "$FAKE_BIN/node"; chmod +x "$FAKE_BIN/node" ;;
+        nodejs) printf '#!/bin/bash\\n%s\\necho "\${FAKE_NODE_MAJOR:-18}"\\n' "$FAKE_NODE_CRASH" > "$FAKE_BIN/node"; chmod +x "$FAKE_BIN/node" ;;
         gpiod) printf '#!/bin/bash\\n' > "$FAKE_BIN/gpioset"; chmod +x "$FAKE_BIN/gpioset" ;;
         mosquitto) printf '#!/bin/bash\\n' > "$FAKE_BIN/mosquitto"; chmod +x "$FAKE_BIN/mosquitto" ;;
       esac
@@ -82,6 +85,7 @@ case " $* " in
     done ;;
 esac`,
   dpkg: 'echo "${FAKE_ARCH:-arm64}"',
+  uname: 'echo "${FAKE_MACHINE:-aarch64}"',
   getent: 'grep "^$2:" "$FAKE_ROOT/etc/$1"',
   groupadd: 'echo "${@: -1}:x:990:" >> "$FAKE_ROOT/etc/group"',
   useradd: 'echo "${@: -1}:x:990:990::/var/lib/diy-device:/usr/sbin/nologin" >> "$FAKE_ROOT/etc/passwd"',
@@ -149,7 +153,8 @@ function fakeRoot(
     chmodSync(join(bin, name), 0o755);
   }
   const present = { node: opts.node ?? false, mosquitto: opts.mosquitto ?? false };
-  if (present.node) writeFileSync(join(bin, "node"), '#!/bin/bash\necho "${FAKE_NODE_MAJOR:-18}"\n', { mode: 0o755 });
+  if (present.node)
+    writeFileSync(join(bin, "node"), `#!/bin/bash\n${NODE_CRASH}\necho "\${FAKE_NODE_MAJOR:-18}"\n`, { mode: 0o755 });
   if (present.mosquitto) writeFileSync(join(bin, "mosquitto"), "#!/bin/bash\n", { mode: 0o755 });
   return {
     root,
@@ -372,7 +377,7 @@ describe("install script on a fake root", () => {
       "Fedora",
       'ID=fedora\nVERSION_ID="40"\nPRETTY_NAME="Fedora Linux 40"\n',
       "amd64",
-      /unsupported OS Fedora Linux 40: supported are Debian 12\+/,
+      /unsupported OS Fedora Linux 40: supported are Debian 12 or 13, Raspberry Pi OS bookworm or trixie/,
     ],
     [
       "Debian 11",
@@ -399,16 +404,63 @@ describe("install script on a fake root", () => {
     });
   }
 
-  it("accepts Raspberry Pi OS (raspbian, armhf) and Ubuntu 24.04", () => {
-    for (const [os, arch] of [
-      ['PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nID=raspbian\nVERSION_ID="12"\n', "armhf"],
-      ['PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nVERSION_ID="24.04"\n', "amd64"],
-    ]) {
-      const fr = fakeRoot({ os, node: true });
-      const r = fr.run(install, payload(), { FAKE_ARCH: arch ?? "" });
+  // /etc/os-release as each image ships it: Raspberry Pi OS 64-bit is Debian's arm64 with the Pi's kernel and
+  // firmware (ID=debian), the 32-bit image is Raspbian (ID=raspbian, armhf built for ARMv6 and up).
+  const DEBIAN13 =
+    'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nVERSION_CODENAME=trixie\nID=debian\n';
+  const RASPBIAN13 =
+    'PRETTY_NAME="Raspbian GNU/Linux 13 (trixie)"\nNAME="Raspbian GNU/Linux"\nVERSION_ID="13"\nVERSION_CODENAME=trixie\nID=raspbian\nID_LIKE=debian\n';
+  for (const [what, os, arch, machine, nodeMajor] of [
+    [
+      "Raspberry Pi OS bookworm 32-bit",
+      'PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nID=raspbian\nVERSION_ID="12"\n',
+      "armhf",
+      "armv7l",
+      "18",
+    ],
+    ["Ubuntu 24.04", 'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nVERSION_ID="24.04"\n', "amd64", "x86_64", "18"],
+    ["Debian 13 on amd64", DEBIAN13, "amd64", "x86_64", "20"],
+    ["Raspberry Pi OS trixie 64-bit (a Pi 5)", DEBIAN13, "arm64", "aarch64", "20"],
+    ["Raspberry Pi OS trixie 32-bit (a Pi 3)", RASPBIAN13, "armhf", "armv7l", "20"],
+  ] as const) {
+    it(`installs on ${what} with the OS's nodejs (Node ${nodeMajor}) and gpiod`, () => {
+      const fr = fakeRoot({ os });
+      const r = fr.run(install, payload(), { FAKE_ARCH: arch, FAKE_MACHINE: machine, FAKE_NODE_MAJOR: nodeMajor });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`platform: .* on ${arch}`));
-    }
+      const name = /PRETTY_NAME="([^"]+)"/.exec(os)?.[1] ?? "";
+      assert.ok(r.stdout.includes(`platform: ${name} on ${arch} (${machine})`), r.stdout);
+      assert.ok(fr.calls().some((c) => /^apt-get .* install -y --no-install-recommends nodejs$/.test(c)));
+      assert.ok(fr.calls().some((c) => /^apt-get .* install -y --no-install-recommends gpiod$/.test(c)));
+      assert.match(r.stdout, /installed$/m);
+    });
+  }
+
+  it("stops on an ARMv6 Pi (Zero, Zero W, 1) whose nodejs does not run, saying so, before installing the service", () => {
+    const fr = fakeRoot({ os: RASPBIAN13 });
+    const r = fr.run(install, payload(), {
+      FAKE_ARCH: "armhf",
+      FAKE_MACHINE: "armv6l",
+      FAKE_NODE_CRASH: NODE_CRASH,
+      FAKE_NODE_SIGILL: "1",
+    });
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /node is installed but does not run on this ARMv6 CPU \(Raspberry Pi Zero, Zero W or 1\): the device service needs a Node 18\+ built for ARMv6, installed by hand, or a board with ARMv7 or later/,
+    );
+    assert.ok(!existsSync(join(fr.root, "etc/systemd/system/diy-device.service")));
+    assert.ok(!fr.calls().some((c) => /^(useradd|systemctl)/.test(c)));
+    // The same failure elsewhere names no board.
+    const other = fakeRoot({ os: DEBIAN13, node: true });
+    const r2 = other.run(install, payload(), { FAKE_MACHINE: "aarch64", FAKE_NODE_SIGILL: "1" });
+    assert.equal(r2.status, 1);
+    assert.match(r2.stderr, /node is installed but does not run here \(try: node --version\)/);
+  });
+
+  it("installs on an ARMv6 Pi when its nodejs runs", () => {
+    const fr = fakeRoot({ os: RASPBIAN13 });
+    const r = fr.run(install, payload(), { FAKE_ARCH: "armhf", FAKE_MACHINE: "armv6l", FAKE_NODE_MAJOR: "20" });
+    assert.equal(r.status, 0, r.stderr);
   });
 
   it("refuses a node older than 18 that is already installed", () => {
