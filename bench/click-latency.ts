@@ -5,7 +5,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { Agent, request } from "node:http";
 import { topics } from "../protocol";
-import { startBenchStack } from "./lib/stack";
+import { BASELINE_IDS, startBenchStack } from "./lib/stack";
 import { type Table, fmt, percentile, report } from "./lib/report";
 
 const CLICKS = Number(process.env.BENCH_CLICKS ?? 2000);
@@ -167,9 +167,11 @@ async function baseline(mode: "one-hop" | "round-trip"): Promise<Latencies> {
   const stack = await startBenchStack(`click-${mode}`);
   const procs: ChildProcessWithoutNullStreams[] = [];
   try {
-    // The web identity commands and reads state, the device identity reads commands and writes
-    // state: the ACL allows exactly these.
-    const web = await stack.pki.client("web");
+    // One identity per connection (the broker binds the client id to the certificate): pi1 reads the
+    // commands, the baseline's own commander/watcher/echo identities (bench/lib/stack.ts) do the rest.
+    const command = await stack.pki.client(BASELINE_IDS.command);
+    const watch = await stack.pki.client(BASELINE_IDS.watch);
+    const echo = await stack.pki.client(BASELINE_IDS.echo);
     const dev = await stack.pki.client("pi1");
     await stack.device.stop(); // keep the device service off pi1's client id
     const tlsArgs = (c: { cert: string; key: string }) => [
@@ -194,14 +196,17 @@ async function baseline(mode: "one-hop" | "round-trip"): Promise<Latencies> {
       sub = spawn("mosquitto_sub", [...tlsArgs(dev), "-i", "pi1", "-t", setTopic]);
     } else {
       const devSub = spawn("mosquitto_sub", [...tlsArgs(dev), "-i", "pi1", "-t", setTopic]);
-      const devPub = spawn("mosquitto_pub", [...tlsArgs(dev), "-i", "pi1-pub", "-t", topics.state("pi1", "led"), "-l"]);
+      const devPub = spawn("mosquitto_pub", [
+        ...tlsArgs(echo),
+        ...["-i", BASELINE_IDS.echo, "-t", topics.state("pi1", "led"), "-l"],
+      ]);
       devSub.stdout.pipe(devPub.stdin);
       procs.push(devSub, devPub);
-      sub = spawn("mosquitto_sub", [...tlsArgs(web), "-i", "web-sub", "-t", topics.state("pi1", "led")]);
+      sub = spawn("mosquitto_sub", [...tlsArgs(watch), "-i", BASELINE_IDS.watch, "-t", topics.state("pi1", "led")]);
     }
     procs.push(sub);
     await new Promise((r) => setTimeout(r, 500));
-    const pub = spawn("mosquitto_pub", [...tlsArgs(web), "-i", "web", "-t", setTopic, "-l"]);
+    const pub = spawn("mosquitto_pub", [...tlsArgs(command), "-i", BASELINE_IDS.command, "-t", setTopic, "-l"]);
     procs.push(pub);
     await new Promise((r) => setTimeout(r, 500));
     // Lines are matched by their req id, so a late or batched line is never taken for another.

@@ -16,7 +16,7 @@ import type { PushFile } from "./render/push-script";
 import { renderServerPush, SERVER_STAGED_WEB_NAME } from "./render/server-files";
 import { requireCli, type VersionCheck } from "./pulumi-cli";
 import { createAddress, createServer, type Server } from "./server";
-import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "./server-input";
+import { bridgesOf, fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "./server-input";
 
 export interface DeviceCloudArgs {
   /** The validated stack settings (infra/config.ts loadSettings / parseSettings). */
@@ -66,13 +66,15 @@ export class DeviceCloud extends pulumi.ComponentResource {
     this.publicIp = eip.publicIp;
     this.brokerHost = s.domain ? pulumi.output(s.domain) : eip.publicIp;
 
-    // One client certificate per device and per bridge; bridge children speak plain MQTT to their bridge.
+    // One client certificate per device and one more per bridge connection; bridge children speak plain
+    // MQTT to their bridge.
     const pki = createPki(
       name,
       {
         serverIp: eip.publicIp,
         domain: s.domain,
         clientIds: s.devices.map((d) => d.id),
+        bridgeIds: bridgesOf(s.devices).map((b) => b.id),
         validityDays: s.certValidityDays,
         earlyRenewalDays: s.certEarlyRenewalDays,
         rotation: s.certRotation,
@@ -199,6 +201,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         sshPrivateKey: s.deviceSshPrivateKey,
         caCertPem: pki.ca.certPem,
         identities: pki.clients,
+        bridgeIdentities: pki.bridges,
         broker: { host: this.brokerHost, port: MQTT_TLS_PORT },
         bundle: s.devices.length > 0 ? (args.deviceBundle ?? bundle("device").code) : "",
         source,

@@ -15,6 +15,8 @@ export interface DeviceProvisioningArgs {
   caCertPem: pulumi.Input<string>;
   /** The board's client identity (CN = device id) from infra/pki.ts. */
   identity: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
+  /** Bridge boards only: the identity of the bridge connection (infra/pki.ts `pki.bridges`). */
+  bridgeIdentity?: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** Where the device (and a bridge) dials the cloud broker: the domain or the Elastic IP. */
   broker: { host: pulumi.Input<string>; port: number };
   /** The device service bundle: infra/bundle.ts `bundle("device").code`. */
@@ -65,9 +67,18 @@ export function installCommandArgs(
   lanPasswords: pulumi.Output<Record<string, string>> | undefined,
 ): command.remote.CommandArgs {
   const stdin = pulumi
-    .all([plan, pulumi.output(args.identity.keyPem), lanPasswords ?? pulumi.output(undefined)])
-    .apply(([p, keyPem, passwords]) =>
-      devicePayload(p, { keyPem, ...(passwords === undefined ? {} : { lanPasswords: passwords }) }),
+    .all([
+      plan,
+      pulumi.output(args.identity.keyPem),
+      lanPasswords ?? pulumi.output(undefined),
+      pulumi.output(args.bridgeIdentity?.keyPem),
+    ])
+    .apply(([p, keyPem, passwords, bridgeKeyPem]) =>
+      devicePayload(p, {
+        keyPem,
+        ...(passwords === undefined ? {} : { lanPasswords: passwords }),
+        ...(bridgeKeyPem === undefined ? {} : { bridgeKeyPem }),
+      }),
     );
   return {
     connection: deviceConnection(args),
@@ -136,8 +147,9 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
         pulumi.output(args.identity.certPem),
         pulumi.output(args.broker.host),
         pulumi.output(args.bundle),
+        pulumi.output(args.bridgeIdentity?.certPem),
       ])
-      .apply(([caCertPem, certPem, host, bundle]) =>
+      .apply(([caCertPem, certPem, host, bundle, bridgeCertPem]) =>
         planDevice({
           source: args.source ?? `stack ${pulumi.getStack()}`,
           device: d,
@@ -145,6 +157,7 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
           bundle,
           caCertPem,
           certPem,
+          ...(bridgeCertPem === undefined ? {} : { bridgeCertPem }),
         }),
       );
     this.contentHash = plan.apply((p) => p.contentHash);
@@ -174,6 +187,8 @@ export interface ProvisionDevicesArgs {
   caCertPem: pulumi.Input<string>;
   /** Client identities by device id (infra/pki.ts `pki.clients`). */
   identities: Record<string, { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> }>;
+  /** Bridge connection identities by bridge board id (infra/pki.ts `pki.bridges`). */
+  bridgeIdentities?: Record<string, { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> }>;
   broker: { host: pulumi.Input<string>; port: number };
   bundle: pulumi.Input<string>;
   source?: string;
@@ -196,6 +211,9 @@ export function provisionDevices(
     const identity = args.identities[device.id];
     if (!identity)
       throw new Error(`device ${device.id} has no client certificate: infra/pki.ts must issue one per device`);
+    const bridgeIdentity = device.bridge ? args.bridgeIdentities?.[device.id] : undefined;
+    if (device.bridge && !bridgeIdentity)
+      throw new Error(`bridge ${device.id} has no bridge certificate: infra/pki.ts must issue one per bridge`);
     return new DeviceProvisioning(
       `${name}-device-${device.id}`,
       {
@@ -203,6 +221,7 @@ export function provisionDevices(
         sshPrivateKey,
         caCertPem: args.caCertPem,
         identity,
+        ...(bridgeIdentity ? { bridgeIdentity } : {}),
         broker: args.broker,
         bundle: args.bundle,
         ...(args.source ? { source: args.source } : {}),

@@ -1,4 +1,4 @@
-import { WEB_CLIENT_ID } from "./ids";
+import { WEB_CLIENT_ID, bridgeIdentity } from "./ids";
 import { TOPIC_ROOT, topics } from "./topics";
 
 // ACL rules as data; infra/render/mosquitto-acl.ts turns them into mosquitto's acl_file syntax.
@@ -46,13 +46,13 @@ export interface AclModel {
   users: AclUser[];
 }
 
-/** The whole broker ACL for a stack: patterns for devices, the web user, one user per bridge. */
+/** The whole broker ACL for a stack: patterns for devices, the web user, one user per bridge connection. */
 export function aclModel(bridges: readonly { id: string; children: readonly string[] }[]): AclModel {
   return {
     patterns: devicePatternRules,
     users: [
       { username: WEB_CLIENT_ID, rules: [...webUserRules] },
-      ...bridges.map((b) => ({ username: b.id, rules: bridgeUserRules(b.children) })),
+      ...bridges.map((b) => ({ username: bridgeIdentity(b.id), rules: bridgeUserRules(b.children) })),
     ],
   };
 }

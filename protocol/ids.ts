@@ -8,6 +8,16 @@ export const WEB_CLIENT_ID = "web";
 /** Ids that would collide with a fixed identity or read as something else. */
 export const RESERVED_IDS: readonly string[] = [WEB_CLIENT_ID, "server", "broker", "admin", "all"];
 
+/**
+ * Certificate CN (and so MQTT username and client id) of a bridge board's bridge connection: its own
+ * identity, apart from the board's device service (CN = the board's id), because the broker binds the
+ * client id to the CN and two connections with one identity would keep throwing each other off. The
+ * ':' keeps it out of the device id space, so it can never name a device.
+ */
+export function bridgeIdentity(bridgeId: string): string {
+  return `${bridgeId}:bridge`;
+}
+
 export function isDeviceId(id: string): boolean {
   return DEVICE_ID_PATTERN.test(id) && !RESERVED_IDS.includes(id);
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { renderMosquittoConf } from "../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../infra/render/mosquitto-acl";
 import { type Pem, certSerial, createCa, issueCert, renderCrl } from "../infra/render/x509";
-import { aclModel } from "../protocol";
+import { type AclUser, aclModel } from "../protocol";
 
 export const MOSQUITTO_MISSING =
   "mosquitto is not installed. Install it with: sudo apt-get install mosquitto (or bash scripts/setup.sh demo)";
@@ -122,7 +122,7 @@ export async function ensureLocalPki(dir: string): Promise<LocalPki> {
   await writeCrl(revoked());
 
   const client = async (cn: string): Promise<CertFiles> => {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(cn)) throw new Error(`bad client name ${cn}`);
+    if (!/^[a-z0-9][a-z0-9-]*(:bridge)?$/.test(cn)) throw new Error(`bad client name ${cn}`);
     const files = { cert: join(dir, `${cn}.pem`), key: join(dir, `${cn}.key`) };
     if (!loadPem(dir, cn)) {
       const issued = await issueCert(caPem, { commonName: cn, kind: "client" });
@@ -153,6 +153,8 @@ export interface LocalBrokerOptions {
   /** Defaults to a free port. */
   port?: number;
   bridges?: { id: string; children: string[] }[];
+  /** ACL users beside the stack's (a benchmark's baseline clients: one connection per identity). */
+  extraAclUsers?: AclUser[];
   source?: string;
   /** Called with every chunk mosquitto logs. */
   onLog?: (text: string) => void;
@@ -190,7 +192,8 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const confPath = join(opts.dir, "mosquitto.conf");
   const aclPath = join(opts.dir, "acl");
   const source = opts.source ?? "local broker (scripts/local-broker.ts)";
-  writeFileSync(aclPath, renderMosquittoAcl({ ...aclModel(opts.bridges ?? []), source }));
+  const acl = aclModel(opts.bridges ?? []);
+  writeFileSync(aclPath, renderMosquittoAcl({ ...acl, users: [...acl.users, ...(opts.extraAclUsers ?? [])], source }));
   writeFileSync(
     confPath,
     renderMosquittoConf({

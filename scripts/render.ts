@@ -17,6 +17,7 @@ import { renderServerPush } from "../infra/render/server-files";
 import { createCa, issueCert, type IssuedCert, renderCrl } from "../infra/render/x509";
 import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "../infra/server-input";
 import { readStackFile } from "../infra/stack-file";
+import { bridgeIdentity } from "../protocol";
 
 export const PLACEHOLDER_IP = "203.0.113.10";
 
@@ -112,6 +113,9 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
   const web = await issueCert(ca, { commonName: "web", kind: "client", days });
   const clients: Record<string, IssuedCert> = {};
   for (const d of s.devices) clients[d.id] = await issueCert(ca, { commonName: d.id, kind: "client", days });
+  const bridges: Record<string, IssuedCert> = {};
+  for (const d of s.devices)
+    if (d.bridge) bridges[d.id] = await issueCert(ca, { commonName: bridgeIdentity(d.id), kind: "client", days });
   const crlPem =
     s.revokedDevices.length > 0
       ? await renderCrl({ ca, revoked: s.revokedDevices.map((id) => ({ serial: (clients[id] as IssuedCert).serial })) })
@@ -164,6 +168,7 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
     opts.bundles === false ? "// device bundle stand-in\n" : s.devices.length > 0 ? bundle("device").code : "";
   for (const d of s.devices) {
     const cert = clients[d.id] as IssuedCert;
+    const bridgeCert = bridges[d.id];
     const plan = planDevice({
       source,
       device: d,
@@ -171,10 +176,12 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
       bundle: deviceBundle,
       caCertPem: ca.certPem,
       certPem: cert.certPem,
+      ...(bridgeCert ? { bridgeCertPem: bridgeCert.certPem } : {}),
     });
     for (const [name, content] of Object.entries(plan.files))
       if (content !== undefined) write(`devices/${d.id}/files/${name}`, content);
     write(`devices/${d.id}/files/device.key`, cert.keyPem, true);
+    if (bridgeCert) write(`devices/${d.id}/files/bridge.key`, bridgeCert.keyPem, true);
     // Copied to the SSH user's home on the board before the install (remote.CopyToRemote), not sent on stdin.
     for (const [name, content] of Object.entries(plan.staged.files))
       write(`devices/${d.id}/staged/${plan.staged.dir}/${name}`, content);
@@ -183,7 +190,15 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
     const lanPasswords = d.bridge
       ? Object.fromEntries(d.bridge.children.map((c) => [c.id, `PLACEHOLDER-lan-password-${c.id}`]))
       : undefined;
-    write(`devices/${d.id}/payload.txt`, devicePayload(plan, { keyPem: cert.keyPem, lanPasswords }), true);
+    write(
+      `devices/${d.id}/payload.txt`,
+      devicePayload(plan, {
+        keyPem: cert.keyPem,
+        lanPasswords,
+        ...(bridgeCert ? { bridgeKeyPem: bridgeCert.keyPem } : {}),
+      }),
+      true,
+    );
   }
 
   write("pki/ca.pem", ca.certPem);

@@ -7,7 +7,15 @@ import { join } from "node:path";
 import { type RunningWeb, createLogger, startWeb } from "../../apps/web";
 import type { DeviceConfig } from "../../device/config";
 import { bundle } from "../../infra/bundle";
+import { topics, webUserRules } from "../../protocol";
 import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
+
+/**
+ * Identities of the C-client baseline (bench/click-latency.ts). The broker binds the client id to the
+ * certificate, so each baseline connection needs its own: a commander and a watcher with the web
+ * app's rights, and an echo that writes pi1's state (pi1 itself reads the commands).
+ */
+export const BASELINE_IDS = { command: "bench-command", watch: "bench-watch", echo: "bench-echo" } as const;
 
 export interface BenchStack {
   dir: string;
@@ -50,7 +58,16 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   chmodSync(dir, 0o755); // mosquitto drops to its own user and must reach its files
   const pki = await ensureLocalPki(join(dir, "pki"));
-  const broker = await startLocalBroker({ dir: join(dir, "broker"), pki, source: `bench/${name}` });
+  const broker = await startLocalBroker({
+    dir: join(dir, "broker"),
+    pki,
+    source: `bench/${name}`,
+    extraAclUsers: [
+      { username: BASELINE_IDS.command, rules: [...webUserRules] },
+      { username: BASELINE_IDS.watch, rules: [...webUserRules] },
+      { username: BASELINE_IDS.echo, rules: [{ access: "write", topic: topics.state("pi1", "led") }] },
+    ],
+  });
   const webCert = await pki.client("web");
   const password = "bench-password";
   const web = await startWeb(

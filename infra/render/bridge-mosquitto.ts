@@ -1,12 +1,14 @@
 // The bridge role: a LAN board's mosquitto gets a plain listener for boards that cannot do TLS
-// (an Arduino with Wi-Fi) and an mTLS bridge to the cloud broker under the board's own identity.
+// (an Arduino with Wi-Fi) and an mTLS bridge to the cloud broker under the bridge's own identity
+// (CN = protocol's bridgeIdentity(board id)): the board's device service uses the board's id, and the
+// cloud broker binds the client id to the CN, so the two connections need one identity each.
 //
 // LAN authentication: one username per child device (its id) with a generated password, kept in a
 // mosquitto password file (hashed on the board), and an ACL that lets each child use only its own
 // topics — the same rules the cloud gives a device, so a child cannot pose as its sibling.
 // The cloud side needs nothing special: its ACL gives the bridge identity exactly its children's
 // topics (protocol's bridgeUserRules), so even a rewritten bridge config cannot reach other devices.
-import { bridgeUserRules, isDeviceId, topics } from "../../protocol";
+import { bridgeIdentity, bridgeUserRules, isDeviceId, topics } from "../../protocol";
 import { BRIDGE_PATHS } from "./device-paths";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, port, token } from "./text";
 
@@ -15,7 +17,7 @@ export interface BridgeChild {
 }
 
 export interface BridgeMosquittoInput {
-  /** The bridge board's device id: its certificate CN, so the cloud ACL knows it. */
+  /** The bridge board's device id; the bridge connection's certificate CN is bridgeIdentity(bridgeId). */
   bridgeId: string;
   /** The LAN address the plain listener binds to (never 0.0.0.0: the Internet must not reach it). */
   lanAddress: string;
@@ -64,10 +66,11 @@ export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
     `acl_file ${absPath("acl", p.acl)}`,
     "set_tcp_nodelay true",
     "",
-    `# Cloud side: mutual TLS as "${input.bridgeId}", relaying only its children's topics`,
+    `# Cloud side: mutual TLS as "${bridgeIdentity(input.bridgeId)}", relaying only its children's topics`,
     "connection diy-cloud",
     `address ${address}:${port("cloud.port", input.cloud.port)}`,
-    `remote_clientid ${input.bridgeId}-bridge`,
+    "# The cloud broker replaces the client id with the certificate CN anyway (use_username_as_clientid).",
+    `remote_clientid ${bridgeIdentity(input.bridgeId)}`,
     "bridge_protocol_version mqttv50",
     "cleansession false",
     "restart_timeout 2 60",

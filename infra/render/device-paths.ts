@@ -19,8 +19,8 @@ export const DEVICE_PATHS = {
 
 /**
  * The bridge role adds a drop-in to Debian's mosquitto.conf (which includes conf.d) and its own
- * directory: mosquitto drops root before reading files, so the bridge keeps a copy of the board's
- * certificate and key readable by the mosquitto group instead of sharing /etc/diy-device.
+ * directory: mosquitto drops root before reading files, so the bridge keeps its own certificate and
+ * key (the bridge identity, not the device service's) readable by the mosquitto group.
  */
 export const BRIDGE_PATHS = {
   conf: "/etc/mosquitto/conf.d/diy-bridge.conf",

@@ -23,6 +23,8 @@ export const PAYLOAD_FILES = [
   "bridge.conf",
   "bridge.acl",
   "bridge.passwd",
+  "bridge.pem",
+  "bridge.key",
 ] as const;
 export type PayloadFile = (typeof PAYLOAD_FILES)[number];
 export const REQUIRED_PAYLOAD_FILES: readonly PayloadFile[] = PAYLOAD_FILES.slice(0, 5);

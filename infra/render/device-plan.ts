@@ -35,6 +35,8 @@ export interface DevicePlanInput {
   bundle: string;
   caCertPem: string;
   certPem: string;
+  /** Bridge role only: the certificate of the bridge connection (CN = protocol's bridgeIdentity). */
+  bridgeCertPem?: string;
 }
 
 export interface DevicePlan {
@@ -93,6 +95,9 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
     ...(udev === undefined ? {} : { "udev.rules": udev }),
   };
   if (d.bridge) {
+    if (input.bridgeCertPem === undefined)
+      throw new Error(`bridge ${d.id}: no certificate for its bridge connection (infra/pki.ts issues one per bridge)`);
+    files["bridge.pem"] = input.bridgeCertPem;
     files["bridge.conf"] = renderBridgeMosquittoConf({
       bridgeId: d.id,
       lanAddress: d.bridge.lanAddress,
@@ -135,7 +140,7 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
 /** The install command's stdin: the plan's files plus the secrets. Treat the result as a secret. */
 export function devicePayload(
   plan: DevicePlan,
-  secrets: { keyPem: string; lanPasswords?: Record<string, string> },
+  secrets: { keyPem: string; lanPasswords?: Record<string, string>; bridgeKeyPem?: string },
 ): string {
   const children = plan.bridgeChildren;
   const passwords = secrets.lanPasswords;
@@ -147,12 +152,15 @@ export function devicePayload(
       bridgeId: plan.deviceId,
       children: children.map((id) => ({ id, password: passwords?.[id] ?? "" })),
     });
-  } else if (passwords !== undefined) {
-    throw new Error(`device ${plan.deviceId} has no bridge role: it takes no LAN passwords`);
+    if (secrets.bridgeKeyPem === undefined)
+      throw new Error(`bridge ${plan.deviceId}: no key for its bridge connection`);
+  } else if (passwords !== undefined || secrets.bridgeKeyPem !== undefined) {
+    throw new Error(`device ${plan.deviceId} has no bridge role: it takes no LAN passwords or bridge key`);
   }
   return renderDevicePayload({
     ...plan.files,
     "device.key": secrets.keyPem,
     ...(passwd === undefined ? {} : { "bridge.passwd": passwd }),
+    ...(secrets.bridgeKeyPem === undefined ? {} : { "bridge.key": secrets.bridgeKeyPem }),
   });
 }

@@ -101,6 +101,10 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     `tls_version ${tls.minVersion ?? "tlsv1.2"}`,
     "require_certificate true",
     "use_identity_as_username true",
+    // The client id becomes the username (= CN): a certificate can no longer connect under another
+    // client's id and throw it off the broker. mosquitto 2.0.11 and 2.0.21 set the username from the
+    // certificate before this replacement (src/handle_connect.c), and apply it per listener.
+    "use_username_as_clientid true",
     "allow_anonymous false",
     `acl_file ${absPath("aclFile", input.aclFile)}`,
   ]);

@@ -19,15 +19,18 @@ describe("attack: a retained command is never replayed to a device", () => {
     const sim1 = stack.devices.sim1;
     assert.ok(sim1);
     // The web identity is the one allowed to write commands: a leaked web key, or a bug that sets retain.
+    // (Connecting under it takes the web app's place on the broker for a moment: one connection per identity.)
     const planter = await stack.broker.connect(WEB_CLIENT_ID);
     const setTopic = topics.set("sim1", "led");
     try {
       assert.deepEqual(await publish(planter, setTopic, encodeCommand({ value: "toggle", req: "planted" }), true), {
         ok: true,
       });
+      planter.end(true);
       // Live, it is a command like any other.
       await eventually(() => sim1.applied.some((a) => a.req === "planted"), "the live command applied");
       assert.equal(sim1.line("led"), "on");
+      await eventually(() => stack.web.broker.connected, "the web app back on the broker", 20_000);
       const off = await stack.command("sim1", "led", "off");
       assert.equal(off.status, 202);
       await eventually(() => sim1.applied.some((a) => a.req === off.req), "the off command applied");
@@ -46,7 +49,7 @@ describe("attack: a retained command is never replayed to a device", () => {
       assert.equal(sim1.line("led"), "off");
     } finally {
       planter.end(true);
-      // An empty retained message clears it (the broker restart above closed the planter's connection).
+      // An empty retained message clears it.
       const cleaner = await stack.broker.connect(WEB_CLIENT_ID);
       await publish(cleaner, setTopic, "", true);
       cleaner.end(true);

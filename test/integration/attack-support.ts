@@ -31,6 +31,8 @@ export interface SimDevice {
   readonly service: DeviceService;
   /** Every command the running service applied, in order (kept across restarts). */
   applied: Applied[];
+  /** How often the service lost its broker connection (restarts not counted). */
+  readonly disconnects: number;
   /** What the simulated output line holds now ("" before the service first wrote it). */
   line(output: string): string;
   /** Stops the service (it publishes `offline`) and starts a new one with the same config, as systemd would. */
@@ -51,9 +53,11 @@ export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): P
     stateDir: dir,
   });
   const applied: Applied[] = [];
+  let disconnects = 0;
   const start = async () => {
     const s = await startDeviceService({ config, log: silentLogger });
     s.events.on("applied", (a: Applied) => applied.push(a));
+    s.events.on("disconnected", () => disconnects++);
     await eventually(() => s.isConnected(), `${spec.id} connected${`\nbroker log:\n${broker.output()}`}`);
     return s;
   };
@@ -64,6 +68,9 @@ export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): P
       return service;
     },
     applied,
+    get disconnects() {
+      return disconnects;
+    },
     line: (output) => {
       const file = join(dir, `${output}.state`);
       return existsSync(file) ? readFileSync(file, "utf8").trim() : "";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
 import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "../../infra/render/bridge-mosquitto";
-import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
+import { WEB_CLIENT_ID, bridgeIdentity, encodeCommand, encodeState, topics } from "../../protocol";
 import {
   type LocalBroker,
   type LocalPki,
@@ -21,6 +21,8 @@ import { type Daemon, shareWithDaemon, startDaemon } from "./daemons-support";
 // included from a main config shaped like Debian's. ard1 is a plain MQTT client on the LAN side.
 
 const BRIDGE = "pib";
+/** The bridge connection's own identity (the board's device service is "pib"). */
+const BRIDGE_IDENTITY = bridgeIdentity(BRIDGE);
 const CHILD = "ard1";
 const SIBLING = "ard2";
 const PASSWORDS = { [CHILD]: "ard1-lan-password-123", [SIBLING]: "ard2-lan-password-456" };
@@ -43,6 +45,11 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     return c;
   };
   const logs = () => `\ncloud log:\n${cloud.output()}\nbridge log:\n${bridge?.output()}`;
+  /** True once the cloud logs the bridge (re)connecting after this call. */
+  const bridgeConnected = () => {
+    const from = cloud?.output().length ?? 0;
+    return () => new RegExp(`New client connected .* as ${BRIDGE_IDENTITY} `).test(cloud.output().slice(from));
+  };
 
   before(async () => {
     pki = await ensureLocalPki(join(tmp.dir, "pki"));
@@ -64,7 +71,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
       acl: join(board, "acl"),
       passwd: join(board, "passwd"),
     };
-    const own = await pki.client(BRIDGE);
+    const own = await pki.client(BRIDGE_IDENTITY);
     copyFileSync(pki.ca, files.ca);
     copyFileSync(own.cert, files.cert);
     copyFileSync(own.key, files.key);
@@ -98,11 +105,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const main = join(board, "mosquitto.conf");
     writeFileSync(main, `log_dest stderr\nlog_type all\ninclude_dir ${confd}\n`);
     bridge = await startDaemon("mosquitto", ["-c", main], /Opening ipv4 listen socket/);
-    await until(
-      () => new RegExp(`New client connected .* as ${BRIDGE}-bridge`).test(cloud.output()),
-      `the bridge connecting to the cloud${logs()}`,
-      15_000,
-    );
+    await until(bridgeConnected(), `the bridge connecting to the cloud${logs()}`, 15_000);
   });
 
   after(async () => {
@@ -113,7 +116,8 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
   });
 
   it("connects to the cloud with its own certificate, so the cloud knows it as the bridge identity", () => {
-    assert.match(cloud.output(), new RegExp(`as ${BRIDGE}-bridge \\(p5, [^)]*u'${BRIDGE}'\\)`), logs());
+    // Client id = username = the bridge certificate's CN, apart from the board's device identity.
+    assert.match(cloud.output(), new RegExp(`as ${BRIDGE_IDENTITY} \\(p5, [^)]*u'${BRIDGE_IDENTITY}'\\)`), logs());
   });
 
   it("delivers a child's retained state and status published on the LAN to the cloud topics of that child", async () => {
@@ -160,7 +164,9 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
 
   it("refuses the bridge identity publishing for a device that is not its child", async () => {
     // Straight to the cloud with the bridge's certificate: what a rewritten bridge config could do.
-    const asBridge = await cloudAs(BRIDGE);
+    // It takes the bridge's place on the cloud (one connection per identity); the bridge comes back after.
+    const back = bridgeConnected();
+    const asBridge = await cloudAs(BRIDGE_IDENTITY);
     const web = await cloudAs(WEB_CLIENT_ID);
     const seen = collect(web);
     await subscribe(web, [topics.state("pi1", "+"), topics.status("pi1")]);
@@ -181,6 +187,8 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
       seen.filter((m) => m.topic.includes("/pi1/")),
       [],
     );
+    asBridge.end(true);
+    await until(back, `the bridge reconnecting${logs()}`, 20_000);
   });
 
   it("does not relay a LAN publish on another device's topics", async () => {

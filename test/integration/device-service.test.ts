@@ -98,12 +98,14 @@ describe("device service bundle against the real broker", () => {
     await until(() => stateOf("led"), "retained led state");
     assert.equal(stateOf("led")?.value, "off");
     assert.equal(ledFile(), "off\n");
-    // Retained: a client connecting now gets both without waiting for the device.
-    const late = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, "web-late");
-    const lateSeen = collect(late);
-    await subscribe(late, [topics.state("sim1", "+"), topics.status("sim1")]);
+    // Retained: a client connecting now gets both without waiting for the device. The late reader
+    // replaces `web`: the broker binds the client id to the certificate, one connection per identity.
+    web.end(true);
+    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    const lateSeen = collect(web);
+    seen = lateSeen;
+    await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1"), topics.input("sim1", "+")]);
     await until(() => lateSeen.length >= 2, "retained messages for a late subscriber");
-    late.end(true);
     assert.ok(lateSeen.every((m) => m.retain));
     assert.deepEqual(lateSeen.map((m) => m.topic).sort(), [topics.state("sim1", "led"), topics.status("sim1")].sort());
   });

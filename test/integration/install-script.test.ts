@@ -31,6 +31,8 @@ import { renderDeviceUdevRules } from "../../infra/render/device-udev";
 // host (apt-get, useradd, chown, systemctl, udevadm ...), which record their calls.
 
 const KEY = "-----BEGIN PRIVATE KEY-----\nTHIS-IS-THE-SECRET-DEVICE-KEY\n-----END PRIVATE KEY-----\n";
+const BRIDGE_KEY = "-----BEGIN PRIVATE KEY-----\nTHIS-IS-THE-SECRET-BRIDGE-KEY\n-----END PRIVATE KEY-----\n";
+const BRIDGE_CERT = "-----BEGIN CERTIFICATE-----\nTHE-BRIDGE-IDENTITY\n-----END CERTIFICATE-----\n";
 const LAN_PASSWORD = "lan-secret-password-for-ard1";
 /** The device service bundle, copied beside the command (as remote.CopyToRemote does) rather than on stdin. */
 const BUNDLE = "console.log('device service');\n";
@@ -564,6 +566,8 @@ describe("bridge role on a fake root", () => {
     "bridge.conf": "# bridge conf\nlistener 1883 192.168.1.50\n",
     "bridge.acl": "# acl\npattern read devices/%u/out/+/set\n",
     "bridge.passwd": `ard1:${LAN_PASSWORD}\n`,
+    "bridge.pem": BRIDGE_CERT,
+    "bridge.key": BRIDGE_KEY,
   };
 
   it("installs mosquitto, the drop-in, key, ACL and hashed passwords readable by mosquitto only", () => {
@@ -574,7 +578,9 @@ describe("bridge role on a fake root", () => {
     assert.ok(calls.some((c) => /install -y --no-install-recommends mosquitto$/.test(c)));
     const tree = fr.tree();
     assert.equal(tree.get("/etc/mosquitto/conf.d/diy-bridge.conf")?.content, bridgeFiles["bridge.conf"]);
-    assert.equal(tree.get("/etc/mosquitto/diy-bridge/bridge.key")?.content, KEY);
+    // The bridge connection's own identity, not the device service's (the cloud binds client id to CN).
+    assert.equal(tree.get("/etc/mosquitto/diy-bridge/bridge.key")?.content, BRIDGE_KEY);
+    assert.equal(tree.get("/etc/mosquitto/diy-bridge/bridge.pem")?.content, BRIDGE_CERT);
     assert.equal(tree.get("/etc/mosquitto/diy-bridge/bridge.key")?.mode, "640");
     assert.equal(chownOf(calls, "/etc/mosquitto/diy-bridge/bridge.key"), "root:mosquitto");
     assert.equal(chownOf(calls, "/etc/mosquitto/diy-bridge/passwd"), "root:mosquitto");
@@ -617,6 +623,8 @@ describe("uninstall script on a fake root", () => {
       "bridge.conf": "listener 1883 10.0.0.2\n",
       "bridge.acl": "pattern read x\n",
       "bridge.passwd": "a:b\n",
+      "bridge.pem": BRIDGE_CERT,
+      "bridge.key": BRIDGE_KEY,
     };
     assert.equal(fr.run(bridgeInstall, payload(files)).status, 0);
     const before = fr.calls().length;

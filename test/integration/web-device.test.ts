@@ -49,7 +49,11 @@ describe("web app + mosquitto + simulated device", () => {
       {
         listen: { host: "127.0.0.1", port: 0 },
         broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
-        devices: [{ id: "sim1", label: "Simulated board", outputs: ["led"], inputs: [] }],
+        devices: [
+          { id: "sim1", label: "Simulated board", outputs: ["led"], inputs: [] },
+          // Configured, with no service running: the malformed payloads below come under its identity.
+          { id: "sim2", outputs: ["led"], inputs: [] },
+        ],
         cookieSecure: false,
       },
       { password: PASSWORD, sessionSecret: SECRET, logger: log, reconnectMinMs: 200 },
@@ -100,19 +104,21 @@ describe("web app + mosquitto + simulated device", () => {
   });
 
   it("drops malformed MQTT payloads with a log line; the app keeps its state and keeps serving", async () => {
-    const before = web.store.get("sim1");
-    const rogue = await broker.connect("sim1"); // the device's own identity may write its state topic
+    const before = [web.store.get("sim1"), web.store.get("sim2")];
+    // A device's own identity may write its state topic (one connection per identity: not sim1's,
+    // which would take the running service's place).
+    const rogue = await broker.connect("sim2");
     spare.push(rogue);
     const bad = ["not json", '{"value":"blink","at":"2026-01-01T00:00:00Z"}', '{"value":"on"}', "x".repeat(2000), ""];
-    for (const p of bad) await rogue.publishAsync(topics.state("sim1", "led"), p, { qos: 1 });
-    await rogue.publishAsync(topics.status("sim1"), "sleepy", { qos: 1 });
+    for (const p of bad) await rogue.publishAsync(topics.state("sim2", "led"), p, { qos: 1 });
+    await rogue.publishAsync(topics.status("sim2"), "sleepy", { qos: 1 });
     await eventually(
       () => log.entries.filter((e) => e.event === "mqtt_message_dropped").length >= bad.length + 1,
       "drop log lines",
     );
     const dropped = log.entries.filter((e) => e.event === "mqtt_message_dropped");
     assert.ok(dropped.every((e) => typeof e.reason === "string" && typeof e.topic === "string"));
-    assert.deepEqual(web.store.get("sim1"), before);
+    assert.deepEqual([web.store.get("sim1"), web.store.get("sim2")], before);
     assert.equal((await fetch(`${web.url}/healthz`)).status, 200);
   });
 

@@ -39,11 +39,11 @@ describe("bridge mosquitto drop-in renderer", () => {
     assert.equal(rows.filter((r) => r.startsWith("listener ")).length, 1);
   });
 
-  it("bridges to the cloud with mutual TLS under its own certificate", () => {
+  it("bridges to the cloud with mutual TLS under the bridge identity's own certificate", () => {
     for (const d of [
       "connection diy-cloud",
       "address 203.0.113.10:8883",
-      "remote_clientid pib-bridge",
+      "remote_clientid pib:bridge",
       "bridge_protocol_version mqttv50",
       "bridge_cafile /etc/mosquitto/diy-bridge/ca.pem",
       "bridge_certfile /etc/mosquitto/diy-bridge/bridge.pem",

@@ -79,9 +79,19 @@ function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
+const BRIDGE_KEY = "SECRET-BRIDGE-KEY";
+
 function args(device: DeviceSettings, over: { cert?: string; bundle?: string; host?: string } = {}) {
   return {
     device,
+    ...(device.bridge
+      ? {
+          bridgeIdentity: {
+            certPem: `-----BEGIN CERTIFICATE-----\n${device.id}:bridge\n-----END CERTIFICATE-----\n`,
+            keyPem: pulumi.secret(BRIDGE_KEY),
+          },
+        }
+      : {}),
     sshPrivateKey: pulumi.secret(SSH_KEY),
     caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
     identity: {
@@ -109,6 +119,7 @@ describe("device provisioning under mocks", () => {
         pi1: { certPem: "C1", keyPem: pulumi.secret(KEY) },
         pib: { certPem: "C2", keyPem: pulumi.secret(KEY) },
       },
+      bridgeIdentities: { pib: { certPem: "C3", keyPem: pulumi.secret(KEY) } },
       broker: { host: "203.0.113.10", port: 8883 },
       bundle: "B",
     });
@@ -173,10 +184,11 @@ describe("device provisioning under mocks", () => {
     assert.equal(payload["device.key"], KEY, "the key travels in stdin");
     const passwords = await value(dev.lanPasswords as pulumi.Output<Record<string, string>>);
     assert.equal(payload["bridge.passwd"], `ard1:${passwords.ard1}\n`, "and so do the LAN passwords");
+    assert.equal(payload["bridge.key"], BRIDGE_KEY, "and the bridge connection's key");
     assert.ok(await pulumi.isSecret(dev.lanPasswords as pulumi.Output<unknown>));
 
     const plain = JSON.stringify(recorded.map((r) => stripSecrets(r.inputs)));
-    for (const secret of ["SECRET-DEVICE-KEY", "SECRET-SSH-KEY", String(passwords.ard1)])
+    for (const secret of ["SECRET-DEVICE-KEY", "SECRET-SSH-KEY", BRIDGE_KEY, String(passwords.ard1)])
       assert.ok(!plain.includes(secret), secret);
     for (const out of [dev.contentHash]) assert.equal(await pulumi.isSecret(out), false);
   });

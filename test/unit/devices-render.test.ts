@@ -389,8 +389,17 @@ describe("device plan", () => {
   });
 
   it("adds the bridge files for the bridge role and needs a LAN password per child in the payload", () => {
+    const bridgeDevice = {
+      id: "pib",
+      board: "generic" as const,
+      outputs: [],
+      inputs: [],
+      bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1" }] },
+    };
+    assert.throws(() => planDevice({ ...base, device: bridgeDevice }), /bridge pib: no certificate for its bridge/);
     const plan = planDevice({
       ...base,
+      bridgeCertPem: "bridge cert",
       device: {
         id: "pib",
         board: "generic",
@@ -402,10 +411,16 @@ describe("device plan", () => {
     assert.match(plan.files["bridge.conf"] ?? "", /^address 203\.0\.113\.10:8883$/m);
     assert.match(plan.files["bridge.acl"] ?? "", /^user ard1$/m);
     assert.match(plan.installScript, /^readonly BRIDGE=1$/m);
+    // The bridge connection has its own identity: the cloud binds the client id to the CN.
+    assert.equal(plan.files["bridge.pem"], "bridge cert");
+    assert.match(plan.files["bridge.conf"] ?? "", /^remote_clientid pib:bridge$/m);
     assert.throws(() => devicePayload(plan, { keyPem: "k" }), /bridge pib: no LAN password for ard1/);
-    const files = parseDevicePayload(devicePayload(plan, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }));
+    const lanPasswords = { ard1: "abcdefghijkl0123" };
+    assert.throws(() => devicePayload(plan, { keyPem: "k", lanPasswords }), /bridge pib: no key for its bridge/);
+    const files = parseDevicePayload(devicePayload(plan, { keyPem: "k", lanPasswords, bridgeKeyPem: "bk" }));
     assert.equal(files["bridge.passwd"], "ard1:abcdefghijkl0123\n");
     assert.equal(files["device.key"], "k");
+    assert.equal(files["bridge.key"], "bk");
     const plain = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
     assert.throws(
       () => devicePayload(plain, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }),

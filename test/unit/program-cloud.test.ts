@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 // Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
 import { DeviceCloud } from "../../infra/cloud";
+import { bridgeIdentity } from "../../protocol";
 import { OS_CHOICES, parseSettings, type SecretKey, type Settings } from "../../infra/config";
 import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
 import { parse as parseYaml } from "yaml";
@@ -124,11 +125,13 @@ for (const [stack, raw] of Object.entries(STACKS)) {
       }
     });
 
-    test("issues one client certificate per device and bridge, plus server and web", () => {
+    test("issues one client certificate per device and per bridge connection, plus server and web", () => {
       const certs = ctx.h.ofType("tls:index/locallySignedCert:LocallySignedCert");
-      assert.equal(certs.length, ctx.settings.devices.length + 2);
+      const bridges = ctx.settings.devices.filter((d) => d.bridge);
+      assert.equal(certs.length, ctx.settings.devices.length + bridges.length + 2);
       const cns = ctx.h.ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject.commonName as string);
       for (const d of ctx.settings.devices) assert.ok(cns.includes(d.id), `no certificate for ${d.id}`);
+      for (const b of bridges) assert.ok(cns.includes(bridgeIdentity(b.id)), `no bridge certificate for ${b.id}`);
       assert.ok(cns.includes("web"));
       // Bridge children talk plain MQTT to their bridge: no certificate of their own.
       for (const d of ctx.settings.devices) for (const c of d.bridge?.children ?? []) assert.ok(!cns.includes(c.id));

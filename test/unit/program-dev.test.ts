@@ -70,9 +70,14 @@ describe("infra/index.ts with the dev stack", () => {
     assert.equal(await isSecret(program.bridgeLanPasswords as pulumi.Output<unknown>), true);
   });
 
-  test("creates one client certificate for each of pi1, bbb1 and bridge1 (not for the bridge child)", () => {
+  test("creates one client certificate for each of pi1, bbb1, bridge1 and bridge1's bridge connection (not for the bridge child)", () => {
     const cns = h.ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject.commonName);
-    assert.deepEqual(cns.filter((cn) => !["server", "web"].includes(cn)).sort(), ["bbb1", "bridge1", "pi1"]);
+    assert.deepEqual(cns.filter((cn) => !["server", "web"].includes(cn)).sort(), [
+      "bbb1",
+      "bridge1",
+      "bridge1:bridge",
+      "pi1",
+    ]);
   });
 
   test("the whole graph sits under one diy:index:DeviceCloud named diy", () => {

@@ -71,8 +71,8 @@ describe("npm run render (dev stack)", () => {
     assert.equal(cfg.broker.url, `mqtts://${PLACEHOLDER_IP}:8883`);
   });
 
-  test("the broker ACL names the bridge as a user", () => {
-    assert.match(read("server/files/etc/mosquitto/acl"), /^user bridge1$/m);
+  test("the broker ACL names the bridge connection's identity as a user", () => {
+    assert.match(read("server/files/etc/mosquitto/acl"), /^user bridge1:bridge$/m);
   });
 });
 

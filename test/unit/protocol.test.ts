@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import {
   MAX_PAYLOAD_BYTES,
   aclModel,
+  bridgeIdentity,
   encodeState,
   isDeviceId,
   parseCommand,
@@ -43,6 +44,14 @@ describe("protocol ids", () => {
     for (const ok of ["pi1", "bbb-kitchen", "a", "x9"]) assert.ok(isDeviceId(ok), ok);
     for (const bad of ["", "Pi1", "pi/1", "pi+", "pi#", "-pi", "pi-", "web", "has space", "a".repeat(33), "$sys"]) {
       assert.ok(!isDeviceId(bad), bad);
+    }
+  });
+
+  it("gives a bridge connection an identity no device can have (the broker binds client id to it)", () => {
+    for (const id of ["pi1", "bridge1", "a", "x-bridge"]) {
+      const identity = bridgeIdentity(id);
+      assert.notEqual(identity, id);
+      assert.equal(isDeviceId(identity), false, identity);
     }
   });
 });
@@ -90,7 +99,7 @@ describe("protocol ACL model", () => {
     assert.ok(!m.patterns.some((r) => r.access !== "read" && r.topic.endsWith("/set")));
     const web = m.users.find((u) => u.username === "web");
     assert.ok(web?.rules.some((r) => r.access === "write" && r.topic === "devices/+/out/+/set"));
-    const br = m.users.find((u) => u.username === "br1");
+    const br = m.users.find((u) => u.username === "br1:bridge");
     assert.ok(br);
     assert.ok(br.rules.every((r) => r.topic.startsWith("devices/ard1/")));
   });

@@ -31,6 +31,7 @@ test("mosquitto.conf requires client certificates, maps the CN to the username a
     "per_listener_settings true",
     "require_certificate true",
     "use_identity_as_username true",
+    "use_username_as_clientid true",
     "allow_anonymous false",
     "tls_version tlsv1.2",
     "set_tcp_nodelay true",
@@ -49,6 +50,7 @@ test("mosquitto.conf puts the per-listener security settings after the listener 
   assert.ok(listener > 0);
   for (const d of [
     "require_certificate true",
+    "use_username_as_clientid true",
     "allow_anonymous false",
     "acl_file /etc/mosquitto/acl",
     "cafile /etc/mosquitto/certs/ca.pem",
@@ -151,8 +153,8 @@ test("ACL gives each bridge exactly its children's topics in its own user block"
       ]),
     ),
   );
-  const gw1 = lines.indexOf("user gw1");
-  const gw2 = lines.indexOf("user gw2");
+  const gw1 = lines.indexOf("user gw1:bridge");
+  const gw2 = lines.indexOf("user gw2:bridge");
   assert.ok(gw1 > 0 && gw2 > gw1);
   const gw1Block = lines.slice(gw1 + 1, gw2);
   assert.equal(gw1Block.length, 8);
@@ -167,5 +169,6 @@ test("ACL gives each bridge exactly its children's topics in its own user block"
 
 test("ACL refuses a username that would be two tokens or appears twice", () => {
   assert.throws(() => renderMosquittoAcl({ patterns: [], users: [{ username: "a b", rules: [] }] }), /username/);
-  assert.throws(() => renderMosquittoAcl(aclModel([{ id: "web", children: [] }])), /twice/);
+  const twice = { username: "pi1", rules: [] };
+  assert.throws(() => renderMosquittoAcl({ patterns: [], users: [twice, twice] }), /twice/);
 });
