@@ -84,6 +84,24 @@ describe("libgpiod 2.2 double against Debian 13's tools", () => {
     });
   }
 
+  it("the backend's 1.6 command lines pass Debian 12's real gpiod 1.6 option parsing", () => {
+    // gpiod 1.6.3 is installed here (scripts/setup.sh test); with no chip it fails only at the line request.
+    const V1 = { major: 1, version: "1.6.3" } as const;
+    const opts = { line: "GPIO17", activeLow: true, bias: "disable" } as const;
+    const set = spawnSync("gpioset", gpiosetArgs(V1, LOC, opts, true), { encoding: "utf8" });
+    assert.equal(set.stderr, "gpioset: error setting the GPIO line values: No such file or directory\n");
+    const mon = spawnSync("gpiomon", gpiomonArgs(V1, LOC, opts), { encoding: "utf8", timeout: 20_000 });
+    assert.equal(mon.stderr, "gpiomon: error waiting for events: No such file or directory\n");
+    // What the 1.6 doubles in test/unit/device-backends.test.ts print for --version.
+    assert.equal(
+      spawnSync("gpioset", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0],
+      "gpioset (libgpiod) v1.6.3",
+    );
+    // The 2.x lines are refused by 1.6: the version decides which the backend builds.
+    const two = spawnSync("gpioset", gpiosetArgs(V2, LOC, opts, true), { encoding: "utf8" });
+    assert.match(two.stderr, /^gpioset: unrecognized option '--banner'/);
+  });
+
   it("the backend's consumer name and options are accepted up to the chip lookup", () => {
     const r = run(realBin, "gpioset", gpiosetArgs(V2, LOC, { line: "GPIO17", bias: "pull-down" }, true));
     assert.equal(r.status, 1);
