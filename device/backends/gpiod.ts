@@ -131,8 +131,14 @@ function holderIn(rest: string): { consumer?: string } {
 export async function findLine(name: string, env: BackendEnv, lib: Libgpiod): Promise<LineLocation> {
   if (lib.major === 2) {
     const r = await exec(tool(env, "gpioinfo"), [name]);
-    const loc = r.code === 0 ? parseGpioinfoLine(r.stdout) : undefined;
-    if (loc) return loc;
+    // gpioinfo.c goes on past a chip it cannot open (print_perror, exit status 1 at the end): a line found
+    // on another chip is still printed, and usable.
+    const loc = parseGpioinfoLine(r.stdout);
+    if (loc) {
+      if (r.code !== 0)
+        env.log.warn("gpioinfo could not read every GPIO chip", { line: name, stderr: r.stderr.trim() });
+      return loc;
+    }
     const why = r.stderr.trim();
     if (/cannot find line/.test(why) && !/unable to open chip/.test(why)) {
       throw new Error(`GPIO line "${name}" not found: no GPIO chip names a line so (gpioinfo lists every line)`);

@@ -621,6 +621,27 @@ describe("libgpiod 2.x CLI backend", () => {
     }
   });
 
+  it("uses a line gpioinfo found although it could not open another chip (exit status 1)", async () => {
+    const env = freshEnv();
+    const gpio = fake2(env);
+    // gpioinfo.c main(): print_perror("unable to open chip '%s'") for that chip, ret = EXIT_FAILURE, and on.
+    writeFileSync(
+      join(gpio.bin, "gpioinfo"),
+      `#!/bin/sh\nprintf 'gpiochip0 17\\t"GPIO17"        \\tinput\\n'\necho "$0: unable to open chip '/dev/gpiochip4': Permission denied" >&2\nexit 1\n`,
+    );
+    const out = await openOutput(
+      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
+      env,
+      false,
+    );
+    try {
+      assert.equal(out.description, "gpiod:GPIO17(gpiochip0/17) libgpiod 2.2.1");
+      assert.equal(gpio.value("gpiochip0", 17), 0);
+    } finally {
+      await out.close();
+    }
+  });
+
   it("names a line no chip has", async () => {
     const env = freshEnv();
     fake2(env);
