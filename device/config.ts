@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../protocol";
+import { SensorConfig } from "./sensors/config";
 
 // The device service's config file (/etc/diy-device/config.json). Written by the provisioning
 // renderer (infra/render/device-*.ts imports these types), read once at start by device/main.ts.
@@ -85,6 +86,8 @@ export const DeviceConfig = z.strictObject({
   broker: BrokerConfig,
   outputs: z.array(OutputConfig).refine(unique, "output names must be unique"),
   inputs: z.array(InputConfig).refine(unique, "input names must be unique"),
+  /** Numeric readings (device/sensors); none when missing. */
+  sensors: z.array(SensorConfig).refine(unique, "sensor names must be unique").optional(),
   keepaliveSeconds: z.number().int().min(5).max(3600).optional(),
   stateDir: absPath.optional(),
 });

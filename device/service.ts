@@ -1,17 +1,20 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { type IClientOptions, type MqttClient, connect } from "mqtt";
-import { type OutputValue, encodeInput, encodeState, subscriptions, topics } from "../protocol";
+import { type OutputValue, encodeInput, encodeSensor, encodeState, subscriptions, topics } from "../protocol";
 import { type BackendEnv, type InputEvent, type InputLine, type OutputLine, openInput, openOutput } from "./backends";
 import { DEFAULT_KEEPALIVE_SECONDS, DEFAULT_STATE_DIR, type DeviceConfig } from "./config";
 import { type Logger, createLogger } from "./log";
+import { type SensorEnv, openSensor } from "./sensors";
+import { sensorUnit } from "./sensors/config";
+import { type Sampling, samplePolicy, startSampling } from "./sensors/sampler";
 import { backoffMs, decide } from "./state";
 
 export interface DeviceServiceOptions {
   config: DeviceConfig;
   log?: Logger;
-  /** Overrides for tests (a fake sysfs tree, fake libgpiod tools). */
-  env?: Partial<Omit<BackendEnv, "log">>;
+  /** Overrides for tests (a fake sysfs tree, fake libgpiod tools, the simulated sensors' clock). */
+  env?: Partial<Omit<BackendEnv, "log">> & Pick<SensorEnv, "now" | "random">;
 }
 
 export interface DeviceService {
@@ -19,7 +22,7 @@ export interface DeviceService {
   /** Current logical value of every output. */
   states(): Record<string, OutputValue>;
   isConnected(): boolean;
-  /** "connected", "disconnected", "applied" ({output, value, req}), "dropped" ({topic, reason}), "input". */
+  /** "connected", "disconnected", "applied" ({output, value, req}), "dropped" ({topic, reason}), "input", "reading" ({sensor, value}). */
   readonly events: EventEmitter;
   /** Publishes retained `offline`, disconnects, releases every line. Idempotent. */
   stop(): Promise<void>;
@@ -48,8 +51,15 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
   // Commands to one output run one after another, so toggles compose.
   const queues = new Map<string, Promise<void>>();
 
+  const samplers: Sampling[] = [];
   const releaseLines = async () => {
+    for (const s of samplers) s.stop();
     await Promise.allSettled([...inputs.map((i) => i.close()), ...[...outputs.values()].map((o) => o.close())]);
+  };
+  const sensorEnv: SensorEnv = {
+    sysfsRoot: env.sysfsRoot,
+    ...(opts.env?.now ? { now: opts.env.now } : {}),
+    ...(opts.env?.random ? { random: opts.env.random } : {}),
   };
 
   try {
@@ -118,6 +128,7 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
       if (refused.length > 0) log.error("broker refused a subscription", { topics: refused.map((g) => g.topic) });
       client.publish(topics.status(cfg.deviceId), "online", { qos: 1, retain: true });
       for (const [name, value] of states) publishState(name, value);
+      for (const s of samplers) s.flushPending();
       events.emit("connected");
     });
   });
@@ -182,6 +193,40 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
       })
       .catch((err) => log.error("input failed to start", { input: input.name, err }));
   });
+
+  // Sensors: a sensor that cannot be opened (probe missing, no thermal zone) is logged and left out,
+  // so one missing probe does not take the board's outputs and inputs down with it.
+  for (const sensor of cfg.sensors ?? []) {
+    let reader: Awaited<ReturnType<typeof openSensor>>;
+    try {
+      reader = await openSensor(sensor, sensorEnv);
+    } catch (err) {
+      log.error("sensor unavailable", { sensor: sensor.name, err });
+      continue;
+    }
+    const unit = sensorUnit(sensor);
+    log.info("sensor ready", { sensor: sensor.name, backend: reader.description, unit });
+    samplers.push(
+      startSampling({
+        name: sensor.name,
+        reader,
+        policy: samplePolicy(sensor),
+        log,
+        ...(opts.env?.now ? { now: opts.env.now } : {}),
+        publish: (value, at) => {
+          events.emit("reading", { sensor: sensor.name, value });
+          // Offline: the sampler keeps the latest sample and offers it again on connect (flushPending);
+          // older ones are not queued. The broker keeps the last one (retained) for the page.
+          if (!client.connected) return false;
+          client.publish(topics.sensor(cfg.deviceId, sensor.name), encodeSensor(value, unit, at), {
+            qos: 1,
+            retain: true,
+          });
+          return true;
+        },
+      }),
+    );
+  }
 
   let stopped: Promise<void> | undefined;
   const stop = () => {

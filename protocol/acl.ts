@@ -16,6 +16,7 @@ export const devicePatternRules: readonly AclRule[] = [
   { access: "write", topic: topics.state("%u", "+") },
   { access: "write", topic: topics.input("%u", "+") },
   { access: "write", topic: topics.status("%u") },
+  { access: "write", topic: topics.sensor("%u", "+") },
 ];
 
 /** The web app commands every output and reads everything else under the root. */
@@ -24,6 +25,7 @@ export const webUserRules: readonly AclRule[] = [
   { access: "read", topic: topics.state("+", "+") },
   { access: "read", topic: topics.input("+", "+") },
   { access: "read", topic: topics.status("+") },
+  { access: "read", topic: topics.sensor("+", "+") },
 ];
 
 /** A bridge relays exactly its children's topics, the same way each child would itself. */

@@ -31,6 +31,18 @@ export const InputPayload = z.strictObject({
 });
 export type InputPayload = z.infer<typeof InputPayload>;
 
+/** A sensor reading. The unit is what the number means ("°C", "%", "mV"): shown, never converted. */
+export const SensorPayload = z.strictObject({
+  value: z.number().finite(),
+  unit: z
+    .string()
+    .min(1)
+    .max(16)
+    .regex(/^[^\u0000-\u001f<>&"']+$/, "printable, without < > & quotes"),
+  at: z.iso.datetime(),
+});
+export type SensorPayload = z.infer<typeof SensorPayload>;
+
 export const StatusPayload = z.enum(["online", "offline"]);
 export type StatusPayload = z.infer<typeof StatusPayload>;
 
@@ -66,6 +78,7 @@ export const parseCommand = (p: Buffer | string) => parsePayload(CommandPayload,
 export const parseState = (p: Buffer | string) => parsePayload(StatePayload, p);
 export const parseInput = (p: Buffer | string) => parsePayload(InputPayload, p);
 export const parseStatus = (p: Buffer | string) => parsePayload(StatusPayload, p, { json: false });
+export const parseSensor = (p: Buffer | string) => parsePayload(SensorPayload, p);
 
 export function encodeState(value: OutputValue, req?: string, at: Date = new Date()): string {
   return JSON.stringify(req ? { value, req, at: at.toISOString() } : { value, at: at.toISOString() });
@@ -77,4 +90,8 @@ export function encodeCommand(cmd: CommandPayload): string {
 
 export function encodeInput(value: InputPayload["value"], at: Date = new Date()): string {
   return JSON.stringify({ value, at: at.toISOString() });
+}
+
+export function encodeSensor(value: number, unit: string, at: Date = new Date()): string {
+  return JSON.stringify({ value, unit, at: at.toISOString() });
 }

@@ -10,12 +10,14 @@ export const topics = {
   input: (deviceId: string, input: string) => `${TOPIC_ROOT}/${deviceId}/in/${input}`,
   /** `online` / `offline`, retained; `offline` is the Last Will. */
   status: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}/status`,
+  /** A numeric reading {value, unit, at}, published by the device, retained (the last value). */
+  sensor: (deviceId: string, sensor: string) => `${TOPIC_ROOT}/${deviceId}/sensor/${sensor}`,
 } as const;
 
 /** Subscriptions of each kind of client. */
 export const subscriptions = {
-  /** The web app follows every device's state, inputs and status. */
-  web: [`${TOPIC_ROOT}/+/out/+/state`, `${TOPIC_ROOT}/+/in/+`, `${TOPIC_ROOT}/+/status`],
+  /** The web app follows every device's state, inputs, status and sensors. */
+  web: [`${TOPIC_ROOT}/+/out/+/state`, `${TOPIC_ROOT}/+/in/+`, `${TOPIC_ROOT}/+/status`, `${TOPIC_ROOT}/+/sensor/+`],
   /** A device receives only its own commands. */
   device: (deviceId: string) => [`${TOPIC_ROOT}/${deviceId}/out/+/set`],
 } as const;
@@ -24,7 +26,8 @@ export type ParsedTopic =
   | { kind: "set"; deviceId: string; name: string }
   | { kind: "state"; deviceId: string; name: string }
   | { kind: "input"; deviceId: string; name: string }
-  | { kind: "status"; deviceId: string };
+  | { kind: "status"; deviceId: string }
+  | { kind: "sensor"; deviceId: string; name: string };
 
 /** Reads a topic back into its parts; undefined for anything outside the protocol. */
 export function parseTopic(topic: string): ParsedTopic | undefined {
@@ -33,6 +36,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   const deviceId = parts[1];
   if (parts.length === 3 && parts[2] === "status") return { kind: "status", deviceId };
   if (parts.length === 4 && parts[2] === "in" && parts[3]) return { kind: "input", deviceId, name: parts[3] };
+  if (parts.length === 4 && parts[2] === "sensor" && parts[3]) return { kind: "sensor", deviceId, name: parts[3] };
   if (parts.length === 5 && parts[2] === "out" && parts[3]) {
     if (parts[4] === "set") return { kind: "set", deviceId, name: parts[3] };
     if (parts[4] === "state") return { kind: "state", deviceId, name: parts[3] };

@@ -7,6 +7,8 @@ import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
 import { loadAssets } from "./assets";
 import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
+import { ApiError, historyRoutes } from "./history-api";
+import type { HistoryStore } from "./history/store";
 import type { Logger } from "./log";
 import {
   CSRF_HEADER,
@@ -38,6 +40,8 @@ export interface WebAppOptions {
   /** Directory of index.html, app.js, style.css. Default: embedded in the bundle, else public/ beside this file. */
   publicDir?: string;
   sessionTtlMs?: number;
+  /** Sensor and input history for /api/devices/:id/sensors/:name/history and /events. */
+  history?: HistoryStore;
 }
 
 export interface WebApp {
@@ -280,6 +284,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     res.on("close", cleanup);
   });
 
+  api.use(historyRoutes({ store, history: opts.history, requireSession }));
+
   api.use((_req, _res, next) => next(new HttpError(404, "no such API endpoint")));
   app.use("/api", api);
   app.use((_req, res) => {
@@ -307,7 +313,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
 }
 
 function httpErrorOf(err: unknown): { status: number; message: string } {
-  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  if (err instanceof HttpError || err instanceof ApiError) return { status: err.status, message: err.message };
   const e = err as { type?: string; status?: number };
   switch (e?.type) {
     case "entity.parse.failed":

@@ -145,8 +145,8 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
     this.client.on("error", (err) => {
       this.log.warn("broker_error", { error: err.message, code: (err as NodeJS.ErrnoException).code });
     });
-    this.client.on("message", (topic, payload) => {
-      const r = this.store.apply(topic, payload);
+    this.client.on("message", (topic, payload, packet) => {
+      const r = this.store.apply(topic, payload, { retained: packet.retain });
       if (!r.ok) this.log.warn("mqtt_message_dropped", { topic, reason: r.reason, bytes: payload.length });
       else if (r.changed) this.log.debug("mqtt_message", { topic });
     });

@@ -11,6 +11,23 @@ export const DEFAULT_HISTORY_MAX_MEGABYTES = 1024;
 const ioName = z.string().refine(isIoName, "must be a lowercase name: a-z, 0-9, _ and -, up to 32 characters");
 const filePath = z.string().min(1, "must be a file path");
 
+/** A threshold alert: mail when the reading stays above/below a value for forMinutes. */
+export const SensorAlertConfig = z
+  .strictObject({
+    above: z.number().finite().optional(),
+    below: z.number().finite().optional(),
+    forMinutes: z.number().int().min(1).max(1440).default(5),
+  })
+  .refine((a) => a.above !== undefined || a.below !== undefined, "needs above, below or both")
+  .refine((a) => a.above === undefined || a.below === undefined || a.below < a.above, "below must be less than above");
+export type SensorAlertConfig = z.infer<typeof SensorAlertConfig>;
+
+export const WebSensorConfig = z.strictObject({
+  name: ioName,
+  alert: SensorAlertConfig.optional(),
+});
+export type WebSensorConfig = z.infer<typeof WebSensorConfig>;
+
 export const WebDeviceConfig = z.strictObject({
   /** Device id: the device certificate's CN and its topic segment. */
   id: z
@@ -22,6 +39,8 @@ export const WebDeviceConfig = z.strictObject({
   outputs: z.array(ioName).default([]),
   /** Input names (buttons) whose last event the page shows. */
   inputs: z.array(ioName).default([]),
+  /** Sensors whose readings the page charts and the history keeps. */
+  sensors: z.array(WebSensorConfig).default([]),
 });
 export type WebDeviceConfig = z.infer<typeof WebDeviceConfig>;
 
@@ -78,6 +97,14 @@ export const WebConfig = z
       const names = [...d.outputs, ...d.inputs];
       const dup = names.find((n, j) => names.indexOf(n) !== j);
       if (dup) ctx.addIssue({ code: "custom", path: ["devices", i], message: `device "${d.id}" names "${dup}" twice` });
+      const sensors = d.sensors.map((x) => x.name);
+      const dupSensor = sensors.find((n, j) => sensors.indexOf(n) !== j);
+      if (dupSensor)
+        ctx.addIssue({
+          code: "custom",
+          path: ["devices", i],
+          message: `device "${d.id}" names sensor "${dupSensor}" twice`,
+        });
     });
   });
 export type WebConfig = z.infer<typeof WebConfig>;

@@ -7,6 +7,7 @@ import { createWebApp } from "./app";
 import { BrokerLink, readBrokerTls } from "./broker";
 import { type WebConfigInput, type WebSecrets, parseWebConfig, secretsFromEnv } from "./config";
 import { HistoryStore } from "./history/store";
+import { startSensorAlerts } from "./sensor-alerts";
 import { type Logger, createLogger } from "./log";
 import { DeviceStore } from "./state";
 
@@ -62,10 +63,27 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
   store.on("status", (s) => log.info("device_status", { device: s.deviceId, online: s.online, previous: s.previous }));
   if (history) {
     store.on("input", (e) => history.recordEvent({ device: e.deviceId, input: e.name, value: e.value, at: e.at }));
+    store.on("sensor", (r) =>
+      history.recordReading({
+        device: r.deviceId,
+        sensor: r.name,
+        value: r.value,
+        unit: r.unit,
+        at: r.at,
+        retained: r.retained,
+      }),
+    );
   }
   // Offline alerts (apps/web/alerts.ts, ops): observe store "status" events, configured by config.alerts.
   const alerter = config.alerts
     ? startOfflineAlerts(store, config.alerts, {
+        log: (line) => log.info("alert", { line }),
+        ...(opts.sendmailPath ? { sendmailPath: opts.sendmailPath } : {}),
+      })
+    : undefined;
+  // Threshold alerts (apps/web/sensor-alerts.ts) share the alert address and rate limit of config.alerts.
+  const sensorAlerter = config.alerts
+    ? startSensorAlerts(store, config.devices, config.alerts, {
         log: (line) => log.info("alert", { line }),
         ...(opts.sendmailPath ? { sendmailPath: opts.sendmailPath } : {}),
       })
@@ -81,6 +99,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     ...(config.publicOrigin ? { publicOrigin: config.publicOrigin } : {}),
     ...(opts.loginRateLimit ? { loginRateLimit: opts.loginRateLimit } : {}),
     ...(opts.publicDir ? { publicDir: opts.publicDir } : {}),
+    ...(history ? { history } : {}),
   });
 
   const server: Server = await new Promise((resolve, reject) => {
@@ -102,6 +121,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     close() {
       closing ??= (async () => {
         alerter?.stop();
+        sensorAlerter?.stop();
         web.closeStreams();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

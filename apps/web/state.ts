@@ -2,7 +2,15 @@
 // (retained state and status arrive on subscribe). The store is the one place status changes are
 // observed: listen to its "status" event (offline alerts, apps/web/alerts.ts) or "change" (SSE).
 import { EventEmitter } from "node:events";
-import { type InputPayload, type OutputValue, parseInput, parseState, parseStatus, parseTopic } from "../../protocol";
+import {
+  type InputPayload,
+  type OutputValue,
+  parseInput,
+  parseSensor,
+  parseState,
+  parseStatus,
+  parseTopic,
+} from "../../protocol";
 import type { WebDeviceConfig } from "./config";
 
 export interface OutputView {
@@ -22,6 +30,15 @@ export interface InputView {
   at?: string;
 }
 
+export interface SensorView {
+  name: string;
+  /** Last reading; null before any (the broker hands over the retained one on connect). */
+  value: number | null;
+  unit?: string;
+  /** When the device took the reading (ISO time). */
+  at?: string;
+}
+
 export interface DeviceView {
   id: string;
   label: string;
@@ -29,8 +46,11 @@ export interface DeviceView {
   online: boolean | null;
   /** When this app saw the status change (ISO time). */
   statusSince?: string;
+  /** When this app last received a message the device itself published (ISO time). */
+  lastSeen?: string;
   outputs: OutputView[];
   inputs: InputView[];
+  sensors: SensorView[];
 }
 
 /** Emitted as "status" whenever a device's online state changes (not on repeats). */
@@ -42,6 +62,16 @@ export interface StatusChange {
   at: Date;
 }
 
+/** Emitted as "sensor" for each reading (retained: the broker's stored copy, delivered on subscribe). */
+export interface SensorReading {
+  deviceId: string;
+  name: string;
+  value: number;
+  unit: string;
+  at: string;
+  retained: boolean;
+}
+
 /** Emitted as "input" for each input event (a button press). */
 export interface InputEvent {
   deviceId: string;
@@ -51,20 +81,22 @@ export interface InputEvent {
 }
 
 export type ApplyResult =
-  | { ok: true; kind: "state" | "status" | "input"; deviceId: string; changed: boolean }
+  | { ok: true; kind: "state" | "status" | "input" | "sensor"; deviceId: string; changed: boolean }
   | { ok: false; reason: string; deviceId?: string };
 
 interface StoreEvents {
   change: [DeviceView];
   status: [StatusChange];
   input: [InputEvent];
+  sensor: [SensorReading];
 }
 
 export class DeviceStore extends EventEmitter<StoreEvents> {
   private readonly devices = new Map<string, DeviceView>();
 
   constructor(
-    devices: readonly WebDeviceConfig[],
+    // sensors may be left out (devices without any; tests that predate them).
+    devices: readonly (Omit<WebDeviceConfig, "sensors"> & Partial<Pick<WebDeviceConfig, "sensors">>)[],
     private readonly now: () => Date = () => new Date(),
   ) {
     super();
@@ -75,6 +107,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
         online: null,
         outputs: d.outputs.map((name) => ({ name, value: null })),
         inputs: d.inputs.map((name) => ({ name, value: null })),
+        sensors: (d.sensors ?? []).map((s) => ({ name: s.name, value: null })),
       });
     }
   }
@@ -96,7 +129,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
    * Applies one MQTT message. Never throws: a topic outside the protocol, an unknown device or
    * output, or a payload that fails its schema comes back as { ok: false, reason } to log and drop.
    */
-  apply(topic: string, payload: Buffer | string): ApplyResult {
+  apply(topic: string, payload: Buffer | string, meta: { retained?: boolean } = {}): ApplyResult {
     const t = parseTopic(topic);
     if (!t) return { ok: false, reason: "topic outside the protocol" };
     const device = this.devices.get(t.deviceId);
@@ -107,6 +140,8 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         const online = p.value === "online";
         const previous = device.online;
+        // "online" (even the broker's retained copy) means connected now; "offline" is the Last Will.
+        if (online) device.lastSeen = this.now().toISOString();
         if (previous === online) return { ok: true, kind: "status", deviceId: device.id, changed: false };
         const at = this.now();
         device.online = online;
@@ -121,6 +156,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
         const p = parseState(payload);
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         const changed = out.value !== p.value.value || out.req !== p.value.req || out.at !== p.value.at;
+        if (meta.retained !== true) device.lastSeen = this.now().toISOString();
         out.value = p.value.value;
         out.at = p.value.at;
         if (p.value.req) out.req = p.value.req;
@@ -135,9 +171,25 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         input.value = p.value.value;
         input.at = p.value.at;
+        device.lastSeen = this.now().toISOString();
         this.emit("input", { deviceId: device.id, name: t.name, value: p.value.value, at: p.value.at });
         this.emit("change", clone(device));
         return { ok: true, kind: "input", deviceId: device.id, changed: true };
+      }
+      case "sensor": {
+        const sensor = device.sensors.find((x) => x.name === t.name);
+        if (!sensor) return { ok: false, reason: `sensor "${t.name}" not in the web config`, deviceId: device.id };
+        const p = parseSensor(payload);
+        if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        const retained = meta.retained === true;
+        if (!retained) device.lastSeen = this.now().toISOString();
+        const changed = sensor.value !== p.value.value || sensor.at !== p.value.at || sensor.unit !== p.value.unit;
+        sensor.value = p.value.value;
+        sensor.unit = p.value.unit;
+        sensor.at = p.value.at;
+        this.emit("sensor", { deviceId: device.id, name: t.name, ...p.value, retained });
+        if (changed) this.emit("change", clone(device));
+        return { ok: true, kind: "sensor", deviceId: device.id, changed };
       }
       case "set":
         return { ok: false, reason: "commands are not for the web app", deviceId: device.id };
@@ -146,5 +198,10 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
 }
 
 function clone(d: DeviceView): DeviceView {
-  return { ...d, outputs: d.outputs.map((o) => ({ ...o })), inputs: d.inputs.map((i) => ({ ...i })) };
+  return {
+    ...d,
+    outputs: d.outputs.map((o) => ({ ...o })),
+    inputs: d.inputs.map((i) => ({ ...i })),
+    sensors: d.sensors.map((s) => ({ ...s })),
+  };
 }

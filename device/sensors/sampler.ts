@@ -36,8 +36,10 @@ export function shouldPublish(last: Published | undefined, value: number, now: n
 export interface Sampling {
   /** Stops the timer; a read in progress finishes but is not published. */
   stop(): void;
-  /** The last published reading, e.g. to publish again on reconnect. */
+  /** The last published reading. */
   last(): Published | undefined;
+  /** Publishes the latest sample that could not be sent (taken while offline); call on (re)connect. */
+  flushPending(): void;
 }
 
 /**
@@ -49,12 +51,20 @@ export function startSampling(opts: {
   name: string;
   reader: SensorReader;
   policy: SamplePolicy;
-  publish: (value: number, at: Date) => void;
+  /** Sends a reading; false when it could not be sent now (offline): it is offered again by flushPending. */
+  publish: (value: number, at: Date) => boolean;
   log: Logger;
   now?: () => number;
 }): Sampling {
   const now = opts.now ?? Date.now;
   let last: Published | undefined;
+  let pending: Published | undefined;
+  const send = (r: Published) => {
+    if (opts.publish(r.value, new Date(r.at))) {
+      last = r;
+      pending = undefined;
+    } else pending = r;
+  };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let failing: string | undefined;
@@ -67,10 +77,7 @@ export function startSampling(opts: {
         failing = undefined;
       }
       const t = now();
-      if (shouldPublish(last, value, t, opts.policy)) {
-        last = { value, at: t };
-        opts.publish(value, new Date(t));
-      }
+      if (shouldPublish(last, value, t, opts.policy)) send({ value, at: t });
     } catch (err) {
       const message = (err as Error).message;
       if (!stopped && message !== failing) {
@@ -88,5 +95,8 @@ export function startSampling(opts: {
       if (timer) clearTimeout(timer);
     },
     last: () => last,
+    flushPending() {
+      if (pending && !stopped) send(pending);
+    },
   };
 }

@@ -254,7 +254,10 @@ describe("sampling and report-on-change", () => {
         },
       },
       policy: { ...policy, intervalMs: 1 },
-      publish: (v) => published.push(v),
+      publish: (v) => {
+        published.push(v);
+        return true;
+      },
       log,
     });
     await finished;
@@ -266,6 +269,42 @@ describe("sampling and report-on-change", () => {
       ["sensor read failed: CRC", "sensor read failed: gone", "sensor recovered"],
     );
     assert.deepEqual(s.last()?.value, 30);
+  });
+});
+
+describe("sampling while offline", () => {
+  it("keeps the latest sample it could not send and sends it on reconnect, not a backlog", async () => {
+    let value = 10;
+    let online = false;
+    const sent: number[] = [];
+    let reads = 0;
+    const s = startSampling({
+      name: "t",
+      reader: {
+        description: "counter",
+        read: async () => {
+          if (reads >= 5) return new Promise<number>(() => {}); // a slow probe: no more samples for now
+          reads++;
+          return value++;
+        },
+      },
+      policy: { intervalMs: 1, heartbeatMs: 60_000 },
+      publish: (v) => {
+        if (online) sent.push(v);
+        return online;
+      },
+      log: createLogger({ write: () => {} }),
+    });
+    while (reads < 5) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(sent, []);
+    online = true;
+    s.flushPending();
+    assert.deepEqual(sent, [14], "the latest sample, not a backlog");
+    assert.equal(s.last()?.value, 14);
+    s.flushPending();
+    assert.equal(sent.length, 1, "sent once");
+    s.stop();
   });
 });
 

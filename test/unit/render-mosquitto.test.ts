@@ -141,6 +141,7 @@ test("ACL lets the web user command every output and read the rest, and nothing 
     `topic read ${topics.state("+", "+")}`,
     `topic read ${topics.input("+", "+")}`,
     `topic read ${topics.status("+")}`,
+    `topic read ${topics.sensor("+", "+")}`,
   ]);
 });
 

@@ -29,7 +29,7 @@ describe("web config", () => {
     assert.equal(c.cookieSecure, true);
     assert.deepEqual(c.devices, []);
     const d = parseWebConfig({ broker, devices: [{ id: "pi1", outputs: ["led"] }] }).devices[0];
-    assert.deepEqual(d, { id: "pi1", outputs: ["led"], inputs: [] });
+    assert.deepEqual(d, { id: "pi1", outputs: ["led"], inputs: [], sensors: [] });
   });
 
   it("names the key of every problem", () => {

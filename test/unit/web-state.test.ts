@@ -27,6 +27,7 @@ describe("web device store", () => {
         online: null,
         outputs: [{ name: "led", value: null }],
         inputs: [{ name: "button", value: null }],
+        sensors: [],
       },
       {
         id: "bbb",
@@ -37,6 +38,7 @@ describe("web device store", () => {
           { name: "relay", value: null },
         ],
         inputs: [],
+        sensors: [],
       },
     ]);
     assert.ok(s.hasOutput("pi1", "led"));

@@ -172,6 +172,11 @@ export class HistoryStore {
     return this.opts.file;
   }
 
+  /** The store's clock (ms): what "now" means for retention and for default query ranges. */
+  time(): number {
+    return this.now();
+  }
+
   private drop(reason: string, n = 1): RecordResult {
     this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + n);
     this.droppedTotal += n;
