@@ -38,7 +38,7 @@ export const SensorPayload = z.strictObject({
     .string()
     .min(1)
     .max(16)
-    .regex(/^[^\u0000-\u001f<>&"']+$/, "printable, without < > & quotes"),
+    .regex(/^[^\p{Cc}<>&"']+$/u, "printable, without < > & quotes"),
   at: z.iso.datetime(),
 });
 export type SensorPayload = z.infer<typeof SensorPayload>;

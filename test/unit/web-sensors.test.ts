@@ -44,6 +44,7 @@ describe("sensor readings in the protocol", () => {
       '{"value":1e999,"unit":"C","at":"2026-11-01T12:00:00Z"}',
       '{"value":1,"unit":"","at":"2026-11-01T12:00:00Z"}',
       '{"value":1,"unit":"<script>","at":"2026-11-01T12:00:00Z"}',
+      '{"value":1,"unit":"C\\u001b[2J","at":"2026-11-01T12:00:00Z"}',
       '{"value":1,"unit":"C","at":"yesterday"}',
       '{"value":1,"unit":"C","at":"2026-11-01T12:00:00Z","extra":1}',
       `{"value":1,"unit":"${"x".repeat(17)}","at":"2026-11-01T12:00:00Z"}`,
