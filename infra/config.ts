@@ -43,6 +43,21 @@ export interface InputSettings {
   /** As for outputs; never a kernel LED. */
   backend: InputBackend;
 }
+/** How a device reads one sensor; same shape as device/sensors/config.ts's backends. */
+export type SensorBackendSettings =
+  | { type: "cpu-thermal"; zone?: number }
+  | { type: "ds18b20"; id?: string }
+  | { type: "file"; path: string; scale?: number; offset?: number }
+  | { type: "simulated"; file?: string; base?: number; amplitude?: number; periodSeconds?: number; noise?: number };
+export interface SensorSettings {
+  name: string;
+  unit?: string;
+  intervalSeconds: number;
+  reportChange?: number;
+  backend: SensorBackendSettings;
+  /** Mail when the reading stays above/below for forMinutes (through alertEmail, rate limited). */
+  alert?: { above?: number; below?: number; forMinutes: number };
+}
 export interface BridgeChildSettings {
   id: string;
   outputs: string[];
@@ -64,6 +79,8 @@ export interface DeviceSettings {
   board: Board;
   outputs: OutputSettings[];
   inputs: InputSettings[];
+  /** parseSettings always fills it ([] by default); a Settings built by hand may leave it out. */
+  sensors?: SensorSettings[];
   bridge?: BridgeSettings;
 }
 
@@ -97,6 +114,14 @@ export interface Settings {
   /** Opaque token; changing it replaces every CA-signed certificate on the next `pulumi up`. */
   certRotation: string;
   revokedDevices: string[];
+  // History of sensor readings and input events. parseSettings always fills them (KEYS defaults); a
+  // Settings built by hand may leave them out and gets those defaults (historySettings).
+  /** Days raw sensor readings and input events are kept. */
+  historyRawDays?: number;
+  /** Days 5-minute min/avg/max aggregates are kept. */
+  historyAggregateDays?: number;
+  /** Size limit of the history database in MiB. */
+  historyMaxMegabytes?: number;
   deviceSshPrivateKey?: pulumi.Output<string>;
   devices: DeviceSettings[];
   tags: Record<string, string>;
@@ -266,6 +291,24 @@ export const KEYS = {
     example: "'[\"pi2\"]'",
     fix: `pulumi config set --path '${NAMESPACE}:revokedDevices[0]' pi2`,
   },
+  historyRawDays: {
+    type: "integer",
+    default: 7,
+    description: "Days the web app keeps raw sensor readings and input events (1-90).",
+    example: "7",
+  },
+  historyAggregateDays: {
+    type: "integer",
+    default: 365,
+    description: "Days the web app keeps 5-minute min/avg/max sensor aggregates (1-3650).",
+    example: "365",
+  },
+  historyMaxMegabytes: {
+    type: "integer",
+    default: 1024,
+    description: "Size limit of the history database in MiB (16-1000000); writes past it are dropped and logged.",
+    example: "1024",
+  },
   deviceSshPrivateKey: {
     type: "string",
     secret: true,
@@ -275,7 +318,7 @@ export const KEYS = {
   devices: {
     type: "object",
     default: [],
-    description: "Boards to provision: [{ id, host, port, user, hostKey, board, outputs, inputs, bridge }].",
+    description: "Boards to provision: [{ id, host, port, user, hostKey, board, outputs, inputs, sensors, bridge }].",
     example:
       '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led"}],"inputs":[{"name":"button"}]}]\'',
   },
@@ -288,6 +331,19 @@ export const KEYS = {
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof KEYS;
+
+/** The history settings with the keys' defaults filled in. */
+export function historySettings(s: Pick<Settings, "historyRawDays" | "historyAggregateDays" | "historyMaxMegabytes">): {
+  rawDays: number;
+  aggregateDays: number;
+  maxMegabytes: number;
+} {
+  return {
+    rawDays: s.historyRawDays ?? KEYS.historyRawDays.default,
+    aggregateDays: s.historyAggregateDays ?? KEYS.historyAggregateDays.default,
+    maxMegabytes: s.historyMaxMegabytes ?? KEYS.historyMaxMegabytes.default,
+  };
+}
 export type SecretKey = { [K in ConfigKey]: (typeof KEYS)[K] extends { secret: true } ? K : never }[ConfigKey];
 export const SECRET_KEYS = (Object.keys(KEYS) as ConfigKey[]).filter(
   (k) => (KEYS[k] as KeySpec).secret === true,
@@ -519,6 +575,85 @@ const backendSchema = z.discriminatedUnion(
   },
 );
 
+/** "0.5" -> 0.5 so `pulumi config set --path ... 0.5` (stored as a string) works. */
+const numLike = (what: string) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: (iss) => `${what} must be a number, got ${show(iss.input)}` })
+      .refine(Number.isFinite, { error: (iss) => `${what} must be a finite number, got ${show(iss.input)}` }),
+  );
+
+const sensorBackendSchema = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({ type: z.literal("cpu-thermal"), zone: intLike("zone", 0, 255).optional() }),
+    z.strictObject({
+      type: z.literal("ds18b20"),
+      id: str("id")
+        .regex(/^28-[0-9a-f]{12}$/, {
+          error: (iss) => `id ${show(iss.input)} is not a DS18B20 id as under /sys/bus/w1/devices (28-0316a2792fff)`,
+        })
+        .optional(),
+    }),
+    z.strictObject({
+      type: z.literal("file"),
+      path: str("path").regex(/^\/sys\/(?!.*\/\.\.(\/|$))[A-Za-z0-9_:.+@/-]+$/, {
+        error: (iss) =>
+          `path ${show(iss.input)} must be a file under /sys without '..', e.g. /sys/bus/iio/devices/iio:device0/in_voltage0_raw`,
+      }),
+      scale: numLike("scale").optional(),
+      offset: numLike("offset").optional(),
+    }),
+    z.strictObject({
+      type: z.literal("simulated"),
+      file: str("file")
+        .regex(/^\/[A-Za-z0-9._/-]+$/, { error: (iss) => `file must be an absolute path, got ${show(iss.input)}` })
+        .optional(),
+      base: numLike("base").optional(),
+      amplitude: numLike("amplitude").optional(),
+      periodSeconds: intLike("periodSeconds", 10, 31_536_000).optional(),
+      noise: numLike("noise").optional(),
+    }),
+  ],
+  {
+    error: (iss) =>
+      `sensor backend type must be cpu-thermal, ds18b20, file or simulated, got ${show((iss.input as { type?: unknown } | undefined)?.type ?? iss.input)}`,
+  },
+);
+
+const sensorSchema = z
+  .strictObject({
+    name: ioName("sensor name"),
+    unit: str("unit")
+      .regex(/^[^\p{Cc}<>&"']{1,16}$/u, {
+        error: (iss) => `unit ${show(iss.input)} must be 1-16 printable characters, e.g. "°C" or "%"`,
+      })
+      .optional(),
+    intervalSeconds: intLike("intervalSeconds", 1, 86_400).default(60),
+    reportChange: numLike("reportChange")
+      .refine((v) => v > 0, { error: "reportChange must be more than 0" })
+      .optional(),
+    backend: sensorBackendSchema,
+    alert: z
+      .strictObject({
+        above: numLike("above").optional(),
+        below: numLike("below").optional(),
+        forMinutes: intLike("forMinutes", 1, 1440).default(5),
+      })
+      .refine((a) => a.above !== undefined || a.below !== undefined, {
+        error: "alert needs above, below or both (e.g. { above: 70, forMinutes: 5 })",
+      })
+      .refine((a) => a.above === undefined || a.below === undefined || a.below < a.above, {
+        error: "alert below must be less than above",
+      })
+      .optional(),
+  })
+  .refine((x) => x.unit !== undefined || x.backend.type !== "file", {
+    error: 'a file sensor needs its unit, e.g. unit: "mV"',
+    path: ["unit"],
+  });
+
 const outputSchema = z.strictObject({
   name: ioName("output name"),
   safeState: z
@@ -571,6 +706,7 @@ const deviceSchema = z.strictObject({
   }),
   outputs: z.array(outputSchema, { error: (iss) => `outputs must be a list, got ${show(iss.input)}` }).default([]),
   inputs: z.array(inputSchema, { error: (iss) => `inputs must be a list, got ${show(iss.input)}` }).default([]),
+  sensors: z.array(sensorSchema, { error: (iss) => `sensors must be a list, got ${show(iss.input)}` }).default([]),
   bridge: bridgeSchema.optional(),
 });
 
@@ -821,6 +957,13 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
     );
   }
 
+  // History
+  const historyRawDays = intIn("historyRawDays", 1, 90);
+  const historyAggregateDays = intIn("historyAggregateDays", 1, 3650);
+  const historyMaxMegabytes = intIn("historyMaxMegabytes", 16, 1_000_000);
+  if (historyAggregateDays < historyRawDays)
+    add("historyAggregateDays", `(${historyAggregateDays}) must be at least historyRawDays (${historyRawDays})`);
+
   // Devices
   let devices: DeviceSettings[] = [];
   const devicesJson = present("devices") ? get("devices", (v) => asJson(v, "array")) : [];
@@ -867,6 +1010,16 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
           `devices[${i}].${j < d.outputs.length ? `outputs[${j}]` : `inputs[${j - d.outputs.length}]`}.name`,
         );
       names.add(io.name);
+    }
+    const sensorNames = new Set<string>();
+    for (const [j, sensor] of (d.sensors ?? []).entries()) {
+      if (sensorNames.has(sensor.name))
+        add(
+          "devices",
+          `sensor ${show(sensor.name)} is listed twice on device ${show(d.id)}`,
+          `devices[${i}].sensors[${j}].name`,
+        );
+      sensorNames.add(sensor.name);
     }
     for (const [j, c] of (d.bridge?.children ?? []).entries()) {
       claim(c.id, `devices[${i}].bridge.children[${j}].id`);
@@ -950,6 +1103,9 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
     certEarlyRenewalDays,
     certRotation,
     revokedDevices,
+    historyRawDays,
+    historyAggregateDays,
+    historyMaxMegabytes,
     deviceSshPrivateKey,
     devices,
     tags,

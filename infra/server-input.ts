@@ -1,7 +1,7 @@
 // Pure decisions from Settings to the server renderers' inputs, shared by the Pulumi program (cloud.ts)
 // and `npm run render` (scripts/render.ts), so what is inspected is what ships.
 import { aclModel } from "../protocol";
-import type { DeviceSettings, Settings } from "./config";
+import { type DeviceSettings, type Settings, historySettings } from "./config";
 import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import { renderOpsPush } from "./render/ops";
@@ -12,11 +12,27 @@ import { SERVER_WEB_PATHS } from "./render/systemd";
 /** Name the server calls itself (one DNS label: cloud-init's hostname). */
 export const SERVER_HOSTNAME = "diy-cloud";
 
-/** Devices the web page shows: every configured device with I/O, and every bridge child. */
-export function webDevices(devices: readonly DeviceSettings[]): { id: string; outputs: string[]; inputs: string[] }[] {
+export interface WebDeviceEntry {
+  id: string;
+  outputs: string[];
+  inputs: string[];
+  sensors?: { name: string; alert?: { above?: number; below?: number; forMinutes: number } }[];
+}
+
+/** Devices the web page shows: every configured device with I/O or sensors, and every bridge child. */
+export function webDevices(devices: readonly DeviceSettings[]): WebDeviceEntry[] {
   return devices.flatMap((d) => [
-    ...(d.outputs.length + d.inputs.length > 0
-      ? [{ id: d.id, outputs: d.outputs.map((o) => o.name), inputs: d.inputs.map((i) => i.name) }]
+    ...(d.outputs.length + d.inputs.length + (d.sensors?.length ?? 0) > 0
+      ? [
+          {
+            id: d.id,
+            outputs: d.outputs.map((o) => o.name),
+            inputs: d.inputs.map((i) => i.name),
+            ...(d.sensors?.length
+              ? { sensors: d.sensors.map((x) => ({ name: x.name, ...(x.alert ? { alert: x.alert } : {}) })) }
+              : {}),
+          },
+        ]
       : []),
     ...(d.bridge?.children ?? []).map((c) => ({ id: c.id, outputs: [...c.outputs], inputs: [...c.inputs] })),
   ]);
@@ -85,6 +101,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
           key: SERVER_WEB_PATHS.key,
         },
         devices: webDevices(s.devices),
+        history: { file: SERVER_WEB_PATHS.history, ...historySettings(s) },
         publicOrigin: v.webUrl,
         cookieSecure: true,
         // apps/web/alerts.ts: device offline/online mails through the local postfix (logged only without an address)

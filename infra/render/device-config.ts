@@ -3,6 +3,7 @@
 // file carries no header; the schema is strict and would reject an extra key.
 import { DeviceConfig } from "../../device/config";
 import type { Backend } from "../../device/config";
+import type { SensorConfig } from "../../device/sensors/config";
 import { type Board, type InputBackend, resolveBackends } from "./device-board";
 import { DEVICE_PATHS } from "./device-paths";
 
@@ -31,6 +32,8 @@ export interface DeviceConfigRenderInput {
   };
   outputs: readonly DeviceOutputSpec[];
   inputs: readonly DeviceInputSpec[];
+  /** Sensors as in the stack entry; keys the device does not read (alert: the web app's) are left out. */
+  sensors?: readonly (SensorConfig & { alert?: unknown })[];
   keepaliveSeconds?: number;
 }
 
@@ -56,6 +59,11 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
     },
     outputs,
     inputs,
+    ...(input.sensors?.length
+      ? {
+          sensors: input.sensors.map(({ alert: _alert, ...sensor }) => sensor),
+        }
+      : {}),
     ...(input.keepaliveSeconds === undefined ? {} : { keepaliveSeconds: input.keepaliveSeconds }),
     stateDir: DEVICE_PATHS.stateDir,
   });

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import type { Backend } from "../../device/config";
 import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "./bridge-mosquitto";
 import { backendNeeds, type Board } from "./device-board";
-import { renderDeviceConfig } from "./device-config";
+import { type DeviceConfigRenderInput, renderDeviceConfig } from "./device-config";
 import {
   renderDeviceInstallScript,
   renderDeviceUninstallScript,
@@ -23,6 +23,7 @@ export interface DevicePlanDevice {
   board: Board;
   outputs: readonly { name: string; safeState: "on" | "off"; backend?: Backend }[];
   inputs: readonly { name: string; backend?: Backend }[];
+  sensors?: DeviceConfigRenderInput["sensors"];
   bridge?: { lanAddress: string; port: number; children: readonly { id: string }[] };
 }
 
@@ -83,6 +84,7 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
     broker: input.broker,
     outputs: d.outputs,
     inputs: d.inputs,
+    ...(d.sensors ? { sensors: d.sensors } : {}),
   });
   const parsed = JSON.parse(config) as { outputs: { backend: Backend }[]; inputs: { backend: Backend }[] };
   const needs = backendNeeds([...parsed.outputs, ...parsed.inputs].map((io) => io.backend));

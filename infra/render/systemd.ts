@@ -49,6 +49,10 @@ export const SERVER_WEB_PATHS = {
   cert: "/etc/diy-web/web.pem",
   key: "/etc/diy-web/web.key",
   secretsEnv: "/etc/diy-web/secrets.env",
+  /** StateDirectory=diy-web: writable by the app alone. */
+  stateDir: "/var/lib/diy-web",
+  /** The history database (apps/web/history) in the state directory. */
+  history: "/var/lib/diy-web/history.db",
 } as const;
 
 export const WEB_USER = "diy-web";
@@ -98,6 +102,10 @@ export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
         ["CapabilityBoundingSet", ""],
         ["SystemCallArchitectures", "native"],
         ["ReadOnlyPaths", readOnly.join(" ")],
+        // /var/lib/diy-web, owned by the service user and writable under ProtectSystem=strict: the
+        // history database (apps/web/history) lives there.
+        ["StateDirectory", "diy-web"],
+        ["StateDirectoryMode", "0700"],
         ...((input.sendmail ?? true)
           ? ([
               ["SupplementaryGroups", "postdrop"],
