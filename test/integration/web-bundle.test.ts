@@ -72,6 +72,8 @@ describe("web.js bundle", () => {
     await eventually(
       async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200,
       `healthz 200; output:\n${out}`,
+      // Generous: compiling SQLite's WebAssembly at start takes seconds on a loaded 2-core machine.
+      30_000,
     );
     const page = await (await fetch(`${base}/`)).text();
     assert.match(page, /<title>DIY Device Cloud<\/title>/);

@@ -14,7 +14,7 @@
 // - max_page_count caps the file: a write past it fails with SQLITE_FULL rather than filling the disk.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Database } from "node-sqlite3-wasm";
+import type { Database } from "node-sqlite3-wasm";
 import { type ClaimResult, type ProcView, claimDatabase, realProc, releaseDatabase } from "./owner";
 
 export const SCHEMA_VERSION = 1;
@@ -92,7 +92,10 @@ export function openHistoryDatabase(file: string, opts: OpenDatabaseOptions): Op
   const claim = claimDatabase(file, opts.proc ?? realProc);
   let db: Database;
   try {
-    db = new Database(file);
+    // Required here, not at the top: loading compiles SQLite's WebAssembly (~0.1-0.3 s), which a web app
+    // without history never needs.
+    const sqlite = require("node-sqlite3-wasm") as typeof import("node-sqlite3-wasm");
+    db = new sqlite.Database(file);
   } catch (e) {
     releaseDatabase(file);
     throw new Error(`cannot open history database ${file}: ${(e as Error).message}`);
