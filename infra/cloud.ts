@@ -9,6 +9,7 @@ import { type DeviceProvisioning, provisionDevices } from "./devices";
 import { revokedCerts, stackCrl } from "./crl";
 import { createDnsRecord } from "./dns";
 import { createNetwork } from "./network";
+import { createPlacement } from "./vpc";
 import { createPki, type KeyCert, type Pki } from "./pki";
 import { renderCloudConfig } from "./render/cloud-config";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
@@ -93,9 +94,19 @@ export class DeviceCloud extends pulumi.ComponentResource {
       createDnsRecord(name, { domain: s.domain, zoneId: s.route53ZoneId, publicIp: eip.publicIp }, { parent: this });
     }
 
+    const placement = createPlacement(
+      name,
+      { subnetId: s.subnetId, instanceType: s.instanceType, tags: s.tags },
+      child,
+    );
     const network = createNetwork(
       name,
-      { adminCidrs: s.adminCidrs, smtpPort: s.smtpHost ? s.smtpPort : undefined, tags: s.tags },
+      {
+        vpcId: placement.vpcId,
+        adminCidrs: s.adminCidrs,
+        smtpPort: s.smtpHost ? s.smtpPort : undefined,
+        tags: s.tags,
+      },
       child,
     );
 
@@ -172,6 +183,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
         arch: s.arch,
         adminUser: s.adminUser,
         eip,
+        subnetId: placement.subnetId,
+        networkReady: placement.ready,
         securityGroupId: network.securityGroup.id,
         securityGroupRules: network.rules,
         adminPrivateKey: pki.adminSshKey.privateKeyOpenssh,

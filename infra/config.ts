@@ -91,6 +91,8 @@ export interface Settings {
   os: Os;
   /** Login user of the AMI: Debian's cloud images use `admin`, Ubuntu's `ubuntu`. */
   adminUser: "admin" | "ubuntu";
+  /** An existing subnet for the server (its VPC is looked up); undefined: the stack builds its own VPC. */
+  subnetId?: string;
   adminCidrs: string[];
   allowSshFromAnywhere: boolean;
   /** Given web password (secret); undefined -> the program generates one. */
@@ -175,6 +177,12 @@ export const KEYS = {
     default: "debian13",
     description: "Server operating system: debian13 (default), debian12 or ubuntu2404.",
     example: "debian13",
+  },
+  subnetId: {
+    type: "string",
+    description:
+      "An existing public subnet (routed to an internet gateway) to put the server in; unset: the stack creates its own small VPC with one public subnet (IPv4 and IPv6).",
+    example: "subnet-0123456789abcdef0",
   },
   adminCidrs: {
     type: "array",
@@ -837,6 +845,13 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
   if ((OS_CHOICES as readonly string[]).includes(osRaw)) os = osRaw as Os;
   else add("os", `must be one of ${OS_CHOICES.join(", ")}, got ${show(osRaw)}`);
 
+  // Network placement: EC2 ids are "subnet-" and 8 or 17 hex digits.
+  const subnetId = optString(
+    "subnetId",
+    (v) => /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/.test(v),
+    "a subnet id like subnet-0123456789abcdef0",
+  );
+
   // SSH exposure
   const allowSshFromAnywhere = get("allowSshFromAnywhere", asBoolean) ?? false;
   const adminCidrs: string[] = [];
@@ -1083,6 +1098,7 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
     arch,
     os,
     adminUser: OS_ADMIN_USER[os],
+    subnetId,
     adminCidrs,
     allowSshFromAnywhere,
     webPassword,

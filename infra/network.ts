@@ -1,5 +1,5 @@
-// The server's only firewall: one security group in the default VPC with one rule resource per port and
-// source, so a change to adminCidrs replaces exactly the rules it touches.
+// The server's only firewall: one security group in the server's VPC (infra/vpc.ts) with one rule resource per
+// port and source, so a change to adminCidrs replaces exactly the rules it touches.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { checkCidr } from "./config";
@@ -14,6 +14,8 @@ export const PUBLIC_PORTS = [
 export const SSH_PORT = 22;
 
 export interface NetworkArgs {
+  /** Named explicitly: without it EC2 uses the region's default VPC, and fails (VPCIdNotSpecified) where none exists. */
+  vpcId: pulumi.Input<string>;
   adminCidrs: readonly string[];
   /** Outbound SMTP relay port, when alert mail is configured. */
   smtpPort?: number;
@@ -36,6 +38,7 @@ export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.Comp
   const sg = new aws.ec2.SecurityGroup(
     `${name}-sg`,
     {
+      vpcId: args.vpcId,
       description: "DIY Device Cloud server: SSH from admin CIDRs; HTTP, HTTPS, MQTT/TLS public",
       tags: { ...args.tags, Name: `${name}-server` },
     },

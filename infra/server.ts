@@ -64,6 +64,10 @@ export interface ServerArgs {
   arch: Arch;
   adminUser: string;
   eip: aws.ec2.Eip;
+  /** The server's subnet (infra/vpc.ts); named so EC2 never falls back to a default VPC that may not exist. */
+  subnetId: pulumi.Input<string>;
+  /** The internet gateway and routes of a dedicated VPC: the instance and the address association wait for them. */
+  networkReady: pulumi.Resource[];
   securityGroupId: pulumi.Input<string>;
   /** The security group's rule resources: the instance boots only once egress (apt) and ingress exist. */
   securityGroupRules: pulumi.Input<pulumi.Resource>[];
@@ -125,6 +129,7 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     {
       ami: launchValue("ami"),
       instanceType: args.instanceType,
+      subnetId: args.subnetId,
       vpcSecurityGroupIds: [args.securityGroupId],
       userData: launchValue("userData"),
       // IMDSv2 only: a request forged through the web app cannot read instance credentials with a plain GET.
@@ -139,14 +144,15 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
       // Said again on the instance so the preview names the server itself as replaced on an OS/architecture change
       // (changing t3 -> t4g in place would stop it and then fail on the x86 image).
       replacementTrigger: imageKey,
-      dependsOn: args.securityGroupRules,
+      dependsOn: [...args.securityGroupRules, ...args.networkReady],
     },
   );
 
   const association = new aws.ec2.EipAssociation(
     `${name}-ip`,
     { instanceId: instance.id, allocationId: args.eip.allocationId },
-    o,
+    // EC2 refuses AssociateAddress while the VPC has no internet gateway (Gateway.NotAttached).
+    { ...o, dependsOn: args.networkReady },
   );
 
   const connection = {

@@ -38,11 +38,16 @@ pulumi.runtime.setMocks({
       "random:index/randomPassword:RandomPassword": { result: "generatedpassword" + args.name.length },
       // The engine's builtin Stash saves its input as its output on create (Pulumi docs, "Stash").
       "pulumi:index:Stash": { output: args.inputs.input },
+      // assignGeneratedIpv6CidrBlock: Amazon assigns the VPC a /56.
+      "aws:ec2/vpc:Vpc": { ipv6CidrBlock: "2001:db8:4d:e600::/56" },
     }[args.type] || {};
     return { id: args.name + "-id", state: { ...args.inputs, ...extra } };
   },
   call(args) {
-    return args.token === "aws:ec2/getAmi:getAmi" ? { id: "ami-0123456789abcdef0" } : args.inputs;
+    if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
+    // The zones that offer the instance type: where the stack's own subnet goes.
+    if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") return { locations: ["eu-central-1a"] };
+    return args.inputs;
   },
 }, "diy-device-cloud", "dev", false);
 const cfg = JSON.parse(process.env.DIY_TEST_CONFIG);

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
+import { type AccountNetwork, NetworkDouble } from "./aws-network-double";
 
 export interface Recorded {
   type: string;
@@ -66,6 +67,9 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
   switch (type) {
     case "aws:ec2/eip:Eip":
       return { publicIp: MOCK_IP, allocationId: `eipalloc-${name}` };
+    case "aws:ec2/vpc:Vpc":
+      // assignGeneratedIpv6CidrBlock: Amazon assigns a /56 (here from the documentation prefix).
+      return inputs.assignGeneratedIpv6CidrBlock ? { ipv6CidrBlock: "2001:db8:4d:e600::/56" } : {};
     case "tls:index/privateKey:PrivateKey":
       return {
         privateKeyPem: pem("PRIVATE KEY", `${SECRET_MARKER}-${name}`),
@@ -107,7 +111,7 @@ export interface Harness {
   ofType(type: string): Recorded[];
 }
 
-export interface MockWorld {
+export interface MockWorld extends AccountNetwork {
   /**
    * The resources of the previous `pulumi up` (another harness's `resources`): stateful resources answer from it,
    * as the engine answers from the stack's state. Without it every resource is created fresh.
@@ -140,6 +144,7 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
   const refused: Harness["refused"] = [];
   const calls: pulumi.runtime.MockCallArgs[] = [];
   const registered = new Map<string, Registration>();
+  const network = new NetworkDouble(world, resources);
   pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -149,8 +154,9 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
         for (const [k, v] of Object.entries(inputs))
           if (pulumi.asset.Asset.isInstance(v) || pulumi.asset.Archive.isInstance(v)) inputs[k] = reg?.wire[k];
         const refusals = awsRefusals(args.type, inputs);
-        if (refusals.length > 0) {
-          const error = `${args.type} ${args.name}: ${formatRefusals(refusals)}`;
+        const placement = network.refusal(args.type, inputs);
+        if (refusals.length > 0 || placement) {
+          const error = `${args.type} ${args.name}: ${[formatRefusals(refusals), placement].filter(Boolean).join("\n")}`;
           refused.push({ type: args.type, name: args.name, error });
           throw new Error(error);
         }
@@ -164,6 +170,8 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
       },
       call(args) {
         calls.push(args);
+        const answer = network.call(args.token, args.inputs);
+        if (answer) return answer;
         if (args.token === "aws:ec2/getAmi:getAmi") {
           // EC2 answers with an image matching the filters: the architecture asked for.
           const filters = (args.inputs.filters ?? []) as { name: string; values: string[] }[];
