@@ -252,6 +252,8 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     const insecure = rendered
       .replace(/^require_certificate true$/m, "require_certificate false")
       .replace(/^use_identity_as_username true$/m, "")
+      // Bound client ids need a username, which an anonymous client has not: mosquitto refuses it (reason 135).
+      .replace(/^use_username_as_clientid true$/m, "")
       .replace(/^allow_anonymous false$/m, "allow_anonymous true");
     assert.notEqual(insecure, rendered);
     const conf = join(tmp.dir, "insecure.conf");
