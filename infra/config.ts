@@ -779,7 +779,17 @@ function distance(a: string, b: string): number {
  * returns Settings, or throws one ConfigError listing every problem. Empty strings count as unset, because
  * Pulumi.yaml gives optional string keys the default "".
  */
-export function parseSettings(raw: Record<string, unknown>, secrets: SecretReader): Settings {
+export function parseSettings(
+  raw: Record<string, unknown>,
+  secrets: SecretReader,
+  opts: {
+    /**
+     * Whether Pulumi holds a secret key encrypted (it was set with --secret). The program passes the runtime's
+     * answer; a pure caller that omits it skips the check.
+     */
+    isSecret?: (key: SecretKey) => boolean;
+  } = {},
+): Settings {
   const problems: ConfigProblem[] = [];
   const add = (key: ConfigKey | string, problem: string, path: string = key, fix = fixFor(key, path)) =>
     problems.push({ key, path, problem, fix });
@@ -894,6 +904,15 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretReade
     const v = raw[k];
     if (typeof v !== "string") {
       add(k, "must be a string");
+      return undefined;
+    }
+    if (opts.isSecret && !opts.isSecret(k)) {
+      add(
+        k,
+        "is stored in clear text in Pulumi.<stack>.yaml (it was set without --secret): anyone who can read the file or its git history has it. Change it where it is issued if the file was shared, then set it encrypted",
+        k,
+        `pulumi config set --secret ${NAMESPACE}:${k} ${(KEYS[k] as KeySpec).example}`,
+      );
       return undefined;
     }
     const why = test(v);
@@ -1146,9 +1165,23 @@ export function readStackConfig(): Record<string, unknown> {
  * Reads and validates the stack config. `read` supplies the raw values (default: the running stack's config);
  * secret keys are re-read through `config.requireSecret` so they stay secret wherever they flow.
  */
+/**
+ * Whether the running stack holds a config key (with namespace) encrypted. The Node language host passes the keys
+ * that were set with --secret in PULUMI_CONFIG_SECRET_KEYS (pulumi/pulumi sdk/nodejs/cmd/pulumi-language-nodejs),
+ * which the SDK reads into its store; runtime.isConfigSecret answers from there (also under setMocks /
+ * setAllConfig). It is exported by @pulumi/pulumi but not in its typings, hence the lookup.
+ */
+export function isConfigKeySecret(fullKey: string): boolean {
+  const fromRuntime = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  if (typeof fromRuntime === "function") return fromRuntime(fullKey);
+  const listed = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS || "[]") as unknown;
+  return Array.isArray(listed) && listed.includes(fullKey);
+}
+
 export function loadSettings(
   read: () => Record<string, unknown> = readStackConfig,
   secrets: SecretReader = (key) => new pulumi.Config(NAMESPACE).requireSecret(key),
+  isSecret: (key: SecretKey) => boolean = (key) => isConfigKeySecret(`${NAMESPACE}:${key}`),
 ): Settings {
-  return parseSettings(read(), secrets);
+  return parseSettings(read(), secrets, { isSecret });
 }
