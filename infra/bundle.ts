@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { brotliCompressSync, constants as zlib } from "node:zlib";
 import { buildSync } from "esbuild";
-import { ASSET_NAMES } from "../apps/web/assets";
+import { ASSET_NAMES, VENDOR_ASSET_NAMES, readVendorAsset } from "../apps/web/assets";
 
 export type BundleEntry = "web" | "device";
 
@@ -84,7 +84,10 @@ const cache = new Map<BundleEntry, Bundle>();
 
 function readPublic(): Record<string, string> {
   const dir = join(ROOT, "apps", "web", "public");
-  return Object.fromEntries(ASSET_NAMES.map((name) => [name, readFileSync(join(dir, name), "utf8")]));
+  return {
+    ...Object.fromEntries(ASSET_NAMES.map((name) => [name, readFileSync(join(dir, name), "utf8")])),
+    ...Object.fromEntries(VENDOR_ASSET_NAMES.map((name) => [name, readVendorAsset(name)])),
+  };
 }
 
 /**

@@ -1,11 +1,12 @@
 // `npm run demo`: the whole device cloud on this machine. A local CA and certificates, the real
-// mosquitto with the rendered mosquitto.conf + ACL, the web app, and two simulated devices (pi1:
-// LED + button, bbb1: LED) whose "GPIO" are files in the state directory. Ctrl-C stops it all.
+// mosquitto with the rendered mosquitto.conf + ACL, the web app with its history database, and two
+// simulated devices (pi1: LED + button + CPU temperature + a simulated probe, bbb1: LED) whose "GPIO"
+// are files in the state directory. Ctrl-C stops it all.
 //
 //   npm run demo                      state in .state/demo (reused on rerun), web on :3000 and
 //   npm run demo -- --state-dir DIR   broker on :8883 when free, else any free port
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type WebConfigInput, createLogger as createWebLogger, startWeb } from "../apps/web";
 import type { DeviceConfigInput } from "../device/config";
@@ -29,9 +30,48 @@ const DEFAULT_WEB_PORT = 3000;
 
 /** The demo's two boards, as the stack config would list them. */
 export const DEMO_DEVICES = [
-  { id: "pi1", label: "Raspberry Pi (simulated)", outputs: ["led"], inputs: ["button"] },
-  { id: "bbb1", label: "BeagleBone Black (simulated)", outputs: ["led"], inputs: [] as string[] },
+  { id: "pi1", label: "Raspberry Pi (simulated)", outputs: ["led"], inputs: ["button"], sensors: ["cpu", "probe"] },
+  {
+    id: "bbb1",
+    label: "BeagleBone Black (simulated)",
+    outputs: ["led"],
+    inputs: [] as string[],
+    sensors: [] as string[],
+  },
 ] as const;
+
+/** Seconds between two readings in the demo: often enough to see the chart move. */
+export const DEMO_SENSOR_INTERVAL_SECONDS = 2;
+
+/** Whether this machine's kernel shows a CPU temperature (most laptops and boards do; containers often not). */
+function hasThermalZone(): boolean {
+  try {
+    return readdirSync("/sys/class/thermal").some((n) => n.startsWith("thermal_zone"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * pi1's sensors: this machine's real CPU temperature when its kernel has a thermal zone (else a simulated
+ * one around 45 °C), and a simulated probe whose value is `<name>.value` when that file exists.
+ */
+function demoSensors(dir: string): NonNullable<DeviceConfigInput["sensors"]> {
+  return [
+    {
+      name: "cpu",
+      intervalSeconds: DEMO_SENSOR_INTERVAL_SECONDS,
+      backend: hasThermalZone()
+        ? { type: "cpu-thermal" }
+        : { type: "simulated", base: 45, amplitude: 6, periodSeconds: 600, noise: 0.4 },
+    },
+    {
+      name: "probe",
+      intervalSeconds: DEMO_SENSOR_INTERVAL_SECONDS,
+      backend: { type: "simulated", file: join(dir, "probe.value"), periodSeconds: 900 },
+    },
+  ];
+}
 
 export interface DemoOptions {
   stateDir?: string;
@@ -49,8 +89,11 @@ export interface DemoFiles {
   ca: string;
   /** Client certificate files by identity (web, pi1, bbb1). */
   clients: Record<string, { cert: string; key: string }>;
-  /** Simulated GPIO files: outputs hold on/off, inputs take "pressed"/"released". */
-  devices: Record<string, { outputs: Record<string, string>; inputs: Record<string, string> }>;
+  /** Simulated files: outputs hold on/off, inputs take "pressed"/"released", sensors a number (optional). */
+  devices: Record<
+    string,
+    { outputs: Record<string, string>; inputs: Record<string, string>; sensors: Record<string, string> }
+  >;
   passwordFile: string;
 }
 
@@ -124,9 +167,17 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
         cert: clients[WEB_CLIENT_ID]?.cert ?? "",
         key: clients[WEB_CLIENT_ID]?.key ?? "",
       },
-      devices: DEMO_DEVICES.map((d) => ({ id: d.id, label: d.label, outputs: [...d.outputs], inputs: [...d.inputs] })),
+      devices: DEMO_DEVICES.map((d) => ({
+        id: d.id,
+        label: d.label,
+        outputs: [...d.outputs],
+        inputs: [...d.inputs],
+        sensors: d.sensors.map((name) => ({ name })),
+      })),
       // Plain http on loopback: a Secure cookie would never come back.
       cookieSecure: false,
+      // Kept across runs of the demo, like the server keeps it across restarts.
+      history: { file: join(stateDir, "history.db") },
     };
     const web = await startWeb(webConfig, {
       password: password.value,
@@ -140,9 +191,16 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     for (const d of DEMO_DEVICES) {
       const dir = join(stateDir, "devices", d.id);
       mkdirSync(dir, { recursive: true });
-      const files = { outputs: {} as Record<string, string>, inputs: {} as Record<string, string> };
+      const files = {
+        outputs: {} as Record<string, string>,
+        inputs: {} as Record<string, string>,
+        sensors: {} as Record<string, string>,
+      };
       for (const o of d.outputs) files.outputs[o] = join(dir, `${o}.state`);
       for (const i of d.inputs) files.inputs[i] = join(dir, `${i}.input`);
+      const sensors = d.sensors.length > 0 ? demoSensors(dir) : [];
+      for (const x of sensors)
+        if (x.backend.type === "simulated" && x.backend.file) files.sensors[x.name] = x.backend.file;
       deviceFiles[d.id] = files;
       const input: DeviceConfigInput = {
         deviceId: d.id,
@@ -153,6 +211,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
           backend: { type: "simulated" as const, file: files.outputs[name] },
         })),
         inputs: d.inputs.map((name) => ({ name, backend: { type: "simulated" as const, file: files.inputs[name] } })),
+        ...(sensors.length > 0 ? { sensors } : {}),
         stateDir: dir,
       };
       const device = await startDeviceService({
@@ -225,8 +284,12 @@ async function cli(): Promise<void> {
       : `  Password  stored in ${demo.files.passwordFile} (created on the first run)`,
   );
   out(`  Broker    ${demo.brokerUrl} (mTLS; certificates in ${join(demo.stateDir, "pki")})`);
-  out(`  Devices   pi1 (led, button), bbb1 (led): simulated; LED files in ${join(demo.stateDir, "devices")}`);
+  out(
+    `  Devices   pi1 (led, button, sensors cpu + probe), bbb1 (led): simulated; files in ${join(demo.stateDir, "devices")}`,
+  );
   out(`  Press     echo pressed > ${demo.files.devices.pi1?.inputs.button}`);
+  out(`  Probe     echo 30.5 > ${demo.files.devices.pi1?.sensors.probe}   (rm it to go back to the simulated signal)`);
+  out(`  History   ${join(demo.stateDir, "history.db")} (kept across runs)`);
   out(`  Details   ${join(demo.stateDir, "demo.json")}; logs in ${join(demo.stateDir, "demo.log")}`);
   out();
   out("Ctrl-C stops everything.");

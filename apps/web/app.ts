@@ -5,7 +5,7 @@ import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
-import { loadAssets } from "./assets";
+import { ASSET_PATHS, loadAssets } from "./assets";
 import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
 import { ApiError, historyRoutes } from "./history-api";
 import type { HistoryStore } from "./history/store";
@@ -130,7 +130,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
 
   // Static page: plain files, no inline script (CSP).
   const assets = loadAssets(opts.publicDir);
-  app.get(["/", "/index.html", "/app.js", "/style.css"], (req, res) => {
+  app.get([...ASSET_PATHS], (req, res) => {
     const name = req.path === "/" ? "index.html" : req.path.slice(1);
     const a = assets.get(name);
     if (!a) return res.status(404).json({ error: "not found" });

@@ -1,12 +1,17 @@
-// DIY Device Cloud page: log in, list devices, send commands, follow live updates (SSE).
-// Plain DOM code, no inline script (the CSP forbids it), text only through textContent.
+// DIY Device Cloud page: log in, list devices, switch outputs, follow live updates (SSE), chart sensors.
+// Plain DOM code, no inline script or style attribute (the CSP forbids both), text only through
+// textContent. Charts are uPlot (/uplot.js, served by the app), drawn on canvas.
 (() => {
   const $ = (id) => document.getElementById(id);
   let csrfToken = "";
   let events = null;
   const devices = new Map(); // id -> device view from the server
-  const pending = new Map(); // "id/output" -> request id of the command in flight
+  const pending = new Map(); // "id/output" -> { req, value } of the command in flight
+  const charts = new Map(); // "id/sensor" -> { plot, range, data, step, unit, el }
+  const timelines = new Map(); // "id/input" -> [{ t, value }] newest first
   const CONFIRM_MS = 8000;
+  const RANGES = { hour: 3600e3, day: 86400e3, week: 7 * 86400e3, year: 365 * 86400e3 };
+  const TIMELINE_MAX = 12;
 
   function show(section) {
     $("login").hidden = section !== "login";
@@ -53,6 +58,110 @@
       state === "connected" ? "Broker connected" : "Broker unreachable: commands will fail until it is back";
   }
 
+  function ago(iso) {
+    if (!iso) return "never seen";
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) return "seen just now";
+    if (s < 3600) return `seen ${Math.round(s / 60)} min ago`;
+    if (s < 86400) return `seen ${Math.round(s / 3600)} h ago`;
+    return `seen ${new Date(iso).toLocaleDateString()}`;
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "–";
+    return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(Math.abs(v) >= 10 ? 1 : 2);
+  }
+
+  // ---- outputs: one switch each; "pending" until the device confirms the command's request id.
+  function renderOutput(d, o) {
+    const key = `${d.id}/${o.name}`;
+    const wait = pending.get(key);
+    const value = o.value === null ? "unknown" : o.value;
+    const sw = el(
+      "button",
+      {
+        type: "button",
+        role: "switch",
+        class: "switch",
+        "aria-checked": String(value === "on"),
+        "aria-label": `${d.label} ${o.name}`,
+        "data-state": value,
+        onclick: () => command(d.id, o.name, value === "on" ? "off" : "on"),
+      },
+      el("span", { class: "knob", "aria-hidden": "true" }),
+    );
+    if (wait) {
+      sw.setAttribute("aria-busy", "true");
+      sw.dataset.pending = wait.value;
+    }
+    return el(
+      "div",
+      { class: "output", "data-output": o.name, "data-state": value, ...(wait ? { "data-pending": wait.value } : {}) },
+      el("span", { class: "name", text: o.name }),
+      sw,
+      el("span", {
+        class: "state",
+        role: "status",
+        text: wait ? `switching ${wait.value}…` : value,
+      }),
+    );
+  }
+
+  // ---- inputs: the last events as a timeline, newest first.
+  function renderInput(d, i) {
+    const list = timelines.get(`${d.id}/${i.name}`) || [];
+    const items = list.length
+      ? list.map((e) =>
+          el(
+            "li",
+            { "data-value": e.value },
+            el("time", { datetime: new Date(e.t).toISOString(), text: new Date(e.t).toLocaleTimeString() }),
+            ` ${e.value}`,
+          ),
+        )
+      : [el("li", { class: "empty", text: "no events yet" })];
+    return el(
+      "div",
+      { class: "input", "data-input": i.name },
+      el("span", { class: "name", text: i.name }),
+      el("ol", { class: "timeline", "aria-label": `${i.name} events` }, ...items),
+    );
+  }
+
+  // ---- sensors: the last value and a chart with range buttons.
+  function renderSensor(d, s) {
+    const key = `${d.id}/${s.name}`;
+    const c = charts.get(key);
+    const range = c ? c.range : "hour";
+    const box = c ? c.el : el("div", { class: "chart", "data-chart": key });
+    const tabs = el(
+      "div",
+      { class: "ranges", role: "group", "aria-label": `${s.name} range` },
+      ...Object.keys(RANGES).map((r) =>
+        el("button", {
+          type: "button",
+          "data-range": r,
+          "aria-pressed": String(r === range),
+          text: r,
+          onclick: () => loadChart(d.id, s.name, r),
+        }),
+      ),
+    );
+    return el(
+      "div",
+      { class: "sensor", "data-sensor": s.name },
+      el(
+        "div",
+        { class: "reading" },
+        el("span", { class: "name", text: s.name }),
+        el("span", { class: "value", role: "status", text: `${fmt(s.value)} ${s.unit || ""}`.trim() }),
+        el("span", { class: "at", text: s.at ? new Date(s.at).toLocaleTimeString() : "" }),
+      ),
+      tabs,
+      box,
+    );
+  }
+
   function renderDevice(d) {
     const online = d.online === null ? "unknown" : String(d.online);
     const li = el(
@@ -61,56 +170,18 @@
       el(
         "h3",
         {},
-        d.label,
+        el("span", { class: "label", text: d.label }),
         el("span", {
           class: "online",
           "data-online": online,
           text: online === "true" ? "online" : online === "false" ? "offline" : "status unknown",
         }),
+        el("span", { class: "seen", "data-seen": d.lastSeen || "", text: ago(d.lastSeen) }),
       ),
     );
-    for (const o of d.outputs) {
-      const key = `${d.id}/${o.name}`;
-      const waiting = pending.has(key) && pending.get(key) !== o.req;
-      const value = o.value === null ? "unknown" : o.value;
-      const row = el(
-        "div",
-        { class: "output", "data-output": o.name, "data-state": value },
-        el("span", { class: "name", text: o.name }),
-        el("span", {
-          class: "state",
-          "data-state": value,
-          role: "status",
-          "aria-label": `${o.name} is ${value}`,
-          text: value,
-        }),
-      );
-      for (const v of ["on", "off", "toggle"]) {
-        row.append(
-          el("button", {
-            type: "button",
-            "data-value": v,
-            "aria-label": `${d.label} ${o.name} ${v}`,
-            text: v[0].toUpperCase() + v.slice(1),
-            onclick: () => command(d.id, o.name, v),
-          }),
-        );
-      }
-      if (waiting) row.append(el("span", { class: "pending", text: "sent…" }));
-      li.append(row);
-    }
-    for (const i of d.inputs) {
-      li.append(
-        el(
-          "div",
-          { class: "input", "data-input": i.name },
-          el("span", { class: "name", text: i.name }),
-          el("span", {
-            text: i.value === null ? "no events yet" : `${i.value} at ${new Date(i.at).toLocaleTimeString()}`,
-          }),
-        ),
-      );
-    }
+    for (const o of d.outputs) li.append(renderOutput(d, o));
+    for (const i of d.inputs) li.append(renderInput(d, i));
+    for (const s of d.sensors || []) li.append(renderSensor(d, s));
     return li;
   }
 
@@ -118,38 +189,56 @@
     const list = $("device-list");
     list.replaceChildren(...[...devices.values()].map(renderDevice));
     $("no-devices").hidden = devices.size > 0;
+    for (const d of devices.values()) {
+      for (const s of d.sensors || []) if (!charts.has(`${d.id}/${s.name}`)) loadChart(d.id, s.name, "hour");
+      for (const i of d.inputs) if (!timelines.has(`${d.id}/${i.name}`)) loadTimeline(d.id);
+    }
   }
 
   function updateDevice(d) {
+    const before = devices.get(d.id);
     devices.set(d.id, d);
-    for (const o of d.outputs) if (pending.get(`${d.id}/${o.name}`) === o.req) pending.delete(`${d.id}/${o.name}`);
+    for (const o of d.outputs) {
+      const p = pending.get(`${d.id}/${o.name}`);
+      if (p && p.req === o.req) pending.delete(`${d.id}/${o.name}`);
+    }
+    for (const s of d.sensors || []) {
+      const was = before?.sensors?.find((x) => x.name === s.name);
+      if (s.value !== null && s.at && (!was || was.at !== s.at)) liveReading(d.id, s);
+    }
     const old = $(`device-${d.id}`);
     if (!old) return renderAll();
-    // Keep keyboard focus on the same button across the re-render.
+    // Keep keyboard focus on the same control across the re-render.
     const f = document.activeElement;
-    const focused =
-      f && old.contains(f) && f.dataset.value ? [f.closest(".output").dataset.output, f.dataset.value] : null;
+    const focus =
+      f && old.contains(f)
+        ? f.closest(".output")
+          ? `.output[data-output="${f.closest(".output").dataset.output}"] .switch`
+          : f.dataset.range
+            ? `.sensor[data-sensor="${f.closest(".sensor").dataset.sensor}"] [data-range="${f.dataset.range}"]`
+            : null
+        : null;
     const fresh = renderDevice(d);
     old.replaceWith(fresh);
-    if (focused)
-      fresh.querySelector(`.output[data-output="${focused[0]}"] button[data-value="${focused[1]}"]`)?.focus();
+    if (focus) fresh.querySelector(focus)?.focus();
   }
 
   async function command(id, output, value) {
     $("message").textContent = "";
+    const key = `${id}/${output}`;
+    if (pending.has(key)) return; // one command at a time per switch
     const { status, data } = await api(
       "POST",
       `/api/devices/${encodeURIComponent(id)}/outputs/${encodeURIComponent(output)}`,
       { value },
     );
     if (status === 202) {
-      const key = `${id}/${output}`;
-      pending.set(key, data.req);
+      pending.set(key, { req: data.req, value });
       const d = devices.get(id);
       if (d) updateDevice(d);
       // The broker took the command; if the device never reports the new state, say so.
       setTimeout(() => {
-        if (pending.get(key) !== data.req) return;
+        if (pending.get(key)?.req !== data.req) return;
         pending.delete(key);
         const dev = devices.get(id);
         if (dev) updateDevice(dev);
@@ -163,6 +252,111 @@
     }
   }
 
+  // ---- charts
+  function chartOpts(key, unit, width) {
+    const css = getComputedStyle(document.documentElement);
+    const line = css.getPropertyValue("--chart").trim() || "#2f6feb";
+    const band = css.getPropertyValue("--band").trim() || "rgba(47,111,235,.18)";
+    return {
+      width,
+      height: 170,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true } },
+      axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${fmt(v)}${unit ? ` ${unit}` : ""}`), size: 64 }],
+      series: [
+        {},
+        { label: "min", stroke: "transparent", points: { show: false } },
+        { label: "avg", stroke: line, width: 2, points: { show: false } },
+        { label: "max", stroke: "transparent", points: { show: false } },
+      ],
+      // The min/max band: filled between the max (3) and min (1) series.
+      bands: [{ series: [3, 1], fill: band }],
+    };
+  }
+
+  function toColumns(p) {
+    return [p.t.map((t) => t / 1000), p.min, p.avg, p.max];
+  }
+
+  async function loadChart(id, sensor, range) {
+    const key = `${id}/${sensor}`;
+    const to = Date.now();
+    const from = to - RANGES[range];
+    const { status, data } = await api(
+      "GET",
+      `/api/devices/${encodeURIComponent(id)}/sensors/${encodeURIComponent(sensor)}/history?from=${from}&to=${to}`,
+    );
+    if (status === 401) return loggedOut();
+    let c = charts.get(key);
+    if (!c) {
+      c = { el: el("div", { class: "chart", "data-chart": key }), plot: null };
+      charts.set(key, c);
+    }
+    c.range = range;
+    if (status !== 200) {
+      c.el.replaceChildren(el("p", { class: "error", text: data.error || `history: HTTP ${status}` }));
+      c.plot = null;
+      return;
+    }
+    c.step = data.step * 1000;
+    c.unit = data.unit;
+    c.points = data.points;
+    c.el.dataset.points = String(data.points.t.length);
+    c.el.dataset.range = range;
+    const width = Math.max(240, c.el.clientWidth || c.el.parentElement?.clientWidth || 320);
+    if (c.plot) c.plot.destroy();
+    c.el.replaceChildren();
+    c.plot = new uPlot(chartOpts(key, data.unit, width), toColumns(data.points), c.el);
+    const d = devices.get(id);
+    if (d) updateDevice(d);
+  }
+
+  // A reading arrives over SSE: fold it into the chart's last bucket or start a new one.
+  function liveReading(id, s) {
+    const c = charts.get(`${id}/${s.name}`);
+    if (!c || !c.plot || !c.points) return;
+    const t = Date.parse(s.at);
+    const b = Math.floor(t / c.step) * c.step;
+    const p = c.points;
+    const last = p.t.length - 1;
+    if (last >= 0 && p.t[last] === b) {
+      const n = p.count[last] + 1;
+      p.min[last] = Math.min(p.min[last], s.value);
+      p.max[last] = Math.max(p.max[last], s.value);
+      p.avg[last] = p.avg[last] + (s.value - p.avg[last]) / n;
+      p.count[last] = n;
+    } else if (last < 0 || b > p.t[last]) {
+      p.t.push(b);
+      p.min.push(s.value);
+      p.avg.push(s.value);
+      p.max.push(s.value);
+      p.count.push(1);
+      // Keep the window: drop buckets that slid out of the range.
+      const oldest = Date.now() - RANGES[c.range];
+      while (p.t.length > 1 && p.t[0] < oldest) for (const k of ["t", "min", "avg", "max", "count"]) p[k].shift();
+    } else return;
+    c.el.dataset.points = String(p.t.length);
+    c.plot.setData(toColumns(p));
+  }
+
+  async function loadTimeline(id) {
+    const { status, data } = await api("GET", `/api/devices/${encodeURIComponent(id)}/events?limit=100`);
+    if (status !== 200) return;
+    const d = devices.get(id);
+    for (const i of d ? d.inputs : []) {
+      timelines.set(`${id}/${i.name}`, data.events.filter((e) => e.input === i.name).slice(0, TIMELINE_MAX));
+    }
+    if (d) updateDevice(d);
+  }
+
+  function liveInput(e) {
+    const key = `${e.deviceId}/${e.name}`;
+    const list = timelines.get(key) || [];
+    list.unshift({ t: Date.parse(e.at), value: e.value });
+    timelines.set(key, list.slice(0, TIMELINE_MAX));
+  }
+
   function follow() {
     if (events) events.close();
     events = new EventSource("/api/events");
@@ -174,6 +368,7 @@
       renderAll();
     });
     events.addEventListener("device", (e) => updateDevice(JSON.parse(e.data)));
+    events.addEventListener("input", (e) => liveInput(JSON.parse(e.data)));
     events.addEventListener("broker", (e) => setBroker(JSON.parse(e.data).broker));
     events.addEventListener("error", async () => {
       // The browser retries by itself; if the session has ended, go back to the login form.
@@ -181,6 +376,18 @@
       if (!data.authenticated) loggedOut();
     });
   }
+
+  // "seen 3 min ago" ages without any message: refresh the text, and the longer charts, now and then.
+  setInterval(() => {
+    for (const s of document.querySelectorAll(".seen")) s.textContent = ago(s.dataset.seen);
+  }, 30e3);
+  setInterval(() => {
+    for (const [key, c] of charts) if (c.range !== "hour") loadChart(...key.split("/"), c.range);
+  }, 5 * 60e3);
+  window.addEventListener("resize", () => {
+    for (const c of charts.values())
+      if (c.plot) c.plot.setSize({ width: Math.max(240, c.el.clientWidth), height: 170 });
+  });
 
   function loggedIn(token) {
     csrfToken = token;
@@ -193,6 +400,9 @@
     events = null;
     csrfToken = "";
     devices.clear();
+    for (const c of charts.values()) if (c.plot) c.plot.destroy();
+    charts.clear();
+    timelines.clear();
     show("login");
   }
 
