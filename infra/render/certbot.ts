@@ -35,6 +35,9 @@ function checked(input: CertbotInput): { domain: string; email: string } {
   return { domain: input.domain, email: input.email };
 }
 
+/** How long certbot's install waits for another apt (cloud-init's packages, unattended-upgrades) to finish. */
+export const APT_LOCK_TIMEOUT_SECONDS = 600;
+
 /**
  * /usr/local/sbin/diy-certbot: issues the certificate once (webroot through the running nginx) and
  * installs it for nginx. Idempotent: with a certificate already issued it only (re)installs it, which
@@ -53,7 +56,9 @@ export function renderCertbotScript(input: CertbotInput): string {
     'LIVE="/etc/letsencrypt/live/$DOMAIN"',
     "",
     "if ! command -v certbot >/dev/null; then",
-    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q certbot >/dev/null",
+    // apt-get fails at once when another apt holds the dpkg lock (DPkg::Lock::Timeout defaults to 0, apt-get(8));
+    // on a fresh server cloud-init and then apt-daily/unattended-upgrades hold it for minutes.
+    `  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT_SECONDS} install -y -q certbot >/dev/null`,
     "fi",
     'mkdir -p "$WEBROOT"',
     'if [ ! -e "$LIVE/fullchain.pem" ]; then',
