@@ -82,6 +82,11 @@ export interface DeviceSettings {
   /** parseSettings always fills it ([] by default); a Settings built by hand may leave it out. */
   sensors?: SensorSettings[];
   bridge?: BridgeSettings;
+  /**
+   * The board is gone or unreachable: removing the device or destroying the stack forgets it without the uninstall
+   * over SSH (Pulumi's retainOnDelete). Set it and run `pulumi up` before the removal or destroy.
+   */
+  retainOnDelete?: boolean;
 }
 
 export interface Settings {
@@ -716,6 +721,7 @@ const deviceSchema = z.strictObject({
   inputs: z.array(inputSchema, { error: (iss) => `inputs must be a list, got ${show(iss.input)}` }).default([]),
   sensors: z.array(sensorSchema, { error: (iss) => `sensors must be a list, got ${show(iss.input)}` }).default([]),
   bridge: bridgeSchema.optional(),
+  retainOnDelete: boolLike("retainOnDelete").optional(),
 });
 
 /** The program adds a Name tag to every resource it tags, so one of EC2's 50 tags per resource is taken. */

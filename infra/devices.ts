@@ -175,6 +175,9 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
       // Should it ever be replaced (a rename, `pulumi up --replace`), uninstall first: the default order would
       // install the new one and then run the old one's uninstall on the same board, leaving it empty.
       deleteBeforeReplace: true,
+      // A board that is gone would fail its uninstall (SSH) on every removal or `pulumi destroy` attempt, and with
+      // it the whole destroy: with retainOnDelete the engine forgets the command without running its delete.
+      retainOnDelete: d.retainOnDelete === true,
     });
 
     this.registerOutputs({ deviceId: d.id, contentHash: this.contentHash });
