@@ -3,7 +3,14 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const BENCHES = ["click-latency", "broker-capacity", "device-footprint", "program-scaling", "connect-storm"];
+const BENCHES = [
+  "click-latency",
+  "broker-capacity",
+  "device-footprint",
+  "program-scaling",
+  "connect-storm",
+  "history-store",
+];
 const only = process.argv.slice(2);
 
 let failed = 0;
