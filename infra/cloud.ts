@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { bundle, localCopy } from "./bundle";
-import type { Settings } from "./config";
+import { type AwsLookupSettings, awsLookupSettings, awsLookupWarning, type Settings } from "./config";
 import { type DeviceProvisioning, provisionDevices } from "./devices";
 import { revokedCerts, stackCrl } from "./crl";
 import { createDnsRecord } from "./dns";
@@ -32,6 +32,8 @@ export interface DeviceCloudArgs {
   crlPem?: pulumi.Input<string | undefined>;
   /** How the Pulumi CLI version is checked (default: the engine's requirePulumiVersion); tests pass their own. */
   pulumiCliCheck?: VersionCheck;
+  /** The aws provider config the server host key lookup follows (infra/config.ts); default: the stack's. */
+  aws?: AwsLookupSettings;
 }
 
 export class DeviceCloud extends pulumi.ComponentResource {
@@ -43,6 +45,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
   readonly sshCommand: pulumi.Output<string>;
   readonly caCertPem: pulumi.Output<string>;
   readonly adminPrivateKey: pulumi.Output<string>;
+  /** The server's SSH host key ("ssh-ed25519 AAAA...") read from its console; the push pins it. Public. */
+  readonly serverHostKey: pulumi.Output<string>;
   /** The web page's password: the configured one or a generated one (secret either way). */
   readonly webPassword: pulumi.Output<string>;
   readonly webPasswordGenerated: boolean;
@@ -175,6 +179,9 @@ export class DeviceCloud extends pulumi.ComponentResource {
           ),
       );
 
+    const awsLookup = args.aws ?? awsLookupSettings();
+    const awsWarning = awsLookupWarning(awsLookup);
+    if (awsWarning) pulumi.log.warn(awsWarning, this);
     const server = createServer(
       name,
       {
@@ -200,10 +207,12 @@ export class DeviceCloud extends pulumi.ComponentResource {
         },
         tags: s.tags,
         cliReady: requireCli(args.pulumiCliCheck),
+        awsProfile: awsLookup.profile,
       },
       child,
     );
     this.server = server;
+    this.serverHostKey = server.hostKey.hostKey;
 
     // --- Devices (integration edit by provisioning, infra/devices.ts): one component per board, installed
     // over SSH after the push, so the broker is ready when the device service first connects.
@@ -241,6 +250,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
       publicIp: this.publicIp,
       sshCommand: this.sshCommand,
       caCertPem: this.caCertPem,
+      serverHostKey: this.serverHostKey,
       instanceId: server.instance.id,
     });
   }

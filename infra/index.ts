@@ -23,6 +23,8 @@ export const publicIp = cloud.publicIp;
 export const sshCommand = cloud.sshCommand;
 /** The stack's CA: import it into a browser/OS to trust the server, give it to MQTT clients. Public. */
 export const caCertPem = cloud.caCertPem;
+/** The server's SSH host key, read from its console through EC2's API: echo "<publicIp> <key>" >> known_hosts. Public. */
+export const serverHostKey = cloud.serverHostKey;
 export const adminPrivateKey = pulumi.secret(cloud.adminPrivateKey);
 /** Only when generated (a configured password is already known to its owner): pulumi stack output webPassword --show-secrets */
 export const webPassword = cloud.webPasswordGenerated ? pulumi.secret(cloud.webPassword) : undefined;

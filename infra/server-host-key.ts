@@ -97,6 +97,13 @@ export async function waitForConsoleHostKey(ec2: ConsoleLookup, wait: HostKeyWai
             `arn:aws:ec2:*:*:instance/${id} (or instance/*) for this identity, then run pulumi up again.`,
         );
       }
+      if (code === "CredentialsProviderError") {
+        throw new Error(
+          `Cannot read the SSH host key of instance ${id}: no AWS credentials for ${CONSOLE_ACTION} (${message}). ` +
+            "The lookup uses the AWS SDK's default chain: AWS_* environment variables, aws:profile or AWS_PROFILE " +
+            "(shared config, SSO), or a role of the machine; aws:accessKey and aws:assumeRoles are not followed.",
+        );
+      }
       if (!RETRYABLE.includes(code) && !isNetworkError(e)) {
         throw new Error(`Cannot read the console output of instance ${id} (${CONSOLE_ACTION}): ${code}: ${message}`);
       }

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Arch, Os } from "./config";
 import { requireCli } from "./pulumi-cli";
 import { PUSH_COMMAND, SERVER_STAGED_DIR } from "./render/server-files";
+import { ServerHostKey } from "./server-host-key";
 
 /** Official image owners: Debian's cloud team and Canonical. Without owners anyone could publish a look-alike. */
 export const AMI_OWNERS: Record<Os, string> = {
@@ -82,6 +83,8 @@ export interface ServerArgs {
   tags: Record<string, string>;
   /** Resolves when the Pulumi CLI supports Stash and replacementTrigger (infra/pulumi-cli.ts). */
   cliReady?: pulumi.Output<void>;
+  /** aws:profile of the stack, for the host key lookup's AWS SDK client (infra/config.ts awsLookupSettings). */
+  awsProfile?: string;
 }
 
 export interface Server {
@@ -92,6 +95,8 @@ export interface Server {
   push: command.remote.Command;
   /** The copy of the staged files (the web app bundle) the push installs from. */
   pushFiles: command.remote.CopyToRemote;
+  /** The SSH host key cloud-init printed on the instance's console: the copy and the push accept no other. */
+  hostKey: ServerHostKey;
 }
 
 /** What decides the server's image: a change replaces the server (the preview shows it as a replacement). */
@@ -155,10 +160,20 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     { ...o, dependsOn: args.networkReady },
   );
 
+  // Without hostKey @pulumi/command accepts any host key (remote/connection.go: ssh.InsecureIgnoreHostKey) while
+  // the push's stdin carries every server secret. The key comes from the instance's console output through EC2's
+  // API (infra/server-host-key.ts): a new instance gets a new lookup, because its id is the lookup's input.
+  const hostKey = new ServerHostKey(
+    `${name}-host-key`,
+    { instanceId: instance.id, instanceArn: instance.arn, profile: args.awsProfile },
+    { ...o, deletedWith: instance },
+  );
+
   const connection = {
     host: args.eip.publicIp,
     user: args.adminUser,
     privateKey: args.adminPrivateKey,
+    hostKey: hostKey.hostKey,
     // The first copy and push wait for the instance to boot and sshd to start: 128 failed dials with pulumi-command's
     // backoff (100 ms x1.5 up to 5 s) are 10 minutes when sshd refuses at once, up to ~31 minutes when every dial
     // hits perDialTimeout (infra/ssh-dial.ts; test/unit/ssh-dial.test.ts).
@@ -195,5 +210,5 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
       deletedWith: instance,
     },
   );
-  return { instance, association, launch, push, pushFiles };
+  return { instance, association, launch, push, pushFiles, hostKey };
 }

@@ -40,6 +40,9 @@ pulumi.runtime.setMocks({
       "pulumi:index:Stash": { output: args.inputs.input },
       // assignGeneratedIpv6CidrBlock: Amazon assigns the VPC a /56.
       "aws:ec2/vpc:Vpc": { ipv6CidrBlock: "2001:db8:4d:e600::/56" },
+      // An instance's ARN names its region; the host key lookup answers with the key it read from the console.
+      "aws:ec2/instance:Instance": { arn: "arn:aws:ec2:eu-central-1:123456789012:instance/" + args.name + "-id" },
+      "pulumi-nodejs:dynamic/diy:ServerHostKey": { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost" },
     }[args.type] || {};
     return { id: args.name + "-id", state: { ...args.inputs, ...extra } };
   },
@@ -123,13 +126,20 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
     "brokerEndpoint",
     "caCertPem",
     "publicIp",
+    "serverHostKey",
     "sshCommand",
     "webPassword",
     "webUrl",
   ]);
   assert.equal(out.webUrl, "https://203.0.113.10");
   assert.equal(out.brokerEndpoint, "203.0.113.10:8883");
-  for (const t of ["diy:index:DeviceCloud", "aws:ec2/instance:Instance", "command:remote:Command"])
+  for (const t of [
+    "diy:index:DeviceCloud",
+    "aws:ec2/instance:Instance",
+    "command:remote:Command",
+    // The dynamic provider's closure, serialized under the host's ts-node (pulumi.dynamic.Resource does it).
+    "pulumi-nodejs:dynamic/diy:ServerHostKey",
+  ])
     assert.ok(out.types.includes(t), t);
   // The program directory's tsconfig.json (extending the root one) is what ts-node compiled with.
   assert.equal(out.skipProject, false, "no tsconfig.json in the program directory: ts-node would use its defaults");

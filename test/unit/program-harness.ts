@@ -52,6 +52,11 @@ export function unwrapSecrets(v: unknown): any {
 }
 
 export const MOCK_IP = "203.0.113.10";
+export const MOCK_REGION = "eu-central-1";
+/** The server host key the mocked console lookup finds (a well-formed ed25519 key line). */
+export const MOCK_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockServerHostKeyFromTheEc2ConsoleOutput0";
+/** The type token of infra/server-host-key.ts's dynamic resource (pulumi-nodejs:dynamic/<module>:<type>). */
+export const SERVER_HOST_KEY_TYPE = "pulumi-nodejs:dynamic/diy:ServerHostKey";
 /** The image id the AMI lookup answers for a name pattern and architecture (one per OS and architecture). */
 export function mockAmiId(namePattern: string, architecture: string): string {
   return `ami-${createHash("sha256").update(`${namePattern} ${architecture}`).digest("hex").slice(0, 17)}`;
@@ -87,7 +92,15 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
     case "aws:ec2/keyPair:KeyPair":
       return { keyName: `${name}-key` };
     case "aws:ec2/instance:Instance":
-      return { publicIp: "198.51.100.99", privateIp: "172.31.0.10", arn: `arn:aws:ec2:::instance/${name}` };
+      // EC2 ARNs name the region and account (arn:aws:ec2:<region>:<account>:instance/<id>).
+      return {
+        publicIp: "198.51.100.99",
+        privateIp: "172.31.0.10",
+        arn: `arn:aws:ec2:${MOCK_REGION}:123456789012:instance/${name}-id`,
+      };
+    case SERVER_HOST_KEY_TYPE:
+      // What infra/server-host-key.ts's provider returns after reading the console: the pinned key line.
+      return { hostKey: MOCK_HOST_KEY, hostKeyType: "ssh-ed25519", fingerprint: "SHA256:mockfingerprint" };
     default:
       return {};
   }

@@ -350,6 +350,14 @@ describe("the dynamic provider, serialized and run like the engine runs it", () 
     );
   });
 
+  it("no credentials at all: the SDK's CredentialsProviderError becomes a message naming the chain it uses", async () => {
+    const { AWS_ACCESS_KEY_ID: _a, AWS_SECRET_ACCESS_KEY: _s, ...noKeys } = env;
+    const r = await runSerialized(providerText, "create", [inputs(ids.nitro)], noKeys);
+    assert.equal(r.ok, false);
+    assert.match(r.value, /i-0a1b2c3d4e5f60718: no AWS credentials for ec2:GetConsoleOutput/);
+    assert.match(r.value, /aws:accessKey and aws:assumeRoles are not followed/);
+  });
+
   it("replaces (a new lookup) only when the instance changes; refresh keeps the key", async () => {
     const old = { ...inputs(ids.nitro), hostKey: keys.pub.ed25519 };
     const same = await runSerialized(
