@@ -325,8 +325,9 @@ export const KEYS = {
   deviceSshPrivateKey: {
     type: "string",
     secret: true,
-    description: "Private SSH key (OpenSSH/PEM) that logs in to the devices; required when devices are listed.",
-    example: '"$(cat ~/.ssh/id_ed25519)"',
+    description:
+      "Private SSH key (OpenSSH/PEM, without a passphrase) that logs in to the devices; required when devices are listed.",
+    example: '"$(cat ~/.ssh/diy-device)"',
   },
   devices: {
     type: "object",
@@ -456,6 +457,23 @@ const SSH_HOST_KEY =
   /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 const PRIVATE_KEY =
   /-----BEGIN ((OPENSSH|RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((OPENSSH|RSA|EC) )?PRIVATE KEY-----/;
+
+/**
+ * Whether a private key is encrypted with a passphrase. OpenSSH's own format (PROTOCOL.key in OpenSSH's source):
+ * base64 of "openssh-key-v1\0", then the cipher name as a string (uint32 length + bytes), "none" when unencrypted.
+ * PEM: a "Proc-Type: 4,ENCRYPTED" header (traditional RSA/EC keys) or an ENCRYPTED PRIVATE KEY block (PKCS#8).
+ */
+export function privateKeyHasPassphrase(pem: string): boolean {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem) || /^Proc-Type: 4,ENCRYPTED/m.test(pem)) return true;
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]+?)-----END OPENSSH PRIVATE KEY-----/.exec(pem);
+  if (!m) return false;
+  const body = Buffer.from((m[1] ?? "").replace(/\s+/g, ""), "base64");
+  const magic = "openssh-key-v1\0";
+  if (body.subarray(0, magic.length).toString("latin1") !== magic || body.length < magic.length + 4) return false;
+  const length = body.readUInt32BE(magic.length);
+  const cipher = body.subarray(magic.length + 4, magic.length + 4 + length).toString("latin1");
+  return cipher !== "none";
+}
 
 export function isHost(v: string): boolean {
   return net.isIP(v) !== 0 || HOSTNAME.test(v);
@@ -940,9 +958,11 @@ export function parseSettings(
     }
   });
   const smtpPassword = secret("smtpPassword", () => undefined);
-  const deviceSshPrivateKey = secret("deviceSshPrivateKey", (v) =>
-    PRIVATE_KEY.test(v) ? undefined : "is not a private key (expected -----BEGIN OPENSSH PRIVATE KEY----- ...)",
-  );
+  const deviceSshPrivateKey = secret("deviceSshPrivateKey", (v) => {
+    if (privateKeyHasPassphrase(v))
+      return `is protected by a passphrase, which nothing can type during \`pulumi up\`; make a dedicated key without one for the boards: ssh-keygen -t ed25519 -N '' -f ~/.ssh/diy-device -C diy-device-cloud, put ~/.ssh/diy-device.pub in each board's authorized_keys (ssh-copy-id -i ~/.ssh/diy-device.pub pi@<board>), then set it`;
+    return PRIVATE_KEY.test(v) ? undefined : "is not a private key (expected -----BEGIN OPENSSH PRIVATE KEY----- ...)";
+  });
 
   // DNS / TLS
   const domain = optString(
