@@ -731,6 +731,15 @@ const deviceSchema = z.strictObject({
     .regex(SSH_HOST_KEY, {
       error: (iss) => `hostKey must be a public host key line like "ssh-ed25519 AAAA...", got ${show(iss.input)}`,
     })
+    // @pulumi/command offers only the pinned key's type as host key algorithm (remote/connection.go
+    // HostKeyAlgorithms = [key.Type()]; x/crypto/ssh sends it as is): for RSA that is the SHA-1 "ssh-rsa"
+    // signature, which OpenSSH 8.8+ (Debian 12, Raspberry Pi OS bookworm) no longer offers, so the install
+    // could never connect.
+    .refine((v) => !v.startsWith("ssh-rsa "), {
+      error:
+        "hostKey is an RSA key, which provisioning cannot pin (it would need the SHA-1 ssh-rsa signature that " +
+        "OpenSSH 8.8+ refuses); use the board's ed25519 key: ssh-keyscan -t ed25519 <host>",
+    })
     .optional(),
   board: z.enum(["raspberrypi", "beaglebone", "generic"], {
     error: (iss) => `board must be raspberrypi, beaglebone or generic, got ${show(iss.input)}`,

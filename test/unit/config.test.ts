@@ -293,6 +293,12 @@ const bad: [string, Record<string, unknown>, string, RegExp][] = [
   ["device bad user", withDevices([pi({ user: "Root User" })]), "devices", /Linux user name/],
   ["device bad host key", withDevices([pi({ hostKey: "AAAA" })]), "devices", /host key/],
   [
+    "device RSA host key (pinning it would offer only SHA-1 ssh-rsa)",
+    withDevices([pi({ hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQC7 root@pi" })]),
+    "devices",
+    /RSA key, which provisioning cannot pin .*ssh-keyscan -t ed25519/,
+  ],
+  [
     "unknown backend type",
     withDevices([pi({ outputs: [{ name: "led", backend: { type: "pwm" } }] })]),
     "devices",
