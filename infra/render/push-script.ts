@@ -100,12 +100,17 @@ function base64Lines(text: string): string[] {
   return out;
 }
 
-/** Written unquoted into bash: only characters bash gives no meaning to. */
+/**
+ * Written into bash: only characters bash gives no meaning to, plus systemd's \xNN escapes (a unit named after a
+ * path, e.g. var-lib-diy\x2dweb.mount), which go in single quotes.
+ */
 function shellPath(what: string, p: string): string {
-  if (!/^\/[A-Za-z0-9._/@+-]+$/.test(p) || p.includes("..")) {
-    throw new Error(`${what} must be an absolute path of letters, digits and ._/@+- only, got ${JSON.stringify(p)}`);
+  if (!/^\/([A-Za-z0-9._/@+-]|\\x[0-9a-f]{2})+$/.test(p) || p.includes("..")) {
+    throw new Error(
+      `${what} must be an absolute path of letters, digits, ._/@+- and systemd's \\xNN escapes only, got ${JSON.stringify(p)}`,
+    );
   }
-  return p;
+  return p.includes("\\") ? `'${p}'` : p;
 }
 
 function stagedPath(p: string): string {
@@ -262,6 +267,7 @@ export function renderPushScript(input: PushScriptInput): string {
   input.files.forEach((f, i) => {
     const delim = `DIY_FILE_${i}`;
     const path = shellPath("file path", f.path);
+    if (f.postmap && path.startsWith("'")) throw new Error(`${f.path}: a postmap table needs a plain path`);
     const then = [
       marks(f.services),
       f.systemd ? "systemd_changed=1" : "",

@@ -7,6 +7,17 @@ import { renderMosquittoConf, type MosquittoLimits, MQTT_TLS_PORT, SERVER_MOSQUI
 import { renderMosquittoAcl } from "./mosquitto-acl";
 import { renderNginxSite, SERVER_NGINX_PATHS } from "./nginx";
 import { renderPostfixMainCf, renderSaslPasswd, SERVER_POSTFIX_PATHS, type SmtpRelay } from "./postfix";
+import {
+  HISTORY_MOUNT_POINT,
+  HISTORY_MOUNT_UNIT,
+  HISTORY_PREPARE_UNIT,
+  HISTORY_SCRIPT_PATH,
+  historyDevicePath,
+  historyGrowCommand,
+  renderHistoryMountUnit,
+  renderHistoryPrepareUnit,
+  renderHistoryVolumeScript,
+} from "./history-volume";
 import { renderDiyWebUnit, SERVER_WEB_PATHS, WEB_USER } from "./systemd";
 import {
   type PushFile,
@@ -67,10 +78,46 @@ export interface ServerFilesInput {
     password: string;
     sessionSecret: string;
   };
+  /**
+   * The history's own EBS volume (infra/history-storage.ts), mounted on the web app's state directory; omitted
+   * (the local demo, fixtures): the history stays on the root disk.
+   */
+  historyVolume?: HistoryVolumeInput;
   /** More files from other renderers (alerts, certbot, ddns). */
   extraFiles?: readonly PushFile[];
   /** Commands the push runs last (infra/render/ops.ts: timers, first certificate issuance). */
   after?: readonly string[];
+}
+
+export interface HistoryVolumeInput {
+  volumeId: string;
+  /** Decides how the volume shows up on the server (infra/render/history-volume.ts historyDevicePath). */
+  instanceType: string;
+  sizeGiB: number;
+}
+
+/** The history volume's script and units, and the push's closing step that grows a mounted file system. */
+export function historyVolumeFiles(source: string, v: HistoryVolumeInput): { files: PushFile[]; after: string[] } {
+  const device = historyDevicePath(v);
+  const unit = { source, device, volumeId: v.volumeId, sizeGiB: v.sizeGiB };
+  const root = (path: string, content: string, mode: string, systemd: boolean): PushFile => ({
+    path,
+    content,
+    mode,
+    owner: "root",
+    group: "root",
+    systemd,
+    // The app restarts with its mount: a changed unit takes effect, and a first install mounts the volume.
+    services: ["diy-web"],
+  });
+  return {
+    files: [
+      root(HISTORY_SCRIPT_PATH, renderHistoryVolumeScript({ source }), "0755", false),
+      root(`/etc/systemd/system/${HISTORY_PREPARE_UNIT}`, renderHistoryPrepareUnit(unit), "0644", true),
+      root(`/etc/systemd/system/${HISTORY_MOUNT_UNIT}`, renderHistoryMountUnit(unit), "0644", true),
+    ],
+    after: [historyGrowCommand(device)],
+  };
 }
 
 /** systemd EnvironmentFile: KEY="value" with the value's backslashes, quotes and $ escaped. */
@@ -196,7 +243,10 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
 
     {
       path: SERVER_WEB_PATHS.unit,
-      content: renderDiyWebUnit({ source }),
+      content: renderDiyWebUnit({
+        source,
+        requiresMountsFor: input.historyVolume ? [HISTORY_MOUNT_POINT] : undefined,
+      }),
       mode: "0644",
       owner: "root",
       group: "root",
@@ -230,6 +280,7 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
       secret: true,
       services: ["diy-web"],
     },
+    ...(input.historyVolume ? historyVolumeFiles(source, input.historyVolume).files : []),
     ...(input.extraFiles ?? []),
   ];
   const seen = new Set<string>();
@@ -276,7 +327,10 @@ export function renderServerPush(input: ServerFilesInput & { cloudInitTimeoutSec
     remove: SERVER_REMOVALS,
     enable: SERVER_ENABLED,
     cloudInitTimeoutSeconds: input.cloudInitTimeoutSeconds,
-    after: input.after,
+    after: [
+      ...(input.historyVolume ? historyVolumeFiles(input.source ?? DEFAULT_SOURCE, input.historyVolume).after : []),
+      ...(input.after ?? []),
+    ],
   });
   const staged = Object.fromEntries(files.flatMap((f) => (f.staged === undefined ? [] : [[f.staged, f.content]])));
   return { files, script, staged, hash: pushHash(files) };

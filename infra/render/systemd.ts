@@ -38,6 +38,11 @@ export interface DiyWebUnitInput {
    * maildrop directory that ProtectSystem=strict would otherwise make read-only. Default true.
    */
   sendmail?: boolean;
+  /**
+   * Paths on their own mounts (the history volume on /var/lib/diy-web): the app starts only once they are mounted
+   * and fails instead of writing to the directory underneath on the root disk (systemd.unit(5), RequiresMountsFor).
+   */
+  requiresMountsFor?: readonly string[];
 }
 
 export const SERVER_WEB_PATHS = {
@@ -72,6 +77,11 @@ export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
         ["Description", "DIY Device Cloud web app"],
         ["After", "network-online.target mosquitto.service"],
         ["Wants", "network-online.target"],
+        ...(input.requiresMountsFor?.length
+          ? ([
+              ["RequiresMountsFor", input.requiresMountsFor.map((p) => absPath("requiresMountsFor", p)).join(" ")],
+            ] as const)
+          : []),
       ],
       Service: [
         ["Type", "simple"],

@@ -205,4 +205,24 @@ describe("the push script, run by bash against a scratch root", () => {
     assert.equal(ok.status, 0, ok.output);
     assert.ok(sb2.calls().includes("cloud-init status --long"));
   });
+
+  test("with a history volume: writes the mount unit under its escaped name, restarts diy-web, runs the grow step", () => {
+    const dir = join(tmp.dir, "history");
+    mkdirSync(dir);
+    const sb3 = sandbox(dir);
+    const withVolume = renderServerPush({
+      ...input,
+      historyVolume: { volumeId: "vol-0123456789abcdef0", instanceType: "t3.micro", sizeGiB: 2 },
+    });
+    const r = push(withVolume.script, sb3);
+    assert.equal(r.status, 0, r.output);
+    // The backslash is part of the name systemd looks for (var-lib-diy\x2dweb.mount), so bash must keep it.
+    const unit = withVolume.files.find((f) => f.path.endsWith(".mount"));
+    assert.equal(unit?.path, "/etc/systemd/system/var-lib-diy\\x2dweb.mount");
+    assert.equal(readFileSync(join(sb3.root, unit.path), "utf8"), unit.content);
+    assert.equal((statSync(join(sb3.root, "usr/local/sbin/diy-history-volume")).mode & 0o777).toString(8), "755");
+    assert.ok(sb3.calls().includes("systemctl restart diy-web.service"), sb3.calls().join("\n"));
+    // The grow step names the real path on the server, absent here: the push logs it and carries on.
+    assert.match(r.output, /step failed \(continuing\): \/usr\/local\/sbin\/diy-history-volume grow /);
+  });
 });
