@@ -2,3 +2,4 @@ export * from "./ids";
 export * from "./topics";
 export * from "./payloads";
 export * from "./acl";
+export * from "./homeassistant";

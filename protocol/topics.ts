@@ -2,6 +2,8 @@
 export const TOPIC_ROOT = "devices";
 
 export const topics = {
+  /** Every topic of one device starts with this. */
+  device: (deviceId: string) => `${TOPIC_ROOT}/${deviceId}`,
   /** Command to an output. QoS 1, never retained. */
   set: (deviceId: string, output: string) => `${TOPIC_ROOT}/${deviceId}/out/${output}/set`,
   /** State of an output, published by the device, retained. */

@@ -9,7 +9,7 @@ mode="${1:-demo}"
 demo_pkgs=(mosquitto mosquitto-clients openssl ca-certificates)
 test_pkgs=(
   "${demo_pkgs[@]}"
-  nginx fail2ban python3-systemd postfix libsasl2-modules cloud-init shellcheck sqlite3
+  nginx fail2ban python3-systemd python3-jinja2 postfix libsasl2-modules cloud-init shellcheck sqlite3
   chromium fonts-liberation systemd gpiod
   qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client genisoimage dosfstools mtools
 )
