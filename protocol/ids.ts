@@ -5,8 +5,17 @@ export const IO_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?$/;
 
 /** Certificate CN of the web app's MQTT identity; no device may use it. */
 export const WEB_CLIENT_ID = "web";
+/** Certificate CN of the Home Assistant integration's MQTT identity (stack setting integrations.homeAssistant). */
+export const HOME_ASSISTANT_CLIENT_ID = "homeassistant";
 /** Ids that would collide with a fixed identity or read as something else. */
-export const RESERVED_IDS: readonly string[] = [WEB_CLIENT_ID, "server", "broker", "admin", "all"];
+export const RESERVED_IDS: readonly string[] = [
+  WEB_CLIENT_ID,
+  HOME_ASSISTANT_CLIENT_ID,
+  "server",
+  "broker",
+  "admin",
+  "all",
+];
 
 /**
  * Certificate CN (and so MQTT username and client id) of a bridge board's bridge connection: its own

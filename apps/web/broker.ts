@@ -69,11 +69,24 @@ interface LinkEvents {
   connection: [boolean];
 }
 
+/**
+ * Another user of the web app's connection (Home Assistant discovery, apps/web/homeassistant.ts): it
+ * names its topics, gets the messages on them instead of the device store, and hears of every connect
+ * once its subscriptions are in place.
+ */
+export interface LinkExtension {
+  readonly subscriptions: readonly string[];
+  owns(topic: string): boolean;
+  onMessage(topic: string, payload: Buffer, retained: boolean): void;
+  onConnect(): void;
+}
+
 export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSender {
   private readonly client: MqttClient;
   private closed = false;
   private backoffMs = RECONNECT_MIN_MS;
   private wasConnected = false;
+  private readonly extensions: LinkExtension[] = [];
 
   constructor(
     url: string,
@@ -122,11 +135,8 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
       this.client.options.reconnectPeriod = minMs;
       this.wasConnected = true;
       this.log.info("broker_connected", { url });
-      this.client.subscribe([...subscriptions.web], { qos: 1 }, (err, granted) => {
-        if (err) return this.log.error("broker_subscribe_failed", { error: err.message });
-        const refused = (granted ?? []).filter((g) => g.qos >= 0x80);
-        if (refused.length) this.log.error("broker_subscribe_refused", { topics: refused.map((g) => g.topic) });
-      });
+      this.subscribe([...subscriptions.web]);
+      for (const ext of this.extensions) this.subscribe(ext.subscriptions, () => ext.onConnect());
       this.emit("connection", true);
     });
     this.client.on("close", () => {
@@ -146,6 +156,8 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
       this.log.warn("broker_error", { error: err.message, code: (err as NodeJS.ErrnoException).code });
     });
     this.client.on("message", (topic, payload, packet) => {
+      const ext = this.extensions.find((e) => e.owns(topic));
+      if (ext) return ext.onMessage(topic, payload, packet.retain);
       const r = this.store.apply(topic, payload, { retained: packet.retain });
       if (!r.ok) this.log.warn("mqtt_message_dropped", { topic, reason: r.reason, bytes: payload.length });
       else if (r.changed) this.log.debug("mqtt_message", { topic });
@@ -156,16 +168,38 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
     return this.client.connected;
   }
 
+  private subscribe(topicList: readonly string[], then?: () => void): void {
+    this.client.subscribe([...topicList], { qos: 1 }, (err, granted) => {
+      if (err) return this.log.error("broker_subscribe_failed", { error: err.message });
+      const refused = (granted ?? []).filter((g) => g.qos >= 0x80);
+      if (refused.length) this.log.error("broker_subscribe_refused", { topics: refused.map((g) => g.topic) });
+      then?.();
+    });
+  }
+
+  /** Adds a user of this connection; subscribes its topics now when connected, else on the next connect. */
+  attach(ext: LinkExtension): void {
+    this.extensions.push(ext);
+    if (this.client.connected) this.subscribe(ext.subscriptions, () => ext.onConnect());
+  }
+
   sendCommand(deviceId: string, output: string, value: CommandPayload["value"]): Promise<string> {
-    if (!this.client.connected) return Promise.reject(new BrokerUnavailableError("broker not connected"));
     const req = newRequestId();
-    const topic = topics.set(deviceId, output);
+    return this.publish(topics.set(deviceId, output), encodeCommand({ value, req }), false).then(() => req);
+  }
+
+  /**
+   * Publishes at QoS 1 and resolves once the broker acknowledged it; rejects with BrokerRejectedError on an
+   * MQTT 5 failure reason (the ACL said no) and BrokerUnavailableError when offline or unacknowledged.
+   */
+  publish(topic: string, payload: string, retain: boolean): Promise<void> {
+    if (!this.client.connected) return Promise.reject(new BrokerUnavailableError("broker not connected"));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new BrokerUnavailableError("broker did not acknowledge the command in time")),
+        () => reject(new BrokerUnavailableError("broker did not acknowledge the publish in time")),
         PUBLISH_TIMEOUT_MS,
       );
-      this.client.publish(topic, encodeCommand({ value, req }), { qos: 1, retain: false }, (err, packet) => {
+      this.client.publish(topic, payload, { qos: 1, retain }, (err, packet) => {
         clearTimeout(timer);
         const code =
           (err as { code?: number } | undefined)?.code ??
@@ -174,14 +208,14 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
         if (typeof code === "number" && code >= 0x80) {
           reject(
             new BrokerRejectedError(
-              `broker refused the command: ${err?.message ?? `reason code 0x${code.toString(16)}`}`,
+              `broker refused the publish: ${err?.message ?? `reason code 0x${code.toString(16)}`}`,
               code,
             ),
           );
         } else if (err) {
           reject(new BrokerUnavailableError(`publish failed: ${err.message}`));
         } else {
-          resolve(req);
+          resolve();
         }
       });
     });

@@ -2,13 +2,17 @@
 // The server-render developer renders config.json from the stack's Settings; this schema is the contract.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { isDeviceId, isIoName } from "../../protocol";
+import { MAX_PAYLOAD_BYTES, haDiscoveryConfigs, isDeviceId, isIoName } from "../../protocol";
 import { DEFAULT_RETENTION } from "./history/downsample";
+import { haDevices } from "./homeassistant";
 
 /** Default size limit of the history database: years of 5-minute aggregates for dozens of sensors. */
 export const DEFAULT_HISTORY_MAX_MEGABYTES = 1024;
 
 const ioName = z.string().refine(isIoName, "must be a lowercase name: a-z, 0-9, _ and -, up to 32 characters");
+const deviceId = z
+  .string()
+  .refine(isDeviceId, "must be a device id: lowercase a-z, 0-9 and -, up to 32 characters, not a reserved name");
 const filePath = z.string().min(1, "must be a file path");
 
 /** A threshold alert: mail when the reading stays above/below a value for forMinutes. */
@@ -30,9 +34,7 @@ export type WebSensorConfig = z.infer<typeof WebSensorConfig>;
 
 export const WebDeviceConfig = z.strictObject({
   /** Device id: the device certificate's CN and its topic segment. */
-  id: z
-    .string()
-    .refine(isDeviceId, "must be a device id: lowercase a-z, 0-9 and -, up to 32 characters, not a reserved name"),
+  id: deviceId,
   /** Name shown on the page; the id when missing. */
   label: z.string().min(1).max(64).optional(),
   /** Output names (LEDs, relays) the page shows with on/off/toggle buttons. */
@@ -56,6 +58,18 @@ export const HistoryConfig = z.strictObject({
   maxMegabytes: z.number().int().min(16).max(1_000_000).default(DEFAULT_HISTORY_MAX_MEGABYTES),
 });
 export type HistoryConfig = z.infer<typeof HistoryConfig>;
+
+/**
+ * Home Assistant MQTT discovery (apps/web/homeassistant.ts): present = the app announces every device to
+ * Home Assistant. The broker must grant the web identity our discovery topics (protocol/acl.ts).
+ */
+export const HomeAssistantConfig = z.strictObject({
+  /** Per device id: the model line Home Assistant shows, and the bridge board a child talks through. */
+  devices: z
+    .record(deviceId, z.strictObject({ model: z.string().min(1).max(64), via: deviceId.optional() }))
+    .default({}),
+});
+export type HomeAssistantConfig = z.infer<typeof HomeAssistantConfig>;
 
 export const WebConfig = z
   .strictObject({
@@ -85,6 +99,8 @@ export const WebConfig = z
     cookieSecure: z.boolean().default(true),
     /** History of readings and input events; none kept when missing. */
     history: HistoryConfig.optional(),
+    /** Home Assistant discovery; none published when missing. */
+    homeAssistant: HomeAssistantConfig.optional(),
     /** Offline alerts; the shape belongs to apps/web/alerts.ts (ops). Passed through untouched. */
     alerts: z.looseObject({}).optional(),
   })
@@ -105,6 +121,24 @@ export const WebConfig = z
           path: ["devices", i],
           message: `device "${d.id}" names sensor "${dupSensor}" twice`,
         });
+    });
+    const ha = cfg.homeAssistant;
+    if (!ha) return;
+    for (const id of Object.keys(ha.devices)) {
+      if (!seen.has(id))
+        ctx.addIssue({ code: "custom", path: ["homeAssistant", "devices", id], message: `"${id}" is not in devices` });
+    }
+    // Each discovery config is one MQTT message: it must fit the protocol's payload limit.
+    haDevices(cfg).forEach((device, i) => {
+      for (const c of haDiscoveryConfigs({ devices: [device] })) {
+        const bytes = Buffer.byteLength(c.payload);
+        if (bytes > MAX_PAYLOAD_BYTES)
+          ctx.addIssue({
+            code: "custom",
+            path: ["devices", i, "label"],
+            message: `the Home Assistant config of "${c.objectId}" would be ${bytes} bytes (limit ${MAX_PAYLOAD_BYTES}): shorten the label or model`,
+          });
+      }
     });
   });
 export type WebConfig = z.infer<typeof WebConfig>;

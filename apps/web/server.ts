@@ -8,6 +8,7 @@ import { BrokerLink, readBrokerTls } from "./broker";
 import { type WebConfigInput, type WebSecrets, parseWebConfig, secretsFromEnv } from "./config";
 import { HistoryStore } from "./history/store";
 import { startSensorAlerts } from "./sensor-alerts";
+import { HomeAssistantDiscovery, haDevices } from "./homeassistant";
 import { type Logger, createLogger } from "./log";
 import { DeviceStore } from "./state";
 
@@ -20,6 +21,8 @@ export interface StartWebOptions extends Partial<WebSecrets> {
   publicDir?: string;
   /** sendmail for offline alerts (tests pass a recorder); default /usr/sbin/sendmail. */
   sendmailPath?: string;
+  /** Shortest time between two republishes of the Home Assistant configs after birth messages. */
+  homeAssistantMinIntervalMs?: number;
 }
 
 export interface RunningWeb {
@@ -31,6 +34,8 @@ export interface RunningWeb {
   broker: BrokerLink;
   /** Readings and input events over time; undefined when the config has no history. */
   history?: HistoryStore;
+  /** Home Assistant discovery; undefined when the config has no homeAssistant. */
+  homeAssistant?: HomeAssistantDiscovery;
   close(): Promise<void>;
 }
 
@@ -59,6 +64,13 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
   const broker = new BrokerLink(config.broker.url, readBrokerTls(config.broker), store, log, {
     ...(opts.reconnectMinMs ? { reconnectMinMs: opts.reconnectMinMs } : {}),
   });
+
+  const homeAssistant = config.homeAssistant
+    ? new HomeAssistantDiscovery(haDevices(config), broker, log, {
+        ...(opts.homeAssistantMinIntervalMs !== undefined ? { minIntervalMs: opts.homeAssistantMinIntervalMs } : {}),
+      })
+    : undefined;
+  if (homeAssistant) broker.attach(homeAssistant);
 
   store.on("status", (s) => log.info("device_status", { device: s.deviceId, online: s.online, previous: s.previous }));
   if (history) {
@@ -118,10 +130,12 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     store,
     broker,
     ...(history ? { history } : {}),
+    ...(homeAssistant ? { homeAssistant } : {}),
     close() {
       closing ??= (async () => {
         alerter?.stop();
         sensorAlerter?.stop();
+        homeAssistant?.stop();
         web.closeStreams();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -8,7 +8,7 @@ import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
-import type { OutputValue } from "../../protocol";
+import { type OutputValue, aclModel } from "../../protocol";
 import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
 
 export const ATTACK_PASSWORD = "attack-suite-password";
@@ -28,6 +28,8 @@ export interface Applied {
 
 export interface SimDevice {
   id: string;
+  /** The service's state directory: a simulated input `<name>` is pressed by writing `<name>.input`. */
+  dir: string;
   readonly service: DeviceService;
   /** Every command the running service applied, in order (kept across restarts). */
   applied: Applied[];
@@ -64,6 +66,7 @@ export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): P
   let service = await start();
   return {
     id: spec.id,
+    dir,
     get service() {
       return service;
     },
@@ -94,9 +97,23 @@ export interface AttackStack {
   cleanup(): Promise<void>;
 }
 
+export interface AttackStackOptions {
+  /** Integrations.homeAssistant on: the web app announces every device, the broker knows the HA identity. */
+  homeAssistant?: boolean;
+  /** Shortest time between two republishes of the Home Assistant configs (apps/web/homeassistant.ts). */
+  homeAssistantMinIntervalMs?: number;
+}
+
 /** Broker, web app (knowing every device) and one device service per spec, all connected. */
-export async function startAttackStack(name: string, specs: readonly SimDeviceSpec[]): Promise<AttackStack> {
-  const broker = await startTestBroker(name);
+export async function startAttackStack(
+  name: string,
+  specs: readonly SimDeviceSpec[],
+  opts: AttackStackOptions = {},
+): Promise<AttackStack> {
+  const webDevices = specs.map((s) => ({ id: s.id, outputs: s.outputs ?? ["led"], inputs: s.inputs ?? [] }));
+  const broker = await startTestBroker(name, {
+    acl: aclModel([], opts.homeAssistant ? { homeAssistant: webDevices } : {}),
+  });
   const devices: Record<string, SimDevice> = {};
   let web: RunningWeb | undefined;
   try {
@@ -107,10 +124,19 @@ export async function startAttackStack(name: string, specs: readonly SimDeviceSp
       {
         listen: { host: "127.0.0.1", port: 0 },
         broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
-        devices: specs.map((s) => ({ id: s.id, outputs: s.outputs ?? ["led"], inputs: s.inputs ?? [] })),
+        devices: webDevices,
+        ...(opts.homeAssistant ? { homeAssistant: {} } : {}),
         cookieSecure: false,
       },
-      { password: ATTACK_PASSWORD, sessionSecret: SESSION_SECRET, logger: log, reconnectMinMs: 200 },
+      {
+        password: ATTACK_PASSWORD,
+        sessionSecret: SESSION_SECRET,
+        logger: log,
+        reconnectMinMs: 200,
+        ...(opts.homeAssistantMinIntervalMs !== undefined
+          ? { homeAssistantMinIntervalMs: opts.homeAssistantMinIntervalMs }
+          : {}),
+      },
     );
     const running = web;
     await eventually(

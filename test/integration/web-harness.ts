@@ -7,7 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { type Pem, createCa, issueCert } from "../../infra/render/x509";
-import { aclModel } from "../../protocol";
+import { type AclModel, aclModel } from "../../protocol";
 import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
 
 export interface ClientFiles {
@@ -31,7 +31,8 @@ export interface TestBroker {
   cleanup(): Promise<void>;
 }
 
-export async function startTestBroker(name = "web"): Promise<TestBroker> {
+/** acl: the broker's ACL model (default: protocol's aclModel for a stack without bridges or integrations). */
+export async function startTestBroker(name = "web", opts: { acl?: AclModel } = {}): Promise<TestBroker> {
   const tmp = tempDir(name);
   chmodSync(tmp.dir, 0o755);
   const ca: Pem = await createCa({ commonName: "diy test CA", days: 2 });
@@ -54,7 +55,7 @@ export async function startTestBroker(name = "web"): Promise<TestBroker> {
   giveToDaemon(data, "mosquitto");
   const port = await freePort();
   const aclFile = join(tmp.dir, "acl");
-  writeFileSync(aclFile, renderMosquittoAcl({ ...aclModel([]), source: "web integration test" }));
+  writeFileSync(aclFile, renderMosquittoAcl({ ...(opts.acl ?? aclModel([])), source: "web integration test" }));
   const conf = join(tmp.dir, "mosquitto.conf");
   writeFileSync(
     conf,
