@@ -59,6 +59,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
   readonly server: Server;
   /** One provisioning component per configured device (infra/devices.ts). */
   readonly devices: DeviceProvisioning[];
+  /** Home Assistant's MQTT client certificate and key (key secret), when integrations.homeAssistant is on. */
+  readonly homeAssistant?: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
   /** Bridge id -> { child id -> password on the bridge's LAN listener } (secret): for the children's sketches. */
   readonly bridgeLanPasswords: pulumi.Output<Record<string, Record<string, string>>>;
 
@@ -80,6 +82,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         domain: s.domain,
         clientIds: s.devices.map((d) => d.id),
         bridgeIds: bridgesOf(s.devices).map((b) => b.id),
+        homeAssistant: s.integrations.homeAssistant,
         validityDays: s.certValidityDays,
         earlyRenewalDays: s.certEarlyRenewalDays,
         rotation: s.certRotation,
@@ -87,6 +90,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
       child,
     );
     this.pki = pki;
+    if (pki.homeAssistant)
+      this.homeAssistant = { certPem: pki.homeAssistant.certPem, keyPem: pulumi.secret(pki.homeAssistant.keyPem) };
 
     // Operations (infra/crl.ts, infra/dns.ts; the alert/Let's Encrypt/dynamic-DNS files and timers come
     // from infra/render/ops.ts through serverFilesInput): the CRL of revoked devices, the domain's A record.

@@ -89,6 +89,15 @@ export interface DeviceSettings {
   retainOnDelete?: boolean;
 }
 
+/** Optional integrations with other home software (stack key `integrations`). */
+export interface IntegrationSettings {
+  /**
+   * Home Assistant: every device announced over MQTT discovery by the web app, and one more client
+   * certificate (CN homeassistant) with its own narrow ACL for Home Assistant's MQTT integration.
+   */
+  homeAssistant: boolean;
+}
+
 export interface Settings {
   instanceType: string;
   /** Derived from instanceType: Graviton types (t4g) run arm64 AMIs. */
@@ -131,6 +140,7 @@ export interface Settings {
   historyMaxMegabytes?: number;
   deviceSshPrivateKey?: pulumi.Output<string>;
   devices: DeviceSettings[];
+  integrations: IntegrationSettings;
   tags: Record<string, string>;
 }
 
@@ -335,6 +345,14 @@ export const KEYS = {
     description: "Boards to provision: [{ id, host, port, user, hostKey, board, outputs, inputs, sensors, bridge }].",
     example:
       '\'[{"id":"pi1","host":"192.0.2.21","board":"raspberrypi","outputs":[{"name":"led"}],"inputs":[{"name":"button"}]}]\'',
+  },
+  integrations: {
+    type: "object",
+    default: {},
+    description:
+      "Integrations: { homeAssistant: { enabled: true } } announces every device to Home Assistant (MQTT discovery) and issues it a client certificate (CN homeassistant).",
+    example: '\'{"homeAssistant":{"enabled":true}}\'',
+    fix: `pulumi config set --path '${NAMESPACE}:integrations.homeAssistant.enabled' true`,
   },
   tags: {
     type: "object",
@@ -751,6 +769,14 @@ const deviceSchema = z.strictObject({
   retainOnDelete: boolLike("retainOnDelete").optional(),
 });
 
+const integrationsSchema = z.strictObject({
+  homeAssistant: z
+    .strictObject({
+      enabled: boolLike("enabled"),
+    })
+    .optional(),
+});
+
 /** The program adds a Name tag to every resource it tags, so one of EC2's 50 tags per resource is taken. */
 export const MAX_USER_TAGS = TAGS_PER_RESOURCE_MAX - 1;
 
@@ -1121,6 +1147,14 @@ export function parseSettings(
     } else revokedDevices.push(id);
   }
 
+  let integrations: IntegrationSettings = { homeAssistant: false };
+  const integrationsJson = present("integrations") ? get("integrations", (v) => asJson(v, "object")) : {};
+  if (integrationsJson !== undefined) {
+    const r = integrationsSchema.safeParse(integrationsJson, { reportInput: true });
+    if (!r.success) problems.push(...zodProblems("integrations", r.error));
+    else integrations = { homeAssistant: r.data.homeAssistant?.enabled === true };
+  }
+
   let tags: Record<string, string> = {};
   const tagsJson = present("tags") ? get("tags", (v) => asJson(v, "object")) : {};
   if (tagsJson !== undefined) {
@@ -1178,6 +1212,7 @@ export function parseSettings(
     historyMaxMegabytes,
     deviceSshPrivateKey,
     devices,
+    integrations,
     tags,
   };
 }

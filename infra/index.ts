@@ -30,3 +30,6 @@ export const adminPrivateKey = pulumi.secret(cloud.adminPrivateKey);
 export const webPassword = cloud.webPasswordGenerated ? pulumi.secret(cloud.webPassword) : undefined;
 /** Bridge id -> { child id -> password for the bridge's LAN listener } for the children's sketches; only with bridges. */
 export const bridgeLanPasswords = settings.devices.some((d) => d.bridge) ? cloud.bridgeLanPasswords : undefined;
+/** Home Assistant's MQTT client certificate (public) and key (secret), with integrations.homeAssistant on. */
+export const homeAssistantCertPem = cloud.homeAssistant?.certPem;
+export const homeAssistantKeyPem = cloud.homeAssistant ? pulumi.secret(cloud.homeAssistant.keyPem) : undefined;

@@ -2,6 +2,7 @@
 // and `npm run render` (scripts/render.ts), so what is inspected is what ships.
 import { aclModel } from "../protocol";
 import { type DeviceSettings, type Settings, historySettings } from "./config";
+import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import { renderOpsPush } from "./render/ops";
@@ -36,6 +37,21 @@ export function webDevices(devices: readonly DeviceSettings[]): WebDeviceEntry[]
       : []),
     ...(d.bridge?.children ?? []).map((c) => ({ id: c.id, outputs: [...c.outputs], inputs: [...c.inputs] })),
   ]);
+}
+
+/**
+ * The web app's `homeAssistant` section: how Home Assistant names the model of each device it shows
+ * (the board; a bridge child: the bridge it talks through, also linked as via_device).
+ */
+export function webHomeAssistant(devices: readonly DeviceSettings[]): {
+  devices: Record<string, { model: string; via?: string }>;
+} {
+  const entries = devices.flatMap((d) => [
+    [d.id, { model: BOARD_PROFILES[d.board].title }] as const,
+    ...(d.bridge?.children ?? []).map((c) => [c.id, { model: `MQTT device via bridge ${d.id}`, via: d.id }] as const),
+  ]);
+  const shown = new Set(webDevices(devices).map((d) => d.id));
+  return { devices: Object.fromEntries(entries.filter(([id]) => shown.has(id))) };
 }
 
 /** fail2ban's settings from the stack: never ban the admins' own networks; mail bans when mail is set up. */
@@ -81,7 +97,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     source: v.source,
     hostname: s.domain ?? SERVER_HOSTNAME,
     pki: v.pki,
-    acl: aclModel(bridgesOf(s.devices)),
+    acl: aclModel(bridgesOf(s.devices), s.integrations.homeAssistant ? { homeAssistant: webDevices(s.devices) } : {}),
     nginx: { serverName: s.domain ?? "_" },
     postfix: {
       relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,
@@ -102,6 +118,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
         },
         devices: webDevices(s.devices),
         history: { file: SERVER_WEB_PATHS.history, ...historySettings(s) },
+        ...(s.integrations.homeAssistant ? { homeAssistant: webHomeAssistant(s.devices) } : {}),
         publicOrigin: v.webUrl,
         cookieSecure: true,
         // apps/web/alerts.ts: device offline/online mails through the local postfix (logged only without an address)

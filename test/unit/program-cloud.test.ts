@@ -125,14 +125,17 @@ for (const [stack, raw] of Object.entries(STACKS)) {
       }
     });
 
-    test("issues one client certificate per device and per bridge connection, plus server and web", () => {
+    test("issues one client certificate per device and per bridge connection, plus server and web (and Home Assistant when on)", () => {
       const certs = ctx.h.ofType("tls:index/locallySignedCert:LocallySignedCert");
       const bridges = ctx.settings.devices.filter((d) => d.bridge);
-      assert.equal(certs.length, ctx.settings.devices.length + bridges.length + 2);
+      const ha = ctx.settings.integrations.homeAssistant;
+      assert.equal(certs.length, ctx.settings.devices.length + bridges.length + 2 + (ha ? 1 : 0));
       const cns = ctx.h.ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject.commonName as string);
       for (const d of ctx.settings.devices) assert.ok(cns.includes(d.id), `no certificate for ${d.id}`);
       for (const b of bridges) assert.ok(cns.includes(bridgeIdentity(b.id)), `no bridge certificate for ${b.id}`);
       assert.ok(cns.includes("web"));
+      assert.equal(cns.includes("homeassistant"), ha);
+      assert.equal(ctx.cloud.homeAssistant !== undefined, ha);
       // Bridge children talk plain MQTT to their bridge: no certificate of their own.
       for (const d of ctx.settings.devices) for (const c of d.bridge?.children ?? []) assert.ok(!cns.includes(c.id));
     });

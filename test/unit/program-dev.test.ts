@@ -45,6 +45,8 @@ describe("infra/index.ts with the dev stack", () => {
       "caCertPem",
       "adminPrivateKey",
       "webPassword",
+      "homeAssistantCertPem",
+      "homeAssistantKeyPem",
     ]) {
       assert.ok(k in program, `missing output ${k}`);
     }
@@ -66,16 +68,25 @@ describe("infra/index.ts with the dev stack", () => {
     assert.equal(await isSecret(program.adminPrivateKey), true);
     assert.ok(program.webPassword, "the dev stack sets no webPassword, so one is generated and exported");
     assert.equal(await isSecret(program.webPassword as pulumi.Output<string>), true);
+    // Home Assistant (on in the dev stack): its certificate is public, its key a secret.
+    const haCert = program.homeAssistantCertPem as pulumi.Output<string>;
+    assert.equal(await isSecret(haCert), false);
+    assert.match(await value(haCert), /BEGIN CERTIFICATE/);
+    assert.doesNotMatch(await value(haCert), /PRIVATE KEY/);
+    const haKey = program.homeAssistantKeyPem as pulumi.Output<string>;
+    assert.equal(await isSecret(haKey), true);
+    assert.match(await value(haKey), /PRIVATE KEY/);
     assert.ok(program.bridgeLanPasswords, "the dev stack has a bridge");
     assert.equal(await isSecret(program.bridgeLanPasswords as pulumi.Output<unknown>), true);
   });
 
-  test("creates one client certificate for each of pi1, bbb1, bridge1 and bridge1's bridge connection (not for the bridge child)", () => {
+  test("creates one client certificate for each of pi1, bbb1, bridge1, bridge1's bridge connection and Home Assistant (not for the bridge child)", () => {
     const cns = h.ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject.commonName);
     assert.deepEqual(cns.filter((cn) => !["server", "web"].includes(cn)).sort(), [
       "bbb1",
       "bridge1",
       "bridge1:bridge",
+      "homeassistant",
       "pi1",
     ]);
   });

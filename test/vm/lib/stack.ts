@@ -53,6 +53,7 @@ export const SETTINGS: Settings = {
   certRotation: "0",
   revokedDevices: [],
   devices: [DEVICE],
+  integrations: { homeAssistant: false },
   tags: {},
 };
 
