@@ -1,6 +1,7 @@
 // Pure decisions from Settings to the server renderers' inputs, shared by the Pulumi program (cloud.ts)
 // and `npm run render` (scripts/render.ts), so what is inspected is what ships.
-import { aclModel } from "../protocol";
+import { sensorUnit } from "../device/sensors/config";
+import { type AclDevice, aclModel } from "../protocol";
 import { type DeviceSettings, type Settings, historySettings } from "./config";
 import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
@@ -39,15 +40,32 @@ export function webDevices(devices: readonly DeviceSettings[]): WebDeviceEntry[]
   ]);
 }
 
+/** What Home Assistant sees, for the broker ACL: the page's devices with their names. */
+export function homeAssistantAclDevices(devices: readonly DeviceSettings[]): AclDevice[] {
+  return webDevices(devices).map((d) => ({
+    id: d.id,
+    outputs: d.outputs,
+    inputs: d.inputs,
+    sensors: (d.sensors ?? []).map((x) => x.name),
+  }));
+}
+
 /**
  * The web app's `homeAssistant` section: how Home Assistant names the model of each device it shows
- * (the board; a bridge child: the bridge it talks through, also linked as via_device).
+ * (the board; a bridge child: the bridge it talks through, also linked as via_device), and the unit of
+ * each sensor (the one the device service publishes with: device/sensors/config.ts sensorUnit).
  */
 export function webHomeAssistant(devices: readonly DeviceSettings[]): {
-  devices: Record<string, { model: string; via?: string }>;
+  devices: Record<string, { model: string; via?: string; units?: Record<string, string> }>;
 } {
   const entries = devices.flatMap((d) => [
-    [d.id, { model: BOARD_PROFILES[d.board].title }] as const,
+    [
+      d.id,
+      {
+        model: BOARD_PROFILES[d.board].title,
+        ...(d.sensors?.length ? { units: Object.fromEntries(d.sensors.map((x) => [x.name, sensorUnit(x)])) } : {}),
+      },
+    ] as const,
     ...(d.bridge?.children ?? []).map((c) => [c.id, { model: `MQTT device via bridge ${d.id}`, via: d.id }] as const),
   ]);
   const shown = new Set(webDevices(devices).map((d) => d.id));
@@ -97,7 +115,10 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     source: v.source,
     hostname: s.domain ?? SERVER_HOSTNAME,
     pki: v.pki,
-    acl: aclModel(bridgesOf(s.devices), s.integrations.homeAssistant ? { homeAssistant: webDevices(s.devices) } : {}),
+    acl: aclModel(
+      bridgesOf(s.devices),
+      s.integrations.homeAssistant ? { homeAssistant: homeAssistantAclDevices(s.devices) } : {},
+    ),
     nginx: { serverName: s.domain ?? "_" },
     postfix: {
       relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,

@@ -40,11 +40,12 @@ export interface AclDevice {
   id: string;
   outputs: readonly string[];
   inputs: readonly string[];
+  sensors?: readonly string[];
 }
 
 /**
  * The Home Assistant identity: what the web app may do with devices, narrowed to the configured
- * devices and names (command each output, read its state, each input, each status), plus reading our
+ * devices and names (command each output, read its state, each input, sensor and status), plus reading our
  * discovery configs and publishing its own birth and Last Will on `homeassistant/status`. It cannot
  * write a discovery config, a state, an input or a status, and reads no other topic.
  */
@@ -57,6 +58,7 @@ export function homeAssistantUserRules(devices: readonly AclDevice[]): AclRule[]
         { access: "read" as const, topic: topics.state(d.id, o) },
       ]),
       ...d.inputs.map((i) => ({ access: "read" as const, topic: topics.input(d.id, i) })),
+      ...(d.sensors ?? []).map((x) => ({ access: "read" as const, topic: topics.sensor(d.id, x) })),
     ]),
     ...haTopics.ourConfigs().map((topic) => ({ access: "read" as const, topic })),
     { access: "write", topic: HA_STATUS_TOPIC },

@@ -28,10 +28,10 @@ export const HA_ORIGIN_NAME = "DIY Device Cloud";
 /**
  * Components this stack announces: an output is a `switch`, an input an `event` (its messages are
  * edges, `pressed`/`released`, never retained: Home Assistant's event entity is made for that, where a
- * `binary_sensor` would read "unknown" after every Home Assistant restart until the next edge).
- * Every component ever announced stays listed here, so the web app can still clear old configs.
+ * `binary_sensor` would read "unknown" after every Home Assistant restart until the next edge), a sensor
+ * a `sensor`. Every component ever announced stays listed here, so the web app can still clear old configs.
  */
-export const HA_COMPONENTS = ["switch", "event"] as const;
+export const HA_COMPONENTS = ["switch", "event", "sensor"] as const;
 export type HaComponent = (typeof HA_COMPONENTS)[number];
 
 /**
@@ -75,7 +75,12 @@ export interface HaDevice {
   via?: string;
   outputs: readonly string[];
   inputs: readonly string[];
+  /** Numeric sensors and the unit each publishes with (none: Home Assistant shows the value as text). */
+  sensors?: readonly { name: string; unit?: string }[];
 }
+
+/** Home Assistant's temperature units (sensor DEVICE_CLASS_UNITS[temperature]): such a sensor gets that class. */
+export const HA_TEMPERATURE_UNITS: readonly string[] = ["°C", "°F", "K"];
 
 export interface HaDiscoveryInput {
   devices: readonly HaDevice[];
@@ -167,6 +172,24 @@ export function haDiscoveryConfigs(input: HaDiscoveryInput): HaDiscoveryConfig[]
         {
           value_template: '{"event_type":"{{ value_json.value }}"}',
           event_types: [...InputPayload.shape.value.options],
+          qos: 1,
+        },
+      );
+    }
+    for (const sensor of d.sensors ?? []) {
+      // A reading is {"value":<number>,"unit":...,"at":...}, retained; state_class measurement gives
+      // Home Assistant's long-term statistics (sensor.py, sensor entity docs).
+      const unit = sensor.unit;
+      add(
+        "sensor",
+        d,
+        sensor.name,
+        { state_topic: topics.sensor(d.id, sensor.name) },
+        {
+          value_template: "{{ value_json.value }}",
+          ...(unit ? { unit_of_measurement: unit } : {}),
+          ...(unit && HA_TEMPERATURE_UNITS.includes(unit) ? { device_class: "temperature" } : {}),
+          state_class: "measurement",
           qos: 1,
         },
       );

@@ -64,9 +64,19 @@ export type HistoryConfig = z.infer<typeof HistoryConfig>;
  * Home Assistant. The broker must grant the web identity our discovery topics (protocol/acl.ts).
  */
 export const HomeAssistantConfig = z.strictObject({
-  /** Per device id: the model line Home Assistant shows, and the bridge board a child talks through. */
+  /**
+   * Per device id: the model line Home Assistant shows, the bridge board a child talks through, and the
+   * unit each sensor publishes with (Home Assistant's unit_of_measurement).
+   */
   devices: z
-    .record(deviceId, z.strictObject({ model: z.string().min(1).max(64), via: deviceId.optional() }))
+    .record(
+      deviceId,
+      z.strictObject({
+        model: z.string().min(1).max(64),
+        via: deviceId.optional(),
+        units: z.record(ioName, z.string().min(1).max(16)).optional(),
+      }),
+    )
     .default({}),
 });
 export type HomeAssistantConfig = z.infer<typeof HomeAssistantConfig>;

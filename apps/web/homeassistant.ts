@@ -29,7 +29,7 @@ export const REPUBLISH_MIN_INTERVAL_MS = 10_000;
 /** Model shown when the stack says nothing about a device. */
 export const DEFAULT_HA_MODEL = "DIY device";
 
-/** Home Assistant's view of the configured devices: the page's label as name, model and bridge from config. */
+/** Home Assistant's view of the configured devices: the page's label as name; model, bridge and units from config. */
 export function haDevices(config: Pick<WebConfig, "devices" | "homeAssistant">): HaDevice[] {
   const extra = config.homeAssistant?.devices ?? {};
   return config.devices.map((d) => {
@@ -41,6 +41,11 @@ export function haDevices(config: Pick<WebConfig, "devices" | "homeAssistant">):
       ...(e?.via ? { via: e.via } : {}),
       outputs: d.outputs,
       inputs: d.inputs,
+      ...(d.sensors.length
+        ? {
+            sensors: d.sensors.map((x) => ({ name: x.name, ...(e?.units?.[x.name] ? { unit: e.units[x.name] } : {}) })),
+          }
+        : {}),
     };
   });
 }

@@ -83,6 +83,6 @@ export const SensorConfig = z
 export type SensorConfig = z.infer<typeof SensorConfig>;
 
 /** The unit a sensor publishes with. */
-export function sensorUnit(s: SensorConfig): string {
+export function sensorUnit(s: Pick<SensorConfig, "unit">): string {
   return s.unit ?? TEMPERATURE_UNIT;
 }

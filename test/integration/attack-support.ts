@@ -18,6 +18,8 @@ export interface SimDeviceSpec {
   id: string;
   outputs?: string[];
   inputs?: string[];
+  /** Simulated sensors sampled every second; `<name>.value` in the device's dir sets the reading. */
+  sensors?: { name: string; unit?: string }[];
 }
 
 export interface Applied {
@@ -52,6 +54,12 @@ export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): P
     broker: { url: broker.url, ca: broker.caFile, cert: creds.cert, key: creds.key },
     outputs: outputs.map((name) => ({ name, safeState: "off", backend: { type: "simulated" } })),
     inputs: (spec.inputs ?? []).map((name) => ({ name, backend: { type: "simulated" } })),
+    sensors: (spec.sensors ?? []).map((x) => ({
+      name: x.name,
+      ...(x.unit ? { unit: x.unit } : {}),
+      intervalSeconds: 1,
+      backend: { type: "simulated", file: join(dir, `${x.name}.value`) },
+    })),
     stateDir: dir,
   });
   const applied: Applied[] = [];
@@ -110,9 +118,15 @@ export async function startAttackStack(
   specs: readonly SimDeviceSpec[],
   opts: AttackStackOptions = {},
 ): Promise<AttackStack> {
-  const webDevices = specs.map((s) => ({ id: s.id, outputs: s.outputs ?? ["led"], inputs: s.inputs ?? [] }));
+  const webDevices = specs.map((s) => ({
+    id: s.id,
+    outputs: s.outputs ?? ["led"],
+    inputs: s.inputs ?? [],
+    sensors: (s.sensors ?? []).map((x) => ({ name: x.name })),
+  }));
+  const aclDevices = webDevices.map((d) => ({ ...d, sensors: d.sensors.map((x) => x.name) }));
   const broker = await startTestBroker(name, {
-    acl: aclModel([], opts.homeAssistant ? { homeAssistant: webDevices } : {}),
+    acl: aclModel([], opts.homeAssistant ? { homeAssistant: aclDevices } : {}),
   });
   const devices: Record<string, SimDevice> = {};
   let web: RunningWeb | undefined;
@@ -125,7 +139,21 @@ export async function startAttackStack(
         listen: { host: "127.0.0.1", port: 0 },
         broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
         devices: webDevices,
-        ...(opts.homeAssistant ? { homeAssistant: {} } : {}),
+        ...(opts.homeAssistant
+          ? {
+              homeAssistant: {
+                devices: Object.fromEntries(
+                  specs.map((s) => [
+                    s.id,
+                    {
+                      model: "simulated board",
+                      units: Object.fromEntries((s.sensors ?? []).map((x) => [x.name, x.unit ?? "°C"])),
+                    },
+                  ]),
+                ),
+              },
+            }
+          : {}),
         cookieSecure: false,
       },
       {

@@ -12,6 +12,7 @@ import {
   aclModel,
   encodeCommand,
   encodeInput,
+  encodeSensor,
   encodeState,
   haTopics,
   topics,
@@ -19,10 +20,10 @@ import {
 import { type Received, collect, publish, settle, subscribe, until } from "./broker-support";
 import { type TestBroker, startTestBroker } from "./web-harness";
 
-// Home Assistant sees pi1 (led, button) and pi2 (led); pi3 is a device of the stack it is not shown.
+// Home Assistant sees pi1 (led, button, temp) and pi2 (led); pi3 is a device of the stack it is not shown.
 const seen = [
-  { id: "pi1", outputs: ["led"], inputs: ["button"] },
-  { id: "pi2", outputs: ["led"], inputs: [] },
+  { id: "pi1", outputs: ["led"], inputs: ["button"], sensors: ["temp"] },
+  { id: "pi2", outputs: ["led"], inputs: [], sensors: [] },
 ];
 const NOT_AUTHORIZED = 135;
 const HA_SUBSCRIPTIONS = ["homeassistant/+/+/config", "homeassistant/+/+/+/config"];
@@ -63,7 +64,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     );
   });
 
-  it("lets Home Assistant read state, inputs and status of what it sees, our discovery configs, and announce itself", async () => {
+  it("lets Home Assistant read state, inputs, sensors and status of what it sees, our discovery configs, and announce itself", async () => {
     const ha = await as(HOME_ASSISTANT_CLIENT_ID);
     const web = await as(WEB_CLIENT_ID);
     const pi1 = await as("pi1");
@@ -74,17 +75,25 @@ describe("broker ACL: the Home Assistant identity", () => {
         ...HA_SUBSCRIPTIONS,
         topics.state("pi1", "led"),
         topics.input("pi1", "button"),
+        topics.sensor("pi1", "temp"),
         topics.status("pi1"),
       ]),
-      [1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1],
     );
     await subscribe(web, HA_STATUS_TOPIC);
     assert.deepEqual(await publish(pi1, topics.state("pi1", "led"), encodeState("on"), true), { ok: true });
     assert.deepEqual(await publish(pi1, topics.input("pi1", "button"), encodeInput("pressed")), { ok: true });
     assert.deepEqual(await publish(pi1, topics.status("pi1"), "online", true), { ok: true });
+    assert.deepEqual(await publish(pi1, topics.sensor("pi1", "temp"), encodeSensor(21.5, "°C")), { ok: true });
     const config = haTopics.config("switch", "pi1_led");
     assert.deepEqual(await publish(web, config, '{"name":"led"}', true), { ok: true });
-    for (const t of [topics.state("pi1", "led"), topics.input("pi1", "button"), topics.status("pi1"), config])
+    for (const t of [
+      topics.state("pi1", "led"),
+      topics.input("pi1", "button"),
+      topics.sensor("pi1", "temp"),
+      topics.status("pi1"),
+      config,
+    ])
       await until(() => haGot.find((m) => m.topic === t), `Home Assistant reading ${t}`);
     assert.deepEqual(await publish(ha, HA_STATUS_TOPIC, "online"), { ok: true });
     await until(
@@ -126,6 +135,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     await refused(ha, topics.state("pi1", "led"), encodeState("off"), true);
     await refused(ha, topics.input("pi1", "button"), encodeInput("pressed"));
     await refused(ha, topics.status("pi1"), "offline", true);
+    await refused(ha, topics.sensor("pi1", "temp"), encodeSensor(99, "°C"), true);
     await refused(ha, haTopics.config("switch", "pi1_led"), "", true); // removing an entity
     await refused(ha, haTopics.config("switch", "evil_led"), '{"name":"x"}', true); // adding one
     await settle();
@@ -145,6 +155,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     await publish(web, topics.set("pi3", "led"), encodeCommand({ value: "on", req: "page" }));
     await publish(pi3, topics.state("pi3", "led"), encodeState("on"), true);
     await publish(pi3, topics.status("pi3"), "online", true);
+    await publish(pi3, topics.sensor("pi3", "temp"), encodeSensor(30, "°C"));
     await until(() => haGot.find((m) => m.topic === topics.status("pi2")), "Home Assistant reading pi2's status");
     await settle(1000);
     const allowed = new Set([
@@ -152,6 +163,7 @@ describe("broker ACL: the Home Assistant identity", () => {
         topics.status(d.id),
         ...d.outputs.map((o) => topics.state(d.id, o)),
         ...d.inputs.map((i) => topics.input(d.id, i)),
+        ...d.sensors.map((x) => topics.sensor(d.id, x)),
       ]),
     ]);
     assert.deepEqual(

@@ -17,7 +17,14 @@ import {
   haDiscoveryConfigs,
   haTopics,
 } from "../../protocol";
-import { availableFrom, discover, eventFrom, switchCommand, switchStateFrom } from "../unit/homeassistant-double";
+import {
+  availableFrom,
+  discover,
+  eventFrom,
+  sensorStateFrom,
+  switchCommand,
+  switchStateFrom,
+} from "../unit/homeassistant-double";
 import { type AttackStack, startAttackStack } from "./attack-support";
 import { type Received, collect, publish, subscribe, until } from "./broker-support";
 import { type TestBroker, eventually, startTestBroker } from "./web-harness";
@@ -37,7 +44,7 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     stack = await startAttackStack(
       "ha-web",
       [
-        { id: "pi1", outputs: ["led"], inputs: ["button"] },
+        { id: "pi1", outputs: ["led"], inputs: ["button"], sensors: [{ name: "temp" }] },
         { id: "pi2", outputs: ["led"] },
       ],
       { homeAssistant: true, homeAssistantMinIntervalMs: 0 },
@@ -57,8 +64,15 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
       configs.map((c) => c.topic),
       haDiscoveryConfigs({
         devices: [
-          { id: "pi1", name: "pi1", model: "DIY device", outputs: ["led"], inputs: ["button"] },
-          { id: "pi2", name: "pi2", model: "DIY device", outputs: ["led"], inputs: [] },
+          {
+            id: "pi1",
+            name: "pi1",
+            model: "simulated board",
+            outputs: ["led"],
+            inputs: ["button"],
+            sensors: [{ name: "temp", unit: "°C" }],
+          },
+          { id: "pi2", name: "pi2", model: "simulated board", outputs: ["led"], inputs: [] },
         ],
       }).map((c) => c.topic),
     );
@@ -106,6 +120,20 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     await until(
       () => entity.some((m) => m.topic === config.state_topic && eventFrom(config, m.payload, m.retain) === "pressed"),
       "a pressed event",
+    );
+  });
+
+  it("reads a sensor's number as the device publishes it", async () => {
+    const temp = configs.find((c) => c.objectId === "pi1_temp");
+    assert.ok(temp);
+    const config = discover(temp.topic, temp.payload).config ?? {};
+    assert.deepEqual([config.unit_of_measurement, config.device_class], ["°C", "temperature"]);
+    const entity = collect(ha);
+    await subscribe(ha, String(config.state_topic));
+    writeFileSync(join(stack.devices.pi1?.dir ?? "", "temp.value"), "21.5\n");
+    await until(
+      () => entity.some((m) => m.topic === config.state_topic && sensorStateFrom(config, m.payload) === "21.5"),
+      "the sensor at 21.5",
     );
   });
 

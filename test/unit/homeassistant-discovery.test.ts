@@ -7,6 +7,7 @@ import {
   type HaDevice,
   MAX_PAYLOAD_BYTES,
   encodeInput,
+  encodeSensor,
   encodeState,
   haDiscoveryConfigs,
   haTopics,
@@ -22,11 +23,19 @@ import {
   discover,
   eventFrom,
   renderTemplates,
+  sensorStateFrom,
   switchCommand,
   switchStateFrom,
 } from "./homeassistant-double";
 
-const pi1: HaDevice = { id: "pi1", name: "Kitchen Pi", model: "Raspberry Pi", outputs: ["led"], inputs: ["button"] };
+const pi1: HaDevice = {
+  id: "pi1",
+  name: "Kitchen Pi",
+  model: "Raspberry Pi",
+  outputs: ["led"],
+  inputs: ["button"],
+  sensors: [{ name: "cpu", unit: "°C" }, { name: "level", unit: "mV" }, { name: "raw" }],
+};
 const arduino1: HaDevice = {
   id: "arduino1",
   name: "arduino1",
@@ -69,6 +78,27 @@ describe("Home Assistant discovery payloads (golden)", () => {
     );
   });
 
+  it("announces a sensor with its unit (a temperature unit adds the temperature class) as a measurement", () => {
+    const cpu = configs.find((c) => c.topic === "homeassistant/sensor/diy-device-cloud/pi1_cpu/config");
+    assert.ok(cpu);
+    assert.equal(
+      cpu.payload,
+      '{"~":"devices/pi1","name":"cpu","unique_id":"diy-device-cloud_sensor_pi1_cpu",' +
+        '"state_topic":"~/sensor/cpu","value_template":"{{ value_json.value }}",' +
+        '"unit_of_measurement":"°C","device_class":"temperature","state_class":"measurement","qos":1,' +
+        '"availability_topic":"~/status","payload_available":"online","payload_not_available":"offline",' +
+        '"device":{"identifiers":["diy-device-cloud_pi1"],"name":"Kitchen Pi","model":"Raspberry Pi"},' +
+        '"origin":{"name":"DIY Device Cloud"}}',
+    );
+    const level = JSON.parse(configs.find((c) => c.objectId === "pi1_level")?.payload ?? "{}");
+    assert.deepEqual([level.unit_of_measurement, level.device_class], ["mV", undefined]);
+    const raw = JSON.parse(configs.find((c) => c.objectId === "pi1_raw")?.payload ?? "{}");
+    assert.deepEqual(
+      [raw.unit_of_measurement, raw.device_class, raw.state_class],
+      [undefined, undefined, "measurement"],
+    );
+  });
+
   it("links a bridge child to its bridge (via_device) and announces nothing for a device without I/O", () => {
     const relay = configs.find((c) => c.objectId === "arduino1_relay");
     assert.deepEqual(JSON.parse(relay?.payload ?? "{}").device, {
@@ -77,12 +107,15 @@ describe("Home Assistant discovery payloads (golden)", () => {
       model: "MQTT device via bridge1",
       via_device: "diy-device-cloud_bridge1",
     });
-    assert.deepEqual(haDiscoveryConfigs({ devices: [{ ...pi1, outputs: [], inputs: [] }] }), []);
+    assert.deepEqual(haDiscoveryConfigs({ devices: [{ ...pi1, outputs: [], inputs: [], sensors: [] }] }), []);
     assert.deepEqual(
       configs.map((c) => c.topic),
       [
         "homeassistant/switch/diy-device-cloud/pi1_led/config",
         "homeassistant/event/diy-device-cloud/pi1_button/config",
+        "homeassistant/sensor/diy-device-cloud/pi1_cpu/config",
+        "homeassistant/sensor/diy-device-cloud/pi1_level/config",
+        "homeassistant/sensor/diy-device-cloud/pi1_raw/config",
         "homeassistant/switch/diy-device-cloud/arduino1_relay/config",
       ],
     );
@@ -120,6 +153,16 @@ describe("Home Assistant discovery payloads against Home Assistant's rules (home
       () => discover(configs[1]?.topic ?? "", JSON.stringify({ ...ev, event_types: undefined })),
       /event_types/,
     );
+    const cpu = configs.find((c) => c.objectId === "pi1_cpu");
+    const sensor = JSON.parse(cpu?.payload ?? "{}") as Record<string, unknown>;
+    assert.throws(
+      () => discover(cpu?.topic ?? "", JSON.stringify({ ...sensor, unit_of_measurement: "mV" })),
+      /not valid/,
+    );
+    assert.throws(
+      () => discover(cpu?.topic ?? "", JSON.stringify({ ...sensor, state_topic: undefined })),
+      /state_topic/,
+    );
     assert.throws(() => discover("homeassistant/switch/diy device/x/config", configs[0]?.payload ?? ""), /illegal/);
     assert.throws(() => discover("homeassistant/switch/x/config", "not json"), /Unable to parse JSON/);
   });
@@ -155,6 +198,14 @@ describe("Home Assistant discovery payloads against Home Assistant's rules (home
     assert.equal(eventFrom(config, encodeInput("pressed"), false), "pressed");
     assert.equal(eventFrom(config, encodeInput("released"), false), "released");
     assert.equal(eventFrom(config, encodeInput("pressed"), true), undefined);
+  });
+
+  it("Home Assistant's sensor takes the number our device publishes", () => {
+    const cpu = configs.find((c) => c.objectId === "pi1_cpu");
+    const config = discover(cpu?.topic ?? "", cpu?.payload ?? "").config ?? {};
+    assert.equal(config.state_topic, topics.sensor("pi1", "cpu"));
+    assert.equal(sensorStateFrom(config, encodeSensor(48.3, "°C")), "48.3");
+    assert.equal(sensorStateFrom(config, encodeSensor(-0.5, "°C")), "-0.5");
   });
 
   it("availability follows the status the device retains and its Last Will", () => {
@@ -198,6 +249,7 @@ describe("Home Assistant discovery topics and sizes", () => {
     assert.deepEqual(haTopics.ourConfigs(), [
       "homeassistant/switch/diy-device-cloud/+/config",
       "homeassistant/event/diy-device-cloud/+/config",
+      "homeassistant/sensor/diy-device-cloud/+/config",
     ]);
   });
 
@@ -212,6 +264,10 @@ describe("Home Assistant discovery topics and sizes", () => {
       via: fc.option(id, { nil: undefined }),
       outputs: fc.uniqueArray(name, { maxLength: 3 }),
       inputs: fc.uniqueArray(name, { maxLength: 3 }),
+      sensors: fc.uniqueArray(
+        fc.record({ name, unit: fc.option(fc.string({ minLength: 1, maxLength: 16 }), { nil: undefined }) }),
+        { selector: (x) => x.name, maxLength: 2 },
+      ),
     });
     fc.assert(
       fc.property(fc.uniqueArray(device, { selector: (d) => d.id, maxLength: 4 }), (devices) => {
@@ -231,6 +287,7 @@ describe("Home Assistant discovery topics and sizes", () => {
       via: "b".repeat(32),
       outputs: ["c".repeat(32)],
       inputs: ["d".repeat(32)],
+      sensors: [{ name: "e".repeat(32), unit: "U".repeat(16) }],
     };
     for (const c of haDiscoveryConfigs({ devices: [longest] }))
       assert.ok(Buffer.byteLength(c.payload) <= MAX_PAYLOAD_BYTES);

@@ -17,6 +17,9 @@
 // - switch.py: payload_on "ON" / payload_off "OFF" defaults, state_on/state_off default to them; the rendered
 //   value_template is compared with state_on/state_off; turn_on publishes payload_on (command_template
 //   unset) with the configured qos and retain.
+// - sensor.py: unit_of_measurement, device_class, state_class, expire_after, force_update, options (enum
+//   sensors only), suggested_display_precision; a unit outside DEVICE_CLASS_UNITS of the device class is
+//   refused (logged as "will stop working", so refused here); the state is the rendered value_template.
 // - event.py: event_types Required; the value_template output must be a JSON object with `event_type`,
 //   one of event_types; retained messages are ignored.
 // - util.py: valid_topic (UTF-8, 1..65535 bytes, no NUL, no control or non-characters), valid_publish_topic
@@ -30,7 +33,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { z } from "zod";
 
-export const SUPPORTED_COMPONENTS = ["switch", "event", "sensor", "binary_sensor"] as const;
+/** homeassistant/components/sensor/const.py DEVICE_CLASS_UNITS, for the classes we use. */
+const DEVICE_CLASS_UNITS: Record<string, readonly string[]> = { temperature: ["°C", "°F", "K"] };
 const TOPIC_MATCHER = /^(?<component>\w+)\/(?:(?<node>[a-zA-Z0-9_-]+)\/)?(?<object>[a-zA-Z0-9_-]+)\/config$/;
 
 function topicProblem(t: string): string | undefined {
@@ -137,6 +141,33 @@ const SCHEMAS = {
     value_template: template.optional(),
     device_class: z.enum(["outlet", "switch"]).nullable().optional(),
   }),
+  sensor: z
+    .strictObject({
+      ...common,
+      state_topic: subscribeTopic,
+      value_template: template.optional(),
+      device_class: z.string().nullable().optional(),
+      expire_after: z.number().int().positive().optional(),
+      force_update: z.boolean().optional(),
+      last_reset_value_template: template.optional(),
+      options: z.array(z.string()).optional(),
+      suggested_display_precision: z.number().int().min(0).optional(),
+      state_class: z.enum(["measurement", "measurement_angle", "total", "total_increasing"]).nullable().optional(),
+      unit_of_measurement: z.string().nullable().optional(),
+    })
+    .superRefine((c, ctx) => {
+      const units = c.device_class ? DEVICE_CLASS_UNITS[c.device_class] : undefined;
+      if (units && c.unit_of_measurement != null && !units.includes(c.unit_of_measurement))
+        ctx.addIssue({
+          code: "custom",
+          message: `The unit of measurement \`${c.unit_of_measurement}\` is not valid together with device class \`${c.device_class}\``,
+        });
+      if (c.options !== undefined && (c.state_class || c.unit_of_measurement))
+        ctx.addIssue({
+          code: "custom",
+          message: "options is not allowed together with state_class or unit_of_measurement",
+        });
+    }),
   event: z.strictObject({
     ...common,
     state_topic: subscribeTopic,
@@ -267,6 +298,12 @@ export function switchCommand(
     qos: typeof config.qos === "number" ? config.qos : 0,
     retain: config.retain === true,
   };
+}
+
+/** sensor.py: the state a reading gives the sensor (the rendered value_template). */
+export function sensorStateFrom(config: Record<string, unknown>, payload: string): string | undefined {
+  if (typeof config.value_template !== "string") return payload;
+  return renderTemplates([{ template: config.value_template, payload }])[0] ?? undefined;
 }
 
 /** event.py _event_received: the event type a message triggers, or undefined when it is ignored. */

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseWebConfig } from "../../apps/web/config";
 import { haDevices } from "../../apps/web/homeassistant";
 import { parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { BOARD_PROFILES } from "../../infra/render/device-board";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { serverFilesInput } from "../../infra/server-input";
 import { readStackFile } from "../../infra/stack-file";
@@ -21,6 +22,15 @@ function devSettings(integrations?: unknown): Settings {
     smtpPassword: "relay-password",
   };
   if (integrations !== undefined) raw.integrations = JSON.stringify(integrations);
+  // Two sensors on pi1: the CPU temperature (°C by default) and a file in millivolts.
+  const devices = JSON.parse(String(raw.devices)) as { id: string; sensors?: unknown[] }[];
+  const pi1 = devices.find((d) => d.id === "pi1");
+  assert.ok(pi1);
+  pi1.sensors = [
+    { name: "cpu", backend: { type: "cpu-thermal" } },
+    { name: "level", unit: "mV", backend: { type: "file", path: "/sys/bus/iio/devices/iio:device0/in_voltage0_raw" } },
+  ];
+  raw.devices = JSON.stringify(devices);
   return parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
 }
 
@@ -52,7 +62,11 @@ describe("server files with integrations.homeAssistant", () => {
       "topic read devices/pi1/status",
       "topic write devices/pi1/out/led/set",
       "topic read devices/pi1/out/led/state",
+      "topic write devices/pi1/out/act/set",
+      "topic read devices/pi1/out/act/state",
       "topic read devices/pi1/in/button",
+      "topic read devices/pi1/sensor/cpu",
+      "topic read devices/pi1/sensor/level",
       "topic read devices/bbb1/status",
       "topic write devices/bbb1/out/led/set",
       "topic read devices/bbb1/out/led/state",
@@ -62,23 +76,25 @@ describe("server files with integrations.homeAssistant", () => {
       "topic read devices/arduino1/in/door",
       "topic read homeassistant/switch/diy-device-cloud/+/config",
       "topic read homeassistant/event/diy-device-cloud/+/config",
+      "topic read homeassistant/sensor/diy-device-cloud/+/config",
       "topic write homeassistant/status",
     ]);
     const web = block("web");
     for (const line of [
       "topic readwrite homeassistant/switch/diy-device-cloud/+/config",
       "topic readwrite homeassistant/event/diy-device-cloud/+/config",
+      "topic readwrite homeassistant/sensor/diy-device-cloud/+/config",
       "topic read homeassistant/status",
     ])
       assert.ok(web.includes(line), `web lacks ${line}`);
   });
 
-  test("the web app's config names each shown device's model (board, or the bridge a child uses) and parses", () => {
+  test("the web app's config names each shown device's model (board, or the bridge a child uses) and sensor units, and parses", () => {
     const config = parseWebConfig(inputOf(devSettings()).web.config);
     assert.deepEqual(config.homeAssistant, {
       devices: {
-        pi1: { model: "Raspberry Pi (Raspberry Pi OS bookworm or later)" },
-        bbb1: { model: "BeagleBone Black (Debian image)" },
+        pi1: { model: BOARD_PROFILES.raspberrypi.title, units: { cpu: "°C", level: "mV" } },
+        bbb1: { model: BOARD_PROFILES.beaglebone.title },
         arduino1: { model: "MQTT device via bridge bridge1", via: "bridge1" },
       },
     });

@@ -30,13 +30,25 @@ describe("web config: homeAssistant", () => {
     const config = parseWebConfig({
       broker,
       devices: [
-        { id: "pi1", label: "Kitchen", outputs: ["led"] },
+        { id: "pi1", label: "Kitchen", outputs: ["led"], sensors: [{ name: "cpu" }, { name: "raw" }] },
         { id: "arduino1", outputs: ["relay"] },
       ],
-      homeAssistant: { devices: { pi1: { model: "Raspberry Pi" }, arduino1: { model: "Arduino", via: "bridge1" } } },
+      homeAssistant: {
+        devices: {
+          pi1: { model: "Raspberry Pi", units: { cpu: "°C" } },
+          arduino1: { model: "Arduino", via: "bridge1" },
+        },
+      },
     });
     assert.deepEqual(haDevices(config), [
-      { id: "pi1", name: "Kitchen", model: "Raspberry Pi", outputs: ["led"], inputs: [] },
+      {
+        id: "pi1",
+        name: "Kitchen",
+        model: "Raspberry Pi",
+        outputs: ["led"],
+        inputs: [],
+        sensors: [{ name: "cpu", unit: "°C" }, { name: "raw" }],
+      },
       { id: "arduino1", name: "arduino1", model: "Arduino", via: "bridge1", outputs: ["relay"], inputs: [] },
     ]);
   });
