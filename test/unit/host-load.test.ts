@@ -125,6 +125,8 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
     "bridgeLanPasswords",
     "brokerEndpoint",
     "caCertPem",
+    "homeAssistantCertPem",
+    "homeAssistantKeyPem",
     "publicIp",
     "serverHostKey",
     "sshCommand",
