@@ -19,7 +19,8 @@ const commonOpts = [
   "-o",
   "LogLevel=ERROR",
   "-o",
-  "ConnectTimeout=15",
+  // Covers the banner exchange too, which a starved TCG guest can stretch past 15 s.
+  "ConnectTimeout=45",
   "-o",
   "ServerAliveInterval=15",
   "-o",

@@ -1,8 +1,8 @@
 // One QEMU VM of the tier: a qcow2 overlay on the cached base image, a NoCloud seed with the user data,
 // user-mode networking with host ports forwarded on 127.0.0.1 only, serial console to a file.
-// TCG only (no usable KVM here): boot to SSH takes about a minute, cloud-init with packages a few more.
+// TCG only (no usable KVM here): boot to SSH takes one to two minutes, cloud-init with packages a few more.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BaseImage } from "./image";
 import { freePort, log, type RunResult, run, waitFor } from "./proc";
@@ -26,6 +26,10 @@ export interface VmOptions {
   memoryMiB?: number;
   cpus?: number;
 }
+
+/** The one NIC: virtio-net in PCI slot 2, which udev names ens2; the MAC is QEMU's default, made explicit. */
+const NIC_MAC = "52:54:00:12:34:56";
+const NIC_NAME = "ens2";
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -65,14 +69,26 @@ export class Vm {
     return p;
   }
 
-  /** True when QEMU has exited (crashed, or the guest panicked) without stop(). */
+  /**
+   * True when QEMU has exited (crashed, or the guest panicked) without stop(), or when systemd gave up in early
+   * boot and froze the guest (it prints "Freezing execution." and never recovers: seen on a starved host when
+   * its generators ran past systemd's timeout, "Failed to fork off sandboxing environment ...: Protocol error").
+   */
   get crashed(): boolean {
-    return this.exited !== undefined && !this.stopping;
+    if (this.exited !== undefined) return !this.stopping;
+    return this.consoleTail(40).includes("Freezing execution.");
   }
 
   async start(): Promise<void> {
     const o = this.opts;
+    if (this.proc && this.exited === undefined) await this.stop();
+    this.cpuOfEarlierBoots += this.cpuOfThisBoot;
+    this.cpuOfThisBoot = 0;
     this.exited = undefined;
+    this.stopping = false;
+    // A fresh console: the last boot's "Freezing execution." must not read as this boot's (QEMU truncates the
+    // file only once it has started, after the first checks may already have looked).
+    rmSync(this.consoleLog, { force: true });
     mkdirSync(o.dir, { recursive: true });
     const overlay = join(o.dir, "disk.qcow2");
     const ov = await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", o.image.disk, overlay]);
@@ -90,6 +106,23 @@ export class Vm {
       "",
     ].join("\n");
     writeFileSync(join(seedDir, "meta-data"), metaData);
+    // The NIC's network config, as EC2's datasource derives it from the instance metadata: DHCPv4 on the
+    // interface with this MAC, and DHCPv6 only where the subnet has IPv6 (this one has none). Without it
+    // cloud-init falls back to its own guess, which from 24.x on asks for DHCPv6 too (net/__init__.py
+    // generate_fallback_config: dhcp6 true): ifupdown then runs `dhclient -6` in the foreground, QEMU's user
+    // network has no DHCPv6 server, and networking.service hangs until its 5 min start timeout, holding
+    // cloud-init's network stage and SSH behind it (Debian 13: ~440 s to SSH instead of ~140 s).
+    const networkConfig = [
+      "version: 1",
+      "config:",
+      "  - type: physical",
+      `    name: ${NIC_NAME}`,
+      `    mac_address: "${NIC_MAC}"`,
+      "    subnets:",
+      "      - type: dhcp4",
+      "",
+    ].join("\n");
+    writeFileSync(join(seedDir, "network-config"), networkConfig);
     const seed = join(o.dir, "seed.iso");
     const iso = await run("genisoimage", [
       "-quiet",
@@ -101,6 +134,7 @@ export class Vm {
       "-rock",
       join(seedDir, "user-data"),
       join(seedDir, "meta-data"),
+      join(seedDir, "network-config"),
     ]);
     if (iso.code !== 0) throw new Error(`genisoimage: ${iso.stderr}`);
 
@@ -139,7 +173,7 @@ export class Vm {
       "-netdev",
       `user,id=n0,${fwd}`,
       "-device",
-      "virtio-net-pci,netdev=n0",
+      `virtio-net-pci,netdev=n0,mac=${NIC_MAC}`,
       "-device",
       "virtio-rng-pci",
       "-display",
@@ -170,6 +204,29 @@ export class Vm {
     );
   }
 
+  /**
+   * CPU seconds QEMU has used so far (all its threads: the guest's vCPUs under TCG and the device emulation), from
+   * /proc/<pid>/stat utime + stime, which Linux reports in USER_HZ (100 per second: proc(5)). On an idle host the
+   * guests' CPU seconds over the host's cores bound how fast the tier can go; printed, never asserted.
+   */
+  cpuSeconds(): number {
+    const pid = this.proc?.pid;
+    if (pid !== undefined && this.exited === undefined) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        // Fields after "(comm)": state is field 3, utime 14, stime 15 (proc(5)).
+        this.cpuOfThisBoot = (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        // gone meanwhile: keep the last reading
+      }
+    }
+    return this.cpuOfEarlierBoots + this.cpuOfThisBoot;
+  }
+  private cpuOfThisBoot = 0;
+  /** A guest booted again after freezing: its first boot's CPU counts too. */
+  private cpuOfEarlierBoots = 0;
+
   /** Last lines of the serial console (kernel, systemd, cloud-init's own console output). */
   consoleTail(lines = 40): string {
     if (!existsSync(this.consoleLog)) return "(no console output)";
@@ -190,14 +247,17 @@ export class Vm {
     if (this.exited !== undefined) throw new Error(`${this.name}: ${this.exited}`);
   }
 
-  async waitForSsh(timeoutMs = 15 * 60_000): Promise<number> {
+  // Generous ceilings: three TCG guests on a 2-core host that others also use can take many minutes to boot.
+  async waitForSsh(timeoutMs = 40 * 60_000): Promise<number> {
     const start = Date.now();
     await waitFor({
       what: `${this.name} ssh`,
       timeoutMs,
       check: async () => {
         this.assertRunning();
-        const r = await this.ssh.exec("true", { timeoutMs: 20_000 });
+        if (this.crashed) throw new Error(`${this.name}: the guest froze in early boot: ${this.lastConsoleLine()}`);
+        // A starved TCG guest can take most of a minute for the key exchange alone.
+        const r = await this.ssh.exec("true", { timeoutMs: 60_000 });
         return r.code === 0 ? true : undefined;
       },
       progress: () => `console: ${this.lastConsoleLine()}`,
@@ -246,6 +306,7 @@ export class Vm {
     const p = this.proc;
     if (!p || this.exited !== undefined) return;
     this.stopping = true;
+    this.cpuSeconds();
     const gone = new Promise<void>((r) => p.once("exit", () => r()));
     p.kill("SIGKILL");
     await gone;
