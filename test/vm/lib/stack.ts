@@ -1,10 +1,12 @@
 // The stack the VM tier deploys, rendered by the program's own code: the same Settings -> files path
 // infra/cloud.ts takes (server-input.ts `serverFilesInput`, `renderServerPush`) and infra/devices.ts
 // takes for a board (`planDevice`, `devicePayload`). Only the deployment-time values differ: the
-// certificates come from a local CA and the public address is QEMU's.
+// certificates come from a local CA and the public address is QEMU's. test/unit/vm-user-data.test.ts checks
+// the user data here against cloud-init 25.1's schema, so the tier boots only what cloud-init accepts.
 import { bundle } from "../../../infra/bundle";
-import type { DeviceSettings, Settings } from "../../../infra/config";
+import { type DeviceSettings, KEYS, type Os, type Settings } from "../../../infra/config";
 import { renderCloudConfig } from "../../../infra/render/cloud-config";
+import { BOARD_PROFILES } from "../../../infra/render/device-board";
 import { devicePayload, type DevicePlan, planDevice } from "../../../infra/render/device-plan";
 import { PUSH_COMMAND, renderServerPush } from "../../../infra/render/server-files";
 import type { IssuedCert } from "../../../infra/render/x509";
@@ -13,16 +15,47 @@ import type { VmPki } from "./pki";
 
 export const SOURCE = "VM tier (test/vm), stack vm";
 
-/** One board: the device VM stands in for a generic Linux board with a simulated LED. */
-export const DEVICE: DeviceSettings = {
-  id: "pi1",
-  host: "10.0.2.2",
-  port: 22,
-  user: "pi",
-  board: "generic",
-  outputs: [{ name: "led", safeState: "off", backend: { type: "simulated" } }],
-  inputs: [],
-};
+/** Debian suites the tier boots (scripts/vm/build-image.sh): the server's `os`, boards on both releases. */
+export type Suite = "bookworm" | "trixie";
+/** The Debian release of each server `os` the tier can boot (Ubuntu has no image recipe here). */
+const SUITE_OF_OS: Partial<Record<Os, Suite>> = { debian12: "bookworm", debian13: "trixie" };
+
+const pi = BOARD_PROFILES.raspberrypi;
+function must<T>(b: T | undefined): T {
+  if (b === undefined) throw new Error("the Raspberry Pi profile has no default line");
+  return b;
+}
+
+/**
+ * A Raspberry Pi board as the VM tier stands it up: a device VM with a gpio-sim chip whose lines are named
+ * like the Pi's (scripts/vm/gpio-sim-chip.sh), driven through the Raspberry Pi profile's default lines
+ * (LED on GPIO17, active-low button with pull-up on GPIO27) by the real gpiod backend.
+ */
+export interface Board {
+  settings: DeviceSettings;
+  suite: Suite;
+  /** libgpiod major of the suite's `gpiod` package: 1.6 on bookworm, 2.2 on trixie. */
+  libgpiod: 1 | 2;
+}
+
+function piBoard(id: string, suite: Suite): Board {
+  return {
+    suite,
+    libgpiod: suite === "bookworm" ? 1 : 2,
+    settings: {
+      id,
+      host: "10.0.2.2",
+      port: 22,
+      user: "pi",
+      board: "raspberrypi",
+      outputs: [{ name: "led", safeState: "off", backend: must(pi.defaultOutput(0)) }],
+      inputs: [{ name: "button", backend: must(pi.defaultInput(0)) }],
+    },
+  };
+}
+
+/** Raspberry Pi OS bookworm (libgpiod 1.6) and trixie (libgpiod 2.2), as Debian 12 and 13 VMs. */
+export const BOARDS: readonly Board[] = [piBoard("pi12", "bookworm"), piBoard("pi13", "trixie")];
 
 /** Stack values the checks need to know. */
 export const STACK = {
@@ -37,7 +70,7 @@ export const STACK = {
 export const SETTINGS: Settings = {
   instanceType: "t3.micro",
   arch: "x86_64",
-  os: "debian12",
+  os: KEYS.os.default,
   adminUser: "admin",
   adminCidrs: [...STACK.adminCidrs],
   allowSshFromAnywhere: false,
@@ -52,10 +85,17 @@ export const SETTINGS: Settings = {
   certEarlyRenewalDays: 30,
   certRotation: "0",
   revokedDevices: [],
-  devices: [DEVICE],
+  devices: BOARDS.map((b) => b.settings),
   integrations: { homeAssistant: false },
   tags: {},
 };
+
+/** The server VM's release: that of the stack's default `os` (Debian 13), as a new stack gets. */
+export const SERVER_SUITE: Suite = (() => {
+  const suite = SUITE_OF_OS[SETTINGS.os];
+  if (!suite) throw new Error(`the VM tier has no image for os ${SETTINGS.os}`);
+  return suite;
+})();
 
 /** The EC2 user data (no secrets): exactly what infra/cloud.ts renders. */
 export function serverUserData(): string {
@@ -98,13 +138,14 @@ export async function serverPush(
  * remote.CopyToRemote copies to the SSH user's home first (path relative to the home -> content).
  */
 export function devicePlan(
+  device: DeviceSettings,
   caCertPem: string,
   identity: IssuedCert,
   broker: { host: string; port: number },
 ): { plan: DevicePlan; payload: string; staged: Record<string, string> } {
   const plan = planDevice({
     source: SOURCE,
-    device: DEVICE,
+    device,
     broker,
     bundle: bundle("device").code,
     caCertPem,
@@ -131,4 +172,20 @@ export async function copyToRemote(
       timeoutMs: 5 * 60_000,
     });
   }
+}
+
+/** User data of a board VM: user `pi` reachable with the device SSH key, as on a Raspberry Pi OS image. */
+export function boardUserData(device: DeviceSettings, publicKey: string): string {
+  return `#cloud-config
+hostname: ${device.id}
+manage_etc_hosts: true
+ssh_pwauth: false
+users:
+  - name: ${device.user}
+    shell: /bin/bash
+    groups: [sudo]
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    lock_passwd: true
+    ssh_authorized_keys: [${JSON.stringify(publicKey)}]
+`;
 }
