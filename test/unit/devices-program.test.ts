@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { DeviceSettings } from "../../infra/config";
 // Importing creates nothing: resources exist only once a component is constructed after setMocks.
 import { DeviceProvisioning, provisionDevices } from "../../infra/devices";
 import { parseDevicePayload } from "../../infra/render/device-payload";
 import { planDevice } from "../../infra/render/device-plan";
+import { secretLeaks } from "./program-harness";
+import { opensshEd25519Key, type TestPki, testPki } from "./tls-double";
 
 // infra/devices.ts under Pulumi mocks: one component per device, its children, the install/uninstall
 // commands, where the secrets go, and when the install re-runs.
@@ -35,8 +37,15 @@ pulumi.runtime.setMocks(
   false,
 );
 
-const KEY = "-----BEGIN PRIVATE KEY-----\nSECRET-DEVICE-KEY-pi1\n-----END PRIVATE KEY-----\n";
-const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRET-SSH-KEY\n-----END OPENSSH PRIVATE KEY-----\n";
+// Real keys and certificates in @pulumi/tls's formats (tls-double.ts), as the program hands them over.
+const SSH_KEY = opensshEd25519Key("devices-program deviceSshPrivateKey");
+let pki: TestPki;
+let KEY = "";
+before(async () => {
+  pki = await testPki(["pi1", "pi1:bridge", "pib", "pib:bridge", "pi1-rotated"]);
+  KEY = pki.clients.pi1?.keyPem ?? "";
+});
+const certOf = (id: string) => pki.clients[id]?.certPem ?? "";
 
 const pi: DeviceSettings = {
   id: "pi1",
@@ -79,7 +88,7 @@ function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
-const BRIDGE_KEY = "SECRET-BRIDGE-KEY";
+const bridgeKey = (id = "pib") => pki.clients[`${id}:bridge`]?.keyPem ?? "";
 
 function args(device: DeviceSettings, over: { cert?: string; bundle?: string; host?: string } = {}) {
   return {
@@ -87,15 +96,15 @@ function args(device: DeviceSettings, over: { cert?: string; bundle?: string; ho
     ...(device.bridge
       ? {
           bridgeIdentity: {
-            certPem: `-----BEGIN CERTIFICATE-----\n${device.id}:bridge\n-----END CERTIFICATE-----\n`,
-            keyPem: pulumi.secret(BRIDGE_KEY),
+            certPem: certOf(`${device.id}:bridge`),
+            keyPem: pulumi.secret(bridgeKey(device.id)),
           },
         }
       : {}),
     sshPrivateKey: pulumi.secret(SSH_KEY),
-    caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+    caCertPem: pki.caCertPem,
     identity: {
-      certPem: over.cert ?? `-----BEGIN CERTIFICATE-----\n${device.id}\n-----END CERTIFICATE-----\n`,
+      certPem: over.cert ?? certOf(device.id),
       keyPem: pulumi.secret(KEY),
     },
     broker: { host: over.host ?? "203.0.113.10", port: 8883 },
@@ -107,6 +116,8 @@ function args(device: DeviceSettings, over: { cert?: string; bundle?: string; ho
 async function settle(...outs: pulumi.Output<unknown>[]): Promise<void> {
   await Promise.all(outs.map((o) => value(o)));
   await new Promise((r) => setTimeout(r, 50));
+  // `pulumi up` fails on an error diagnostic: so does every test here.
+  assert.equal(pulumi.log.hasErrors(), false, "the program logged an error diagnostic");
 }
 
 describe("device provisioning under mocks", () => {
@@ -114,10 +125,10 @@ describe("device provisioning under mocks", () => {
     const comps = provisionDevices("iot", {
       devices: [pi, bridge],
       sshPrivateKey: pulumi.secret(SSH_KEY),
-      caCertPem: "CA",
+      caCertPem: pki.caCertPem,
       identities: {
-        pi1: { certPem: "C1", keyPem: pulumi.secret(KEY) },
-        pib: { certPem: "C2", keyPem: pulumi.secret(KEY) },
+        pi1: { certPem: certOf("pi1"), keyPem: pulumi.secret(KEY) },
+        pib: { certPem: certOf("pib"), keyPem: pulumi.secret(pki.clients.pib?.keyPem ?? "") },
       },
       bridgeIdentities: { pib: { certPem: "C3", keyPem: pulumi.secret(KEY) } },
       broker: { host: "203.0.113.10", port: 8883 },
@@ -184,12 +195,12 @@ describe("device provisioning under mocks", () => {
     assert.equal(payload["device.key"], KEY, "the key travels in stdin");
     const passwords = await value(dev.lanPasswords as pulumi.Output<Record<string, string>>);
     assert.equal(payload["bridge.passwd"], `ard1:${passwords.ard1}\n`, "and so do the LAN passwords");
-    assert.equal(payload["bridge.key"], BRIDGE_KEY, "and the bridge connection's key");
+    assert.equal(payload["bridge.key"], bridgeKey(), "and the bridge connection's key");
     assert.ok(await pulumi.isSecret(dev.lanPasswords as pulumi.Output<unknown>));
 
     const plain = JSON.stringify(recorded.map((r) => stripSecrets(r.inputs)));
-    for (const secret of ["SECRET-DEVICE-KEY", "SECRET-SSH-KEY", BRIDGE_KEY, String(passwords.ard1)])
-      assert.ok(!plain.includes(secret), secret);
+    assert.deepEqual(secretLeaks(plain), [], "no key in a plain input");
+    assert.ok(!plain.includes(String(passwords.ard1)), "no LAN password in a plain input");
     for (const out of [dev.contentHash]) assert.equal(await pulumi.isSecret(out), false);
   });
 
@@ -206,7 +217,7 @@ describe("device provisioning under mocks", () => {
     );
     const changed = [
       await hash("t-bundle", pi, { bundle: "/* device bundle v2 */" }),
-      await hash("t-cert", pi, { cert: "-----BEGIN CERTIFICATE-----\nrotated\n-----END CERTIFICATE-----\n" }),
+      await hash("t-cert", pi, { cert: certOf("pi1-rotated") }),
       await hash("t-broker", pi, { host: "cloud.example.org" }),
       await hash("t-output", {
         ...pi,

@@ -24,38 +24,6 @@ const pulumi = require("@pulumi/pulumi");
 const tsutils = require("@pulumi/pulumi/tsutils");
 const semver = require("semver");
 
-const pem = (label, body) => "-----BEGIN " + label + "-----\n" + body.replace(/[^A-Za-z0-9]/g, "") + "\n-----END " + label + "-----\n";
-const types = [];
-pulumi.runtime.setMocks({
-  newResource(args) {
-    types.push(args.type);
-    const extra = {
-      "aws:ec2/eip:Eip": { publicIp: "203.0.113.10", allocationId: "eipalloc-1" },
-      "tls:index/privateKey:PrivateKey": { privateKeyPem: pem("PRIVATE KEY", args.name), privateKeyOpenssh: pem("OPENSSH PRIVATE KEY", args.name), publicKeyOpenssh: "ssh-ed25519 AAAA" },
-      "tls:index/selfSignedCert:SelfSignedCert": { certPem: pem("CERTIFICATE", args.name) },
-      "tls:index/locallySignedCert:LocallySignedCert": { certPem: pem("CERTIFICATE", args.name) },
-      "tls:index/certRequest:CertRequest": { certRequestPem: pem("CERTIFICATE REQUEST", args.name) },
-      "random:index/randomPassword:RandomPassword": { result: "generatedpassword" + args.name.length },
-      // The engine's builtin Stash saves its input as its output on create (Pulumi docs, "Stash").
-      "pulumi:index:Stash": { output: args.inputs.input },
-      // assignGeneratedIpv6CidrBlock: Amazon assigns the VPC a /56.
-      "aws:ec2/vpc:Vpc": { ipv6CidrBlock: "2001:db8:4d:e600::/56" },
-      // An instance's ARN names its region; the host key lookup answers with the key it read from the console.
-      "aws:ec2/instance:Instance": { arn: "arn:aws:ec2:eu-central-1:123456789012:instance/" + args.name + "-id" },
-      "pulumi-nodejs:dynamic/diy:ServerHostKey": { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost" },
-    }[args.type] || {};
-    return { id: args.name + "-id", state: { ...args.inputs, ...extra } };
-  },
-  call(args) {
-    if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-    // The zones that offer the instance type: where the stack's own subnet goes.
-    if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") return { locations: ["eu-central-1a"] };
-    return args.inputs;
-  },
-}, "diy-device-cloud", "dev", false);
-const cfg = JSON.parse(process.env.DIY_TEST_CONFIG);
-pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-
 // --- what run.js does when PULUMI_NODEJS_TYPESCRIPT=true and package.json has no "type": "module" ---
 // (the test starts this process in the program directory, as run.js's process.chdir(--pwd) leaves it)
 const fs = require("node:fs");
@@ -78,6 +46,12 @@ const service = require(tsnodeRequire).register({
     ...compilerOptions,
   },
 });
+// Not part of run.js: the test's mocks (real keys and certificates, test/unit/program-harness.ts), loaded
+// through the ts-node just registered, and the stack config; both before the program, which reads them.
+const harness = require(process.env.DIY_HARNESS);
+const h = harness.installMocks("diy-device-cloud", "dev");
+const cfg = JSON.parse(process.env.DIY_TEST_CONFIG);
+pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
 const program = require(path.join(process.cwd(), process.env.DIY_ENTRY_POINT));
 // ----------------------------------------------------------------------------------------------
 
@@ -93,8 +67,8 @@ const get = (o) => new Promise((resolve) => pulumi.output(o).apply(resolve));
   };
   out.webUrl = await get(program.webUrl);
   out.brokerEndpoint = await get(program.brokerEndpoint);
-  await pulumi.runtime.waitForRPCs();
-  out.types = [...new Set(types)].sort();
+  await harness.settle(); // also fails on an error diagnostic
+  out.types = [...new Set(h.resources.map((r) => r.type))].sort();
   process.stdout.write("RESULT " + JSON.stringify(out) + "\n");
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
@@ -116,6 +90,7 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
   assert.equal(main, "infra/index.ts");
   const programDir = path.join(root, path.dirname(main));
   env.DIY_ENTRY_POINT = path.basename(main);
+  env.DIY_HARNESS = path.join(__dirname, "program-harness.ts");
   const r = spawnSync(process.execPath, ["-e", CHILD], { cwd: programDir, env, encoding: "utf8", timeout: 240_000 });
   const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
   assert.ok(line, `the program did not load under the host's ts-node (exit ${r.status}):\n${r.stderr.slice(-4000)}`);

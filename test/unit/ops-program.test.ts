@@ -8,7 +8,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings, type SecretKey } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
-import { type Harness, installMocks, MOCK_IP, SECRET_MARKER, settle, TEST_SSH_KEY, value } from "./program-harness";
+import {
+  type Harness,
+  installMocks,
+  MOCK_IP,
+  type MockWorld,
+  SECRET_MARKER,
+  settle,
+  TEST_SSH_KEY,
+  value,
+} from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 const devRaw = (): Record<string, unknown> => ({
@@ -18,8 +27,8 @@ const devRaw = (): Record<string, unknown> => ({
 });
 const minimal = (): Record<string, unknown> => ({ adminCidrs: '["198.51.100.7/32"]' });
 
-async function build(name: string, raw: Record<string, unknown>) {
-  const h = installMocks();
+async function build(name: string, raw: Record<string, unknown>, world: MockWorld = {}) {
+  const h = installMocks("diy-device-cloud", "dev", world);
   const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
   const cloud = new DeviceCloud(name, { settings, webBundle: "console.log('web');\n" });
   await value(cloud.server.push.urn);
@@ -102,8 +111,10 @@ test("certRotation changes every CA-signed certificate and what carries them, no
           .replace(/-[0-9a-f]{64}\.(js|sh)\b/g, "-<sha256>.$1"),
       ]),
     );
-  const a = snapshot(await build("rotA", { ...devRaw(), certRotation: "1" }), "rotA");
-  const b = snapshot(await build("rotB", { ...devRaw(), certRotation: "2" }), "rotB");
+  // The second run sees the first one's state: what the rotation does not touch keeps its keys and certificates.
+  const first = await build("rot", { ...devRaw(), certRotation: "1" });
+  const a = snapshot(first, "rot");
+  const b = snapshot(await build("rot", { ...devRaw(), certRotation: "2" }, { previous: first.resources }), "rot");
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort(), "same resources");
   const changed = [...a.keys()].filter((k) => a.get(k) !== b.get(k)).sort();
   const expectedTypes = new Set([

@@ -1,10 +1,13 @@
 // Runs the Pulumi program under pulumi.runtime.setMocks: records every resource registration and invoke,
-// and answers with plausible values (PEM-shaped keys/certs, an Elastic IP, an AMI id). Like AWS, it refuses a
-// resource whose names, descriptions or tags break EC2's documented rules (infra/aws-rules.ts).
+// and answers with real keys and certificates in @pulumi/tls's formats (./tls-double.ts), an Elastic IP, an
+// AMI id. Like AWS, it refuses a resource whose names, descriptions or tags break EC2's documented rules
+// (infra/aws-rules.ts). An error diagnostic the program logs (pulumi.log.error: a real `pulumi up` fails on
+// it) fails the test in settle().
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
 import { type AccountNetwork, NetworkDouble } from "./aws-network-double";
+import { issuedSecrets, opensshEd25519Key, tlsState } from "./tls-double";
 
 export interface Recorded {
   type: string;
@@ -61,32 +64,21 @@ export const SERVER_HOST_KEY_TYPE = "pulumi-nodejs:dynamic/diy:ServerHostKey";
 export function mockAmiId(namePattern: string, architecture: string): string {
   return `ami-${createHash("sha256").update(`${namePattern} ${architecture}`).digest("hex").slice(0, 17)}`;
 }
-/** Every mocked secret contains this marker, so a test can search any text for leaks. */
+/**
+ * Every secret a test passes in as config (passwords, tokens) contains this marker; generated keys cannot
+ * (they are real), so secretLeaks() also looks for their key material.
+ */
 export const SECRET_MARKER = "MOCKSECRET";
 
-// Bodies stay readable (not base64) so a leak of a mocked key is found by searching for SECRET_MARKER.
-const pem = (label: string, body: string) =>
-  `-----BEGIN ${label}-----\n${body.replace(/[^A-Za-z0-9+/=-]/g, "")}\n-----END ${label}-----\n`;
-
-function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+async function mockState(type: string, name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
+  const tls = await tlsState(type, name, inputs);
+  if (tls) return tls;
   switch (type) {
     case "aws:ec2/eip:Eip":
       return { publicIp: MOCK_IP, allocationId: `eipalloc-${name}` };
     case "aws:ec2/vpc:Vpc":
       // assignGeneratedIpv6CidrBlock: Amazon assigns a /56 (here from the documentation prefix).
       return inputs.assignGeneratedIpv6CidrBlock ? { ipv6CidrBlock: "2001:db8:4d:e600::/56" } : {};
-    case "tls:index/privateKey:PrivateKey":
-      return {
-        privateKeyPem: pem("PRIVATE KEY", `${SECRET_MARKER}-${name}`),
-        privateKeyOpenssh: pem("OPENSSH PRIVATE KEY", `${SECRET_MARKER}-${name}`),
-        publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${name.replace(/[^A-Za-z0-9]/g, "")}`,
-        publicKeyPem: pem("PUBLIC KEY", name),
-      };
-    case "tls:index/selfSignedCert:SelfSignedCert":
-    case "tls:index/locallySignedCert:LocallySignedCert":
-      return { certPem: pem("CERTIFICATE", `cert-${name}`) };
-    case "tls:index/certRequest:CertRequest":
-      return { certRequestPem: pem("CERTIFICATE REQUEST", JSON.stringify(inputs.subject ?? {})) };
     case "random:index/randomPassword:RandomPassword":
       return { result: `${SECRET_MARKER}pw${name.replace(/[^A-Za-z0-9]/g, "")}` };
     case "aws:ec2/keyPair:KeyPair":
@@ -152,15 +144,51 @@ function stashOutput(
   return same(prior.options.replacementTrigger, options.replacementTrigger) ? prior.state.output : inputs.input;
 }
 
+/** Error diagnostics the program logged since the mocks were installed. */
+export const loggedErrors: string[] = [];
+let errorLogWrapped = false;
+
+/** Records pulumi.log.error calls (still logging them) so settle() can fail the test on any. */
+function recordErrorDiagnostics(): void {
+  if (errorLogWrapped) return;
+  errorLogWrapped = true;
+  const log = pulumi.log as { error: typeof pulumi.log.error };
+  const original = log.error;
+  log.error = (msg, ...rest) => {
+    loggedErrors.push(msg);
+    return original(msg, ...rest);
+  };
+}
+
+/**
+ * A key or certificate from the previous run: the engine keeps a resource's outputs while its inputs and its
+ * replacementTrigger stay the same (then the provider is not called again); tls outputs are random, so without
+ * this a second evaluation would change every key and certificate.
+ */
+function keptTlsState(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+  options: RegisteredOptions,
+  previous: readonly Recorded[] | undefined,
+): Record<string, any> | undefined {
+  if (!type.startsWith("tls:")) return undefined;
+  const prior = previous?.find((r) => r.type === type && r.name === name);
+  if (!prior || !same(prior.inputs, inputs) || !same(prior.options.replacementTrigger, options.replacementTrigger))
+    return undefined;
+  return prior.state;
+}
+
 export function installMocks(project = "diy-device-cloud", stack = "dev", world: MockWorld = {}): Harness {
   const resources: Recorded[] = [];
   const refused: Harness["refused"] = [];
   const calls: pulumi.runtime.MockCallArgs[] = [];
   const registered = new Map<string, Registration>();
   const network = new NetworkDouble(world, resources);
+  recordErrorDiagnostics();
   pulumi.runtime.setMocks(
     {
-      newResource(args) {
+      async newResource(args) {
         const reg = registered.get(`${args.type}::${args.name}`);
         const inputs = autoNamed(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
         // An asset or archive arrives as an object whose path is a Promise: keep its serialized form (sig + path).
@@ -175,7 +203,10 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
         }
         const secretInputs = Object.keys(args.inputs).filter((k) => isWrapped(args.inputs[k]));
         const options = reg?.options ?? NO_OPTIONS;
-        const state = { ...inputs, ...mockState(args.type, args.name, inputs) };
+        const state = keptTlsState(args.type, args.name, inputs, options, world.previous) ?? {
+          ...inputs,
+          ...(await mockState(args.type, args.name, inputs)),
+        };
         if (args.type === "pulumi:index:Stash") state.output = stashOutput(args.name, inputs, options, world.previous);
         const inputBytes = Buffer.byteLength(JSON.stringify(reg?.wire ?? {}));
         resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options, inputBytes });
@@ -271,12 +302,49 @@ export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
   return pulumi.isSecret(o);
 }
 
-/** Waits until every resource registration the program started has reached the mocks. */
+/**
+ * Waits until every resource registration the program started has reached the mocks, then fails if the
+ * program logged an error diagnostic: `pulumi up` would fail on it, so no program test may pass with one.
+ */
 export async function settle(): Promise<void> {
   // waitForRPCs is what pulumi's own `disconnect` awaits; it is exported but marked internal.
   const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
   if (wait) await wait();
   await new Promise((r) => setImmediate(r));
+  if (loggedErrors.length > 0 || pulumi.log.hasErrors())
+    throw new Error(`the program logged error diagnostics (pulumi up fails on them):\n  ${loggedErrors.join("\n  ")}`);
 }
 
-export const TEST_SSH_KEY = pem("OPENSSH PRIVATE KEY", `${SECRET_MARKER}-device-ssh-key`);
+/** A real ED25519 key in OpenSSH format: what `deviceSshPrivateKey` holds on a real stack. */
+export const TEST_SSH_KEY = opensshEd25519Key("deviceSshPrivateKey");
+
+/**
+ * Names of the secrets found in text: SECRET_MARKER, any PEM private key, or the private part of any key
+ * generated for the mocks (verbatim, re-wrapped, or inside a base64 blob such as a pushed file).
+ */
+export function secretLeaks(text: string): string[] {
+  const found = new Set<string>();
+  if (text.includes(SECRET_MARKER)) found.add(SECRET_MARKER);
+  if (/PRIVATE KEY/.test(text)) found.add("a PEM private key");
+  const flat = (t: string) => t.replace(/\\n|\s/g, "");
+  // Base64 runs (lines of a file pushed as base64), decoded at each of the four possible alignments.
+  const decoded = (text.match(/(?:[A-Za-z0-9+/]{16,}={0,2}(?:\\n|\s)*)+/g) ?? []).flatMap((run) =>
+    [0, 1, 2, 3].map((skip) => Buffer.from(flat(run).slice(skip), "base64").toString("latin1")),
+  );
+  const haystacks = [flat(text), ...decoded.map(flat)];
+  for (const s of issuedSecrets) {
+    if (haystacks.some((h) => h.includes(secretNeedle(s)))) found.add(s.name);
+  }
+  return [...found];
+}
+
+/** 20 base64 characters of a key's PEM body that encode only bytes of its private part. */
+function secretNeedle(s: { pem: string; secretBytes: Buffer }): string {
+  const body = s.pem.replace(/-----[^-]+-----/g, "").replace(/\s/g, "");
+  const der = Buffer.from(body, "base64");
+  // Its last 28 bytes: an mpint drops a leading zero byte, so the first ones may be missing.
+  const at = der.indexOf(s.secretBytes.subarray(s.secretBytes.length - 28));
+  if (at < 0) throw new Error("tls double: the private part is not in its own PEM");
+  const start = Math.ceil(at / 3) * 3; // a base64 group boundary inside the secret
+  return body.slice((start / 3) * 4, (start / 3) * 4 + 20);
+}
