@@ -28,9 +28,12 @@ interface Evaluation {
   webBundle?: string;
 }
 
-/** One evaluation of the stack "iot" in fresh mocks: what the engine would be sent. */
-async function evaluate(e: Evaluation = {}): Promise<Recorded[]> {
-  const h = installMocks();
+/**
+ * One evaluation of the stack "iot" in fresh mocks: what the engine would be sent. `previous` is the state of the
+ * run before: keys and certificates whose inputs and replacementTrigger did not change keep their values.
+ */
+async function evaluate(e: Evaluation = {}, previous?: readonly Recorded[]): Promise<Recorded[]> {
+  const h = installMocks("diy-device-cloud", "dev", previous ? { previous } : {});
   const raw: Record<string, unknown> = { ...base, ...e.raw };
   const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
   const cloud = new DeviceCloud("iot", {
@@ -71,7 +74,7 @@ describe("updates never tear a board down", () => {
   });
 
   test("a change to one device's content updates only that device's install in place: same replacement-relevant inputs, different install input", async () => {
-    const second = await evaluate({ raw: { devices: JSON.stringify([pi("pi1", "on"), pi("pi2")]) } });
+    const second = await evaluate({ raw: { devices: JSON.stringify([pi("pi1", "on"), pi("pi2")]) } }, first);
     const steps = planSteps(first, second);
     assert.deepEqual(replaced(steps), [], "nothing is replaced");
     const before = installOf(first, "pi1");
@@ -88,11 +91,14 @@ describe("updates never tear a board down", () => {
   });
 
   test("a certificate rotation and a new device bundle update every install and the push in place", async () => {
-    const second = await evaluate({
-      raw: { certRotation: "2026-12" },
-      deviceBundle: "console.log('device v2');\n",
-      webBundle: "console.log('web v2');\n",
-    });
+    const second = await evaluate(
+      {
+        raw: { certRotation: "2026-12" },
+        deviceBundle: "console.log('device v2');\n",
+        webBundle: "console.log('web v2');\n",
+      },
+      first,
+    );
     const steps = planSteps(first, second);
     const commands = steps.filter((s) => s.type === "command:remote:Command");
     assert.deepEqual(
@@ -110,7 +116,7 @@ describe("updates never tear a board down", () => {
   });
 
   test("removing a device deletes (uninstalls) that board's install only", async () => {
-    const second = await evaluate({ raw: { devices: JSON.stringify([pi("pi1")]) } });
+    const second = await evaluate({ raw: { devices: JSON.stringify([pi("pi1")]) } }, first);
     const steps = planSteps(first, second);
     assert.equal(stepOf(steps, "iot-device-pi2-install").op, "delete");
     assert.equal(stepOf(steps, "iot-device-pi1-install").op, "same");
