@@ -17,8 +17,9 @@ const device = (id: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function evaluate(devices: unknown[]): Promise<Recorded[]> {
-  const h = installMocks();
+/** One evaluation; `previous` is the state of the `up` before it (keys and certificates kept, as the engine does). */
+async function evaluate(devices: unknown[], previous?: readonly Recorded[]): Promise<Recorded[]> {
+  const h = installMocks("diy-device-cloud", "dev", previous ? { previous } : {});
   const raw: Record<string, unknown> = {
     adminCidrs: '["198.51.100.7/32"]',
     deviceSshPrivateKey: TEST_SSH_KEY,
@@ -41,7 +42,7 @@ const install = (rs: Recorded[], id: string) => {
 test("a device marked retainOnDelete is forgotten, not uninstalled; the others still uninstall", async () => {
   const before = await evaluate([device("pi1"), device("pi2")]);
   assert.equal(install(before, "pi2").options.retainOnDelete, false, "by default removal uninstalls");
-  const marked = await evaluate([device("pi1"), device("pi2", { retainOnDelete: true })]);
+  const marked = await evaluate([device("pi1"), device("pi2", { retainOnDelete: true })], before);
   assert.equal(install(marked, "pi2").options.retainOnDelete, true);
   assert.equal(install(marked, "pi1").options.retainOnDelete, false);
   // Recording the option needs no SSH: the board's install and copy are unchanged (same, not update).
