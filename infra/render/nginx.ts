@@ -29,6 +29,25 @@ export const SERVER_NGINX_PATHS = {
   acmeWebroot: "/var/www/letsencrypt",
 } as const;
 
+/** The shipped site's proxy_pass target: the web app (apps/web config `listen`). */
+export const SERVER_WEB_UPSTREAM = "http://127.0.0.1:3000";
+
+/**
+ * TLS 1.2 suites: ECDHE key exchange (forward secrecy) with AES-GCM or ChaCha20-Poly1305 only, for ECDSA
+ * and RSA certificates: Mozilla's "intermediate" profile (wiki.mozilla.org/Security/Server_Side_TLS)
+ * without its DHE suites. nginx's default (HIGH:!aNULL:!MD5) also offers the CBC suites (Lucky13 and
+ * padding-oracle family). TLS 1.3 ignores ssl_ciphers (nginx docs): OpenSSL's default TLS 1.3 suites
+ * are all AEAD.
+ */
+export const TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+] as const;
+
 export const DEFAULT_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
@@ -94,6 +113,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
     `    ssl_certificate ${absPath("tls.certificate", input.tls.certificate)};`,
     `    ssl_certificate_key ${absPath("tls.certificateKey", input.tls.certificateKey)};`,
     "    ssl_protocols TLSv1.2 TLSv1.3;",
+    `    ssl_ciphers ${TLS12_CIPHERS.join(":")};`,
     "    ssl_prefer_server_ciphers off;",
     "    ssl_session_cache shared:diy_tls:10m;",
     "    ssl_session_timeout 1d;",

@@ -1,7 +1,6 @@
 // nginx serving the shipped dev-stack site for real (Debian's nginx.conf around it, listeners moved to
 // 127.0.0.1 and free ports, the upstream to a stand-in app): redirect, ACME path, headers, SSE, limits.
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -10,10 +9,10 @@ import {
   type ServerResponse,
 } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { type Daemon, freePort, siteOnLoopback, startDaemon, tempDir, waitForPort } from "./daemons-support";
+import { tempDir } from "./daemons-support";
+import { type RunningNginx, startShippedNginx } from "./nginx-harness";
 
 interface Reply {
   status: number;
@@ -25,17 +24,11 @@ describe("nginx serving the shipped dev-stack site", () => {
   const tmp = tempDir("nginx-live");
   const sse: ServerResponse[] = [];
   let r: RenderedFixture;
-  let nginx: Daemon | undefined;
+  let nginx: RunningNginx | undefined;
   let app: Server | undefined;
   let httpPort = 0;
   let httpsPort = 0;
-  const log = (): string => {
-    let errors = "";
-    try {
-      errors = readFileSync(join(tmp.dir, "prefix", "logs", "error.log"), "utf8");
-    } catch {}
-    return `\nnginx output:\n${nginx?.output() ?? ""}\nerror.log:\n${errors}`;
-  };
+  const log = (): string => nginx?.log() ?? "";
 
   const https = (path: string, opts: { method?: string; body?: string } = {}): Promise<Reply> =>
     new Promise((resolve, reject) => {
@@ -67,8 +60,6 @@ describe("nginx serving the shipped dev-stack site", () => {
     const fixture = FIXTURES[0];
     assert.ok(fixture);
     r = await renderFixture(fixture);
-    chmodSync(tmp.dir, 0o755);
-    [httpPort, httpsPort] = [await freePort(), await freePort()];
     app = createServer((req, res) => {
       if (req.url === "/api/events") {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -90,31 +81,8 @@ describe("nginx serving the shipped dev-stack site", () => {
     const appAddr = app.address();
     const appPort = typeof appAddr === "object" && appAddr ? appAddr.port : 0;
 
-    const prefix = join(tmp.dir, "prefix");
-    mkdirSync(join(prefix, "tls"), { recursive: true, mode: 0o755 });
-    mkdirSync(join(prefix, "logs"), { recursive: true });
-    mkdirSync(join(prefix, "sites-enabled"), { recursive: true });
-    chmodSync(prefix, 0o755);
-    writeFileSync(join(prefix, "tls", "server.pem"), r.content("/etc/nginx/tls/server.pem"));
-    writeFileSync(join(prefix, "tls", "server.key"), r.content("/etc/nginx/tls/server.key"), { mode: 0o600 });
-    const shipped = r.content("/etc/nginx/sites-available/diy");
-    const site = siteOnLoopback(shipped, httpPort, httpsPort)
-      .replaceAll("/etc/nginx/tls/", `${prefix}/tls/`)
-      .replaceAll("http://127.0.0.1:3000", `http://127.0.0.1:${appPort}`);
-    assert.notEqual(site, shipped);
-    writeFileSync(join(prefix, "sites-enabled", "diy"), site);
-    const conf = readFileSync("/etc/nginx/nginx.conf", "utf8")
-      .replace(/^pid .*;$/m, `pid ${prefix}/nginx.pid;`)
-      .replace(/^(\s*)access_log .*;$/m, `$1access_log ${prefix}/logs/access.log;`)
-      .replace(/^(\s*)error_log .*;$/m, `$1error_log ${prefix}/logs/error.log;`)
-      .replace(/^(\s*)include \/etc\/nginx\/sites-enabled\/\*;$/m, `$1include ${prefix}/sites-enabled/*;`);
-    writeFileSync(join(prefix, "nginx.conf"), conf);
-    nginx = await startDaemon(
-      "nginx",
-      ["-c", join(prefix, "nginx.conf"), "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`, "-g", "daemon off;"],
-      null,
-    );
-    await waitForPort(httpsPort, nginx);
+    nginx = await startShippedNginx(tmp.dir, r, `http://127.0.0.1:${appPort}`);
+    ({ httpPort, httpsPort } = nginx);
   });
 
   after(async () => {

@@ -32,6 +32,15 @@ test("nginx serves TLS 1.2+ with the given certificate and proxies to the app on
   assert.match(https ?? "", /location \/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:3000;/);
 });
 
+test("nginx names its TLS 1.2 suites: ECDHE with AES-GCM or ChaCha20-Poly1305 only, no CBC", () => {
+  // nginx's default list (HIGH:!aNULL:!MD5) offers CBC suites; the attack suite probes the result with openssl.
+  const [, https] = servers(renderNginxSite(base));
+  const list = /^ {4}ssl_ciphers (\S+);$/m.exec(https ?? "")?.[1]?.split(":") ?? [];
+  assert.ok(list.length > 0, "ssl_ciphers is set");
+  for (const c of list) assert.match(c, /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+  assert.ok(list.some((c) => c.startsWith("ECDHE-RSA-")) && list.some((c) => c.startsWith("ECDHE-ECDSA-")));
+});
+
 test("nginx streams server-sent events unbuffered with a long read timeout", () => {
   const text = renderNginxSite(base);
   const block = /location \/api\/events \{([^}]*)\}/.exec(text)?.[1] ?? "";
