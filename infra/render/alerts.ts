@@ -1,7 +1,10 @@
 // Server-side alerts: one small mail script (rate limited, log-only without an address), the
 // fail2ban action that calls it on a ban (no whois, no log excerpts: short mails), and a daily
 // certificate/CRL expiry check as a systemd service + timer.
+import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, positiveInt } from "./text";
+
+export const CERT_CHECK_UNITS = { service: "diy-cert-check.service", timer: "diy-cert-check.timer" } as const;
 
 /** Where the pieces live on the server. */
 export const ALERT_PATHS = {
@@ -10,8 +13,8 @@ export const ALERT_PATHS = {
   // .local overrides the stock sendmail action that jail.local (infra/render/fail2ban.ts) names
   fail2banAction: "/etc/fail2ban/action.d/sendmail.local",
   certCheckScript: "/usr/local/sbin/diy-cert-check",
-  certCheckService: "/etc/systemd/system/diy-cert-check.service",
-  certCheckTimer: "/etc/systemd/system/diy-cert-check.timer",
+  certCheckService: unitFile(CERT_CHECK_UNITS.service),
+  certCheckTimer: unitFile(CERT_CHECK_UNITS.timer),
 } as const;
 
 /** The action the jail lists to mail on bans; our sendmail.local replaces its definition. */
@@ -177,32 +180,27 @@ export function renderCertCheckScript(input: CertCheckInput): string {
 }
 
 export function renderCertCheckService(input: { source?: string; script?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/alerts.ts", input.source ?? DEFAULT_SOURCE),
-    "[Unit]",
-    "Description=Mail when a certificate on this server is about to expire (diy-device-cloud)",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    `ExecStart=${absPath("script", input.script ?? ALERT_PATHS.certCheckScript)}`,
-    // exit 1 = "something expires": an alert was sent, the unit should not look broken for it
-    "SuccessExitStatus=1",
-    "PrivateTmp=true",
-  ]);
+  return renderSystemdUnit({
+    source: input.source,
+    renderer: "infra/render/alerts.ts",
+    sections: {
+      Unit: [["Description", "Mail when a certificate on this server is about to expire (diy-device-cloud)"]],
+      Service: [
+        ["Type", "oneshot"],
+        ["ExecStart", absPath("script", input.script ?? ALERT_PATHS.certCheckScript)],
+        // exit 1 = "something expires": an alert was sent, the unit should not look broken for it
+        ["SuccessExitStatus", "1"],
+        ["PrivateTmp", "true"],
+      ],
+    },
+  });
 }
 
 export function renderCertCheckTimer(input: { source?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/alerts.ts", input.source ?? DEFAULT_SOURCE),
-    "[Unit]",
-    "Description=Daily certificate expiry check (diy-device-cloud)",
-    "",
-    "[Timer]",
-    "OnCalendar=daily",
-    "RandomizedDelaySec=1h",
-    "Persistent=true",
-    "",
-    "[Install]",
-    "WantedBy=timers.target",
-  ]);
+  return renderTimerUnit({
+    source: input.source,
+    renderer: "infra/render/alerts.ts",
+    description: "Daily certificate expiry check (diy-device-cloud)",
+    schedule: { OnCalendar: "daily", RandomizedDelaySec: "1h", Persistent: "true" },
+  });
 }

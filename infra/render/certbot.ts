@@ -2,13 +2,16 @@
 // HTTP-01 challenge through nginx (the site serves /.well-known/acme-challenge/ on port 80), the
 // deploy hook installs the certificate where nginx reads it and reloads nginx, and certbot's own
 // timer renews it. MQTT keeps the stack's private CA.
+import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
 import { DEFAULT_SOURCE, absPath, header, lines } from "./text";
+
+export const CERTBOT_UNITS = { service: "diy-certbot.service", timer: "diy-certbot.timer" } as const;
 
 export const CERTBOT_PATHS = {
   script: "/usr/local/sbin/diy-certbot",
   deployHook: "/usr/local/sbin/diy-certbot-deploy",
-  service: "/etc/systemd/system/diy-certbot.service",
-  timer: "/etc/systemd/system/diy-certbot.timer",
+  service: unitFile(CERTBOT_UNITS.service),
+  timer: unitFile(CERTBOT_UNITS.timer),
   webroot: "/var/www/letsencrypt",
   nginxCert: "/etc/nginx/tls/server.pem",
   nginxKey: "/etc/nginx/tls/server.key",
@@ -98,31 +101,28 @@ export function renderCertbotDeployHook(input: CertbotInput): string {
 
 /** Retries the first issuance (DNS may not have propagated on the first push) and re-installs. */
 export function renderCertbotService(input: { source?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/certbot.ts", input.source ?? DEFAULT_SOURCE),
-    "[Unit]",
-    "Description=Let's Encrypt certificate for nginx (diy-device-cloud)",
-    "Wants=network-online.target",
-    "After=network-online.target nginx.service",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    `ExecStart=${CERTBOT_PATHS.script}`,
-  ]);
+  return renderSystemdUnit({
+    source: input.source,
+    renderer: "infra/render/certbot.ts",
+    sections: {
+      Unit: [
+        ["Description", "Let's Encrypt certificate for nginx (diy-device-cloud)"],
+        ["Wants", "network-online.target"],
+        ["After", "network-online.target nginx.service"],
+      ],
+      Service: [
+        ["Type", "oneshot"],
+        ["ExecStart", CERTBOT_PATHS.script],
+      ],
+    },
+  });
 }
 
 export function renderCertbotTimer(input: { source?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/certbot.ts", input.source ?? DEFAULT_SOURCE),
-    "[Unit]",
-    "Description=Retry or re-install the Let's Encrypt certificate (renewal is certbot.timer's job)",
-    "",
-    "[Timer]",
-    "OnBootSec=5min",
-    "OnUnitActiveSec=6h",
-    "RandomizedDelaySec=10min",
-    "",
-    "[Install]",
-    "WantedBy=timers.target",
-  ]);
+  return renderTimerUnit({
+    source: input.source,
+    renderer: "infra/render/certbot.ts",
+    description: "Retry or re-install the Let's Encrypt certificate (renewal is certbot.timer's job)",
+    schedule: { OnBootSec: "5min", OnUnitActiveSec: "6h", RandomizedDelaySec: "10min" },
+  });
 }

@@ -1,13 +1,16 @@
 // Dynamic DNS without Route53 (the FreeDNS style of the original): a systemd timer calls the update
 // URL. The URL is a secret: it lives only in a root-only EnvironmentFile and reaches curl on stdin
 // (curl --config -), never in a command line that ps, the journal or the user data could show.
+import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
 import { DEFAULT_SOURCE, header, lines } from "./text";
+
+export const DDNS_UNITS = { service: "diy-ddns.service", timer: "diy-ddns.timer" } as const;
 
 export const DDNS_PATHS = {
   env: "/etc/diy-ddns/env",
   script: "/usr/local/sbin/diy-ddns-update",
-  service: "/etc/systemd/system/diy-ddns.service",
-  timer: "/etc/systemd/system/diy-ddns.timer",
+  service: unitFile(DDNS_UNITS.service),
+  timer: unitFile(DDNS_UNITS.timer),
 } as const;
 
 export const DDNS_ENV_VAR = "DDNS_URL";
@@ -35,38 +38,35 @@ export function renderDdnsScript(input: { source?: string } = {}): string {
 }
 
 export function renderDdnsService(input: { source?: string; script?: string; envFile?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/ddns.ts", input.source ?? DEFAULT_SOURCE),
-    "[Unit]",
-    "Description=Update the dynamic DNS record (diy-device-cloud)",
-    "Wants=network-online.target",
-    "After=network-online.target",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    // systemd (root) reads the 0600 file; the update itself runs as a throwaway user
-    `EnvironmentFile=${input.envFile ?? DDNS_PATHS.env}`,
-    `ExecStart=${input.script ?? DDNS_PATHS.script}`,
-    "DynamicUser=yes",
-    "ProtectSystem=strict",
-    "ProtectHome=yes",
-    "PrivateTmp=yes",
-    "NoNewPrivileges=yes",
-  ]);
+  return renderSystemdUnit({
+    source: input.source,
+    renderer: "infra/render/ddns.ts",
+    sections: {
+      Unit: [
+        ["Description", "Update the dynamic DNS record (diy-device-cloud)"],
+        ["Wants", "network-online.target"],
+        ["After", "network-online.target"],
+      ],
+      Service: [
+        ["Type", "oneshot"],
+        // systemd (root) reads the 0600 file; the update itself runs as a throwaway user
+        ["EnvironmentFile", input.envFile ?? DDNS_PATHS.env],
+        ["ExecStart", input.script ?? DDNS_PATHS.script],
+        ["DynamicUser", "yes"],
+        ["ProtectSystem", "strict"],
+        ["ProtectHome", "yes"],
+        ["PrivateTmp", "yes"],
+        ["NoNewPrivileges", "yes"],
+      ],
+    },
+  });
 }
 
 export function renderDdnsTimer(input: { source?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/ddns.ts", input.source ?? DEFAULT_SOURCE),
-    "[Unit]",
-    "Description=Refresh the dynamic DNS record hourly (diy-device-cloud)",
-    "",
-    "[Timer]",
-    "OnBootSec=1min",
-    "OnUnitActiveSec=1h",
-    "RandomizedDelaySec=5min",
-    "",
-    "[Install]",
-    "WantedBy=timers.target",
-  ]);
+  return renderTimerUnit({
+    source: input.source,
+    renderer: "infra/render/ddns.ts",
+    description: "Refresh the dynamic DNS record hourly (diy-device-cloud)",
+    schedule: { OnBootSec: "1min", OnUnitActiveSec: "1h", RandomizedDelaySec: "5min" },
+  });
 }

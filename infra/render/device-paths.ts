@@ -1,6 +1,8 @@
 // Where the device service lives on a board (the contract in coord README), and the bridge's files.
 // The install script, the unit and the config renderer all take their paths from here.
 
+import { unitFile } from "./systemd";
+
 export const DEVICE_USER = "diy-device";
 export const DEVICE_UNIT = "diy-device.service";
 
@@ -13,7 +15,7 @@ export const DEVICE_PATHS = {
   cert: "/etc/diy-device/device.pem",
   key: "/etc/diy-device/device.key",
   stateDir: "/var/lib/diy-device",
-  unit: "/etc/systemd/system/diy-device.service",
+  unit: unitFile(DEVICE_UNIT),
   udevRules: "/etc/udev/rules.d/99-diy-device.rules",
 } as const;
 

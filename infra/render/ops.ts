@@ -3,6 +3,7 @@
 // (with an update URL), plus the commands the push runs last to switch the timers on or off.
 import {
   ALERT_PATHS,
+  CERT_CHECK_UNITS,
   SERVER_CERTS,
   renderAlertScript,
   renderCertCheckScript,
@@ -12,12 +13,21 @@ import {
 } from "./alerts";
 import {
   CERTBOT_PATHS,
+  CERTBOT_UNITS,
   renderCertbotDeployHook,
   renderCertbotScript,
   renderCertbotService,
   renderCertbotTimer,
 } from "./certbot";
-import { DDNS_ENV_VAR, DDNS_PATHS, checkDdnsUrl, renderDdnsScript, renderDdnsService, renderDdnsTimer } from "./ddns";
+import {
+  DDNS_ENV_VAR,
+  DDNS_PATHS,
+  DDNS_UNITS,
+  checkDdnsUrl,
+  renderDdnsScript,
+  renderDdnsService,
+  renderDdnsTimer,
+} from "./ddns";
 import { SERVER_MOSQUITTO_PATHS } from "./mosquitto";
 import type { PushFile } from "./push-script";
 import { renderEnvFile } from "./server-files";
@@ -43,6 +53,10 @@ export interface OpsPush {
 const root = { owner: "root", group: "root" } as const;
 const script = (path: string, content: string): PushFile => ({ path, content, mode: "0755", ...root });
 const unit = (path: string, content: string): PushFile => ({ path, content, mode: "0644", ...root, systemd: true });
+const enableNow = (name: string) => `systemctl enable --now --quiet ${name}`;
+/** A timer an earlier push switched on, off again (its unit file stays: the push never deletes). */
+const disableIfThere = (path: string, name: string) =>
+  `if [ -e ${path} ]; then systemctl disable --now --quiet ${name}; fi`;
 
 export function renderOpsPush(input: OpsInput): OpsPush {
   const source = input.source;
@@ -73,7 +87,7 @@ export function renderOpsPush(input: OpsInput): OpsPush {
     unit(ALERT_PATHS.certCheckService, renderCertCheckService({ source })),
     unit(ALERT_PATHS.certCheckTimer, renderCertCheckTimer({ source })),
   ];
-  const after = ["systemctl enable --now --quiet diy-cert-check.timer"];
+  const after = [enableNow(CERT_CHECK_UNITS.timer)];
 
   if (input.letsEncrypt) {
     const le = { source, ...input.letsEncrypt };
@@ -83,11 +97,9 @@ export function renderOpsPush(input: OpsInput): OpsPush {
       unit(CERTBOT_PATHS.service, renderCertbotService({ source })),
       unit(CERTBOT_PATHS.timer, renderCertbotTimer({ source })),
     );
-    after.push(CERTBOT_PATHS.script, "systemctl enable --now --quiet diy-certbot.timer");
+    after.push(CERTBOT_PATHS.script, enableNow(CERTBOT_UNITS.timer));
   } else {
-    after.push(
-      "if [ -e /etc/systemd/system/diy-certbot.timer ]; then systemctl disable --now --quiet diy-certbot.timer; fi",
-    );
+    after.push(disableIfThere(CERTBOT_PATHS.timer, CERTBOT_UNITS.timer));
   }
 
   if (input.ddnsUpdateUrl !== undefined) {
@@ -103,9 +115,9 @@ export function renderOpsPush(input: OpsInput): OpsPush {
       unit(DDNS_PATHS.service, renderDdnsService({ source })),
       unit(DDNS_PATHS.timer, renderDdnsTimer({ source })),
     );
-    after.push("systemctl enable --now --quiet diy-ddns.timer", "systemctl start diy-ddns.service");
+    after.push(enableNow(DDNS_UNITS.timer), `systemctl start ${DDNS_UNITS.service}`);
   } else {
-    after.push("if [ -e /etc/systemd/system/diy-ddns.timer ]; then systemctl disable --now --quiet diy-ddns.timer; fi");
+    after.push(disableIfThere(DDNS_PATHS.timer, DDNS_UNITS.timer));
   }
   return { files, after };
 }

@@ -4,7 +4,7 @@
 // validates (nginx -t, postfix check) and restarts or reloads only the services whose files changed.
 // Idempotent: a second run with the same files changes nothing and restarts nothing.
 import { createHash } from "node:crypto";
-import { WEB_USER } from "./systemd";
+import { WEB_UNIT, WEB_USER } from "./systemd";
 import { DEFAULT_SOURCE, header, lines, oneLine } from "./text";
 
 /** Services the push script knows how to validate and restart or reload. */
@@ -76,7 +76,7 @@ const ACTIONS: Record<ServerService, { unit: string; verb: "restart" | "reload-o
   // postfix.service is a wrapper; postfix@-.service is PartOf it and restarts with it.
   postfix: { unit: "postfix.service", verb: "restart" },
   fail2ban: { unit: "fail2ban.service", verb: "reload-or-restart" },
-  "diy-web": { unit: "diy-web.service", verb: "restart" },
+  "diy-web": { unit: WEB_UNIT, verb: "restart" },
 };
 const ORDER: readonly ServerService[] = ["mosquitto", "postfix", "fail2ban", "diy-web", "nginx"];
 

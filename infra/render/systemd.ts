@@ -7,11 +7,22 @@ export type UnitSections = Record<string, readonly (readonly [string, string])[]
 
 export interface SystemdUnitInput {
   source?: string;
+  /** The module that decided the unit's content, named in the header (default this one). */
+  renderer?: string;
   sections: UnitSections;
 }
 
+/** Where the units we ship live: each unit's name is written once, its path follows from it. */
+export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
+
+export function unitFile(name: string): string {
+  if (!/^[a-z][a-z0-9-]*\.(service|timer)$/.test(name)) throw new Error(`not a unit name we ship: ${name}`);
+  return `${SYSTEMD_UNIT_DIR}/${name}`;
+}
+
 export function renderSystemdUnit(input: SystemdUnitInput): string {
-  const out = [...header("#", "infra/render/systemd.ts", input.source ?? DEFAULT_SOURCE)];
+  const renderer = input.renderer ?? "infra/render/systemd.ts";
+  const out = [...header("#", renderer, input.source ?? DEFAULT_SOURCE)];
   for (const [section, entries] of Object.entries(input.sections)) {
     if (!/^[A-Z][A-Za-z]+$/.test(section)) throw new Error(`systemd section name is not valid: ${section}`);
     out.push("", `[${section}]`);
@@ -21,6 +32,24 @@ export function renderSystemdUnit(input: SystemdUnitInput): string {
     }
   }
   return lines(out);
+}
+
+/** A timer we ship: its schedule ([Timer] settings) and, to switch it on, `WantedBy=timers.target`. */
+export function renderTimerUnit(input: {
+  source?: string | undefined;
+  renderer: string;
+  description: string;
+  schedule: Readonly<Record<string, string>>;
+}): string {
+  return renderSystemdUnit({
+    source: input.source,
+    renderer: input.renderer,
+    sections: {
+      Unit: [["Description", input.description]],
+      Timer: Object.entries(input.schedule),
+      Install: [["WantedBy", "timers.target"]],
+    },
+  });
 }
 
 export interface DiyWebUnitInput {
@@ -45,8 +74,10 @@ export interface DiyWebUnitInput {
   requiresMountsFor?: readonly string[];
 }
 
+export const WEB_UNIT = "diy-web.service";
+
 export const SERVER_WEB_PATHS = {
-  unit: "/etc/systemd/system/diy-web.service",
+  unit: unitFile(WEB_UNIT),
   script: "/opt/diy-web/web.js",
   configDir: "/etc/diy-web",
   config: "/etc/diy-web/config.json",
@@ -135,4 +166,4 @@ export function renderMosquittoDropIn(input: { source?: string; limitNofile?: nu
   return renderSystemdUnit({ source: input.source, sections: { Service: [["LimitNOFILE", String(n)]] } });
 }
 
-export const MOSQUITTO_DROP_IN_PATH = "/etc/systemd/system/mosquitto.service.d/limits.conf";
+export const MOSQUITTO_DROP_IN_PATH = `${SYSTEMD_UNIT_DIR}/mosquitto.service.d/limits.conf`;

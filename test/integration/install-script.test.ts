@@ -252,6 +252,21 @@ describe("install script shellcheck", () => {
       assert.equal(r.status, 0, `${name}:\n${r.stdout}${r.stderr}`);
     }
   });
+
+  // The scripts are kept as .sh files and linted in place; the renderer only puts the board's values in front.
+  it("infra/render/scripts/*.sh pass shellcheck as they are, following the library they source", () => {
+    const dir = join(__dirname, "../../infra/render/scripts");
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".sh"))
+      .map((f) => join(dir, f));
+    assert.deepEqual(files.map((f) => f.slice(dir.length + 1)).sort(), [
+      "device-install.sh",
+      "device-lib.sh",
+      "device-uninstall.sh",
+    ]);
+    const r = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { encoding: "utf8" });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  });
 });
 
 describe("remote invocation and unit checks", () => {

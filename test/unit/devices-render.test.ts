@@ -282,6 +282,29 @@ describe("install scripts renderer", () => {
     assert.match(renderDeviceUninstallScript({ deviceId: "bbb1" }), /^set -euo pipefail$/m);
   });
 
+  it("is one self-contained file whose every upper-case variable is set in it (rendered value or the script's own)", () => {
+    // shellcheck takes an upper-case name for the environment's, so a value the renderer forgot passes the lint
+    // in place: this is the check that the values rendered in front and the .sh files agree.
+    const environment = new Set(["DIY_ROOT", "DIY_SYSTEMCTL", "BASH_SOURCE"]);
+    for (const script of [
+      renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true, bundleSha256: SHA }),
+      renderDeviceUninstallScript({ deviceId: "pi1" }),
+    ]) {
+      assert.doesNotMatch(script, /^\s*(source|\.) /m, "the library is written in, not sourced");
+      const set = new Set(
+        [...script.matchAll(/^\s*(?:readonly |local )?([A-Z][A-Z0-9_]*)=|read -r -a ([A-Z][A-Z0-9_]*)/gm)].map(
+          (m) => m[1] ?? m[2],
+        ),
+      );
+      const read = new Set([...script.matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)].map((m) => m[1] ?? ""));
+      const unset = [...read].filter((name) => !set.has(name) && !environment.has(name));
+      assert.deepEqual(unset, [], "read but never set");
+      const rendered = [...script.matchAll(/^readonly ([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] ?? "");
+      const unused = rendered.filter((name) => !read.has(name));
+      assert.deepEqual(unused, [], "rendered but never read");
+    }
+  });
+
   it("changes with the role, so a changed role re-runs the install", () => {
     const a = renderDeviceInstallScript({
       deviceId: "pi1",

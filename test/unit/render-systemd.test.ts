@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { renderDiyWebUnit, renderMosquittoDropIn, renderSystemdUnit } from "../../infra/render/systemd";
+import {
+  renderDiyWebUnit,
+  renderMosquittoDropIn,
+  renderSystemdUnit,
+  renderTimerUnit,
+  unitFile,
+} from "../../infra/render/systemd";
 
 const unit = renderDiyWebUnit({ source: 'stack "dev"' });
 const has = (text: string, line: string) =>
@@ -59,4 +65,23 @@ test("diy-web.service may queue mail through postfix's sendmail despite NoNewPri
   has(unit, "ReadWritePaths=/var/spool/postfix/maildrop");
   const noMail = renderDiyWebUnit({ sendmail: false });
   assert.doesNotMatch(noMail, /postdrop|ReadWritePaths/);
+});
+
+test("a timer names the module that wrote it, keeps its schedule in order and is wanted by timers.target", () => {
+  const t = renderTimerUnit({
+    renderer: "infra/render/ddns.ts",
+    description: "Refresh",
+    schedule: { OnBootSec: "1min", OnUnitActiveSec: "1h" },
+  });
+  assert.match(t.split("\n")[0] ?? "", /^# Rendered by diy-device-cloud infra\/render\/ddns\.ts;/);
+  assert.match(
+    t,
+    /\n\[Unit\]\nDescription=Refresh\n\n\[Timer\]\nOnBootSec=1min\nOnUnitActiveSec=1h\n\n\[Install\]\nWantedBy=timers\.target\n$/,
+  );
+});
+
+test("a unit's path follows from its name, and only a unit name makes one", () => {
+  assert.equal(unitFile("diy-web.service"), "/etc/systemd/system/diy-web.service");
+  for (const bad of ["../x.service", "diy-web", "a b.timer", "/etc/passwd"])
+    assert.throws(() => unitFile(bad), /unit name/);
 });
