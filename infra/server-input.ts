@@ -138,6 +138,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
           key: SERVER_WEB_PATHS.key,
         },
         devices: webDevices(s.devices),
+        stateDir: SERVER_WEB_PATHS.stateDir,
         history: { file: SERVER_WEB_PATHS.history, ...historySettings(s) },
         ...(s.integrations.homeAssistant ? { homeAssistant: webHomeAssistant(s.devices) } : {}),
         publicOrigin: v.webUrl,

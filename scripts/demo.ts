@@ -178,6 +178,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       cookieSecure: false,
       // Kept across runs of the demo, like the server keeps it across restarts.
       history: { file: join(stateDir, "history.db") },
+      // Logged-out sessions stay logged out across runs.
+      stateDir: join(stateDir, "web"),
     };
     const web = await startWeb(webConfig, {
       password: password.value,

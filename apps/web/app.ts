@@ -12,6 +12,7 @@ import type { HistoryStore } from "./history/store";
 import type { Logger } from "./log";
 import {
   CSRF_HEADER,
+  type RevocationList,
   type Session,
   type Sessions,
   createSessions,
@@ -40,6 +41,8 @@ export interface WebAppOptions {
   /** Directory of index.html, app.js, style.css. Default: embedded in the bundle, else public/ beside this file. */
   publicDir?: string;
   sessionTtlMs?: number;
+  /** Where logouts are remembered; default in memory (server.ts passes a file in the state directory). */
+  revocations?: RevocationList;
   /** Sensor and input history for /api/devices/:id/sensors/:name/history and /events. */
   history?: HistoryStore;
 }
@@ -68,7 +71,12 @@ class HttpError extends Error {
 export function createWebApp(opts: WebAppOptions): WebApp {
   const { store, broker, logger: log } = opts;
   const secure = opts.cookieSecure ?? true;
-  const sessions = createSessions(opts.sessionSecret, opts.sessionTtlMs);
+  const sessions = createSessions({
+    secret: opts.sessionSecret,
+    password: opts.password,
+    ...(opts.sessionTtlMs ? { ttlMs: opts.sessionTtlMs } : {}),
+    ...(opts.revocations ? { revocations: opts.revocations } : {}),
+  });
   const cookieName = sessionCookieName(secure);
   const streams = new Map<Response, string>(); // open event streams -> their session id
 

@@ -107,6 +107,11 @@ export const WebConfig = z
       .optional(),
     /** Secure flag on the session cookie. Only the local demo over plain http sets it false. */
     cookieSecure: z.boolean().default(true),
+    /**
+     * The app's own writable directory (diy-web.service: StateDirectory /var/lib/diy-web): logged-out
+     * sessions are kept there so a logout outlives a restart. When missing they are kept in memory only.
+     */
+    stateDir: z.string().startsWith("/", "must be an absolute path").optional(),
     /** History of readings and input events; none kept when missing. */
     history: HistoryConfig.optional(),
     /** Home Assistant discovery; none published when missing. */

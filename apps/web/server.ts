@@ -1,6 +1,8 @@
 // Wires the pieces: device store <- broker link -> HTTP app, listening on config.listen.
 // startWeb is what main.ts, the demo and the tests call.
+import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { Server } from "node:http";
 import { startOfflineAlerts } from "./alerts";
 import { createWebApp } from "./app";
@@ -10,6 +12,7 @@ import { HistoryStore } from "./history/store";
 import { startSensorAlerts } from "./sensor-alerts";
 import { HomeAssistantDiscovery, haDevices } from "./homeassistant";
 import { type Logger, createLogger } from "./log";
+import { REVOCATIONS_FILE, fileRevocations } from "./revocations";
 import { DeviceStore } from "./state";
 
 export interface StartWebOptions extends Partial<WebSecrets> {
@@ -101,6 +104,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
       })
     : undefined;
 
+  if (config.stateDir) mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const web = createWebApp({
     store,
     broker,
@@ -112,6 +116,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     ...(opts.loginRateLimit ? { loginRateLimit: opts.loginRateLimit } : {}),
     ...(opts.publicDir ? { publicDir: opts.publicDir } : {}),
     ...(history ? { history } : {}),
+    ...(config.stateDir ? { revocations: fileRevocations(join(config.stateDir, REVOCATIONS_FILE), log) } : {}),
   });
 
   const server: Server = await new Promise((resolve, reject) => {

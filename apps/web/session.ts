@@ -1,7 +1,10 @@
-// Login sessions as signed cookies, and CSRF tokens bound to them. Pure: no Express in here.
+// Login sessions as signed cookies, and CSRF tokens bound to them. No Express and no I/O in here:
+// where revoked sessions are kept is handed in (apps/web/revocations.ts keeps them in a file).
 // Cookie value: "<sid>.<expires, unix seconds>.<HMAC-SHA256(sessionKey, sid.expires), base64url>".
 // CSRF token:  HMAC-SHA256(csrfKey, sid), sent back by the page in the X-CSRF-Token header.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+// The session key depends on the password as well as the secret: changing the password ends every
+// session issued before, with no list to keep.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const CSRF_HEADER = "x-csrf-token";
@@ -42,11 +45,38 @@ export function passwordMatches(given: unknown, expected: string): boolean {
   return typeof given === "string" && given.length > 0 && safeEqual(given, expected);
 }
 
-export function createSessions(secret: string, ttlMs = SESSION_TTL_MS): Sessions {
-  // Separate keys per purpose, derived from the one secret.
-  const sessionKey = hmac(Buffer.from(secret), "diy-web session v1");
-  const csrfKey = hmac(Buffer.from(secret), "diy-web csrf v1");
-  const revoked = new Map<string, number>();
+/** Where logged-out sessions are remembered until their cookies expire. */
+export interface RevocationList {
+  /** Session id -> its expiry (unix seconds); entries already expired may be left in. */
+  load(): Map<string, number>;
+  add(sid: string, expiresUnixSeconds: number): void;
+}
+
+/** Revocations kept in memory only: they end with the process (tests, embedding). */
+export function memoryRevocations(): RevocationList {
+  const entries = new Map<string, number>();
+  return { load: () => new Map(entries), add: (sid, exp) => void entries.set(sid, exp) };
+}
+
+export interface SessionOptions {
+  /** DIY_SESSION_SECRET: signs cookies and CSRF tokens. */
+  secret: string;
+  /** The web password: part of the session key, so a new password ends the sessions issued before it. */
+  password: string;
+  ttlMs?: number;
+  /** Default: in memory only. The app passes a file in its state directory, so logout outlives a restart. */
+  revocations?: RevocationList;
+}
+
+export function createSessions(opts: SessionOptions): Sessions {
+  const ttlMs = opts.ttlMs ?? SESSION_TTL_MS;
+  // Separate keys per purpose, derived from the one secret; the session key also from the password's
+  // digest (never the password itself), so cookies signed under an old password no longer verify.
+  const passwordDigest = createHash("sha256").update(opts.password).digest("hex");
+  const sessionKey = hmac(Buffer.from(opts.secret), `diy-web session v2 ${passwordDigest}`);
+  const csrfKey = hmac(Buffer.from(opts.secret), "diy-web csrf v1");
+  const store = opts.revocations ?? memoryRevocations();
+  const revoked = store.load();
 
   const sign = (sid: string, exp: number) => hmac(sessionKey, `${sid}.${exp}`).toString("base64url");
   const prune = (now: number) => {
@@ -89,7 +119,9 @@ export function createSessions(secret: string, ttlMs = SESSION_TTL_MS): Sessions
     },
     revoke(session) {
       prune(Date.now());
-      revoked.set(session.sid, Math.floor(session.expires / 1000));
+      const exp = Math.floor(session.expires / 1000);
+      revoked.set(session.sid, exp);
+      store.add(session.sid, exp);
     },
   };
 }

@@ -96,12 +96,17 @@ export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): P
 
 export interface AttackStack {
   broker: TestBroker;
-  web: RunningWeb;
+  /** The running web app (a new one after restartWeb). */
+  readonly web: RunningWeb;
+  /** The logged-in user's cookie header and CSRF token (from the first web app). */
+  session: { cookie: string; csrf: string };
   /** The web app's log lines. */
   log: { entries: LogEntry[] };
   devices: Record<string, SimDevice>;
   /** POSTs a command as the logged-in user; resolves with the HTTP status (and the req on 202). */
   command(deviceId: string, output: string, value: "on" | "off" | "toggle"): Promise<{ status: number; req?: string }>;
+  /** Stops the web app and starts it again on the same config and state directory, as systemd would. */
+  restartWeb(opts?: { password?: string }): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -134,47 +139,53 @@ export async function startAttackStack(
     for (const spec of specs) devices[spec.id] = await startSimDevice(broker, spec);
     const webCert = await broker.client("web");
     const log = memoryLogger();
-    web = await startWeb(
-      {
-        listen: { host: "127.0.0.1", port: 0 },
-        broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
-        devices: webDevices,
-        ...(opts.homeAssistant
-          ? {
-              homeAssistant: {
-                devices: Object.fromEntries(
-                  specs.map((s) => [
-                    s.id,
-                    {
-                      model: "simulated board",
-                      units: Object.fromEntries((s.sensors ?? []).map((x) => [x.name, x.unit ?? "°C"])),
-                    },
-                  ]),
-                ),
-              },
-            }
-          : {}),
-        cookieSecure: false,
-      },
-      {
-        password: ATTACK_PASSWORD,
+    const config = {
+      listen: { host: "127.0.0.1", port: 0 },
+      broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
+      devices: webDevices,
+      ...(opts.homeAssistant
+        ? {
+            homeAssistant: {
+              devices: Object.fromEntries(
+                specs.map((s) => [
+                  s.id,
+                  {
+                    model: "simulated board",
+                    units: Object.fromEntries((s.sensors ?? []).map((x) => [x.name, x.unit ?? "°C"])),
+                  },
+                ]),
+              ),
+            },
+          }
+        : {}),
+      cookieSecure: false,
+      stateDir: join(broker.dir, "web-state"),
+    };
+    const startApp = async (password: string) => {
+      const app = await startWeb(config, {
+        password,
         sessionSecret: SESSION_SECRET,
         logger: log,
         reconnectMinMs: 200,
         ...(opts.homeAssistantMinIntervalMs !== undefined
           ? { homeAssistantMinIntervalMs: opts.homeAssistantMinIntervalMs }
           : {}),
-      },
-    );
-    const running = web;
-    await eventually(
-      () => running.broker.connected && specs.every((s) => running.store.get(s.id)?.online === true),
-      "web app connected and every device online",
-    );
+      });
+      web = app;
+      await eventually(
+        () => app.broker.connected && specs.every((s) => app.store.get(s.id)?.online === true),
+        "web app connected and every device online",
+      );
+      return app;
+    };
+    let running = await startApp(ATTACK_PASSWORD);
     const session = await login(running.url, ATTACK_PASSWORD);
     return {
       broker,
-      web: running,
+      get web() {
+        return running;
+      },
+      session,
       log,
       devices,
       async command(deviceId, output, value) {
@@ -185,6 +196,10 @@ export async function startAttackStack(
         });
         const body = (await res.json().catch(() => ({}))) as { req?: string };
         return { status: res.status, ...(body.req ? { req: body.req } : {}) };
+      },
+      async restartWeb(restart = {}) {
+        await running.close();
+        running = await startApp(restart.password ?? ATTACK_PASSWORD);
       },
       async cleanup() {
         await running.close();

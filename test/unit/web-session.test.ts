@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { memoryLogger } from "../../apps/web/log";
+import { fileRevocations } from "../../apps/web/revocations";
 import {
   createSessions,
   passwordMatches,
@@ -10,10 +15,11 @@ import {
 } from "../../apps/web/session";
 
 const SECRET = "s".repeat(40);
+const PASSWORD = "correct horse";
 
 describe("web sessions", () => {
   it("verifies a cookie it issued and refuses a tampered, foreign or expired one", () => {
-    const sessions = createSessions(SECRET, 60_000);
+    const sessions = createSessions({ secret: SECRET, password: PASSWORD, ttlMs: 60_000 });
     const now = 1_800_000_000_000;
     const s = sessions.issue(now);
     assert.deepEqual(sessions.verify(s.cookieValue, now + 1000), { sid: s.sid, expires: s.expires });
@@ -25,21 +31,61 @@ describe("web sessions", () => {
       "other sid",
     );
     assert.equal(sessions.verify(s.cookieValue, now + 61_000), undefined, "expired");
-    assert.equal(createSessions("t".repeat(40)).verify(s.cookieValue, now), undefined, "other secret");
+    assert.equal(
+      createSessions({ secret: "t".repeat(40), password: PASSWORD }).verify(s.cookieValue, now),
+      undefined,
+      "other secret",
+    );
     for (const junk of [undefined, "", "a.b.c", "x".repeat(500), `${s.cookieValue}x`])
       assert.equal(sessions.verify(junk, now), undefined);
   });
 
   it("refuses a cookie after logout even though its signature is still good", () => {
-    const sessions = createSessions(SECRET);
+    const sessions = createSessions({ secret: SECRET, password: PASSWORD });
     const s = sessions.issue();
     assert.ok(sessions.verify(s.cookieValue));
     sessions.revoke(s);
     assert.equal(sessions.verify(s.cookieValue), undefined);
   });
 
+  it("refuses every cookie issued under the previous password once the password changed", () => {
+    const before = createSessions({ secret: SECRET, password: PASSWORD });
+    const s = before.issue();
+    const after = createSessions({ secret: SECRET, password: "a new password" });
+    assert.equal(after.verify(s.cookieValue), undefined);
+    assert.ok(after.verify(after.issue().cookieValue), "a cookie issued under the new password works");
+    assert.ok(
+      createSessions({ secret: SECRET, password: PASSWORD }).verify(s.cookieValue),
+      "same password: still good",
+    );
+  });
+
+  it("keeps logouts in the revocation file across instances, drops expired and garbled lines, file mode 0600", () => {
+    const dir = mkdtempSync(join(tmpdir(), "revocations-"));
+    try {
+      const file = join(dir, "revoked-sessions");
+      const log = memoryLogger();
+      const first = createSessions({ secret: SECRET, password: PASSWORD, revocations: fileRevocations(file, log) });
+      const out = first.issue();
+      const kept = first.issue();
+      first.revoke(out);
+      assert.equal((statSync(file).mode & 0o777).toString(8), "600");
+      writeFileSync(file, `${readFileSync(file, "utf8")}garbage line\nAAAAAAAAAAAAAAAAAAAAAAAA 1000\n`, { flag: "w" });
+      const second = createSessions({ secret: SECRET, password: PASSWORD, revocations: fileRevocations(file, log) });
+      assert.equal(second.verify(out.cookieValue), undefined, "logged out before the restart");
+      assert.ok(second.verify(kept.cookieValue), "another session survives the restart");
+      assert.equal(readFileSync(file, "utf8"), `${out.sid} ${out.expires / 1000}\n`, "compacted at start");
+      assert.deepEqual(
+        log.entries.map((e) => [e.event, e.lines]),
+        [["session_revocations_bad_lines", 1]],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("binds the CSRF token to the session", () => {
-    const sessions = createSessions(SECRET);
+    const sessions = createSessions({ secret: SECRET, password: PASSWORD });
     const a = sessions.issue();
     const b = sessions.issue();
     assert.ok(sessions.checkCsrf(a.sid, a.csrfToken));
