@@ -6,6 +6,7 @@ import helmet from "helmet";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
 import { ASSET_PATHS, loadAssets } from "./assets";
+import { CoalescedChanges } from "./coalesce";
 import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
 import { ApiError, historyRoutes } from "./history-api";
 import type { HistoryStore } from "./history/store";
@@ -79,6 +80,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   });
   const cookieName = sessionCookieName(secure);
   const streams = new Map<Response, string>(); // open event streams -> their session id
+  const changes = new CoalescedChanges(store); // device updates for the page, at most a few per second each
 
   const app = express();
   app.disable("x-powered-by");
@@ -274,7 +276,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const onChange = (d: DeviceView) => send("device", d);
     const onInput = (e: InputEvent) => send("input", e);
     const onConnection = (connected: boolean) => send("broker", { broker: connected ? "connected" : "disconnected" });
-    store.on("change", onChange);
+    changes.on("change", onChange);
     store.on("input", onInput);
     broker.on("connection", onConnection);
     const heartbeat = setInterval(() => res.write(": ping\n\n"), SSE_HEARTBEAT_MS);
@@ -284,7 +286,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const cleanup = () => {
       clearInterval(heartbeat);
       clearTimeout(expiry);
-      store.off("change", onChange);
+      changes.off("change", onChange);
       store.off("input", onInput);
       broker.off("connection", onConnection);
       streams.delete(res);
@@ -316,6 +318,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     closeStreams: () => {
       for (const r of streams.keys()) r.end();
       streams.clear();
+      changes.close();
     },
   };
 }

@@ -160,6 +160,14 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
       if (ext) return ext.onMessage(topic, payload, packet.retain);
       const r = this.store.apply(topic, payload, { retained: packet.retain });
       if (!r.ok) this.log.warn("mqtt_message_dropped", { topic, reason: r.reason, bytes: payload.length });
+      else if (r.dropped === "first")
+        // One line per flood, not one per event: the flood must not reach the log either.
+        this.log.warn("input_events_dropped", {
+          device: r.deviceId,
+          limit: this.store.inputLimit.describe(),
+          detail: "the device sends input events faster than the limit; dropping them until it slows down",
+        });
+      else if (r.droppedBefore) this.log.info("input_events_resumed", { device: r.deviceId, dropped: r.droppedBefore });
       else if (r.changed) this.log.debug("mqtt_message", { topic });
     });
   }

@@ -12,6 +12,7 @@ import {
   parseTopic,
 } from "../../protocol";
 import type { WebDeviceConfig } from "./config";
+import { InputRateLimit } from "./input-limit";
 
 export interface OutputView {
   name: string;
@@ -81,7 +82,16 @@ export interface InputEvent {
 }
 
 export type ApplyResult =
-  | { ok: true; kind: "state" | "status" | "input" | "sensor"; deviceId: string; changed: boolean }
+  | {
+      ok: true;
+      kind: "state" | "status" | "input" | "sensor";
+      deviceId: string;
+      changed: boolean;
+      /** An input event over the device's cap, dropped: "first" of a flood (log it once), then "more". */
+      dropped?: "first" | "more";
+      /** The first input event accepted after a flood ended: how many the flood lost. */
+      droppedBefore?: number;
+    }
   | { ok: false; reason: string; deviceId?: string };
 
 interface StoreEvents {
@@ -98,6 +108,8 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
     // sensors may be left out (devices without any; tests that predate them).
     devices: readonly (Omit<WebDeviceConfig, "sensors"> & Partial<Pick<WebDeviceConfig, "sensors">>)[],
     private readonly now: () => Date = () => new Date(),
+    /** Caps input events per device (a flood from one device must not reach page, history and log). */
+    readonly inputLimit: InputRateLimit = new InputRateLimit(),
   ) {
     super();
     for (const d of devices) {
@@ -169,12 +181,28 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
         if (!input) return { ok: false, reason: `input "${t.name}" not in the web config`, deviceId: device.id };
         const p = parseInput(payload);
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        const seen = this.now();
+        device.lastSeen = seen.toISOString();
+        const decision = this.inputLimit.take(device.id, seen.getTime());
+        if (decision.action === "drop" || decision.action === "drop-first")
+          return {
+            ok: true,
+            kind: "input",
+            deviceId: device.id,
+            changed: false,
+            dropped: decision.action === "drop-first" ? "first" : "more",
+          };
         input.value = p.value.value;
         input.at = p.value.at;
-        device.lastSeen = this.now().toISOString();
         this.emit("input", { deviceId: device.id, name: t.name, value: p.value.value, at: p.value.at });
         this.emit("change", clone(device));
-        return { ok: true, kind: "input", deviceId: device.id, changed: true };
+        return {
+          ok: true,
+          kind: "input",
+          deviceId: device.id,
+          changed: true,
+          ...(decision.action === "accept-after-flood" ? { droppedBefore: decision.dropped } : {}),
+        };
       }
       case "sensor": {
         const sensor = device.sensors.find((x) => x.name === t.name);
