@@ -2,7 +2,12 @@
 // mosquitto open-files drop-in. Stored in clear and capped at 16 KB by EC2: no secrets, nothing big;
 // certificates and configs arrive later through the SSH push (push-script.ts).
 import { stringify } from "yaml";
-import { type Fail2banJailInput, renderFail2banJail } from "./fail2ban";
+import {
+  type Fail2banJailInput,
+  WEB_LOGIN_FILTER_PATH,
+  renderFail2banJail,
+  renderFail2banWebLoginFilter,
+} from "./fail2ban";
 import { DEFAULT_SOURCE, header, lines } from "./text";
 import { MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn } from "./systemd";
 
@@ -107,6 +112,8 @@ export function renderCloudConfig(input: CloudConfigInput): string {
     write_files: [
       file(SSHD_DROP_IN_PATH, renderSshdDropIn({ source })),
       file("/etc/fail2ban/jail.local", renderFail2banJail({ ...input.fail2ban, source })),
+      // The web login jail names this filter: fail2ban refuses to start without it.
+      file(WEB_LOGIN_FILTER_PATH, renderFail2banWebLoginFilter({ source })),
       file(MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn({ source, limitNofile: input.mosquittoLimitNofile })),
       file("/etc/apt/apt.conf.d/20auto-upgrades", renderAutoUpgrades({ source })),
     ],

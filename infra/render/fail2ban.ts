@@ -1,6 +1,14 @@
 // fail2ban jail.local: the sshd jail reads the systemd journal (Debian 12 has no auth.log, so the
 // default `backend = auto` jail fails to start), bans with nftables, optionally mails each ban.
+// The diy-web-login jail bans addresses that keep failing the web login: the app's own limiter lives
+// in memory and forgets on every restart, a ban does not. Its filter is rendered here too.
 import { DEFAULT_SOURCE, header, lines, oneLine, port, positiveInt } from "./text";
+
+/** The jail (and filter) that watches the web app's `login_failed` log events. */
+export const WEB_LOGIN_JAIL = "diy-web-login";
+export const WEB_LOGIN_FILTER_PATH = `/etc/fail2ban/filter.d/${WEB_LOGIN_JAIL}.conf`;
+/** The unit whose journal the filter reads (renderDiyWebUnit). */
+const WEB_UNIT = "diy-web.service";
 
 export interface Fail2banJailInput {
   source?: string;
@@ -54,6 +62,9 @@ export function renderFail2banJail(input: Fail2banJailInput): string {
     );
   }
   out.push("", "[sshd]", "enabled = true", "backend = systemd", `port = ${port("sshPort", input.sshPort ?? 22)}`);
+  // Filter in WEB_LOGIN_FILTER_PATH (renderFail2banWebLoginFilter); maxretry/findtime/bantime as above.
+  out.push("", `[${WEB_LOGIN_JAIL}]`, "enabled = true", "backend = systemd", `filter = ${WEB_LOGIN_JAIL}`);
+  out.push("port = http,https");
   if (input.nginxLimitReq) {
     out.push(
       "",
@@ -66,4 +77,29 @@ export function renderFail2banJail(input: Fail2banJailInput): string {
     );
   }
   return lines(out);
+}
+
+/**
+ * filter.d/diy-web-login.conf: one failure per `login_failed` line of the web app (apps/web/app.ts),
+ * read from its unit's journal. A line is what fail2ban's systemd backend builds from a journal entry
+ * ("<_HOSTNAME> <SYSLOG_IDENTIFIER>[<PID>]: <MESSAGE>", fail2ban/server/filtersystemd.py
+ * formatJournalEntry); MESSAGE is one JSON object from apps/web/log.ts: time, level, event first, then
+ * the fields. The address must be the "ip" field of a login_failed event: other fields' values are
+ * matched without quotes or backslashes, so text an attacker puts into another event (a request path)
+ * cannot pose as one. The time comes from the journal (datepattern {NONE}: the JSON time is not read).
+ */
+export function renderFail2banWebLoginFilter(input: { source?: string } = {}): string {
+  const field = `"[a-z_]+":(?:"[^"\\\\]*"|-?[0-9.]+|true|false|null)`;
+  return lines([
+    ...header("#", "infra/render/fail2ban.ts", input.source ?? DEFAULT_SOURCE),
+    "",
+    "[INCLUDES]",
+    "before = common.conf",
+    "",
+    "[Definition]",
+    `failregex = ^%(__prefix_line)s\\{"time":"[^"]*","level":"warn","event":"login_failed",(?:${field},)*"ip":"(?:::ffff:)?<ADDR>"(?:,${field})*\\}$`,
+    "ignoreregex =",
+    "datepattern = {NONE}",
+    `journalmatch = _SYSTEMD_UNIT=${WEB_UNIT}`,
+  ]);
 }

@@ -2,7 +2,12 @@
 // changes. Secret files (private keys, SMTP credentials, the web app's secrets) are flagged so the
 // caller keeps them out of logs and plain outputs; they travel only on the SSH command's stdin.
 import type { AclModel } from "../../protocol";
-import { type Fail2banJailInput, renderFail2banJail } from "./fail2ban";
+import {
+  type Fail2banJailInput,
+  WEB_LOGIN_FILTER_PATH,
+  renderFail2banJail,
+  renderFail2banWebLoginFilter,
+} from "./fail2ban";
 import { renderMosquittoConf, type MosquittoLimits, MQTT_TLS_PORT, SERVER_MOSQUITTO_PATHS } from "./mosquitto";
 import { renderMosquittoAcl } from "./mosquitto-acl";
 import { renderNginxSite, SERVER_NGINX_PATHS } from "./nginx";
@@ -235,6 +240,14 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
     {
       path: "/etc/fail2ban/jail.local",
       content: renderFail2banJail({ ...input.fail2ban, source }),
+      mode: "0644",
+      owner: "root",
+      group: "root",
+      services: ["fail2ban"],
+    },
+    {
+      path: WEB_LOGIN_FILTER_PATH,
+      content: renderFail2banWebLoginFilter({ source }),
       mode: "0644",
       owner: "root",
       group: "root",

@@ -3,7 +3,7 @@
 // simulated backend, each with its own certificate. Used by every test/integration/attack-*.test.ts.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type LogEntry, memoryLogger } from "../../apps/web/log";
+import { type LogEntry, createLogger } from "../../apps/web/log";
 import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
@@ -115,6 +115,8 @@ export interface AttackStackOptions {
   homeAssistant?: boolean;
   /** Shortest time between two republishes of the Home Assistant configs (apps/web/homeassistant.ts). */
   homeAssistantMinIntervalMs?: number;
+  /** Each web log line (level info and up) as the app writes it to stdout, for journald: one JSON object. */
+  onLogLine?: (json: string) => void;
 }
 
 /** Broker, web app (knowing every device) and one device service per spec, all connected. */
@@ -138,7 +140,16 @@ export async function startAttackStack(
   try {
     for (const spec of specs) devices[spec.id] = await startSimDevice(broker, spec);
     const webCert = await broker.client("web");
-    const log = memoryLogger();
+    const entries: LogEntry[] = [];
+    const logger = createLogger({
+      level: "debug",
+      sink: (e) => {
+        entries.push(e);
+        // What the default sink writes (apps/web/log.ts), at the service's default level.
+        if (e.level !== "debug") opts.onLogLine?.(JSON.stringify(e));
+      },
+    });
+    const log = { entries };
     const config = {
       listen: { host: "127.0.0.1", port: 0 },
       broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
@@ -165,7 +176,7 @@ export async function startAttackStack(
       const app = await startWeb(config, {
         password,
         sessionSecret: SESSION_SECRET,
-        logger: log,
+        logger,
         reconnectMinMs: 200,
         ...(opts.homeAssistantMinIntervalMs !== undefined
           ? { homeAssistantMinIntervalMs: opts.homeAssistantMinIntervalMs }

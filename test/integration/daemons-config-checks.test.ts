@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
+import { WEB_LOGIN_FILTER_PATH, WEB_LOGIN_JAIL } from "../../infra/render/fail2ban";
 import { FIXTURES, type RenderedFixture, fixtureFeatures, renderFixture } from "./daemons-fixtures";
 import { fail2banTree, nginxTree, run, siteWithCertsIn, tempDir } from "./daemons-support";
 
@@ -33,22 +34,30 @@ for (const fixture of FIXTURES) {
       assert.doesNotMatch(res.output, /\[warn\]/, `nginx warns:\n${res.output}`);
     });
 
-    test("fail2ban-client -t accepts jail.local and -d shows the sshd jail on the systemd backend", () => {
-      const tree = fail2banTree(tmp.dir, r.content("/etc/fail2ban/jail.local"));
+    test("fail2ban-client -t accepts jail.local and -d shows the sshd and web login jails on the systemd backend", () => {
+      const tree = fail2banTree(tmp.dir, r.content("/etc/fail2ban/jail.local"), {
+        [WEB_LOGIN_JAIL]: r.content(WEB_LOGIN_FILTER_PATH),
+      });
       const res = run("fail2ban-client", ["-c", tree, "-t"]);
       assert.equal(res.status, 0, `fail2ban-client -t:\n${res.output}`);
       const dump = run("fail2ban-client", ["-c", tree, "-d"]);
       assert.equal(dump.status, 0, dump.output);
       assert.match(dump.output, /\['add', 'sshd', 'systemd'\]/, `sshd jail backend:\n${dump.output.slice(0, 2000)}`);
+      // The web login jail reads only the web app's unit from the journal.
+      assert.match(dump.output, /\['add', 'diy-web-login', 'systemd'\]/);
+      assert.match(dump.output, /\['set', 'diy-web-login', 'addjournalmatch', '_SYSTEMD_UNIT=diy-web\.service'\]/);
+      assert.match(dump.output, /\['set', 'diy-web-login', 'addfailregex', '.*"event":"login_failed"/);
       if (r.input.fail2ban?.mail) {
         assert.match(dump.output, /sendmail/, "ban mails configured but no sendmail action in the dump");
       }
     });
 
-    test("the user data's jail.local is the pushed one, so the first boot and later pushes agree", () => {
+    test("the user data's jail.local and web login filter are the pushed ones, so the first boot and later pushes agree", () => {
       const doc = parse(r.userData) as { write_files: { path: string; content: string }[] };
-      const early = doc.write_files.find((f) => f.path === "/etc/fail2ban/jail.local");
-      assert.equal(early?.content, r.content("/etc/fail2ban/jail.local"));
+      for (const path of ["/etc/fail2ban/jail.local", WEB_LOGIN_FILTER_PATH]) {
+        const early = doc.write_files.find((f) => f.path === path);
+        assert.equal(early?.content, r.content(path), path);
+      }
     });
 
     test("postfix check accepts main.cf beside Debian's master.cf, and postconf finds no unknown parameter", () => {

@@ -5,6 +5,7 @@ import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { WEB_LOGIN_JAIL, renderFail2banWebLoginFilter } from "../../infra/render/fail2ban";
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `diy-${prefix}-`));
@@ -249,10 +250,16 @@ export async function waitForPort(port: number, daemon: Daemon, attempts = 100):
   throw new Error(`${daemon.proc.spawnfile} is not listening on ${port}:\n${daemon.output()}`);
 }
 
-export function fail2banTree(dir: string, jailLocal: string): string {
+/** A copy of Debian's /etc/fail2ban with our jail.local and our filters (default: the rendered ones). */
+export function fail2banTree(
+  dir: string,
+  jailLocal: string,
+  filters: Record<string, string> = { [WEB_LOGIN_JAIL]: renderFail2banWebLoginFilter({ source: "test" }) },
+): string {
   const tree = join(dir, "fail2ban");
   cpSync("/etc/fail2ban", tree, { recursive: true });
   writeFileSync(join(tree, "jail.local"), jailLocal);
+  for (const [name, text] of Object.entries(filters)) writeFileSync(join(tree, "filter.d", `${name}.conf`), text);
   return tree;
 }
 

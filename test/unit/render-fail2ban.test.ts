@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { renderFail2banJail } from "../../infra/render/fail2ban";
+import { WEB_LOGIN_JAIL, renderFail2banJail, renderFail2banWebLoginFilter } from "../../infra/render/fail2ban";
 
 const section = (text: string, name: string): string => {
   const m = new RegExp(`^\\[${name}\\]\\n([\\s\\S]*?)(?=^\\[|$(?![\\s\\S]))`, "m").exec(text);
@@ -51,4 +51,36 @@ test("jail.local refuses values that would inject settings", () => {
   assert.throws(() => renderFail2banJail({ ignoreIps: ["0.0.0.0/0 ; x"] }), /ignoreIps/);
   assert.throws(() => renderFail2banJail({ bantime: "forever" }), /bantime/);
   assert.throws(() => renderFail2banJail({ sshPort: 0 }), /sshPort/);
+});
+
+test("jail.local bans repeated web login failures from the web app's journal on http and https", () => {
+  const j = section(renderFail2banJail({}), WEB_LOGIN_JAIL);
+  assert.match(j, /^enabled = true$/m);
+  assert.match(j, /^backend = systemd$/m);
+  assert.match(j, new RegExp(`^filter = ${WEB_LOGIN_JAIL}$`, "m"));
+  assert.match(j, /^port = http,https$/m);
+});
+
+test("the web login filter reads only diy-web.service and matches only the ip of a login_failed event", () => {
+  const text = renderFail2banWebLoginFilter({ source: 'stack "dev"' });
+  assert.match(text.split("\n")[0] ?? "", /infra\/render\/fail2ban\.ts/);
+  assert.match(text, /^journalmatch = _SYSTEMD_UNIT=diy-web\.service$/m);
+  assert.match(text, /^datepattern = \{NONE\}$/m);
+  const failregex = /^failregex = \^%\(__prefix_line\)s(.*)$/m.exec(text)?.[1];
+  assert.ok(failregex);
+  // fail2ban's <ADDR> is an address; as a plain group here, to run the regex under JavaScript too.
+  const re = new RegExp(`^srv1 node\\[812\\]: ${failregex.replace("<ADDR>", "([0-9a-f.:]+)")}`);
+  const line = (fields: Record<string, unknown>) =>
+    `srv1 node[812]: ${JSON.stringify({ time: "2026-11-30T00:00:00.000Z", level: "warn", ...fields })}`;
+  assert.equal(re.exec(line({ event: "login_failed", ip: "192.0.2.7" }))?.[1], "192.0.2.7");
+  assert.equal(re.exec(line({ event: "login_failed", via: "nginx", ip: "2001:db8::7", n: 3 }))?.[1], "2001:db8::7");
+  for (const other of [
+    line({ event: "login", ip: "192.0.2.7" }),
+    line({ event: "login_rate_limited", ip: "192.0.2.7" }),
+    // text an attacker controls, posing as a login_failed event for someone else's address
+    line({ event: "http", path: '/","event":"login_failed","ip":"192.0.2.66"}', ip: "192.0.2.9" }),
+    line({ event: "origin_refused", origin: 'x","event":"login_failed","ip":"192.0.2.67', ip: "192.0.2.9" }),
+    line({ event: "login_failed", ip: "192.0.2.7", note: 'a"b' }),
+  ])
+    assert.equal(re.exec(other), null, other);
 });
