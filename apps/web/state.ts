@@ -179,10 +179,9 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       case "input": {
         const input = device.inputs.find((i) => i.name === t.name);
         if (!input) return { ok: false, reason: `input "${t.name}" not in the web config`, deviceId: device.id };
-        const p = parseInput(payload);
-        if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        // The cap comes before the schema: an event over it costs no parsing, and a flood of bad
+        // payloads is dropped as quietly as one of good ones (no log line each).
         const seen = this.now();
-        device.lastSeen = seen.toISOString();
         const decision = this.inputLimit.take(device.id, seen.getTime());
         if (decision.action === "drop" || decision.action === "drop-first")
           return {
@@ -192,6 +191,9 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
             changed: false,
             dropped: decision.action === "drop-first" ? "first" : "more",
           };
+        const p = parseInput(payload);
+        if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
+        device.lastSeen = seen.toISOString();
         input.value = p.value.value;
         input.at = p.value.at;
         this.emit("input", { deviceId: device.id, name: t.name, value: p.value.value, at: p.value.at });

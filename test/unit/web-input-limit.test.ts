@@ -39,6 +39,10 @@ describe("input event limit per device", () => {
     const after = store.apply(topics.input("pi1", "button"), encodeInput("released"));
     assert.ok(after.ok && after.droppedBefore === 2);
     assert.equal(inputs.length, 3);
+    // Over the cap even a bad payload is dropped quietly (no reason to log), before any parsing.
+    store.apply(topics.input("pi1", "button"), encodeInput("pressed"));
+    const bad = store.apply(topics.input("pi1", "button"), "{not json");
+    assert.deepEqual(bad, { ok: true, kind: "input", deviceId: "pi1", changed: false, dropped: "first" });
   });
 });
 
