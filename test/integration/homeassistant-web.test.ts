@@ -131,10 +131,12 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     const entity = collect(ha);
     await subscribe(ha, String(config.state_topic));
     writeFileSync(join(stack.devices.pi1?.dir ?? "", "temp.value"), "21.5\n");
-    await until(
-      () => entity.some((m) => m.topic === config.state_topic && sensorStateFrom(config, m.payload) === "21.5"),
-      "the sensor at 21.5",
+    // The device publishes every second: find its 21.5 reading, then let Home Assistant's template read it.
+    const reading = await until(
+      () => entity.find((m) => m.topic === config.state_topic && m.payload.includes('"value":21.5')),
+      "the device publishing 21.5",
     );
+    assert.equal(sensorStateFrom(config, reading.payload), "21.5");
   });
 
   it("sends the configs again when Home Assistant announces itself (birth message)", async () => {

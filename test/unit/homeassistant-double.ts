@@ -242,9 +242,22 @@ const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
 /**
  * Renders Home Assistant value templates against payloads with the real Jinja2, in one python3 run.
- * null: the template failed (Home Assistant logs it and the message changes nothing).
+ * null: the template failed (Home Assistant logs it and the message changes nothing). Rendering is pure, so
+ * each (template, payload) runs python3 once: tests that poll a growing list of messages stay O(messages).
  */
 export function renderTemplates(jobs: readonly { template: string; payload: string }[]): (string | null)[] {
+  const key = (j: { template: string; payload: string }) => JSON.stringify([j.template, j.payload]);
+  const todo = [...new Map(jobs.filter((j) => !rendered.has(key(j))).map((j) => [key(j), j])).values()];
+  if (todo.length > 0) {
+    const outs = runJinja(todo);
+    todo.forEach((j, i) => rendered.set(key(j), outs[i] ?? null));
+  }
+  return jobs.map((j) => rendered.get(key(j)) ?? null);
+}
+
+const rendered = new Map<string, string | null>();
+
+function runJinja(jobs: readonly { template: string; payload: string }[]): (string | null)[] {
   const script = `
 import json, sys
 from jinja2.sandbox import ImmutableSandboxedEnvironment
