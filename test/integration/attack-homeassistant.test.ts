@@ -120,6 +120,38 @@ describe("attack: a stolen Home Assistant key", () => {
       await publish(ha, setTopic, "", true);
     }
   });
+
+  // Last in this suite: a second connection with the same certificate replaces `ha` (one client id per CN).
+  it("cannot become a device: under a device's client id it stays homeassistant and the device stays connected", async () => {
+    const sim1 = stack.devices.sim1;
+    assert.ok(sim1);
+    const disconnects = sim1.disconnects;
+    const from = stack.broker.output().length;
+    const thief = await stack.broker.connect(HOME_ASSISTANT_CLIENT_ID, { clientId: "sim1" });
+    try {
+      // mosquitto logs the client id it uses: the certificate's CN, not the one asked for.
+      await eventually(
+        () =>
+          /New client connected from .* as homeassistant \(p5, [^)]*u'homeassistant'\)/.test(
+            stack.broker.output().slice(from),
+          ),
+        `the thief connected as homeassistant\n${stack.broker.output().slice(from)}`,
+      );
+      for (const [topic, payload] of [
+        [topics.state("sim1", "led"), encodeState("on", "stolen")],
+        [topics.status("sim1"), "offline"],
+      ] as const) {
+        const r = await publish(thief, topic, payload, true);
+        assert.equal(r.ok ? 0 : r.reasonCode, NOT_AUTHORIZED, topic);
+      }
+      await settle();
+      assert.equal(sim1.disconnects, disconnects, "sim1 was thrown off the broker");
+      assert.equal(stack.web.store.get("sim1")?.online, true);
+      assert.doesNotMatch(stack.broker.output().slice(from), /Client sim1 already connected, closing old connection/);
+    } finally {
+      thief.end(true);
+    }
+  });
 });
 
 describe("attack: a device key against the Home Assistant integration", () => {

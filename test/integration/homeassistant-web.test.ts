@@ -26,7 +26,7 @@ import {
   switchStateFrom,
 } from "../unit/homeassistant-double";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { type Received, collect, publish, subscribe, until } from "./broker-support";
+import { type Received, collect, publish, settle, subscribe, until } from "./broker-support";
 import { type TestBroker, eventually, startTestBroker } from "./web-harness";
 
 /** Home Assistant's own discovery subscriptions (discovery.py async_start). */
@@ -148,6 +148,20 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
       "every config again after the birth message",
     );
     assert.equal(stack.web.homeAssistant?.counts.rounds, rounds + 1);
+  });
+
+  it("a client subscribed to homeassistant/# gets exactly every config, retained, and nothing else", async () => {
+    // One connection per identity (the broker binds the client id to the certificate): this one replaces `ha`.
+    ha.end(true);
+    ha = await stack.broker.connect(HOME_ASSISTANT_CLIENT_ID, { protocolVersion: 5 });
+    const all = collect(ha);
+    assert.deepEqual(await subscribe(ha, "homeassistant/#"), [1]);
+    await until(
+      () => configs.every((c) => all.some((m) => m.topic === c.topic && m.payload === c.payload && m.retain)),
+      `every config, retained, under homeassistant/#; got ${JSON.stringify(all.map((m) => m.topic))}`,
+    );
+    await settle(300);
+    assert.deepEqual([...new Set(all.map((m) => m.topic))].sort(), configs.map((c) => c.topic).sort());
   });
 });
 

@@ -92,6 +92,21 @@ describe("infra/index.ts with the dev stack", () => {
     ]);
   });
 
+  test("Home Assistant's outputs are its own certificate and key (CN homeassistant), no other identity's", async () => {
+    const csrs = h.ofType("tls:index/certRequest:CertRequest");
+    const csr = csrs.find((r) => r.inputs.subject.commonName === "homeassistant");
+    assert.ok(csr, "no CN homeassistant request");
+    const cert = h
+      .ofType("tls:index/locallySignedCert:LocallySignedCert")
+      .find((r) => r.inputs.certRequestPem === csr.state.certRequestPem);
+    assert.ok(cert, "the homeassistant request is not signed");
+    assert.equal(await value(program.homeAssistantCertPem as pulumi.Output<string>), cert.state.certPem);
+    const key = await value(program.homeAssistantKeyPem as pulumi.Output<string>);
+    assert.equal(key, csr.inputs.privateKeyPem);
+    for (const other of csrs.filter((r) => r !== csr))
+      assert.notEqual(other.inputs.privateKeyPem, key, `${other.inputs.subject.commonName} shares its key`);
+  });
+
   test("the whole graph sits under one diy:index:DeviceCloud named diy", () => {
     const comps = h.ofType("diy:index:DeviceCloud");
     assert.deepEqual(
