@@ -6,6 +6,7 @@ import { type DeviceSettings, type Settings, historySettings } from "./config";
 import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
+import { NGINX_WORKER_GROUP } from "./render/nginx";
 import { renderOpsPush } from "./render/ops";
 import type { PushFile } from "./render/push-script";
 import type { ServerFilesInput, ServerPki } from "./render/server-files";
@@ -129,7 +130,8 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     web: {
       bundle: v.webBundle,
       config: {
-        listen: { host: "127.0.0.1", port: 3000 },
+        // nginx proxies to this socket; only its workers' group may open it (apps/web/listen.ts).
+        listen: { socket: SERVER_WEB_PATHS.socket, group: NGINX_WORKER_GROUP },
         // Same box: loopback, verified against the server certificate's localhost SAN.
         broker: {
           url: `mqtts://localhost:${MQTT_TLS_PORT}`,

@@ -1,7 +1,7 @@
 // The HTTP side: login, CSRF, JSON API, Server-Sent Events, static page, health. Built from its
 // dependencies so tests and the demo run it in-process (see server.ts for the wiring).
 import express, { type NextFunction, type Request, type Response } from "express";
-import { rateLimit } from "express-rate-limit";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
@@ -35,6 +35,11 @@ export interface WebAppOptions {
   logger: Logger;
   /** Secure flag on the session cookie (and HSTS, upgrade-insecure-requests). Default true. */
   cookieSecure?: boolean;
+  /**
+   * The app listens where only nginx can connect (listen.socket) and takes the client address from the
+   * X-Forwarded-For entry nginx appends. Default false: the peer's address, forwarding headers ignored.
+   */
+  behindProxy?: boolean;
   /** When set, state-changing requests with an Origin header must come from it. */
   publicOrigin?: string;
   /** Login attempts per window per client address. Default 10 per 15 minutes. */
@@ -84,7 +89,9 @@ export function createWebApp(opts: WebAppOptions): WebApp {
 
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback"); // nginx on the same host sets X-Forwarded-For
+  // Behind nginx, on a socket only nginx can open, the last X-Forwarded-For entry is the address nginx saw
+  // (it appends $remote_addr); anywhere else forwarding headers are whatever the sender wrote: ignored.
+  app.set("trust proxy", opts.behindProxy ? 1 : false);
   app.set("etag", false);
 
   app.use(
@@ -172,6 +179,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     windowMs: opts.loginRateLimit?.windowMs ?? 15 * 60 * 1000,
     limit: opts.loginRateLimit?.limit ?? 10,
     skipSuccessfulRequests: true, // only failed attempts count
+    // On the socket without X-Forwarded-For (only nginx's group can connect) there is no address: one key.
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? "unix-socket"),
     standardHeaders: "draft-8",
     legacyHeaders: false,
     handler: (req, res) => {

@@ -81,15 +81,50 @@ export const HomeAssistantConfig = z.strictObject({
 });
 export type HomeAssistantConfig = z.infer<typeof HomeAssistantConfig>;
 
+/**
+ * Where the app listens: TCP `host`/`port` for a web app that browsers reach directly (the local demo; keep it on
+ * loopback), or a unix `socket` (mode 0660, given to `group`) for the app behind nginx, whose workers' group
+ * (www-data on Debian and Ubuntu) is then the only one that may connect.
+ */
+export type ListenConfig = { host: string; port: number } | { socket: string; group: string };
+
+const Listen = z
+  .strictObject({
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65535).optional(),
+    socket: z.string().startsWith("/", "must be an absolute path").optional(),
+    group: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a group name, like www-data")
+      .optional(),
+  })
+  .superRefine((l, ctx) => {
+    if (l.socket !== undefined && (l.host !== undefined || l.port !== undefined))
+      ctx.addIssue({ code: "custom", path: ["socket"], message: "give either socket (with group) or host/port" });
+    if (l.socket !== undefined && l.group === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["group"],
+        message: "the group that may connect to the socket (nginx's: www-data)",
+      });
+    if (l.socket === undefined && l.group !== undefined)
+      ctx.addIssue({ code: "custom", path: ["group"], message: "only for a socket" });
+  })
+  .transform(
+    (l): ListenConfig =>
+      l.socket !== undefined && l.group !== undefined
+        ? { socket: l.socket, group: l.group }
+        : { host: l.host ?? "127.0.0.1", port: l.port ?? 3000 },
+  );
+
 export const WebConfig = z
   .strictObject({
-    /** Where the app listens; nginx proxies to it. Keep it on loopback. */
-    listen: z
-      .strictObject({
-        host: z.string().min(1).default("127.0.0.1"),
-        port: z.number().int().min(0).max(65535).default(3000),
-      })
-      .default({ host: "127.0.0.1", port: 3000 }),
+    /**
+     * Where the app listens. Behind nginx (the server): a unix socket only nginx's group can open, and the
+     * client address is the one nginx adds to X-Forwarded-For. Reached directly (the demo): TCP, and the
+     * client address is the peer's; forwarding headers are ignored, so no local process can choose its own.
+     */
+    listen: Listen.default({ host: "127.0.0.1", port: 3000 }),
     /** The broker and the web app's own client certificate (CN "web"): file paths. */
     broker: z.strictObject({
       url: z.string().regex(/^mqtts:\/\/[^/\s]+$/, 'must be "mqtts://host:port" (TLS only)'),

@@ -1,14 +1,14 @@
-// Wires the pieces: device store <- broker link -> HTTP app, listening on config.listen.
+// Wires the pieces: device store <- broker link -> HTTP app, listening on config.listen (listen.ts).
 // startWeb is what main.ts, the demo and the tests call.
 import { mkdirSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { type Server, createServer } from "node:http";
 import { join } from "node:path";
-import type { Server } from "node:http";
 import { startOfflineAlerts } from "./alerts";
 import { createWebApp } from "./app";
 import { BrokerLink, readBrokerTls } from "./broker";
 import { type WebConfigInput, type WebSecrets, parseWebConfig, secretsFromEnv } from "./config";
 import { HistoryStore } from "./history/store";
+import { listenOn } from "./listen";
 import { startSensorAlerts } from "./sensor-alerts";
 import { HomeAssistantDiscovery, haDevices } from "./homeassistant";
 import { type Logger, createLogger } from "./log";
@@ -29,8 +29,9 @@ export interface StartWebOptions extends Partial<WebSecrets> {
 }
 
 export interface RunningWeb {
-  /** http://host:port the app listens on. */
+  /** http://host:port the app listens on, or unix:/path of its socket. */
   url: string;
+  /** The TCP port; 0 on a unix socket. */
   port: number;
   /** Device state; observe status changes with store.on("status", ...) (offline alerts). */
   store: DeviceStore;
@@ -112,6 +113,8 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     sessionSecret: secrets.sessionSecret,
     logger: log,
     cookieSecure: config.cookieSecure,
+    // Only nginx can open the socket: the address it adds to X-Forwarded-For is the client's.
+    behindProxy: "socket" in config.listen,
     ...(config.publicOrigin ? { publicOrigin: config.publicOrigin } : {}),
     ...(opts.loginRateLimit ? { loginRateLimit: opts.loginRateLimit } : {}),
     ...(opts.publicDir ? { publicDir: opts.publicDir } : {}),
@@ -119,13 +122,8 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     ...(config.stateDir ? { revocations: fileRevocations(join(config.stateDir, REVOCATIONS_FILE), log) } : {}),
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = web.app.listen(config.listen.port, config.listen.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once("error", reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
-  const url = `http://${host}:${port}`;
+  const server: Server = createServer(web.app);
+  const { url, port } = await listenOn(server, config.listen);
   log.info("web_listening", { url, devices: config.devices.length });
 
   let closing: Promise<void> | undefined;

@@ -9,7 +9,11 @@ export interface NginxSiteInput {
   tls: { certificate: string; certificateKey: string };
   /** Address:port pairs nginx listens on; a server listens on all addresses (IPv4 and IPv6). */
   listen?: { http?: number; https?: number; address?: string };
-  upstream?: { host: string; port: number };
+  /**
+   * The web app: its unix socket (default SERVER_WEB_SOCKET, which only nginx's workers may open), or a TCP
+   * address. The app trusts X-Forwarded-For only on its socket (apps/web/listen.ts).
+   */
+  upstream?: { socket: string } | { host: string; port: number };
   /** Directory certbot's webroot plugin writes challenges into. */
   acmeWebroot?: string;
   /** The web app's server-sent events endpoint (no buffering, long read timeout). */
@@ -29,8 +33,22 @@ export const SERVER_NGINX_PATHS = {
   acmeWebroot: "/var/www/letsencrypt",
 } as const;
 
-/** The shipped site's proxy_pass target: the web app (apps/web config `listen`). */
-export const SERVER_WEB_UPSTREAM = "http://127.0.0.1:3000";
+/** The web app's socket on the server (diy-web.service RuntimeDirectory=diy-web; apps/web config listen.socket). */
+export const SERVER_WEB_SOCKET = "/run/diy-web/web.sock";
+/** The group nginx's workers run as (`user www-data;` in Debian's and Ubuntu's nginx.conf): the socket's group. */
+export const NGINX_WORKER_GROUP = "www-data";
+/** The shipped site's proxy_pass target: the socket path between colons (nginx docs, proxy_pass). */
+export const SERVER_WEB_UPSTREAM = `http://unix:${SERVER_WEB_SOCKET}:`;
+
+function upstreamUrl(upstream: NginxSiteInput["upstream"]): string {
+  if (upstream === undefined) return SERVER_WEB_UPSTREAM;
+  if ("socket" in upstream) {
+    if (upstream.socket.includes(":"))
+      throw new Error("upstream.socket must not contain a colon (nginx ends the path at one)");
+    return `http://unix:${absPath("upstream.socket", upstream.socket)}:`;
+  }
+  return `http://${token("upstream.host", upstream.host)}:${port("upstream.port", upstream.port)}`;
+}
 
 /**
  * TLS 1.2 suites: ECDHE key exchange (forward secrecy) with AES-GCM or ChaCha20-Poly1305 only, for ECDSA
@@ -80,8 +98,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
   const serverName = token("serverName", input.serverName);
   const httpPort = port("listen.http", input.listen?.http ?? 80);
   const httpsPort = port("listen.https", input.listen?.https ?? 443);
-  const upstreamHost = token("upstream.host", input.upstream?.host ?? "127.0.0.1");
-  const upstream = `http://${upstreamHost}:${port("upstream.port", input.upstream?.port ?? 3000)}`;
+  const upstream = upstreamUrl(input.upstream);
   const events = token("eventsPath", input.eventsPath ?? "/api/events");
   const rate = input.apiRateLimit ?? { perSecond: 10, burst: 40 };
   const httpsRedirect = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;

@@ -1,5 +1,6 @@
 // systemd units and drop-ins: a generic renderer, the hardened diy-web.service and the mosquitto
 // drop-in that lifts Debian's ~1,024 open-file cap (one file descriptor per connected device).
+import { NGINX_WORKER_GROUP, SERVER_WEB_SOCKET } from "./nginx";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, token } from "./text";
 
 /** Ordered [key, value] pairs per section; a key may repeat (After=, Environment=). */
@@ -72,6 +73,12 @@ export interface DiyWebUnitInput {
    * and fails instead of writing to the directory underneath on the root disk (systemd.unit(5), RequiresMountsFor).
    */
   requiresMountsFor?: readonly string[];
+  /**
+   * The group given the app's unix socket (apps/web/listen.ts): nginx's workers' group. The app needs it as a
+   * supplementary group to chown the socket; its directory /run/diy-web is traversable, not listable. Default
+   * NGINX_WORKER_GROUP.
+   */
+  socketGroup?: string;
 }
 
 export const WEB_UNIT = "diy-web.service";
@@ -89,6 +96,8 @@ export const SERVER_WEB_PATHS = {
   stateDir: "/var/lib/diy-web",
   /** The history database (apps/web/history) in the state directory. */
   history: "/var/lib/diy-web/history.db",
+  /** RuntimeDirectory=diy-web: the app's socket, which nginx proxies to. */
+  socket: SERVER_WEB_SOCKET,
 } as const;
 
 export const WEB_USER = "diy-web";
@@ -147,6 +156,11 @@ export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
         // history database (apps/web/history) lives there.
         ["StateDirectory", "diy-web"],
         ["StateDirectoryMode", "0700"],
+        // /run/diy-web holds the socket nginx proxies to (listen.socket): 0711 lets nginx reach the socket by
+        // name; the socket's own mode (0660, group socketGroup) decides who may connect.
+        ["RuntimeDirectory", "diy-web"],
+        ["RuntimeDirectoryMode", "0711"],
+        ["SupplementaryGroups", token("socketGroup", input.socketGroup ?? NGINX_WORKER_GROUP)],
         ...((input.sendmail ?? true)
           ? ([
               ["SupplementaryGroups", "postdrop"],

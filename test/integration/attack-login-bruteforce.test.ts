@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WEB_LOGIN_JAIL, renderFail2banJail } from "../../infra/render/fail2ban";
-import { ATTACK_PASSWORD, type AttackStack, startAttackStack } from "./attack-support";
+import { ATTACK_PASSWORD, type AttackStack, startAttackStack, viaProxy } from "./attack-support";
 import { fail2banTree, tempDir } from "./daemons-support";
 import { eventually } from "./web-harness";
 
@@ -18,19 +18,11 @@ const NEIGHBOUR = "192.0.2.11";
 const FRAMED = "192.0.2.66";
 
 /**
- * Headers of a request nginx forwards for a client at `ip`: nginx sets X-Forwarded-For and the app
- * trusts it from loopback only (apps/web/app.ts "trust proxy"). This test stands where nginx stands.
+ * A login as nginx forwards it for a client at `ip`: over the app's unix socket, which only nginx can open on the
+ * server, with X-Forwarded-For naming the client (apps/web/app.ts "trust proxy"). This test stands where nginx stands.
  */
-const fromClient = (ip: string) => ({ "x-forwarded-for": ip });
-
-async function tryLogin(base: string, ip: string, password: string): Promise<number> {
-  const res = await fetch(`${base}/api/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...fromClient(ip) },
-    body: JSON.stringify({ password }),
-  });
-  await res.body?.cancel();
-  return res.status;
+async function tryLogin(webUrl: string, ip: string, password: string): Promise<number> {
+  return viaProxy(webUrl, "/api/login", ip, { method: "POST", body: JSON.stringify({ password }) });
 }
 
 describe("attack: guessing the web password across web app restarts", () => {
@@ -95,6 +87,7 @@ describe("attack: guessing the web password across web app restarts", () => {
     const host = hostname();
     stack = await startAttackStack("attack-bruteforce", [{ id: "sim1" }], {
       onLogLine: (json) => appendFileSync(journal, `${host} node[${process.pid}]: ${json}\n`),
+      behindProxy: true,
     });
   });
 
@@ -112,11 +105,8 @@ describe("attack: guessing the web password across web app restarts", () => {
   it("bans an address whose failures add up to maxretry over a restart, and no one else", async () => {
     // Log lines that carry another address in text the requester controls must not count for it.
     for (let i = 0; i < 6; i++) {
-      const res = await fetch(`${stack.web.url}/"event":"login_failed","ip":"${FRAMED}"}`, {
-        headers: fromClient(NEIGHBOUR),
-      });
-      await res.body?.cancel();
-      assert.equal(res.status, 404);
+      const status = await viaProxy(stack.web.url, `/"event":"login_failed","ip":"${FRAMED}"}`, NEIGHBOUR);
+      assert.equal(status, 404);
     }
     // A user mistyping once, then logging in.
     assert.equal(await tryLogin(stack.web.url, NEIGHBOUR, "typo"), 401);

@@ -2,6 +2,7 @@
 // config and ACL (web-harness startTestBroker), the real web app, and real device services with the
 // simulated backend, each with its own certificate. Used by every test/integration/attack-*.test.ts.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { type LogEntry, createLogger } from "../../apps/web/log";
 import { type RunningWeb, startWeb } from "../../apps/web/server";
@@ -117,6 +118,57 @@ export interface AttackStackOptions {
   homeAssistantMinIntervalMs?: number;
   /** Each web log line (level info and up) as the app writes it to stdout, for journald: one JSON object. */
   onLogLine?: (json: string) => void;
+  /**
+   * The web app listens as on the server, behind nginx: on a unix socket (web.url is `unix:PATH`), trusting the
+   * X-Forwarded-For entry its one proxy appends. The test then stands where nginx stands (viaProxy).
+   */
+  behindProxy?: boolean;
+}
+
+/** The name of this process's group in /etc/group (the socket's group when the test stands in for nginx). */
+function ownGroupName(): string {
+  const gid = String(process.getgid?.() ?? 0);
+  const line = readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .find((l) => l.split(":")[2] === gid);
+  const name = line?.split(":")[0];
+  if (!name) throw new Error(`no group ${gid} in /etc/group`);
+  return name;
+}
+
+/**
+ * One HTTP request to the web app the way nginx sends it: over its unix socket (`unix:PATH` from web.url),
+ * X-Forwarded-For naming the client. Resolves with the status.
+ */
+export function viaProxy(
+  webUrl: string,
+  path: string,
+  clientIp: string,
+  init: { method?: string; body?: string } = {},
+): Promise<number> {
+  if (!webUrl.startsWith("unix:")) throw new Error(`viaProxy needs a web app on a socket, got ${webUrl}`);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        socketPath: webUrl.slice("unix:".length),
+        path,
+        method: init.method ?? "GET",
+        headers: {
+          host: "localhost",
+          "x-forwarded-for": clientIp,
+          ...(init.body === undefined
+            ? {}
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(init.body) }),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 /** Broker, web app (knowing every device) and one device service per spec, all connected. */
@@ -151,7 +203,9 @@ export async function startAttackStack(
     });
     const log = { entries };
     const config = {
-      listen: { host: "127.0.0.1", port: 0 },
+      listen: opts.behindProxy
+        ? { socket: join(broker.dir, "web.sock"), group: ownGroupName() }
+        : { host: "127.0.0.1", port: 0 },
       broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
       devices: webDevices,
       ...(opts.homeAssistant
@@ -190,7 +244,8 @@ export async function startAttackStack(
       return app;
     };
     let running = await startApp(ATTACK_PASSWORD);
-    const session = await login(running.url, ATTACK_PASSWORD);
+    // Behind the proxy the test speaks HTTP over the socket itself (viaProxy); no session is opened for it.
+    const session = opts.behindProxy ? { cookie: "", csrf: "" } : await login(running.url, ATTACK_PASSWORD);
     return {
       broker,
       get web() {
@@ -200,6 +255,7 @@ export async function startAttackStack(
       log,
       devices,
       async command(deviceId, output, value) {
+        if (opts.behindProxy) throw new Error("command() needs the TCP web app (behindProxy off)");
         const res = await fetch(`${running.url}/api/devices/${deviceId}/outputs/${output}`, {
           method: "POST",
           headers: { cookie: session.cookie, "x-csrf-token": session.csrf, "content-type": "application/json" },

@@ -14,7 +14,7 @@ export interface Fixture {
 }
 
 const webConfig = (devices: { id: string; outputs: string[]; inputs: string[] }[]) => ({
-  listen: { host: "127.0.0.1", port: 3000 },
+  listen: { socket: "/run/diy-web/web.sock", group: "www-data" },
   broker: {
     url: "mqtts://127.0.0.1:8883",
     ca: "/etc/diy-web/ca.pem",

@@ -23,13 +23,18 @@ test("nginx redirects plain HTTP to HTTPS but still serves ACME challenges", () 
   assert.doesNotMatch(http ?? "", /proxy_pass/);
 });
 
-test("nginx serves TLS 1.2+ with the given certificate and proxies to the app on loopback", () => {
+test("nginx serves TLS 1.2+ with the given certificate and proxies to the app's unix socket", () => {
   const [, https] = servers(renderNginxSite(base));
   assert.match(https ?? "", /listen 443 ssl http2 default_server;/);
   assert.match(https ?? "", /ssl_protocols TLSv1\.2 TLSv1\.3;/);
   assert.match(https ?? "", /ssl_certificate \/etc\/nginx\/tls\/server\.pem;/);
   assert.match(https ?? "", /ssl_certificate_key \/etc\/nginx\/tls\/server\.key;/);
-  assert.match(https ?? "", /location \/ \{\n\s+proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+  assert.match(https ?? "", /location \/ \{\n\s+proxy_pass http:\/\/unix:\/run\/diy-web\/web\.sock:;/);
+  // The app trusts the X-Forwarded-For entry nginx appends ($remote_addr), and nothing else (apps/web/app.ts).
+  assert.match(https ?? "", /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
+  const tcp = renderNginxSite({ ...base, upstream: { host: "127.0.0.1", port: 3001 } });
+  assert.match(tcp, /proxy_pass http:\/\/127\.0\.0\.1:3001;/);
+  assert.throws(() => renderNginxSite({ ...base, upstream: { socket: "/run/a:b.sock" } }), /colon/);
 });
 
 test("nginx names its TLS 1.2 suites: ECDHE with AES-GCM or ChaCha20-Poly1305 only, no CBC", () => {
@@ -46,7 +51,7 @@ test("nginx streams server-sent events unbuffered with a long read timeout", () 
   const block = /location \/api\/events \{([^}]*)\}/.exec(text)?.[1] ?? "";
   assert.match(block, /proxy_buffering off;/);
   assert.match(block, /proxy_read_timeout 1h;/);
-  assert.match(block, /proxy_pass http:\/\/127\.0\.0\.1:3000;/);
+  assert.match(block, /proxy_pass http:\/\/unix:\/run\/diy-web\/web\.sock:;/);
 });
 
 test("nginx sends HSTS, nosniff, frame deny and a CSP on every response, once each", () => {

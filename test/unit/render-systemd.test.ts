@@ -85,3 +85,11 @@ test("a unit's path follows from its name, and only a unit name makes one", () =
   for (const bad of ["../x.service", "diy-web", "a b.timer", "/etc/passwd"])
     assert.throws(() => unitFile(bad), /unit name/);
 });
+
+test("diy-web.service gives the app /run/diy-web for its socket and nginx's group to hand the socket to", () => {
+  has(unit, "RuntimeDirectory=diy-web");
+  // Others may pass through to the socket by name, not list the directory; the socket's mode decides.
+  has(unit, "RuntimeDirectoryMode=0711");
+  has(unit, "SupplementaryGroups=www-data");
+  has(renderDiyWebUnit({ socketGroup: "nginx" }), "SupplementaryGroups=nginx");
+});

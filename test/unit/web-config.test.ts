@@ -32,6 +32,21 @@ describe("web config", () => {
     assert.deepEqual(d, { id: "pi1", outputs: ["led"], inputs: [], sensors: [] });
   });
 
+  it("listens on a unix socket for nginx (socket + group) or on TCP, never both", () => {
+    const c = parseWebConfig({ broker, listen: { socket: "/run/diy-web/web.sock", group: "www-data" } });
+    assert.deepEqual(c.listen, { socket: "/run/diy-web/web.sock", group: "www-data" });
+    assert.match(problems({ broker, listen: { socket: "/run/x.sock" } }), /^ {2}listen\.group: .*www-data/m);
+    assert.match(
+      problems({ broker, listen: { socket: "run/x.sock", group: "www-data" } }),
+      /listen\.socket: must be an absolute path/,
+    );
+    assert.match(
+      problems({ broker, listen: { socket: "/run/x.sock", group: "www-data", port: 3000 } }),
+      /listen\.socket: give either/,
+    );
+    assert.match(problems({ broker, listen: { group: "www-data" } }), /listen\.group: only for a socket/);
+  });
+
   it("names the key of every problem", () => {
     const msg = problems({
       broker: { ...broker, url: "mqtt://plain:1883" },

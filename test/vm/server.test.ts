@@ -428,9 +428,11 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
     );
     assert.deepEqual(unit.trim().split("\n").slice(0, 2), ["active", "enabled"]);
     assert.match(unit, /^diy-web$/m, "the web app runs as its own user");
-    const listen = await server.ssh.check("sudo ss -Hltn 'sport = :3000'");
-    assert.match(listen, /127\.0\.0\.1:3000/);
-    assert.doesNotMatch(listen, /0\.0\.0\.0:3000|\*:3000/);
+    // Behind nginx the app has no TCP port: a unix socket only nginx's group (www-data) may open.
+    const tcp = await server.ssh.check("sudo ss -Hltnp | grep -c node || true");
+    assert.equal(tcp.trim(), "0", "the web app listens on no TCP port");
+    const sock = await server.ssh.check("sudo stat -c '%F %a %U %G' /run/diy-web/web.sock");
+    assert.equal(sock.trim(), "socket 660 diy-web www-data");
   });
 
   check("runs postfix as a loopback-only relay to the configured smarthost", async () => {
