@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
+import { issueCerts } from "../infra/render/x509";
 import { ensureLocalPki, freePort, startLocalBroker } from "../scripts/local-broker";
 import { type Table, fmt, report, rssKiB } from "./lib/report";
 import { type TlsMaterial, mqttConnect } from "./lib/mqtt-connect";
@@ -25,7 +26,7 @@ interface Run {
   firstError?: string;
 }
 
-async function fill(label: string, pid: number, port: number, tlsm: TlsMaterial): Promise<Run> {
+async function fill(label: string, pid: number, port: number, tlsOf: (i: number) => TlsMaterial): Promise<Run> {
   const sockets: TLSSocket[] = [];
   const rssBeforeKiB = rssKiB(pid);
   const started = process.hrtime.bigint();
@@ -35,7 +36,7 @@ async function fill(label: string, pid: number, port: number, tlsm: TlsMaterial)
     while (next < TARGET && !firstError) {
       const i = next++;
       try {
-        sockets.push(await mqttConnect(port, `${label}-${i}`, tlsm));
+        sockets.push(await mqttConnect(port, `${label}-${i}`, tlsOf(i)));
       } catch (err) {
         firstError ??= (err as Error).message;
       }
@@ -96,18 +97,34 @@ async function main() {
   const nofile = Number(readFileSync("/proc/self/limits", "utf8").match(/Max open files\s+(\d+)/)?.[1] ?? 0);
   try {
     const pki = await ensureLocalPki(join(dir, "pki"));
-    const cert = await pki.client("loadgen");
-    // One certificate for every load connection (distinct client ids): issuing 10,000 certificates
-    // would measure the CA, not the broker. Per-connection broker cost does not depend on it.
-    const tlsm: TlsMaterial = { ca: readFileSync(pki.ca), cert: readFileSync(cert.cert), key: readFileSync(cert.key) };
+    // One identity per connection, as in a real fleet: the rendered broker binds the client id to the
+    // certificate CN, so connections sharing a certificate would throw each other off. The
+    // certificates share one key pair (10,000 key generations would measure the CA, not the broker).
+    const ca = readFileSync(pki.ca);
+    const ids = Array.from({ length: TARGET }, (_, i) => `load-${i}`);
+    const caPem = { certPem: ca.toString(), keyPem: readFileSync(join(pki.dir, "ca.key"), "utf8") };
+    const issued = await issueCerts(
+      caPem,
+      ids.map((commonName) => ({ commonName, kind: "client" as const })),
+      { shareKey: true },
+    );
+    const key = Buffer.from(issued[0]?.keyPem ?? "");
+    const certs = issued.map((c) => Buffer.from(c.certPem));
+    const tlsOf = (i: number): TlsMaterial => ({ ca, cert: certs[i] ?? Buffer.alloc(0), key });
 
     const stock = await stockMosquitto(dir, pki);
-    const base = await fill("stock", stock.pid, stock.port, tlsm);
+    const base = await fill("stock", stock.pid, stock.port, tlsOf);
     stock.stop();
 
-    const broker = await startLocalBroker({ dir: join(dir, "broker"), pki, source: "bench/broker-capacity.ts" });
+    // The ACL a stack of this many devices gets: one user block each, with its own names.
+    const broker = await startLocalBroker({
+      dir: join(dir, "broker"),
+      pki,
+      source: "bench/broker-capacity.ts",
+      devices: ids.map((id) => ({ id, outputs: ["led"], inputs: ["button"] })),
+    });
     const pid = pidOf(broker.confPath);
-    const ours = await fill("rendered", pid, broker.port, tlsm);
+    const ours = await fill("rendered", pid, broker.port, tlsOf);
     await broker.stop();
 
     const perConn = (r: Run) => (r.rssAfterKiB - r.rssBeforeKiB) / Math.max(1, r.reached);

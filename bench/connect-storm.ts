@@ -66,8 +66,13 @@ async function main() {
   let broker: LocalBroker | undefined;
   try {
     const pki = await ensureLocalPki(join(dir, "pki"));
-    broker = await startLocalBroker({ dir: join(dir, "broker"), pki, source: "bench/connect-storm.ts" });
     const ids = Array.from({ length: N }, (_, i) => `storm-${i}`);
+    broker = await startLocalBroker({
+      dir: join(dir, "broker"),
+      pki,
+      source: "bench/connect-storm.ts",
+      devices: ids.map((id) => ({ id, outputs: ["led"], inputs: [] })),
+    });
     const certs = [];
     for (const id of ids) certs.push(await pki.client(id));
 

@@ -37,6 +37,7 @@ async function main() {
     dir: join(dir, "broker"),
     pki,
     source: "bench/device-footprint.ts",
+    devices: [{ id: "pi1", outputs: ["led"], inputs: [] }],
     onLog: (text) => {
       const at = performance.now();
       for (const m of text.matchAll(/New client connected from \S+ as (\S+)/g)) connected.get(m[1] ?? "")?.(at);

@@ -1,7 +1,7 @@
 // Pure decisions from Settings to the server renderers' inputs, shared by the Pulumi program (cloud.ts)
 // and `npm run render` (scripts/render.ts), so what is inspected is what ships.
 import { sensorUnit } from "../device/sensors/config";
-import { type AclDevice, aclModel } from "../protocol";
+import { type AclDevice, type AclStack, aclModel } from "../protocol";
 import { type DeviceSettings, type Settings, historySettings } from "./config";
 import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
@@ -81,9 +81,26 @@ export function fail2banInput(s: Settings): Omit<Fail2banJailInput, "source"> {
   };
 }
 
-/** Bridges and their children's ids, for the broker ACL. */
-export function bridgesOf(devices: readonly DeviceSettings[]): { id: string; children: string[] }[] {
-  return devices.flatMap((d) => (d.bridge ? [{ id: d.id, children: d.bridge.children.map((c) => c.id) }] : []));
+/** Bridges and their children (ids and names), for the broker ACL and the bridge identities. */
+export function bridgesOf(devices: readonly DeviceSettings[]): NonNullable<AclStack["bridges"]> {
+  return devices.flatMap((d) =>
+    d.bridge
+      ? [{ id: d.id, children: d.bridge.children.map((c) => ({ id: c.id, outputs: c.outputs, inputs: c.inputs })) }]
+      : [],
+  );
+}
+
+/** The broker ACL's view of the stack: every device with exactly its configured names, and the bridges. */
+export function aclStack(devices: readonly DeviceSettings[]): AclStack {
+  return {
+    devices: devices.map((d) => ({
+      id: d.id,
+      outputs: d.outputs.map((o) => o.name),
+      inputs: d.inputs.map((i) => i.name),
+      sensors: (d.sensors ?? []).map((x) => x.name),
+    })),
+    bridges: bridgesOf(devices),
+  };
 }
 
 /** The values only known at deployment (cloud outputs, generated secrets), as plain text. */
@@ -116,10 +133,10 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     source: v.source,
     hostname: s.domain ?? SERVER_HOSTNAME,
     pki: v.pki,
-    acl: aclModel(
-      bridgesOf(s.devices),
-      s.integrations.homeAssistant ? { homeAssistant: homeAssistantAclDevices(s.devices) } : {},
-    ),
+    acl: aclModel({
+      ...aclStack(s.devices),
+      ...(s.integrations.homeAssistant ? { homeAssistant: homeAssistantAclDevices(s.devices) } : {}),
+    }),
     nginx: { serverName: s.domain ?? "_" },
     postfix: {
       relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,

@@ -1,24 +1,48 @@
 import { HA_STATUS_TOPIC, haTopics } from "./homeassistant";
-import { HOME_ASSISTANT_CLIENT_ID, WEB_CLIENT_ID, bridgeIdentity } from "./ids";
+import { HOME_ASSISTANT_CLIENT_ID, WEB_CLIENT_ID, bridgeIdentity, isDeviceId, isIoName } from "./ids";
 import { TOPIC_ROOT, topics } from "./topics";
 
 // ACL rules as data; infra/render/mosquitto-acl.ts turns them into mosquitto's acl_file syntax.
-// The username is the client certificate's CN (use_identity_as_username).
+// The username is the client certificate's CN (use_identity_as_username). Every identity gets its own
+// `user` block and nothing is granted by `pattern`: a `%u` pattern can only say "any name under my
+// id", and a device allowed any name can retain data under names nobody configured (one device kept
+// 150 x 60 KB on the broker that way). A certificate the stack does not list gets nothing.
 
-export type Access = "read" | "write" | "readwrite";
+export type Access = "read" | "write" | "readwrite" | "deny";
 export interface AclRule {
   access: Access;
   topic: string;
 }
 
-/** `pattern` rules apply to every client with %u = its CN: each device owns only its subtree. */
-export const devicePatternRules: readonly AclRule[] = [
-  { access: "read", topic: topics.set("%u", "+") },
-  { access: "write", topic: topics.state("%u", "+") },
-  { access: "write", topic: topics.input("%u", "+") },
-  { access: "write", topic: topics.status("%u") },
-  { access: "write", topic: topics.sensor("%u", "+") },
-];
+/** One device identity as the broker must know it: its id and the names of its outputs, inputs, sensors. */
+export interface DeviceAcl {
+  id: string;
+  outputs: readonly string[];
+  inputs: readonly string[];
+  sensors?: readonly string[];
+}
+
+function checkDevice(d: DeviceAcl): void {
+  if (!isDeviceId(d.id)) throw new Error(`ACL: ${JSON.stringify(d.id)} is not a device id`);
+  for (const name of [...d.outputs, ...d.inputs, ...(d.sensors ?? [])])
+    if (!isIoName(name))
+      throw new Error(`ACL: ${d.id} has an invalid output/input/sensor name ${JSON.stringify(name)}`);
+}
+
+/**
+ * Exactly one device's topics: the commands of its outputs, their state, its inputs, its sensors, its
+ * status. No `+` in place of a name, so a device can neither publish nor retain under an invented one.
+ */
+export function deviceRules(d: DeviceAcl): AclRule[] {
+  checkDevice(d);
+  return [
+    ...d.outputs.map((o) => ({ access: "read" as const, topic: topics.set(d.id, o) })),
+    ...d.outputs.map((o) => ({ access: "write" as const, topic: topics.state(d.id, o) })),
+    ...d.inputs.map((i) => ({ access: "write" as const, topic: topics.input(d.id, i) })),
+    ...(d.sensors ?? []).map((s) => ({ access: "write" as const, topic: topics.sensor(d.id, s) })),
+    { access: "write" as const, topic: topics.status(d.id) },
+  ];
+}
 
 /** The web app commands every output and reads everything else under the root. */
 export const webUserRules: readonly AclRule[] = [
@@ -36,12 +60,7 @@ export const webHomeAssistantRules: readonly AclRule[] = [
 ];
 
 /** A device as an integration sees it: the names the stack configures. */
-export interface AclDevice {
-  id: string;
-  outputs: readonly string[];
-  inputs: readonly string[];
-  sensors?: readonly string[];
-}
+export type AclDevice = DeviceAcl;
 
 /**
  * The Home Assistant identity: what the web app may do with devices, narrowed to the configured
@@ -66,13 +85,8 @@ export function homeAssistantUserRules(devices: readonly AclDevice[]): AclRule[]
 }
 
 /** A bridge relays exactly its children's topics, the same way each child would itself. */
-export function bridgeUserRules(children: readonly string[]): AclRule[] {
-  return children.flatMap((child) => [
-    { access: "read" as const, topic: topics.set(child, "+") },
-    { access: "write" as const, topic: topics.state(child, "+") },
-    { access: "write" as const, topic: topics.input(child, "+") },
-    { access: "write" as const, topic: topics.status(child) },
-  ]);
+export function bridgeUserRules(children: readonly DeviceAcl[]): AclRule[] {
+  return children.flatMap(deviceRules);
 }
 
 export interface AclUser {
@@ -81,29 +95,30 @@ export interface AclUser {
 }
 
 export interface AclModel {
-  patterns: readonly AclRule[];
   users: AclUser[];
 }
 
-export interface AclOptions {
+/** What the broker ACL of a stack is made from. */
+export interface AclStack {
+  /** Every device with its own certificate (bridge boards included: their device service). */
+  devices: readonly DeviceAcl[];
+  /** Bridge boards and the children they relay (each child's outputs and inputs). */
+  bridges?: readonly { id: string; children: readonly DeviceAcl[] }[];
   /** Integrations.homeAssistant on: the devices Home Assistant sees (infra/server-input.ts webDevices). */
   homeAssistant?: readonly AclDevice[];
 }
 
 /**
- * The whole broker ACL for a stack: patterns for devices, the web user, one user per bridge connection, and the
+ * The whole broker ACL for a stack: the web user, one user per device, one per bridge connection, and the
  * Home Assistant user when that integration is on.
  */
-export function aclModel(
-  bridges: readonly { id: string; children: readonly string[] }[],
-  opts: AclOptions = {},
-): AclModel {
-  const ha = opts.homeAssistant;
+export function aclModel(stack: AclStack): AclModel {
+  const ha = stack.homeAssistant;
   return {
-    patterns: devicePatternRules,
     users: [
       { username: WEB_CLIENT_ID, rules: [...webUserRules, ...(ha ? webHomeAssistantRules : [])] },
-      ...bridges.map((b) => ({ username: bridgeIdentity(b.id), rules: bridgeUserRules(b.children) })),
+      ...stack.devices.map((d) => ({ username: d.id, rules: deviceRules(d) })),
+      ...(stack.bridges ?? []).map((b) => ({ username: bridgeIdentity(b.id), rules: bridgeUserRules(b.children) })),
       ...(ha ? [{ username: HOME_ASSISTANT_CLIENT_ID, rules: homeAssistantUserRules(ha) }] : []),
     ],
   };

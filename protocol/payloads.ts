@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Largest payload any client of ours sends; the broker's message_size_limit is set above it. */
+/** Largest payload any client of ours sends or accepts; the broker's message_size_limit is exactly this. */
 export const MAX_PAYLOAD_BYTES = 1024;
 
 const requestId = z

@@ -150,6 +150,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       pki,
       port: await pickPort(opts.brokerPort, MQTT_TLS_PORT),
       source: "npm run demo",
+      devices: DEMO_DEVICES,
       ownProcessGroup: true,
       onLog: (text) => {
         for (const line of text.trimEnd().split("\n")) appendLog(JSON.stringify({ src: "mosquitto", line }));

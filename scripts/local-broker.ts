@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { renderMosquittoConf } from "../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../infra/render/mosquitto-acl";
 import { type Pem, certSerial, createCa, issueCert, renderCrl } from "../infra/render/x509";
-import { type AclUser, aclModel } from "../protocol";
+import { type AclStack, type AclUser, aclModel } from "../protocol";
 
 export const MOSQUITTO_MISSING =
   "mosquitto is not installed. Install it with: sudo apt-get install mosquitto (or bash scripts/setup.sh demo)";
@@ -152,7 +152,9 @@ export interface LocalBrokerOptions {
   pki: LocalPki;
   /** Defaults to a free port. */
   port?: number;
-  bridges?: { id: string; children: string[] }[];
+  /** The devices (with their outputs and inputs) and bridges the ACL grants, as a stack lists them. */
+  devices?: AclStack["devices"];
+  bridges?: AclStack["bridges"];
   /** ACL users beside the stack's (a benchmark's baseline clients: one connection per identity). */
   extraAclUsers?: AclUser[];
   source?: string;
@@ -192,7 +194,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const confPath = join(opts.dir, "mosquitto.conf");
   const aclPath = join(opts.dir, "acl");
   const source = opts.source ?? "local broker (scripts/local-broker.ts)";
-  const acl = aclModel(opts.bridges ?? []);
+  const acl = aclModel({ devices: opts.devices ?? [], bridges: opts.bridges ?? [] });
   writeFileSync(aclPath, renderMosquittoAcl({ ...acl, users: [...acl.users, ...(opts.extraAclUsers ?? [])], source }));
   writeFileSync(
     confPath,

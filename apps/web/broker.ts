@@ -12,6 +12,8 @@ import type { Logger } from "./log";
 import type { DeviceStore } from "./state";
 
 export const RECONNECT_MIN_MS = 500;
+/** Distinct unknown topics logged once each; past this many, further ones are ignored without a line. */
+export const UNKNOWN_TOPICS_LOGGED = 20;
 export const RECONNECT_MAX_MS = 30_000;
 export const PUBLISH_TIMEOUT_MS = 5_000;
 
@@ -87,6 +89,7 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
   private backoffMs = RECONNECT_MIN_MS;
   private wasConnected = false;
   private readonly extensions: LinkExtension[] = [];
+  private readonly unknownLogged = new Set<string>();
 
   constructor(
     url: string,
@@ -159,8 +162,22 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
       const ext = this.extensions.find((e) => e.owns(topic));
       if (ext) return ext.onMessage(topic, payload, packet.retain);
       const r = this.store.apply(topic, payload, { retained: packet.retain });
-      if (!r.ok) this.log.warn("mqtt_message_dropped", { topic, reason: r.reason, bytes: payload.length });
-      else if (r.dropped === "first")
+      if (!r.ok) {
+        if (r.unknown) {
+          // Names the config does not list are ignored. The broker ACL lets devices publish only their
+          // configured names, so these come from a config mismatch: say so once per topic, never per
+          // message (retained ones come back on every reconnect), and stop after a few.
+          if (this.unknownLogged.size < UNKNOWN_TOPICS_LOGGED && !this.unknownLogged.has(topic)) {
+            this.unknownLogged.add(topic);
+            const last = this.unknownLogged.size === UNKNOWN_TOPICS_LOGGED;
+            this.log.info("mqtt_unknown_topic_ignored", {
+              topic,
+              reason: r.reason,
+              ...(last ? { more: "not logged" } : {}),
+            });
+          }
+        } else this.log.warn("mqtt_message_dropped", { topic, reason: r.reason, bytes: payload.length });
+      } else if (r.dropped === "first")
         // One line per flood, not one per event: the flood must not reach the log either.
         this.log.warn("input_events_dropped", {
           device: r.deviceId,

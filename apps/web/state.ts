@@ -92,7 +92,8 @@ export type ApplyResult =
       /** The first input event accepted after a flood ended: how many the flood lost. */
       droppedBefore?: number;
     }
-  | { ok: false; reason: string; deviceId?: string };
+  /** `unknown`: a device or name the web config does not list (ignored, not an error of the sender). */
+  | { ok: false; reason: string; deviceId?: string; unknown?: true };
 
 interface StoreEvents {
   change: [DeviceView];
@@ -145,7 +146,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
     const t = parseTopic(topic);
     if (!t) return { ok: false, reason: "topic outside the protocol" };
     const device = this.devices.get(t.deviceId);
-    if (!device) return { ok: false, reason: "device not in the web config", deviceId: t.deviceId };
+    if (!device) return { ok: false, reason: "device not in the web config", deviceId: t.deviceId, unknown: true };
     switch (t.kind) {
       case "status": {
         const p = parseStatus(payload);
@@ -164,7 +165,8 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       }
       case "state": {
         const out = device.outputs.find((o) => o.name === t.name);
-        if (!out) return { ok: false, reason: `output "${t.name}" not in the web config`, deviceId: device.id };
+        if (!out)
+          return { ok: false, reason: `output "${t.name}" not in the web config`, deviceId: device.id, unknown: true };
         const p = parseState(payload);
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         const changed = out.value !== p.value.value || out.req !== p.value.req || out.at !== p.value.at;
@@ -178,7 +180,8 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       }
       case "input": {
         const input = device.inputs.find((i) => i.name === t.name);
-        if (!input) return { ok: false, reason: `input "${t.name}" not in the web config`, deviceId: device.id };
+        if (!input)
+          return { ok: false, reason: `input "${t.name}" not in the web config`, deviceId: device.id, unknown: true };
         // The cap comes before the schema: an event over it costs no parsing, and a flood of bad
         // payloads is dropped as quietly as one of good ones (no log line each).
         const seen = this.now();
@@ -208,7 +211,8 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       }
       case "sensor": {
         const sensor = device.sensors.find((x) => x.name === t.name);
-        if (!sensor) return { ok: false, reason: `sensor "${t.name}" not in the web config`, deviceId: device.id };
+        if (!sensor)
+          return { ok: false, reason: `sensor "${t.name}" not in the web config`, deviceId: device.id, unknown: true };
         const p = parseSensor(payload);
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         const retained = meta.retained === true;

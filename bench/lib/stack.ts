@@ -62,6 +62,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     dir: join(dir, "broker"),
     pki,
     source: `bench/${name}`,
+    devices: [{ id: "pi1", outputs: ["led"], inputs: [] }],
     extraAclUsers: [
       { username: BASELINE_IDS.command, rules: [...webUserRules] },
       { username: BASELINE_IDS.watch, rules: [...webUserRules] },

@@ -5,16 +5,16 @@
 //
 // LAN authentication: one username per child device (its id) with a generated password, kept in a
 // mosquitto password file (hashed on the board), and an ACL that lets each child use only its own
-// topics — the same rules the cloud gives a device, so a child cannot pose as its sibling.
+// configured topics — the same rules the cloud gives a device, so a child cannot pose as its sibling
+// or invent names. The bridge relays exactly those topics, name by name.
 // The cloud side needs nothing special: its ACL gives the bridge identity exactly its children's
 // topics (protocol's bridgeUserRules), so even a rewritten bridge config cannot reach other devices.
-import { bridgeIdentity, bridgeUserRules, isDeviceId, topics } from "../../protocol";
+import { type DeviceAcl, bridgeIdentity, deviceRules, isDeviceId, topics } from "../../protocol";
 import { BRIDGE_PATHS } from "./device-paths";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, port, token } from "./text";
 
-export interface BridgeChild {
-  id: string;
-}
+/** A child device: its id and the names of its outputs and inputs (stack config `bridge.children`). */
+export type BridgeChild = DeviceAcl;
 
 export interface BridgeMosquittoInput {
   /** The bridge board's device id; the bridge connection's certificate CN is bridgeIdentity(bridgeId). */
@@ -31,7 +31,7 @@ export interface BridgeMosquittoInput {
 
 const UNSAFE_BIND = ["0.0.0.0", "::", "*"];
 
-function checkChildren(bridgeId: string, children: readonly BridgeChild[]): string[] {
+function checkChildren(bridgeId: string, children: readonly { id: string }[]): string[] {
   if (children.length === 0) throw new Error(`bridge ${bridgeId} has no children: list the devices it relays`);
   const ids = children.map((c) => c.id);
   for (const id of ids) {
@@ -46,7 +46,7 @@ function checkChildren(bridgeId: string, children: readonly BridgeChild[]): stri
 export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
   if (!isDeviceId(input.bridgeId))
     throw new Error(`bridgeId ${JSON.stringify(input.bridgeId)} is not a valid device id`);
-  const children = checkChildren(input.bridgeId, input.children);
+  checkChildren(input.bridgeId, input.children);
   const lan = token("bridge.lanAddress", input.lanAddress);
   if (UNSAFE_BIND.includes(lan)) {
     throw new Error(
@@ -82,11 +82,10 @@ export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
     `bridge_keyfile ${absPath("key", p.key)}`,
     "bridge_tls_version tlsv1.2",
     "bridge_insecure false",
-    ...children.flatMap((id) => [
-      `topic ${topics.set(id, "+")} in 1`,
-      `topic ${topics.state(id, "+")} out 1`,
-      `topic ${topics.input(id, "+")} out 1`,
-      `topic ${topics.status(id)} out 1`,
+    ...input.children.flatMap((c) => [
+      ...c.outputs.flatMap((o) => [`topic ${topics.set(c.id, o)} in 1`, `topic ${topics.state(c.id, o)} out 1`]),
+      ...c.inputs.map((i) => `topic ${topics.input(c.id, i)} out 1`),
+      `topic ${topics.status(c.id)} out 1`,
     ]),
   ]);
 }
@@ -97,15 +96,15 @@ export function renderBridgeAcl(input: {
   children: readonly BridgeChild[];
   source?: string;
 }): string {
-  const children = checkChildren(input.bridgeId, input.children);
+  checkChildren(input.bridgeId, input.children);
   return lines([
     ...header("#", "infra/render/bridge-mosquitto.ts", input.source ?? DEFAULT_SOURCE),
     "",
-    "# LAN username = child device id (password file); nothing else is allowed",
-    ...children.flatMap((id) => [
+    "# LAN username = child device id (password file); each gets exactly its configured names",
+    ...input.children.flatMap((c) => [
       "",
-      `user ${id}`,
-      ...bridgeUserRules([id]).map((r) => `topic ${r.access} ${token("ACL topic", r.topic)}`),
+      `user ${c.id}`,
+      ...deviceRules(c).map((r) => `topic ${r.access} ${token("ACL topic", r.topic)}`),
     ]),
   ]);
 }
@@ -116,7 +115,7 @@ export function renderBridgeAcl(input: {
  */
 export function renderBridgePasswords(input: {
   bridgeId: string;
-  children: readonly (BridgeChild & { password: string })[];
+  children: readonly { id: string; password: string }[];
 }): string {
   checkChildren(input.bridgeId, input.children);
   for (const c of input.children) {

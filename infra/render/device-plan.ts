@@ -2,7 +2,12 @@
 // what is installed. infra/devices.ts turns this into remote commands; tests call it directly.
 import { createHash } from "node:crypto";
 import type { Backend } from "../../device/config";
-import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "./bridge-mosquitto";
+import {
+  type BridgeChild,
+  renderBridgeAcl,
+  renderBridgeMosquittoConf,
+  renderBridgePasswords,
+} from "./bridge-mosquitto";
 import { backendNeeds, type Board } from "./device-board";
 import { type DeviceConfigRenderInput, renderDeviceConfig } from "./device-config";
 import {
@@ -24,7 +29,7 @@ export interface DevicePlanDevice {
   outputs: readonly { name: string; safeState: "on" | "off"; backend?: Backend }[];
   inputs: readonly { name: string; backend?: Backend }[];
   sensors?: DeviceConfigRenderInput["sensors"];
-  bridge?: { lanAddress: string; port: number; children: readonly { id: string }[] };
+  bridge?: { lanAddress: string; port: number; children: readonly BridgeChild[] };
 }
 
 export interface DevicePlanInput {

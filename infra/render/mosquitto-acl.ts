@@ -1,13 +1,31 @@
-// mosquitto acl_file from protocol's ACL model: `pattern` lines (%u = certificate CN) for every
-// device, then one `user` block for the web app and one per bridge.
+// mosquitto acl_file from protocol's ACL model: one `user` block per identity (the web app, each
+// device with exactly its configured names, each bridge connection with its children's), no `pattern`
+// lines, and nothing before the first `user` line (mosquitto applies those to anonymous clients).
 import type { AclModel, AclRule } from "../../protocol";
 import { DEFAULT_SOURCE, header, lines, token } from "./text";
 
-/** protocol's `aclModel(bridges)` as is, optionally with the stack that produced it. */
+/** protocol's `aclModel(stack)` as is, optionally with the stack that produced it. */
 export type MosquittoAclInput = AclModel & { source?: string };
 
-function rule(keyword: "pattern" | "topic", r: AclRule): string {
-  return `${keyword} ${r.access} ${token("ACL topic", r.topic)}`;
+/**
+ * One topic filter as the rest of an ACL line: no spaces or quotes; `+` and `#` only as whole levels,
+ * `#` last (MQTT's filter syntax). A `#` here is a wildcard, not a comment: mosquitto treats a line as a
+ * comment only when it starts with one.
+ */
+function aclTopic(topic: string): string {
+  const levels = topic.split("/");
+  const ok =
+    /^[^\s"'\\;{}]+$/.test(topic) &&
+    levels.every((l, i) =>
+      l.includes("+") || l.includes("#") ? l === "+" || (l === "#" && i === levels.length - 1) : true,
+    );
+  if (!ok)
+    throw new Error(`ACL topic must be one MQTT topic filter without spaces or quotes, got ${JSON.stringify(topic)}`);
+  return topic;
+}
+
+function rule(r: AclRule): string {
+  return `topic ${r.access} ${aclTopic(r.topic)}`;
 }
 
 export function renderMosquittoAcl(input: MosquittoAclInput): string {
@@ -15,14 +33,13 @@ export function renderMosquittoAcl(input: MosquittoAclInput): string {
   const out = [
     ...header("#", "infra/render/mosquitto-acl.ts", input.source ?? DEFAULT_SOURCE),
     "",
-    "# Every client, %u = its certificate CN: a device owns only its own subtree",
-    ...input.patterns.map((r) => rule("pattern", r)),
+    "# username = certificate CN; a certificate without a user block here may do nothing",
   ];
   for (const user of input.users) {
     token("ACL username", user.username);
     if (seen.has(user.username)) throw new Error(`ACL user ${user.username} appears twice`);
     seen.add(user.username);
-    out.push("", `user ${user.username}`, ...user.rules.map((r) => rule("topic", r)));
+    out.push("", `user ${user.username}`, ...user.rules.map(rule));
   }
   return lines(out);
 }

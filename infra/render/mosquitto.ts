@@ -1,4 +1,5 @@
 // mosquitto.conf for the cloud broker: one mTLS listener, ACL by certificate CN, persistence and limits.
+import { MAX_PAYLOAD_BYTES } from "../../protocol";
 import { DEFAULT_SOURCE, absPath, header, lines, port, positiveInt, token } from "./text";
 
 export type MosquittoLog = { to: "stderr" } | { to: "syslog" } | { to: "file"; path: string };
@@ -8,8 +9,6 @@ export interface MosquittoLimits {
   persistentClientExpiration: string;
   /** Upper bound on the keepalive a client may ask for, seconds (>= 10). */
   maxKeepalive: number;
-  /** Largest accepted publish payload, bytes. */
-  messageSizeLimit: number;
   /** QoS 1/2 messages queued per offline client before the oldest are dropped. */
   maxQueuedMessages: number;
 }
@@ -38,9 +37,22 @@ export interface MosquittoConfInput {
 export const MOSQUITTO_DEFAULT_LIMITS: MosquittoLimits = {
   persistentClientExpiration: "14d",
   maxKeepalive: 300,
-  messageSizeLimit: 65536,
   maxQueuedMessages: 1000,
 };
+
+/**
+ * Largest publish payload the broker takes: the protocol's own cap, not a setting, so nobody can
+ * retain more than a payload every client would drop anyway. mosquitto.conf(5): a larger one is not
+ * accepted and an MQTT 5 client gets PUBACK "implementation specific error".
+ */
+export const MESSAGE_SIZE_LIMIT = MAX_PAYLOAD_BYTES;
+/**
+ * Largest whole packet: our largest (a PUBLISH with a full payload and the longest topic, or a
+ * CONNECT with its Last Will) stays well under 2 KiB. mosquitto reads the packet length first and
+ * disconnects a client that announces more, before buffering it (mosquitto.conf(5) max_packet_size),
+ * where message_size_limit alone would read a 200 MB publish into memory to refuse it.
+ */
+export const MAX_PACKET_BYTES = 4 * MAX_PAYLOAD_BYTES;
 
 export const SERVER_MOSQUITTO_PATHS = {
   conf: "/etc/mosquitto/mosquitto.conf",
@@ -89,7 +101,8 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     `persistence_location ${persistenceDir.endsWith("/") ? persistenceDir : `${persistenceDir}/`}`,
     `persistent_client_expiration ${duration(limits.persistentClientExpiration)}`,
     `max_keepalive ${limits.maxKeepalive}`,
-    `message_size_limit ${positiveInt("messageSizeLimit", limits.messageSizeLimit)}`,
+    `message_size_limit ${MESSAGE_SIZE_LIMIT}`,
+    `max_packet_size ${MAX_PACKET_BYTES}`,
     `max_queued_messages ${positiveInt("maxQueuedMessages", limits.maxQueuedMessages)}`,
     "",
     "# Devices and the web app: mutual TLS, username = certificate CN",

@@ -63,7 +63,7 @@ export interface ServerFilesInput {
   source?: string;
   hostname: string;
   pki: ServerPki;
-  /** protocol's aclModel(bridges). */
+  /** protocol's aclModel(stack). */
   acl: AclModel;
   mosquittoLimits?: Partial<MosquittoLimits>;
   nginx: {

@@ -99,9 +99,40 @@ export async function createCa(input: CaInput): Promise<IssuedCert> {
 }
 
 export async function issueCert(ca: Pem, input: CertInput): Promise<IssuedCert> {
+  const [cert] = await issueCerts(ca, [input], { shareKey: false });
+  if (!cert) throw new Error("no certificate issued");
+  return cert;
+}
+
+/**
+ * Several certificates from one CA key import. With `shareKey` they all certify one key pair (for
+ * load tests that need thousands of identities: key generation would dominate, and a broker's cost
+ * per connection does not depend on the key).
+ */
+export async function issueCerts(
+  ca: Pem,
+  inputs: readonly CertInput[],
+  opts: { shareKey: boolean },
+): Promise<IssuedCert[]> {
   const caCert = new x509.X509Certificate(ca.certPem);
   const signingKey = await importSigningKey(ca.keyPem);
-  const keys = await generateKeys();
+  const shared = opts.shareKey ? await generateKeys() : undefined;
+  const sharedPem = shared ? await exportKeyPem(shared.privateKey) : undefined;
+  const out: IssuedCert[] = [];
+  for (const input of inputs) {
+    const keys = shared ?? (await generateKeys());
+    out.push(await sign(caCert, signingKey, keys, sharedPem ?? (await exportKeyPem(keys.privateKey)), input));
+  }
+  return out;
+}
+
+async function sign(
+  caCert: x509.X509Certificate,
+  signingKey: CryptoKey,
+  keys: CryptoKeyPair,
+  keyPem: string,
+  input: CertInput,
+): Promise<IssuedCert> {
   const serial = input.serial ?? randomSerial();
   const names: x509.JsonGeneralName[] = [
     ...(input.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),

@@ -21,7 +21,12 @@ export interface SimDeviceSpec {
   inputs?: string[];
   /** Simulated sensors sampled every second; `<name>.value` in the device's dir sets the reading. */
   sensors?: { name: string; unit?: string }[];
+  /** false: configured in the stack (ACL, web app) with no service running: its key is the attacker's. */
+  service?: boolean;
 }
+
+/** An identity the attack tests add to the broker ACL to watch everything: reads `#`, writes nothing. */
+export const OBSERVER = "observer";
 
 export interface Applied {
   output: string;
@@ -171,7 +176,10 @@ export function viaProxy(
   });
 }
 
-/** Broker, web app (knowing every device) and one device service per spec, all connected. */
+/**
+ * Broker (its ACL listing every device with its names, plus the observer), web app (knowing every
+ * device) and one device service per spec that has one, all connected.
+ */
 export async function startAttackStack(
   name: string,
   specs: readonly SimDeviceSpec[],
@@ -185,12 +193,13 @@ export async function startAttackStack(
   }));
   const aclDevices = webDevices.map((d) => ({ ...d, sensors: d.sensors.map((x) => x.name) }));
   const broker = await startTestBroker(name, {
-    acl: aclModel([], opts.homeAssistant ? { homeAssistant: aclDevices } : {}),
+    acl: aclModel({ devices: aclDevices, ...(opts.homeAssistant ? { homeAssistant: aclDevices } : {}) }),
+    extraAclUsers: [{ username: OBSERVER, rules: [{ access: "read", topic: "#" }] }],
   });
   const devices: Record<string, SimDevice> = {};
   let web: RunningWeb | undefined;
   try {
-    for (const spec of specs) devices[spec.id] = await startSimDevice(broker, spec);
+    for (const spec of specs) if (spec.service !== false) devices[spec.id] = await startSimDevice(broker, spec);
     const webCert = await broker.client("web");
     const entries: LogEntry[] = [];
     const logger = createLogger({
@@ -238,7 +247,7 @@ export async function startAttackStack(
       });
       web = app;
       await eventually(
-        () => app.broker.connected && specs.every((s) => app.store.get(s.id)?.online === true),
+        () => app.broker.connected && specs.every((s) => s.service === false || app.store.get(s.id)?.online === true),
         "web app connected and every device online",
       );
       return app;

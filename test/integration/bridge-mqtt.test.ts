@@ -25,6 +25,11 @@ const BRIDGE = "pib";
 const BRIDGE_IDENTITY = bridgeIdentity(BRIDGE);
 const CHILD = "ard1";
 const SIBLING = "ard2";
+/** The children as the stack lists them: each with its own outputs and inputs. */
+const CHILDREN = [
+  { id: CHILD, outputs: ["led"], inputs: ["button"] },
+  { id: SIBLING, outputs: ["led"], inputs: [] },
+];
 const PASSWORDS = { [CHILD]: "ard1-lan-password-123", [SIBLING]: "ard2-lan-password-456" };
 
 describe("bridge: a plain LAN client reaches the cloud through the board's mTLS bridge", () => {
@@ -56,7 +61,11 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     cloud = await startLocalBroker({
       dir: join(tmp.dir, "cloud"),
       pki,
-      bridges: [{ id: BRIDGE, children: [CHILD, SIBLING] }],
+      devices: [
+        { id: BRIDGE, outputs: [], inputs: [] },
+        { id: "pi1", outputs: ["led"], inputs: [] },
+      ],
+      bridges: [{ id: BRIDGE, children: CHILDREN }],
       source: "bridge test",
     });
 
@@ -76,7 +85,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     copyFileSync(own.cert, files.cert);
     copyFileSync(own.key, files.key);
     shareWithDaemon(files.key, "mosquitto");
-    writeFileSync(files.acl, renderBridgeAcl({ bridgeId: BRIDGE, children: [{ id: CHILD }, { id: SIBLING }] }));
+    writeFileSync(files.acl, renderBridgeAcl({ bridgeId: BRIDGE, children: CHILDREN }));
     writeFileSync(
       files.passwd,
       renderBridgePasswords({
@@ -97,7 +106,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
         lanAddress: "127.0.0.1",
         lanPort,
         cloud: { host: "127.0.0.1", port: cloud.port },
-        children: [{ id: CHILD }, { id: SIBLING }],
+        children: CHILDREN,
         paths: files,
         source: "bridge test",
       }),
@@ -203,6 +212,22 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     }
     await settle();
     assert.deepEqual(seen, []);
+  });
+
+  it("refuses a child publishing under a name it does not have, on the LAN already", async () => {
+    const web = await cloudAs(WEB_CLIENT_ID);
+    const seen = collect(web);
+    await subscribe(web, [topics.state(CHILD, "+"), topics.input(CHILD, "+")]);
+    const ard1 = await lanAs(CHILD, PASSWORDS[CHILD]);
+    for (const topic of [topics.state(CHILD, "junk"), topics.input(CHILD, "junk"), topics.state(SIBLING, "led")]) {
+      const r = await publish(ard1, topic, encodeState("on"), true);
+      assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
+    }
+    await settle();
+    assert.deepEqual(
+      seen.filter((m) => m.topic.includes("junk")),
+      [],
+    );
   });
 
   it("refuses anonymous and wrong-password clients on the LAN listener", async () => {

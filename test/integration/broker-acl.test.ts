@@ -25,7 +25,17 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
   before(async () => {
     pki = await ensureLocalPki(join(tmp.dir, "pki"));
     await pki.revoke("stolen"); // before start: mosquitto reads the CRL when it starts
-    broker = await startLocalBroker({ dir: join(tmp.dir, "broker"), pki, source: "broker-acl test" });
+    broker = await startLocalBroker({
+      dir: join(tmp.dir, "broker"),
+      pki,
+      source: "broker-acl test",
+      // The stack's devices, each with one LED and one button; "outsider" is signed by the CA but not listed.
+      devices: ["pi1", "bbb1", "deva", "devb", "devc", "devd", "deve", "devf", "devg", "stolen"].map((id) => ({
+        id,
+        outputs: ["led"],
+        inputs: ["button"],
+      })),
+    });
   });
 
   after(async () => {
@@ -129,6 +139,28 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       aGot.filter((m) => m.topic.includes("devf")),
       [],
       "deve read devf's command",
+    );
+  });
+
+  it("refuses a device publishing under a name it was not configured with, and a certificate the stack does not list", async () => {
+    const web = await as(WEB_CLIENT_ID);
+    const seen = collect(web);
+    await subscribe(web, [topics.state("+", "+"), topics.input("+", "+"), topics.status("+")]);
+    const dev = await as("devg");
+    for (const topic of [topics.state("devg", "fan"), topics.input("devg", "door")]) {
+      const r = await publish(dev, topic, encodeState("on"), true);
+      assert.equal(r.ok ? 0 : r.reasonCode, 135, topic);
+    }
+    // Signed by the stack's CA, but not (or no longer) in the stack: no user block, no rights at all.
+    const outsider = await as("outsider");
+    for (const topic of [topics.status("outsider"), topics.state("outsider", "led")]) {
+      const r = await publish(outsider, topic, "online", true);
+      assert.equal(r.ok ? 0 : r.reasonCode, 135, topic);
+    }
+    await settle();
+    assert.deepEqual(
+      seen.filter((m) => /fan|door|outsider/.test(m.topic)),
+      [],
     );
   });
 

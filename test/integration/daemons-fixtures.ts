@@ -32,7 +32,7 @@ export function fixtureFeatures(f: Fixture): { bridges: boolean; saslRelay: bool
   // The certificates only pass through the input; the shape is all that is read here.
   const input = f.input({} as ServerFilesInput["pki"]);
   return {
-    bridges: input.acl.users.some((u) => u.username !== "web"),
+    bridges: input.acl.users.some((u) => u.username.endsWith(":bridge")),
     saslRelay: Boolean(input.postfix.relay?.user),
     revoked: (f.revoke?.length ?? 0) > 0,
   };
@@ -46,7 +46,7 @@ export const FIXTURES: readonly Fixture[] = [
       source: 'stack "dev"',
       hostname: "diy-dev",
       pki,
-      acl: aclModel([]),
+      acl: aclModel({ devices: [{ id: "pi1", outputs: ["led"], inputs: ["button"] }] }),
       nginx: { serverName: "_" },
       postfix: {},
       web: {
@@ -65,7 +65,22 @@ export const FIXTURES: readonly Fixture[] = [
       source: 'stack "prod"',
       hostname: "iot",
       pki,
-      acl: aclModel([{ id: "gw1", children: ["ard1", "ard2"] }]),
+      acl: aclModel({
+        devices: [
+          { id: "pi1", outputs: ["led"], inputs: [] },
+          { id: "pi9", outputs: ["led"], inputs: [] },
+          { id: "gw1", outputs: [], inputs: [] },
+        ],
+        bridges: [
+          {
+            id: "gw1",
+            children: [
+              { id: "ard1", outputs: ["relay"], inputs: ["door"] },
+              { id: "ard2", outputs: ["led"], inputs: [] },
+            ],
+          },
+        ],
+      }),
       mosquittoLimits: { maxQueuedMessages: 5000, persistentClientExpiration: "30d" },
       nginx: { serverName: "iot.example.com" },
       postfix: {
@@ -93,10 +108,23 @@ export const FIXTURES: readonly Fixture[] = [
       source: 'stack "lab"',
       hostname: "lab",
       pki,
-      acl: aclModel([
-        { id: "gw1", children: ["a1"] },
-        { id: "gw2", children: ["a2", "a3"] },
-      ]),
+      acl: aclModel({
+        devices: [
+          { id: "pi1", outputs: ["led"], inputs: [] },
+          { id: "gw1", outputs: [], inputs: [] },
+          { id: "gw2", outputs: ["led"], inputs: [] },
+        ],
+        bridges: [
+          { id: "gw1", children: [{ id: "a1", outputs: ["led"], inputs: [] }] },
+          {
+            id: "gw2",
+            children: [
+              { id: "a2", outputs: [], inputs: ["button"] },
+              { id: "a3", outputs: ["led"], inputs: [] },
+            ],
+          },
+        ],
+      }),
       nginx: { serverName: "_" },
       postfix: { relay: { host: "mail.lab.internal", port: 25 }, smtpFrom: "lab@lab.internal" },
       fail2ban: { sshPort: 2222, bantime: "2h", maxretry: 3 },

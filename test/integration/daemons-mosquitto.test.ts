@@ -53,7 +53,13 @@ describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {
     const aclPath = join(tmp.dir, "acl");
     writeFileSync(
       aclPath,
-      renderMosquittoAcl({ ...aclModel([{ id: "bridge1", children: ["ard1"] }]), source: "integration test" }),
+      renderMosquittoAcl({
+        ...aclModel({
+          devices: ["pi1", "pi2", "pi3", "pi4"].map((id) => ({ id, outputs: ["led"], inputs: [] })),
+          bridges: [{ id: "bridge1", children: [{ id: "ard1", outputs: ["led"], inputs: [] }] }],
+        }),
+        source: "integration test",
+      }),
     );
     writeFileSync(
       confPath,

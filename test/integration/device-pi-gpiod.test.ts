@@ -32,7 +32,12 @@ describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () 
 
   before(async () => {
     pki = await ensureLocalPki(join(tmp.dir, "pki"));
-    broker = await startLocalBroker({ dir: join(tmp.dir, "broker"), pki, source: "device-pi-gpiod test" });
+    broker = await startLocalBroker({
+      dir: join(tmp.dir, "broker"),
+      pki,
+      source: "device-pi-gpiod test",
+      devices: [{ id: "pi1", outputs: ["led"], inputs: ["button"] }],
+    });
     gpio = installFakeLibgpiod2(tmp.dir, [piChip()]);
     web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     seen = collect(web);

@@ -44,7 +44,12 @@ describe("broker ACL: the Home Assistant identity", () => {
     got.filter((m) => !allowed(m.topic)).map((m) => m.topic);
 
   before(async () => {
-    broker = await startTestBroker("ha-acl", { acl: aclModel([], { homeAssistant: seen }) });
+    broker = await startTestBroker("ha-acl", {
+      acl: aclModel({
+        devices: [...seen, { id: "pi3", outputs: ["led"], inputs: [], sensors: ["temp"] }],
+        homeAssistant: seen,
+      }),
+    });
   });
   after(async () => {
     for (const c of clients) c.end(true);

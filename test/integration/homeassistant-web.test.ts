@@ -193,7 +193,8 @@ describe("Home Assistant discovery when devices leave the stack", () => {
   before(async () => {
     // The ACL of the stack before the change: the web identity's discovery rights do not depend on devices.
     broker = await startTestBroker("ha-removal", {
-      acl: aclModel([], {
+      acl: aclModel({
+        devices: [],
         homeAssistant: [
           { id: "pi1", outputs: ["led"], inputs: ["button"] },
           { id: "pi2", outputs: ["led"], inputs: [] },

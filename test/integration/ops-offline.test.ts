@@ -47,7 +47,7 @@ test("a stopped device gives one offline mail after the threshold, none more wit
   const mails = () =>
     existsSync(join(dir, "mails")) ? readFileSync(join(dir, "mails"), "utf8").split("--END--\n").slice(0, -1) : [];
 
-  const broker = await startTestBroker("ops-offline");
+  const broker = await startTestBroker("ops-offline", { devices: [{ id: "pi1", outputs: ["led"], inputs: [] }] });
   t.after(() => broker.cleanup());
   const webCert = await broker.client("web");
   const web = await startWeb(

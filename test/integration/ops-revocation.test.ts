@@ -109,7 +109,13 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     const certFile = file("server.pem", server.certPem);
     const keyFile = file("server.key", server.keyPem, 0o640);
     shareWithDaemon(keyFile, "mosquitto");
-    const aclFile = file("acl", renderMosquittoAcl({ ...aclModel([]), source: "ops revocation test" }));
+    const aclFile = file(
+      "acl",
+      renderMosquittoAcl({
+        ...aclModel({ devices: ["pi1", "pi2"].map((id) => ({ id, outputs: ["led"], inputs: [] })) }),
+        source: "ops revocation test",
+      }),
+    );
     const data = join(tmp.dir, "data");
     mkdirSync(data);
     giveToDaemon(data, "mosquitto");

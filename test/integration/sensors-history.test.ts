@@ -58,7 +58,12 @@ describe("sensors: device -> mosquitto -> web app -> history -> API", () => {
   }
 
   before(async () => {
-    broker = await startTestBroker("sensors");
+    broker = await startTestBroker("sensors", {
+      devices: [
+        { id: "sim1", outputs: [], inputs: [], sensors: ["cpu", "probe"] },
+        { id: "flood1", outputs: [], inputs: [], sensors: ["t"] },
+      ],
+    });
     webCert = await broker.client("web");
     const devCert = await broker.client("sim1");
     sys = join(broker.dir, "sys");

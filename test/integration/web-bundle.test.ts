@@ -17,7 +17,7 @@ describe("web.js bundle", () => {
   let bundle = "";
 
   before(async () => {
-    broker = await startTestBroker("web-bundle");
+    broker = await startTestBroker("web-bundle", { devices: [{ id: "pi1", outputs: ["led"], inputs: [] }] });
     // What the push installs: web.js alone, no public/ beside it.
     mkdirSync(join(broker.dir, "opt"));
     bundle = join(broker.dir, "opt", "web.js");

@@ -7,7 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { type Pem, createCa, issueCert } from "../../infra/render/x509";
-import { type AclModel, aclModel } from "../../protocol";
+import { type AclModel, type AclUser, type DeviceAcl, aclModel } from "../../protocol";
 import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
 
 export interface ClientFiles {
@@ -31,8 +31,16 @@ export interface TestBroker {
   cleanup(): Promise<void>;
 }
 
-/** acl: the broker's ACL model (default: protocol's aclModel for a stack without bridges or integrations). */
-export async function startTestBroker(name = "web", opts: { acl?: AclModel } = {}): Promise<TestBroker> {
+export interface TestBrokerOptions {
+  /** The broker's whole ACL model (default: aclModel of `devices`). */
+  acl?: AclModel;
+  /** The stack's devices with their outputs and inputs: the ACL grants each exactly those. */
+  devices?: readonly DeviceAcl[];
+  /** ACL users beside the stack's (a test's own observer). */
+  extraAclUsers?: readonly AclUser[];
+}
+
+export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}): Promise<TestBroker> {
   const tmp = tempDir(name);
   chmodSync(tmp.dir, 0o755);
   const ca: Pem = await createCa({ commonName: "diy test CA", days: 2 });
@@ -55,7 +63,11 @@ export async function startTestBroker(name = "web", opts: { acl?: AclModel } = {
   giveToDaemon(data, "mosquitto");
   const port = await freePort();
   const aclFile = join(tmp.dir, "acl");
-  writeFileSync(aclFile, renderMosquittoAcl({ ...(opts.acl ?? aclModel([])), source: "web integration test" }));
+  const acl = opts.acl ?? aclModel({ devices: opts.devices ?? [] });
+  writeFileSync(
+    aclFile,
+    renderMosquittoAcl({ users: [...acl.users, ...(opts.extraAclUsers ?? [])], source: "web integration test" }),
+  );
   const conf = join(tmp.dir, "mosquitto.conf");
   writeFileSync(
     conf,

@@ -12,7 +12,10 @@ const input: BridgeMosquittoInput = {
   lanAddress: "192.168.1.50",
   lanPort: 1883,
   cloud: { host: "203.0.113.10", port: 8883 },
-  children: [{ id: "ard1" }, { id: "ard2" }],
+  children: [
+    { id: "ard1", outputs: ["relay"], inputs: ["door"] },
+    { id: "ard2", outputs: ["led"], inputs: [] },
+  ],
   source: "stack dev, device pib",
 };
 
@@ -55,17 +58,20 @@ describe("bridge mosquitto drop-in renderer", () => {
     }
   });
 
-  it("relays exactly its children's topics: commands in, state, inputs and status out", () => {
+  it("relays exactly its children's configured topics, name by name: commands in, state, inputs and status out", () => {
     assert.deepEqual(
       rows.filter((r) => r.startsWith("topic ")),
-      ["ard1", "ard2"].flatMap((c) => [
-        `topic devices/${c}/out/+/set in 1`,
-        `topic devices/${c}/out/+/state out 1`,
-        `topic devices/${c}/in/+ out 1`,
-        `topic devices/${c}/status out 1`,
-      ]),
+      [
+        "topic devices/ard1/out/relay/set in 1",
+        "topic devices/ard1/out/relay/state out 1",
+        "topic devices/ard1/in/door out 1",
+        "topic devices/ard1/status out 1",
+        "topic devices/ard2/out/led/set in 1",
+        "topic devices/ard2/out/led/state out 1",
+        "topic devices/ard2/status out 1",
+      ],
     );
-    assert.ok(!conf.includes("#  ") && !/topic [^\n]*#/.test(conf), "no wildcard subtree");
+    assert.ok(!/^topic [^\n]*[+#]/m.test(conf), "no wildcard");
   });
 
   it("refuses to listen on every interface, an empty or duplicate child list, and itself as a child", () => {
@@ -77,25 +83,33 @@ describe("bridge mosquitto drop-in renderer", () => {
     }
     assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [] }), /bridge pib has no children/);
     assert.throws(
-      () => renderBridgeMosquittoConf({ ...input, children: [{ id: "a1" }, { id: "a1" }] }),
+      () =>
+        renderBridgeMosquittoConf({
+          ...input,
+          children: [
+            { id: "a1", outputs: [], inputs: [] },
+            { id: "a1", outputs: [], inputs: [] },
+          ],
+        }),
       /child ids must be unique/,
     );
-    assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [{ id: "pib" }] }), /cannot be its own child/);
-    assert.throws(() => renderBridgeMosquittoConf({ ...input, children: [{ id: "web" }] }), /not a valid device id/);
+    const child = (id: string) => [{ id, outputs: [], inputs: [] }];
+    assert.throws(() => renderBridgeMosquittoConf({ ...input, children: child("pib") }), /cannot be its own child/);
+    assert.throws(() => renderBridgeMosquittoConf({ ...input, children: child("web") }), /not a valid device id/);
   });
 });
 
 describe("bridge LAN ACL and passwords", () => {
-  it("gives each child username exactly a device's rules on its own topics", () => {
-    const acl = renderBridgeAcl({ bridgeId: "pib", children: [{ id: "ard1" }] });
+  it("gives each child username exactly a device's rules on its own configured topics", () => {
+    const acl = renderBridgeAcl({ bridgeId: "pib", children: [{ id: "ard1", outputs: ["led"], inputs: ["door"] }] });
     assert.match(acl, /^# Rendered by diy-device-cloud infra\/render\/bridge-mosquitto.ts/);
     assert.deepEqual(
       acl.split("\n").filter((l) => /^(user|topic|pattern) /.test(l)),
       [
         "user ard1",
-        "topic read devices/ard1/out/+/set",
-        "topic write devices/ard1/out/+/state",
-        "topic write devices/ard1/in/+",
+        "topic read devices/ard1/out/led/set",
+        "topic write devices/ard1/out/led/state",
+        "topic write devices/ard1/in/door",
         "topic write devices/ard1/status",
       ],
     );

@@ -417,7 +417,7 @@ describe("device plan", () => {
       board: "generic" as const,
       outputs: [],
       inputs: [],
-      bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1" }] },
+      bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1", outputs: ["led"], inputs: [] }] },
     };
     assert.throws(() => planDevice({ ...base, device: bridgeDevice }), /bridge pib: no certificate for its bridge/);
     const plan = planDevice({
@@ -428,7 +428,7 @@ describe("device plan", () => {
         board: "generic",
         outputs: [],
         inputs: [],
-        bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1" }] },
+        bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1", outputs: ["led"], inputs: [] }] },
       },
     });
     assert.match(plan.files["bridge.conf"] ?? "", /^address 203\.0\.113\.10:8883$/m);

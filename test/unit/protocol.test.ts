@@ -93,14 +93,39 @@ describe("protocol payloads", () => {
 });
 
 describe("protocol ACL model", () => {
-  it("gives devices their own subtree by pattern, web every set, a bridge only its children", () => {
-    const m = aclModel([{ id: "br1", children: ["ard1"] }]);
-    assert.ok(m.patterns.some((r) => r.access === "read" && r.topic === "devices/%u/out/+/set"));
-    assert.ok(!m.patterns.some((r) => r.access !== "read" && r.topic.endsWith("/set")));
+  it("gives each device exactly its configured names, web every set, a bridge only its children's names", () => {
+    const m = aclModel({
+      devices: [{ id: "pi1", outputs: ["led"], inputs: ["button"], sensors: ["cpu"] }],
+      bridges: [{ id: "br1", children: [{ id: "ard1", outputs: ["relay"], inputs: [] }] }],
+    });
+    assert.deepEqual(m.users.find((u) => u.username === "pi1")?.rules, [
+      { access: "read", topic: "devices/pi1/out/led/set" },
+      { access: "write", topic: "devices/pi1/out/led/state" },
+      { access: "write", topic: "devices/pi1/in/button" },
+      { access: "write", topic: "devices/pi1/sensor/cpu" },
+      { access: "write", topic: "devices/pi1/status" },
+    ]);
     const web = m.users.find((u) => u.username === "web");
     assert.ok(web?.rules.some((r) => r.access === "write" && r.topic === "devices/+/out/+/set"));
     const br = m.users.find((u) => u.username === "br1:bridge");
     assert.ok(br);
     assert.ok(br.rules.every((r) => r.topic.startsWith("devices/ard1/")));
+    assert.ok(
+      m.users.every((u) => u.username === "web" || u.rules.every((r) => !/[+#]/.test(r.topic))),
+      "only the web app has wildcards",
+    );
+  });
+
+  it("refuses a device id or name that is not one topic level", () => {
+    assert.throws(() => aclModel({ devices: [{ id: "pi+", outputs: [], inputs: [] }] }), /not a device id/);
+    assert.throws(
+      () => aclModel({ devices: [{ id: "pi1", outputs: ["+"], inputs: [] }] }),
+      /invalid output\/input\/sensor/,
+    );
+    assert.throws(
+      () => aclModel({ devices: [{ id: "pi1", outputs: [], inputs: ["a/b"] }] }),
+      /invalid output\/input\/sensor/,
+    );
+    assert.throws(() => aclModel({ devices: [{ id: "pi1", outputs: [], inputs: [], sensors: ["#"] }] }), /sensor name/);
   });
 });

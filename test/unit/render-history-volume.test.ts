@@ -29,7 +29,7 @@ const base: ServerFilesInput = {
     webCertPem: PEM("CERTIFICATE", "web"),
     webKeyPem: PEM("PRIVATE KEY", "webkey"),
   },
-  acl: aclModel([]),
+  acl: aclModel({ devices: [] }),
   nginx: { serverName: "_" },
   postfix: {},
   web: {

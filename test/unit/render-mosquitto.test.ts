@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type MosquittoConfInput, renderMosquittoConf } from "../../infra/render/mosquitto";
+import { MESSAGE_SIZE_LIMIT, type MosquittoConfInput, renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
-import { aclModel, topics } from "../../protocol";
+import { MAX_PAYLOAD_BYTES, aclModel, topics } from "../../protocol";
 
 const base: MosquittoConfInput = {
   source: "stack dev",
@@ -85,7 +85,15 @@ test("mosquitto.conf persists to the configured directory with a trailing slash 
   assert.ok(lines.includes("max_queued_messages 500"));
   assert.ok(lines.includes("persistent_client_expiration 2w"));
   assert.ok(lines.includes("max_keepalive 300"));
-  assert.ok(lines.includes("message_size_limit 65536"));
+});
+
+test("mosquitto.conf takes exactly the protocol's payload cap (one number, protocol's MAX_PAYLOAD_BYTES) and bounds whole packets", () => {
+  const lines = directives(renderMosquittoConf(base));
+  assert.ok(lines.includes(`message_size_limit ${MAX_PAYLOAD_BYTES}`), "the broker and the protocol disagree");
+  assert.equal(MESSAGE_SIZE_LIMIT, MAX_PAYLOAD_BYTES);
+  // A packet: the payload, its topic and properties; a CONNECT with its Last Will. Bigger is an attack.
+  const packet = Number(lines.find((l) => l.startsWith("max_packet_size "))?.split(" ")[1]);
+  assert.ok(packet > MAX_PAYLOAD_BYTES + 512 && packet <= 8 * MAX_PAYLOAD_BYTES, `max_packet_size ${packet}`);
 });
 
 test("mosquitto.conf logs to a file when asked", () => {
@@ -114,62 +122,101 @@ test("mosquitto.conf refuses values that would break out of their line", () => {
   assert.throws(() => renderMosquittoConf({ ...base, limits: { maxKeepalive: 5 } }), /maxKeepalive/);
 });
 
-test("ACL gives every device only its own subtree through %u patterns", () => {
-  const acl = renderMosquittoAcl(aclModel([]));
+const stack = {
+  devices: [
+    { id: "pi1", outputs: ["led"], inputs: ["button"], sensors: ["cpu"] },
+    { id: "bbb1", outputs: ["usr0", "usr1"], inputs: [] },
+  ],
+};
+
+test("ACL gives every device exactly its configured names in its own user block, and no pattern", () => {
+  const acl = renderMosquittoAcl(aclModel(stack));
   assert.match(acl.split("\n")[0] ?? "", /^# Rendered by diy-device-cloud infra\/render\/mosquitto-acl\.ts/);
   const lines = directives(acl);
-  assert.ok(lines.includes(`pattern read ${topics.set("%u", "+")}`));
-  assert.ok(lines.includes(`pattern write ${topics.state("%u", "+")}`));
-  assert.ok(lines.includes(`pattern write ${topics.input("%u", "+")}`));
-  assert.ok(lines.includes(`pattern write ${topics.status("%u")}`));
-  assert.ok(
-    !lines.some((l) => l.startsWith("pattern") && !l.includes("%u")),
-    "a pattern without %u grants every client",
-  );
+  assert.ok(!lines.some((l) => l.startsWith("pattern")), "a pattern grants every certificate the CA ever signed");
+  const block = (user: string) => {
+    const at = lines.indexOf(`user ${user}`);
+    assert.ok(at >= 0, `no user ${user}`);
+    const end = lines.findIndex((l, i) => i > at && l.startsWith("user "));
+    return lines.slice(at + 1, end < 0 ? undefined : end);
+  };
+  assert.deepEqual(block("pi1"), [
+    `topic read ${topics.set("pi1", "led")}`,
+    `topic write ${topics.state("pi1", "led")}`,
+    `topic write ${topics.input("pi1", "button")}`,
+    `topic write ${topics.sensor("pi1", "cpu")}`,
+    `topic write ${topics.status("pi1")}`,
+  ]);
+  assert.deepEqual(block("bbb1"), [
+    `topic read ${topics.set("bbb1", "usr0")}`,
+    `topic read ${topics.set("bbb1", "usr1")}`,
+    `topic write ${topics.state("bbb1", "usr0")}`,
+    `topic write ${topics.state("bbb1", "usr1")}`,
+    `topic write ${topics.status("bbb1")}`,
+  ]);
 });
 
 test("ACL lets the web user command every output and read the rest, and nothing before it is anonymous", () => {
-  const lines = directives(renderMosquittoAcl(aclModel([])));
+  const lines = directives(renderMosquittoAcl(aclModel(stack)));
   const web = lines.indexOf("user web");
-  assert.ok(web > 0);
-  assert.ok(
-    !lines.slice(0, web).some((l) => l.startsWith("topic ")),
-    "topic lines before the first user apply to anonymous clients",
-  );
-  assert.deepEqual(lines.slice(web + 1), [
+  assert.equal(web, 0, "topic lines before the first user apply to anonymous clients");
+  assert.deepEqual(lines.slice(web + 1, web + 6), [
     `topic write ${topics.set("+", "+")}`,
     `topic read ${topics.state("+", "+")}`,
     `topic read ${topics.input("+", "+")}`,
     `topic read ${topics.status("+")}`,
     `topic read ${topics.sensor("+", "+")}`,
   ]);
+  assert.equal(lines[web + 6], "user pi1");
 });
 
-test("ACL gives each bridge exactly its children's topics in its own user block", () => {
+test("ACL gives each bridge connection exactly its children's names in its own user block", () => {
   const lines = directives(
     renderMosquittoAcl(
-      aclModel([
-        { id: "gw1", children: ["ard1", "ard2"] },
-        { id: "gw2", children: ["ard3"] },
-      ]),
+      aclModel({
+        devices: [],
+        bridges: [
+          {
+            id: "gw1",
+            children: [
+              { id: "ard1", outputs: ["relay"], inputs: [] },
+              { id: "ard2", outputs: [], inputs: ["door"] },
+            ],
+          },
+          { id: "gw2", children: [{ id: "ard3", outputs: ["led"], inputs: [] }] },
+        ],
+      }),
     ),
   );
   const gw1 = lines.indexOf("user gw1:bridge");
   const gw2 = lines.indexOf("user gw2:bridge");
   assert.ok(gw1 > 0 && gw2 > gw1);
-  const gw1Block = lines.slice(gw1 + 1, gw2);
-  assert.equal(gw1Block.length, 8);
-  assert.ok(gw1Block.every((l) => l.includes("/ard1/") || l.includes("/ard2/")));
+  assert.deepEqual(lines.slice(gw1 + 1, gw2), [
+    `topic read ${topics.set("ard1", "relay")}`,
+    `topic write ${topics.state("ard1", "relay")}`,
+    `topic write ${topics.status("ard1")}`,
+    `topic write ${topics.input("ard2", "door")}`,
+    `topic write ${topics.status("ard2")}`,
+  ]);
   assert.deepEqual(lines.slice(gw2 + 1), [
-    `topic read ${topics.set("ard3", "+")}`,
-    `topic write ${topics.state("ard3", "+")}`,
-    `topic write ${topics.input("ard3", "+")}`,
+    `topic read ${topics.set("ard3", "led")}`,
+    `topic write ${topics.state("ard3", "led")}`,
     `topic write ${topics.status("ard3")}`,
   ]);
 });
 
-test("ACL refuses a username that would be two tokens or appears twice", () => {
-  assert.throws(() => renderMosquittoAcl({ patterns: [], users: [{ username: "a b", rules: [] }] }), /username/);
+test("ACL refuses a username that would be two tokens or appears twice, and a topic that is not a filter", () => {
+  assert.throws(() => renderMosquittoAcl({ users: [{ username: "a b", rules: [] }] }), /username/);
   const twice = { username: "pi1", rules: [] };
-  assert.throws(() => renderMosquittoAcl({ patterns: [], users: [twice, twice] }), /twice/);
+  assert.throws(() => renderMosquittoAcl({ users: [twice, twice] }), /twice/);
+  for (const topic of ["a b", "a/#/b", "a+/b", 'a"b'])
+    assert.throws(
+      () => renderMosquittoAcl({ users: [{ username: "x", rules: [{ access: "read", topic }] }] }),
+      /ACL topic/,
+      topic,
+    );
+  assert.match(
+    renderMosquittoAcl({ users: [{ username: "x", rules: [{ access: "deny", topic: "#" }] }] }),
+    /^topic deny #$/m,
+  );
 });

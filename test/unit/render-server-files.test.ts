@@ -20,7 +20,7 @@ const input: ServerFilesInput = {
     webCertPem: PEM("CERTIFICATE", "web"),
     webKeyPem: PEM("PRIVATE KEY", "webkey"),
   },
-  acl: aclModel([]),
+  acl: aclModel({ devices: [{ id: "pi1", outputs: ["led"], inputs: [] }] }),
   nginx: { serverName: "_" },
   postfix: { relay: { host: "smtp.example.com", user: "u" }, smtpPassword: "pw-123", smtpFrom: "iot@example.com" },
   web: {
