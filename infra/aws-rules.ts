@@ -17,6 +17,13 @@
 //   restrictions: "Maximum number of tags per resource – 50".
 // - CreateKeyPair / ImportKeyPair KeyName: "Up to 255 ASCII characters".
 // - RunInstances UserData: "User data is limited to 16 KB" (the raw bytes, before base64).
+// - CreateVolume (gp3): Size "gp3: 1 - 16,384" GiB.
+// - AttachVolume Device: EC2 User Guide, "Device names on Linux instances": /dev/sd[f-p] are the names available
+//   and recommended for EBS volumes.
+// - Data Lifecycle Manager API Reference, CreateLifecyclePolicy Description and Schedule Name: "Pattern:
+//   [0-9A-Za-z _-]+", at most 500 and 120 characters; RetainRule Count "Valid Range: Minimum value of 1. Maximum
+//   value of 1000"; CreateRule Interval "Valid Values: 1 | 2 | 3 | 4 | 6 | 8 | 12 | 24" (IntervalUnit HOURS) and
+//   Times "the time ... in UTC, hh:mm", at most one.
 
 /** The characters EC2 accepts in security group names and descriptions and in rule descriptions. */
 export const EC2_TEXT_CHARS = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*";
@@ -32,7 +39,7 @@ export const USER_DATA_MAX_BYTES = 16 * 1024;
 export interface AwsRefusal {
   /** Input property that carries the value, e.g. "description" or "tags.Name". */
   property: string;
-  code: "InvalidParameterValue" | "TagLimitExceeded" | "InvalidGroup.Reserved";
+  code: "InvalidParameterValue" | "TagLimitExceeded" | "InvalidGroup.Reserved" | "ValidationException";
   message: string;
 }
 
@@ -127,6 +134,28 @@ export function awsRefusals(type: string, inputs: Record<string, unknown>): AwsR
       }
       break;
     }
+    case "aws:ebs/volume:Volume": {
+      const size = inputs.size;
+      if (inputs.type === "gp3" && typeof size === "number" && (size < 1 || size > 16384 || !Number.isInteger(size)))
+        out.push({
+          property: "size",
+          code: "InvalidParameterValue",
+          message: `Volume of ${size}GiB is outside the range of gp3 volumes (1-16384 GiB)`,
+        });
+      break;
+    }
+    case "aws:ec2/volumeAttachment:VolumeAttachment": {
+      if (typeof inputs.deviceName === "string" && !/^\/dev\/sd[f-p]$/.test(inputs.deviceName))
+        out.push({
+          property: "deviceName",
+          code: "InvalidParameterValue",
+          message: `Value (${inputs.deviceName}) for parameter device is invalid; use /dev/sd[f-p] for EBS volumes`,
+        });
+      break;
+    }
+    case "aws:dlm/lifecyclePolicy:LifecyclePolicy":
+      out.push(...dlmRefusals(inputs));
+      break;
     case "aws:ec2/instance:Instance": {
       const userData = inputs.userData;
       if (typeof userData === "string" && Buffer.byteLength(userData) > USER_DATA_MAX_BYTES) {
@@ -138,6 +167,41 @@ export function awsRefusals(type: string, inputs: Record<string, unknown>): AwsR
       }
       break;
     }
+  }
+  return out;
+}
+
+const DLM_TEXT = /^[0-9A-Za-z _-]+$/;
+const DLM_INTERVAL_HOURS = [1, 2, 3, 4, 6, 8, 12, 24];
+
+function dlmRefusals(inputs: Record<string, unknown>): AwsRefusal[] {
+  const out: AwsRefusal[] = [];
+  const bad = (property: string, message: string) => out.push({ property, code: "ValidationException", message });
+  const description = inputs.description;
+  if (typeof description === "string" && (description.length > 500 || !DLM_TEXT.test(description)))
+    bad("description", `Description ${JSON.stringify(description)} must match [0-9A-Za-z _-]+ (at most 500)`);
+  const details = (inputs.policyDetails ?? {}) as { schedules?: Record<string, any>[] };
+  for (const [i, schedule] of (details.schedules ?? []).entries()) {
+    const name = schedule.name;
+    if (typeof name === "string" && (name.length > 120 || !DLM_TEXT.test(name)))
+      bad(
+        `policyDetails.schedules[${i}].name`,
+        `Name ${JSON.stringify(name)} must match [0-9A-Za-z _-]+ (at most 120)`,
+      );
+    const count = schedule.retainRule?.count;
+    if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 1000))
+      bad(`policyDetails.schedules[${i}].retainRule.count`, `Count ${count} is outside 1-1000`);
+    const rule = schedule.createRule ?? {};
+    if (rule.intervalUnit === "HOURS" && !DLM_INTERVAL_HOURS.includes(rule.interval))
+      bad(
+        `policyDetails.schedules[${i}].createRule.interval`,
+        `Interval ${rule.interval} hours is not one of ${DLM_INTERVAL_HOURS.join(", ")}`,
+      );
+    if (rule.times !== undefined && !/^([01][0-9]|2[0-3]):[0-5][0-9]$/.test(String(rule.times)))
+      bad(
+        `policyDetails.schedules[${i}].createRule.times`,
+        `Times ${JSON.stringify(rule.times)} is not one hh:mm in UTC`,
+      );
   }
   return out;
 }

@@ -4,10 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { bundle, localCopy } from "./bundle";
-import { type AwsLookupSettings, awsLookupSettings, awsLookupWarning, type Settings } from "./config";
+import {
+  type AwsLookupSettings,
+  awsLookupSettings,
+  awsLookupWarning,
+  historyStorageSettings,
+  type Settings,
+} from "./config";
 import { type DeviceProvisioning, provisionDevices } from "./devices";
 import { revokedCerts, stackCrl } from "./crl";
 import { createDnsRecord } from "./dns";
+import { HistoryStorage } from "./history-storage";
 import { createNetwork } from "./network";
 import { createPlacement } from "./vpc";
 import { createPki, type KeyCert, type Pki } from "./pki";
@@ -57,6 +64,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
   readonly brokerPort = MQTT_TLS_PORT;
   /** The instance, its address association and the config push (devices depend on the push). */
   readonly server: Server;
+  /** The history's EBS volume and its daily snapshots (infra/history-storage.ts). */
+  readonly history: HistoryStorage;
   /** One provisioning component per configured device (infra/devices.ts). */
   readonly devices: DeviceProvisioning[];
   /** Home Assistant's MQTT client certificate and key (key secret), when integrations.homeAssistant is on. */
@@ -108,6 +117,21 @@ export class DeviceCloud extends pulumi.ComponentResource {
       { subnetId: s.subnetId, instanceType: s.instanceType, tags: s.tags },
       child,
     );
+    // The history outlives the server: its own volume in the server's zone, attached by createServer below.
+    const storage = historyStorageSettings(s);
+    this.history = new HistoryStorage(
+      `${name}-history`,
+      {
+        availabilityZone: placement.availabilityZone,
+        sizeGiB: storage.volumeGiB,
+        snapshotDays: storage.snapshotDays,
+        snapshotId: storage.snapshotId,
+        tags: s.tags,
+      },
+      child,
+    );
+    const historyVolumeId = this.history.volumeId;
+
     const network = createNetwork(
       name,
       {
@@ -158,6 +182,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         pulumi.output(crlPem),
         this.webUrl,
         pulumi.output(s.ddnsUpdateUrl),
+        historyVolumeId,
       ])
       .apply(
         ([
@@ -168,6 +193,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
           crl,
           webUrl,
           ddnsUpdateUrl,
+          volumeId,
         ]) =>
           renderServerPush(
             serverFilesInput(s, {
@@ -180,6 +206,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
               webBundle,
               extraFiles,
               ddnsUpdateUrl,
+              historyVolumeId: volumeId,
             }),
           ),
       );
@@ -211,6 +238,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
           ),
         },
         tags: s.tags,
+        historyVolumeId,
         cliReady: requireCli(args.pulumiCliCheck),
         awsProfile: awsLookup.profile,
       },
@@ -257,6 +285,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
       caCertPem: this.caCertPem,
       serverHostKey: this.serverHostKey,
       instanceId: server.instance.id,
+      historyVolumeId: this.history.volume.id,
     });
   }
 }

@@ -138,6 +138,14 @@ export interface Settings {
   historyAggregateDays?: number;
   /** Size limit of the history database in MiB. */
   historyMaxMegabytes?: number;
+  // The history's own EBS volume (infra/history-storage.ts). parseSettings fills the first two; hand-built
+  // Settings get the KEYS defaults (historyStorageSettings).
+  /** Size of the history volume in GiB. */
+  historyVolumeGiB?: number;
+  /** Daily snapshots Data Lifecycle Manager keeps. */
+  historySnapshotDays?: number;
+  /** The snapshot the history volume is made from (a restore); a changed value replaces the volume. */
+  historySnapshotId?: string;
   deviceSshPrivateKey?: pulumi.Output<string>;
   devices: DeviceSettings[];
   integrations: IntegrationSettings;
@@ -332,6 +340,25 @@ export const KEYS = {
     description: "Size limit of the history database in MiB (16-1000000); writes past it are dropped and logged.",
     example: "1024",
   },
+  historyVolumeGiB: {
+    type: "integer",
+    default: 2,
+    description:
+      "Size in GiB of the server's encrypted EBS volume that holds the history (1-16384; can only grow); room for historyMaxMegabytes plus about 10 %.",
+    example: "2",
+  },
+  historySnapshotDays: {
+    type: "integer",
+    default: 7,
+    description: "Daily snapshots of the history volume that Data Lifecycle Manager keeps (1-1000).",
+    example: "7",
+  },
+  historySnapshotId: {
+    type: "string",
+    description:
+      "Snapshot to make the history volume from (a restore): setting or changing it replaces the volume with one made from the snapshot, after a final snapshot of the current one; keep it set afterwards. See README, Sensors and history.",
+    example: "snap-0123456789abcdef0",
+  },
   deviceSshPrivateKey: {
     type: "string",
     secret: true,
@@ -374,6 +401,30 @@ export function historySettings(s: Pick<Settings, "historyRawDays" | "historyAgg
     rawDays: s.historyRawDays ?? KEYS.historyRawDays.default,
     aggregateDays: s.historyAggregateDays ?? KEYS.historyAggregateDays.default,
     maxMegabytes: s.historyMaxMegabytes ?? KEYS.historyMaxMegabytes.default,
+  };
+}
+
+/**
+ * MiB of a history volume the database may fill: 90 % of it (ext4's inode tables and metadata), less 128 MiB
+ * (mke2fs gives a 1-16 GiB file system a 64 MiB journal; the WAL, up to SQLite's journal_size_limit of 8 MiB
+ * after a checkpoint, and lost+found share the rest).
+ */
+export function historyVolumeRoomMegabytes(gib: number): number {
+  return Math.floor(gib * 1024 * 0.9) - 128;
+}
+
+/** The history volume's settings with the keys' defaults filled in. */
+export function historyStorageSettings(
+  s: Pick<Settings, "historyVolumeGiB" | "historySnapshotDays" | "historySnapshotId">,
+): {
+  volumeGiB: number;
+  snapshotDays: number;
+  snapshotId?: string;
+} {
+  return {
+    volumeGiB: s.historyVolumeGiB ?? KEYS.historyVolumeGiB.default,
+    snapshotDays: s.historySnapshotDays ?? KEYS.historySnapshotDays.default,
+    ...(s.historySnapshotId ? { snapshotId: s.historySnapshotId } : {}),
   };
 }
 export type SecretKey = { [K in ConfigKey]: (typeof KEYS)[K] extends { secret: true } ? K : never }[ConfigKey];
@@ -1058,6 +1109,24 @@ export function parseSettings(
   const historyMaxMegabytes = intIn("historyMaxMegabytes", 16, 1_000_000);
   if (historyAggregateDays < historyRawDays)
     add("historyAggregateDays", `(${historyAggregateDays}) must be at least historyRawDays (${historyRawDays})`);
+  // gp3 volumes are 1-16,384 GiB (EC2 API Reference, CreateVolume Size); DLM keeps 1-1000 snapshots per
+  // schedule (DLM API Reference, RetainRule Count).
+  const historyVolumeGiB = intIn("historyVolumeGiB", 1, 16384);
+  const historySnapshotDays = intIn("historySnapshotDays", 1, 1000);
+  const historySnapshotId = optString(
+    "historySnapshotId",
+    (v) => /^snap-([0-9a-f]{8}|[0-9a-f]{17})$/.test(v),
+    "a snapshot id like snap-0123456789abcdef0",
+  );
+  if (historyMaxMegabytes > historyVolumeRoomMegabytes(historyVolumeGiB)) {
+    const need = Math.ceil((historyMaxMegabytes + 128) / 1024 / 0.9);
+    add(
+      "historyVolumeGiB",
+      `(${historyVolumeGiB} GiB) leaves room for ${historyVolumeRoomMegabytes(historyVolumeGiB)} MiB of history, less than historyMaxMegabytes (${historyMaxMegabytes}); use at least ${need} GiB or a smaller historyMaxMegabytes`,
+      "historyVolumeGiB",
+      `pulumi config set ${NAMESPACE}:historyVolumeGiB ${need}`,
+    );
+  }
 
   // Devices
   let devices: DeviceSettings[] = [];
@@ -1210,6 +1279,9 @@ export function parseSettings(
     historyRawDays,
     historyAggregateDays,
     historyMaxMegabytes,
+    historyVolumeGiB,
+    historySnapshotDays,
+    historySnapshotId,
     deviceSshPrivateKey,
     devices,
     integrations,

@@ -25,6 +25,8 @@ export const sshCommand = cloud.sshCommand;
 export const caCertPem = cloud.caCertPem;
 /** The server's SSH host key, read from its console through EC2's API: echo "<publicIp> <key>" >> known_hosts. Public. */
 export const serverHostKey = cloud.serverHostKey;
+/** The EBS volume that holds the history; its daily snapshots carry the same diy-device-cloud:history tag. */
+export const historyVolumeId = cloud.history.volume.id;
 export const adminPrivateKey = pulumi.secret(cloud.adminPrivateKey);
 /** Only when generated (a configured password is already known to its owner): pulumi stack output webPassword --show-secrets */
 export const webPassword = cloud.webPasswordGenerated ? pulumi.secret(cloud.webPassword) : undefined;

@@ -2,7 +2,7 @@
 // and `npm run render` (scripts/render.ts), so what is inspected is what ships.
 import { sensorUnit } from "../device/sensors/config";
 import { type AclDevice, type AclStack, aclModel } from "../protocol";
-import { type DeviceSettings, type Settings, historySettings } from "./config";
+import { type DeviceSettings, type Settings, historySettings, historyStorageSettings } from "./config";
 import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
@@ -116,6 +116,8 @@ export interface ServerValues {
   extraFiles?: readonly PushFile[];
   /** stack: ddnsUpdateUrl (secret), revealed for the push only. */
   ddnsUpdateUrl?: string;
+  /** The history's EBS volume (infra/history-storage.ts); omitted: the history stays on the root disk. */
+  historyVolumeId?: string;
 }
 
 export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput {
@@ -144,6 +146,9 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
       smtpFrom: s.smtpFrom,
     },
     fail2ban: fail2banInput(s),
+    historyVolume: v.historyVolumeId
+      ? { volumeId: v.historyVolumeId, instanceType: s.instanceType, sizeGiB: historyStorageSettings(s).volumeGiB }
+      : undefined,
     web: {
       bundle: v.webBundle,
       config: {

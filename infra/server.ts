@@ -5,6 +5,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Arch, Os } from "./config";
 import { requireCli } from "./pulumi-cli";
+import { HISTORY_DEVICE_NAME } from "./render/history-volume";
 import { PUSH_COMMAND, SERVER_STAGED_DIR } from "./render/server-files";
 import { ServerHostKey } from "./server-host-key";
 
@@ -81,6 +82,8 @@ export interface ServerArgs {
    */
   push: { script: pulumi.Input<string>; staged: pulumi.Input<pulumi.asset.AssetArchive> };
   tags: Record<string, string>;
+  /** The history's EBS volume (infra/history-storage.ts): attached before the push, which mounts it. */
+  historyVolumeId?: pulumi.Input<string>;
   /** Resolves when the Pulumi CLI supports Stash and replacementTrigger (infra/pulumi-cli.ts). */
   cliReady?: pulumi.Output<void>;
   /** aws:profile of the stack, for the host key lookup's AWS SDK client (infra/config.ts awsLookupSettings). */
@@ -97,6 +100,8 @@ export interface Server {
   pushFiles: command.remote.CopyToRemote;
   /** The SSH host key cloud-init printed on the instance's console: the copy and the push accept no other. */
   hostKey: ServerHostKey;
+  /** The history volume's attachment (with historyVolumeId). */
+  historyAttachment?: aws.ec2.VolumeAttachment;
 }
 
 /** What decides the server's image: a change replaces the server (the preview shows it as a replacement). */
@@ -169,6 +174,26 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     { ...o, deletedWith: instance },
   );
 
+  // The history volume follows the server: a new instance gets it re-attached. All three inputs are ForceNew
+  // (terraform-provider-aws internal/service/ec2/ebs_volume_attachment.go), so a new instance replaces the
+  // attachment; the old one must go first, since a volume is attached to one instance at a time
+  // (deleteBeforeReplace). Detaching from a running instance whose file system is mounted can leave the volume
+  // "busy" or lose writes (Amazon EBS User Guide, "Detach an Amazon EBS volume from an instance": unmount first),
+  // so the old server is stopped before the detach; it is being replaced or destroyed anyway.
+  const historyAttachment =
+    args.historyVolumeId === undefined
+      ? undefined
+      : new aws.ec2.VolumeAttachment(
+          `${name}-history`,
+          {
+            instanceId: instance.id,
+            volumeId: args.historyVolumeId,
+            deviceName: HISTORY_DEVICE_NAME,
+            stopInstanceBeforeDetaching: true,
+          },
+          { ...o, deleteBeforeReplace: true },
+        );
+
   const connection = {
     host: args.eip.publicIp,
     user: args.adminUser,
@@ -205,10 +230,17 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
     },
     {
       ...o,
-      dependsOn: [instance, association, pushFiles, ...args.securityGroupRules],
+      // The push mounts the history volume (diy-web requires it): it must be attached first.
+      dependsOn: [
+        instance,
+        association,
+        pushFiles,
+        ...args.securityGroupRules,
+        ...(historyAttachment ? [historyAttachment] : []),
+      ],
       additionalSecretOutputs: ["stdout", "stderr", "stdin"],
       deletedWith: instance,
     },
   );
-  return { instance, association, launch, push, pushFiles, hostKey };
+  return { instance, association, launch, push, pushFiles, hostKey, historyAttachment };
 }

@@ -19,6 +19,8 @@ export interface PlacementArgs {
 export interface Placement {
   vpcId: pulumi.Output<string>;
   subnetId: pulumi.Output<string>;
+  /** The subnet's availability zone: the server's, and so the history volume's (EBS attaches only within a zone). */
+  availabilityZone: pulumi.Output<string>;
   /**
    * What the instance (and the Elastic IP association) must wait for: the internet gateway and the subnet's route
    * to it. Without them the instance boots with no way out (cloud-init's apt fails and does not run again), and
@@ -45,7 +47,12 @@ export function createPlacement(name: string, args: PlacementArgs, opts: pulumi.
   const o: pulumi.CustomResourceOptions = { parent: opts.parent };
   if (args.subnetId) {
     const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: opts.parent });
-    return { vpcId: subnet.vpcId, subnetId: pulumi.output(args.subnetId), ready: [] };
+    return {
+      vpcId: subnet.vpcId,
+      subnetId: pulumi.output(args.subnetId),
+      availabilityZone: subnet.availabilityZone,
+      ready: [],
+    };
   }
   const tagged = (what: string) => ({ ...args.tags, Name: `${name}-${what}` });
   const vpc = new aws.ec2.Vpc(
@@ -100,5 +107,10 @@ export function createPlacement(name: string, args: PlacementArgs, opts: pulumi.
     { subnetId: subnet.id, routeTableId: routes.id },
     o,
   );
-  return { vpcId: vpc.id, subnetId: subnet.id, ready: [gateway, routes, association] };
+  return {
+    vpcId: vpc.id,
+    subnetId: subnet.id,
+    availabilityZone: subnet.availabilityZone,
+    ready: [gateway, routes, association],
+  };
 }

@@ -20,6 +20,8 @@ import { readStackFile } from "../infra/stack-file";
 import { bridgeIdentity } from "../protocol";
 
 export const PLACEHOLDER_IP = "203.0.113.10";
+/** Stands in for the history volume's id, which EC2 gives at `pulumi up`. */
+export const PLACEHOLDER_VOLUME_ID = "vol-0123456789abcdef0";
 
 /** An OpenSSH-shaped key that passes validation; it opens nothing. */
 const PLACEHOLDER_SSH_KEY =
@@ -156,6 +158,7 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
       sessionSecret: "PLACEHOLDER-sessionSecret",
       smtpPassword: plain("smtpPassword"),
       webBundle,
+      historyVolumeId: PLACEHOLDER_VOLUME_ID,
     }),
   );
   for (const f of push.files) write(path.join("server/files", f.path), f.content, f.secret === true);
@@ -204,7 +207,7 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
   write("pki/ca.pem", ca.certPem);
   const manifest = [
     `# Rendered by scripts/render.ts for ${source}.`,
-    `# Placeholders: public IP ${PLACEHOLDER_IP}; a throwaway CA made for this run; secrets PLACEHOLDER-<key>.`,
+    `# Placeholders: public IP ${PLACEHOLDER_IP}; history volume ${PLACEHOLDER_VOLUME_ID}; a throwaway CA made for this run; secrets PLACEHOLDER-<key>.`,
     "# secret  bytes  path",
     ...files.map((f) => `${f.secret ? "secret" : "-     "}  ${String(f.bytes).padStart(7)}  ${f.path}`),
   ];

@@ -12,6 +12,11 @@
 //   <vpc> is not attached to any internet gateway`.
 // - DescribeSubnets (aws.ec2.getSubnet) of an id that does not exist: the provider reports "no matching EC2 Subnet
 //   found".
+// - AttachVolume of a volume in another availability zone than the instance: `InvalidVolume.ZoneMismatch: The
+//   volume '<vol>' is not in the same availability zone as instance '<i>'` (EC2 API Reference, AttachVolume: "The
+//   volume and instance must be within the same Availability Zone"). An instance's zone is its subnet's.
+
+import { createHash } from "node:crypto";
 
 /** What exists in the mocked account before the program runs. */
 export interface AccountNetwork {
@@ -32,7 +37,15 @@ interface Registered {
   inputs: Record<string, unknown>;
 }
 
-const idOf = (r: Registered) => `${r.name}-id`;
+/**
+ * The id the mocks give a resource: "<name>-id", except where the program reads an id's shape: an EBS volume id is
+ * "vol-" and 17 hex digits (EC2 API Reference, Volume VolumeId), and the server renders it into the device path.
+ */
+export function mockId(type: string, name: string): string {
+  if (type === "aws:ebs/volume:Volume") return `vol-${createHash("sha256").update(name).digest("hex").slice(0, 17)}`;
+  return `${name}-id`;
+}
+const idOf = (r: Registered) => mockId(r.type, r.name);
 
 export class NetworkDouble {
   constructor(
@@ -53,6 +66,13 @@ export class NetworkDouble {
 
   private noDefaultVpc(): string | undefined {
     return this.account.defaultVpc ? undefined : "VPCIdNotSpecified: No default VPC for this user";
+  }
+
+  /** The zone of a subnet id (created by the program or existing in the account). */
+  private subnetZone(subnetId: unknown): string | undefined {
+    const created = this.byId("aws:ec2/subnet:Subnet", subnetId);
+    if (created) return created.inputs.availabilityZone as string | undefined;
+    return this.account.subnets?.[String(subnetId)]?.availabilityZone;
   }
 
   /** The EC2 error for registering this resource now, or undefined. */
@@ -81,6 +101,15 @@ export class NetworkDouble {
           (r) => r.type === "aws:ec2/internetGateway:InternetGateway" && r.inputs.vpcId === vpc,
         );
         return gateway ? undefined : `Gateway.NotAttached: Network ${vpc} is not attached to any internet gateway`;
+      }
+      case "aws:ec2/volumeAttachment:VolumeAttachment": {
+        const instance = this.byId("aws:ec2/instance:Instance", inputs.instanceId);
+        const volume = this.byId("aws:ebs/volume:Volume", inputs.volumeId);
+        const instanceZone = instance ? this.subnetZone(instance.inputs.subnetId) : undefined;
+        const volumeZone = volume?.inputs.availabilityZone as string | undefined;
+        if (instanceZone && volumeZone && instanceZone !== volumeZone)
+          return `InvalidVolume.ZoneMismatch: The volume '${String(inputs.volumeId)}' is not in the same availability zone as instance '${String(inputs.instanceId)}'`;
+        return undefined;
       }
       default:
         return undefined;

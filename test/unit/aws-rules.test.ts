@@ -69,3 +69,49 @@ test("the refusals name EC2's error code: a rule description with an apostrophe,
 test("every public port description infra/network.ts sends is one EC2 accepts", () => {
   for (const { what } of PUBLIC_PORTS) assert.equal(ec2TextProblem(what), undefined, what);
 });
+
+test("EBS: a gp3 volume of 1-16384 GiB, attached as /dev/sd[f-p] (CreateVolume Size; device names on Linux)", () => {
+  const volume = (size: number) => awsRefusals("aws:ebs/volume:Volume", { type: "gp3", size });
+  assert.deepEqual(volume(1), []);
+  assert.deepEqual(volume(16384), []);
+  assert.match(volume(0)[0]?.message ?? "", /outside the range of gp3 volumes \(1-16384 GiB\)/);
+  assert.equal(volume(16385)[0]?.code, "InvalidParameterValue");
+  const attach = (deviceName: string) =>
+    awsRefusals("aws:ec2/volumeAttachment:VolumeAttachment", { deviceName, volumeId: "vol-1", instanceId: "i-1" });
+  assert.deepEqual(attach("/dev/sdf"), []);
+  assert.deepEqual(attach("/dev/sdp"), []);
+  for (const bad of ["/dev/sda1", "/dev/sdq", "/dev/nvme1n1", "sdf"])
+    assert.match(attach(bad)[0]?.message ?? "", /use \/dev\/sd\[f-p\] for EBS volumes/, bad);
+});
+
+test("DLM: description and schedule name [0-9A-Za-z _-]+, 1-1000 kept, 24 h at one hh:mm (CreateLifecyclePolicy)", () => {
+  const policy = (over: { description?: string; name?: string; count?: number; interval?: number; times?: string }) =>
+    awsRefusals("aws:dlm/lifecyclePolicy:LifecyclePolicy", {
+      description: over.description ?? "DIY Device Cloud history volume daily snapshots",
+      policyDetails: {
+        schedules: [
+          {
+            name: over.name ?? "daily history snapshot",
+            createRule: { interval: over.interval ?? 24, intervalUnit: "HOURS", times: over.times ?? "03:00" },
+            retainRule: { count: over.count ?? 7 },
+          },
+        ],
+      },
+    });
+  assert.deepEqual(policy({}), []);
+  const codes = (r: ReturnType<typeof policy>) => r.map((x) => `${x.code} ${x.property}`);
+  assert.deepEqual(codes(policy({ description: "history: daily (UTC)" })), ["ValidationException description"]);
+  assert.deepEqual(codes(policy({ description: "x".repeat(501) })), ["ValidationException description"]);
+  assert.deepEqual(codes(policy({ name: "Let's snapshot" })), ["ValidationException policyDetails.schedules[0].name"]);
+  assert.deepEqual(codes(policy({ count: 0 })), ["ValidationException policyDetails.schedules[0].retainRule.count"]);
+  assert.deepEqual(codes(policy({ count: 1001 })), ["ValidationException policyDetails.schedules[0].retainRule.count"]);
+  assert.deepEqual(codes(policy({ interval: 5 })), [
+    "ValidationException policyDetails.schedules[0].createRule.interval",
+  ]);
+  assert.deepEqual(codes(policy({ times: "3:00" })), [
+    "ValidationException policyDetails.schedules[0].createRule.times",
+  ]);
+  assert.deepEqual(codes(policy({ times: "24:00" })), [
+    "ValidationException policyDetails.schedules[0].createRule.times",
+  ]);
+});

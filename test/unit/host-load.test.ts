@@ -100,6 +100,7 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
     "bridgeLanPasswords",
     "brokerEndpoint",
     "caCertPem",
+    "historyVolumeId",
     "homeAssistantCertPem",
     "homeAssistantKeyPem",
     "publicIp",
@@ -116,6 +117,10 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
     "command:remote:Command",
     // The dynamic provider's closure, serialized under the host's ts-node (pulumi.dynamic.Resource does it).
     "pulumi-nodejs:dynamic/diy:ServerHostKey",
+    // The history's volume, its attachment and its snapshot policy.
+    "aws:ebs/volume:Volume",
+    "aws:ec2/volumeAttachment:VolumeAttachment",
+    "aws:dlm/lifecyclePolicy:LifecyclePolicy",
   ])
     assert.ok(out.types.includes(t), t);
   // The program directory's tsconfig.json (extending the root one) is what ts-node compiled with.

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
-import { type AccountNetwork, NetworkDouble } from "./aws-network-double";
+import { type AccountNetwork, mockId, NetworkDouble } from "./aws-network-double";
 import { issuedSecrets, opensshEd25519Key, tlsState } from "./tls-double";
 
 export interface Recorded {
@@ -93,6 +93,11 @@ async function mockState(type: string, name: string, inputs: Record<string, any>
     case SERVER_HOST_KEY_TYPE:
       // What infra/server-host-key.ts's provider returns after reading the console: the pinned key line.
       return { hostKey: MOCK_HOST_KEY, hostKeyType: "ssh-ed25519", fingerprint: "SHA256:mockfingerprint" };
+    case "aws:iam/role:Role": {
+      // IAM auto-names a role "<resource name>-<7 hex>" when the program names none (the provider's auto-naming).
+      const roleName = inputs.name ?? `${name}-0a1b2c3`;
+      return { name: roleName, arn: `arn:aws:iam::123456789012:role/${roleName}` };
+    }
     default:
       return {};
   }
@@ -191,6 +196,10 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
       async newResource(args) {
         const reg = registered.get(`${args.type}::${args.name}`);
         const inputs = autoNamed(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, any>);
+        // The engine sends the provider the state's value of every ignoreChanges property of a resource that
+        // exists (pulumi/pulumi#2657: "replaces the values of input properties in the goal state with old inputs").
+        const prior = world.previous?.find((r) => r.type === args.type && r.name === args.name);
+        for (const k of reg?.options.ignoreChanges ?? []) if (prior && !k.includes(".")) inputs[k] = prior.inputs[k];
         // An asset or archive arrives as an object whose path is a Promise: keep its serialized form (sig + path).
         for (const [k, v] of Object.entries(inputs))
           if (pulumi.asset.Asset.isInstance(v) || pulumi.asset.Archive.isInstance(v)) inputs[k] = reg?.wire[k];
@@ -210,7 +219,7 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
         if (args.type === "pulumi:index:Stash") state.output = stashOutput(args.name, inputs, options, world.previous);
         const inputBytes = Buffer.byteLength(JSON.stringify(reg?.wire ?? {}));
         resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options, inputBytes });
-        return { id: `${args.name}-id`, state };
+        return { id: mockId(args.type, args.name), state };
       },
       call(args) {
         calls.push(args);

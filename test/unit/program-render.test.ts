@@ -29,6 +29,9 @@ describe("npm run render (dev stack)", () => {
       "server/files/etc/mosquitto/acl",
       "server/files/etc/nginx/sites-available/diy",
       "server/files/etc/diy-web/config.json",
+      // The history volume's mount unit and script, rendered for the placeholder volume id.
+      "server/files/etc/systemd/system/var-lib-diy\\x2dweb.mount",
+      "server/files/usr/local/sbin/diy-history-volume",
       "pki/ca.pem",
       "MANIFEST.txt",
     ])

@@ -43,6 +43,18 @@ export const PROVIDER_REPLACES: Record<string, readonly string[]> = {
   ],
   // aws_eip_association: instance_id and allocation_id are ForceNew.
   "aws:ec2/eipAssociation:EipAssociation": ["instanceId", "allocationId"],
+  // terraform-provider-aws internal/service/ec2/ebs_volume.go: availability_zone, encrypted, kms_key_id,
+  // multi_attach_enabled, outpost_arn and snapshot_id are ForceNew; size, type, iops, throughput change in place.
+  "aws:ebs/volume:Volume": [
+    "availabilityZone",
+    "encrypted",
+    "kmsKeyId",
+    "multiAttachEnabled",
+    "outpostArn",
+    "snapshotId",
+  ],
+  // internal/service/ec2/ebs_volume_attachment.go: device_name, instance_id and volume_id are ForceNew.
+  "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName", "instanceId", "volumeId"],
 };
 
 export type StepOp = "same" | "update" | "replace" | "create" | "delete";
