@@ -3,6 +3,7 @@
 // address -> certificates -> firewall -> rendered files -> server + push -> devices.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { bridgeIdentity } from "../protocol";
 import { bundle, localCopy } from "./bundle";
 import {
   type AwsLookupSettings,
@@ -17,6 +18,7 @@ import { createDnsRecord } from "./dns";
 import { HistoryStorage } from "./history-storage";
 import { createNetwork } from "./network";
 import { createPlacement } from "./vpc";
+import { type IssuedCerts, serialLedger } from "./serial-ledger";
 import { createPki, type KeyCert, type Pki } from "./pki";
 import { renderCloudConfig } from "./render/cloud-config";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
@@ -106,8 +108,16 @@ export class DeviceCloud extends pulumi.ComponentResource {
     // from infra/render/ops.ts through serverFilesInput): the CRL of revoked devices, the domain's A record.
     // With nothing revoked no CRL is pushed and mosquitto.conf drops `crlfile`: that restart is what
     // lets an un-revoked device back in.
-    const revoked = revokedCerts(pki.clients, s.revokedDevices);
-    const crlPem = args.crlPem ?? (revoked.length > 0 ? stackCrl({ ca: pki.ca, revoked }) : undefined);
+    // The ledger remembers every client certificate serial the stack issued, revoked or not: when a
+    // device is revoked later, its earlier certificates (say, one stolen before a rotation) are known.
+    const issued: IssuedCerts = {};
+    for (const [id, kc] of Object.entries(pki.clients)) issued[id] = kc.certPem;
+    for (const [id, kc] of Object.entries(pki.bridges)) issued[bridgeIdentity(id)] = kc.certPem;
+    const ledger = s.devices.length > 0 ? serialLedger(name, issued, child) : undefined;
+    const revoked = revokedCerts(pki, s.revokedDevices);
+    const crlPem =
+      args.crlPem ??
+      (revoked.length > 0 ? stackCrl({ ca: pki.ca, revoked, ...(ledger ? { ledger } : {}) }) : undefined);
     if (s.domain && s.route53ZoneId) {
       createDnsRecord(name, { domain: s.domain, zoneId: s.route53ZoneId, publicIp: eip.publicIp }, { parent: this });
     }

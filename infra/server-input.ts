@@ -90,9 +90,13 @@ export function bridgesOf(devices: readonly DeviceSettings[]): NonNullable<AclSt
   );
 }
 
-/** The broker ACL's view of the stack: every device with exactly its configured names, and the bridges. */
-export function aclStack(devices: readonly DeviceSettings[]): AclStack {
+/**
+ * The broker ACL's view of the stack: every device with exactly its configured names, the bridges, and
+ * the revoked devices (denied by name: a rotation cannot give a stolen certificate its rights back).
+ */
+export function aclStack(devices: readonly DeviceSettings[], revoked: readonly string[] = []): AclStack {
   return {
+    revoked,
     devices: devices.map((d) => ({
       id: d.id,
       outputs: d.outputs.map((o) => o.name),
@@ -136,7 +140,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     hostname: s.domain ?? SERVER_HOSTNAME,
     pki: v.pki,
     acl: aclModel({
-      ...aclStack(s.devices),
+      ...aclStack(s.devices, s.revokedDevices),
       ...(s.integrations.homeAssistant ? { homeAssistant: homeAssistantAclDevices(s.devices) } : {}),
     }),
     nginx: { serverName: s.domain ?? "_" },

@@ -106,19 +106,35 @@ export interface AclStack {
   bridges?: readonly { id: string; children: readonly DeviceAcl[] }[];
   /** Integrations.homeAssistant on: the devices Home Assistant sees (infra/server-input.ts webDevices). */
   homeAssistant?: readonly AclDevice[];
+  /** Revoked device ids (stack: revokedDevices): denied everything by name, bridge connection included. */
+  revoked?: readonly string[];
 }
 
 /**
+ * What a revoked identity gets: nothing, by name, whatever certificate it presents. `deny` lines are
+ * checked before any grant (mosquitto.conf(5) acl_file; src/security_default.c puts them first), so
+ * even a certificate the CRL no longer names cannot publish, and receives nothing.
+ */
+export const revokedRules: readonly AclRule[] = [{ access: "deny", topic: "#" }];
+
+/**
  * The whole broker ACL for a stack: the web user, one user per device, one per bridge connection, and the
- * Home Assistant user when that integration is on.
+ * Home Assistant user when that integration is on; a revoked device is denied everything by name.
  */
 export function aclModel(stack: AclStack): AclModel {
   const ha = stack.homeAssistant;
+  const revoked = new Set(stack.revoked ?? []);
+  const deny = (username: string): AclUser => ({ username, rules: [...revokedRules] });
   return {
     users: [
       { username: WEB_CLIENT_ID, rules: [...webUserRules, ...(ha ? webHomeAssistantRules : [])] },
-      ...stack.devices.map((d) => ({ username: d.id, rules: deviceRules(d) })),
-      ...(stack.bridges ?? []).map((b) => ({ username: bridgeIdentity(b.id), rules: bridgeUserRules(b.children) })),
+      ...stack.devices.map((d) => (revoked.has(d.id) ? deny(d.id) : { username: d.id, rules: deviceRules(d) })),
+      ...[...revoked].filter((id) => !stack.devices.some((d) => d.id === id)).map(deny),
+      ...(stack.bridges ?? []).map((b) =>
+        revoked.has(b.id)
+          ? deny(bridgeIdentity(b.id))
+          : { username: bridgeIdentity(b.id), rules: bridgeUserRules(b.children) },
+      ),
       ...(ha ? [{ username: HOME_ASSISTANT_CLIENT_ID, rules: homeAssistantUserRules(ha) }] : []),
     ],
   };

@@ -120,7 +120,13 @@ export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
     if (d.bridge) bridges[d.id] = await issueCert(ca, { commonName: bridgeIdentity(d.id), kind: "client", days });
   const crlPem =
     s.revokedDevices.length > 0
-      ? await renderCrl({ ca, revoked: s.revokedDevices.map((id) => ({ serial: (clients[id] as IssuedCert).serial })) })
+      ? await renderCrl({
+          ca,
+          // A revoked bridge board's bridge connection is revoked with it.
+          revoked: s.revokedDevices.flatMap((id) =>
+            [clients[id], bridges[id]].flatMap((c) => (c ? [{ serial: c.serial }] : [])),
+          ),
+        })
       : undefined;
 
   const files: RenderResult["files"] = [];

@@ -161,6 +161,11 @@ async function sign(
   return { certPem: cert.toString("pem") + "\n", keyPem: await exportKeyPem(keys.privateKey), serial };
 }
 
+/** When a PEM certificate expires (ISO 8601). */
+export function certNotAfter(certPem: string): string {
+  return new x509.X509Certificate(certPem).notAfter.toISOString();
+}
+
 /** The serial of a PEM certificate, lowercase hex: what a CRL entry names. */
 export function certSerial(certPem: string): string {
   return new x509.X509Certificate(certPem).serialNumber.toLowerCase();

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
-import { type Pem, createCa, issueCert } from "../../infra/render/x509";
+import { renderStableCrl } from "../../infra/render/crl";
+import { type Pem, certNotAfter, createCa, issueCert } from "../../infra/render/x509";
 import { type AclModel, type AclUser, type DeviceAcl, aclModel } from "../../protocol";
 import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
 
@@ -15,15 +16,24 @@ export interface ClientFiles {
   key: string;
 }
 
+export interface IssuedFiles extends ClientFiles {
+  serial: string;
+  notAfter: string;
+}
+
 export interface TestBroker {
   dir: string;
   port: number;
   url: string;
   caFile: string;
   /** Issues a client certificate with this CN (device id, or "web") and writes it to files. */
-  client(cn: string): Promise<ClientFiles>;
-  /** Connects an MQTT 5 client with a certificate for `cn`. */
-  connect(cn: string, opts?: mqtt.IClientOptions): Promise<MqttClient>;
+  client(cn: string): Promise<IssuedFiles>;
+  /** A new certificate for `cn` (a rotation): client() and connect() use it from now on; old files stay. */
+  reissue(cn: string): Promise<IssuedFiles>;
+  /** Connects an MQTT 5 client with a certificate for `cn` (or with these certificate files). */
+  connect(cn: string, opts?: mqtt.IClientOptions, files?: ClientFiles): Promise<MqttClient>;
+  /** Rewrites the ACL (revoked devices denied by name) and the CRL (needs `crl`), then restarts: a push. */
+  configure(push: { revoked?: readonly string[]; crlSerials?: readonly string[] }): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
   output(): string;
@@ -38,6 +48,8 @@ export interface TestBrokerOptions {
   devices?: readonly DeviceAcl[];
   /** ACL users beside the stack's (a test's own observer). */
   extraAclUsers?: readonly AclUser[];
+  /** Run with a CRL (crlfile), empty until configure() names serials. */
+  crl?: boolean;
 }
 
 export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}): Promise<TestBroker> {
@@ -63,18 +75,28 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
   giveToDaemon(data, "mosquitto");
   const port = await freePort();
   const aclFile = join(tmp.dir, "acl");
-  const acl = opts.acl ?? aclModel({ devices: opts.devices ?? [] });
-  writeFileSync(
-    aclFile,
-    renderMosquittoAcl({ users: [...acl.users, ...(opts.extraAclUsers ?? [])], source: "web integration test" }),
-  );
+  const writeAcl = (revoked: readonly string[]) => {
+    const acl = opts.acl ?? aclModel({ devices: opts.devices ?? [], revoked });
+    writeFileSync(
+      aclFile,
+      renderMosquittoAcl({ users: [...acl.users, ...(opts.extraAclUsers ?? [])], source: "web integration test" }),
+    );
+  };
+  writeAcl([]);
+  const crlFile = join(tmp.dir, "crl.pem");
+  const writeCrl = async (serials: readonly string[]) =>
+    writeFileSync(
+      crlFile,
+      await renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: serials }),
+    );
+  if (opts.crl) await writeCrl([]);
   const conf = join(tmp.dir, "mosquitto.conf");
   writeFileSync(
     conf,
     renderMosquittoConf({
       source: "web integration test",
       listener: { port, bindAddress: "127.0.0.1" },
-      tls: { cafile: caFile, certfile: serverCert, keyfile: serverKey },
+      tls: { cafile: caFile, certfile: serverCert, keyfile: serverKey, ...(opts.crl ? { crlfile: crlFile } : {}) },
       aclFile,
       persistenceDir: data,
       log: { to: "stderr" },
@@ -94,17 +116,22 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
   };
   await start();
 
-  const issued = new Map<string, ClientFiles>();
-  const client = async (cn: string): Promise<ClientFiles> => {
-    const known = issued.get(cn);
-    if (known) return known;
+  const issued = new Map<string, IssuedFiles>();
+  const reissue = async (cn: string): Promise<IssuedFiles> => {
     const c = await issueCert(ca, { commonName: cn, kind: "client", days: 2 });
-    const files = { cert: join(tmp.dir, `${cn}.pem`), key: join(tmp.dir, `${cn}.key`) };
+    const name = issued.has(cn) ? `${cn}.${c.serial}` : cn;
+    const files = {
+      cert: join(tmp.dir, `${name}.pem`),
+      key: join(tmp.dir, `${name}.key`),
+      serial: c.serial,
+      notAfter: certNotAfter(c.certPem),
+    };
     writeFileSync(files.cert, c.certPem);
     writeFileSync(files.key, c.keyPem, { mode: 0o600 });
     issued.set(cn, files);
     return files;
   };
+  const client = async (cn: string): Promise<IssuedFiles> => issued.get(cn) ?? reissue(cn);
 
   return {
     dir: tmp.dir,
@@ -112,8 +139,9 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
     url: `mqtts://127.0.0.1:${port}`,
     caFile,
     client,
-    async connect(cn, opts = {}) {
-      const files = await client(cn);
+    reissue,
+    async connect(cn, opts = {}, given) {
+      const files = given ?? (await client(cn));
       const { readFileSync } = await import("node:fs");
       return new Promise((resolve, reject) => {
         const c = mqtt.connect({
@@ -137,6 +165,15 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
       });
     },
     restart: async () => {
+      await stop();
+      await start();
+    },
+    async configure(push) {
+      writeAcl(push.revoked ?? []);
+      if (push.crlSerials) {
+        if (!opts.crl) throw new Error("start the broker with { crl: true } to push a CRL");
+        await writeCrl(push.crlSerials);
+      }
       await stop();
       await start();
     },

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 // Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
 import { DeviceCloud } from "../../infra/cloud";
 import { bridgeIdentity } from "../../protocol";
+import { LEDGER_SCRIPT } from "../../infra/render/serial-ledger";
 import { OS_CHOICES, parseSettings, type SecretKey, type Settings } from "../../infra/config";
 import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
 import { parse as parseYaml } from "yaml";
@@ -124,6 +125,20 @@ for (const [stack, raw] of Object.entries(STACKS)) {
             `${r.name} does not wait for ${rule.name}`,
           );
       }
+    });
+
+    test("remembers every issued client serial in a local command handed its previous stdout (no triggers: a replace would forget)", () => {
+      const ledgers = ctx.h.ofType("command:local:Command").filter((r) => r.name.endsWith("-issued-serials"));
+      if (ctx.settings.devices.length === 0) return assert.deepEqual(ledgers, []);
+      assert.equal(ledgers.length, 1);
+      const l = ledgers[0];
+      assert.ok(l);
+      assert.deepEqual(l.inputs.interpreter, ["node", "-e"]);
+      assert.equal(l.inputs.create, LEDGER_SCRIPT);
+      assert.equal(l.inputs.update, LEDGER_SCRIPT);
+      assert.equal(l.inputs.addPreviousOutputInEnv, true);
+      assert.equal(l.inputs.triggers, undefined);
+      assert.equal(typeof l.inputs.stdin, "string");
     });
 
     test("issues one client certificate per device and per bridge connection, plus server and web (and Home Assistant when on)", () => {

@@ -116,6 +116,21 @@ describe("protocol ACL model", () => {
     );
   });
 
+  it("denies a revoked device everything by name, its bridge connection too, and grants it nothing", () => {
+    const m = aclModel({
+      devices: [
+        { id: "pi1", outputs: ["led"], inputs: [] },
+        { id: "gw1", outputs: ["led"], inputs: [] },
+        { id: "pi2", outputs: ["led"], inputs: [] },
+      ],
+      bridges: [{ id: "gw1", children: [{ id: "ard1", outputs: ["relay"], inputs: [] }] }],
+      revoked: ["pi1", "gw1"],
+    });
+    const rules = (u: string) => m.users.filter((x) => x.username === u).map((x) => x.rules);
+    for (const u of ["pi1", "gw1", "gw1:bridge"]) assert.deepEqual(rules(u), [[{ access: "deny", topic: "#" }]], u);
+    assert.equal(rules("pi2")[0]?.length, 3, "pi2 keeps its rights");
+  });
+
   it("refuses a device id or name that is not one topic level", () => {
     assert.throws(() => aclModel({ devices: [{ id: "pi+", outputs: [], inputs: [] }] }), /not a device id/);
     assert.throws(
