@@ -364,7 +364,9 @@ export const KEYS = {
     secret: true,
     description:
       "Private SSH key (OpenSSH/PEM, without a passphrase) that logs in to the devices; required when devices are listed.",
-    example: '"$(cat ~/.ssh/diy-device)"',
+    example: "< ~/.ssh/diy-device",
+    // From stdin: as an argument, a value starting with "-----BEGIN" is parsed as an option by the CLI.
+    fix: `pulumi config set --secret ${NAMESPACE}:deviceSshPrivateKey < ~/.ssh/diy-device`,
   },
   devices: {
     type: "object",
@@ -1021,7 +1023,7 @@ export function parseSettings(
         k,
         "is stored in clear text in Pulumi.<stack>.yaml (it was set without --secret): anyone who can read the file or its git history has it. Change it where it is issued if the file was shared, then set it encrypted",
         k,
-        `pulumi config set --secret ${NAMESPACE}:${k} ${(KEYS[k] as KeySpec).example}`,
+        fixFor(k),
       );
       return undefined;
     }

@@ -52,7 +52,7 @@ function walk(dir: string): string[] {
   );
 }
 
-for (const stack of ["dev", ...Object.keys(EXTRA_STACKS)]) {
+for (const stack of ["dev", "example-full", ...Object.keys(EXTRA_STACKS)]) {
   describe(`npm run render --stack ${stack}, checked by the daemons`, () => {
     const tmp = tempDir(`render-${stack}`);
     const out = join(tmp.dir, "out");

@@ -16,6 +16,7 @@ import {
   type Settings,
 } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
+import { FULL_EXAMPLE } from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -151,8 +152,8 @@ describe("parseSettings accepts good config", () => {
     assert.equal(await (s.smtpPassword as unknown as { isSecret: Promise<boolean> }).isSecret, true);
   });
 
-  test("the dev stack file is valid once its secrets are set", () => {
-    const { raw } = readStackFile(path.join(root, "Pulumi.dev.yaml"));
+  test("the full example stack file is valid once its secrets are set", () => {
+    const { raw } = readStackFile(path.join(root, FULL_EXAMPLE));
     const s = parse_({ ...raw, deviceSshPrivateKey: KEY, smtpPassword: "relay-password" });
     assert.deepEqual(
       s.devices.map((d) => d.id),

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { readStackFile } from "../../infra/stack-file";
-import { SECRET_MARKER, TEST_SSH_KEY } from "./program-harness";
+import { SECRET_MARKER, TEST_SSH_KEY, FULL_EXAMPLE } from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -74,7 +74,7 @@ const get = (o) => new Promise((resolve) => pulumi.output(o).apply(resolve));
 `;
 
 test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registration (type-checked, CommonJS)", () => {
-  const { all } = readStackFile(path.join(root, "Pulumi.dev.yaml"));
+  const { all } = readStackFile(path.join(root, FULL_EXAMPLE));
   const secrets = {
     "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
     "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp`,

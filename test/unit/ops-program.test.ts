@@ -17,11 +17,12 @@ import {
   settle,
   TEST_SSH_KEY,
   value,
+  FULL_EXAMPLE,
 } from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 const devRaw = (): Record<string, unknown> => ({
-  ...readStackFile(path.join(root, "Pulumi.dev.yaml")).raw,
+  ...readStackFile(path.join(root, FULL_EXAMPLE)).raw,
   deviceSshPrivateKey: TEST_SSH_KEY,
   smtpPassword: `${SECRET_MARKER}-smtp`,
 });

@@ -21,6 +21,7 @@ import {
   settle,
   TEST_SSH_KEY,
   value,
+  FULL_EXAMPLE,
 } from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
@@ -30,7 +31,7 @@ function settingsOf(raw: Record<string, unknown>): Settings {
 }
 
 const devRaw = () => ({
-  ...readStackFile(path.join(root, "Pulumi.dev.yaml")).raw,
+  ...readStackFile(path.join(root, FULL_EXAMPLE)).raw,
   deviceSshPrivateKey: TEST_SSH_KEY,
   smtpPassword: `${SECRET_MARKER}-smtp`,
 });

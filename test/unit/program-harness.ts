@@ -55,6 +55,11 @@ export function unwrapSecrets(v: unknown): any {
 }
 
 export const MOCK_IP = "203.0.113.10";
+/**
+ * The example stack file with every kind of board (a Pi, a BeagleBone, a bridge with a child) and alert mail; the
+ * dev stack file is the one-Pi quickstart.
+ */
+export const FULL_EXAMPLE = "Pulumi.example-full.yaml";
 export const MOCK_REGION = "eu-central-1";
 /** The server host key the mocked console lookup finds (a well-formed ed25519 key line). */
 export const MOCK_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockServerHostKeyFromTheEc2ConsoleOutput0";

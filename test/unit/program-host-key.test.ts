@@ -1,4 +1,4 @@
-// The server's SSH host key in the whole program (infra/index.ts with the dev stack) under mocks: the console
+// The server's SSH host key in the whole program (infra/index.ts with the full example stack) under mocks: the console
 // lookup (infra/server-host-key.ts, mocked like every resource here) reads the new instance in its own region, and
 // both SSH resources that reach the server, the file copy and the push that carries every secret, pin its key.
 import assert from "node:assert/strict";
@@ -20,6 +20,7 @@ import {
   settle,
   TEST_SSH_KEY,
   value,
+  FULL_EXAMPLE,
 } from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
@@ -32,7 +33,7 @@ describe("the server push pins the host key read from the instance's console", (
   const warn = console.warn;
 
   before(async () => {
-    const { all } = readStackFile(path.join(root, "Pulumi.dev.yaml"));
+    const { all } = readStackFile(path.join(root, FULL_EXAMPLE));
     const secrets = {
       "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
       "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp-password`,

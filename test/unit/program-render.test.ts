@@ -10,12 +10,12 @@ import { PLACEHOLDER_IP, type RenderResult, renderStack } from "../../scripts/re
 
 const root = path.resolve(__dirname, "../..");
 
-describe("npm run render (dev stack)", () => {
+describe("npm run render (the full example stack)", () => {
   let out: string;
   let result: RenderResult;
   before(async () => {
     out = fs.mkdtempSync(path.join(os.tmpdir(), "diy-render-"));
-    result = await renderStack({ stack: "dev", out, bundles: false });
+    result = await renderStack({ stack: "example-full", out, bundles: false });
   });
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 

@@ -2,6 +2,7 @@
 // one Pulumi.<stack>.yaml and prints what it registered as JSON on stdout. One process per stack file, because
 // the program reads its config once, when it is first imported.
 //   node --import tsx test/unit/stacks-eval-child.ts Pulumi.prod.yaml
+// With DIY_STACK_CONFIG='{"config":{...},"secretKeys":[...]}' it runs with exactly that config instead.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -37,10 +38,17 @@ function placeholderSecrets(file: string, raw: Record<string, string>): Record<s
 
 async function main(file: string): Promise<void> {
   const stack = path.basename(file).replace(/^Pulumi\.(.+)\.yaml$/, "$1");
-  const { raw, all } = readStackFile(file);
-  const secrets = placeholderSecrets(file, raw);
   const h = installMocks(NAMESPACE, stack);
-  setConfig({ ...all, ...secrets }, Object.keys(secrets));
+  const given = process.env.DIY_STACK_CONFIG;
+  if (given) {
+    // The exact config and secret keys a run would get (readme-deploy.test.ts): no placeholders added.
+    const { config, secretKeys } = JSON.parse(given) as { config: Record<string, string>; secretKeys: string[] };
+    setConfig(config, secretKeys);
+  } else {
+    const { raw, all } = readStackFile(file);
+    const secrets = placeholderSecrets(file, raw);
+    setConfig({ ...all, ...secrets }, Object.keys(secrets));
+  }
   // Config and mocks first, then the program: it reads both while it is imported.
   const program = require("../../infra/index") as Record<string, unknown>;
   const outputs: string[] = [];

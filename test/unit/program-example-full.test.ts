@@ -1,5 +1,5 @@
 // The whole program (infra/index.ts: loadSettings -> DeviceCloud -> stack outputs) under mocks with the
-// dev stack's config file plus its two secrets, as `pulumi up` on the dev stack would run it.
+// full example stack file (Pulumi.example-full.yaml) plus its two secrets, as `pulumi up` would run it.
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, test } from "node:test";
@@ -15,17 +15,18 @@ import {
   settle,
   TEST_SSH_KEY,
   value,
+  FULL_EXAMPLE,
 } from "./program-harness";
 
 const root = path.resolve(__dirname, "../..");
 type Program = typeof import("../../infra/index");
 
-describe("infra/index.ts with the dev stack", () => {
+describe("infra/index.ts with the full example stack", () => {
   const h = installMocks("diy-device-cloud", "dev");
   let program: Program;
 
   before(async () => {
-    const { all } = readStackFile(path.join(root, "Pulumi.dev.yaml"));
+    const { all } = readStackFile(path.join(root, FULL_EXAMPLE));
     const secrets = {
       "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
       "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp-password`,
@@ -67,9 +68,9 @@ describe("infra/index.ts with the dev stack", () => {
       assert.deepEqual(secretLeaks(await value(o)), []);
     }
     assert.equal(await isSecret(program.adminPrivateKey), true);
-    assert.ok(program.webPassword, "the dev stack sets no webPassword, so one is generated and exported");
+    assert.ok(program.webPassword, "the example sets no webPassword, so one is generated and exported");
     assert.equal(await isSecret(program.webPassword as pulumi.Output<string>), true);
-    // Home Assistant (on in the dev stack): its certificate is public, its key a secret.
+    // Home Assistant (on in the full example): its certificate is public, its key a secret.
     const haCert = program.homeAssistantCertPem as pulumi.Output<string>;
     assert.equal(await isSecret(haCert), false);
     assert.match(await value(haCert), /BEGIN CERTIFICATE/);
@@ -77,7 +78,7 @@ describe("infra/index.ts with the dev stack", () => {
     const haKey = program.homeAssistantKeyPem as pulumi.Output<string>;
     assert.equal(await isSecret(haKey), true);
     assert.match(await value(haKey), /PRIVATE KEY/);
-    assert.ok(program.bridgeLanPasswords, "the dev stack has a bridge");
+    assert.ok(program.bridgeLanPasswords, "the example has a bridge");
     assert.equal(await isSecret(program.bridgeLanPasswords as pulumi.Output<unknown>), true);
   });
 
