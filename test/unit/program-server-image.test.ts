@@ -3,6 +3,8 @@
 // so. Each case evaluates the stack twice under mocks; the second evaluation answers stateful resources (the
 // launch Stash) from the first, and program-replacement.ts decides each resource's step like the engine.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
@@ -122,6 +124,16 @@ describe("the Pulumi CLI version check (Stash and replacementTrigger need 3.208.
     await value(cloud.server.push.urn);
     await settle();
     assert.equal(h.ofType("aws:ec2/instance:Instance").length, 1);
+  });
+
+  test("README's Deploy to AWS states the same minimum CLI version the program checks", () => {
+    const readme = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+    const start = readme.indexOf("## Deploy to AWS\n");
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+    assert.ok(start >= 0, "README has a Deploy to AWS section");
+    const stated = /Pulumi CLI\]\([^)]*\) \*\*(\d+\.\d+\.\d+) or newer\*\*/.exec(section);
+    assert.ok(stated, "Deploy to AWS names the minimum Pulumi CLI version: [Pulumi CLI](...) **X.Y.Z or newer**");
+    assert.equal(stated[1], MIN_PULUMI_CLI);
   });
 
   test("an older CLI gets the minimum version and where to upgrade", async () => {
