@@ -224,7 +224,7 @@ export const KEYS = {
     type: "string",
     secret: true,
     description: "Password of the web page, at least 12 characters. Unset: one is generated.",
-    example: "<a long password>",
+    example: "'<a long password>'",
   },
   domain: {
     type: "string",
@@ -245,7 +245,7 @@ export const KEYS = {
     type: "string",
     secret: true,
     description: "HTTPS URL the server calls to update a dynamic-DNS name with its IP (contains a token).",
-    example: "https://dyn.example.net/update?token=...",
+    example: "'https://dyn.example.net/update?token=...'",
   },
   alertEmail: {
     type: "string",
@@ -272,7 +272,7 @@ export const KEYS = {
     type: "string",
     secret: true,
     description: "SMTP relay password (with smtpUser).",
-    example: "<relay password>",
+    example: "'<relay password>'",
   },
   smtpFrom: {
     type: "string",
@@ -465,7 +465,8 @@ export class ConfigError extends Error {
   }
 }
 
-function fixFor(key: ConfigKey | string, path = key): string {
+/** The command that sets `key`, runnable as printed in sh/bash/zsh (examples are shell-quoted where needed). */
+export function fixFor(key: ConfigKey | string, path = key): string {
   const spec = (KEYS as Record<string, KeySpec>)[key];
   if (!spec) return `pulumi config rm ${NAMESPACE}:${key}`;
   if (path !== key)

@@ -75,9 +75,6 @@ test("the language host's way: PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS in th
     }).stdout.trim();
   const refused = run([]);
   assert.match(refused, /^REFUSED .*diy-device-cloud:smtpPassword: is stored in clear text/);
-  assert.match(
-    refused,
-    /fix: pulumi config set --secret diy-device-cloud:smtpPassword '<relay password>'|fix: pulumi config set --secret diy-device-cloud:smtpPassword <relay password>/,
-  );
+  assert.match(refused, /fix: pulumi config set --secret diy-device-cloud:smtpPassword '<relay password>'/);
   assert.equal(run([ns("smtpPassword")]), "ACCEPTED");
 });

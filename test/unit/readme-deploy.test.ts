@@ -4,19 +4,18 @@
 // config (Pulumi.dev.yaml plus exactly what the README sets, its secrets marked secret) must pass config validation
 // and evaluate the program under mocks. The revocation recipe must append to revokedDevices.
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { NAMESPACE, privateKeyHasPassphrase } from "../../infra/config";
+import { CHECKIP, type DoubleState, sandbox } from "./pulumi-cli-sandbox";
 import type { StackEvaluation } from "./stacks-eval-child";
 
 const root = path.resolve(__dirname, "../..");
 const README = readFileSync(path.join(root, "README.md"), "utf8");
-const CHECKIP = "203.0.113.5";
 
 /** The ```sh blocks of a README section, in order. */
 function shellBlocks(section: string): string[] {
@@ -25,52 +24,6 @@ function shellBlocks(section: string): string[] {
   const end = README.indexOf("\n## ", start + 1);
   const text = README.slice(start, end < 0 ? undefined : end);
   return [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-}
-
-interface DoubleState {
-  config: Record<string, unknown>;
-  secure: string[];
-  commands?: string[][];
-}
-
-/** A sandbox: HOME, a bin directory of stand-ins first on PATH, and the pulumi double's state file. */
-function sandbox(initial: DoubleState) {
-  const dir = mkdtempSync(path.join(tmpdir(), "readme-deploy-"));
-  const home = path.join(dir, "home");
-  const bin = path.join(dir, "bin");
-  mkdirSync(home);
-  mkdirSync(bin);
-  const log = path.join(dir, "calls.log");
-  writeFileSync(log, "");
-  const state = path.join(dir, "state.json");
-  writeFileSync(state, JSON.stringify(initial));
-  const tool = (name: string, body: string) => {
-    writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> "${log}"\n${body}\n`);
-    chmodSync(path.join(bin, name), 0o755);
-  };
-  tool("pulumi", `exec "${process.execPath}" "${path.join(__dirname, "pulumi-config-double.cjs")}" "$@"`);
-  tool("curl", `echo ${CHECKIP}`);
-  // ssh-copy-id -i KEY.pub user@host: the public half must exist (it goes into the board's authorized_keys).
-  tool("ssh-copy-id", 'while [ $# -gt 0 ]; do [ "$1" = -i ] && { test -f "$2" || exit 1; }; shift; done');
-  tool("ssh", "exit 0");
-  // ssh-keyscan -t ed25519 HOST: one "host keytype base64" line, from a real key made for the test.
-  execFileSync("ssh-keygen", ["-t", "ed25519", "-N", "", "-q", "-f", path.join(dir, "hostkey")]);
-  const hostKey = readFileSync(path.join(dir, "hostkey.pub"), "utf8").split(" ").slice(0, 2).join(" ");
-  tool("ssh-keyscan", `echo "# $3:22 SSH-2.0-OpenSSH_10.0" >&2; echo "$3 ${hostKey}"`);
-  tool("npm", "exit 0");
-  const run = (script: string) =>
-    spawnSync("/bin/sh", ["-e", "-c", script], {
-      encoding: "utf8",
-      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, PULUMI_DOUBLE_STATE: state },
-    });
-  return {
-    dir,
-    home,
-    run,
-    calls: () => readFileSync(log, "utf8"),
-    state: () => JSON.parse(readFileSync(state, "utf8")) as DoubleState,
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
 }
 
 /** Pulumi.<stack>.yaml's config as the CLI holds it: namespaced keys, structured values as objects. */
