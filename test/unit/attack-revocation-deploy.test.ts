@@ -37,7 +37,7 @@ function pushedFiles(script: string): Map<string, string> {
 
 async function buildWithRevoked(revoked: string[]) {
   const raw: Record<string, unknown> = {
-    ...readStackFile(path.join(root, "Pulumi.dev.yaml")).raw,
+    ...readStackFile(path.join(root, "Pulumi.example-full.yaml")).raw,
     deviceSshPrivateKey: TEST_SSH_KEY,
     smtpPassword: `${SECRET_MARKER}-smtp`,
     revokedDevices: JSON.stringify(revoked),

@@ -17,7 +17,7 @@ const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n----
 
 function devSettings(integrations?: unknown): Settings {
   const raw: Record<string, unknown> = {
-    ...readStackFile(path.join(root, "Pulumi.dev.yaml")).raw,
+    ...readStackFile(path.join(root, "Pulumi.example-full.yaml")).raw,
     deviceSshPrivateKey: KEY,
     smtpPassword: "relay-password",
   };
@@ -46,7 +46,7 @@ function inputOf(s: Settings) {
 }
 
 describe("server files with integrations.homeAssistant", () => {
-  test("the dev stack turns it on", () => assert.equal(devSettings().integrations.homeAssistant, true));
+  test("the full example stack turns it on", () => assert.equal(devSettings().integrations.homeAssistant, true));
 
   test("the broker ACL gives Home Assistant exactly the shown devices' names, and the web app our discovery topics", () => {
     const acl = renderMosquittoAcl(inputOf(devSettings()).acl);
