@@ -24,9 +24,10 @@ import { renderCloudConfig } from "./render/cloud-config";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import type { PushFile } from "./render/push-script";
 import { renderServerPush, SERVER_STAGED_WEB_NAME } from "./render/server-files";
+import { webConfig } from "./render/web-config";
 import { requireCli, type VersionCheck } from "./pulumi-cli";
 import { createAddress, createServer, type Server } from "./server";
-import { bridgesOf, fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "./server-input";
+import { bridgesOf, fail2banInput, SERVER_HOSTNAME, serverFilesInput, serverWebConfig } from "./server-input";
 
 export interface DeviceCloudArgs {
   /** The validated stack settings (infra/config.ts loadSettings / parseSettings). */
@@ -172,6 +173,9 @@ export class DeviceCloud extends pulumi.ComponentResource {
     );
 
     this.webUrl = pulumi.interpolate`https://${this.brokerHost}`;
+    // The web app's config through the app's own schema now, so a value it would refuse fails the preview
+    // (inside the apply below it would wait for the address); the push checks it again with its public origin.
+    webConfig(serverWebConfig(s));
 
     // Rendered inside apply: the renderers are pure functions of plain text; the result carries the
     // private keys and passwords, so it stays a secret.

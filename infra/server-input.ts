@@ -1,5 +1,6 @@
 // Pure decisions from Settings to the server renderers' inputs, shared by the Pulumi program (cloud.ts)
 // and `npm run render` (scripts/render.ts), so what is inspected is what ships.
+import { type WebConfigInput, type WebDeviceConfigInput } from "../apps/web/config";
 import { sensorUnit } from "../device/sensors/config";
 import { type AclDevice, type AclStack, aclModel } from "../protocol";
 import { type DeviceSettings, type Settings, historySettings, historyStorageSettings } from "./config";
@@ -15,12 +16,8 @@ import { SERVER_WEB_PATHS } from "./render/systemd";
 /** Name the server calls itself (one DNS label: cloud-init's hostname). */
 export const SERVER_HOSTNAME = "diy-cloud";
 
-export interface WebDeviceEntry {
-  id: string;
-  outputs: string[];
-  inputs: string[];
-  sensors?: { name: string; alert?: { above?: number; below?: number; forMinutes: number } }[];
-}
+/** A device entry of the web config (apps/web/config.ts), its outputs and inputs always written out. */
+export type WebDeviceEntry = WebDeviceConfigInput & { outputs: string[]; inputs: string[] };
 
 /** Devices the web page shows: every configured device with I/O or sensors, and every bridge child. */
 export function webDevices(devices: readonly DeviceSettings[]): WebDeviceEntry[] {
@@ -124,6 +121,36 @@ export interface ServerValues {
   historyVolumeId?: string;
 }
 
+/**
+ * The web app's config on the server (apps/web/config.ts is its schema; infra/render/web-config.ts checks and
+ * renders it). `publicOrigin` is known only once the address is: without it, the rest can be checked at preview.
+ */
+export function serverWebConfig(s: Settings, publicOrigin?: string): WebConfigInput {
+  return {
+    // nginx proxies to this socket; only its workers' group may open it (apps/web/listen.ts).
+    listen: { socket: SERVER_WEB_PATHS.socket, group: NGINX_WORKER_GROUP },
+    // Same box: loopback, verified against the server certificate's localhost SAN.
+    broker: {
+      url: `mqtts://localhost:${MQTT_TLS_PORT}`,
+      ca: SERVER_WEB_PATHS.ca,
+      cert: SERVER_WEB_PATHS.cert,
+      key: SERVER_WEB_PATHS.key,
+    },
+    devices: webDevices(s.devices),
+    stateDir: SERVER_WEB_PATHS.stateDir,
+    history: { file: SERVER_WEB_PATHS.history, ...historySettings(s) },
+    ...(s.integrations.homeAssistant ? { homeAssistant: webHomeAssistant(s.devices) } : {}),
+    ...(publicOrigin === undefined ? {} : { publicOrigin }),
+    cookieSecure: true,
+    // apps/web/alerts.ts: device offline/online mails through the local postfix (logged only without an address)
+    alerts: {
+      offlineAfterMinutes: s.offlineAlertMinutes,
+      rateLimitMinutes: s.alertRateLimitMinutes,
+      ...(s.alertEmail && s.smtpHost ? { email: s.alertEmail } : {}),
+    },
+  };
+}
+
 export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput {
   // Operations (infra/render/ops.ts): alert script, fail2ban mail override, expiry timer, Let's Encrypt
   // with a domain, dynamic DNS with an update URL (Route53 keeps the name when it is configured).
@@ -155,29 +182,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
       : undefined,
     web: {
       bundle: v.webBundle,
-      config: {
-        // nginx proxies to this socket; only its workers' group may open it (apps/web/listen.ts).
-        listen: { socket: SERVER_WEB_PATHS.socket, group: NGINX_WORKER_GROUP },
-        // Same box: loopback, verified against the server certificate's localhost SAN.
-        broker: {
-          url: `mqtts://localhost:${MQTT_TLS_PORT}`,
-          ca: SERVER_WEB_PATHS.ca,
-          cert: SERVER_WEB_PATHS.cert,
-          key: SERVER_WEB_PATHS.key,
-        },
-        devices: webDevices(s.devices),
-        stateDir: SERVER_WEB_PATHS.stateDir,
-        history: { file: SERVER_WEB_PATHS.history, ...historySettings(s) },
-        ...(s.integrations.homeAssistant ? { homeAssistant: webHomeAssistant(s.devices) } : {}),
-        publicOrigin: v.webUrl,
-        cookieSecure: true,
-        // apps/web/alerts.ts: device offline/online mails through the local postfix (logged only without an address)
-        alerts: {
-          offlineAfterMinutes: s.offlineAlertMinutes,
-          rateLimitMinutes: s.alertRateLimitMinutes,
-          ...(s.alertEmail && s.smtpHost ? { email: s.alertEmail } : {}),
-        },
-      },
+      config: serverWebConfig(s, v.webUrl),
       password: v.webPassword,
       sessionSecret: v.sessionSecret,
     },

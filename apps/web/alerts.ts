@@ -199,7 +199,10 @@ export function createMailTransport(opts: MailTransportOptions): SendMail {
     });
 }
 
-/** config.json `alerts` (rendered by the Pulumi program from offlineAlertMinutes, alertRateLimitMinutes, alertEmail). */
+/**
+ * config.json `alerts`, part of the web config's schema (apps/web/config.ts); the Pulumi program renders it from
+ * offlineAlertMinutes, alertRateLimitMinutes and alertEmail.
+ */
 export const AlertsConfig = z.strictObject({
   offlineAfterMinutes: z.number().int().min(1).max(1440),
   rateLimitMinutes: z.number().int().min(1).max(10080),
@@ -213,15 +216,15 @@ export interface StatusSource {
 }
 
 /**
- * Wires offline alerts to a device store: every status change feeds the alerter; mails go through
- * sendmail when an address is configured, else they are logged. Returns the alerter (stop() on close).
+ * Wires offline alerts to a device store: every status change feeds the alerter; mails go through sendmail
+ * when an address is configured, else they are logged. `cfg` was validated with the web config (no second
+ * parse here). Returns the alerter (stop() on close).
  */
 export function startOfflineAlerts(
   store: StatusSource,
-  raw: unknown,
+  cfg: AlertsConfig,
   opts: { log: (line: string) => void; sendmailPath?: string; now?: () => number; timers?: AlertTimers },
 ): OfflineAlerter {
-  const cfg = AlertsConfig.parse(raw);
   const alerter = createOfflineAlerter({
     offlineAfterMs: cfg.offlineAfterMinutes * 60_000,
     rateLimitMs: cfg.rateLimitMinutes * 60_000,

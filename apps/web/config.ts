@@ -1,8 +1,10 @@
 // The web app's configuration file (/etc/diy-web/config.json on the server) and its secrets.
-// The server-render developer renders config.json from the stack's Settings; this schema is the contract.
+// This schema is the contract: infra renders config.json through it (infra/render/web-config.ts), so a
+// value the app would refuse is an error at `pulumi preview`, not a failed start on the server.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_PAYLOAD_BYTES, haDiscoveryConfigs, isDeviceId, isIoName } from "../../protocol";
+import { AlertsConfig } from "./alerts";
 import { DEFAULT_RETENTION } from "./history/downsample";
 import { haDevices } from "./homeassistant";
 
@@ -45,6 +47,7 @@ export const WebDeviceConfig = z.strictObject({
   sensors: z.array(WebSensorConfig).default([]),
 });
 export type WebDeviceConfig = z.infer<typeof WebDeviceConfig>;
+export type WebDeviceConfigInput = z.input<typeof WebDeviceConfig>;
 
 /** Where and how long sensor readings and input events are kept (apps/web/history). */
 export const HistoryConfig = z.strictObject({
@@ -151,8 +154,8 @@ export const WebConfig = z
     history: HistoryConfig.optional(),
     /** Home Assistant discovery; none published when missing. */
     homeAssistant: HomeAssistantConfig.optional(),
-    /** Offline alerts; the shape belongs to apps/web/alerts.ts (ops). Passed through untouched. */
-    alerts: z.looseObject({}).optional(),
+    /** Offline and sensor threshold alerts (apps/web/alerts.ts); none sent or logged when missing. */
+    alerts: AlertsConfig.optional(),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();

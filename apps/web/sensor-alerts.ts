@@ -5,7 +5,7 @@
 // the latest reading is still outside when forMinutes have passed, one mail goes out. At most one
 // threshold mail per sensor per rateLimitMinutes (what the limit held back is counted in the next
 // one), and a recovery mail follows when a reading is back inside the range.
-import { type AlertTimers, AlertsConfig, type SendMail, createMailTransport } from "./alerts";
+import { type AlertTimers, type AlertsConfig, type SendMail, createMailTransport } from "./alerts";
 import type { SensorAlertConfig, WebDeviceConfig } from "./config";
 
 export interface SensorAlerterOptions {
@@ -160,12 +160,11 @@ export interface SensorSource {
 export function startSensorAlerts(
   store: SensorSource,
   devices: readonly WebDeviceConfig[],
-  rawAlerts: unknown,
+  cfg: AlertsConfig,
   opts: { log: (line: string) => void; sendmailPath?: string; now?: () => number; timers?: AlertTimers },
 ): SensorAlerter | undefined {
   const rules = sensorAlertRules(devices);
   if (rules.size === 0) return undefined;
-  const cfg = AlertsConfig.parse(rawAlerts);
   const alerter = createSensorAlerter({
     rules,
     rateLimitMs: cfg.rateLimitMinutes * 60_000,

@@ -1,6 +1,7 @@
 // Every file the SSH push puts on the server, with its mode, owner and what must react when it
 // changes. Secret files (private keys, SMTP credentials, the web app's secrets) are flagged so the
 // caller keeps them out of logs and plain outputs; they travel only on the SSH command's stdin.
+import type { WebConfigInput } from "../../apps/web/config";
 import type { AclModel } from "../../protocol";
 import {
   type Fail2banJailInput,
@@ -33,6 +34,7 @@ import {
   renderPushScript,
 } from "./push-script";
 import { DEFAULT_SOURCE, header, lines, oneLine } from "./text";
+import { renderWebConfig, webConfig } from "./web-config";
 
 /** Site symlink and the Debian default site our default_server replaces. */
 export const SERVER_LINKS: readonly PushLink[] = [
@@ -78,8 +80,8 @@ export interface ServerFilesInput {
   web: {
     /** The bundled web app (one JavaScript file). */
     bundle: string;
-    /** /etc/diy-web/config.json as an object (apps/web/config.ts WebConfig input). */
-    config: Record<string, unknown>;
+    /** /etc/diy-web/config.json, checked by the web app's own schema; nginx proxies to its `listen`. */
+    config: WebConfigInput;
     password: string;
     sessionSecret: string;
   };
@@ -163,6 +165,8 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
     secret,
     services: ["diy-web"],
   });
+  // One value for both ends of the proxy: where the app listens is where nginx sends requests.
+  const { listen } = webConfig(input.web.config);
   const nginxTls = input.nginx.tls ?? {
     certificate: SERVER_NGINX_PATHS.certificate,
     certificateKey: SERVER_NGINX_PATHS.certificateKey,
@@ -215,7 +219,7 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
       : []),
     {
       path: SERVER_NGINX_PATHS.site,
-      content: renderNginxSite({ source, serverName: input.nginx.serverName, tls: nginxTls }),
+      content: renderNginxSite({ source, serverName: input.nginx.serverName, tls: nginxTls, upstream: listen }),
       mode: "0644",
       owner: "root",
       group: "root",
@@ -276,7 +280,7 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
       // Two megabytes of non-secret code: copied beside the push, out of its stdin (and so out of the state).
       staged: SERVER_STAGED_WEB_BUNDLE,
     },
-    web(SERVER_WEB_PATHS.config, `${JSON.stringify(input.web.config, null, 2)}\n`, "0640"),
+    web(SERVER_WEB_PATHS.config, renderWebConfig(input.web.config), "0640"),
     web(SERVER_WEB_PATHS.ca, pem("pki.caCertPem", pki.caCertPem), "0644"),
     web(SERVER_WEB_PATHS.cert, pem("pki.webCertPem", pki.webCertPem), "0644"),
     web(SERVER_WEB_PATHS.key, pem("pki.webKeyPem", pki.webKeyPem), "0640", true),

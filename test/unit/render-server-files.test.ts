@@ -25,7 +25,14 @@ const input: ServerFilesInput = {
   postfix: { relay: { host: "smtp.example.com", user: "u" }, smtpPassword: "pw-123", smtpFrom: "iot@example.com" },
   web: {
     bundle: "console.log('web')\n",
-    config: { broker: { url: "mqtts://127.0.0.1:8883" } },
+    config: {
+      broker: {
+        url: "mqtts://127.0.0.1:8883",
+        ca: "/etc/diy-web/ca.pem",
+        cert: "/etc/diy-web/web.pem",
+        key: "/etc/diy-web/web.key",
+      },
+    },
     password: "pass-1",
     sessionSecret: "s".repeat(40),
   },
