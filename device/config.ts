@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../protocol";
+import { bool, show, str, unknownType, wholeNumber } from "./config-fields";
 import { SensorConfig } from "./sensors/config";
 
 // The device service's config file (/etc/diy-device/config.json). Written by the provisioning
@@ -8,7 +9,20 @@ import { SensorConfig } from "./sensors/config";
 
 const absPath = z.string().startsWith("/", "must be an absolute path");
 
-const ledName = z.string().regex(/^[A-Za-z0-9_:.+-]+$/, "a name under /sys/class/leds, no '/'");
+/** The boards infra has a profile for (infra/render/device-board.ts): what the stack's `board` may name. */
+export const BOARDS = ["raspberrypi", "beaglebone", "generic"] as const;
+export const Board = z.enum(BOARDS, {
+  error: (iss) => `board must be ${BOARDS.slice(0, -1).join(", ")} or ${BOARDS.at(-1)}, got ${show(iss.input)}`,
+});
+export type Board = z.infer<typeof Board>;
+
+/** A name under /sys/class/leds (no '/'): it also becomes a udev match (infra/render/device-udev.ts). */
+const ledName = str("led").regex(/^[A-Za-z0-9][A-Za-z0-9:_.+-]{0,63}$/, {
+  error: (iss) => `led ${show(iss.input)} is not a kernel LED name (see /sys/class/leds)`,
+});
+
+/** Unset: only where a board is known to invert it (device/backends/led.ts); gpiod and sysfs: not inverted. */
+const activeLow = bool("activeLow");
 
 /** Kernel LED class: /sys/class/leds/<led>/brightness (BBB user LEDs, the Pi's ACT LED, `dtoverlay=gpio-led`). */
 export const LedBackend = z.strictObject({
@@ -16,27 +30,30 @@ export const LedBackend = z.strictObject({
   led: ledName,
   /** Names the same LED has on other kernels, tried in order when `led` is absent (Pi: ACT was led0). */
   alternatives: z.array(ledName).max(4).optional(),
-  /** Brightness 0 lights it. Unset: only where a board is known to invert it (device/backends/led.ts). */
-  activeLow: z.boolean().optional(),
+  activeLow: activeLow.optional(),
 });
 
 /** libgpiod CLI: the line is found by its name, so chip renumbering (Pi 5) does not matter. */
 export const GpiodBackend = z.strictObject({
   type: z.literal("gpiod"),
-  line: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_.-]+$/, "a GPIO line name such as GPIO17"),
-  activeLow: z.boolean().optional(),
-  bias: z.enum(["pull-up", "pull-down", "disable"]).optional(),
+  line: str("line")
+    .min(1, { error: "line must name a GPIO line, e.g. GPIO17" })
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+      error: (iss) => `line ${show(iss.input)} is not a GPIO line name (e.g. GPIO17)`,
+    }),
+  activeLow: activeLow.optional(),
+  bias: z
+    .enum(["pull-up", "pull-down", "disable"], {
+      error: (iss) => `bias must be pull-up, pull-down or disable, got ${show(iss.input)}`,
+    })
+    .optional(),
 });
 
 /** Legacy /sys/class/gpio: the number is the global one (offset by the chip base on new Pi kernels). */
 export const SysfsBackend = z.strictObject({
   type: z.literal("sysfs"),
-  gpio: z.number().int().min(0).max(4095),
-  activeLow: z.boolean().optional(),
+  gpio: wholeNumber("gpio", 0, 4095),
+  activeLow: activeLow.optional(),
 });
 
 /**
@@ -45,25 +62,40 @@ export const SysfsBackend = z.strictObject({
  */
 export const SimulatedBackend = z.strictObject({
   type: z.literal("simulated"),
-  file: absPath.optional(),
+  file: str("file")
+    .regex(/^\/[A-Za-z0-9._/-]+$/, { error: (iss) => `file must be an absolute path, got ${show(iss.input)}` })
+    .optional(),
 });
 
-export const Backend = z.discriminatedUnion("type", [LedBackend, GpiodBackend, SysfsBackend, SimulatedBackend]);
+export const Backend = z.discriminatedUnion("type", [LedBackend, GpiodBackend, SysfsBackend, SimulatedBackend], {
+  error: unknownType("backend", ["led", "gpiod", "sysfs", "simulated"]),
+});
 export type Backend = z.infer<typeof Backend>;
+
+/** A kernel LED has no input direction. */
+export const InputBackend = z.discriminatedUnion("type", [GpiodBackend, SysfsBackend, SimulatedBackend], {
+  error: unknownType("input backend", ["gpiod", "sysfs", "simulated"]),
+});
+export type InputBackend = z.infer<typeof InputBackend>;
 
 const ioName = z.string().refine(isIoName, "lowercase letters, digits, '-' and '_', at most 32 characters");
 
+/** What an output is set to when the service starts and stops. */
+export const SafeState = z.enum(["on", "off"], {
+  error: (iss) => `safeState must be "on" or "off", got ${show(iss.input)}`,
+});
+export type SafeState = z.infer<typeof SafeState>;
+
 export const OutputConfig = z.strictObject({
   name: ioName,
-  safeState: z.enum(["on", "off"]),
+  safeState: SafeState,
   backend: Backend,
 });
 export type OutputConfig = z.infer<typeof OutputConfig>;
 
 export const InputConfig = z.strictObject({
   name: ioName,
-  // A kernel LED has no input direction.
-  backend: z.discriminatedUnion("type", [GpiodBackend, SysfsBackend, SimulatedBackend]),
+  backend: InputBackend,
 });
 export type InputConfig = z.infer<typeof InputConfig>;
 

@@ -4,9 +4,19 @@
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import type { Backend as DeviceBackend } from "../device/config";
+import {
+  type Backend,
+  Board,
+  GpiodBackend,
+  type InputBackend,
+  LedBackend,
+  SafeState,
+  SimulatedBackend,
+  SysfsBackend,
+} from "../device/config";
+import { bool, show, str, unknownType, wholeNumber } from "../device/config-fields";
 import { isDeviceId, isIoName, RESERVED_IDS } from "../protocol";
-import { type InputBackend, resolveBackends } from "./render/device-board";
+import { resolveBackends } from "./render/device-board";
 import { TAGS_PER_RESOURCE_MAX, tagProblems } from "./aws-rules";
 
 /** Config namespace = the project name in Pulumi.yaml. */
@@ -26,11 +36,8 @@ export const OS_ADMIN_USER: Record<Os, "admin" | "ubuntu"> = {
   ubuntu2404: "ubuntu",
 };
 export type Arch = "x86_64" | "arm64";
-export type Board = "raspberrypi" | "beaglebone" | "generic";
-export type SafeState = "on" | "off";
-
-/** How a device drives or reads one line: device/config.ts's schema owns the type. */
-export type Backend = DeviceBackend;
+// A board, a safe state and how a device drives or reads one line: device/config.ts's schema owns the types.
+export type { Backend, Board, SafeState };
 
 export interface OutputSettings {
   name: string;
@@ -480,16 +487,6 @@ export function fixFor(key: ConfigKey | string, path = key): string {
 // Value checks (pure)
 // ---------------------------------------------------------------------------------------------------------
 
-const show = (v: unknown): string => {
-  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-  try {
-    const s = JSON.stringify(v);
-    return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-  } catch {
-    return String(v);
-  }
-};
-
 /** "10.0.0.0/8" -> canonical form or an explanation of what is wrong. */
 export function checkCidr(value: string): { ok: true; family: 4 | 6; canonical: string } | { ok: false; why: string } {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(value.trim());
@@ -524,7 +521,6 @@ const HOSTNAME =
 const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@"'<>()[\],;:\\]+@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const LED_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.+-]{0,63}$/;
 const SSH_HOST_KEY =
   /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 const PRIVATE_KEY =
@@ -615,67 +611,35 @@ function asStringList(v: unknown): Coerced<string[]> {
 // ---------------------------------------------------------------------------------------------------------
 
 /** "22" -> 22 so `pulumi config set --path devices[0].port 22` (stored as a string) works. */
-const intLike = (what: string, min: number, max: number) =>
-  z.preprocess(
-    (v) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v),
-    z
-      .number({ error: (iss) => `${what} must be a whole number ${min}-${max}, got ${show(iss.input)}` })
-      .int({ error: (iss) => `${what} must be a whole number ${min}-${max}, got ${show(iss.input)}` })
-      .min(min, { error: (iss) => `${what} must be ${min}-${max}, got ${show(iss.input)}` })
-      .max(max, { error: (iss) => `${what} must be ${min}-${max}, got ${show(iss.input)}` }),
-  );
-const boolLike = (what: string) =>
-  z.preprocess(
-    (v) => (v === "true" ? true : v === "false" ? false : v),
-    z.boolean({ error: (iss) => `${what} must be true or false, got ${show(iss.input)}` }),
-  );
-const str = (what: string) => z.string({ error: (iss) => `${what} must be a string, got ${show(iss.input)}` });
+const fromDigits = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v), schema);
+/** "true" -> true, as for numbers. */
+const fromBoolText = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), schema);
+const intLike = (what: string, min: number, max: number) => fromDigits(wholeNumber(what, min, max));
+const boolLike = (what: string) => fromBoolText(bool(what));
 const ioName = (what: string) =>
   str(what).refine(isIoName, {
     error: (iss) => `${what} ${show(iss.input)} is not a valid name (lowercase letters, digits, - and _, 1-32 chars)`,
   });
 
+// A backend as a stack entry gives it: the device config's own schemas (device/config.ts), taking the strings that
+// `pulumi config set --path` stores, and gpiod/sysfs lines not inverted unless said. Kernel LED alternatives are the
+// board profile's to add (infra/render/device-board.ts); an LED as an input is refused there, by name.
 const backendSchema = z.discriminatedUnion(
   "type",
   [
-    z.strictObject({
-      type: z.literal("led"),
-      led: str("led").regex(LED_NAME, {
-        error: (iss) => `led ${show(iss.input)} is not a kernel LED name (see /sys/class/leds)`,
-      }),
-      // Unset: the board decides (the Pi 5's ACT LED lights at brightness 0; device/backends/led.ts).
-      activeLow: boolLike("activeLow").optional(),
+    LedBackend.omit({ alternatives: true }).extend({
+      activeLow: fromBoolText(LedBackend.shape.activeLow.unwrap()).optional(),
     }),
-    z.strictObject({
-      type: z.literal("gpiod"),
-      line: str("line")
-        .min(1, { error: "line must name a GPIO line, e.g. GPIO17" })
-        .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-          error: (iss) => `line ${show(iss.input)} is not a GPIO line name (e.g. GPIO17)`,
-        }),
-      activeLow: boolLike("activeLow").default(false),
-      bias: z
-        .enum(["pull-up", "pull-down", "disable"], {
-          error: (iss) => `bias must be pull-up, pull-down or disable, got ${show(iss.input)}`,
-        })
-        .optional(),
+    GpiodBackend.extend({ activeLow: fromBoolText(GpiodBackend.shape.activeLow.unwrap()).default(false) }),
+    SysfsBackend.extend({
+      gpio: fromDigits(SysfsBackend.shape.gpio),
+      activeLow: fromBoolText(SysfsBackend.shape.activeLow.unwrap()).default(false),
     }),
-    z.strictObject({
-      type: z.literal("sysfs"),
-      gpio: intLike("gpio", 0, 4095),
-      activeLow: boolLike("activeLow").default(false),
-    }),
-    z.strictObject({
-      type: z.literal("simulated"),
-      file: str("file")
-        .regex(/^\/[A-Za-z0-9._/-]+$/, { error: (iss) => `file must be an absolute path, got ${show(iss.input)}` })
-        .optional(),
-    }),
+    SimulatedBackend,
   ],
-  {
-    error: (iss) =>
-      `backend type must be led, gpiod, sysfs or simulated, got ${show((iss.input as { type?: unknown } | undefined)?.type ?? iss.input)}`,
-  },
+  { error: unknownType("backend", ["led", "gpiod", "sysfs", "simulated"]) },
 );
 
 /** "0.5" -> 0.5 so `pulumi config set --path ... 0.5` (stored as a string) works. */
@@ -759,9 +723,7 @@ const sensorSchema = z
 
 const outputSchema = z.strictObject({
   name: ioName("output name"),
-  safeState: z
-    .enum(["on", "off"], { error: (iss) => `safeState must be "on" or "off", got ${show(iss.input)}` })
-    .default("off"),
+  safeState: SafeState.default("off"),
   // Optional: the board profile's default (a Pi's LED on GPIO17, button on GPIO27) when left out.
   backend: backendSchema.optional(),
 });
@@ -813,9 +775,7 @@ const deviceSchema = z.strictObject({
         "OpenSSH 8.8+ refuses); use the board's ed25519 key: ssh-keyscan -t ed25519 <host>",
     })
     .optional(),
-  board: z.enum(["raspberrypi", "beaglebone", "generic"], {
-    error: (iss) => `board must be raspberrypi, beaglebone or generic, got ${show(iss.input)}`,
-  }),
+  board: Board,
   outputs: z.array(outputSchema, { error: (iss) => `outputs must be a list, got ${show(iss.input)}` }).default([]),
   inputs: z.array(inputSchema, { error: (iss) => `inputs must be a list, got ${show(iss.input)}` }).default([]),
   sensors: z.array(sensorSchema, { error: (iss) => `sensors must be a list, got ${show(iss.input)}` }).default([]),

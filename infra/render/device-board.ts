@@ -1,11 +1,9 @@
 // Board profiles: what an output or input drives when the stack config names no backend, and what
 // the chosen backends need on the board (a Debian package, group membership, a udev rule).
-import type { Backend, InputConfig } from "../../device/config";
+import type { Backend, Board, InputBackend } from "../../device/config";
 
-export type Board = "raspberrypi" | "beaglebone" | "generic";
-export const BOARDS: readonly Board[] = ["raspberrypi", "beaglebone", "generic"];
-
-export type InputBackend = InputConfig["backend"];
+// The types are the device config schema's (device/config.ts): the one definition of a board and a backend.
+export type { Backend, Board, InputBackend };
 
 /** The wiring docs/devices.md describes: an LED on GPIO17 (pin 11), a button on GPIO27 (pin 13). */
 const PI_DEFAULT_OUTPUT_LINES = ["GPIO17"];

@@ -1,15 +1,14 @@
 // /etc/diy-device/config.json: the device service's config, built from the stack's device entry
 // with the board profile filling in backends the entry leaves out. JSON has no comments, so this
 // file carries no header; the schema is strict and would reject an extra key.
-import { DeviceConfig } from "../../device/config";
-import type { Backend } from "../../device/config";
+import { type Backend, type Board, DeviceConfig, type InputBackend, type SafeState } from "../../device/config";
 import type { SensorConfig } from "../../device/sensors/config";
-import { type Board, type InputBackend, resolveBackends } from "./device-board";
+import { resolveBackends } from "./device-board";
 import { DEVICE_PATHS } from "./device-paths";
 
 export interface DeviceOutputSpec {
   name: string;
-  safeState: "on" | "off";
+  safeState: SafeState;
   /** Omitted: the board profile's default for this position. */
   backend?: Backend;
 }
@@ -74,6 +73,11 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
   return result.data;
 }
 
+/** The file's text: the validated value (deviceConfig), rendered last. */
+export function deviceConfigJson(config: DeviceConfig): string {
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
 export function renderDeviceConfig(input: DeviceConfigRenderInput): string {
-  return `${JSON.stringify(deviceConfig(input), null, 2)}\n`;
+  return deviceConfigJson(deviceConfig(input));
 }

@@ -1,15 +1,15 @@
 // Everything one board gets, decided from plain values: the files, the two scripts and a hash of
 // what is installed. infra/devices.ts turns this into remote commands; tests call it directly.
 import { createHash } from "node:crypto";
-import type { Backend } from "../../device/config";
+import type { Backend, Board, SafeState } from "../../device/config";
 import {
   type BridgeChild,
   renderBridgeAcl,
   renderBridgeMosquittoConf,
   renderBridgePasswords,
 } from "./bridge-mosquitto";
-import { backendNeeds, type Board } from "./device-board";
-import { type DeviceConfigRenderInput, renderDeviceConfig } from "./device-config";
+import { backendNeeds } from "./device-board";
+import { type DeviceConfigRenderInput, deviceConfig, deviceConfigJson } from "./device-config";
 import {
   renderDeviceInstallScript,
   renderDeviceUninstallScript,
@@ -26,7 +26,7 @@ import { renderDeviceUnit } from "./device-unit";
 export interface DevicePlanDevice {
   id: string;
   board: Board;
-  outputs: readonly { name: string; safeState: "on" | "off"; backend?: Backend }[];
+  outputs: readonly { name: string; safeState: SafeState; backend?: Backend }[];
   inputs: readonly { name: string; backend?: Backend }[];
   sensors?: DeviceConfigRenderInput["sensors"];
   bridge?: { lanAddress: string; port: number; children: readonly BridgeChild[] };
@@ -83,7 +83,8 @@ export const UNINSTALL_NAME = "diy-device-uninstall";
 export function planDevice(input: DevicePlanInput): DevicePlan {
   const d = input.device;
   const source = `${input.source}, device ${d.id}`;
-  const config = renderDeviceConfig({
+  // The typed value first (validated by the device's own schema), its text last.
+  const config = deviceConfig({
     deviceId: d.id,
     board: d.board,
     broker: input.broker,
@@ -91,11 +92,10 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
     inputs: d.inputs,
     ...(d.sensors ? { sensors: d.sensors } : {}),
   });
-  const parsed = JSON.parse(config) as { outputs: { backend: Backend }[]; inputs: { backend: Backend }[] };
-  const needs = backendNeeds([...parsed.outputs, ...parsed.inputs].map((io) => io.backend));
+  const needs = backendNeeds([...config.outputs, ...config.inputs].map((io) => io.backend));
   const udev = renderDeviceUdevRules({ kernelLeds: needs.kernelLeds, gpioGroup: needs.gpioGroup, source });
   const files: DevicePayloadInput = {
-    "config.json": config,
+    "config.json": deviceConfigJson(config),
     "ca.pem": input.caCertPem,
     "device.pem": input.certPem,
     "diy-device.service": renderDeviceUnit({ deviceId: d.id, source }),

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type DeviceConfigInput, parseDeviceConfig } from "../../device/config";
+import * as pulumi from "@pulumi/pulumi";
+import { BOARDS, type DeviceConfigInput, parseDeviceConfig } from "../../device/config";
+import { ConfigError, parseSettings } from "../../infra/config";
+import { BOARD_PROFILES } from "../../infra/render/device-board";
 
 const valid: DeviceConfigInput = {
   deviceId: "pi1",
@@ -105,5 +108,57 @@ describe("device config", () => {
     for (const [what, change, message] of cases) {
       assert.throws(() => parseDeviceConfig(withChange(change)), message, what);
     }
+  });
+});
+
+describe("one definition of a backend and a board (device/config.ts)", () => {
+  // The stack config builds its device entries on the device config's schemas: a bad value gets the same words on
+  // `pulumi preview` as on the board.
+  const stackProblem = (device: Record<string, unknown>): string => {
+    const raw = {
+      adminCidrs: '["198.51.100.7/32"]',
+      deviceSshPrivateKey:
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+      devices: JSON.stringify([{ id: "pi1", host: "192.0.2.21", board: "raspberrypi", ...device }]),
+    };
+    try {
+      parseSettings(raw, (k) => pulumi.secret(String(raw[k as keyof typeof raw])));
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.problems.map((p) => p.problem).join("\n");
+    }
+    return assert.fail("expected the stack config to be refused");
+  };
+  const deviceProblem = (change: (c: Loose) => void): string => {
+    try {
+      parseDeviceConfig(withChange(change));
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return assert.fail("expected the device config to be refused");
+  };
+
+  it("refuses a bad LED name, GPIO line, sysfs number, activeLow and backend type with the same message", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ type: "led", led: "../x" }, 'led "../x" is not a kernel LED name (see /sys/class/leds)'],
+      [{ type: "gpiod", line: "GPIO 17" }, 'line "GPIO 17" is not a GPIO line name (e.g. GPIO17)'],
+      [{ type: "sysfs", gpio: 5000 }, "gpio must be 0-4095, got 5000"],
+      [{ type: "gpiod", line: "GPIO17", activeLow: "maybe" }, 'activeLow must be true or false, got "maybe"'],
+      [{ type: "pwm" }, 'backend type must be led, gpiod, sysfs or simulated, got "pwm"'],
+    ];
+    for (const [backend, message] of cases) {
+      assert.ok(stackProblem({ outputs: [{ name: "led", backend }] }).includes(message), `stack: ${message}`);
+      assert.ok(
+        deviceProblem((c) => {
+          c.outputs[0].backend = backend;
+        }).includes(message),
+        `device: ${message}`,
+      );
+    }
+  });
+
+  it("names the boards the stack may use, from the same list the profiles are keyed by", () => {
+    assert.deepEqual([...BOARDS].sort(), Object.keys(BOARD_PROFILES).sort());
+    assert.match(stackProblem({ board: "arduino" }), /board must be raspberrypi, beaglebone or generic, got "arduino"/);
   });
 });
