@@ -33,7 +33,7 @@ export interface WebAppOptions {
   password: string;
   sessionSecret: string;
   logger: Logger;
-  /** Secure flag on the session cookie (and HSTS, upgrade-insecure-requests). Default true. */
+  /** Secure flag on the session cookie (and CSP upgrade-insecure-requests). Default true. */
   cookieSecure?: boolean;
   /**
    * The app listens where only nginx can connect (listen.socket) and takes the client address from the
@@ -94,6 +94,9 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   app.set("trust proxy", opts.behindProxy ? 1 : false);
   app.set("etag", false);
 
+  // The app owns the headers that describe its page (CSP, framing, referrer, sniffing, permissions): it
+  // knows what the page loads, and the demo serves it without nginx. HSTS describes the TLS endpoint, so
+  // nginx, which terminates TLS, owns it (infra/render/nginx.ts); the app sends none.
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -112,7 +115,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
           ...(secure ? { upgradeInsecureRequests: [] } : {}),
         },
       },
-      strictTransportSecurity: secure ? { maxAge: 31536000, includeSubDomains: false } : false,
+      strictTransportSecurity: false,
+      xFrameOptions: { action: "deny" }, // as frame-ancestors 'none', for browsers without CSP level 2
       crossOriginEmbedderPolicy: true,
       referrerPolicy: { policy: "no-referrer" },
     }),

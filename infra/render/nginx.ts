@@ -1,5 +1,5 @@
 // nginx site for the web app: HTTP only redirects (and serves ACME challenges), HTTPS proxies to the
-// app on loopback with SSE-friendly settings on the event stream, security headers and size limits.
+// app on loopback with SSE-friendly settings on the event stream, HSTS and size limits.
 import { DEFAULT_SOURCE, absPath, header, lines, port, token } from "./text";
 
 export interface NginxSiteInput {
@@ -20,7 +20,6 @@ export interface NginxSiteInput {
   eventsPath?: string;
   /** Largest request body accepted, nginx size syntax (16k, 1m). */
   clientMaxBodySize?: string;
-  contentSecurityPolicy?: string;
   /** Requests per second per client address on /api/ (burst allows a page load's worth). */
   apiRateLimit?: { perSecond: number; burst: number };
 }
@@ -66,21 +65,13 @@ export const TLS12_CIPHERS = [
   "ECDHE-RSA-CHACHA20-POLY1305",
 ] as const;
 
-export const DEFAULT_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
-
-/** Security headers nginx sets on every HTTPS response; the app's copies are hidden so each appears once. */
-function securityHeaders(csp: string): [string, string][] {
-  if (/["\n]/.test(csp)) throw new Error("contentSecurityPolicy must not contain quotes or newlines");
-  return [
-    ["Strict-Transport-Security", '"max-age=63072000"'],
-    ["X-Content-Type-Options", "nosniff"],
-    ["X-Frame-Options", "DENY"],
-    ["Referrer-Policy", "no-referrer"],
-    ["Content-Security-Policy", `"${csp}"`],
-  ];
-}
+/**
+ * HSTS, two years (hstspreload.org asks for at least one; two is its recommendation). nginx owns it because
+ * it terminates TLS, and adds it to its own responses too (`always`: redirects aside, errors like 413 and 429
+ * are nginx's). The headers that describe the page (CSP, framing, referrer, nosniff) are the app's
+ * (apps/web/app.ts) and pass through unchanged: one owner per header, each sent once.
+ */
+export const HSTS = "max-age=63072000";
 
 function sizeValue(what: string, v: string): string {
   if (!/^[0-9]+[km]?$/.test(v))
@@ -102,7 +93,6 @@ export function renderNginxSite(input: NginxSiteInput): string {
   const events = token("eventsPath", input.eventsPath ?? "/api/events");
   const rate = input.apiRateLimit ?? { perSecond: 10, burst: 40 };
   const httpsRedirect = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
-  const headers = securityHeaders(input.contentSecurityPolicy ?? DEFAULT_CSP);
   return lines([
     ...header("#", "infra/render/nginx.ts", input.source ?? DEFAULT_SOURCE),
     "",
@@ -142,8 +132,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
     "    client_header_timeout 10s;",
     "    large_client_header_buffers 4 8k;",
     "",
-    ...headers.map(([name]) => `    proxy_hide_header ${name};`),
-    ...headers.map(([name, value]) => `    add_header ${name} ${value} always;`),
+    `    add_header Strict-Transport-Security "${HSTS}" always;`,
     "",
     "    proxy_http_version 1.1;",
     '    proxy_set_header Connection "";',
