@@ -14,6 +14,14 @@ import { InputPayload } from "./payloads";
 import { topics } from "./topics";
 
 export const HA_DISCOVERY_PREFIX = "homeassistant";
+/**
+ * The filters Home Assistant itself subscribes with to find discovery configs (discovery.py async_start):
+ * a broker that checks subscriptions (AWS IoT Core's iot:Subscribe) must allow exactly these.
+ */
+export const HA_DISCOVERY_SUBSCRIPTIONS: readonly string[] = [
+  `${HA_DISCOVERY_PREFIX}/+/+/config`,
+  `${HA_DISCOVERY_PREFIX}/+/+/+/config`,
+];
 /** Home Assistant's default birth (and Last Will) topic: `online` / `offline`. */
 export const HA_STATUS_TOPIC = `${HA_DISCOVERY_PREFIX}/status`;
 export const HA_BIRTH_PAYLOAD = "online";
