@@ -2,7 +2,7 @@
 // port and source, so a change to adminCidrs replaces exactly the rules it touches.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { checkCidr } from "./config";
+import { checkCidr } from "./net";
 
 /** What the world may reach: HTTP (redirect + ACME), HTTPS, MQTT over TLS. SSH is added per admin CIDR. */
 export const PUBLIC_PORTS = [

@@ -405,6 +405,11 @@ describe("ConfigError", () => {
     assert.match(err.message, /4 problems/);
   });
 
+  test("lists the problems in the key table's order, unknown keys first", () => {
+    const err = problemsOf({ tags: "[]", smtpPort: "0", adminCidrs: '["0.0.0.0/0"]', os: "x", adminCidr: "1" });
+    assert.deepEqual(err.keys, ["adminCidr", "os", "adminCidrs", "smtpPort", "tags"]);
+  });
+
   test("names the nested path of a device field", () => {
     const err = problemsOf(withDevices([pi(), pi({ id: "pi2", port: 99999 })]));
     assert.equal(err.problems[0]?.path, "devices[1].port");
