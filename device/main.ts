@@ -42,8 +42,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stdout.write(
-    `${JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "cannot start", err: err.message })}\n`,
-  );
+  createLogger().error("cannot start", { err });
   process.exit(1);
 });

@@ -185,7 +185,7 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
   cfg.inputs.forEach((input, i) => {
     inputs[i]
       ?.start((event: InputEvent) => {
-        log.info("input event", { input: input.name, event });
+        log.info("input event", { input: input.name, edge: event });
         events.emit("input", { input: input.name, event });
         // A button press is only worth something now; it is not queued for a later connection.
         if (!client.connected) return;

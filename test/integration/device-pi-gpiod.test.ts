@@ -103,7 +103,7 @@ describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () 
     });
     const last = (topic: string) => seen.filter((m) => m.topic === topic).at(-1);
     await until(() => last(topics.status("pi1"))?.payload === "online", `pi1 online\n${logs}`, 30_000);
-    assert.match(logs, /"msg":"output ready".*"backend":"gpiod:GPIO17\(gpiochip0\/17\) libgpiod 2\.2\.1"/);
+    assert.match(logs, /"event":"output ready".*"backend":"gpiod:GPIO17\(gpiochip0\/17\) libgpiod 2\.2\.1"/);
     assert.equal(gpio.value("gpiochip0", 17), 0, "safe state off");
     assert.equal(gpio.holder("gpiochip0", 17)?.consumer, "diy-device");
 

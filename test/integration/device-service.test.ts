@@ -146,7 +146,7 @@ describe("device service bundle against the real broker", () => {
       ok: true,
     });
     await until(
-      () => (device.logs().match(/"msg":"dropped message"/g) ?? []).length >= bad.length,
+      () => (device.logs().match(/"event":"dropped message"/g) ?? []).length >= bad.length,
       `five drop logs\n${device.logs()}`,
     );
     await settle();
@@ -174,11 +174,11 @@ describe("device service bundle against the real broker", () => {
   });
 
   it("reconnects after a broker restart, republishes online and state, and applies a command sent after it", async () => {
-    const connects = () => (device.logs().match(/"msg":"connected"/g) ?? []).length;
+    const connects = () => (device.logs().match(/"event":"connected"/g) ?? []).length;
     const connectsBefore = connects();
     web.end(true);
     await broker.stop();
-    await until(() => /"msg":"disconnected; reconnecting"/.test(device.logs()), "device noticing the outage");
+    await until(() => /"event":"disconnected; reconnecting"/.test(device.logs()), "device noticing the outage");
     await broker.start();
     web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     seen = collect(web);
@@ -200,12 +200,12 @@ describe("device service bundle against the real broker", () => {
   it("publishes offline and exits 0 on SIGTERM", async () => {
     const again = runDevice(bundlePath, configPath);
     devices.push(again);
-    await until(() => /"msg":"connected"/.test(again.logs()), "second start");
+    await until(() => /"event":"connected"/.test(again.logs()), "second start");
     await until(() => last(topics.status("sim1"))?.payload === "online", "online");
     again.proc.kill("SIGTERM");
     assert.equal(await again.exited, 0, again.logs());
     await until(() => last(topics.status("sim1"))?.payload === "offline", "offline on shutdown");
-    assert.match(again.logs(), /"msg":"stopped"/);
+    assert.match(again.logs(), /"event":"stopped"/);
   });
 
   it("refuses to start with an invalid config and names the key", async () => {

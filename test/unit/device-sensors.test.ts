@@ -232,7 +232,7 @@ describe("sampling and report-on-change", () => {
   });
 
   it("logs a failing sensor once (and again only when the error changes), then its recovery once", async () => {
-    const lines: { msg: string; err?: string }[] = [];
+    const lines: { event: string; err?: string }[] = [];
     const log = createLogger({ write: (l) => lines.push(JSON.parse(l)) });
     const script: (number | Error)[] = [20, new Error("CRC"), new Error("CRC"), new Error("gone"), 21, 21.1, 30];
     let i = 0;
@@ -265,7 +265,7 @@ describe("sampling and report-on-change", () => {
     s.stop();
     assert.deepEqual(published, [20, 21, 30], "21.1 moved less than reportChange 0.5");
     assert.deepEqual(
-      lines.map((l) => `${l.msg}${l.err ? `: ${l.err}` : ""}`),
+      lines.map((l) => `${l.event}${l.err ? `: ${l.err}` : ""}`),
       ["sensor read failed: CRC", "sensor read failed: gone", "sensor recovered"],
     );
     assert.deepEqual(s.last()?.value, 30);
