@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { z } from "zod";
 import { isDeviceId } from "../../protocol";
+import { EMAIL_ADDRESS, isEmailAddress } from "../../protocol/email";
 
 export interface AlertMail {
   subject: string;
@@ -150,8 +151,6 @@ export interface MailTransportOptions {
   log?: (line: string) => void;
 }
 
-const EMAIL = /^[^\s@<>()",;:\\]+@[A-Za-z0-9.-]+$/;
-
 /** Formats an RFC 5322 message; header values are single lines (no header injection). */
 export function formatMail(to: string, mail: AlertMail, subjectPrefix = "[diy-cloud]", date = new Date()): string {
   const oneLine = (s: string) => s.replace(/[\r\n]+/g, " ").trim();
@@ -178,7 +177,7 @@ export function createMailTransport(opts: MailTransportOptions): SendMail {
   if (!to) {
     return (mail) => log(`alert (no alertEmail configured, not mailed): ${mail.subject}`);
   }
-  if (!EMAIL.test(to)) throw new Error(`alert address "${to}" is not a plain email address`);
+  if (!isEmailAddress(to)) throw new Error(`alert address "${to}" is not a plain email address`);
   const sendmail = opts.sendmailPath ?? "/usr/sbin/sendmail";
   return (mail) =>
     new Promise<void>((resolve, reject) => {
@@ -206,7 +205,7 @@ export function createMailTransport(opts: MailTransportOptions): SendMail {
 export const AlertsConfig = z.strictObject({
   offlineAfterMinutes: z.number().int().min(1).max(1440),
   rateLimitMinutes: z.number().int().min(1).max(10080),
-  email: z.string().regex(EMAIL, "a plain email address").optional(),
+  email: z.string().regex(EMAIL_ADDRESS, "a plain email address").optional(),
 });
 export type AlertsConfig = z.infer<typeof AlertsConfig>;
 

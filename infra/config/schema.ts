@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Backend, Board, SafeState } from "../../device/config";
 import { show, str } from "../../device/config-fields";
 import { isDeviceId } from "../../protocol";
+import { EMAIL_ADDRESS as EMAIL } from "../../protocol/email";
 import { TAGS_PER_RESOURCE_MAX, tagProblems } from "../aws-rules";
 import { checkCidr, isHost } from "../net";
 import { devicesSchema } from "./devices";
@@ -27,7 +28,6 @@ export type { Os } from "./keys";
 export type Arch = "x86_64" | "arm64";
 
 const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-const EMAIL = /^[^\s@"'<>()[\],;:\\]+@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$/;
 const PRIVATE_KEY =
   /-----BEGIN ((OPENSSH|RSA|EC) )?PRIVATE KEY-----[\s\S]+-----END ((OPENSSH|RSA|EC) )?PRIVATE KEY-----/;
 

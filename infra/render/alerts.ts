@@ -1,6 +1,7 @@
 // Server-side alerts: one small mail script (rate limited, log-only without an address), the
 // fail2ban action that calls it on a ban (no whois, no log excerpts: short mails), and a daily
 // certificate/CRL expiry check as a systemd service + timer.
+import { isEmailAddress } from "../../protocol/email";
 import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, positiveInt } from "./text";
 
@@ -19,8 +20,6 @@ export const ALERT_PATHS = {
 
 /** The action the jail lists to mail on bans; our sendmail.local replaces its definition. */
 export const FAIL2BAN_MAIL_ACTION = "sendmail";
-
-const EMAIL = /^[^\s@<>()",;:\\'`$]+@[A-Za-z0-9.-]+$/;
 
 export interface AlertScriptInput {
   source?: string;
@@ -46,7 +45,7 @@ function shellSingleQuoted(what: string, value: string): string {
  */
 export function renderAlertScript(input: AlertScriptInput): string {
   const to = input.alertEmail ?? "";
-  if (to !== "" && !EMAIL.test(to))
+  if (to !== "" && !isEmailAddress(to))
     throw new Error(`alertEmail must be a plain email address, got ${JSON.stringify(to)}`);
   const window = positiveInt("rateLimitMinutes", input.rateLimitMinutes) * 60;
   return lines([

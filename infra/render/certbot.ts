@@ -2,6 +2,7 @@
 // HTTP-01 challenge through nginx (the site serves /.well-known/acme-challenge/ on port 80), the
 // deploy hook installs the certificate where nginx reads it and reloads nginx, and certbot's own
 // timer renews it. MQTT keeps the stack's private CA.
+import { isEmailAddress } from "../../protocol/email";
 import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
 import { DEFAULT_SOURCE, absPath, header, lines } from "./text";
 
@@ -18,7 +19,6 @@ export const CERTBOT_PATHS = {
 } as const;
 
 const FQDN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const EMAIL = /^[^\s@<>()",;:\\'`$]+@[A-Za-z0-9.-]+$/;
 
 export interface CertbotInput {
   source?: string;
@@ -33,7 +33,7 @@ export interface CertbotInput {
 function checked(input: CertbotInput): { domain: string; email: string } {
   if (!FQDN.test(input.domain))
     throw new Error(`domain must be a lowercase DNS name like iot.example.com, got ${JSON.stringify(input.domain)}`);
-  if (!EMAIL.test(input.email))
+  if (!isEmailAddress(input.email))
     throw new Error(`letsEncryptEmail must be a plain email address, got ${JSON.stringify(input.email)}`);
   return { domain: input.domain, email: input.email };
 }

@@ -2,6 +2,7 @@
 // default `backend = auto` jail fails to start), bans with nftables, optionally mails each ban.
 // The diy-web-login jail bans addresses that keep failing the web login: the app's own limiter lives
 // in memory and forgets on every restart, a ban does not. Its filter is rendered here too.
+import { EMAIL_ADDRESS } from "../../protocol/email";
 import { DEFAULT_SOURCE, header, lines, oneLine, port, positiveInt } from "./text";
 
 /** The jail (and filter) that watches the web app's `login_failed` log events. */
@@ -25,7 +26,6 @@ export interface Fail2banJailInput {
   nginxLimitReq?: { logPath?: string; maxretry?: number };
 }
 
-const EMAIL = /^[^\s@"'\\]+@[^\s@"'\\]+$/;
 const DURATION = /^[1-9][0-9]*[smhdw]?$/;
 const ADDRESS = /^[0-9a-fA-F.:]+(\/[0-9]{1,3})?$/;
 
@@ -54,8 +54,8 @@ export function renderFail2banJail(input: Fail2banJailInput): string {
   ];
   if (mail) {
     out.push(
-      `destemail = ${checked("mail.destemail", mail.destemail, EMAIL)}`,
-      `sender = ${checked("mail.sender", mail.sender, EMAIL)}`,
+      `destemail = ${checked("mail.destemail", mail.destemail, EMAIL_ADDRESS)}`,
+      `sender = ${checked("mail.sender", mail.sender, EMAIL_ADDRESS)}`,
       "mta = sendmail",
       "action = %(action_)s",
       '         %(mta)s[sender="%(sender)s", dest="%(destemail)s"]',

@@ -1,6 +1,7 @@
 // postfix as a loopback-only satellite: mail written on this host (fail2ban, the web app's alerts)
 // is relayed to the configured SMTP host over TLS with SASL; nothing is delivered locally and
 // nothing is accepted from the network. Without a relay host, mail is refused and only logged.
+import { isEmailAddress } from "../../protocol/email";
 import { DEFAULT_SOURCE, header, lines, oneLine, port, token } from "./text";
 
 export interface SmtpRelay {
@@ -26,7 +27,6 @@ export const SERVER_POSTFIX_PATHS = {
   saslPasswd: "/etc/postfix/sasl_passwd",
 } as const;
 
-const EMAIL = /^[^\s@"'\\,]+@[^\s@"'\\,]+$/;
 const HOST = /^[A-Za-z0-9.-]+$/;
 
 function relayTarget(relay: SmtpRelay): string {
@@ -61,7 +61,7 @@ export function renderPostfixMainCf(input: PostfixMainCfInput): string {
     "local_transport = error:local delivery is disabled on this host",
   ];
   if (input.smtpFrom !== undefined) {
-    if (!EMAIL.test(input.smtpFrom))
+    if (!isEmailAddress(input.smtpFrom))
       throw new Error(`smtpFrom must be one mail address, got ${JSON.stringify(input.smtpFrom)}`);
     out.push(
       "",
