@@ -12,7 +12,7 @@ import {
   historyStorageSettings,
   type Settings,
 } from "./config";
-import { type DeviceProvisioning, provisionDevices } from "./devices";
+import { type Device, provisionDevices } from "./devices";
 import { revokedCerts, stackCrl } from "./crl";
 import { createDnsRecord } from "./dns";
 import { HistoryStorage } from "./history-storage";
@@ -70,7 +70,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
   /** The history's EBS volume and its daily snapshots (infra/history-storage.ts). */
   readonly history: HistoryStorage;
   /** One provisioning component per configured device (infra/devices.ts). */
-  readonly devices: DeviceProvisioning[];
+  readonly devices: Device[];
   /** Home Assistant's MQTT client certificate and key (key secret), when integrations.homeAssistant is on. */
   readonly homeAssistant?: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
   /** Bridge id -> { child id -> password on the bridge's LAN listener } (secret): for the children's sketches. */
@@ -81,7 +81,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
     const s = args.settings;
     const child: pulumi.ComponentResourceOptions = { parent: this };
 
-    const eip = createAddress(name, s.tags, child);
+    const eip = createAddress(name, s.tags, this);
     this.publicIp = eip.publicIp;
     this.brokerHost = s.domain ? pulumi.output(s.domain) : eip.publicIp;
 
@@ -99,7 +99,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         earlyRenewalDays: s.certEarlyRenewalDays,
         rotation: s.certRotation,
       },
-      child,
+      this,
     );
     this.pki = pki;
     if (pki.homeAssistant)
@@ -123,11 +123,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
       createDnsRecord(name, { domain: s.domain, zoneId: s.route53ZoneId, publicIp: eip.publicIp }, { parent: this });
     }
 
-    const placement = createPlacement(
-      name,
-      { subnetId: s.subnetId, instanceType: s.instanceType, tags: s.tags },
-      child,
-    );
+    const placement = createPlacement(name, { subnetId: s.subnetId, instanceType: s.instanceType, tags: s.tags }, this);
     // The history outlives the server: its own volume in the server's zone, attached by createServer below.
     const storage = historyStorageSettings(s);
     this.history = new HistoryStorage(
@@ -151,7 +147,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         smtpPort: s.smtpHost ? s.smtpPort : undefined,
         tags: s.tags,
       },
-      child,
+      this,
     );
 
     const generated = s.webPassword === undefined;
@@ -256,7 +252,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         cliReady: requireCli(args.pulumiCliCheck),
         awsProfile: awsLookup.profile,
       },
-      child,
+      this,
     );
     this.server = server;
     this.serverHostKey = server.hostKey.hostKey;

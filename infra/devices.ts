@@ -8,7 +8,7 @@ import { localCopy } from "./bundle";
 import type { DeviceSettings } from "./config";
 import { devicePayload, type DevicePlan, planDevice } from "./render/device-plan";
 
-export interface DeviceProvisioningArgs {
+export interface DeviceArgs {
   device: DeviceSettings;
   /** The private SSH key that logs in to the board (stack config deviceSshPrivateKey; secret). */
   sshPrivateKey: pulumi.Input<string>;
@@ -26,7 +26,7 @@ export interface DeviceProvisioningArgs {
 }
 
 /** How the provisioner reaches the board (the install and the file copy share it). */
-export function deviceConnection(args: DeviceProvisioningArgs): command.types.input.remote.ConnectionArgs {
+export function deviceConnection(args: DeviceArgs): command.types.input.remote.ConnectionArgs {
   const d = args.device;
   return {
     host: d.host,
@@ -46,7 +46,7 @@ export function deviceConnection(args: DeviceProvisioningArgs): command.types.in
  * each as a path and a hash (the provider copies again when the hash changes; it never deletes, the uninstall
  * removes them).
  */
-export function stagedFilesArgs(args: DeviceProvisioningArgs, plan: pulumi.Output<DevicePlan>) {
+export function stagedFilesArgs(args: DeviceArgs, plan: pulumi.Output<DevicePlan>) {
   return {
     connection: deviceConnection(args),
     source: plan.apply(
@@ -62,7 +62,7 @@ export function stagedFilesArgs(args: DeviceProvisioningArgs, plan: pulumi.Outpu
 
 /** The remote command's arguments, built without creating anything (the tests check them). */
 export function installCommandArgs(
-  args: DeviceProvisioningArgs,
+  args: DeviceArgs,
   plan: pulumi.Output<DevicePlan>,
   lanPasswords: pulumi.Output<Record<string, string>> | undefined,
 ): command.remote.CommandArgs {
@@ -114,7 +114,8 @@ export function missingHostKeyWarning(d: DeviceSettings): string | undefined {
   );
 }
 
-export class DeviceProvisioning extends pulumi.ComponentResource {
+// Named after its type token, diy:device:Device: a new token would change every device's URN and replace them all.
+export class Device extends pulumi.ComponentResource {
   readonly deviceId: string;
   /** SHA-256 of what is installed (without secrets): a readable marker of what changed, not a trigger. */
   readonly contentHash: pulumi.Output<string>;
@@ -124,7 +125,7 @@ export class DeviceProvisioning extends pulumi.ComponentResource {
   /** The bundle and install script, copied to the board before the install. */
   readonly files: command.remote.CopyToRemote;
 
-  constructor(name: string, args: DeviceProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: DeviceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("diy:device:Device", name, {}, opts);
     const d = args.device;
     this.deviceId = d.id;
@@ -197,12 +198,12 @@ export interface ProvisionDevicesArgs {
   source?: string;
 }
 
-/** One DeviceProvisioning per configured device, named `<name>-device-<id>`. */
+/** One Device per configured device, named `<name>-device-<id>`. */
 export function provisionDevices(
   name: string,
   args: ProvisionDevicesArgs,
   opts?: pulumi.ComponentResourceOptions,
-): DeviceProvisioning[] {
+): Device[] {
   if (args.devices.length === 0) return [];
   const sshPrivateKey = args.sshPrivateKey;
   if (sshPrivateKey === undefined) {
@@ -217,7 +218,7 @@ export function provisionDevices(
     const bridgeIdentity = device.bridge ? args.bridgeIdentities?.[device.id] : undefined;
     if (device.bridge && !bridgeIdentity)
       throw new Error(`bridge ${device.id} has no bridge certificate: infra/pki.ts must issue one per bridge`);
-    return new DeviceProvisioning(
+    return new Device(
       `${name}-device-${device.id}`,
       {
         device,

@@ -31,8 +31,8 @@ export interface Network {
 const cidrArgs = (cidr: string) => (checkCidr(cidr).ok && cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr });
 const WORLD = ["0.0.0.0/0", "::/0"] as const;
 
-export function createNetwork(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions): Network {
-  const o: pulumi.CustomResourceOptions = { parent: opts.parent };
+export function createNetwork(name: string, args: NetworkArgs, parent: pulumi.Resource): Network {
+  const o: pulumi.CustomResourceOptions = { parent };
   // No inline rules (they fight with rule resources). The provider deletes AWS's default allow-all egress
   // rule when it creates the group, so egress is exactly the rules below.
   const sg = new aws.ec2.SecurityGroup(

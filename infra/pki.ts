@@ -51,8 +51,8 @@ const ORG = "DIY Device Cloud";
 const ecdsa = (name: string, opts: pulumi.CustomResourceOptions) =>
   new tls.PrivateKey(name, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
 
-export function createPki(name: string, args: PkiArgs, opts: pulumi.ComponentResourceOptions): Pki {
-  const o: pulumi.CustomResourceOptions = { parent: opts.parent };
+export function createPki(name: string, args: PkiArgs, parent: pulumi.Resource): Pki {
+  const o: pulumi.CustomResourceOptions = { parent };
 
   const caKey = ecdsa(`${name}-ca`, o);
   const caCert = new tls.SelfSignedCert(

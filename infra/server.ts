@@ -48,16 +48,8 @@ export function lookupAmi(os: Os, arch: Arch, opts: pulumi.InvokeOutputOptions):
 }
 
 /** The Elastic IP exists before the instance so its address can go into the server certificate. */
-export function createAddress(
-  name: string,
-  tags: Record<string, string>,
-  opts: pulumi.ComponentResourceOptions,
-): aws.ec2.Eip {
-  return new aws.ec2.Eip(
-    `${name}-ip`,
-    { domain: "vpc", tags: { ...tags, Name: `${name}-server` } },
-    { parent: opts.parent },
-  );
+export function createAddress(name: string, tags: Record<string, string>, parent: pulumi.Resource): aws.ec2.Eip {
+  return new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { ...tags, Name: `${name}-server` } }, { parent });
 }
 
 export interface ServerArgs {
@@ -112,8 +104,8 @@ export function serverImageKey(os: Os, arch: Arch): string {
 /** SSH dialling of the push (infra/ssh-dial.ts): at least 10 minutes of refused dials, at most ~31 of dropped ones. */
 export const PUSH_DIAL = { dialErrorLimit: 128, perDialTimeout: 10 } as const;
 
-export function createServer(name: string, args: ServerArgs, opts: pulumi.ComponentResourceOptions): Server {
-  const o: pulumi.CustomResourceOptions = { parent: opts.parent };
+export function createServer(name: string, args: ServerArgs, parent: pulumi.Resource): Server {
+  const o: pulumi.CustomResourceOptions = { parent };
   const imageKey = (args.cliReady ?? requireCli()).apply(() => serverImageKey(args.os, args.arch));
 
   // The AMI and the user data are launch-time inputs: a newer AMI or a changed user data must not touch a running
@@ -125,7 +117,7 @@ export function createServer(name: string, args: ServerArgs, opts: pulumi.Compon
   // image on Graviton.
   const launch = new pulumi.Stash(
     `${name}-server-launch`,
-    { input: { ami: lookupAmi(args.os, args.arch, { parent: opts.parent }), userData: args.userData } },
+    { input: { ami: lookupAmi(args.os, args.arch, { parent }), userData: args.userData } },
     { ...o, replacementTrigger: imageKey },
   );
   const launchValue = (k: "ami" | "userData") => launch.output.apply((v: Record<string, string>) => v[k] as string);

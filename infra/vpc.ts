@@ -43,10 +43,10 @@ export function pickZone(offered: readonly string[], instanceType: string): stri
   return zone;
 }
 
-export function createPlacement(name: string, args: PlacementArgs, opts: pulumi.ComponentResourceOptions): Placement {
-  const o: pulumi.CustomResourceOptions = { parent: opts.parent };
+export function createPlacement(name: string, args: PlacementArgs, parent: pulumi.Resource): Placement {
+  const o: pulumi.CustomResourceOptions = { parent };
   if (args.subnetId) {
-    const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: opts.parent });
+    const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent });
     return {
       vpcId: subnet.vpcId,
       subnetId: pulumi.output(args.subnetId),
@@ -71,7 +71,7 @@ export function createPlacement(name: string, args: PlacementArgs, opts: pulumi.
   const zone = aws.ec2
     .getInstanceTypeOfferingsOutput(
       { locationType: "availability-zone", filters: [{ name: "instance-type", values: [args.instanceType] }] },
-      { parent: opts.parent },
+      { parent },
     )
     .apply((r) => pickZone(r.locations, args.instanceType));
   const subnet = new aws.ec2.Subnet(

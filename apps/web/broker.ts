@@ -1,5 +1,5 @@
 // The web app's one persistent MQTT connection: mTLS with the "web" identity, MQTT 5, QoS 1.
-// Incoming messages feed the DeviceStore; commands go out with publishCommand.
+// Incoming messages feed the DeviceStore; commands go out with sendCommand.
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";

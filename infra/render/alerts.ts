@@ -136,8 +136,7 @@ export const SERVER_CERTS: readonly string[] = [
 ];
 
 export function renderCertCheckScript(input: CertCheckInput): string {
-  const days = positiveInt("warnDays", input.warnDays);
-  if (days < 1) throw new Error(`certExpiryWarnDays must be at least 1, got ${days}`);
+  const days = positiveInt("certExpiryWarnDays", input.warnDays); // named as the stack key it comes from
   if (input.certs.length === 0) throw new Error("certs must list at least one certificate");
   const certs = input.certs.map((c) => absPath("certs[]", c));
   const script = absPath("alertScript", input.alertScript ?? ALERT_PATHS.script);

@@ -83,7 +83,7 @@ export function renderFail2banJail(input: Fail2banJailInput): string {
  * filter.d/diy-web-login.conf: one failure per `login_failed` line of the web app (apps/web/app.ts),
  * read from its unit's journal. A line is what fail2ban's systemd backend builds from a journal entry
  * ("<_HOSTNAME> <SYSLOG_IDENTIFIER>[<PID>]: <MESSAGE>", fail2ban/server/filtersystemd.py
- * formatJournalEntry); MESSAGE is one JSON object from apps/web/log.ts: time, level, event first, then
+ * formatJournalEntry); MESSAGE is one JSON line in the shared log format (protocol/log.ts): time, level, event first, then
  * the fields. The address must be the "ip" field of a login_failed event: other fields' values are
  * matched without quotes or backslashes, so text an attacker puts into another event (a request path)
  * cannot pose as one. The time comes from the journal (datepattern {NONE}: the JSON time is not read).

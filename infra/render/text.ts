@@ -42,8 +42,9 @@ export function port(what: string, value: number): number {
   return value;
 }
 
+/** A count or a length of time that must be at least one (mosquitto reads max_queued_messages 0 as no limit). */
 export function positiveInt(what: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${what} must be a whole number >= 0, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${what} must be a whole number >= 1, got ${value}`);
   return value;
 }
 

@@ -4,7 +4,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { DeviceSettings } from "../../infra/config";
 // Importing creates nothing: resources exist only once a component is constructed after setMocks.
-import { DeviceProvisioning, provisionDevices } from "../../infra/devices";
+import { Device, provisionDevices } from "../../infra/devices";
 import { parseDevicePayload } from "../../infra/render/device-payload";
 import { planDevice } from "../../infra/render/device-plan";
 import { secretLeaks } from "./program-harness";
@@ -149,7 +149,7 @@ describe("device provisioning under mocks", () => {
   });
 
   it("connects as the configured user with the host key, installs on create (and on update), uninstalls on delete", async () => {
-    const dev = new DeviceProvisioning("conn", args(pi));
+    const dev = new Device("conn", args(pi));
     await settle(dev.install.id, dev.files.id);
     const inputs = recorded.find((r) => r.name === "conn-install")?.inputs as Record<string, string>;
     const connection = unwrap(inputs.connection) as Record<string, unknown>;
@@ -184,7 +184,7 @@ describe("device provisioning under mocks", () => {
   });
 
   it("keeps the device key, SSH key and LAN passwords out of every plain input: they are only in secret values", async () => {
-    const dev = new DeviceProvisioning("secrets", args(bridge));
+    const dev = new Device("secrets", args(bridge));
     await settle(dev.install.id, dev.lanPasswords as pulumi.Output<unknown>);
     const inputs = recorded.find((r) => r.name === "secrets-install")?.inputs as Record<string, unknown>;
     assert.ok(isSecretValue(inputs.stdin), "stdin is a secret");
@@ -206,7 +206,7 @@ describe("device provisioning under mocks", () => {
 
   it("changes the trigger when and only when what is installed changes", async () => {
     const hash = async (n: string, device: DeviceSettings, over: Parameters<typeof args>[1] = {}) =>
-      value(new DeviceProvisioning(n, args(device, over)).contentHash);
+      value(new Device(n, args(device, over)).contentHash);
     const base = await hash("t-base", pi);
     assert.match(base, /^[0-9a-f]{64}$/);
     assert.equal(await hash("t-same", pi), base, "same inputs, same trigger");
@@ -235,8 +235,8 @@ describe("device provisioning under mocks", () => {
   it("warns in the preview when a device has no hostKey, with the ssh-keyscan recipe, and not when it has one", (t) => {
     const warn = t.mock.method(console, "warn", () => {});
     const { hostKey: _h, ...unpinned } = pi;
-    new DeviceProvisioning("nokey", args({ ...unpinned, port: 2222 }));
-    new DeviceProvisioning("pinned", args(pi));
+    new Device("nokey", args({ ...unpinned, port: 2222 }));
+    new Device("pinned", args(pi));
     const messages = warn.mock.calls.map((c) => String(c.arguments[0]));
     const ours = messages.filter((m) => m.includes("hostKey"));
     assert.equal(ours.length, 1, messages.join("\n"));
