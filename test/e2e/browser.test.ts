@@ -10,25 +10,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 import { type RunningDemo, startDemo } from "../../scripts/demo";
+import { waitUntil } from "../support/wait";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(__dirname, "..", "..", "test-artifacts");
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("browser against the local demo", () => {
   let demo: RunningDemo;
@@ -98,7 +83,7 @@ describe("browser against the local demo", () => {
     assert.equal(await led.getByRole("switch").getAttribute("aria-checked"), "true");
     assert.equal(await led.getByRole("switch").getAttribute("aria-busy"), null, "confirmed: no longer pending");
     const ledFile = demo.files.devices.pi1?.outputs.led as string;
-    await eventually(() => readFileSync(ledFile, "utf8").trim() === "on", "pi1's simulated LED file on");
+    await waitUntil(() => readFileSync(ledFile, "utf8").trim() === "on", "pi1's simulated LED file on");
     assert.equal(
       await page.locator('[data-device="bbb1"] .output[data-output="led"]').getAttribute("data-state"),
       "off",
@@ -132,13 +117,19 @@ describe("browser against the local demo", () => {
     // Two readings in the chart first, so the line has something to draw.
     // Polled from here: the page's CSP forbids evaluating strings, and this project compiles without DOM types.
     const pointsOf = async () => Number(await chart.getAttribute("data-points"));
-    await until(async () => (await pointsOf()) >= 2, "two points in the probe's chart");
+    await waitUntil(async () => (await pointsOf()) >= 2, "two points in the probe's chart", {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     const before = await chart.screenshot();
     const probeFile = demo.files.devices.pi1?.sensors.probe as string;
     writeFileSync(probeFile, "35.5\n");
     await probe.locator(".value", { hasText: "35.5 °C" }).waitFor({ timeout: 15_000 });
     const points = await pointsOf();
-    await until(async () => (await pointsOf()) > points, "a new point in the probe's chart");
+    await waitUntil(async () => (await pointsOf()) > points, "a new point in the probe's chart", {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     const after = await chart.screenshot();
     assert.ok(!before.equals(after), "the chart was redrawn with the new reading");
     await page.screenshot({ path: join(ARTIFACTS, "e2e-demo-chart.png"), fullPage: true });

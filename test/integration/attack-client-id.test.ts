@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { settle } from "./broker-support";
 import { type Daemon, startDaemon } from "./daemons-support";
-import { eventually } from "./web-harness";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 /** How long each attacker stays connected while the test watches the victims. */
 const WINDOW_MS = 3000;
@@ -20,7 +19,7 @@ describe("attack: a device certificate connecting under another client's id", ()
 
   /** `mosquitto_sub -i <clientId>` with pi1's certificate: the repro of the attack, as is. */
   const attack = async (clientId: string) => {
-    await eventually(() => stack.web.broker.connected, "the web app connected before the attack", 20_000);
+    await waitUntil(() => stack.web.broker.connected, "the web app connected before the attack", { timeoutMs: 20_000 });
     const pi1 = await stack.broker.client("pi1");
     const from = stack.broker.output().length;
     attacker = await startDaemon(
@@ -33,7 +32,7 @@ describe("attack: a device certificate connecting under another client's id", ()
       null, // it prints nothing until a message arrives: the broker's log says when it is in
     );
     // Without the binding the broker logs it under the id it asked for; with it, as pi1.
-    await eventually(
+    await waitUntil(
       () =>
         new RegExp(`New client connected from .* as (${clientId}|pi1) \\(p5, [^)]*u'pi1'\\)`).test(
           stack.broker.output().slice(from),
@@ -61,9 +60,9 @@ describe("attack: a device certificate connecting under another client's id", ()
         assert.equal((await fetch(`${stack.web.url}/healthz`)).status, 200, "/healthz failed");
         const sent = await stack.command("bbb1", "led", "toggle");
         assert.equal(sent.status, 202, "the command was not accepted");
-        await eventually(() => stack.devices.bbb1?.applied.some((a) => a.req === sent.req), "bbb1 applying it");
+        await waitUntil(() => stack.devices.bbb1?.applied.some((a) => a.req === sent.req), "bbb1 applying it");
         commands++;
-        await settle(200);
+        await letMessagesArrive(200);
       }
       assert.equal(webDisconnects(), before, `the web app was thrown off\n${stack.broker.output()}`);
       assert.ok(commands > 0);
@@ -89,9 +88,9 @@ describe("attack: a device certificate connecting under another client's id", ()
         const sent = await stack.command("bbb1", "led", "toggle");
         assert.equal(sent.status, 202);
         if (sent.req) reqs.push(sent.req);
-        await settle(WINDOW_MS / 20);
+        await letMessagesArrive(WINDOW_MS / 20);
       }
-      await eventually(
+      await waitUntil(
         () => reqs.every((r) => bbb1.applied.some((a) => a.req === r)),
         `bbb1 applying all 20 commands (applied ${bbb1.applied.length - before.applied})`,
       );

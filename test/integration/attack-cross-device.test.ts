@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { encodeCommand, encodeState, topics } from "../../protocol";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { publish, settle } from "./broker-support";
-import { eventually } from "./web-harness";
+import { publish } from "./broker-support";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 describe("attack: one device against another", () => {
   let stack: AttackStack;
@@ -28,8 +28,8 @@ describe("attack: one device against another", () => {
     const before = pi1.applied.length;
     const sent = await stack.command("bbb1", "led", "on");
     assert.equal(sent.status, 202);
-    await eventually(() => bbb1.applied.some((a) => a.req === sent.req), "bbb1 applying it");
-    await settle();
+    await waitUntil(() => bbb1.applied.some((a) => a.req === sent.req), "bbb1 applying it");
+    await letMessagesArrive();
     assert.deepEqual(pi1.applied.slice(before), [], "pi1 acted on bbb1's command");
     assert.equal(pi1.line("led"), "off");
     assert.equal(bbb1.line("led"), "on");
@@ -50,7 +50,7 @@ describe("attack: one device against another", () => {
         const r = await publish(pi9, topic, payload, true);
         assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
       }
-      await settle();
+      await letMessagesArrive();
       assert.deepEqual(bbb1.applied.slice(applied), [], "bbb1 applied a forged command");
       assert.deepEqual(stack.web.store.get("bbb1"), view, "the page's view of bbb1 changed");
     } finally {

@@ -5,7 +5,7 @@
 // nginx appends. Real mosquitto, real web app, real nginx on the shipped site, a real second user (nobody).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,9 +13,9 @@ import { type LogEntry, memoryLogger } from "../../apps/web/log";
 import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { groupId } from "../../apps/web/listen";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { tempDir } from "./daemons-support";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
 import { type TestBroker, startTestBroker } from "./web-harness";
+import { tempDir } from "../support/temp-dir";
 
 const PASSWORD = "forwarded-for-password";
 const LIMIT = 3;
@@ -41,7 +41,7 @@ const failedIps = (log: { entries: LogEntry[] }) =>
   log.entries.filter((e) => e.event === "login_failed" || e.event === "login_rate_limited").map((e) => e.ip);
 
 describe("attack: a local process sending X-Forwarded-For cannot dodge the login limiter", () => {
-  const tmp = tempDir("attack-xff");
+  const tmp = tempDir("attack-xff", { daemonsMayEnter: true });
   let broker: TestBroker;
   let r: RenderedFixture;
   const running: { close(): Promise<void> }[] = [];
@@ -81,7 +81,6 @@ describe("attack: a local process sending X-Forwarded-For cannot dodge the login
 
   it("behind nginx: the app's socket is open to nginx's group only, and the address nginx saw is the one counted", async () => {
     // Traversable, so the socket's own mode is the only barrier (as /run/diy-web 0711 on the server).
-    chmodSync(tmp.dir, 0o755);
     const socket = join(tmp.dir, "web.sock");
     const log = memoryLogger();
     const web = await startApp(broker, { socket, group: "www-data" }, log);

@@ -15,8 +15,8 @@ import {
   topics,
 } from "../../protocol";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { collect, publish, settle, subscribe, until } from "./broker-support";
-import { eventually } from "./web-harness";
+import { collect, publish, subscribe } from "./broker-support";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 const NOT_AUTHORIZED = 135;
 
@@ -49,7 +49,7 @@ describe("attack: a stolen Home Assistant key", () => {
       const r = await publish(ha, topic, encodeCommand({ value: "on", req: "stolen" }));
       assert.equal(r.ok ? 0 : r.reasonCode, NOT_AUTHORIZED, topic);
     }
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(sim1.applied.slice(before), []);
   });
 
@@ -64,7 +64,7 @@ describe("attack: a stolen Home Assistant key", () => {
       const r = await publish(ha, topic, payload, true);
       assert.equal(r.ok ? 0 : r.reasonCode, NOT_AUTHORIZED, topic);
     }
-    await settle();
+    await letMessagesArrive();
     assert.equal(view(), shown);
     assert.equal(stack.web.store.get("sim1")?.online, true);
   });
@@ -84,8 +84,8 @@ describe("attack: a stolen Home Assistant key", () => {
     // What Home Assistant reads retained is still exactly what the web app published.
     const got = collect(ha);
     await subscribe(ha, haTopics.ourConfigs());
-    await until(() => got.length >= configs.length, "the retained configs");
-    await settle();
+    await waitUntil(() => got.length >= configs.length, "the retained configs");
+    await letMessagesArrive();
     assert.deepEqual(got.map((m) => [m.topic, m.payload]).sort(), configs.map((c) => [c.topic, c.payload]).sort());
   });
 
@@ -95,7 +95,7 @@ describe("attack: a stolen Home Assistant key", () => {
     const rounds = discovery.counts.rounds;
     const births = discovery.counts.births;
     await Promise.all(Array.from({ length: 300 }, () => publish(ha, HA_STATUS_TOPIC, "online")));
-    await eventually(() => discovery.counts.births >= births + 300, "the web app hearing every birth");
+    await waitUntil(() => discovery.counts.births >= births + 300, "the web app hearing every birth");
     const health = await fetch(`${stack.web.url}/healthz`);
     assert.equal(health.status, 200);
     assert.equal(discovery.counts.rounds, rounds, "300 births inside one interval: one republish, still pending");
@@ -109,10 +109,10 @@ describe("attack: a stolen Home Assistant key", () => {
       assert.deepEqual(await publish(ha, setTopic, encodeCommand({ value: "toggle", req: "homeassistant" }), true), {
         ok: true,
       });
-      await eventually(() => sim2.applied.some((a) => a.req === "homeassistant"), "the live command applied");
+      await waitUntil(() => sim2.applied.some((a) => a.req === "homeassistant"), "the live command applied");
       const before = sim2.applied.length;
       await sim2.restart();
-      await settle(500);
+      await letMessagesArrive(500);
       assert.deepEqual(sim2.applied.slice(before), [], "the retained command was replayed");
       // The service stops to its safe state (off); a replayed toggle would have turned it on again.
       assert.equal(sim2.line("led"), "off");
@@ -130,7 +130,7 @@ describe("attack: a stolen Home Assistant key", () => {
     const thief = await stack.broker.connect(HOME_ASSISTANT_CLIENT_ID, { clientId: "sim1" });
     try {
       // mosquitto logs the client id it uses: the certificate's CN, not the one asked for.
-      await eventually(
+      await waitUntil(
         () =>
           /New client connected from .* as homeassistant \(p5, [^)]*u'homeassistant'\)/.test(
             stack.broker.output().slice(from),
@@ -144,7 +144,7 @@ describe("attack: a stolen Home Assistant key", () => {
         const r = await publish(thief, topic, payload, true);
         assert.equal(r.ok ? 0 : r.reasonCode, NOT_AUTHORIZED, topic);
       }
-      await settle();
+      await letMessagesArrive();
       assert.equal(sim1.disconnects, disconnects, "sim1 was thrown off the broker");
       assert.equal(stack.web.store.get("sim1")?.online, true);
       assert.doesNotMatch(stack.broker.output().slice(from), /Client sim1 already connected, closing old connection/);
@@ -174,7 +174,7 @@ describe("attack: a device key against the Home Assistant integration", () => {
         const r = await publish(dev, topic, payload, topic !== HA_STATUS_TOPIC);
         assert.equal(r.ok ? 0 : r.reasonCode, NOT_AUTHORIZED, topic);
       }
-      await settle();
+      await letMessagesArrive();
       assert.equal(stack.web.homeAssistant?.counts.births, births);
       assert.equal(stack.web.homeAssistant?.counts.removed, 0, "nothing foreign reached our config topics");
     } finally {

@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WEB_LOGIN_JAIL, renderFail2banJail } from "../../infra/render/fail2ban";
 import { ATTACK_PASSWORD, type AttackStack, startAttackStack, viaProxy } from "./attack-support";
-import { fail2banTree, tempDir } from "./daemons-support";
-import { eventually } from "./web-harness";
+import { fail2banTree } from "./daemons-support";
+import { tempDir } from "../support/temp-dir";
+import { waitUntil } from "../support/wait";
 
 const GUESSER = "192.0.2.10";
 const NEIGHBOUR = "192.0.2.11";
@@ -78,11 +79,9 @@ describe("attack: guessing the web password across web app restarts", () => {
     const check = client("-t");
     assert.equal(check.status, 0, check.stderr + check.stdout);
     server = spawn("fail2ban-client", ["-c", conf, "-x", "-f", "start"], { stdio: "ignore" });
-    await eventually(
-      () => client("status", WEB_LOGIN_JAIL).status === 0,
-      "fail2ban running the web login jail",
-      60_000,
-    );
+    await waitUntil(() => client("status", WEB_LOGIN_JAIL).status === 0, "fail2ban running the web login jail", {
+      timeoutMs: 60_000,
+    });
 
     const host = hostname();
     stack = await startAttackStack("attack-bruteforce", [{ id: "sim1" }], {
@@ -123,7 +122,7 @@ describe("attack: guessing the web password across web app restarts", () => {
       "each login_failed line carries the client's address",
     );
 
-    await eventually(() => bannedIps().includes(GUESSER), `fail2ban bans ${GUESSER}`, 60_000);
+    await waitUntil(() => bannedIps().includes(GUESSER), `fail2ban bans ${GUESSER}`, { timeoutMs: 60_000 });
     const status = client("status", WEB_LOGIN_JAIL);
     assert.match(status.stdout, new RegExp(`Banned IP list:\\s+${GUESSER.replaceAll(".", "\\.")}\\s*$`, "m"));
     assert.match(status.stdout, /Total failed:\s+6\b/, status.stdout);

@@ -16,9 +16,10 @@ import {
   topics,
 } from "../../protocol";
 import { type AttackStack, OBSERVER, startAttackStack } from "./attack-support";
-import { type Received, collect, publish, settle, subscribe } from "./broker-support";
+import { type Received, collect, publish, subscribe } from "./broker-support";
 import { run } from "./daemons-support";
-import { eventually, startTestBroker } from "./web-harness";
+import { startTestBroker } from "./web-harness";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 describe("attack: a retained command is never replayed to a device", () => {
   let stack: AttackStack;
@@ -41,23 +42,23 @@ describe("attack: a retained command is never replayed to a device", () => {
       });
       planter.end(true);
       // Live, it is a command like any other.
-      await eventually(() => sim1.applied.some((a) => a.req === "planted"), "the live command applied");
+      await waitUntil(() => sim1.applied.some((a) => a.req === "planted"), "the live command applied");
       assert.equal(sim1.line("led"), "on");
-      await eventually(() => stack.web.broker.connected, "the web app back on the broker", 20_000);
+      await waitUntil(() => stack.web.broker.connected, "the web app back on the broker", { timeoutMs: 20_000 });
       const off = await stack.command("sim1", "led", "off");
       assert.equal(off.status, 202);
-      await eventually(() => sim1.applied.some((a) => a.req === off.req), "the off command applied");
+      await waitUntil(() => sim1.applied.some((a) => a.req === off.req), "the off command applied");
       assert.equal(sim1.line("led"), "off");
 
       // The service restarts (systemd, a crash, a reboot) and later the broker restarts: each time
       // the broker still holds the retained toggle.
       const before = sim1.applied.length;
       await sim1.restart();
-      await settle(500);
+      await letMessagesArrive(500);
       await stack.broker.restart();
-      await eventually(() => !sim1.service.isConnected(), "sim1 sees the broker restart");
-      await eventually(() => sim1.service.isConnected(), "sim1 reconnected", 20_000);
-      await settle(500);
+      await waitUntil(() => !sim1.service.isConnected(), "sim1 sees the broker restart");
+      await waitUntil(() => sim1.service.isConnected(), "sim1 reconnected", { timeoutMs: 20_000 });
+      await letMessagesArrive(500);
       assert.deepEqual(sim1.applied.slice(before), [], "a retained command was applied on reconnect");
       assert.equal(sim1.line("led"), "off");
     } finally {
@@ -89,7 +90,7 @@ describe("attack: one device's key cannot store data on the broker beyond its co
     try {
       const seen = collect(observer);
       await subscribe(observer, `${TOPIC_ROOT}/#`);
-      await settle();
+      await letMessagesArrive();
       return seen;
     } finally {
       observer.end(true);
@@ -114,7 +115,7 @@ describe("attack: one device's key cannot store data on the broker beyond its co
         const r = await publish(pi9, topic, junk, true);
         assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
       }
-      await settle();
+      await letMessagesArrive();
       assert.deepEqual(
         live.filter((m) => invented.includes(m.topic)),
         [],
@@ -135,7 +136,7 @@ describe("attack: one device's key cannot store data on the broker beyond its co
       // Its own configured names still work.
       assert.deepEqual(await publish(pi9, topics.state("pi9", "led"), encodeState("on"), true), { ok: true });
       assert.deepEqual(await publish(pi9, topics.input("pi9", "button"), encodeInput("pressed")), { ok: true });
-      await eventually(() => stack.web.store.get("pi9")?.outputs[0]?.value === "on", "pi9's own state in the web app");
+      await waitUntil(() => stack.web.store.get("pi9")?.outputs[0]?.value === "on", "pi9's own state in the web app");
     } finally {
       await publish(pi9, topics.state("pi9", "led"), "", true).catch(() => {});
       pi9.end(true);
@@ -160,7 +161,7 @@ describe("attack: one device's key cannot store data on the broker beyond its co
     try {
       // At the cap: accepted (0, or 16 "no matching subscribers"); the web app then drops it: not JSON.
       assert.match(pubAck("x".repeat(MAX_PAYLOAD_BYTES)), /received PUBACK \(Mid: 1, RC:(0|16)\)/);
-      await eventually(() => live.some((m) => m.payload.length === MAX_PAYLOAD_BYTES), "the payload at the cap");
+      await waitUntil(() => live.some((m) => m.payload.length === MAX_PAYLOAD_BYTES), "the payload at the cap");
       // One byte over: refused. mosquitto 2.0.11 and 2.0.21 answer PUBACK 0x95 "packet too large"
       // (src/handle_publish.c; the man page says "implementation specific error"). mqtt.js takes 0x95
       // for an invalid PUBACK and drops its own connection: either way nothing gets through.
@@ -173,7 +174,7 @@ describe("attack: one device's key cannot store data on the broker beyond its co
       client.publish(topic, "z".repeat(60_000), { qos: 1, retain: true }, () => {});
       await closed;
       assert.match(stack.broker.output(), /Client pi9 disconnected due to oversize packet/);
-      await settle();
+      await letMessagesArrive();
       assert.deepEqual(
         live.filter((m) => m.payload.length > MAX_PAYLOAD_BYTES),
         [],
@@ -186,7 +187,7 @@ describe("attack: one device's key cannot store data on the broker beyond its co
       // The broker and the rest of the stack carry on.
       const sent = await stack.command("sim1", "led", "on");
       assert.equal(sent.status, 202);
-      await eventually(() => stack.devices.sim1?.applied.some((a) => a.req === sent.req), "sim1 still commanded");
+      await waitUntil(() => stack.devices.sim1?.applied.some((a) => a.req === sent.req), "sim1 still commanded");
     } finally {
       pi9?.end(true);
       const cleaner = await stack.broker.connect("pi9");
@@ -218,7 +219,7 @@ describe("attack, defence in depth: names the web app does not know cost it no l
       { password: "attack-suite-password", sessionSecret: "s".repeat(40), logger: log, reconnectMinMs: 100 },
     );
     t.after(() => web.close());
-    await eventually(() => web.broker.connected, "web app connected");
+    await waitUntil(() => web.broker.connected, "web app connected");
     const legacy = await broker.connect("legacy");
     const state = encodeState("on");
     const topicsSent = [
@@ -228,11 +229,11 @@ describe("attack, defence in depth: names the web app does not know cost it no l
     for (const topic of topicsSent) assert.deepEqual(await publish(legacy, topic, state, true), { ok: true });
     legacy.end(true);
     const ignored = () => log.entries.filter((e) => e.event === "mqtt_unknown_topic_ignored");
-    await eventually(() => ignored().length === UNKNOWN_TOPICS_LOGGED, "the first unknown topics logged");
+    await waitUntil(() => ignored().length === UNKNOWN_TOPICS_LOGGED, "the first unknown topics logged");
     // Every reconnect replays the retained ones: still no new line.
     await broker.restart();
-    await eventually(() => web.broker.connected, "web app reconnected", 20_000);
-    await settle(500);
+    await waitUntil(() => web.broker.connected, "web app reconnected", { timeoutMs: 20_000 });
+    await letMessagesArrive(500);
     assert.equal(ignored().length, UNKNOWN_TOPICS_LOGGED);
     assert.equal(new Set(ignored().map((e) => e.topic)).size, UNKNOWN_TOPICS_LOGGED, "one line per topic");
     assert.deepEqual(

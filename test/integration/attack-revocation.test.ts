@@ -16,8 +16,9 @@ import {
 } from "../../infra/render/serial-ledger";
 import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
 import { type LocalCommandState, upLocalCommand } from "../unit/pulumi-command-double";
-import { collect, publish, settle, subscribe } from "./broker-support";
+import { collect, publish, subscribe } from "./broker-support";
 import { type IssuedFiles, type TestBroker, startTestBroker } from "./web-harness";
+import { letMessagesArrive } from "../support/wait";
 
 describe("attack: a revoked device's stolen certificate after a certRotation", () => {
   let broker: TestBroker;
@@ -99,7 +100,7 @@ describe("attack: a revoked device's stolen certificate after a certRotation", (
       assert.deepEqual(await publish(web, topics.set("pi1", "led"), encodeCommand({ value: "on", req: "r1" })), {
         ok: true,
       });
-      await settle();
+      await letMessagesArrive();
       assert.deepEqual(got, [], "the revoked identity received a command");
       assert.deepEqual(seen, [], "the web app received a message from the revoked identity");
     } finally {

@@ -10,7 +10,8 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { type OutputValue, aclModel } from "../../protocol";
-import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
+import { type TestBroker, login, startTestBroker } from "./web-harness";
+import { waitUntil } from "../support/wait";
 
 export const ATTACK_PASSWORD = "attack-suite-password";
 const SESSION_SECRET = "attack-suite-session-secret-0123456789";
@@ -74,7 +75,7 @@ export async function startSimDevice(broker: TestBroker, spec: SimDeviceSpec): P
     const s = await startDeviceService({ config, log: silentLogger });
     s.events.on("applied", (a: Applied) => applied.push(a));
     s.events.on("disconnected", () => disconnects++);
-    await eventually(() => s.isConnected(), `${spec.id} connected${`\nbroker log:\n${broker.output()}`}`);
+    await waitUntil(() => s.isConnected(), `${spec.id} connected${`\nbroker log:\n${broker.output()}`}`);
     return s;
   };
   let service = await start();
@@ -246,7 +247,7 @@ export async function startAttackStack(
           : {}),
       });
       web = app;
-      await eventually(
+      await waitUntil(
         () => app.broker.connected && specs.every((s) => s.service === false || app.store.get(s.id)?.online === true),
         "web app connected and every device online",
       );

@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium } from "playwright-core";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { run, tempDir } from "./daemons-support";
+import { run } from "./daemons-support";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
+import { tempDir } from "../support/temp-dir";
 
 const CHROMIUM = "/usr/bin/chromium";
 

@@ -13,8 +13,10 @@ import {
   freePort,
   startLocalBroker,
 } from "../../scripts/local-broker";
-import { collect, mqttConnect, publish, settle, subscribe, tempDir, until } from "./broker-support";
+import { collect, mqttConnect, publish, subscribe } from "./broker-support";
 import { type Daemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { letMessagesArrive, waitUntil } from "../support/wait";
+import { tempDir } from "../support/temp-dir";
 
 // Two real mosquitto processes: the cloud broker with the rendered server config and ACL (bridge
 // "pib" relaying child "ard1"), and the bridge board's mosquitto with the rendered bridge drop-in,
@@ -33,7 +35,7 @@ const CHILDREN = [
 const PASSWORDS = { [CHILD]: "ard1-lan-password-123", [SIBLING]: "ard2-lan-password-456" };
 
 describe("bridge: a plain LAN client reaches the cloud through the board's mTLS bridge", () => {
-  const tmp = tempDir("bridge");
+  const tmp = tempDir("bridge", { daemonsMayEnter: true });
   let pki: LocalPki;
   let cloud: LocalBroker;
   let bridge: Daemon;
@@ -114,7 +116,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const main = join(board, "mosquitto.conf");
     writeFileSync(main, `log_dest stderr\nlog_type all\ninclude_dir ${confd}\n`);
     bridge = await startDaemon("mosquitto", ["-c", main], /Opening ipv4 listen socket/);
-    await until(bridgeConnected(), `the bridge connecting to the cloud${logs()}`, 15_000);
+    await waitUntil(bridgeConnected(), `the bridge connecting to the cloud${logs()}`, { timeoutMs: 15_000 });
   });
 
   after(async () => {
@@ -137,11 +139,11 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const state = encodeState("on", "r1");
     assert.deepEqual(await publish(ard1, topics.state(CHILD, "led"), state, true), { ok: true });
     assert.deepEqual(await publish(ard1, topics.status(CHILD), "online", true), { ok: true });
-    await until(
+    await waitUntil(
       () => seen.find((m) => m.topic === topics.state(CHILD, "led") && m.payload === state),
       `state on the cloud${logs()}`,
     );
-    await until(
+    await waitUntil(
       () => seen.find((m) => m.topic === topics.status(CHILD) && m.payload === "online"),
       `status on the cloud${logs()}`,
     );
@@ -150,7 +152,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const late = await cloudAs(WEB_CLIENT_ID);
     const lateSeen = collect(late);
     await subscribe(late, topics.state(CHILD, "led"));
-    const retained = await until(
+    const retained = await waitUntil(
       () => lateSeen.find((m) => m.payload === state),
       `retained state on the cloud${logs()}`,
     );
@@ -164,7 +166,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     const web = await cloudAs(WEB_CLIENT_ID);
     const cmd = encodeCommand({ value: "toggle", req: "bridge-1" });
     assert.deepEqual(await publish(web, topics.set(CHILD, "led"), cmd), { ok: true });
-    const m = await until(
+    const m = await waitUntil(
       () => got.find((x) => x.topic === topics.set(CHILD, "led")),
       `the command on the LAN${logs()}`,
     );
@@ -191,13 +193,13 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
       { ok: true },
       "its child is allowed",
     );
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(
       seen.filter((m) => m.topic.includes("/pi1/")),
       [],
     );
     asBridge.end(true);
-    await until(back, `the bridge reconnecting${logs()}`, 20_000);
+    await waitUntil(back, `the bridge reconnecting${logs()}`, { timeoutMs: 20_000 });
   });
 
   it("does not relay a LAN publish on another device's topics", async () => {
@@ -210,7 +212,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
       const r = await publish(ard1, topic, encodeState("on"));
       assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
     }
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(seen, []);
   });
 
@@ -223,7 +225,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
       const r = await publish(ard1, topic, encodeState("on"), true);
       assert.equal(r.ok ? 0 : r.reasonCode, 135, `${topic}: ${JSON.stringify(r)}`);
     }
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(
       seen.filter((m) => m.topic.includes("junk")),
       [],

@@ -6,12 +6,14 @@ import type { MqttClient } from "mqtt";
 import { createCa, issueCert } from "../../infra/render/x509";
 import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
 import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
-import { collect, mqttConnect, publish, settle, subscribe, tempDir, until } from "./broker-support";
+import { collect, mqttConnect, publish, subscribe } from "./broker-support";
+import { letMessagesArrive, waitUntil } from "../support/wait";
+import { tempDir } from "../support/temp-dir";
 
 // The real mosquitto with the rendered mosquitto.conf + ACL and certificates from infra/render/x509.
 
 describe("broker: identities and ACL enforced by the rendered mosquitto config", () => {
-  const tmp = tempDir("broker-acl");
+  const tmp = tempDir("broker-acl", { daemonsMayEnter: true });
   let pki: LocalPki;
   let broker: LocalBroker;
   const clients: MqttClient[] = [];
@@ -48,7 +50,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
     const pi1 = await as("pi1");
     assert.equal(pi1.connected, true);
     // use_identity_as_username: the broker knows the client by its certificate CN, over MQTT 5.
-    await until(() => /as pi1 \(p5, [^)]*u'pi1'\)/.test(broker.output()), `broker logging pi1's identity${log()}`);
+    await waitUntil(() => /as pi1 \(p5, [^)]*u'pi1'\)/.test(broker.output()), `broker logging pi1's identity${log()}`);
   });
 
   it("refuses a client without a certificate", async () => {
@@ -65,7 +67,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       mqttConnect(broker.url, { ca: pki.ca, cert: join(tmp.dir, "rogue.pem"), key: join(tmp.dir, "rogue.key") }, "pi1"),
       /certificate|closed|alert|ECONNRESET/i,
     );
-    await until(
+    await waitUntil(
       () => /certificate verify failed/.test(broker.output().slice(from)),
       `broker logging the verify failure${log()}`,
     );
@@ -77,7 +79,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client("stolen")) }, "stolen"),
       /certificate|closed|alert|ECONNRESET/i,
     );
-    await until(
+    await waitUntil(
       () => /certificate verify failed/.test(broker.output().slice(from)),
       `broker logging the revoked certificate${log()}`,
     );
@@ -103,7 +105,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       assert.equal(r.ok ? 0 : r.reasonCode, 135, topic);
       assert.match(r.ok ? "" : r.message, /Not authorized/);
     }
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(seen, [], "the web subscriber received a forged message");
   });
 
@@ -116,7 +118,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       const r = await publish(a, topic, encodeCommand({ value: "on", req: "forged" }));
       assert.equal(r.ok ? 0 : r.reasonCode, 135, topic);
     }
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(seen, []);
   });
 
@@ -133,8 +135,8 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
     assert.deepEqual(await publish(commander, topics.set("devf", "led"), encodeCommand({ value: "on", req: "r1" })), {
       ok: true,
     });
-    await until(() => bGot.length === 1, "devf receiving its command");
-    await settle();
+    await waitUntil(() => bGot.length === 1, "devf receiving its command");
+    await letMessagesArrive();
     assert.deepEqual(
       aGot.filter((m) => m.topic.includes("devf")),
       [],
@@ -157,7 +159,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       const r = await publish(outsider, topic, "online", true);
       assert.equal(r.ok ? 0 : r.reasonCode, 135, topic);
     }
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(
       seen.filter((m) => /fan|door|outsider/.test(m.topic)),
       [],
@@ -187,8 +189,8 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
       });
     }
     for (const id of devices)
-      await until(() => got.get(id)?.includes(topics.set(id, "led")), `${id} receiving the web command`);
-    await until(
+      await waitUntil(() => got.get(id)?.includes(topics.set(id, "led")), `${id} receiving the web command`);
+    await waitUntil(
       () => devices.every((id) => webSeen.some((m) => m.topic === topics.state(id, "led"))),
       "web reading every state",
     );

@@ -1,16 +1,7 @@
 // Helpers for the broker-, device- and demo- integration tests: MQTT v5 clients with certificate
 // files, publish results with their PUBACK reason, and message collectors.
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { type IClientOptions, type MqttClient, connect } from "mqtt";
-
-export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `diy-${prefix}-`));
-  // mosquitto drops root to its own user before reading its files: it must traverse the directory.
-  chmodSync(dir, 0o755);
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 export interface ClientCreds {
   ca: string;
@@ -87,17 +78,3 @@ export function collect(client: MqttClient): Received[] {
   );
   return got;
 }
-
-/** Polls until `probe` returns a value; fails with `what` after the timeout. */
-export async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Lets in-flight messages arrive before asserting that nothing did. */
-export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));

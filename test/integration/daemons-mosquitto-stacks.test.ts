@@ -8,15 +8,9 @@ import type { MqttClient } from "mqtt";
 import type { Pem } from "../../infra/render/x509";
 import { topics } from "../../protocol";
 import { FIXTURES, type RenderedFixture, fixtureFeatures, renderFixture } from "./daemons-fixtures";
-import {
-  type Daemon,
-  connectOnce,
-  freePort,
-  giveToDaemon,
-  shareWithDaemon,
-  startDaemon,
-  tempDir,
-} from "./daemons-support";
+import { type Daemon, connectOnce, giveToDaemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
 
 function connect(port: number, ca: string, id: string, pem?: Pem): Promise<MqttClient> {
   return connectOnce(port, { ca, cert: pem?.certPem, key: pem?.keyPem }, id);
@@ -24,7 +18,7 @@ function connect(port: number, ca: string, id: string, pem?: Pem): Promise<MqttC
 
 for (const fixture of FIXTURES) {
   describe(`mosquitto with the shipped files of ${fixture.name}`, () => {
-    const tmp = tempDir("mosq-stack");
+    const tmp = tempDir("mosq-stack", { daemonsMayEnter: true });
     const clients: MqttClient[] = [];
     let r: RenderedFixture;
     let broker: Daemon | undefined;
@@ -33,7 +27,6 @@ for (const fixture of FIXTURES) {
 
     before(async () => {
       r = await renderFixture(fixture);
-      chmodSync(tmp.dir, 0o755);
       const etc = join(tmp.dir, "etc");
       const data = join(tmp.dir, "data");
       mkdirSync(join(etc, "certs"), { recursive: true, mode: 0o755 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
@@ -9,15 +9,15 @@ import { aclModel, topics } from "../../protocol";
 import {
   type Daemon,
   type TestPki,
-  freePort,
   giveToDaemon,
   isRoot,
   connectOnce,
   makePki,
   shareWithDaemon,
   startDaemon,
-  tempDir,
 } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
 
 interface Creds {
   cert?: string;
@@ -35,14 +35,13 @@ function connect(port: number, creds: Creds, clientId: string): Promise<MqttClie
 }
 
 describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {
-  const tmp = tempDir("mosq");
+  const tmp = tempDir("mosq", { daemonsMayEnter: true });
   let pki: TestPki;
   let broker: Daemon | undefined;
   let port = 0;
   const clients: MqttClient[] = [];
 
   before(async () => {
-    chmodSync(tmp.dir, 0o755);
     pki = makePki(tmp.dir);
     shareWithDaemon(pki.serverKey, "mosquitto");
     const data = join(tmp.dir, "data");

@@ -11,8 +11,8 @@ import {
 import { request as httpsRequest } from "node:https";
 import { after, before, describe, test } from "node:test";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { tempDir } from "./daemons-support";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
+import { tempDir } from "../support/temp-dir";
 
 interface Reply {
   status: number;

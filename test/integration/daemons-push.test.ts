@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { renderServerPush } from "../../infra/render/server-files";
 import { FIXTURES } from "./daemons-fixtures";
-import { tempDir } from "./daemons-support";
+import { tempDir } from "../support/temp-dir";
 
 const PEM = (label: string, body: string) =>
   `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;

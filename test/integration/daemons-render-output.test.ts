@@ -9,15 +9,15 @@ import { renderStack } from "../../scripts/render";
 import {
   type Daemon,
   fail2banTree,
-  freePort,
   giveToDaemon,
   nginxTree,
   run,
   shareWithDaemon,
   siteWithCertsIn,
   startDaemon,
-  tempDir,
 } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
 
 const REPO = join(__dirname, "..", "..");
 

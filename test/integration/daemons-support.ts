@@ -1,28 +1,10 @@
-// Shared by the daemons-*.test.ts files: temp dirs, free ports, a local PKI, and child processes
+// Shared by the daemons-*.test.ts files: a local PKI, config trees for nginx and fail2ban, and child processes
 // that are always killed and whose output is kept for assertion messages.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { WEB_LOGIN_JAIL, renderFail2banWebLoginFilter } from "../../infra/render/fail2ban";
-
-export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `diy-${prefix}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs a command; returns its status and stdout+stderr instead of throwing. */
 export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { status: number; output: string } {

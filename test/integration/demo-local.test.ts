@@ -5,7 +5,8 @@ import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type DemoFiles, type RunningDemo, startDemo } from "../../scripts/demo";
-import { tempDir, until } from "./broker-support";
+import { tempDir } from "../support/temp-dir";
+import { waitUntil } from "../support/wait";
 
 // `npm run demo` end to end without a browser: demo.json, the login, a POST that toggles the
 // simulated LED file, a button press seen by the web app, rerun reuse and shutdown.
@@ -36,7 +37,7 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 describe("npm run demo", () => {
-  const tmp = tempDir("demo");
+  const tmp = tempDir("demo", { daemonsMayEnter: true });
   const stateDir = join(tmp.dir, "state");
   let demo: RunningDemo | undefined;
   after(async () => {
@@ -76,7 +77,7 @@ describe("npm run demo", () => {
       body: JSON.stringify({ value: "toggle" }),
     });
     assert.equal(res.status, 202, await res.clone().text());
-    await until(() => readFileSync(led, "utf8") === "on\n", "the simulated LED file turning on");
+    await waitUntil(() => readFileSync(led, "utf8") === "on\n", "the simulated LED file turning on");
     assert.equal(readFileSync(files.devices.bbb1?.outputs.led ?? "", "utf8"), "off\n", "bbb1 untouched");
     const list = async () =>
       (await (await fetch(`${demo?.webUrl}/api/devices`, { headers: { cookie } })).json()) as {
@@ -159,7 +160,7 @@ describe("npm run demo as a command", () => {
   });
 
   it("prints the URL and login, and stops everything it started on SIGTERM", async (t) => {
-    const tmp = tempDir("demo-cli");
+    const tmp = tempDir("demo-cli", { daemonsMayEnter: true });
     t.after(() => tmp.cleanup());
     const child = spawn(
       process.execPath,
@@ -175,7 +176,7 @@ describe("npm run demo as a command", () => {
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    await until(() => /Ctrl-C stops everything/.test(out), `the demo banner\n${out}`, 30_000);
+    await waitUntil(() => /Ctrl-C stops everything/.test(out), `the demo banner\n${out}`, { timeoutMs: 30_000 });
     const files = JSON.parse(readFileSync(join(tmp.dir, "demo.json"), "utf8")) as DemoFiles;
     assert.match(out, new RegExp(`Open\\s+${files.webUrl.replace(/[.]/g, "\\.")}`));
     const password = readFileSync(files.passwordFile, "utf8").trim();

@@ -11,7 +11,9 @@ import { deviceConfig } from "../../infra/render/device-config";
 import { WEB_CLIENT_ID, encodeCommand, parseInput, parseState, topics } from "../../protocol";
 import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
 import { type FakeLibgpiod2, installFakeLibgpiod2, piChip } from "../fakes/gpiod";
-import { type Received, collect, mqttConnect, publish, subscribe, tempDir, until } from "./broker-support";
+import { type Received, collect, mqttConnect, publish, subscribe } from "./broker-support";
+import { tempDir } from "../support/temp-dir";
+import { waitUntil } from "../support/wait";
 
 // The hello world on a Raspberry Pi flashed today (Raspberry Pi OS trixie: libgpiod 2.2's tools): a stack entry
 // that names no backend gets the board profile's LED on GPIO17 and button on GPIO27, the bundled device service
@@ -21,7 +23,7 @@ import { type Received, collect, mqttConnect, publish, subscribe, tempDir, until
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () => {
-  const tmp = tempDir("device-pi-gpiod");
+  const tmp = tempDir("device-pi-gpiod", { daemonsMayEnter: true });
   let pki: LocalPki;
   let broker: LocalBroker;
   let web: MqttClient;
@@ -102,7 +104,9 @@ describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () 
       logs += c.toString();
     });
     const last = (topic: string) => seen.filter((m) => m.topic === topic).at(-1);
-    await until(() => last(topics.status("pi1"))?.payload === "online", `pi1 online\n${logs}`, 30_000);
+    await waitUntil(() => last(topics.status("pi1"))?.payload === "online", `pi1 online\n${logs}`, {
+      timeoutMs: 30_000,
+    });
     assert.match(logs, /"event":"output ready".*"backend":"gpiod:GPIO17\(gpiochip0\/17\) libgpiod 2\.2\.1"/);
     assert.equal(gpio.value("gpiochip0", 17), 0, "safe state off");
     assert.equal(gpio.holder("gpiochip0", 17)?.consumer, "diy-device");
@@ -110,16 +114,16 @@ describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () 
     assert.deepEqual(await publish(web, topics.set("pi1", "led"), encodeCommand({ value: "on", req: "r1" })), {
       ok: true,
     });
-    await until(() => {
+    await waitUntil(() => {
       const m = last(topics.state("pi1", "led"));
       const s = m ? parseState(m.payload) : undefined;
       return s?.ok && s.value.req === "r1" ? s.value : undefined;
     }, `state r1\n${logs}`);
     assert.equal(gpio.value("gpiochip0", 17), 1, "GPIO17 is high: the LED is lit");
 
-    await until(() => gpio.holder("gpiochip0", 27), `gpiomon on GPIO27\n${logs}`);
+    await waitUntil(() => gpio.holder("gpiochip0", 27), `gpiomon on GPIO27\n${logs}`);
     gpio.pull("gpiochip0", 27, "pull-down"); // the button shorts the pulled-up line to ground
-    const press = await until(() => {
+    const press = await waitUntil(() => {
       const m = last(topics.input("pi1", "button"));
       const p = m ? parseInput(m.payload) : undefined;
       return p?.ok ? p.value : undefined;

@@ -8,7 +8,9 @@ import type { DeviceConfigInput } from "../../device/config";
 import { bundle } from "../../infra/bundle";
 import { MAX_PAYLOAD_BYTES, WEB_CLIENT_ID, encodeCommand, parseInput, parseState, topics } from "../../protocol";
 import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
-import { type Received, collect, mqttConnect, publish, settle, subscribe, tempDir, until } from "./broker-support";
+import { type Received, collect, mqttConnect, publish, subscribe } from "./broker-support";
+import { letMessagesArrive, waitUntil } from "../support/wait";
+import { tempDir } from "../support/temp-dir";
 
 // The bundled device service (dist-style device.js run by `node`, as on a board) with the simulated
 // backend, against the real mosquitto with the rendered config.
@@ -38,7 +40,7 @@ function rssKiB(pid: number): number {
 }
 
 describe("device service bundle against the real broker", () => {
-  const tmp = tempDir("device-service");
+  const tmp = tempDir("device-service", { daemonsMayEnter: true });
   const state = join(tmp.dir, "state");
   let pki: LocalPki;
   let broker: LocalBroker;
@@ -98,9 +100,9 @@ describe("device service bundle against the real broker", () => {
     const started = Date.now();
     device = runDevice(bundlePath, configPath);
     devices.push(device);
-    await until(() => last(topics.status("sim1"))?.payload === "online", `online\n${device.logs()}`);
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "online", `online\n${device.logs()}`);
     t.diagnostic(`start-to-online ${Date.now() - started} ms; RSS ${rssKiB(device.proc.pid ?? 0)} KiB`);
-    await until(() => stateOf("led"), "retained led state");
+    await waitUntil(() => stateOf("led"), "retained led state");
     assert.equal(stateOf("led")?.value, "off");
     assert.equal(ledFile(), "off\n");
     // Retained: a client connecting now gets both without waiting for the device. The late reader
@@ -110,7 +112,7 @@ describe("device service bundle against the real broker", () => {
     const lateSeen = collect(web);
     seen = lateSeen;
     await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1"), topics.input("sim1", "+")]);
-    await until(() => lateSeen.length >= 2, "retained messages for a late subscriber");
+    await waitUntil(() => lateSeen.length >= 2, "retained messages for a late subscriber");
     assert.ok(lateSeen.every((m) => m.retain));
     assert.deepEqual(lateSeen.map((m) => m.topic).sort(), [topics.state("sim1", "led"), topics.status("sim1")].sort());
   });
@@ -123,7 +125,7 @@ describe("device service bundle against the real broker", () => {
       ["off", "off", "c4"],
     ] as const) {
       assert.deepEqual(await publish(web, topics.set("sim1", "led"), encodeCommand({ value, req })), { ok: true });
-      await until(() => stateOf("led")?.req === req, `state with req ${req}\n${device.logs()}`);
+      await waitUntil(() => stateOf("led")?.req === req, `state with req ${req}\n${device.logs()}`);
       assert.equal(stateOf("led")?.value, expected, req);
       assert.equal(ledFile(), `${expected}\n`, req);
       assert.equal(last(topics.state("sim1", "led"))?.retain, false, "live delivery is not flagged retained");
@@ -145,11 +147,11 @@ describe("device service bundle against the real broker", () => {
     assert.deepEqual(await publish(web, topics.set("sim1", "fan"), encodeCommand({ value: "on", req: "x" })), {
       ok: true,
     });
-    await until(
+    await waitUntil(
       () => (device.logs().match(/"event":"dropped message"/g) ?? []).length >= bad.length,
       `five drop logs\n${device.logs()}`,
     );
-    await settle();
+    await letMessagesArrive();
     assert.equal(device.proc.exitCode, null, "the service is still running");
     assert.doesNotMatch(device.logs(), /fan/, "the broker delivered a command for an output sim1 does not have");
     assert.equal(ledFile(), "off\n");
@@ -157,17 +159,17 @@ describe("device service bundle against the real broker", () => {
     for (const line of device.logs().trim().split("\n"))
       assert.doesNotThrow(() => JSON.parse(line), `one JSON object per log line: ${line}`);
     await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "on", req: "after-bad" }));
-    await until(() => stateOf("led")?.req === "after-bad", "command after bad payloads");
+    await waitUntil(() => stateOf("led")?.req === "after-bad", "command after bad payloads");
     assert.equal(ledFile(), "on\n");
   });
 
   it("publishes input events from the simulated button", async () => {
     writeFileSync(join(state, "button.input"), "pressed\n");
-    await until(() => last(topics.input("sim1", "button")), `input event\n${device.logs()}`);
+    await waitUntil(() => last(topics.input("sim1", "button")), `input event\n${device.logs()}`);
     const ev = parseInput(last(topics.input("sim1", "button"))?.payload ?? "");
     assert.equal(ev.ok && ev.value.value, "pressed");
     writeFileSync(join(state, "button.input"), "released\n");
-    await until(() => {
+    await waitUntil(() => {
       const e = parseInput(last(topics.input("sim1", "button"))?.payload ?? "");
       return e.ok && e.value.value === "released";
     }, "released event");
@@ -178,33 +180,33 @@ describe("device service bundle against the real broker", () => {
     const connectsBefore = connects();
     web.end(true);
     await broker.stop();
-    await until(() => /"event":"disconnected; reconnecting"/.test(device.logs()), "device noticing the outage");
+    await waitUntil(() => /"event":"disconnected; reconnecting"/.test(device.logs()), "device noticing the outage");
     await broker.start();
     web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     seen = collect(web);
     await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1")]);
-    await until(() => connects() > connectsBefore, `reconnect\n${device.logs()}`, 40_000);
-    await until(() => last(topics.status("sim1"))?.payload === "online", "online after reconnect");
+    await waitUntil(() => connects() > connectsBefore, `reconnect\n${device.logs()}`, { timeoutMs: 40_000 });
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "online", "online after reconnect");
     await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "off", req: "after-restart" }));
-    await until(() => stateOf("led")?.req === "after-restart", `command after restart\n${device.logs()}`);
+    await waitUntil(() => stateOf("led")?.req === "after-restart", `command after restart\n${device.logs()}`);
     assert.equal(ledFile(), "off\n");
   });
 
   it("leaves a retained offline (its Last Will) when the process is killed", async () => {
     device.proc.kill("SIGKILL");
     await device.exited;
-    await until(() => last(topics.status("sim1"))?.payload === "offline", "LWT offline");
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "offline", "LWT offline");
     assert.equal(last(topics.status("sim1"))?.retain, false);
   });
 
   it("publishes offline and exits 0 on SIGTERM", async () => {
     const again = runDevice(bundlePath, configPath);
     devices.push(again);
-    await until(() => /"event":"connected"/.test(again.logs()), "second start");
-    await until(() => last(topics.status("sim1"))?.payload === "online", "online");
+    await waitUntil(() => /"event":"connected"/.test(again.logs()), "second start");
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "online", "online");
     again.proc.kill("SIGTERM");
     assert.equal(await again.exited, 0, again.logs());
-    await until(() => last(topics.status("sim1"))?.payload === "offline", "offline on shutdown");
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "offline", "offline on shutdown");
     assert.match(again.logs(), /"event":"stopped"/);
   });
 

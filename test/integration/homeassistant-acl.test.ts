@@ -17,8 +17,9 @@ import {
   haTopics,
   topics,
 } from "../../protocol";
-import { type Received, collect, publish, settle, subscribe, until } from "./broker-support";
+import { type Received, collect, publish, subscribe } from "./broker-support";
 import { type TestBroker, startTestBroker } from "./web-harness";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 // Home Assistant sees pi1 (led, button, temp) and pi2 (led); pi3 is a device of the stack it is not shown.
 const seen = [
@@ -63,7 +64,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     await subscribe(pi1, topics.set("pi1", "+"));
     const cmd = encodeCommand({ value: "on", req: "homeassistant" });
     assert.deepEqual(await publish(ha, topics.set("pi1", "led"), cmd), { ok: true });
-    await until(
+    await waitUntil(
       () => got.find((m) => m.topic === topics.set("pi1", "led") && m.payload === cmd),
       "pi1 got the command",
     );
@@ -99,9 +100,9 @@ describe("broker ACL: the Home Assistant identity", () => {
       topics.status("pi1"),
       config,
     ])
-      await until(() => haGot.find((m) => m.topic === t), `Home Assistant reading ${t}`);
+      await waitUntil(() => haGot.find((m) => m.topic === t), `Home Assistant reading ${t}`);
     assert.deepEqual(await publish(ha, HA_STATUS_TOPIC, "online"), { ok: true });
-    await until(
+    await waitUntil(
       () => webGot.find((m) => m.topic === HA_STATUS_TOPIC && m.payload === "online"),
       "web hearing the birth",
     );
@@ -122,7 +123,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     const cmd = encodeCommand({ value: "on", req: "homeassistant" });
     await refused(ha, topics.set("pi1", "fan"), cmd);
     await refused(ha, topics.set("pi3", "led"), cmd);
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(got, []);
     assert.deepEqual(got3, []);
   });
@@ -143,7 +144,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     await refused(ha, topics.sensor("pi1", "temp"), encodeSensor(99, "°C"), true);
     await refused(ha, haTopics.config("switch", "pi1_led"), "", true); // removing an entity
     await refused(ha, haTopics.config("switch", "evil_led"), '{"name":"x"}', true); // adding one
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(watcher, []);
   });
 
@@ -161,8 +162,8 @@ describe("broker ACL: the Home Assistant identity", () => {
     await publish(pi3, topics.state("pi3", "led"), encodeState("on"), true);
     await publish(pi3, topics.status("pi3"), "online", true);
     await publish(pi3, topics.sensor("pi3", "temp"), encodeSensor(30, "°C"));
-    await until(() => haGot.find((m) => m.topic === topics.status("pi2")), "Home Assistant reading pi2's status");
-    await settle(1000);
+    await waitUntil(() => haGot.find((m) => m.topic === topics.status("pi2")), "Home Assistant reading pi2's status");
+    await letMessagesArrive(1000);
     const allowed = new Set([
       ...seen.flatMap((d) => [
         topics.status(d.id),
@@ -186,7 +187,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     await subscribe(web, [HA_STATUS_TOPIC, ...haTopics.ourConfigs()]);
     await refused(pi1, HA_STATUS_TOPIC, "online");
     await refused(pi1, haTopics.config("switch", "pi1_led"), '{"name":"x"}', true);
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(watcher, []);
   });
 
@@ -199,7 +200,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     await refused(web, "homeassistant/light/diy-device-cloud/pi1_led/config", '{"name":"x"}', true);
     await refused(web, "homeassistant/switch/pi1_led/config", '{"name":"x"}', true);
     await refused(web, HA_STATUS_TOPIC, "online");
-    await settle();
+    await letMessagesArrive();
     assert.deepEqual(haGot, []);
   });
 });

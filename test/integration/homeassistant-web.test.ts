@@ -26,8 +26,9 @@ import {
   switchStateFrom,
 } from "../unit/homeassistant-double";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { type Received, collect, publish, settle, subscribe, until } from "./broker-support";
-import { type TestBroker, eventually, startTestBroker } from "./web-harness";
+import { type Received, collect, publish, subscribe } from "./broker-support";
+import { type TestBroker, startTestBroker } from "./web-harness";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 /** Home Assistant's own discovery subscriptions (discovery.py async_start). */
 const HA_SUBSCRIPTIONS = ["homeassistant/+/+/config", "homeassistant/+/+/+/config"];
@@ -76,7 +77,7 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
         ],
       }).map((c) => c.topic),
     );
-    await until(
+    await waitUntil(
       () => configs.every((c) => got.some((m) => m.topic === c.topic && m.payload === c.payload)),
       `every config; got ${JSON.stringify(got.map((m) => m.topic))}`,
     );
@@ -89,17 +90,17 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     const config = discover(sw.topic, sw.payload).config ?? {};
     const entity = collect(ha);
     await subscribe(ha, [String(config.state_topic), String(config.availability_topic)]);
-    await until(
+    await waitUntil(
       () => entity.some((m) => m.topic === config.availability_topic && availableFrom(config, m.payload) === true),
       "the switch available",
     );
-    await until(
+    await waitUntil(
       () => entity.some((m) => m.topic === config.state_topic && switchStateFrom(config, m.payload) === false),
       "the switch off (the device's retained state)",
     );
     const cmd = switchCommand(config, true);
     assert.deepEqual(await publish(ha, cmd.topic, cmd.payload, cmd.retain), { ok: true });
-    await until(
+    await waitUntil(
       () => entity.some((m) => m.topic === config.state_topic && switchStateFrom(config, m.payload) === true),
       "the switch on",
     );
@@ -117,7 +118,7 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     const entity = collect(ha);
     await subscribe(ha, String(config.state_topic));
     writeFileSync(join(stack.devices.pi1?.dir ?? "", "button.input"), "pressed\n");
-    await until(
+    await waitUntil(
       () => entity.some((m) => m.topic === config.state_topic && eventFrom(config, m.payload, m.retain) === "pressed"),
       "a pressed event",
     );
@@ -132,7 +133,7 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     await subscribe(ha, String(config.state_topic));
     writeFileSync(join(stack.devices.pi1?.dir ?? "", "temp.value"), "21.5\n");
     // The device publishes every second: find its 21.5 reading, then let Home Assistant's template read it.
-    const reading = await until(
+    const reading = await waitUntil(
       () => entity.find((m) => m.topic === config.state_topic && m.payload.includes('"value":21.5')),
       "the device publishing 21.5",
     );
@@ -143,7 +144,7 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     const from = got.length;
     const rounds = stack.web.homeAssistant?.counts.rounds ?? 0;
     assert.deepEqual(await publish(ha, HA_STATUS_TOPIC, "online"), { ok: true });
-    await until(
+    await waitUntil(
       () => configs.every((c) => configsIn(got, from).some((m) => m.topic === c.topic && m.payload === c.payload)),
       "every config again after the birth message",
     );
@@ -156,11 +157,11 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     ha = await stack.broker.connect(HOME_ASSISTANT_CLIENT_ID, { protocolVersion: 5 });
     const all = collect(ha);
     assert.deepEqual(await subscribe(ha, "homeassistant/#"), [1]);
-    await until(
+    await waitUntil(
       () => configs.every((c) => all.some((m) => m.topic === c.topic && m.payload === c.payload && m.retain)),
       `every config, retained, under homeassistant/#; got ${JSON.stringify(all.map((m) => m.topic))}`,
     );
-    await settle(300);
+    await letMessagesArrive(300);
     assert.deepEqual([...new Set(all.map((m) => m.topic))].sort(), configs.map((c) => c.topic).sort());
   });
 });
@@ -216,18 +217,18 @@ describe("Home Assistant discovery when devices leave the stack", () => {
       { id: "pi1", outputs: ["led"], inputs: ["button"] },
       { id: "pi2", outputs: ["led"], inputs: [] },
     ]);
-    await until(() => configsIn(got).length >= 3, "the first stack's three configs");
+    await waitUntil(() => configsIn(got).length >= 3, "the first stack's three configs");
     await before.close();
 
     // pi2 left the stack, pi1's led became "light".
     const now = await startWebWith([{ id: "pi1", outputs: ["light"], inputs: ["button"] }]);
     const gone = [haTopics.config("switch", "pi2_led"), haTopics.config("switch", "pi1_led")];
-    await until(
+    await waitUntil(
       () => gone.every((t) => got.some((m) => m.topic === t && m.payload === "")),
       `empty configs for ${gone.join(", ")}; got ${JSON.stringify(got.map((m) => [m.topic, m.payload.length]))}`,
     );
     for (const t of gone) assert.equal(discover(t, "").config, undefined, "an empty config is a removal");
-    await eventually(() => now.homeAssistant?.counts.removed === 2, "the web app counting two removals");
+    await waitUntil(() => now.homeAssistant?.counts.removed === 2, "the web app counting two removals");
 
     // What a Home Assistant connecting now finds retained: exactly the current stack's configs. (One
     // connection per identity: the broker binds the client id to the certificate.)
@@ -237,7 +238,7 @@ describe("Home Assistant discovery when devices leave the stack", () => {
     await subscribe(fresh, HA_SUBSCRIPTIONS);
     const want = (now.homeAssistant?.configs ?? []).map((c) => c.topic).sort();
     assert.deepEqual(want, [haTopics.config("event", "pi1_button"), haTopics.config("switch", "pi1_light")].sort());
-    await until(() => retained.length >= want.length, "the retained configs");
+    await waitUntil(() => retained.length >= want.length, "the retained configs");
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(retained.map((m) => m.topic).sort(), want);
     assert.ok(retained.every((m) => m.retain));

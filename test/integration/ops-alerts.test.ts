@@ -25,6 +25,7 @@ import {
   renderFail2banMailAction,
 } from "../../infra/render/alerts";
 import { createCa, issueCert, renderCrl } from "../../infra/render/x509";
+import { waitUntil } from "../support/wait";
 
 const DAY = 86_400_000;
 
@@ -160,16 +161,6 @@ test("the expiry check mails for a certificate and a CRL ending within the warni
   assert.match(mail ?? "", /crl-short\.pem nextUpdate .* every device is refused/);
 });
 
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test("a real fail2ban ban produces one short mail through the rendered sendmail override, without whois or start/stop mails", async (t) => {
   const kit = alertKit();
   t.after(kit.cleanup);
@@ -226,14 +217,21 @@ test("a real fail2ban ban produces one short mail through the rendered sendmail 
     client("stop");
     server.kill("SIGKILL");
   });
-  await waitFor("fail2ban to start the jail", () => (client("status", "diy-test").status === 0 ? true : undefined));
+  await waitUntil(() => (client("status", "diy-test").status === 0 ? true : undefined), "fail2ban to start the jail", {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
 
   appendFileSync(authLog, "Failed password for root from 192.0.2.7 port 4242 ssh2\n");
   appendFileSync(authLog, "Failed password for root from 192.0.2.7 port 4243 ssh2\n");
-  const [mail] = await waitFor("the ban mail", () => {
-    const m = kit.readMails();
-    return m.length > 0 ? m : undefined;
-  });
+  const [mail] = await waitUntil(
+    () => {
+      const m = kit.readMails();
+      return m.length > 0 ? m : undefined;
+    },
+    "the ban mail",
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
   assert.match(mail ?? "", /^Subject: \[diy-cloud\] fail2ban: diy-test banned 192\.0\.2\.7$/m);
   assert.match(mail ?? "", /\n\nfail2ban jail diy-test banned 192\.0\.2\.7 after 2 failures\.\n/);
   assert.ok((mail ?? "").length < 600, "a short mail");
@@ -246,11 +244,15 @@ test("a real fail2ban ban produces one short mail through the rendered sendmail 
     authLog,
     "Failed password for root from 192.0.2.8 port 1 ssh2\nFailed password for root from 192.0.2.8 port 2 ssh2\n",
   );
-  await waitFor("the second ban", () => (/192\.0\.2\.8/.test(client("status", "diy-test").stdout) ? true : undefined));
-  await waitFor(
-    "the held-back count",
+  await waitUntil(
+    () => (/192\.0\.2\.8/.test(client("status", "diy-test").stdout) ? true : undefined),
+    "the second ban",
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
+  await waitUntil(
     () => (existsSync(join(kit.dir, "state", "fail2ban-diy-test.held")) ? true : undefined),
-    10_000,
+    "the held-back count",
+    { timeoutMs: 10_000, intervalMs: 200 },
   );
   assert.equal(kit.readMails().length, 1);
 });

@@ -10,7 +10,8 @@ import type { MqttClient } from "mqtt";
 import { type AlertTimers, startOfflineAlerts } from "../../apps/web/alerts";
 import { startWeb } from "../../apps/web/server";
 import { topics } from "../../protocol";
-import { eventually, startTestBroker } from "./web-harness";
+import { startTestBroker } from "./web-harness";
+import { waitUntil } from "../support/wait";
 
 class FakeClock implements AlertTimers {
   t = 0;
@@ -87,29 +88,29 @@ test("a stopped device gives one offline mail after the threshold, none more wit
   const online = () => web.store.get("pi1")?.online;
 
   let pi1 = await device();
-  await eventually(() => online() === true, "pi1 online in the web app");
+  await waitUntil(() => online() === true, "pi1 online in the web app");
   pi1.stream.destroy(); // the board loses power: the broker publishes its Last Will
-  await eventually(() => online() === false, "pi1 offline (Last Will)");
+  await waitUntil(() => online() === false, "pi1 offline (Last Will)");
   clock.advance(10 * MIN - 1);
   assert.deepEqual(mails(), [], "nothing before the threshold");
   clock.advance(1);
-  await eventually(() => mails().length === 1 || undefined, "the offline mail");
+  await waitUntil(() => mails().length === 1 || undefined, "the offline mail");
   assert.match(mails()[0] ?? "", /^Subject: \[diy-cloud\] device pi1 is offline$/m);
   assert.match(mails()[0] ?? "", /^To: me@example.com$/m);
 
   pi1 = await device();
-  await eventually(() => online() === true, "pi1 back online");
-  await eventually(() => mails().length === 2 || undefined, "the recovery mail");
+  await waitUntil(() => online() === true, "pi1 back online");
+  await waitUntil(() => mails().length === 2 || undefined, "the recovery mail");
   assert.match(mails()[1] ?? "", /^Subject: \[diy-cloud\] device pi1 is back online$/m);
 
   // it fails again within the rate-limit window: no third mail
   pi1.stream.destroy();
-  await eventually(() => online() === false, "pi1 offline again");
+  await waitUntil(() => online() === false, "pi1 offline again");
   clock.advance(30 * MIN);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(mails().length, 2, "no second offline mail within the rate limit");
   pi1 = await device();
-  await eventually(() => online() === true, "pi1 online again");
+  await waitUntil(() => online() === true, "pi1 online again");
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(mails().length, 2, "no recovery mail for an outage that was not mailed");
   pi1.end(true);

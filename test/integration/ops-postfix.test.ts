@@ -11,7 +11,10 @@ import { after, before, describe, test } from "node:test";
 import { SMTPServer, type SMTPServerAddress } from "smtp-server";
 import { renderPostfixMainCf, renderSaslPasswd } from "../../infra/render/postfix";
 import { createCa, issueCert } from "../../infra/render/x509";
-import { freePort, giveToDaemon, tempDir } from "./daemons-support";
+import { giveToDaemon } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
+import { waitUntil } from "../support/wait";
 
 interface Received {
   mailFrom: string;
@@ -60,7 +63,7 @@ async function smtpDialogue(port: number, localAddress: string, lines: string[])
 }
 
 describe("postfix relays through the configured SMTP host with the rendered SASL/TLS settings", () => {
-  const tmp = tempDir("ops-postfix");
+  const tmp = tempDir("ops-postfix", { daemonsMayEnter: true });
   const conf = join(tmp.dir, "etc");
   const received: Received[] = [];
   let sink: SMTPServer;
@@ -76,18 +79,8 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
     }
   };
   const postfix = (...args: string[]) => spawnSync("postfix", ["-c", conf, ...args], { encoding: "utf8" });
-  const waitFor = async (what: string, cond: () => boolean, ms = 30_000) => {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) {
-        throw new Error(`timed out waiting for ${what}; postfix log:\n${maillog()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
 
   before(async () => {
-    chmodSync(tmp.dir, 0o755);
     const ca = await createCa({ commonName: "sink test CA" });
     const sinkCert = await issueCert(ca, {
       commonName: "127.0.0.1",
@@ -172,10 +165,10 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
     const start = postfix("start");
     assert.equal(start.status, 0, `postfix start: ${start.stdout}${start.stderr}${maillog()}`);
     started = true;
-    await waitFor(
-      "smtpd to listen",
+    await waitUntil(
       () => spawnSync("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${smtpdPort}`]).status === 0,
-      15_000,
+      () => `smtpd to listen; postfix log:\n${maillog()}`,
+      { timeoutMs: 15_000, intervalMs: 100 },
     );
   });
 
@@ -198,7 +191,11 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
       "To: me@example.org\nFrom: root@diy-cloud.test\nSubject: [diy-cloud] device pi1 is offline\n\nDevice pi1 has been offline.\n";
     const r = spawnSync("sendmail", ["-C", conf, "-i", "--", "me@example.org"], { input: msg, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    await waitFor("the relayed mail", () => received.some((m) => m.data.includes("device pi1 is offline")));
+    await waitUntil(
+      () => received.some((m) => m.data.includes("device pi1 is offline")),
+      () => `the relayed mail; postfix log:\n${maillog()}`,
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     const mail = received.find((m) => m.data.includes("device pi1 is offline"));
     assert.ok(mail);
     assert.equal(mail.mailFrom, SMTP_FROM, "envelope sender rewritten to smtpFrom");
@@ -223,7 +220,11 @@ describe("postfix relays through the configured SMTP host with the rendered SASL
     ]);
     assert.match(replies[3] ?? "", /^250 /, replies.join("\n"));
     assert.match(replies[5] ?? "", /^250 /, replies.join("\n"));
-    await waitFor("the loopback mail", () => received.some((m) => m.data.includes("loopback relay")));
+    await waitUntil(
+      () => received.some((m) => m.data.includes("loopback relay")),
+      () => `the loopback mail; postfix log:\n${maillog()}`,
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   });
 
   test("a relay attempt from an address outside mynetworks is refused", async () => {

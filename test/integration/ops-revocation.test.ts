@@ -12,7 +12,10 @@ import { renderStableCrl } from "../../infra/render/crl";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { type Pem, createCa, issueCert } from "../../infra/render/x509";
-import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
+import { type Daemon, giveToDaemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
+import { waitUntil } from "../support/wait";
 
 interface Identity {
   cert: string;
@@ -21,7 +24,7 @@ interface Identity {
 }
 
 describe("revoking a device with the stack CRL on a real mosquitto", () => {
-  const tmp = tempDir("ops-revoke");
+  const tmp = tempDir("ops-revoke", { daemonsMayEnter: true });
   let ca: Pem;
   let pi1: Identity;
   let pi2: Identity;
@@ -76,16 +79,8 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     await startBroker();
   };
   const log = () => `\nbroker output:\n${broker?.output() ?? ""}`;
-  const until = async (what: string, cond: () => boolean, ms = 10_000) => {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}${log()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
 
   before(async () => {
-    chmodSync(tmp.dir, 0o755);
     ca = await createCa({ commonName: "test stack CA" });
     const server = await issueCert(ca, {
       commonName: "localhost",
@@ -154,7 +149,11 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     await writeCrl([pi1]);
     const from = broker?.output().length ?? 0;
     broker?.proc.kill("SIGHUP");
-    await until("the reload", () => /Reloading config/.test(broker?.output().slice(from) ?? ""));
+    await waitUntil(
+      () => /Reloading config/.test(broker?.output().slice(from) ?? ""),
+      () => `the reload${log()}`,
+      { intervalMs: 50 },
+    );
     await assert.rejects(connect(pi1, "pi1-after-hup"), (e: Error & { code?: string }) => {
       assert.equal(
         e.code,
@@ -163,8 +162,10 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
       );
       return true;
     });
-    await until("the broker to log the refusal", () =>
-      /certificate verify failed/.test(broker?.output().slice(from) ?? ""),
+    await waitUntil(
+      () => /certificate verify failed/.test(broker?.output().slice(from) ?? ""),
+      () => `the broker to log the refusal${log()}`,
+      { intervalMs: 50 },
     );
     assert.equal(revokedButConnected.connected, true, "the old connection survives a reload: the push must restart");
     await revokedButConnected.publishAsync("probe", "x", { qos: 1 }).catch(() => {}); // still talking to the broker
@@ -187,14 +188,22 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     await writeCrl([pi1]);
     await restartBroker();
     const from = broker?.output().length ?? 0;
-    await until("the other device to reconnect", () => otherReconnects > 0 && other.connected);
-    await until("the revoked device to be refused", () =>
-      /certificate verify failed/.test(broker?.output().slice(from) ?? ""),
+    await waitUntil(
+      () => otherReconnects > 0 && other.connected,
+      () => `the other device to reconnect${log()}`,
+      { intervalMs: 50 },
+    );
+    await waitUntil(
+      () => /certificate verify failed/.test(broker?.output().slice(from) ?? ""),
+      () => `the revoked device to be refused${log()}`,
+      { intervalMs: 50 },
     );
     assert.equal(revoked.connected, false, log());
     // (while the broker restarts the client may first see ECONNREFUSED; then the TLS refusal)
-    await until("the revoked device to see the refusal", () =>
-      refusals.includes("ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED"),
+    await waitUntil(
+      () => refusals.includes("ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED"),
+      () => `the revoked device to see the refusal${log()}`,
+      { intervalMs: 50 },
     );
     assert.equal(revokedReconnects, 0, "the revoked device never got back in");
     await other.publishAsync("pi2-still-works", "x", { qos: 1 }).catch((e: Error & { code?: number }) => {

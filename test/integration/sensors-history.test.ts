@@ -14,7 +14,8 @@ import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { encodeSensor, topics } from "../../protocol";
 import { publish } from "./broker-support";
-import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
+import { type TestBroker, login, startTestBroker } from "./web-harness";
+import { waitUntil } from "../support/wait";
 
 const PASSWORD = "sensors-history-password";
 const SECRET = "sensors-history-session-secret-0123456789";
@@ -100,19 +101,19 @@ describe("sensors: device -> mosquitto -> web app -> history -> API", () => {
 
   it("charts what the board reads: the last value on the page, the series in the database and the API", async () => {
     const w = web as RunningWeb;
-    await eventually(
+    await waitUntil(
       () => w.store.get("sim1")?.sensors.find((s) => s.name === "cpu")?.value === 47.25,
       "cpu on the page",
     );
     const probe = w.store.get("sim1")?.sensors.find((s) => s.name === "probe");
-    await eventually(() => w.store.get("sim1")?.sensors.find((s) => s.name === "probe")?.value === 21.5, "probe");
+    await waitUntil(() => w.store.get("sim1")?.sensors.find((s) => s.name === "probe")?.value === 21.5, "probe");
     assert.equal(w.store.get("sim1")?.sensors[0]?.unit, "°C");
     assert.ok(w.store.get("sim1")?.lastSeen, "a live reading counts as seen");
     // The probe changes: the next readings carry the new value.
     writeFileSync(probeFile, "23\n");
-    await eventually(() => w.store.get("sim1")?.sensors.find((s) => s.name === "probe")?.value === 23, "probe 23");
+    await waitUntil(() => w.store.get("sim1")?.sensors.find((s) => s.name === "probe")?.value === 23, "probe 23");
     // Committed once a second; the API answers from the database.
-    const body = await eventually(async () => {
+    const body = await waitUntil(async () => {
       const b = await history(w, `/api/devices/sim1/sensors/probe/history?from=${Date.now() - 120_000}&step=1`);
       return b.points.t.length >= 3 && b.points.max.includes(23) ? b : undefined;
     }, "three seconds of probe history");
@@ -124,7 +125,7 @@ describe("sensors: device -> mosquitto -> web app -> history -> API", () => {
 
   it("keeps the history across a restart of the web app, without counting the retained reading twice", async () => {
     const w = web as RunningWeb;
-    await eventually(async () => {
+    await waitUntil(async () => {
       const b = await history(w, "/api/devices/sim1/sensors/cpu/history?step=1h");
       return b.points.count.reduce((a, c) => a + c, 0) >= 3;
     }, "three cpu readings stored");
@@ -137,7 +138,7 @@ describe("sensors: device -> mosquitto -> web app -> history -> API", () => {
     web = await startApp();
     const restarted = web;
     // The broker hands over the retained last reading on subscribe; it must not become a new row.
-    await eventually(() => restarted.store.get("sim1")?.sensors[0]?.value === 47.25, "retained cpu reading");
+    await waitUntil(() => restarted.store.get("sim1")?.sensors[0]?.value === 47.25, "retained cpu reading");
     await new Promise((r) => setTimeout(r, 1500));
     const afterRestart = await history(restarted, "/api/devices/sim1/sensors/cpu/history?step=1h");
     assert.deepEqual(afterRestart.points.count, before.points.count);
@@ -164,15 +165,13 @@ describe("sensors: device -> mosquitto -> web app -> history -> API", () => {
     const base = Date.now();
     for (let i = 0; i < N; i++)
       flood.publish(topics.sensor("flood1", "t"), encodeSensor(i % 100, "°C", new Date(base + i)), { qos: 0 });
-    await eventually(
-      () => w.store.get("flood1")?.sensors[0]?.value === (N - 1) % 100,
-      "the last flooded reading",
-      30_000,
-    );
+    await waitUntil(() => w.store.get("flood1")?.sensors[0]?.value === (N - 1) % 100, "the last flooded reading", {
+      timeoutMs: 30_000,
+    });
     const elapsed = Date.now() - started;
     const health = await fetch(`${w.url}/healthz`);
     assert.equal(health.status, 200, "the app still answers");
-    const agg = await eventually(
+    const agg = await waitUntil(
       async () => {
         const b = await history(
           w,
@@ -182,7 +181,7 @@ describe("sensors: device -> mosquitto -> web app -> history -> API", () => {
         return n >= N ? b : undefined;
       },
       "every flooded reading aggregated",
-      20_000,
+      { timeoutMs: 20_000 },
     );
     assert.equal(
       agg.points.count.reduce((a, c) => a + c, 0),

@@ -12,16 +12,9 @@ import { renderNginxSite } from "../../infra/render/nginx";
 import { createCa } from "../../infra/render/x509";
 import { type RunningDemo, startDemo } from "../../scripts/demo";
 import { login } from "./web-harness";
-import {
-  type Daemon,
-  freePort,
-  giveToDaemon,
-  nginxTree,
-  siteOnLoopback,
-  startDaemon,
-  tempDir,
-  waitForPort,
-} from "./daemons-support";
+import { type Daemon, giveToDaemon, nginxTree, siteOnLoopback, startDaemon, waitForPort } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
 
 const repo = join(__dirname, "..", "..");
 
@@ -77,7 +70,7 @@ function runVerify(args: string[], env: NodeJS.ProcessEnv = {}): Promise<VerifyR
 const show = (r: VerifyRun) => `exit ${r.code}\n${r.stdout}${r.stderr}`;
 
 describe("npm run verify against a local deployment (nginx + mosquitto + web app + simulated devices)", () => {
-  const tmp = tempDir("verify");
+  const tmp = tempDir("verify", { daemonsMayEnter: true });
   let demo: RunningDemo | undefined;
   let nginx: Daemon | undefined;
   let insecureBroker: Daemon | undefined;
@@ -104,7 +97,6 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
   };
 
   before(async () => {
-    chmodSync(tmp.dir, 0o755);
     demo = await startDemo({ stateDir: join(tmp.dir, "demo"), brokerPort: 0, webPort: 0 });
     webPort = Number(new URL(demo.webUrl).port);
     [httpPort, httpsPort, closedPort] = [await freePort(), await freePort(), await freePort()];

@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundle as buildBundle } from "../../infra/bundle";
-import { freePort } from "./daemons-support";
-import { type TestBroker, eventually, login, startTestBroker } from "./web-harness";
+import { type TestBroker, login, startTestBroker } from "./web-harness";
+import { freePort } from "../support/ports";
+import { waitUntil } from "../support/wait";
 
 const PASSWORD = "bundle-test-password";
 const SECRET = "bundle-test-session-secret-0123456789abcdef";
@@ -69,11 +70,11 @@ describe("web.js bundle", () => {
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     t.after(() => proc.kill("SIGKILL"));
     const base = `http://127.0.0.1:${port}`;
-    await eventually(
+    await waitUntil(
       async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200,
       `healthz 200; output:\n${out}`,
       // Generous: compiling SQLite's WebAssembly at start takes seconds on a loaded 2-core machine.
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const page = await (await fetch(`${base}/`)).text();
     assert.match(page, /<title>DIY Device Cloud<\/title>/);

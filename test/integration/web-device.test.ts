@@ -12,7 +12,8 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { topics } from "../../protocol";
-import { type TestBroker, eventually, login, openEvents, startTestBroker } from "./web-harness";
+import { type TestBroker, login, openEvents, startTestBroker } from "./web-harness";
+import { waitUntil } from "../support/wait";
 
 const PASSWORD = "integration-password";
 const SECRET = "integration-session-secret-0123456789";
@@ -63,7 +64,7 @@ describe("web app + mosquitto + simulated device", () => {
       },
       { password: PASSWORD, sessionSecret: SECRET, logger: log, reconnectMinMs: 200 },
     );
-    await eventually(
+    await waitUntil(
       () => web.broker.connected && web.store.get("sim1")?.online === true,
       "web connected and sim1 online",
     );
@@ -118,7 +119,7 @@ describe("web app + mosquitto + simulated device", () => {
     const bad = ["not json", '{"value":"blink","at":"2026-01-01T00:00:00Z"}', '{"value":"on"}', "x".repeat(1024), ""];
     for (const p of bad) await rogue.publishAsync(topics.state("sim2", "led"), p, { qos: 1 });
     await rogue.publishAsync(topics.status("sim2"), "sleepy", { qos: 1 });
-    await eventually(
+    await waitUntil(
       () => log.entries.filter((e) => e.event === "mqtt_message_dropped").length >= bad.length + 1,
       "drop log lines",
     );
@@ -147,7 +148,7 @@ describe("web app + mosquitto + simulated device", () => {
     );
     const ok = await post("/api/devices/sim1/outputs/led", '{"value":"off"}');
     assert.equal(ok.status, 202);
-    await eventually(() => readFileSync(ledFile, "utf8").trim() === "off", "LED off");
+    await waitUntil(() => readFileSync(ledFile, "utf8").trim() === "off", "LED off");
   });
 
   it("after a broker restart the web app and the device reconnect and a new command is applied", async () => {
@@ -160,8 +161,10 @@ describe("web app + mosquitto + simulated device", () => {
         (e) => e.event === "broker" && (e.data as { broker: string }).broker === "disconnected",
         "broker disconnected event",
       );
-      await eventually(async () => (await fetch(`${web.url}/healthz`)).status === 200, "web reconnected", 20_000);
-      await eventually(() => device.isConnected(), "device reconnected", 20_000);
+      await waitUntil(async () => (await fetch(`${web.url}/healthz`)).status === 200, "web reconnected", {
+        timeoutMs: 20_000,
+      });
+      await waitUntil(() => device.isConnected(), "device reconnected", { timeoutMs: 20_000 });
       await sse.next(
         (e) => e.event === "broker" && (e.data as { broker: string }).broker === "connected",
         "broker connected event",
@@ -192,7 +195,7 @@ describe("web app + mosquitto + simulated device", () => {
     const { cookie, csrf } = await login(web.url, PASSWORD);
     await broker.stop();
     try {
-      await eventually(() => !web.broker.connected, "web sees the broker gone");
+      await waitUntil(() => !web.broker.connected, "web sees the broker gone");
       const res = await fetch(`${web.url}/api/devices/sim1/outputs/led`, {
         method: "POST",
         headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
@@ -203,7 +206,7 @@ describe("web app + mosquitto + simulated device", () => {
     } finally {
       await broker.restart();
     }
-    await eventually(() => web.broker.connected, "web reconnected", 20_000);
+    await waitUntil(() => web.broker.connected, "web reconnected", { timeoutMs: 20_000 });
   });
 });
 
@@ -224,7 +227,7 @@ describe("web app with an identity the broker ACL refuses", () => {
       { password: PASSWORD, sessionSecret: SECRET, logger: log },
     );
     t.after(() => web.close());
-    await eventually(() => web.broker.connected, "connected");
+    await waitUntil(() => web.broker.connected, "connected");
     const watcher = await broker.connect("sim1");
     t.after(() => watcher.end(true));
     const received: string[] = [];

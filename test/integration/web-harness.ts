@@ -1,7 +1,7 @@
 // Real broker for the web tests: a local CA (infra/render/x509), mosquitto.conf and ACL rendered by
 // infra/render, and the Debian mosquitto binary on a free loopback port. Restartable on the same
 // port, always stopped by the caller (t.after / after).
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
@@ -9,7 +9,9 @@ import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { renderStableCrl } from "../../infra/render/crl";
 import { type Pem, certNotAfter, createCa, issueCert } from "../../infra/render/x509";
 import { type AclModel, type AclUser, type DeviceAcl, aclModel } from "../../protocol";
-import { type Daemon, freePort, giveToDaemon, shareWithDaemon, startDaemon, tempDir } from "./daemons-support";
+import { type Daemon, giveToDaemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/temp-dir";
 
 export interface ClientFiles {
   cert: string;
@@ -53,8 +55,7 @@ export interface TestBrokerOptions {
 }
 
 export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}): Promise<TestBroker> {
-  const tmp = tempDir(name);
-  chmodSync(tmp.dir, 0o755);
+  const tmp = tempDir(name, { daemonsMayEnter: true });
   const ca: Pem = await createCa({ commonName: "diy test CA", days: 2 });
   const caFile = join(tmp.dir, "ca.pem");
   writeFileSync(caFile, ca.certPem);
@@ -184,21 +185,6 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
       tmp.cleanup();
     },
   };
-}
-
-/** Resolves when `check` returns a value other than undefined/false; polls every 20 ms. */
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Logs in to a running web app; returns the cookie header and the CSRF token. */

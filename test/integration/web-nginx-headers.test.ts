@@ -11,9 +11,9 @@ import { memoryLogger } from "../../apps/web/log";
 import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { HSTS } from "../../infra/render/nginx";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { tempDir } from "./daemons-support";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
 import { type TestBroker, startTestBroker } from "./web-harness";
+import { tempDir } from "../support/temp-dir";
 
 /** The headers this site sets, by owner. */
 const APP_HEADERS = [

@@ -16,6 +16,7 @@ import {
 } from "../../device/backends/gpiod";
 import { createLogger, silentLogger } from "../../device/log";
 import { installFakeLibgpiod2, piChip } from "../fakes/gpiod";
+import { waitUntil } from "../support/wait";
 
 const root = mkdtempSync(join(tmpdir(), "diy-device-backends-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -30,15 +31,7 @@ function freshEnv(): BackendEnv & { dir: string } {
 const read = (p: string) => readFileSync(p, "utf8").trim();
 
 // Generous: on a loaded 2-core CI machine a fake tool can take seconds to start.
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const FAKE_TOOL_WAIT = { timeoutMs: 20_000, intervalMs: 10 };
 
 describe("kernel LED backend", () => {
   it("sets the trigger to none, starts at the safe state and writes max_brightness for on", async () => {
@@ -198,9 +191,9 @@ describe("legacy sysfs GPIO backend", () => {
       const value = join(env.sysfsRoot, "class", "gpio", "gpio530", "value");
       assert.equal(read(join(env.sysfsRoot, "class", "gpio", "gpio530", "direction")), "in");
       writeFileSync(value, "1");
-      await until(() => (events.length >= 1 ? true : undefined), "pressed");
+      await waitUntil(() => (events.length >= 1 ? true : undefined), "pressed", FAKE_TOOL_WAIT);
       writeFileSync(value, "0");
-      await until(() => (events.length >= 2 ? true : undefined), "released");
+      await waitUntil(() => (events.length >= 2 ? true : undefined), "released", FAKE_TOOL_WAIT);
       assert.deepEqual(events, ["pressed", "released"]);
       await input.close();
     } finally {
@@ -234,11 +227,11 @@ describe("simulated backend", () => {
     const events: InputEvent[] = [];
     await input.start((e) => events.push(e));
     writeFileSync(file, "pressed\n");
-    await until(() => (events.length >= 1 ? true : undefined), "pressed");
+    await waitUntil(() => (events.length >= 1 ? true : undefined), "pressed", FAKE_TOOL_WAIT);
     writeFileSync(file, "banana\n");
     writeFileSync(file, "pressed\n");
     writeFileSync(file, "released\n");
-    await until(() => (events.length >= 2 ? true : undefined), "released");
+    await waitUntil(() => (events.length >= 2 ? true : undefined), "released", FAKE_TOOL_WAIT);
     assert.deepEqual(events, ["pressed", "released"]);
     await input.close();
   });
@@ -252,7 +245,7 @@ describe("simulated backend", () => {
     await input.start((e) => events.push(e));
     execFileSync("sh", ["-c", `echo pressed > ${fifo}`]);
     execFileSync("sh", ["-c", `printf 'junk\\nreleased\\n' > ${fifo}`]);
-    await until(() => (events.length >= 2 ? true : undefined), "two FIFO events");
+    await waitUntil(() => (events.length >= 2 ? true : undefined), "two FIFO events", FAKE_TOOL_WAIT);
     assert.deepEqual(events, ["pressed", "released"]);
     await input.close();
   });
@@ -422,13 +415,17 @@ describe("libgpiod 1.6 CLI backend", () => {
     let closed = false;
     try {
       assert.match(out.description, /^gpiod:GPIO17\(gpiochip0\/17\) libgpiod 1\.6\.3$/);
-      const first = await until(() => completeLines(log)[0], "gpioset start");
+      const first = await waitUntil(() => completeLines(log)[0], "gpioset start", FAKE_TOOL_WAIT);
       assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
       await out.write(true);
-      const lines = await until(() => {
-        const l = completeLines(log);
-        return l.length >= 2 ? l : undefined;
-      }, "second gpioset");
+      const lines = await waitUntil(
+        () => {
+          const l = completeLines(log);
+          return l.length >= 2 ? l : undefined;
+        },
+        "second gpioset",
+        FAKE_TOOL_WAIT,
+      );
       assert.match(lines[1] ?? "", /^set \d+ --mode=signal --active-low gpiochip0 17=1$/);
       const [pid1, pid2] = lines.map((l) => Number(l.split(" ")[1]));
       assert.equal(alive(pid1 ?? 0), false, "the first gpioset released the line");
@@ -453,7 +450,7 @@ describe("libgpiod 1.6 CLI backend", () => {
     let closed = false;
     try {
       await input.start((e) => events.push(e));
-      await until(() => (events.length >= 2 ? true : undefined), "two edges");
+      await waitUntil(() => (events.length >= 2 ? true : undefined), "two edges", FAKE_TOOL_WAIT);
       assert.deepEqual(events, ["pressed", "released"]);
       assert.match(read(log), /^mon \d+ --line-buffered --format=%e --active-low --bias=pull-up gpiochip0 27$/);
       const pid = Number(read(log).split(" ")[1]);
@@ -477,7 +474,7 @@ describe("libgpiod 1.6 CLI backend", () => {
       false,
     );
     try {
-      const line = await until(() => errors()[0], "the error about the busy line");
+      const line = await waitUntil(() => errors()[0], "the error about the busy line", FAKE_TOOL_WAIT);
       assert.match(line, /GPIO line GPIO17 \(gpiochip0 17\) is busy: another process or a kernel driver holds it/);
     } finally {
       await out.close();
@@ -562,9 +559,9 @@ describe("libgpiod 2.x CLI backend", () => {
       await input.start((e) => events.push(e));
       assert.equal(gpio.holder("gpiochip0", 27)?.consumer, "diy-device");
       gpio.pull("gpiochip0", 27, "pull-down"); // the button pulls the line to ground
-      await until(() => (events.length >= 1 ? true : undefined), "pressed");
+      await waitUntil(() => (events.length >= 1 ? true : undefined), "pressed", FAKE_TOOL_WAIT);
       gpio.pull("gpiochip0", 27, "pull-up");
-      await until(() => (events.length >= 2 ? true : undefined), "released");
+      await waitUntil(() => (events.length >= 2 ? true : undefined), "released", FAKE_TOOL_WAIT);
       assert.deepEqual(events, ["pressed", "released"]);
     } finally {
       await input.close();
@@ -582,7 +579,7 @@ describe("libgpiod 2.x CLI backend", () => {
     );
     const other = spawn(join(gpio.bin, "gpioset"), ["--banner", "GPIO27=1"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
-      await until(() => gpio.holder("gpiochip0", 27), "the other gpioset");
+      await waitUntil(() => gpio.holder("gpiochip0", 27), "the other gpioset", FAKE_TOOL_WAIT);
       const input = await openInput({ name: "button", backend: { type: "gpiod", line: "GPIO27" } }, env);
       await assert.rejects(
         input.start(() => {}),
@@ -609,10 +606,14 @@ describe("libgpiod 2.x CLI backend", () => {
       const first = gpio.holder("gpiochip0", 17);
       assert.ok(first);
       process.kill(first.pid, "SIGKILL");
-      const again = await until(() => {
-        const h = gpio.holder("gpiochip0", 17);
-        return h && h.pid !== first.pid ? h : undefined;
-      }, "a new gpioset");
+      const again = await waitUntil(
+        () => {
+          const h = gpio.holder("gpiochip0", 17);
+          return h && h.pid !== first.pid ? h : undefined;
+        },
+        "a new gpioset",
+        FAKE_TOOL_WAIT,
+      );
       assert.equal(again.consumer, "diy-device");
       assert.equal(gpio.value("gpiochip0", 17), 1);
       assert.match(errors()[0] ?? "", /gpioset exited; the line is no longer held.*was killed by SIGKILL/);

@@ -196,18 +196,18 @@ describe("web app over HTTP (no broker)", () => {
     assert.equal(res.headers.get("x-accel-buffering"), "no");
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let text = "";
-    const until = async (re: RegExp) => {
+    const readUntil = async (re: RegExp) => {
       while (!re.test(text)) {
         const { value, done } = await reader.read();
         if (done) throw new Error(`stream ended before ${re}; got:\n${text}`);
         text += new TextDecoder().decode(value);
       }
     };
-    await until(/event: snapshot\ndata: .*\n\n/);
+    await readUntil(/event: snapshot\ndata: .*\n\n/);
     store.apply("devices/pi1/status", "online");
-    await until(/event: device\ndata: \{"id":"pi1".*"online":true/);
+    await readUntil(/event: device\ndata: \{"id":"pi1".*"online":true/);
     sender.emit("connection", false);
-    await until(/event: broker\ndata: \{"broker":"disconnected"\}/);
+    await readUntil(/event: broker\ndata: \{"broker":"disconnected"\}/);
     await reader.cancel();
   });
 

@@ -14,7 +14,7 @@ import { CHECK_NAMES } from "../../scripts/verify/options";
 import { type BaseImage, ensureBaseImage } from "./lib/image";
 import { mqttConnect, request, waitForEvent } from "./lib/net";
 import { makePki, type VmPki } from "./lib/pki";
-import { log, type RunResult, run, waitFor } from "./lib/proc";
+import { log, type RunResult, run, waitUntilReady } from "./lib/proc";
 import { generateKey, tryLogin } from "./lib/ssh";
 import {
   BOARDS,
@@ -371,7 +371,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
     // what counts is that the refused logins reach it, asserted below.
     assert.match(status, /Journal matches:\s+(_SYSTEMD_UNIT|_COMM)=/, status);
     // The two refused logins above came from 10.0.2.2 (QEMU's view of the host), not an admin CIDR.
-    const counted = await waitFor({
+    const counted = await waitUntilReady({
       what: "fail2ban counts failures",
       timeoutMs: 60_000,
       check: async () => {
@@ -414,7 +414,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
   });
 
   check("runs the web app behind nginx: /healthz says the broker link is up", async () => {
-    const health = await waitFor({
+    const health = await waitUntilReady({
       what: "web /healthz",
       timeoutMs: 90_000,
       check: async () => {
@@ -491,7 +491,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
     // An edge through gpio-sim's simulated interrupt (irq_sim, built into the module): the button released
     // (pulled up again) is a rising edge; gpiomon waits for one event, then exits.
     const mon = b.vm.ssh.exec(`sudo timeout 60 gpiomon -c ${chip} -e rising -n 1 GPIO23`, { timeoutMs: 90_000 });
-    await waitFor({
+    await waitUntilReady({
       what: "gpiomon holds GPIO23",
       timeoutMs: 30_000,
       intervalMs: 500,
@@ -519,7 +519,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
       assert.equal(keyMode, "640 root:diy-device");
       assert.match(st, /^diy-device$/m);
       // The real gpiod backend holds both lines: the LED through gpioset, the button through gpiomon.
-      const held = await waitFor({
+      const held = await waitUntilReady({
         what: `${id} lines held by the service`,
         timeoutMs: 120_000,
         check: async () => {
@@ -553,7 +553,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
       const { cookie, csrfToken } = await login();
 
       // The device reaches the broker through the host: it may still be in its reconnect backoff.
-      await waitFor({
+      await waitUntilReady({
         what: `${id} online in the web app`,
         timeoutMs: 4 * 60_000,
         check: async () => ((await deviceViews(cookie)).find((x) => x.id === id)?.online === true ? true : undefined),
@@ -666,7 +666,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
     // The web app holds device state only in memory and learns it from the retained messages the broker
     // replays on subscribe (the boards stay connected, so they publish nothing new).
     await server.ssh.check("sudo systemctl restart diy-web.service", { timeoutMs: 5 * 60_000 });
-    await waitFor({
+    await waitUntilReady({
       what: "restarted web app up",
       timeoutMs: 3 * 60_000,
       check: async () => {
@@ -675,7 +675,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
       },
     });
     const { cookie } = await login();
-    const views = await waitFor({
+    const views = await waitUntilReady({
       what: "boards' retained state in the restarted web app",
       timeoutMs: 3 * 60_000,
       check: async () => {

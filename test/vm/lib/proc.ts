@@ -1,6 +1,6 @@
 // Small process helpers for the VM tier: run a command with stdin, find a free loopback port, log progress.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { waitUntil } from "../../support/wait";
 
 export interface RunResult {
   code: number;
@@ -45,19 +45,6 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   });
 }
 
-/** A port that was free on 127.0.0.1 a moment ago (QEMU binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === "string") return reject(new Error("no port"));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
-
 const t0 = Date.now();
 /** Progress line on stderr with the seconds since the tier started (the runner shows stderr live). */
 export function log(what: string, msg: string): void {
@@ -67,8 +54,8 @@ export function log(what: string, msg: string): void {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns a value (not undefined), printing `progress()` every 15 s. */
-export async function waitFor<T>(opts: {
+/** waitUntil (test/support/wait.ts) for the slow VM steps: logs when ready and prints `progress()` every 15 s. */
+export async function waitUntilReady<T>(opts: {
   what: string;
   timeoutMs: number;
   intervalMs?: number;
@@ -77,21 +64,20 @@ export async function waitFor<T>(opts: {
 }): Promise<T> {
   const start = Date.now();
   let lastReport = start;
-  for (;;) {
-    const v = await opts.check();
-    if (v !== undefined) {
-      log(opts.what, `ready after ${((Date.now() - start) / 1000).toFixed(0)} s`);
+  const v = await waitUntil(
+    async () => {
+      const v = await opts.check();
+      const now = Date.now();
+      if (v === undefined && now - lastReport >= 15_000) {
+        lastReport = now;
+        const p = opts.progress ? await opts.progress() : "";
+        log(opts.what, `waiting ${((now - start) / 1000).toFixed(0)} s${p ? ` — ${p}` : ""}`);
+      }
       return v;
-    }
-    const now = Date.now();
-    if (now - start > opts.timeoutMs) {
-      throw new Error(`${opts.what}: not ready after ${(opts.timeoutMs / 1000).toFixed(0)} s`);
-    }
-    if (now - lastReport >= 15_000) {
-      lastReport = now;
-      const p = opts.progress ? await opts.progress() : "";
-      log(opts.what, `waiting ${((now - start) / 1000).toFixed(0)} s${p ? ` — ${p}` : ""}`);
-    }
-    await sleep(opts.intervalMs ?? 3_000);
-  }
+    },
+    `${opts.what} (${(opts.timeoutMs / 1000).toFixed(0)} s)`,
+    { timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs ?? 3_000 },
+  );
+  log(opts.what, `ready after ${((Date.now() - start) / 1000).toFixed(0)} s`);
+  return v;
 }

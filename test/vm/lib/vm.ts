@@ -5,7 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BaseImage } from "./image";
-import { freePort, log, type RunResult, run, waitFor } from "./proc";
+import { freePort } from "../../support/ports";
+import { log, type RunResult, run, waitUntilReady } from "./proc";
 import { Ssh } from "./ssh";
 
 export interface VmOptions {
@@ -250,7 +251,7 @@ export class Vm {
   // Generous ceilings: three TCG guests on a 2-core host that others also use can take many minutes to boot.
   async waitForSsh(timeoutMs = 40 * 60_000): Promise<number> {
     const start = Date.now();
-    await waitFor({
+    await waitUntilReady({
       what: `${this.name} ssh`,
       timeoutMs,
       check: async () => {
@@ -268,7 +269,7 @@ export class Vm {
   /** Waits for cloud-init's last stage (boot-finished), then returns `cloud-init status --long`. */
   async waitForCloudInit(timeoutMs = 30 * 60_000): Promise<{ ms: number; status: RunResult }> {
     const start = Date.now();
-    await waitFor({
+    await waitUntilReady({
       what: `${this.name} cloud-init`,
       timeoutMs,
       intervalMs: 5_000,
