@@ -13,6 +13,9 @@ import { type AclStack, type AclUser, aclModel } from "../protocol";
 export const MOSQUITTO_MISSING =
   "mosquitto is not installed. Install it with: sudo apt-get install mosquitto (or bash scripts/setup.sh demo)";
 
+/** What mosquitto logs once its listeners are open. */
+export const MOSQUITTO_READY = /mosquitto version [\d.]+ running/;
+
 /** Throws MOSQUITTO_MISSING when no mosquitto binary is on PATH. */
 export function requireMosquitto(bin = "mosquitto"): void {
   const r = spawnSync(bin, ["-h"], { stdio: "ignore" });
@@ -231,7 +234,7 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
         log += text;
         mine += text;
         opts.onLog?.(text);
-        if (/mosquitto version [\d.]+ running/.test(mine)) {
+        if (MOSQUITTO_READY.test(mine)) {
           clearTimeout(timer);
           resolve();
         }

@@ -1,8 +1,8 @@
-// One MQTT 5 connection attempt over TLS, no reconnects: what `npm run verify` and the daemon tests
-// use to ask a broker "do you accept this client?". Resolves on CONNACK success; rejects with the
-// broker's reason (CONNACK reason code on `code`) or the socket's/TLS's error.
+// One MQTT 5 connection attempt over TLS, no reconnects: what `npm run verify` uses to ask a broker "do you
+// accept this client?", and every test tier to connect (test/support/mqtt.ts). Resolves on CONNACK success;
+// rejects with the broker's reason (CONNACK reason code on `code`) or the socket's/TLS's error.
 import type { PeerCertificate } from "node:tls";
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 
 export interface MqttTls {
   ca?: string | Buffer;
@@ -21,6 +21,8 @@ export interface MqttTarget {
   host?: string;
   /** CONNACK deadline, counted from the start of the TCP connect; default 5000 ms. */
   connectTimeoutMs?: number;
+  /** Further mqtt.js options (a will, a reconnect period, properties); they win over the ones set here. */
+  options?: IClientOptions;
 }
 
 export function connectOnce(
@@ -40,12 +42,22 @@ export function connectOnce(
       connectTimeout: target.connectTimeoutMs ?? 5000,
       rejectUnauthorized: true,
       ...tls,
+      ...target.options,
     });
-    client.once("connect", () => resolve(client));
-    client.once("error", (err) => {
+    const fail = (err: Error) => {
       client.end(true);
       reject(err);
+    };
+    const closed = () => fail(new Error("connection closed before CONNACK"));
+    client.once("connect", () => {
+      client.removeListener("error", fail);
+      client.removeListener("close", closed);
+      // Later errors are the caller's to watch (a reconnecting client reports each refusal); unheard, an
+      // 'error' event would end the process.
+      client.on("error", () => {});
+      resolve(client);
     });
-    client.once("close", () => reject(new Error("connection closed before CONNACK")));
+    client.once("error", fail);
+    client.once("close", closed);
   });
 }

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { type Daemon, startDaemon } from "./daemons-support";
 import { letMessagesArrive, waitUntil } from "../support/wait";
+import { type Daemon, startDaemon } from "../support/daemon";
 
 /** How long each attacker stays connected while the test watches the victims. */
 const WINDOW_MS = 3000;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { encodeCommand, encodeState, topics } from "../../protocol";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { publish } from "./broker-support";
+import { publish } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 
 describe("attack: one device against another", () => {

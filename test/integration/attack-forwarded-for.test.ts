@@ -14,8 +14,8 @@ import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { groupId } from "../../apps/web/listen";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
-import { type TestBroker, startTestBroker } from "./web-harness";
 import { tempDir } from "../support/temp-dir";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 const PASSWORD = "forwarded-for-password";
 const LIMIT = 3;

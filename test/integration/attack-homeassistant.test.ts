@@ -15,7 +15,7 @@ import {
   topics,
 } from "../../protocol";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { collect, publish, subscribe } from "./broker-support";
+import { collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 
 const NOT_AUTHORIZED = 135;

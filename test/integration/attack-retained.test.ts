@@ -16,10 +16,10 @@ import {
   topics,
 } from "../../protocol";
 import { type AttackStack, OBSERVER, startAttackStack } from "./attack-support";
-import { type Received, collect, publish, subscribe } from "./broker-support";
-import { run } from "./daemons-support";
-import { startTestBroker } from "./web-harness";
+import { type Received, collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
+import { run } from "../support/daemon";
+import { startTestBroker } from "../support/broker";
 
 describe("attack: a retained command is never replayed to a device", () => {
   let stack: AttackStack;

@@ -16,9 +16,9 @@ import {
 } from "../../infra/render/serial-ledger";
 import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
 import { type LocalCommandState, upLocalCommand } from "../unit/pulumi-command-double";
-import { collect, publish, subscribe } from "./broker-support";
-import { type IssuedFiles, type TestBroker, startTestBroker } from "./web-harness";
+import { collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive } from "../support/wait";
+import { type IssuedFiles, type TestBroker, startTestBroker } from "../support/broker";
 
 describe("attack: a revoked device's stolen certificate after a certRotation", () => {
   let broker: TestBroker;

@@ -10,8 +10,9 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { type OutputValue, aclModel } from "../../protocol";
-import { type TestBroker, login, startTestBroker } from "./web-harness";
+import { login } from "./web-harness";
 import { waitUntil } from "../support/wait";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 export const ATTACK_PASSWORD = "attack-suite-password";
 const SESSION_SECRET = "attack-suite-session-secret-0123456789";

@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium } from "playwright-core";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { run } from "./daemons-support";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
 import { tempDir } from "../support/temp-dir";
+import { run } from "../support/daemon";
 
 const CHROMIUM = "/usr/bin/chromium";
 

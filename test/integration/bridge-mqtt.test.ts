@@ -6,17 +6,12 @@ import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
 import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "../../infra/render/bridge-mosquitto";
 import { WEB_CLIENT_ID, bridgeIdentity, encodeCommand, encodeState, topics } from "../../protocol";
-import {
-  type LocalBroker,
-  type LocalPki,
-  ensureLocalPki,
-  freePort,
-  startLocalBroker,
-} from "../../scripts/local-broker";
-import { collect, mqttConnect, publish, subscribe } from "./broker-support";
-import { type Daemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { collect, connectOnce, connectWithFiles, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 import { tempDir } from "../support/temp-dir";
+import { type Daemon, shareWithDaemon, startDaemon } from "../support/daemon";
+import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../support/broker";
+import { freePort } from "../support/ports";
 
 // Two real mosquitto processes: the cloud broker with the rendered server config and ACL (bridge
 // "pib" relaying child "ard1"), and the bridge board's mosquitto with the rendered bridge drop-in,
@@ -39,15 +34,15 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
   let pki: LocalPki;
   let cloud: LocalBroker;
   let bridge: Daemon;
-  let lanUrl = "";
+  let lanPort = 0;
   const clients: MqttClient[] = [];
   const cloudAs = async (cn: string) => {
-    const c = await mqttConnect(cloud.url, { ca: pki.ca, ...(await pki.client(cn)) }, `${cn}-test`);
+    const c = await connectWithFiles(cloud.port, { ca: pki.ca, ...(await pki.client(cn)) }, `${cn}-test`);
     clients.push(c);
     return c;
   };
   const lanAs = async (username: string, password: string, clientId = username) => {
-    const c = await mqttConnect(lanUrl, { ca: pki.ca }, clientId, { username, password, ca: undefined });
+    const c = await connectOnce(lanPort, {}, clientId, { options: { protocol: "mqtt", username, password } });
     clients.push(c);
     return c;
   };
@@ -99,8 +94,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
     shareWithDaemon(files.passwd, "mosquitto");
     shareWithDaemon(files.acl, "mosquitto");
 
-    const lanPort = await freePort();
-    lanUrl = `mqtt://127.0.0.1:${lanPort}`;
+    lanPort = await freePort();
     writeFileSync(
       join(confd, "diy-bridge.conf"),
       renderBridgeMosquittoConf({
@@ -234,7 +228,7 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
 
   it("refuses anonymous and wrong-password clients on the LAN listener", async () => {
     await assert.rejects(
-      mqttConnect(lanUrl, { ca: pki.ca }, "anon", { ca: undefined }),
+      connectOnce(lanPort, {}, "anon", { options: { protocol: "mqtt" } }),
       /Not authorized|Bad User Name or Password|closed/i,
     );
     await assert.rejects(lanAs(CHILD, "wrong-password-000"), /Bad User Name or Password|Not authorized|closed/i);

@@ -5,10 +5,10 @@ import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
 import { createCa, issueCert } from "../../infra/render/x509";
 import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
-import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
-import { collect, mqttConnect, publish, subscribe } from "./broker-support";
+import { collect, connectWithFiles, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 import { tempDir } from "../support/temp-dir";
+import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../support/broker";
 
 // The real mosquitto with the rendered mosquitto.conf + ACL and certificates from infra/render/x509.
 
@@ -18,7 +18,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
   let broker: LocalBroker;
   const clients: MqttClient[] = [];
   const as = async (cn: string) => {
-    const c = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(cn)) }, cn);
+    const c = await connectWithFiles(broker.port, { ca: pki.ca, ...(await pki.client(cn)) }, cn);
     clients.push(c);
     return c;
   };
@@ -54,7 +54,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
   });
 
   it("refuses a client without a certificate", async () => {
-    await assert.rejects(mqttConnect(broker.url, { ca: pki.ca }, "anon"), /certificate|closed|ECONNRESET|alert/i);
+    await assert.rejects(connectWithFiles(broker.port, { ca: pki.ca }, "anon"), /certificate|closed|ECONNRESET|alert/i);
   });
 
   it("refuses a client whose certificate comes from another CA", async () => {
@@ -64,7 +64,11 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
     writeFileSync(join(tmp.dir, "rogue.key"), rogue.keyPem);
     const from = broker.output().length;
     await assert.rejects(
-      mqttConnect(broker.url, { ca: pki.ca, cert: join(tmp.dir, "rogue.pem"), key: join(tmp.dir, "rogue.key") }, "pi1"),
+      connectWithFiles(
+        broker.port,
+        { ca: pki.ca, cert: join(tmp.dir, "rogue.pem"), key: join(tmp.dir, "rogue.key") },
+        "pi1",
+      ),
       /certificate|closed|alert|ECONNRESET/i,
     );
     await waitUntil(
@@ -76,7 +80,7 @@ describe("broker: identities and ACL enforced by the rendered mosquitto config",
   it("refuses a device whose certificate is on the CRL", async () => {
     const from = broker.output().length;
     await assert.rejects(
-      mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client("stolen")) }, "stolen"),
+      connectWithFiles(broker.port, { ca: pki.ca, ...(await pki.client("stolen")) }, "stolen"),
       /certificate|closed|alert|ECONNRESET/i,
     );
     await waitUntil(

@@ -8,8 +8,9 @@ import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { WEB_LOGIN_FILTER_PATH, WEB_LOGIN_JAIL } from "../../infra/render/fail2ban";
 import { FIXTURES, type RenderedFixture, fixtureFeatures, renderFixture } from "./daemons-fixtures";
-import { fail2banTree, nginxTree, run, siteWithCertsIn } from "./daemons-support";
+import { fail2banTree, nginxTree, siteWithCertsIn } from "./daemons-support";
 import { tempDir } from "../support/temp-dir";
+import { run } from "../support/daemon";
 
 for (const fixture of FIXTURES) {
   describe(`rendered ${fixture.name}`, () => {

@@ -8,9 +8,11 @@ import type { MqttClient } from "mqtt";
 import type { Pem } from "../../infra/render/x509";
 import { topics } from "../../protocol";
 import { FIXTURES, type RenderedFixture, fixtureFeatures, renderFixture } from "./daemons-fixtures";
-import { type Daemon, connectOnce, giveToDaemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { connectOnce } from "../support/mqtt";
+import { startMosquitto } from "../support/broker";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
+import { type Daemon, giveToDaemon, shareWithDaemon } from "../support/daemon";
 
 function connect(port: number, ca: string, id: string, pem?: Pem): Promise<MqttClient> {
   return connectOnce(port, { ca, cert: pem?.certPem, key: pem?.keyPem }, id);
@@ -47,7 +49,7 @@ for (const fixture of FIXTURES) {
         .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`);
       const conf = join(tmp.dir, "mosquitto.conf");
       writeFileSync(conf, local);
-      broker = await startDaemon("mosquitto", ["-c", conf], /mosquitto version [\d.]+ running/);
+      broker = await startMosquitto(conf);
     });
 
     after(async () => {

@@ -6,32 +6,15 @@ import type { MqttClient } from "mqtt";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { aclModel, topics } from "../../protocol";
-import {
-  type Daemon,
-  type TestPki,
-  giveToDaemon,
-  isRoot,
-  connectOnce,
-  makePki,
-  shareWithDaemon,
-  startDaemon,
-} from "./daemons-support";
+import { type TestPki, makePki } from "./daemons-support";
+import { type ClientFiles, connectWithFiles } from "../support/mqtt";
+import { startMosquitto } from "../support/broker";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
+import { type Daemon, giveToDaemon, isRoot, shareWithDaemon } from "../support/daemon";
 
-interface Creds {
-  cert?: string;
-  key?: string;
-  ca?: string;
-}
-
-function connect(port: number, creds: Creds, clientId: string): Promise<MqttClient> {
-  const file = (path?: string) => (path ? readFileSync(path) : undefined);
-  return connectOnce(
-    port,
-    { ca: file(creds.ca), cert: file(creds.cert), key: file(creds.key), servername: "localhost" },
-    clientId,
-  );
+function connect(port: number, files: ClientFiles, clientId: string): Promise<MqttClient> {
+  return connectWithFiles(port, files, clientId, { servername: "localhost" });
 }
 
 describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {
@@ -71,7 +54,7 @@ describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {
         log: { to: "stderr" },
       }),
     );
-    broker = await startDaemon("mosquitto", ["-c", confPath], /mosquitto version [\d.]+ running/);
+    broker = await startMosquitto(confPath);
   });
 
   after(async () => {

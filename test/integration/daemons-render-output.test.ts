@@ -4,20 +4,13 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
-import mqtt from "mqtt";
 import { renderStack } from "../../scripts/render";
-import {
-  type Daemon,
-  fail2banTree,
-  giveToDaemon,
-  nginxTree,
-  run,
-  shareWithDaemon,
-  siteWithCertsIn,
-  startDaemon,
-} from "./daemons-support";
+import { fail2banTree, nginxTree, siteWithCertsIn } from "./daemons-support";
+import { connectOnce } from "../support/mqtt";
+import { startMosquitto } from "../support/broker";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
+import { type Daemon, giveToDaemon, run, shareWithDaemon } from "../support/daemon";
 
 const REPO = join(__dirname, "..", "..");
 
@@ -166,19 +159,17 @@ for (const stack of ["dev", "example-full", ...Object.keys(EXTRA_STACKS)]) {
           .replace("persistence_location /var/lib/mosquitto/", `persistence_location ${data}/`)
           .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`),
       );
-      broker = await startDaemon("mosquitto", ["-c", conf], /mosquitto version [\d.]+ running/);
-      const client = await mqtt.connectAsync({
-        protocol: "mqtts",
-        host: "127.0.0.1",
+      broker = await startMosquitto(conf);
+      const client = await connectOnce(
         port,
-        protocolVersion: 5,
-        clientId: "web",
-        reconnectPeriod: 0,
-        servername: "localhost",
-        ca: server("etc/diy-web/ca.pem"),
-        cert: server("etc/diy-web/web.pem"),
-        key: server("etc/diy-web/web.key"),
-      });
+        {
+          servername: "localhost",
+          ca: server("etc/diy-web/ca.pem"),
+          cert: server("etc/diy-web/web.pem"),
+          key: server("etc/diy-web/web.key"),
+        },
+        "web",
+      );
       await client.endAsync();
     });
   });

@@ -1,93 +1,9 @@
 // Shared by the daemons-*.test.ts files: a local PKI, config trees for nginx and fail2ban, and child processes
 // that are always killed and whose output is kept for assertion messages.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WEB_LOGIN_JAIL, renderFail2banWebLoginFilter } from "../../infra/render/fail2ban";
-
-/** Runs a command; returns its status and stdout+stderr instead of throwing. */
-export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { status: number; output: string } {
-  const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
-  if (r.error) return { status: 127, output: `${cmd}: ${r.error.message}` };
-  return { status: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-}
-
-export const isRoot = process.getuid?.() === 0;
-
-/** Where a daemon that drops root to `user` can still read a file, as on the server (root:user 0640). */
-export function shareWithDaemon(file: string, user: string, mode = 0o640): void {
-  if (!isRoot) return;
-  const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
-  chownSync(file, 0, gid);
-  chmodSync(file, mode);
-}
-
-export function giveToDaemon(path: string, user: string): void {
-  if (!isRoot) return;
-  const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
-  const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
-  chownSync(path, uid, gid);
-}
-
-export interface Daemon {
-  proc: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-/**
- * Starts a daemon and resolves once `ready` matches its output (or once spawned, when `ready` is null);
- * rejects with its output if it exits first.
- */
-export async function startDaemon(
-  cmd: string,
-  args: string[],
-  ready: RegExp | null,
-  timeoutMs = 15000,
-): Promise<Daemon> {
-  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let buf = "";
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.once("exit", () => resolve());
-      proc.kill("SIGTERM");
-      setTimeout(() => proc.kill("SIGKILL"), 3000).unref();
-    });
-  };
-  const daemon: Daemon = { proc, output: () => buf, stop };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`${cmd} not ready after ${timeoutMs} ms; output:\n${buf}`));
-    }, timeoutMs);
-    const onData = (d: Buffer): void => {
-      buf += d.toString();
-      if (ready?.test(buf)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-    if (ready === null) {
-      proc.once("spawn", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    }
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited with ${code} before it was ready; its output:\n${buf}`));
-    });
-    proc.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-  return daemon;
-}
 
 export interface TestPki {
   dir: string;
@@ -214,24 +130,6 @@ export function siteOnLoopback(site: string, httpPort: number, httpsPort: number
   return moved;
 }
 
-/** Resolves once 127.0.0.1:port accepts a connection; fails with the daemon's output if it exits or never listens. */
-export async function waitForPort(port: number, daemon: Daemon, attempts = 100): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (daemon.proc.exitCode !== null)
-      throw new Error(`${daemon.proc.spawnfile} exited with ${daemon.proc.exitCode}:\n${daemon.output()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = connect(port, "127.0.0.1", () => {
-        s.end();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${daemon.proc.spawnfile} is not listening on ${port}:\n${daemon.output()}`);
-}
-
 /** A copy of Debian's /etc/fail2ban with our jail.local and our filters (default: the rendered ones). */
 export function fail2banTree(
   dir: string,
@@ -244,6 +142,3 @@ export function fail2banTree(
   for (const [name, text] of Object.entries(filters)) writeFileSync(join(tree, "filter.d", `${name}.conf`), text);
   return tree;
 }
-
-// One MQTT connect attempt: shared with `npm run verify`, which lives outside the tests.
-export { connectOnce, type MqttTls } from "../../scripts/mqtt-once";

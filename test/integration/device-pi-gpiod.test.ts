@@ -9,11 +9,11 @@ import { bundle } from "../../infra/bundle";
 import { parseSettings } from "../../infra/config";
 import { deviceConfig } from "../../infra/render/device-config";
 import { WEB_CLIENT_ID, encodeCommand, parseInput, parseState, topics } from "../../protocol";
-import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
 import { type FakeLibgpiod2, installFakeLibgpiod2, piChip } from "../fakes/gpiod";
-import { type Received, collect, mqttConnect, publish, subscribe } from "./broker-support";
+import { type Received, collect, connectWithFiles, publish, subscribe } from "../support/mqtt";
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
+import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../support/broker";
 
 // The hello world on a Raspberry Pi flashed today (Raspberry Pi OS trixie: libgpiod 2.2's tools): a stack entry
 // that names no backend gets the board profile's LED on GPIO17 and button on GPIO27, the bundled device service
@@ -41,7 +41,7 @@ describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () 
       devices: [{ id: "pi1", outputs: ["led"], inputs: ["button"] }],
     });
     gpio = installFakeLibgpiod2(tmp.dir, [piChip()]);
-    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    web = await connectWithFiles(broker.port, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     seen = collect(web);
     await subscribe(web, [topics.state("pi1", "+"), topics.status("pi1"), topics.input("pi1", "+")]);
   });

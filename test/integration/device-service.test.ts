@@ -7,10 +7,10 @@ import type { MqttClient } from "mqtt";
 import type { DeviceConfigInput } from "../../device/config";
 import { bundle } from "../../infra/bundle";
 import { MAX_PAYLOAD_BYTES, WEB_CLIENT_ID, encodeCommand, parseInput, parseState, topics } from "../../protocol";
-import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
-import { type Received, collect, mqttConnect, publish, subscribe } from "./broker-support";
+import { type Received, collect, connectWithFiles, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 import { tempDir } from "../support/temp-dir";
+import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../support/broker";
 
 // The bundled device service (dist-style device.js run by `node`, as on a board) with the simulated
 // backend, against the real mosquitto with the rendered config.
@@ -82,7 +82,7 @@ describe("device service bundle against the real broker", () => {
     writeFileSync(configPath, JSON.stringify(config));
     // A stale "on" from a previous run: the service must replace it with the safe state.
     writeFileSync(join(state, "led.state"), "on\n");
-    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    web = await connectWithFiles(broker.port, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     seen = collect(web);
     await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1"), topics.input("sim1", "+")]);
   });
@@ -108,7 +108,7 @@ describe("device service bundle against the real broker", () => {
     // Retained: a client connecting now gets both without waiting for the device. The late reader
     // replaces `web`: the broker binds the client id to the certificate, one connection per identity.
     web.end(true);
-    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    web = await connectWithFiles(broker.port, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     const lateSeen = collect(web);
     seen = lateSeen;
     await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1"), topics.input("sim1", "+")]);
@@ -182,7 +182,7 @@ describe("device service bundle against the real broker", () => {
     await broker.stop();
     await waitUntil(() => /"event":"disconnected; reconnecting"/.test(device.logs()), "device noticing the outage");
     await broker.start();
-    web = await mqttConnect(broker.url, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
+    web = await connectWithFiles(broker.port, { ca: pki.ca, ...(await pki.client(WEB_CLIENT_ID)) }, WEB_CLIENT_ID);
     seen = collect(web);
     await subscribe(web, [topics.state("sim1", "+"), topics.status("sim1")]);
     await waitUntil(() => connects() > connectsBefore, `reconnect\n${device.logs()}`, { timeoutMs: 40_000 });

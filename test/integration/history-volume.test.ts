@@ -20,8 +20,8 @@ import {
 } from "../../infra/render/history-volume";
 import { historyVolumeFiles } from "../../infra/render/server-files";
 import { renderDiyWebUnit } from "../../infra/render/systemd";
-import { run } from "./daemons-support";
 import { tempDir } from "../support/temp-dir";
+import { run } from "../support/daemon";
 
 const tmp = tempDir("history-volume");
 after(() => tmp.cleanup());

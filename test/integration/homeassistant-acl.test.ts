@@ -17,9 +17,9 @@ import {
   haTopics,
   topics,
 } from "../../protocol";
-import { type Received, collect, publish, subscribe } from "./broker-support";
-import { type TestBroker, startTestBroker } from "./web-harness";
+import { type Received, collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 // Home Assistant sees pi1 (led, button, temp) and pi2 (led); pi3 is a device of the stack it is not shown.
 const seen = [

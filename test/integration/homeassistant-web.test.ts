@@ -26,9 +26,9 @@ import {
   switchStateFrom,
 } from "../unit/homeassistant-double";
 import { type AttackStack, startAttackStack } from "./attack-support";
-import { type Received, collect, publish, subscribe } from "./broker-support";
-import { type TestBroker, startTestBroker } from "./web-harness";
+import { type Received, collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 /** Home Assistant's own discovery subscriptions (discovery.py async_start). */
 const HA_SUBSCRIPTIONS = ["homeassistant/+/+/config", "homeassistant/+/+/+/config"];

@@ -6,8 +6,9 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SERVER_NGINX_PATHS, SERVER_WEB_UPSTREAM } from "../../infra/render/nginx";
 import type { RenderedFixture } from "./daemons-fixtures";
-import { type Daemon, siteOnLoopback, startDaemon, waitForPort } from "./daemons-support";
+import { siteOnLoopback } from "./daemons-support";
 import { freePort } from "../support/ports";
+import { type Daemon, startDaemon, waitForPort } from "../support/daemon";
 
 export interface RunningNginx {
   httpPort: number;

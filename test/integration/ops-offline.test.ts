@@ -10,8 +10,8 @@ import type { MqttClient } from "mqtt";
 import { type AlertTimers, startOfflineAlerts } from "../../apps/web/alerts";
 import { startWeb } from "../../apps/web/server";
 import { topics } from "../../protocol";
-import { startTestBroker } from "./web-harness";
 import { waitUntil } from "../support/wait";
+import { startTestBroker } from "../support/broker";
 
 class FakeClock implements AlertTimers {
   t = 0;

@@ -11,10 +11,10 @@ import { after, before, describe, test } from "node:test";
 import { SMTPServer, type SMTPServerAddress } from "smtp-server";
 import { renderPostfixMainCf, renderSaslPasswd } from "../../infra/render/postfix";
 import { createCa, issueCert } from "../../infra/render/x509";
-import { giveToDaemon } from "./daemons-support";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
+import { giveToDaemon } from "../support/daemon";
 
 interface Received {
   mailFrom: string;

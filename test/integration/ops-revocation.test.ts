@@ -6,16 +6,18 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { aclModel } from "../../protocol";
 import { renderStableCrl } from "../../infra/render/crl";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { type Pem, createCa, issueCert } from "../../infra/render/x509";
-import { type Daemon, giveToDaemon, shareWithDaemon, startDaemon } from "./daemons-support";
+import { connectOnce } from "../support/mqtt";
+import { startMosquitto } from "../support/broker";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
+import { type Daemon, giveToDaemon, shareWithDaemon } from "../support/daemon";
 
 interface Identity {
   cert: string;
@@ -34,30 +36,17 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
   let broker: Daemon | undefined;
   const clients: MqttClient[] = [];
 
-  const connect = (id: Identity, clientId: string, reconnect = false): Promise<MqttClient> =>
-    new Promise((resolve, reject) => {
-      const client = mqtt.connect({
-        protocol: "mqtts",
-        host: "127.0.0.1",
-        port,
-        protocolVersion: 5,
-        clientId,
-        reconnectPeriod: reconnect ? 100 : 0,
-        connectTimeout: 5000,
-        servername: "localhost",
-        ca: ca.certPem,
-        cert: id.cert,
-        key: id.key,
-      });
-      clients.push(client);
-      client.on("error", () => {}); // a reconnecting client reports each refusal; the tests read them by code
-      client.once("connect", () => resolve(client));
-      client.once("error", (err) => {
-        if (!reconnect) client.end(true);
-        reject(err);
-      });
-      if (!reconnect) client.once("close", () => reject(new Error("connection closed before CONNACK")));
-    });
+  /** A reconnecting client (mqtt.js retries every 100 ms) reports each refusal as an error; the tests read them by code. */
+  const connect = async (id: Identity, clientId: string, reconnect = false): Promise<MqttClient> => {
+    const client = await connectOnce(
+      port,
+      { servername: "localhost", ca: ca.certPem, cert: id.cert, key: id.key },
+      clientId,
+      { options: { reconnectPeriod: reconnect ? 100 : 0 } },
+    );
+    clients.push(client);
+    return client;
+  };
 
   const writeCrl = async (revoked: Identity[]) => {
     writeFileSync(
@@ -71,7 +60,7 @@ describe("revoking a device with the stack CRL on a real mosquitto", () => {
     chmodSync(crlPath, 0o644);
   };
   const startBroker = async () => {
-    broker = await startDaemon("mosquitto", ["-c", confPath], /mosquitto version [\d.]+ running/);
+    broker = await startMosquitto(confPath);
   };
   /** What the push does when mosquitto's files change (infra/render/push-script.ts: restart). */
   const restartBroker = async () => {

@@ -13,9 +13,10 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { encodeSensor, topics } from "../../protocol";
-import { publish } from "./broker-support";
-import { type TestBroker, login, startTestBroker } from "./web-harness";
+import { publish } from "../support/mqtt";
+import { login } from "./web-harness";
 import { waitUntil } from "../support/wait";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 const PASSWORD = "sensors-history-password";
 const SECRET = "sensors-history-session-secret-0123456789";

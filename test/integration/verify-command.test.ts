@@ -12,9 +12,11 @@ import { renderNginxSite } from "../../infra/render/nginx";
 import { createCa } from "../../infra/render/x509";
 import { type RunningDemo, startDemo } from "../../scripts/demo";
 import { login } from "./web-harness";
-import { type Daemon, giveToDaemon, nginxTree, siteOnLoopback, startDaemon, waitForPort } from "./daemons-support";
+import { nginxTree, siteOnLoopback } from "./daemons-support";
+import { startMosquitto } from "../support/broker";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
+import { type Daemon, giveToDaemon, startDaemon, waitForPort } from "../support/daemon";
 
 const repo = join(__dirname, "..", "..");
 
@@ -250,7 +252,7 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     assert.notEqual(insecure, rendered);
     const conf = join(tmp.dir, "insecure.conf");
     writeFileSync(conf, insecure);
-    insecureBroker = await startDaemon("mosquitto", ["-c", conf], /mosquitto version [\d.]+ running/);
+    insecureBroker = await startMosquitto(conf);
     const r = await runVerify(["--outputs", outputs, ...forwarded({ 8883: port }), "--ssh", "closed"]);
     assert.equal(r.code, 1, show(r));
     assert.deepEqual(r.failed().sort(), ["mqtt-anonymous", "mqtt-wrong-ca"], show(r));

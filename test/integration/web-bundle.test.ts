@@ -6,9 +6,10 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundle as buildBundle } from "../../infra/bundle";
-import { type TestBroker, login, startTestBroker } from "./web-harness";
+import { login } from "./web-harness";
 import { freePort } from "../support/ports";
 import { waitUntil } from "../support/wait";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 const PASSWORD = "bundle-test-password";
 const SECRET = "bundle-test-session-secret-0123456789abcdef";

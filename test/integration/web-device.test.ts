@@ -12,8 +12,9 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { topics } from "../../protocol";
-import { type TestBroker, login, openEvents, startTestBroker } from "./web-harness";
+import { login, openEvents } from "./web-harness";
 import { waitUntil } from "../support/wait";
+import { type TestBroker, startTestBroker } from "../support/broker";
 
 const PASSWORD = "integration-password";
 const SECRET = "integration-session-secret-0123456789";

@@ -12,7 +12,7 @@ import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { HSTS } from "../../infra/render/nginx";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
-import { type TestBroker, startTestBroker } from "./web-harness";
+import { type TestBroker, startTestBroker } from "../support/broker";
 import { tempDir } from "../support/temp-dir";
 
 /** The headers this site sets, by owner. */

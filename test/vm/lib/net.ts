@@ -1,7 +1,8 @@
 // What the tests do from outside the VMs: HTTP(S) through nginx's forwarded ports, MQTT over mTLS.
 import http from "node:http";
 import https from "node:https";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
+import { connectOnce } from "../../support/mqtt";
 
 export interface HttpResponse {
   status: number;
@@ -144,28 +145,7 @@ export interface MqttCreds {
   servername?: string;
 }
 
-/** One MQTT 5 connection attempt over TLS (no reconnects); rejects with the broker's or TLS's reason. */
+/** connectOnce (test/support/mqtt.ts) with a VM's patience: CONNACK within 20 s through a forwarded port. */
 export function mqttConnect(port: number, creds: MqttCreds, clientId: string): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port,
-      protocolVersion: 5,
-      clientId,
-      ca: creds.ca,
-      cert: creds.cert,
-      key: creds.key,
-      ...(creds.servername ? { servername: creds.servername } : {}),
-      rejectUnauthorized: true,
-      reconnectPeriod: 0,
-      connectTimeout: 20_000,
-    });
-    client.once("connect", () => resolve(client));
-    client.once("error", (err) => {
-      client.end(true);
-      reject(err);
-    });
-    client.once("close", () => reject(new Error("connection closed before CONNACK")));
-  });
+  return connectOnce(port, creds, clientId, { connectTimeoutMs: 20_000 });
 }

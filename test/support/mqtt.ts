@@ -1,45 +1,27 @@
-// Helpers for the broker-, device- and demo- integration tests: MQTT v5 clients with certificate
-// files, publish results with their PUBACK reason, and message collectors.
+// MQTT clients for tests of every tier: one connect (connectOnce, shared with `npm run verify`), publish results
+// with their PUBACK reason, subscriptions with their granted codes, and message collectors.
 import { readFileSync } from "node:fs";
-import { type IClientOptions, type MqttClient, connect } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
+import { connectOnce } from "../../scripts/mqtt-once";
 
-export interface ClientCreds {
+export { connectOnce, type MqttTls } from "../../scripts/mqtt-once";
+
+/** Certificate files (paths) of a client identity and the CA it trusts. */
+export interface ClientFiles {
   ca: string;
   cert?: string;
   key?: string;
 }
 
-/** Connects once (no reconnect); resolves on CONNACK success, rejects with the TLS/CONNACK error. */
-export function mqttConnect(
-  url: string,
-  creds: ClientCreds,
+/** connectOnce to 127.0.0.1:port with the identity's certificate files, read from disk now. */
+export function connectWithFiles(
+  port: number,
+  files: ClientFiles,
   clientId: string,
-  extra: IClientOptions = {},
+  options: IClientOptions = {},
 ): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = connect(url, {
-      protocolVersion: 5,
-      clientId,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      rejectUnauthorized: true,
-      ca: readFileSync(creds.ca),
-      cert: creds.cert ? readFileSync(creds.cert) : undefined,
-      key: creds.key ? readFileSync(creds.key) : undefined,
-      ...extra,
-    });
-    const fail = (err: Error) => {
-      client.end(true);
-      reject(err);
-    };
-    client.once("connect", () => {
-      client.removeListener("error", fail);
-      client.on("error", () => {});
-      resolve(client);
-    });
-    client.once("error", fail);
-    client.once("close", () => fail(new Error("connection closed before CONNACK")));
-  });
+  const read = (path?: string) => (path ? readFileSync(path) : undefined);
+  return connectOnce(port, { ca: read(files.ca), cert: read(files.cert), key: read(files.key) }, clientId, { options });
 }
 
 export type PublishResult = { ok: true } | { ok: false; reasonCode?: number; message: string };
