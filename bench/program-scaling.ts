@@ -8,9 +8,9 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { bundle } from "../infra/bundle";
 import { DeviceCloud } from "../infra/cloud";
-import { type SecretKey, parseSettings } from "../infra/config";
 import { TEST_SSH_KEY, installMocks, settle, value } from "../test/unit/program-harness";
 import { type Table, report } from "./lib/report";
+import { settingsFrom } from "../test/support/settings";
 
 class Bare extends pulumi.CustomResource {
   constructor(name: string, n: number) {
@@ -44,7 +44,7 @@ async function child(devices: number): Promise<void> {
       })),
     ),
   };
-  const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  const settings = settingsFrom(raw);
   // The real bundles (built before the clock starts), so the state figure shows where they go.
   const webBundle = bundle("web").code;
   const deviceBundle = bundle("device").code;

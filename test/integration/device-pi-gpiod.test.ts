@@ -3,10 +3,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import type { MqttClient } from "mqtt";
 import { bundle } from "../../infra/bundle";
-import { parseSettings } from "../../infra/config";
 import { deviceConfig } from "../../infra/render/device-config";
 import { WEB_CLIENT_ID, encodeCommand, parseInput, parseState, topics } from "../../protocol";
 import { type FakeLibgpiod2, installFakeLibgpiod2, piChip } from "../fakes/gpiod";
@@ -14,6 +12,7 @@ import { type Received, collect, connectWithFiles, publish, subscribe } from "..
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
 import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../support/broker";
+import { settingsFrom } from "../support/settings";
 
 // The hello world on a Raspberry Pi flashed today (Raspberry Pi OS trixie: libgpiod 2.2's tools): a stack entry
 // that names no backend gets the board profile's LED on GPIO17 and button on GPIO27, the bundled device service
@@ -67,7 +66,7 @@ describe("a Raspberry Pi on libgpiod 2.2 with the board profile's defaults", () 
         },
       ]),
     };
-    const settings = parseSettings(raw, (k) => pulumi.secret(String(raw[k as keyof typeof raw])));
+    const settings = settingsFrom(raw);
     const d = settings.devices[0];
     assert.ok(d);
     const rendered = deviceConfig({

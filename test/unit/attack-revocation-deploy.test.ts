@@ -8,12 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
 import { SERVER_MOSQUITTO_PATHS as M } from "../../infra/render/mosquitto";
 import { readStackFile } from "../../infra/stack-file";
 import { installMocks, SECRET_MARKER, settle, TEST_SSH_KEY, value } from "./program-harness";
+import { settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 const dir = mkdtempSync(path.join(tmpdir(), "attack-revocation-"));
@@ -43,7 +42,7 @@ async function buildWithRevoked(revoked: string[]) {
     revokedDevices: JSON.stringify(revoked),
   };
   const h = installMocks();
-  const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  const settings = settingsFrom(raw);
   const cloud = new DeviceCloud(`rev-${revoked.join("-")}`, { settings, webBundle: "/* web */\n" });
   await value(cloud.server.push.urn);
   await settle(); // fails on the error diagnostic stackCrl logs when it cannot sign

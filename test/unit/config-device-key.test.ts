@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseSettings, privateKeyHasPassphrase } from "../../infra/config";
+import { ConfigError, privateKeyHasPassphrase } from "../../infra/config";
+import { settingsFrom } from "../support/settings";
 
 const KINDS = [
   ["ed25519, OpenSSH format, no passphrase", ["-t", "ed25519", "-N", ""], false],
@@ -31,8 +31,7 @@ for (const [what, args, encrypted] of KINDS) {
     execFileSync("ssh-keygen", [...args, "-q", "-C", "test", "-f", join(dir, "key")]);
     const key = readFileSync(join(dir, "key"), "utf8");
     assert.equal(privateKeyHasPassphrase(key), encrypted);
-    const parse = () =>
-      parseSettings(withKey(key), (k) => pulumi.secret(String(withKey(key)[k as "deviceSshPrivateKey"])));
+    const parse = () => settingsFrom(withKey(key));
     if (!encrypted) {
       assert.equal(parse().devices.length, 1);
       return;

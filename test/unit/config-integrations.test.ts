@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { ConfigError, type Settings } from "../../infra/config";
+import { settingsFrom } from "../support/settings";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const minimal = { adminCidrs: '["198.51.100.7/32"]' };
-const parse = (raw: Record<string, unknown>): Settings =>
-  parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+const parse = (raw: Record<string, unknown>): Settings => settingsFrom(raw);
 
 function problemsOf(raw: Record<string, unknown>): ConfigError {
   try {

@@ -3,16 +3,15 @@
 // with the key path and what to write instead.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { parseWebConfig } from "../../apps/web/config";
-import { ConfigError, parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { ConfigError } from "../../infra/config";
 import { renderDeviceConfig } from "../../infra/render/device-config";
 import { webDevices } from "../../infra/server-input";
 import { parseDeviceConfig } from "../../device/config";
+import { settingsFrom } from "../support/settings";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
-const secretsOf = (raw: Record<string, unknown>) => (k: SecretKey) => pulumi.secret(String(raw[k]));
-const parse_ = (raw: Record<string, unknown>): Settings => parseSettings(raw, secretsOf(raw));
+const parse_ = settingsFrom;
 const withSensors = (sensors: unknown, extra: Record<string, unknown> = {}) => ({
   adminCidrs: '["198.51.100.7/32"]',
   deviceSshPrivateKey: KEY,

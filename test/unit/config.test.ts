@@ -2,27 +2,16 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import {
-  checkCidr,
-  ConfigError,
-  KEYS,
-  type KeySpec,
-  NAMESPACE,
-  parseSettings,
-  SECRET_KEYS,
-  type SecretKey,
-  type Settings,
-} from "../../infra/config";
+import { checkCidr, ConfigError, KEYS, type KeySpec, NAMESPACE, SECRET_KEYS } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
 import { FULL_EXAMPLE } from "./program-harness";
+import { settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
-const secretsOf = (raw: Record<string, unknown>) => (k: SecretKey) => pulumi.secret(String(raw[k]));
-const parse_ = (raw: Record<string, unknown>): Settings => parseSettings(raw, secretsOf(raw));
+const parse_ = settingsFrom;
 
 /** Smallest valid config: only the required key. */
 const minimal = { adminCidrs: '["198.51.100.7/32"]' };

@@ -7,35 +7,13 @@ import type { DeviceSettings } from "../../infra/config";
 import { Device, provisionDevices } from "../../infra/devices";
 import { parseDevicePayload } from "../../infra/render/device-payload";
 import { planDevice } from "../../infra/render/device-plan";
-import { secretLeaks } from "./program-harness";
+import { installMocks, secretLeaks, settle, value } from "./program-harness";
 import { opensshEd25519Key, type TestPki, testPki } from "./tls-double";
 
 // infra/devices.ts under Pulumi mocks: one component per device, its children, the install/uninstall
 // commands, where the secrets go, and when the install re-runs.
 
-interface Recorded {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-const recorded: Recorded[] = [];
-
-pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state =
-        args.type === "random:index/randomPassword:RandomPassword"
-          ? { ...args.inputs, result: `Pw${args.name.replace(/[^A-Za-z0-9]/g, "")}0123456789` }
-          : args.inputs;
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  "diy-device-cloud",
-  "dev",
-  false,
-);
+const h = installMocks();
 
 // Real keys and certificates in @pulumi/tls's formats (tls-double.ts), as the program hands them over.
 const SSH_KEY = opensshEd25519Key("devices-program deviceSshPrivateKey");
@@ -68,25 +46,7 @@ const bridge: DeviceSettings = {
   bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1", outputs: ["led"], inputs: [] }] },
 };
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function isSecretValue(v: unknown): boolean {
-  return typeof v === "object" && v !== null && SECRET_SIG in v;
-}
-function unwrap(v: unknown): unknown {
-  return isSecretValue(v) ? (v as { value: unknown }).value : v;
-}
-/** The inputs with every secret-marked value removed: what a plain diff or state would show. */
-function stripSecrets(v: unknown): unknown {
-  if (isSecretValue(v)) return "[secret]";
-  if (Array.isArray(v)) return v.map(stripSecrets);
-  if (typeof v === "object" && v !== null)
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stripSecrets(x)]));
-  return v;
-}
-
-function value<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply((v) => resolve(v)));
-}
+const recorded = (name: string) => h.resources.find((r) => r.name === name);
 
 const bridgeKey = (id = "pib") => pki.clients[`${id}:bridge`]?.keyPem ?? "";
 
@@ -113,13 +73,6 @@ function args(device: DeviceSettings, over: { cert?: string; bundle?: string; ho
   };
 }
 
-async function settle(...outs: pulumi.Output<unknown>[]): Promise<void> {
-  await Promise.all(outs.map((o) => value(o)));
-  await new Promise((r) => setTimeout(r, 50));
-  // `pulumi up` fails on an error diagnostic: so does every test here.
-  assert.equal(pulumi.log.hasErrors(), false, "the program logged an error diagnostic");
-}
-
 describe("device provisioning under mocks", () => {
   it("creates one diy:device:Device component per device, each with its install command as a child", async () => {
     const comps = provisionDevices("iot", {
@@ -143,7 +96,7 @@ describe("device provisioning under mocks", () => {
     assert.match(urns[1] ?? "", /::diy:device:Device\$command:remote:Command::iot-device-pi1-install$/);
     assert.match(urns[3] ?? "", /::diy:device:Device\$command:remote:Command::iot-device-pib-install$/);
     await settle(...comps.map((c) => c.install.id));
-    const lan = recorded.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name);
+    const lan = h.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name);
     assert.ok(lan.includes("iot-device-pib-lan-ard1"), "a LAN password per bridge child");
     assert.ok(!lan.some((n) => n.startsWith("iot-device-pi1")), "no LAN password for a board without the bridge role");
   });
@@ -151,8 +104,8 @@ describe("device provisioning under mocks", () => {
   it("connects as the configured user with the host key, installs on create (and on update), uninstalls on delete", async () => {
     const dev = new Device("conn", args(pi));
     await settle(dev.install.id, dev.files.id);
-    const inputs = recorded.find((r) => r.name === "conn-install")?.inputs as Record<string, string>;
-    const connection = unwrap(inputs.connection) as Record<string, unknown>;
+    const inputs = recorded("conn-install")?.inputs as Record<string, string>;
+    const connection = inputs.connection as unknown as Record<string, unknown>;
     assert.equal(connection.host, "192.168.1.40");
     assert.equal(connection.port, 22);
     assert.equal(connection.user, "pi");
@@ -177,28 +130,30 @@ describe("device provisioning under mocks", () => {
       Buffer.from(/printf %s '([A-Za-z0-9+/=]+)'/.exec(line ?? "")?.[1] ?? "", "base64").toString();
     assert.match(decode(inputs.delete), /^# Uninstalls the DIY Device Cloud device service for "pi1"/m);
     assert.match(inputs.delete ?? "", /diy-device-uninstall/);
-    const copy = recorded.find((r) => r.name === "conn-files");
+    const copy = recorded("conn-files");
     assert.equal(copy?.type, "command:remote:CopyToRemote");
     assert.equal(copy?.inputs.remotePath, ".diy-device-cloud");
-    assert.deepEqual(unwrap(copy?.inputs.connection), connection, "the copy reaches the board the same way");
+    assert.deepEqual(copy?.inputs.connection, connection, "the copy reaches the board the same way");
   });
 
   it("keeps the device key, SSH key and LAN passwords out of every plain input: they are only in secret values", async () => {
     const dev = new Device("secrets", args(bridge));
     await settle(dev.install.id, dev.lanPasswords as pulumi.Output<unknown>);
-    const inputs = recorded.find((r) => r.name === "secrets-install")?.inputs as Record<string, unknown>;
-    assert.ok(isSecretValue(inputs.stdin), "stdin is a secret");
-    assert.ok(isSecretValue(inputs.connection), "the connection (holding the SSH key) is a secret");
-    for (const k of ["create", "delete"]) assert.ok(!isSecretValue(inputs[k]), `${k} stays readable in a diff`);
+    const install = recorded("secrets-install");
+    const inputs = install?.inputs ?? {};
+    const secret = install?.secretInputs ?? [];
+    assert.ok(secret.includes("stdin"), "stdin is a secret");
+    assert.ok(secret.includes("connection"), "the connection (holding the SSH key) is a secret");
+    for (const k of ["create", "delete"]) assert.ok(!secret.includes(k), `${k} stays readable in a diff`);
 
-    const payload = parseDevicePayload(unwrap(inputs.stdin) as string);
+    const payload = parseDevicePayload(inputs.stdin as string);
     assert.equal(payload["device.key"], KEY, "the key travels in stdin");
     const passwords = await value(dev.lanPasswords as pulumi.Output<Record<string, string>>);
     assert.equal(payload["bridge.passwd"], `ard1:${passwords.ard1}\n`, "and so do the LAN passwords");
     assert.equal(payload["bridge.key"], bridgeKey(), "and the bridge connection's key");
     assert.ok(await pulumi.isSecret(dev.lanPasswords as pulumi.Output<unknown>));
 
-    const plain = JSON.stringify(recorded.map((r) => stripSecrets(r.inputs)));
+    const plain = JSON.stringify(h.resources.map((r) => r.plainInputs));
     assert.deepEqual(secretLeaks(plain), [], "no key in a plain input");
     assert.ok(!plain.includes(String(passwords.ard1)), "no LAN password in a plain input");
     for (const out of [dev.contentHash]) assert.equal(await pulumi.isSecret(out), false);

@@ -3,14 +3,14 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { parseWebConfig } from "../../apps/web/config";
 import { haDevices } from "../../apps/web/homeassistant";
-import { parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { type Settings } from "../../infra/config";
 import { BOARD_PROFILES } from "../../infra/render/device-board";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { serverFilesInput } from "../../infra/server-input";
 import { readStackFile } from "../../infra/stack-file";
+import { settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -31,7 +31,7 @@ function devSettings(integrations?: unknown): Settings {
     { name: "level", unit: "mV", backend: { type: "file", path: "/sys/bus/iio/devices/iio:device0/in_voltage0_raw" } },
   ];
   raw.devices = JSON.stringify(devices);
-  return parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  return settingsFrom(raw);
 }
 
 function inputOf(s: Settings) {

@@ -6,7 +6,6 @@ import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
 import {
   type Harness,
@@ -19,6 +18,7 @@ import {
   value,
   FULL_EXAMPLE,
 } from "./program-harness";
+import { settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 const devRaw = (): Record<string, unknown> => ({
@@ -30,7 +30,7 @@ const minimal = (): Record<string, unknown> => ({ adminCidrs: '["198.51.100.7/32
 
 async function build(name: string, raw: Record<string, unknown>, world: MockWorld = {}) {
   const h = installMocks("diy-device-cloud", "dev", world);
-  const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  const settings = settingsFrom(raw);
   const cloud = new DeviceCloud(name, { settings, webBundle: "console.log('web');\n" });
   await value(cloud.server.push.urn);
   await Promise.all(

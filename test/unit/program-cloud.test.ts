@@ -2,12 +2,11 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 // Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
 import { DeviceCloud } from "../../infra/cloud";
 import { bridgeIdentity } from "../../protocol";
 import { LEDGER_SCRIPT } from "../../infra/render/serial-ledger";
-import { OS_CHOICES, parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { OS_CHOICES, type Settings } from "../../infra/config";
 import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
 import { parse as parseYaml } from "yaml";
 import { readStackFile } from "../../infra/stack-file";
@@ -23,11 +22,12 @@ import {
   value,
   FULL_EXAMPLE,
 } from "./program-harness";
+import { settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 
 function settingsOf(raw: Record<string, unknown>): Settings {
-  return parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  return settingsFrom(raw);
 }
 
 const devRaw = () => ({

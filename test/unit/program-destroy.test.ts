@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
+import { parseSettings } from "../../infra/config";
 import { installMocks, type Recorded, settle, TEST_SSH_KEY, value } from "./program-harness";
 import { planSteps } from "./program-replacement";
+import { settingsFrom } from "../support/settings";
 
 const device = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -25,7 +26,7 @@ async function evaluate(devices: unknown[], previous?: readonly Recorded[]): Pro
     deviceSshPrivateKey: TEST_SSH_KEY,
     devices: JSON.stringify(devices),
   };
-  const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  const settings = settingsFrom(raw);
   const cloud = new DeviceCloud("iot", { settings, webBundle: "x", deviceBundle: "console.log('device');\n" });
   await value(cloud.server.push.urn);
   await Promise.all(cloud.devices.map((d) => value(d.install.urn)));

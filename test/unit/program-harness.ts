@@ -16,6 +16,8 @@ export interface Recorded {
   inputs: Record<string, any>;
   /** Top-level input names whose value arrived as a secret. */
   secretInputs: string[];
+  /** The inputs with every secret value (at any depth) shown as "[secret]": what a plain diff or the state shows. */
+  plainInputs: Record<string, any>;
   state: Record<string, any>;
   /** The resource options the SDK sent to the engine with this registration (what decides replace vs update). */
   options: RegisteredOptions;
@@ -45,6 +47,15 @@ export interface RegisteredOptions {
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const isWrapped = (v: unknown): v is { value: unknown } =>
   typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG) && "value" in v;
+
+/** The value with every secret in it replaced by "[secret]". */
+function hideSecrets(v: unknown): any {
+  if (isWrapped(v)) return "[secret]";
+  if (Array.isArray(v)) return v.map(hideSecrets);
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hideSecrets(x)]));
+  return v;
+}
 
 export function unwrapSecrets(v: unknown): any {
   if (isWrapped(v)) return unwrapSecrets(v.value);
@@ -223,7 +234,17 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
         };
         if (args.type === "pulumi:index:Stash") state.output = stashOutput(args.name, inputs, options, world.previous);
         const inputBytes = Buffer.byteLength(JSON.stringify(reg?.wire ?? {}));
-        resources.push({ type: args.type, name: args.name, inputs, secretInputs, state, options, inputBytes });
+        const plainInputs = hideSecrets(args.inputs);
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs,
+          secretInputs,
+          plainInputs,
+          state,
+          options,
+          inputBytes,
+        });
         return { id: mockId(args.type, args.name), state };
       },
       call(args) {
@@ -317,10 +338,12 @@ export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
 }
 
 /**
- * Waits until every resource registration the program started has reached the mocks, then fails if the
- * program logged an error diagnostic: `pulumi up` would fail on it, so no program test may pass with one.
+ * Waits for these outputs (if any) and until every resource registration the program started has reached the
+ * mocks, then fails if the program logged an error diagnostic: `pulumi up` would fail on it, so no program test
+ * may pass with one. (Not broker-side waiting: that is letMessagesArrive in test/support/wait.ts.)
  */
-export async function settle(): Promise<void> {
+export async function settle(...outputs: pulumi.Output<unknown>[]): Promise<void> {
+  await Promise.all(outputs.map((o) => value(o)));
   // waitForRPCs is what pulumi's own `disconnect` awaits; it is exported but marked internal.
   const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
   if (wait) await wait();

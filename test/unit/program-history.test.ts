@@ -14,6 +14,7 @@ import { HISTORY_DEVICE_NAME, HISTORY_MOUNT_UNIT, historyDevicePath } from "../.
 import { mockId, NetworkDouble } from "./aws-network-double";
 import { type Harness, installMocks, type MockWorld, type Recorded, settle, value } from "./program-harness";
 import { type PlannedStep, planSteps } from "./program-replacement";
+import { settingsFrom } from "../support/settings";
 
 const base = { adminCidrs: '["198.51.100.7/32"]', instanceType: "t3.micro", os: "debian13" };
 const VOLUME = "aws:ebs/volume:Volume";
@@ -26,7 +27,7 @@ const INSTANCE = "aws:ec2/instance:Instance";
 async function build(raw: Record<string, unknown>, world: MockWorld = {}) {
   const h = installMocks("diy-device-cloud", "dev", world);
   const all: Record<string, unknown> = { ...base, ...raw };
-  const settings = parseSettings(all, (k: SecretKey) => pulumi.secret(String(all[k])));
+  const settings = settingsFrom(all);
   const cloud = new DeviceCloud("iot", { settings, webBundle: "console.log('web');\n" });
   const script = await value(cloud.server.push.stdin as pulumi.Output<string>);
   const volumeId = await value(cloud.history.volume.id);

@@ -6,20 +6,19 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
 import { checkCli, MIN_PULUMI_CLI } from "../../infra/pulumi-cli";
 import { amiNamePattern } from "../../infra/server";
 import { installMocks, type MockWorld, mockAmiId, type Recorded, settle, value } from "./program-harness";
 import { type PlannedStep, planSteps } from "./program-replacement";
+import { settingsFrom } from "../support/settings";
 
 const base = { adminCidrs: '["198.51.100.7/32"]', instanceType: "t3.micro", os: "debian13" };
 
 async function evaluate(raw: Record<string, unknown>, world: MockWorld = {}): Promise<Recorded[]> {
   const h = installMocks("diy-device-cloud", "dev", world);
   const all: Record<string, unknown> = { ...base, ...raw };
-  const settings = parseSettings(all, (k: SecretKey) => pulumi.secret(String(all[k])));
+  const settings = settingsFrom(all);
   const cloud = new DeviceCloud("iot", { settings, webBundle: "console.log('web');\n" });
   await value(cloud.server.push.urn);
   await settle();
@@ -104,7 +103,7 @@ describe("the server's image and user data across updates", () => {
 describe("the Pulumi CLI version check (Stash and replacementTrigger need 3.208.0)", () => {
   test("the server's launch values and instance wait for the check; everything else does not", async () => {
     const h = installMocks();
-    const settings = parseSettings(base, (k: SecretKey) => pulumi.secret(String(base[k as keyof typeof base])));
+    const settings = settingsFrom(base);
     let asked = "";
     let pass: () => void = () => {};
     const check = (range: string) => {

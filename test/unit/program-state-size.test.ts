@@ -4,11 +4,10 @@
 // state), never in a command's stdin or text.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
 import { installMocks, type Recorded, settle, TEST_SSH_KEY, value } from "./program-harness";
+import { settingsFrom } from "../support/settings";
 
 /** The bound issue 12 sets: state bytes per device (resource inputs under mocks). */
 const PER_DEVICE_LIMIT = 20 * 1024;
@@ -28,7 +27,7 @@ async function evaluate(devices: number): Promise<Recorded[]> {
       })),
     ),
   };
-  const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  const settings = settingsFrom(raw);
   const cloud = new DeviceCloud("size", { settings, webBundle: bundle("web").code });
   await value(cloud.server.push.urn);
   await settle();

@@ -3,11 +3,10 @@
 // resource's step. A device install whose delete uninstalls the board must only ever be updated in place.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
 import { installMocks, type Recorded, settle, TEST_SSH_KEY, value } from "./program-harness";
 import { type PlannedStep, planSteps } from "./program-replacement";
+import { settingsFrom } from "../support/settings";
 
 const pi = (id: string, safeState: "on" | "off" = "off") => ({
   id,
@@ -35,7 +34,7 @@ interface Evaluation {
 async function evaluate(e: Evaluation = {}, previous?: readonly Recorded[]): Promise<Recorded[]> {
   const h = installMocks("diy-device-cloud", "dev", previous ? { previous } : {});
   const raw: Record<string, unknown> = { ...base, ...e.raw };
-  const settings = parseSettings(raw, (k: SecretKey) => pulumi.secret(String(raw[k])));
+  const settings = settingsFrom(raw);
   const cloud = new DeviceCloud("iot", {
     settings,
     webBundle: e.webBundle ?? "console.log('web v1');\n",

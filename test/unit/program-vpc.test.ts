@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { parseSettings, type SecretKey } from "../../infra/config";
+import { parseSettings } from "../../infra/config";
 import { firstIpv6Subnet, pickZone, SUBNET_CIDR, VPC_CIDR } from "../../infra/vpc";
 import { NetworkDouble } from "./aws-network-double";
 import { type Harness, installMocks, type MockWorld, settle, value } from "./program-harness";
+import { settingsFrom } from "../support/settings";
 
 const base = { adminCidrs: '["198.51.100.7/32"]' };
 const EXISTING = "subnet-0123456789abcdef0";
@@ -17,7 +18,7 @@ const EXISTING = "subnet-0123456789abcdef0";
 async function build(raw: Record<string, unknown>, world: MockWorld) {
   const h = installMocks("diy-device-cloud", "dev", world);
   const all: Record<string, unknown> = { ...base, ...raw };
-  const settings = parseSettings(all, (k: SecretKey) => pulumi.secret(String(all[k])));
+  const settings = settingsFrom(all);
   const cloud = new DeviceCloud("net", { settings, webBundle: "x" });
   await value(cloud.server.push.urn);
   await settle();

@@ -3,13 +3,13 @@
 // instead of the app's start on the server; nginx proxies to the address that config makes the app listen on.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { parseWebConfig, type WebConfigInput } from "../../apps/web/config";
-import { parseSettings, type SecretKey, type Settings } from "../../infra/config";
+import { type Settings } from "../../infra/config";
 import { renderServerFiles, type ServerFilesInput } from "../../infra/render/server-files";
 import { renderWebConfig, webConfig } from "../../infra/render/web-config";
 import { serverWebConfig } from "../../infra/server-input";
 import { aclModel } from "../../protocol";
+import { settingsFrom } from "../support/settings";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const RAW = {
@@ -19,8 +19,7 @@ const RAW = {
   alertEmail: "ops@example.com",
   smtpHost: "smtp.example.com",
 };
-const settings = (): Settings =>
-  parseSettings(RAW, (k: SecretKey) => pulumi.secret(String((RAW as Record<string, unknown>)[k])));
+const settings = (): Settings => settingsFrom(RAW);
 
 const BROKER = { url: "mqtts://localhost:8883", ca: "/etc/diy-web/ca.pem", cert: "/etc/diy-web/web.pem", key: "/k" };
 const PEM = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
