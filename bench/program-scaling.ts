@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { bundle } from "../infra/bundle";
 import { DeviceCloud } from "../infra/cloud";
-import { TEST_SSH_KEY, installMocks, settle, value } from "../test/unit/program-harness";
+import { installMocks, piFleetRaw, settle, value } from "../test/unit/program-harness";
 import { type Table, report } from "./lib/report";
 import { settingsFrom } from "../test/support/settings";
 
@@ -32,18 +32,7 @@ interface Measure {
 async function child(devices: number): Promise<void> {
   // Each size runs in its own process: fresh module state for the mocks.
   const h = installMocks();
-  const raw: Record<string, unknown> = {
-    adminCidrs: '["198.51.100.7/32"]',
-    deviceSshPrivateKey: TEST_SSH_KEY,
-    devices: JSON.stringify(
-      Array.from({ length: devices }, (_, i) => ({
-        id: `pi${i}`,
-        host: `pi${i}.lan`,
-        board: "raspberrypi",
-        outputs: [{ name: "led", backend: { type: "gpiod", line: "GPIO17" } }],
-      })),
-    ),
-  };
+  const raw = piFleetRaw(devices);
   const settings = settingsFrom(raw);
   // The real bundles (built before the clock starts), so the state figure shows where they go.
   const webBundle = bundle("web").code;

@@ -7,15 +7,9 @@
 // Real mosquitto with the rendered config, ACL and CRL; each `pulumi up` is a push (files + restart).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  LEDGER_SCRIPT,
-  type LedgerEntry,
-  parseLedger,
-  renderLedgerInput,
-  revokedSerials,
-} from "../../infra/render/serial-ledger";
+import { type LedgerEntry, parseLedger, revokedSerials } from "../../infra/render/serial-ledger";
 import { WEB_CLIENT_ID, encodeCommand, encodeState, topics } from "../../protocol";
-import { type LocalCommandState, upLocalCommand } from "../unit/pulumi-command-double";
+import { type LocalCommandState, upSerialLedger } from "../unit/serial-ledger-up";
 import { collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive } from "../support/wait";
 import { type IssuedFiles, type TestBroker, startTestBroker } from "../support/broker";
@@ -31,16 +25,7 @@ describe("attack: a revoked device's stolen certificate after a certRotation", (
   /** The ledger command during one `pulumi up`, with the stack's current certificates. */
   const up = () => {
     const entries: LedgerEntry[] = [...current].map(([identity, f]) => ({ identity, ...f }));
-    ledger = upLocalCommand(
-      {
-        interpreter: ["node", "-e"],
-        create: LEDGER_SCRIPT,
-        update: LEDGER_SCRIPT,
-        stdin: renderLedgerInput(entries),
-        addPreviousOutputInEnv: true,
-      },
-      ledger,
-    );
+    ledger = upSerialLedger(entries, ledger);
   };
   /** What the program's CRL names for the revoked devices (infra/crl.ts). */
   const crlFor = (revoked: string[]) =>

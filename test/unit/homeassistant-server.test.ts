@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { parseWebConfig } from "../../apps/web/config";
 import { haDevices } from "../../apps/web/homeassistant";
-import { type Settings } from "../../infra/config";
+import type { Settings } from "../../infra/config";
 import { BOARD_PROFILES } from "../../infra/render/device-board";
 import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { serverFilesInput } from "../../infra/server-input";

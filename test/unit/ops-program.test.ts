@@ -2,30 +2,22 @@
 // appear only when configured, the update URL stays secret, and certRotation changes exactly the
 // CA-signed certificates and what carries them (server push, device installs).
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { DeviceCloud } from "../../infra/cloud";
-import { readStackFile } from "../../infra/stack-file";
 import {
   type Harness,
+  fullExampleRaw,
   installMocks,
   MOCK_IP,
   type MockWorld,
   SECRET_MARKER,
   settle,
-  TEST_SSH_KEY,
   value,
-  FULL_EXAMPLE,
 } from "./program-harness";
 import { settingsFrom } from "../support/settings";
 
-const root = path.resolve(__dirname, "../..");
-const devRaw = (): Record<string, unknown> => ({
-  ...readStackFile(path.join(root, FULL_EXAMPLE)).raw,
-  deviceSshPrivateKey: TEST_SSH_KEY,
-  smtpPassword: `${SECRET_MARKER}-smtp`,
-});
+const devRaw = fullExampleRaw;
 const minimal = (): Record<string, unknown> => ({ adminCidrs: '["198.51.100.7/32"]' });
 
 async function build(name: string, raw: Record<string, unknown>, world: MockWorld = {}) {

@@ -1,17 +1,16 @@
 // The DeviceCloud component under mocks with several stack configs: resource graph and security invariants.
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { describe, test } from "node:test";
 // Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
 import { DeviceCloud } from "../../infra/cloud";
 import { bridgeIdentity } from "../../protocol";
 import { LEDGER_SCRIPT } from "../../infra/render/serial-ledger";
-import { OS_CHOICES, type Settings } from "../../infra/config";
+import { OS_CHOICES } from "../../infra/config";
 import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
 import { parse as parseYaml } from "yaml";
-import { readStackFile } from "../../infra/stack-file";
 import {
   type Harness,
+  fullExampleRaw,
   installMocks,
   isSecret,
   MOCK_IP,
@@ -20,21 +19,12 @@ import {
   settle,
   TEST_SSH_KEY,
   value,
-  FULL_EXAMPLE,
 } from "./program-harness";
 import { settingsFrom } from "../support/settings";
 
-const root = path.resolve(__dirname, "../..");
+const settingsOf = settingsFrom;
 
-function settingsOf(raw: Record<string, unknown>): Settings {
-  return settingsFrom(raw);
-}
-
-const devRaw = () => ({
-  ...readStackFile(path.join(root, FULL_EXAMPLE)).raw,
-  deviceSshPrivateKey: TEST_SSH_KEY,
-  smtpPassword: `${SECRET_MARKER}-smtp`,
-});
+const devRaw = fullExampleRaw;
 
 /** Three stacks: the dev example, a minimal one, and an arm64 Ubuntu one with a domain and a given password. */
 const STACKS: Record<string, () => Record<string, unknown>> = {

@@ -1,24 +1,10 @@
 // The whole program (infra/index.ts: loadSettings -> DeviceCloud -> stack outputs) under mocks with the
 // full example stack file (Pulumi.example-full.yaml) plus its two secrets, as `pulumi up` would run it.
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { readStackFile } from "../../infra/stack-file";
-import {
-  installMocks,
-  isSecret,
-  MOCK_IP,
-  SECRET_MARKER,
-  secretLeaks,
-  setConfig,
-  settle,
-  TEST_SSH_KEY,
-  value,
-  FULL_EXAMPLE,
-} from "./program-harness";
+import { installMocks, isSecret, MOCK_IP, secretLeaks, setFullExampleConfig, settle, value } from "./program-harness";
 
-const root = path.resolve(__dirname, "../..");
 type Program = typeof import("../../infra/index");
 
 describe("infra/index.ts with the full example stack", () => {
@@ -26,12 +12,7 @@ describe("infra/index.ts with the full example stack", () => {
   let program: Program;
 
   before(async () => {
-    const { all } = readStackFile(path.join(root, FULL_EXAMPLE));
-    const secrets = {
-      "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
-      "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp-password`,
-    };
-    setConfig({ ...all, ...secrets }, Object.keys(secrets));
+    setFullExampleConfig();
     // Mocks and config first, then the program: it reads both while it loads.
     program = require("../../infra/index") as Program;
     await value(program.webUrl);

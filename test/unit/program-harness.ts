@@ -4,8 +4,10 @@
 // (infra/aws-rules.ts). An error diagnostic the program logs (pulumi.log.error: a real `pulumi up` fails on
 // it) fails the test in settle().
 import { createHash } from "node:crypto";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
+import { readStackFile } from "../../infra/stack-file";
 import { type AccountNetwork, mockId, NetworkDouble } from "./aws-network-double";
 import { issuedSecrets, opensshEd25519Key, tlsState } from "./tls-double";
 
@@ -17,7 +19,7 @@ export interface Recorded {
   /** Top-level input names whose value arrived as a secret. */
   secretInputs: string[];
   /** The inputs with every secret value (at any depth) shown as "[secret]": what a plain diff or the state shows. */
-  plainInputs: Record<string, any>;
+  plainInputs: Record<string, unknown>;
   state: Record<string, any>;
   /** The resource options the SDK sent to the engine with this registration (what decides replace vs update). */
   options: RegisteredOptions;
@@ -49,7 +51,7 @@ const isWrapped = (v: unknown): v is { value: unknown } =>
   typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG) && "value" in v;
 
 /** The value with every secret in it replaced by "[secret]". */
-function hideSecrets(v: unknown): any {
+function hideSecrets(v: unknown): unknown {
   if (isWrapped(v)) return "[secret]";
   if (Array.isArray(v)) return v.map(hideSecrets);
   if (typeof v === "object" && v !== null)
@@ -234,7 +236,7 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
         };
         if (args.type === "pulumi:index:Stash") state.output = stashOutput(args.name, inputs, options, world.previous);
         const inputBytes = Buffer.byteLength(JSON.stringify(reg?.wire ?? {}));
-        const plainInputs = hideSecrets(args.inputs);
+        const plainInputs = hideSecrets(args.inputs) as Record<string, unknown>;
         resources.push({
           type: args.type,
           name: args.name,
@@ -354,6 +356,50 @@ export async function settle(...outputs: pulumi.Output<unknown>[]): Promise<void
 
 /** A real ED25519 key in OpenSSH format: what `deviceSshPrivateKey` holds on a real stack. */
 export const TEST_SSH_KEY = opensshEd25519Key("deviceSshPrivateKey");
+
+const FULL_EXAMPLE_PATH = path.resolve(__dirname, "../..", FULL_EXAMPLE);
+
+/** The full example stack's config as parseSettings reads it (keys without namespace), with its two secrets set. */
+export function fullExampleRaw(): Record<string, unknown> {
+  return {
+    ...readStackFile(FULL_EXAMPLE_PATH).raw,
+    deviceSshPrivateKey: TEST_SSH_KEY,
+    smtpPassword: `${SECRET_MARKER}-smtp`,
+  };
+}
+
+/**
+ * A stack config with `count` Raspberry Pis (pi0, pi1, ...), each with an LED on GPIO17 and whatever `device` adds
+ * (inputs, sensors): the fleet the state-size test and the scaling benchmark grow.
+ */
+export function piFleetRaw(count: number, device: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    adminCidrs: '["198.51.100.7/32"]',
+    deviceSshPrivateKey: TEST_SSH_KEY,
+    devices: JSON.stringify(
+      Array.from({ length: count }, (_, i) => ({
+        id: `pi${i}`,
+        host: `pi${i}.lan`,
+        board: "raspberrypi",
+        outputs: [{ name: "led", backend: { type: "gpiod", line: "GPIO17" } }],
+        ...device,
+      })),
+    ),
+  };
+}
+
+/**
+ * Sets the full example stack's config as `pulumi up` hands it to the program (namespaced keys, its two secrets
+ * marked secret), plus `extra` plain keys (aws:region, ...). Then the program may be loaded.
+ */
+export function setFullExampleConfig(extra: Record<string, string> = {}): void {
+  const { all } = readStackFile(FULL_EXAMPLE_PATH);
+  const secrets = {
+    "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
+    "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp-password`,
+  };
+  setConfig({ ...all, ...extra, ...secrets }, Object.keys(secrets));
+}
 
 /**
  * Names of the secrets found in text: SECRET_MARKER, any PEM private key, or the private part of any key

@@ -2,11 +2,9 @@
 // lookup (infra/server-host-key.ts, mocked like every resource here) reads the new instance in its own region, and
 // both SSH resources that reach the server, the file copy and the push that carries every secret, pin its key.
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AWS_KEYS_NOT_FOLLOWED, awsLookupSettings, awsLookupWarning } from "../../infra/config";
 import { HOST_KEY_WAIT } from "../../infra/server-host-key";
-import { readStackFile } from "../../infra/stack-file";
 import {
   installMocks,
   isSecret,
@@ -14,16 +12,12 @@ import {
   MOCK_IP,
   MOCK_REGION,
   type Recorded,
-  SECRET_MARKER,
   SERVER_HOST_KEY_TYPE,
-  setConfig,
+  setFullExampleConfig,
   settle,
-  TEST_SSH_KEY,
   value,
-  FULL_EXAMPLE,
 } from "./program-harness";
 
-const root = path.resolve(__dirname, "../..");
 type Program = typeof import("../../infra/index");
 
 describe("the server push pins the host key read from the instance's console", () => {
@@ -33,17 +27,12 @@ describe("the server push pins the host key read from the instance's console", (
   const warn = console.warn;
 
   before(async () => {
-    const { all } = readStackFile(path.join(root, FULL_EXAMPLE));
-    const secrets = {
-      "diy-device-cloud:deviceSshPrivateKey": TEST_SSH_KEY,
-      "diy-device-cloud:smtpPassword": `${SECRET_MARKER}-smtp-password`,
-    };
     // aws:profile is followed by the lookup; aws:accessKey is not (the preview says so).
     const aws = { "aws:region": MOCK_REGION, "aws:profile": "diy-admin", "aws:accessKey": "AKIDEXAMPLE" };
     console.warn = (...args: unknown[]) => {
       warnings.push(args.map(String).join(" "));
     };
-    setConfig({ ...all, ...aws, ...secrets }, Object.keys(secrets));
+    setFullExampleConfig(aws);
     program = require("../../infra/index") as Program;
     await value(program.webUrl);
     await settle();

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
-import { installMocks, type Recorded, settle, TEST_SSH_KEY, value } from "./program-harness";
+import { installMocks, piFleetRaw, type Recorded, settle, value } from "./program-harness";
 import { settingsFrom } from "../support/settings";
 
 /** The bound issue 12 sets: state bytes per device (resource inputs under mocks). */
@@ -14,19 +14,9 @@ const PER_DEVICE_LIMIT = 20 * 1024;
 
 async function evaluate(devices: number): Promise<Recorded[]> {
   const h = installMocks();
-  const raw: Record<string, unknown> = {
-    adminCidrs: '["198.51.100.7/32"]',
-    deviceSshPrivateKey: TEST_SSH_KEY,
-    devices: JSON.stringify(
-      Array.from({ length: devices }, (_, i) => ({
-        id: `pi${i}`,
-        host: `pi${i}.lan`,
-        board: "raspberrypi",
-        outputs: [{ name: "led", backend: { type: "gpiod", line: "GPIO17" } }],
-        inputs: [{ name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up" } }],
-      })),
-    ),
-  };
+  const raw = piFleetRaw(devices, {
+    inputs: [{ name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up" } }],
+  });
   const settings = settingsFrom(raw);
   const cloud = new DeviceCloud("size", { settings, webBundle: bundle("web").code });
   await value(cloud.server.push.urn);

@@ -2,30 +2,14 @@
 // it across `pulumi up`s (pulumi-command-double.ts), and the serials a CRL takes from it.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  LEDGER_SCRIPT,
-  type LedgerEntry,
-  parseLedger,
-  renderLedgerInput,
-  revokedSerials,
-} from "../../infra/render/serial-ledger";
-import { type LocalCommandState, upLocalCommand } from "./pulumi-command-double";
+import { type LedgerEntry, parseLedger, renderLedgerInput, revokedSerials } from "../../infra/render/serial-ledger";
+import { upSerialLedger } from "./serial-ledger-up";
 
 const FUTURE = "2099-01-01T00:00:00.000Z";
 const PAST = "2001-01-01T00:00:00.000Z";
 
 /** One `pulumi up` of the ledger command with these current certificates. */
-const up = (current: LedgerEntry[], previous?: LocalCommandState) =>
-  upLocalCommand(
-    {
-      interpreter: ["node", "-e"],
-      create: LEDGER_SCRIPT,
-      update: LEDGER_SCRIPT,
-      stdin: renderLedgerInput(current),
-      addPreviousOutputInEnv: true,
-    },
-    previous,
-  );
+const up = upSerialLedger;
 
 describe("serial ledger", () => {
   it("keeps every serial an identity was issued across rotations, and forgets only expired ones", () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseWebConfig, type WebConfigInput } from "../../apps/web/config";
-import { type Settings } from "../../infra/config";
+import type { Settings } from "../../infra/config";
 import { renderServerFiles, type ServerFilesInput } from "../../infra/render/server-files";
 import { renderWebConfig, webConfig } from "../../infra/render/web-config";
 import { serverWebConfig } from "../../infra/server-input";
