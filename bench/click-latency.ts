@@ -45,26 +45,32 @@ function http(
   });
 }
 
+/** Calls `each` with every `separator`-terminated piece of a text stream and the time its chunk arrived. */
+function eachPiece(stream: NodeJS.ReadableStream, separator: string, each: (piece: string, at: number) => void): void {
+  let buf = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    const at = performance.now();
+    buf += chunk;
+    for (let i = buf.indexOf(separator); i >= 0; i = buf.indexOf(separator)) {
+      const piece = buf.slice(0, i);
+      buf = buf.slice(i + separator.length);
+      each(piece, at);
+    }
+  });
+}
+
 /** Follows the SSE stream and calls back with every req id it reports on pi1/led, with the time seen. */
 function followEvents(base: string, cookie: string, onReq: (req: string, at: number) => void): Promise<() => void> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}/api/events`, { headers: { cookie, accept: "text/event-stream" } }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`events: HTTP ${res.statusCode}`));
-      res.setEncoding("utf8");
-      let buf = "";
-      res.on("data", (chunk: string) => {
-        const at = performance.now();
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = frame.split("\n").find((l) => l.startsWith("data: "));
-          if (!frame.startsWith("event: device") || !data) continue;
-          const view = JSON.parse(data.slice(6)) as { id: string; outputs: { name: string; req?: string }[] };
-          const led = view.outputs.find((o) => o.name === "led");
-          if (view.id === "pi1" && led?.req) onReq(led.req, at);
-        }
+      eachPiece(res, "\n\n", (frame, at) => {
+        const data = frame.split("\n").find((l) => l.startsWith("data: "));
+        if (!frame.startsWith("event: device") || !data) return;
+        const view = JSON.parse(data.slice(6)) as { id: string; outputs: { name: string; req?: string }[] };
+        const led = view.outputs.find((o) => o.name === "led");
+        if (view.id === "pi1" && led?.req) onReq(led.req, at);
       });
       resolve(() => req.destroy());
     });
@@ -211,18 +217,9 @@ async function baseline(mode: "one-hop" | "round-trip"): Promise<Latencies> {
     await new Promise((r) => setTimeout(r, 500));
     // Lines are matched by their req id, so a late or batched line is never taken for another.
     const waiting = new Map<string, (at: number) => void>();
-    let buf = "";
-    sub.stdout.setEncoding("utf8");
-    sub.stdout.on("data", (chunk: string) => {
-      const at = performance.now();
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const req = /"req":"([^"]+)"/.exec(line)?.[1];
-        if (req) waiting.get(req)?.(at);
-      }
+    eachPiece(sub.stdout, "\n", (line, at) => {
+      const req = /"req":"([^"]+)"/.exec(line)?.[1];
+      if (req) waiting.get(req)?.(at);
     });
     const once = (i: number) =>
       new Promise<number>((resolve, reject) => {

@@ -1,12 +1,3 @@
 // The device service logs in the format every program we ship shares (protocol/log.ts): the same fields as
 // the web app's lines, and the same redaction of secret-looking fields.
-export {
-  type LogEntry,
-  type LogFields,
-  type LogLevel,
-  type Logger,
-  createLogger,
-  formatLogEntry,
-  memoryLogger,
-  silentLogger,
-} from "../protocol/log";
+export * from "../protocol/log";

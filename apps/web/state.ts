@@ -146,7 +146,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
     const t = parseTopic(topic);
     if (!t) return { ok: false, reason: "topic outside the protocol" };
     const device = this.devices.get(t.deviceId);
-    if (!device) return { ok: false, reason: "device not in the web config", deviceId: t.deviceId, unknown: true };
+    if (!device) return notInConfig("device", t.deviceId);
     switch (t.kind) {
       case "status": {
         const p = parseStatus(payload);
@@ -165,8 +165,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       }
       case "state": {
         const out = device.outputs.find((o) => o.name === t.name);
-        if (!out)
-          return { ok: false, reason: `output "${t.name}" not in the web config`, deviceId: device.id, unknown: true };
+        if (!out) return notInConfig(`output "${t.name}"`, device.id);
         const p = parseState(payload);
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         const changed = out.value !== p.value.value || out.req !== p.value.req || out.at !== p.value.at;
@@ -180,8 +179,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       }
       case "input": {
         const input = device.inputs.find((i) => i.name === t.name);
-        if (!input)
-          return { ok: false, reason: `input "${t.name}" not in the web config`, deviceId: device.id, unknown: true };
+        if (!input) return notInConfig(`input "${t.name}"`, device.id);
         // The cap comes before the schema: an event over it costs no parsing, and a flood of bad
         // payloads is dropped as quietly as one of good ones (no log line each).
         const seen = this.now();
@@ -211,8 +209,7 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
       }
       case "sensor": {
         const sensor = device.sensors.find((x) => x.name === t.name);
-        if (!sensor)
-          return { ok: false, reason: `sensor "${t.name}" not in the web config`, deviceId: device.id, unknown: true };
+        if (!sensor) return notInConfig(`sensor "${t.name}"`, device.id);
         const p = parseSensor(payload);
         if (!p.ok) return { ok: false, reason: p.error, deviceId: device.id };
         const retained = meta.retained === true;
@@ -229,6 +226,11 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
         return { ok: false, reason: "commands are not for the web app", deviceId: device.id };
     }
   }
+}
+
+/** A message about a device, output, input or sensor the web config does not list: logged once, dropped. */
+function notInConfig(what: string, deviceId: string): ApplyResult {
+  return { ok: false, reason: `${what} not in the web config`, deviceId, unknown: true };
 }
 
 function clone(d: DeviceView): DeviceView {

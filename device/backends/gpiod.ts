@@ -167,56 +167,30 @@ function biasArg(lib: Libgpiod, bias: Bias): string {
   return lib.major === 2 && bias === "disable" ? "disabled" : bias;
 }
 
+/** --active-low and --bias, as gpioset and gpiomon both take them (1.x: `--bias=X`, 2.x: `--bias X`). */
+function lineOptionArgs(lib: Libgpiod, opts: GpiodLineOptions): string[] {
+  const bias = opts.bias ? biasArg(lib, opts.bias) : undefined;
+  return [
+    ...(opts.activeLow ? ["--active-low"] : []),
+    ...(bias === undefined ? [] : lib.major === 1 ? [`--bias=${bias}`] : ["--bias", bias]),
+  ];
+}
+
+/** libgpiod 2.x: the line's chip, our consumer label, and the banner it prints once it holds the line. */
+const v2LineArgs = (loc: LineLocation): string[] => ["--banner", "--chip", loc.chip, "--consumer", CONSUMER];
+
 /** gpioset holding the line at `on` until it is killed. */
 export function gpiosetArgs(lib: Libgpiod, loc: LineLocation, opts: GpiodLineOptions, on: boolean): string[] {
   const value = `${loc.offset}=${on ? 1 : 0}`;
-  if (lib.major === 1) {
-    return [
-      "--mode=signal",
-      ...(opts.activeLow ? ["--active-low"] : []),
-      ...(opts.bias ? [`--bias=${biasArg(lib, opts.bias)}`] : []),
-      loc.chip,
-      value,
-    ];
-  }
-  return [
-    "--banner",
-    "--chip",
-    loc.chip,
-    "--consumer",
-    CONSUMER,
-    ...(opts.activeLow ? ["--active-low"] : []),
-    ...(opts.bias ? ["--bias", biasArg(lib, opts.bias)] : []),
-    value,
-  ];
+  if (lib.major === 1) return ["--mode=signal", ...lineOptionArgs(lib, opts), loc.chip, value];
+  return [...v2LineArgs(loc), ...lineOptionArgs(lib, opts), value];
 }
 
 /** gpiomon printing one line per edge: "1"/"0" (1.x) or "rising"/"falling" (2.x), flushed per event. */
 export function gpiomonArgs(lib: Libgpiod, loc: LineLocation, opts: GpiodLineOptions): string[] {
-  if (lib.major === 1) {
-    return [
-      "--line-buffered",
-      "--format=%e",
-      ...(opts.activeLow ? ["--active-low"] : []),
-      ...(opts.bias ? [`--bias=${biasArg(lib, opts.bias)}`] : []),
-      loc.chip,
-      String(loc.offset),
-    ];
-  }
-  return [
-    "--banner",
-    "--chip",
-    loc.chip,
-    "--consumer",
-    CONSUMER,
-    "--edges",
-    "both",
-    "--format",
-    "%E",
-    ...(opts.activeLow ? ["--active-low"] : []),
-    ...(opts.bias ? ["--bias", biasArg(lib, opts.bias)] : []),
-    String(loc.offset),
-  ];
+  const offset = String(loc.offset);
+  if (lib.major === 1) return ["--line-buffered", "--format=%e", ...lineOptionArgs(lib, opts), loc.chip, offset];
+  return [...v2LineArgs(loc), "--edges", "both", "--format", "%E", ...lineOptionArgs(lib, opts), offset];
 }
 
 /** One edge line of gpiomon's output as an event; undefined for anything else (a banner). */

@@ -2,10 +2,11 @@
 // fail2ban action that calls it on a ban (no whois, no log excerpts: short mails), and a daily
 // certificate/CRL expiry check as a systemd service + timer.
 import { isEmailAddress } from "../../protocol/email";
-import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
+import { renderSystemdUnit, renderTimerUnit, timerUnitPaths, timerUnits } from "./systemd";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, positiveInt } from "./text";
 
-export const CERT_CHECK_UNITS = { service: "diy-cert-check.service", timer: "diy-cert-check.timer" } as const;
+export const CERT_CHECK_UNITS = timerUnits("diy-cert-check");
+const CERT_CHECK_PATHS = timerUnitPaths(CERT_CHECK_UNITS);
 
 /** Where the pieces live on the server. */
 export const ALERT_PATHS = {
@@ -14,8 +15,8 @@ export const ALERT_PATHS = {
   // .local overrides the stock sendmail action that jail.local (infra/render/fail2ban.ts) names
   fail2banAction: "/etc/fail2ban/action.d/sendmail.local",
   certCheckScript: "/usr/local/sbin/diy-cert-check",
-  certCheckService: unitFile(CERT_CHECK_UNITS.service),
-  certCheckTimer: unitFile(CERT_CHECK_UNITS.timer),
+  certCheckService: CERT_CHECK_PATHS.service,
+  certCheckTimer: CERT_CHECK_PATHS.timer,
 } as const;
 
 /** The action the jail lists to mail on bans; our sendmail.local replaces its definition. */

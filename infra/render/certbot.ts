@@ -3,16 +3,15 @@
 // deploy hook installs the certificate where nginx reads it and reloads nginx, and certbot's own
 // timer renews it. MQTT keeps the stack's private CA.
 import { isEmailAddress } from "../../protocol/email";
-import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
+import { renderSystemdUnit, renderTimerUnit, timerUnitPaths, timerUnits } from "./systemd";
 import { DEFAULT_SOURCE, absPath, header, lines } from "./text";
 
-export const CERTBOT_UNITS = { service: "diy-certbot.service", timer: "diy-certbot.timer" } as const;
+export const CERTBOT_UNITS = timerUnits("diy-certbot");
 
 export const CERTBOT_PATHS = {
   script: "/usr/local/sbin/diy-certbot",
   deployHook: "/usr/local/sbin/diy-certbot-deploy",
-  service: unitFile(CERTBOT_UNITS.service),
-  timer: unitFile(CERTBOT_UNITS.timer),
+  ...timerUnitPaths(CERTBOT_UNITS),
   webroot: "/var/www/letsencrypt",
   nginxCert: "/etc/nginx/tls/server.pem",
   nginxKey: "/etc/nginx/tls/server.key",

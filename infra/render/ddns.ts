@@ -1,16 +1,15 @@
 // Dynamic DNS without Route53 (the FreeDNS style of the original): a systemd timer calls the update
 // URL. The URL is a secret: it lives only in a root-only EnvironmentFile and reaches curl on stdin
 // (curl --config -), never in a command line that ps, the journal or the user data could show.
-import { renderSystemdUnit, renderTimerUnit, unitFile } from "./systemd";
+import { renderSystemdUnit, renderTimerUnit, timerUnitPaths, timerUnits } from "./systemd";
 import { DEFAULT_SOURCE, header, lines } from "./text";
 
-export const DDNS_UNITS = { service: "diy-ddns.service", timer: "diy-ddns.timer" } as const;
+export const DDNS_UNITS = timerUnits("diy-ddns");
 
 export const DDNS_PATHS = {
   env: "/etc/diy-ddns/env",
   script: "/usr/local/sbin/diy-ddns-update",
-  service: unitFile(DDNS_UNITS.service),
-  timer: unitFile(DDNS_UNITS.timer),
+  ...timerUnitPaths(DDNS_UNITS),
 } as const;
 
 export const DDNS_ENV_VAR = "DDNS_URL";

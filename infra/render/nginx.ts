@@ -79,10 +79,14 @@ function sizeValue(what: string, v: string): string {
   return v;
 }
 
-function listenLines(address: string | undefined, p: number, params: string): string[] {
+/** A server block's opening: where it listens (one address, or all of IPv4 and IPv6), its name, no version. */
+function serverOpening(address: string | undefined, p: number, params: string, serverName: string): string[] {
   const suffix = `${params} default_server`;
-  if (address !== undefined) return [`    listen ${token("listen.address", address)}:${p}${suffix};`];
-  return [`    listen ${p}${suffix};`, `    listen [::]:${p}${suffix};`];
+  const listen =
+    address === undefined
+      ? [`    listen ${p}${suffix};`, `    listen [::]:${p}${suffix};`]
+      : [`    listen ${token("listen.address", address)}:${p}${suffix};`];
+  return ["server {", ...listen, `    server_name ${serverName};`, "    server_tokens off;"];
 }
 
 export function renderNginxSite(input: NginxSiteInput): string {
@@ -98,10 +102,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
     "",
     `limit_req_zone $binary_remote_addr zone=diy_api:10m rate=${rate.perSecond}r/s;`,
     "",
-    "server {",
-    ...listenLines(input.listen?.address, httpPort, ""),
-    `    server_name ${serverName};`,
-    "    server_tokens off;",
+    ...serverOpening(input.listen?.address, httpPort, "", serverName),
     "",
     "    location /.well-known/acme-challenge/ {",
     `        root ${absPath("acmeWebroot", input.acmeWebroot ?? SERVER_NGINX_PATHS.acmeWebroot)};`,
@@ -112,10 +113,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
     "    }",
     "}",
     "",
-    "server {",
-    ...listenLines(input.listen?.address, httpsPort, " ssl http2"),
-    `    server_name ${serverName};`,
-    "    server_tokens off;",
+    ...serverOpening(input.listen?.address, httpsPort, " ssl http2", serverName),
     "",
     `    ssl_certificate ${absPath("tls.certificate", input.tls.certificate)};`,
     `    ssl_certificate_key ${absPath("tls.certificateKey", input.tls.certificateKey)};`,

@@ -182,6 +182,22 @@ sum_of() {
   printf '%s' "\${out%% *}"
 }
 
+# own PATH MODE OWNER GROUP: sets the mode and owner of a file we put.
+own() {
+  chown "$3:$4" "$1"
+  chmod "$2" "$1"
+}
+
+# settle NAME PATH MODE OWNER GROUP: moves the checked $tmp_file over PATH (atomically: the same
+# directory) with its mode and owner; did_change=1.
+settle() {
+  own "$tmp_file" "$3" "$4" "$5"
+  mv -f -- "$tmp_file" "$2"
+  tmp_file=""
+  did_change=1
+  log "updated $1"
+}
+
 # put PATH MODE OWNER GROUP SHA256 < base64: writes the decoded content atomically unless PATH already
 # holds it; mode and owner are corrected either way. Sets did_change=1 when the content changed.
 # (A status code would put the function in an if-condition, where set -e stops guarding it.)
@@ -189,20 +205,14 @@ put() {
   local path="$root$1" mode=$2 owner=$3 group=$4 sum=$5
   did_change=0
   if [[ -f "$path" && "$(sum_of "$path")" == "$sum" ]]; then
-    chown "$owner:$group" "$path"
-    chmod "$mode" "$path"
+    own "$path" "$mode" "$owner" "$group"
     return 0
   fi
   install -d -m 0755 "$(dirname "$path")"
   tmp_file=$(mktemp "$path.diy-XXXXXX")
   base64 -d >"$tmp_file"
   [[ "$(sum_of "$tmp_file")" == "$sum" ]] || die "content of $1 arrived damaged (checksum mismatch)"
-  chown "$owner:$group" "$tmp_file"
-  chmod "$mode" "$tmp_file"
-  mv -f -- "$tmp_file" "$path"
-  tmp_file=""
-  did_change=1
-  log "updated $1"
+  settle "$1" "$path" "$mode" "$owner" "$group"
 }
 
 # put_staged PATH MODE OWNER GROUP SHA256 STAGED: like put, from the file copied to $staged_home/STAGED before
@@ -211,8 +221,7 @@ put_staged() {
   local path="$root$1" mode=$2 owner=$3 group=$4 sum=$5 src="$staged_home/$6"
   did_change=0
   if [[ -f "$path" && "$(sum_of "$path")" == "$sum" ]]; then
-    chown "$owner:$group" "$path"
-    chmod "$mode" "$path"
+    own "$path" "$mode" "$owner" "$group"
     return 0
   fi
   [[ -n "$staged_home" ]] || die "$1 is copied beside the push: give the SSH user's home as the first argument (sudo bash -s -- ~ < push.sh)"
@@ -221,12 +230,7 @@ put_staged() {
   tmp_file=$(mktemp "$path.diy-XXXXXX")
   cat -- "$src" >"$tmp_file"
   [[ "$(sum_of "$tmp_file")" == "$sum" ]] || die "$src is not the file this stack built for $1 (checksum mismatch)"
-  chown "$owner:$group" "$tmp_file"
-  chmod "$mode" "$tmp_file"
-  mv -f -- "$tmp_file" "$path"
-  tmp_file=""
-  did_change=1
-  log "updated $1"
+  settle "$1" "$path" "$mode" "$owner" "$group"
 }
 
 # link LINK TARGET: a symlink to TARGET; did_change=1 when it was created or changed.

@@ -24,7 +24,7 @@ import {
   renderHistoryPrepareUnit,
   renderHistoryVolumeScript,
 } from "./history-volume";
-import { renderDiyWebUnit, SERVER_WEB_PATHS, WEB_USER } from "./systemd";
+import { renderDiyWebUnit, SERVER_WEB_PATHS, unitFile, WEB_USER } from "./systemd";
 import {
   type PushFile,
   type PushLink,
@@ -120,8 +120,8 @@ export function historyVolumeFiles(source: string, v: HistoryVolumeInput): { fil
   return {
     files: [
       root(HISTORY_SCRIPT_PATH, renderHistoryVolumeScript({ source }), "0755", false),
-      root(`/etc/systemd/system/${HISTORY_PREPARE_UNIT}`, renderHistoryPrepareUnit(unit), "0644", true),
-      root(`/etc/systemd/system/${HISTORY_MOUNT_UNIT}`, renderHistoryMountUnit(unit), "0644", true),
+      root(unitFile(HISTORY_PREPARE_UNIT), renderHistoryPrepareUnit(unit), "0644", true),
+      root(unitFile(HISTORY_MOUNT_UNIT), renderHistoryMountUnit(unit), "0644", true),
     ],
     after: [historyGrowCommand(device)],
   };

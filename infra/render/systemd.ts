@@ -16,9 +16,20 @@ export interface SystemdUnitInput {
 /** Where the units we ship live: each unit's name is written once, its path follows from it. */
 export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
 
+/** A unit's path. Names may hold systemd's escapes (a mount unit's `\x2d`, systemd.unit(5)), never a `/`. */
 export function unitFile(name: string): string {
-  if (!/^[a-z][a-z0-9-]*\.(service|timer)$/.test(name)) throw new Error(`not a unit name we ship: ${name}`);
+  if (!/^[a-z][a-z0-9:_.\\-]*\.(service|timer|mount)$/.test(name)) throw new Error(`not a unit name we ship: ${name}`);
   return `${SYSTEMD_UNIT_DIR}/${name}`;
+}
+
+/** A oneshot service and the timer that starts it: `<name>.service` and `<name>.timer`. */
+export function timerUnits<N extends string>(name: N): { service: `${N}.service`; timer: `${N}.timer` } {
+  return { service: `${name}.service`, timer: `${name}.timer` };
+}
+
+/** Where timerUnits' two units live. */
+export function timerUnitPaths(units: { service: string; timer: string }): { service: string; timer: string } {
+  return { service: unitFile(units.service), timer: unitFile(units.timer) };
 }
 
 export function renderSystemdUnit(input: SystemdUnitInput): string {

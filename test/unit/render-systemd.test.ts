@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { HISTORY_MOUNT_UNIT } from "../../infra/render/history-volume";
 import {
   renderDiyWebUnit,
   renderMosquittoDropIn,
@@ -83,6 +84,13 @@ test("a timer names the module that wrote it, keeps its schedule in order and is
 test("a unit's path follows from its name, and only a unit name makes one", () => {
   assert.equal(unitFile("diy-web.service"), "/etc/systemd/system/diy-web.service");
   for (const bad of ["../x.service", "diy-web", "a b.timer", "/etc/passwd"])
+    assert.throws(() => unitFile(bad), /unit name/);
+});
+
+test("a mount unit's escaped name makes its path too: the history volume's, where the push writes it", () => {
+  assert.equal(HISTORY_MOUNT_UNIT, "var-lib-diy\\x2dweb.mount");
+  assert.equal(unitFile(HISTORY_MOUNT_UNIT), "/etc/systemd/system/var-lib-diy\\x2dweb.mount");
+  for (const bad of ["var/lib.mount", "x.mount/../y.service", "Var.mount"])
     assert.throws(() => unitFile(bad), /unit name/);
 });
 
