@@ -3,7 +3,14 @@
 // value the app would refuse is an error at `pulumi preview`, not a failed start on the server.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { MAX_PAYLOAD_BYTES, haDiscoveryConfigs, isDeviceId, isIoName } from "../../protocol";
+import {
+  BROKER_KINDS,
+  type BrokerKind,
+  MAX_PAYLOAD_BYTES,
+  haDiscoveryConfigs,
+  isDeviceId,
+  isIoName,
+} from "../../protocol";
 import { AlertsConfig } from "./alerts";
 import { DEFAULT_RETENTION } from "./history/downsample";
 import { haDevices } from "./homeassistant";
@@ -129,14 +136,38 @@ export const WebConfig = z
      */
     listen: Listen.default({ host: "127.0.0.1", port: 3000 }),
     /** The broker and the web app's own client certificate (CN "web"): file paths. */
-    broker: z.strictObject({
-      url: z.string().regex(/^mqtts:\/\/[^/\s]+$/, 'must be "mqtts://host:port" (TLS only)'),
-      ca: filePath,
-      cert: filePath,
-      key: filePath,
-      /** Name to verify in the broker's certificate when it differs from the URL's host. */
-      servername: z.string().min(1).optional(),
-    }),
+    broker: z
+      .strictObject({
+        /**
+         * Which broker profile (protocol/limits.ts BrokerKind): the stack's mosquitto, or AWS IoT Core, where the
+         * state is loaded through the retained-message API and online/offline comes from presence events
+         * (apps/web/iot-profile.ts). The HTTP layer and the page are the same either way.
+         */
+        kind: z.enum(BROKER_KINDS as [BrokerKind, ...BrokerKind[]]).default("mosquitto"),
+        url: z.string().regex(/^mqtts:\/\/[^/\s]+$/, 'must be "mqtts://host:port" (TLS only)'),
+        ca: filePath,
+        cert: filePath,
+        key: filePath,
+        /** Name to verify in the broker's certificate when it differs from the URL's host. */
+        servername: z.string().min(1).optional(),
+        /** kind iot-core only. */
+        iot: z
+          .strictObject({
+            /** The stack's thing-name prefix: the app connects as `<prefix>:web`, devices are `<prefix>:<id>`. */
+            thingPrefix: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64"),
+            /** AWS region of the IoT Core endpoint (the retained-message API is signed for it). */
+            region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region like "eu-central-1"'),
+            /** The retained-message API's endpoint; default https://<the MQTT host> (the ATS data endpoint). */
+            dataEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+          })
+          .optional(),
+      })
+      .superRefine((b, ctx) => {
+        if (b.kind === "iot-core" && !b.iot)
+          ctx.addIssue({ code: "custom", path: ["iot"], message: 'kind "iot-core" needs iot: {thingPrefix, region}' });
+        if (b.kind === "mosquitto" && b.iot)
+          ctx.addIssue({ code: "custom", path: ["iot"], message: 'iot is for kind "iot-core" only: remove it' });
+      }),
     /** The devices the page shows. Messages about other devices are dropped. */
     devices: z.array(WebDeviceConfig).default([]),
     /** Origin the browser uses (https://iot.example.com). When set, state-changing requests must come from it. */

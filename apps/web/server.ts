@@ -3,6 +3,8 @@
 import { mkdirSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
+import { IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
+import { WEB_CLIENT_ID, iotThingName } from "../../protocol";
 import { startOfflineAlerts } from "./alerts";
 import { createWebApp } from "./app";
 import { BrokerLink, readBrokerTls } from "./broker";
@@ -11,6 +13,7 @@ import { HistoryStore } from "./history/store";
 import { listenOn } from "./listen";
 import { startSensorAlerts } from "./sensor-alerts";
 import { HomeAssistantDiscovery, haDevices } from "./homeassistant";
+import { IotCoreProfile } from "./iot-profile";
 import { type Logger, createLogger } from "./log";
 import { REVOCATIONS_FILE, fileRevocations } from "./revocations";
 import { DeviceStore } from "./state";
@@ -26,6 +29,8 @@ export interface StartWebOptions extends Partial<WebSecrets> {
   sendmailPath?: string;
   /** Shortest time between two republishes of the Home Assistant configs after birth messages. */
   homeAssistantMinIntervalMs?: number;
+  /** broker kind iot-core: the retained-message API client (tests point it at a local endpoint). */
+  iotDataClient?: IoTDataPlaneClient;
 }
 
 export interface RunningWeb {
@@ -40,6 +45,8 @@ export interface RunningWeb {
   history?: HistoryStore;
   /** Home Assistant discovery; undefined when the config has no homeAssistant. */
   homeAssistant?: HomeAssistantDiscovery;
+  /** The iot-core broker profile; undefined with mosquitto. */
+  iotCore?: IotCoreProfile;
   close(): Promise<void>;
 }
 
@@ -65,9 +72,23 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
       }).start()
     : undefined;
   const store = new DeviceStore(config.devices);
+  // The broker profile: only the connection knows which broker it talks to.
+  const iot = config.broker.kind === "iot-core" ? config.broker.iot : undefined;
   const broker = new BrokerLink(config.broker.url, readBrokerTls(config.broker), store, log, {
     ...(opts.reconnectMinMs ? { reconnectMinMs: opts.reconnectMinMs } : {}),
+    // IoT Core: the client id is the thing name its policy admits (protocol/iot-core.ts).
+    ...(iot ? { clientId: iotThingName(iot.thingPrefix, WEB_CLIENT_ID) } : {}),
   });
+  // The instance role's credentials (SDK default chain) sign the retained-message API calls.
+  const iotData = iot
+    ? (opts.iotDataClient ??
+      new IoTDataPlaneClient({
+        region: iot.region,
+        endpoint: iot.dataEndpoint ?? `https://${new URL(config.broker.url).hostname}`,
+      }))
+    : undefined;
+  const iotCore = iot && iotData ? new IotCoreProfile(iot.thingPrefix, store, iotData, log) : undefined;
+  if (iotCore) broker.attach(iotCore);
 
   const homeAssistant = config.homeAssistant
     ? new HomeAssistantDiscovery(haDevices(config), broker, log, {
@@ -134,6 +155,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     broker,
     ...(history ? { history } : {}),
     ...(homeAssistant ? { homeAssistant } : {}),
+    ...(iotCore ? { iotCore } : {}),
     close() {
       closing ??= (async () => {
         alerter?.stop();
@@ -145,6 +167,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
           server.closeAllConnections();
         });
         await broker.close();
+        if (iotData && !opts.iotDataClient) iotData.destroy();
         history?.close();
         log.info("web_stopped", {});
       })();
