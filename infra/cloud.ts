@@ -1,10 +1,10 @@
 // DeviceCloud: the whole stack as one component, so another Pulumi program can reuse it with
-// `new DeviceCloud("iot", { settings, webBundle })`. It wires the pieces in dependency order:
+// `new DeviceCloud("iot", { settings, webBundle, deviceBundle })`. It wires the pieces in dependency order:
 // address -> certificates -> firewall -> rendered files -> server + push -> devices.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { bridgeIdentity } from "../protocol";
-import { bundle, localCopy } from "./bundle";
+import { localCopy } from "./bundle";
 import {
   type AwsLookupSettings,
   awsLookupSettings,
@@ -20,26 +20,21 @@ import { createNetwork } from "./network";
 import { createPlacement } from "./vpc";
 import { type IssuedCerts, serialLedger } from "./serial-ledger";
 import { createPki, type KeyCert, type Pki } from "./pki";
-import { renderCloudConfig } from "./render/cloud-config";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
-import type { PushFile } from "./render/push-script";
-import { renderServerPush, SERVER_STAGED_WEB_NAME } from "./render/server-files";
+import { SERVER_STAGED_WEB_NAME } from "./render/server-files";
+import { renderServerPushOf, renderUserData } from "./render-stack";
 import { webConfig } from "./render/web-config";
 import { requireCli, type VersionCheck } from "./pulumi-cli";
 import { createAddress, createServer, type Server } from "./server";
-import { bridgesOf, fail2banInput, SERVER_HOSTNAME, serverFilesInput, serverWebConfig } from "./server-input";
+import { bridgesOf, serverWebConfig } from "./server-input";
 
 export interface DeviceCloudArgs {
   /** The validated stack settings (infra/config.ts loadSettings / parseSettings). */
   settings: Settings;
   /** The bundled web app (one JavaScript file, infra/bundle.ts). */
   webBundle: pulumi.Input<string>;
-  /** Extra files for the server push from other parts of the program (alerts, certbot, ddns). */
-  extraFiles?: pulumi.Input<PushFile[]>;
-  /** The device service bundle (infra/bundle.ts); built here when devices are listed and it is omitted. */
-  deviceBundle?: pulumi.Input<string>;
-  /** PEM CRL of revoked device certificates (infra/crl.ts); omitted: mosquitto runs without a CRL. */
-  crlPem?: pulumi.Input<string | undefined>;
+  /** The bundled device service (infra/bundle.ts); unused when the stack lists no devices. */
+  deviceBundle: pulumi.Input<string>;
   /** How the Pulumi CLI version is checked (default: the engine's requirePulumiVersion); tests pass their own. */
   pulumiCliCheck?: VersionCheck;
   /** The aws provider config the server host key lookup follows (infra/config.ts); default: the stack's. */
@@ -116,9 +111,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
     for (const [id, kc] of Object.entries(pki.bridges)) issued[bridgeIdentity(id)] = kc.certPem;
     const ledger = s.devices.length > 0 ? serialLedger(name, issued, child) : undefined;
     const revoked = revokedCerts(pki, s.revokedDevices);
-    const crlPem =
-      args.crlPem ??
-      (revoked.length > 0 ? stackCrl({ ca: pki.ca, revoked, ...(ledger ? { ledger } : {}) }) : undefined);
+    const crlPem = revoked.length > 0 ? stackCrl({ ca: pki.ca, revoked, ...(ledger ? { ledger } : {}) }) : undefined;
     if (s.domain && s.route53ZoneId) {
       createDnsRecord(name, { domain: s.domain, zoneId: s.route53ZoneId, publicIp: eip.publicIp }, { parent: this });
     }
@@ -159,13 +152,11 @@ export class DeviceCloud extends pulumi.ComponentResource {
     this.webPasswordGenerated = generated;
 
     const source = `DeviceCloud "${name}" (stack ${pulumi.getStack()})`;
+    // The stack's files (infra/render-stack.ts), each part applied inside the outputs it needs: the user data on
+    // the admin key alone (it stays plain), the push on the certificates and secrets (secret), each board in its
+    // own component (infra/devices.ts).
     const userData = pki.adminSshKey.publicKeyOpenssh.apply((adminKey) =>
-      renderCloudConfig({
-        source,
-        hostname: SERVER_HOSTNAME,
-        fail2ban: fail2banInput(s),
-        adminPublicKeys: [adminKey],
-      }),
+      renderUserData(s, { source, adminPublicKeys: [adminKey] }),
     );
 
     this.webUrl = pulumi.interpolate`https://${this.brokerHost}`;
@@ -188,7 +179,6 @@ export class DeviceCloud extends pulumi.ComponentResource {
         pkiText,
         secrets,
         args.webBundle,
-        pulumi.output(args.extraFiles ?? []),
         pulumi.output(crlPem),
         this.webUrl,
         pulumi.output(s.ddnsUpdateUrl),
@@ -199,26 +189,27 @@ export class DeviceCloud extends pulumi.ComponentResource {
           [caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem],
           [password, secret, smtpPassword],
           webBundle,
-          extraFiles,
           crl,
           webUrl,
           ddnsUpdateUrl,
           volumeId,
         ]) =>
-          renderServerPush(
-            serverFilesInput(s, {
-              source,
-              webUrl,
-              pki: { caCertPem, serverCertPem, serverKeyPem, webCertPem, webKeyPem, crlPem: crl },
-              webPassword: password,
-              sessionSecret: secret,
-              smtpPassword,
-              webBundle,
-              extraFiles,
-              ddnsUpdateUrl,
-              historyVolumeId: volumeId,
-            }),
-          ),
+          renderServerPushOf(s, {
+            source,
+            webUrl,
+            pki: {
+              caCertPem,
+              server: { certPem: serverCertPem, keyPem: serverKeyPem },
+              web: { certPem: webCertPem, keyPem: webKeyPem },
+              ...(crl === undefined ? {} : { crlPem: crl }),
+            },
+            webPassword: password,
+            sessionSecret: secret,
+            smtpPassword,
+            webBundle,
+            ddnsUpdateUrl,
+            historyVolumeId: volumeId,
+          }).push,
       );
 
     const awsLookup = args.aws ?? awsLookupSettings();
@@ -268,7 +259,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         identities: pki.clients,
         bridgeIdentities: pki.bridges,
         broker: { host: this.brokerHost, port: MQTT_TLS_PORT },
-        bundle: s.devices.length > 0 ? (args.deviceBundle ?? bundle("device").code) : "",
+        bundle: args.deviceBundle,
         source,
       },
       { parent: this, dependsOn: [server.push] },

@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { localCopy } from "./bundle";
 import type { DeviceSettings } from "./config";
-import { devicePayload, type DevicePlan, planDevice } from "./render/device-plan";
+import { devicePayload, type DevicePlan } from "./render/device-plan";
+import { deviceIdentities, renderDevicePlan } from "./render-stack";
 
 export interface DeviceArgs {
   device: DeviceSettings;
@@ -151,11 +152,10 @@ export class Device extends pulumi.ComponentResource {
         pulumi.output(args.bridgeIdentity?.certPem),
       ])
       .apply(([caCertPem, certPem, host, bundle, bridgeCertPem]) =>
-        planDevice({
+        renderDevicePlan(d, {
           source: args.source ?? `stack ${pulumi.getStack()}`,
-          device: d,
           broker: { host, port: args.broker.port },
-          bundle,
+          deviceBundle: bundle,
           caCertPem,
           certPem,
           ...(bridgeCertPem === undefined ? {} : { bridgeCertPem }),
@@ -212,12 +212,7 @@ export function provisionDevices(
     );
   }
   return args.devices.map((device) => {
-    const identity = args.identities[device.id];
-    if (!identity)
-      throw new Error(`device ${device.id} has no client certificate: infra/pki.ts must issue one per device`);
-    const bridgeIdentity = device.bridge ? args.bridgeIdentities?.[device.id] : undefined;
-    if (device.bridge && !bridgeIdentity)
-      throw new Error(`bridge ${device.id} has no bridge certificate: infra/pki.ts must issue one per bridge`);
+    const { identity, bridgeIdentity } = deviceIdentities(device, args.identities, args.bridgeIdentities);
     return new Device(
       `${name}-device-${device.id}`,
       {

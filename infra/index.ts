@@ -12,6 +12,8 @@ const cloud = new DeviceCloud("diy", {
   settings,
   // One file with the page inlined, for the Node 18 that Debian 12 ships: `node web.js`, no npm on the server.
   webBundle: bundle("web").code,
+  // The device service, one file for the boards' own node (built only when the stack lists devices).
+  deviceBundle: settings.devices.length > 0 ? bundle("device").code : "",
 });
 
 /** Open this in a browser (the CA certificate below must be trusted unless a domain with Let's Encrypt is set). */

@@ -1,5 +1,5 @@
-// Pure decisions from Settings to the server renderers' inputs, shared by the Pulumi program (cloud.ts)
-// and `npm run render` (scripts/render.ts), so what is inspected is what ships.
+// Pure decisions from Settings to the server renderers' inputs; render-stack.ts composes them for every caller
+// (the Pulumi program, `npm run render`, the daemon and VM tiers), so what is inspected is what ships.
 import { type WebConfigInput, type WebDeviceConfigInput } from "../apps/web/config";
 import { sensorUnit } from "../device/sensors/config";
 import { type AclDevice, type AclStack, aclModel } from "../protocol";
@@ -9,7 +9,6 @@ import type { Fail2banJailInput } from "./render/fail2ban";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import { NGINX_WORKER_GROUP } from "./render/nginx";
 import { renderOpsPush } from "./render/ops";
-import type { PushFile } from "./render/push-script";
 import type { ServerFilesInput, ServerPki } from "./render/server-files";
 import { SERVER_WEB_PATHS } from "./render/systemd";
 
@@ -20,7 +19,9 @@ export const SERVER_HOSTNAME = "diy-cloud";
 export type WebDeviceEntry = WebDeviceConfigInput & { outputs: string[]; inputs: string[] };
 
 /** Devices the web page shows: every configured device with I/O or sensors, and every bridge child. */
-export function webDevices(devices: readonly DeviceSettings[]): WebDeviceEntry[] {
+export function webDevices(
+  devices: readonly Pick<DeviceSettings, "id" | "outputs" | "inputs" | "sensors" | "bridge">[],
+): WebDeviceEntry[] {
   return devices.flatMap((d) => [
     ...(d.outputs.length + d.inputs.length + (d.sensors?.length ?? 0) > 0
       ? [
@@ -114,7 +115,6 @@ export interface ServerValues {
   sessionSecret: string;
   smtpPassword?: string;
   webBundle: string;
-  extraFiles?: readonly PushFile[];
   /** stack: ddnsUpdateUrl (secret), revealed for the push only. */
   ddnsUpdateUrl?: string;
   /** The history's EBS volume (infra/history-storage.ts); omitted: the history stays on the root disk. */
@@ -186,7 +186,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
       password: v.webPassword,
       sessionSecret: v.sessionSecret,
     },
-    extraFiles: [...ops.files, ...(v.extraFiles ?? [])],
+    extraFiles: ops.files,
     after: ops.after,
   };
 }

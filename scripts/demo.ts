@@ -8,12 +8,14 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type WebConfigInput, createLogger as createWebLogger, startWeb } from "../apps/web";
-import type { DeviceConfigInput } from "../device/config";
+import { createLogger as createWebLogger, startWeb } from "../apps/web";
+import type { SensorSettings } from "../infra/config";
 import { createLogger as createDeviceLogger } from "../device/log";
 import { type DeviceService, startDeviceService } from "../device/service";
-import { parseDeviceConfig } from "../device/config";
+import { deviceConfig } from "../infra/render/device-config";
 import { MQTT_TLS_PORT } from "../infra/render/mosquitto";
+import { webConfig as checkedWebConfig } from "../infra/render/web-config";
+import { webDevices } from "../infra/server-input";
 import { WEB_CLIENT_ID } from "../protocol";
 import {
   MOSQUITTO_MISSING,
@@ -56,7 +58,7 @@ function hasThermalZone(): boolean {
  * pi1's sensors: this machine's real CPU temperature when its kernel has a thermal zone (else a simulated
  * one around 45 °C), and a simulated probe whose value is `<name>.value` when that file exists.
  */
-function demoSensors(dir: string): NonNullable<DeviceConfigInput["sensors"]> {
+function demoSensors(dir: string): SensorSettings[] {
   return [
     {
       name: "cpu",
@@ -71,6 +73,17 @@ function demoSensors(dir: string): NonNullable<DeviceConfigInput["sensors"]> {
       backend: { type: "simulated", file: join(dir, "probe.value"), periodSeconds: 900 },
     },
   ];
+}
+
+/** A demo board as a stack device entry: simulated outputs (`<name>.state`), inputs (`<name>.input`), sensors. */
+function demoDevice(d: (typeof DEMO_DEVICES)[number], dir: string) {
+  const simulated = (file: string) => ({ type: "simulated" as const, file: join(dir, file) });
+  return {
+    id: d.id,
+    outputs: d.outputs.map((name) => ({ name, safeState: "off" as const, backend: simulated(`${name}.state`) })),
+    inputs: d.inputs.map((name) => ({ name, backend: simulated(`${name}.input`) })),
+    sensors: d.sensors.length > 0 ? demoSensors(dir) : [],
+  };
 }
 
 export interface DemoOptions {
@@ -160,7 +173,11 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
 
     const password = secret(join(stateDir, "password"), 12);
     const sessionSecret = secret(join(stateDir, "session-secret"), 32);
-    const webConfig: WebConfigInput = {
+    // The boards as the stack would list them, their simulated lines and sensors in files under the state dir.
+    const devices = DEMO_DEVICES.map((d) => demoDevice(d, join(stateDir, "devices", d.id)));
+    // Through the web app's own schema, as the program renders /etc/diy-web/config.json (infra/render/web-config.ts),
+    // with the page's devices chosen as the program chooses them (infra/server-input.ts webDevices).
+    const webConfig = checkedWebConfig({
       listen: { host: "127.0.0.1", port: await pickPort(opts.webPort, DEFAULT_WEB_PORT) },
       broker: {
         url: broker.url,
@@ -168,20 +185,14 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
         cert: clients[WEB_CLIENT_ID]?.cert ?? "",
         key: clients[WEB_CLIENT_ID]?.key ?? "",
       },
-      devices: DEMO_DEVICES.map((d) => ({
-        id: d.id,
-        label: d.label,
-        outputs: [...d.outputs],
-        inputs: [...d.inputs],
-        sensors: d.sensors.map((name) => ({ name })),
-      })),
+      devices: webDevices(devices).map((w) => ({ ...w, label: DEMO_DEVICES.find((d) => d.id === w.id)?.label })),
       // Plain http on loopback: a Secure cookie would never come back.
       cookieSecure: false,
       // Kept across runs of the demo, like the server keeps it across restarts.
       history: { file: join(stateDir, "history.db") },
       // Logged-out sessions stay logged out across runs.
       stateDir: join(stateDir, "web"),
-    };
+    });
     const web = await startWeb(webConfig, {
       password: password.value,
       sessionSecret: sessionSecret.value,
@@ -189,39 +200,36 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     });
     stops.push(() => web.close());
 
-    const devices: DeviceService[] = [];
+    const services: DeviceService[] = [];
     const deviceFiles: DemoFiles["devices"] = {};
-    for (const d of DEMO_DEVICES) {
+    for (const d of devices) {
       const dir = join(stateDir, "devices", d.id);
       mkdirSync(dir, { recursive: true });
-      const files = {
-        outputs: {} as Record<string, string>,
-        inputs: {} as Record<string, string>,
-        sensors: {} as Record<string, string>,
+      deviceFiles[d.id] = {
+        outputs: Object.fromEntries(d.outputs.map((o) => [o.name, o.backend.file])),
+        inputs: Object.fromEntries(d.inputs.map((i) => [i.name, i.backend.file])),
+        sensors: Object.fromEntries(
+          d.sensors.flatMap((x) =>
+            x.backend.type === "simulated" && x.backend.file ? [[x.name, x.backend.file]] : [],
+          ),
+        ),
       };
-      for (const o of d.outputs) files.outputs[o] = join(dir, `${o}.state`);
-      for (const i of d.inputs) files.inputs[i] = join(dir, `${i}.input`);
-      const sensors = d.sensors.length > 0 ? demoSensors(dir) : [];
-      for (const x of sensors)
-        if (x.backend.type === "simulated" && x.backend.file) files.sensors[x.name] = x.backend.file;
-      deviceFiles[d.id] = files;
-      const input: DeviceConfigInput = {
+      // The board's config.json as the program renders it (infra/render/device-config.ts, through the device
+      // service's own schema), pointed at the demo's certificates and state directory instead of the board's paths.
+      const config = deviceConfig({
         deviceId: d.id,
-        broker: { url: broker.url, ca: pki.ca, cert: clients[d.id]?.cert ?? "", key: clients[d.id]?.key ?? "" },
-        outputs: d.outputs.map((name) => ({
-          name,
-          safeState: "off" as const,
-          backend: { type: "simulated" as const, file: files.outputs[name] },
-        })),
-        inputs: d.inputs.map((name) => ({ name, backend: { type: "simulated" as const, file: files.inputs[name] } })),
-        ...(sensors.length > 0 ? { sensors } : {}),
-        stateDir: dir,
-      };
+        board: "generic",
+        broker: { host: "127.0.0.1", port: broker.port },
+        outputs: d.outputs,
+        inputs: d.inputs,
+        sensors: d.sensors,
+        paths: { ca: pki.ca, cert: clients[d.id]?.cert ?? "", key: clients[d.id]?.key ?? "", stateDir: dir },
+      });
       const device = await startDeviceService({
-        config: parseDeviceConfig(input, `demo device ${d.id}`),
+        config,
         log: createDeviceLogger({ base: { src: "device", deviceId: d.id }, write: appendLog }),
       });
-      devices.push(device);
+      services.push(device);
       stops.push(() => device.stop());
     }
 
@@ -241,7 +249,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       passwordCreated: password.created,
       stateDir,
       files,
-      devices,
+      devices: services,
       broker,
       stop,
     };

@@ -1,6 +1,6 @@
 // npm run render -- --out DIR [--stack dev]
-// Writes every file the stack would put on a machine, rendered by the same functions the Pulumi program
-// calls, so anyone can read or lint what `pulumi up` deploys. Cloud values that only exist after
+// Writes every file the stack would put on a machine, rendered by the same function the Pulumi program
+// calls (infra/render-stack.ts renderStack), so anyone can read or lint what `pulumi up` deploys. Cloud values that only exist after
 // deployment get placeholders: the Elastic IP is 203.0.113.10 (a documentation address), certificates
 // come from a throwaway local CA made for this run, and secrets not in the stack file (they are
 // encrypted there) are the text PLACEHOLDER-<key>.
@@ -10,14 +10,11 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { bundle } from "../infra/bundle";
 import { ConfigError, parseSettings, type SecretKey, type Settings } from "../infra/config";
-import { renderCloudConfig, USER_DATA_LIMIT_BYTES } from "../infra/render/cloud-config";
-import { devicePayload, planDevice } from "../infra/render/device-plan";
+import { USER_DATA_LIMIT_BYTES } from "../infra/render/cloud-config";
 import { MQTT_TLS_PORT } from "../infra/render/mosquitto";
-import { renderServerPush } from "../infra/render/server-files";
-import { createCa, issueCert, type IssuedCert, renderCrl } from "../infra/render/x509";
-import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "../infra/server-input";
+import { deviceIdentities, renderStack, type StackMaterial, type StackRenderInput } from "../infra/render-stack";
 import { readStackFile } from "../infra/stack-file";
-import { bridgeIdentity } from "../protocol";
+import { issueStackPki } from "./stack-pki";
 
 export const PLACEHOLDER_IP = "203.0.113.10";
 /** Stands in for the history volume's id, which EC2 gives at `pulumi up`. */
@@ -91,139 +88,108 @@ function withPlaceholders(raw: Record<string, string>): { raw: Record<string, st
   return { raw: out, placeholders };
 }
 
-export async function renderStack(opts: RenderOptions): Promise<RenderResult> {
-  const projectDir = opts.projectDir ?? path.resolve(__dirname, "..");
-  const stackFile = path.join(projectDir, `Pulumi.${opts.stack}.yaml`);
-  if (!fs.existsSync(stackFile))
-    throw new Error(`no stack file ${stackFile} (create it with pulumi stack init ${opts.stack})`);
-  const { raw } = withPlaceholders(readStackFile(stackFile).raw);
-  const plain = (k: SecretKey) => raw[k];
-  const settings = parseSettings(raw, (k) => pulumi.secret(String(raw[k])));
-  const s = settings;
-  const source = `stack ${opts.stack} (npm run render; placeholders for cloud values)`;
+/**
+ * Stand-ins for what only exists after `pulumi up`: a throwaway CA made for this run and its certificates (as
+ * infra/pki.ts issues them), the placeholder address and volume id, PLACEHOLDER-<key> secrets.
+ */
+async function placeholderMaterial(s: Settings, source: string, bundles: boolean): Promise<StackMaterial> {
   const host = s.domain ?? PLACEHOLDER_IP;
-  const days = s.certValidityDays;
-
-  const ca = await createCa({ commonName: "DIY Device Cloud CA (render placeholder)" });
-  const server = await issueCert(ca, {
-    commonName: s.domain ?? "server",
-    kind: "server",
-    dnsNames: ["localhost", ...(s.domain ? [s.domain] : [])],
-    ipAddresses: [PLACEHOLDER_IP, "127.0.0.1"],
-    days,
+  const { pki } = await issueStackPki(s, {
+    caName: "DIY Device Cloud CA (render placeholder)",
+    serverIps: [PLACEHOLDER_IP],
+    days: s.certValidityDays,
   });
-  const web = await issueCert(ca, { commonName: "web", kind: "client", days });
-  const clients: Record<string, IssuedCert> = {};
-  for (const d of s.devices) clients[d.id] = await issueCert(ca, { commonName: d.id, kind: "client", days });
-  const bridges: Record<string, IssuedCert> = {};
-  for (const d of s.devices)
-    if (d.bridge) bridges[d.id] = await issueCert(ca, { commonName: bridgeIdentity(d.id), kind: "client", days });
-  const crlPem =
-    s.revokedDevices.length > 0
-      ? await renderCrl({
-          ca,
-          // A revoked bridge board's bridge connection is revoked with it.
-          revoked: s.revokedDevices.flatMap((id) =>
-            [clients[id], bridges[id]].flatMap((c) => (c ? [{ serial: c.serial }] : [])),
-          ),
-        })
-      : undefined;
+  const lanPasswords = Object.fromEntries(
+    s.devices.flatMap((d) =>
+      d.bridge
+        ? [[d.id, Object.fromEntries(d.bridge.children.map((c) => [c.id, `PLACEHOLDER-lan-password-${c.id}`]))]]
+        : [],
+    ),
+  );
+  return {
+    source,
+    webUrl: `https://${host}`,
+    broker: { host, port: MQTT_TLS_PORT },
+    adminPublicKeys: [placeholderAdminKey()],
+    pki,
+    webPassword: "PLACEHOLDER-webPassword",
+    sessionSecret: "PLACEHOLDER-sessionSecret",
+    historyVolumeId: PLACEHOLDER_VOLUME_ID,
+    lanPasswords,
+    webBundle: bundles ? bundle("web").code : "// web bundle stand-in\n",
+    deviceBundle: !bundles ? "// device bundle stand-in\n" : s.devices.length > 0 ? bundle("device").code : "",
+  };
+}
 
+/**
+ * Writes every file of the stack (infra/render-stack.ts renderStack) under `out`: server/ (user data, each pushed
+ * file at its path, the push script, the staged copies), devices/<id>/ (the install's files, scripts and payload),
+ * pki/ca.pem and MANIFEST.txt (`notes` go into its header).
+ */
+export function writeStack(out: string, input: StackRenderInput, notes: readonly string[] = []): RenderResult["files"] {
+  const stack = renderStack(input);
   const files: RenderResult["files"] = [];
   const write = (rel: string, content: string, secret = false) => {
-    const file = path.join(opts.out, rel);
+    const file = path.join(out, rel);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, content, { mode: secret ? 0o600 : 0o644 });
     files.push({ path: rel, secret, bytes: Buffer.byteLength(content) });
   };
 
   // Server: user data, then every pushed file at its path under server/, and the push script itself.
-  const userData = renderCloudConfig({
-    source,
-    hostname: SERVER_HOSTNAME,
-    fail2ban: fail2banInput(s),
-    adminPublicKeys: [placeholderAdminKey()],
-  });
+  const { userData, push } = stack.server;
   if (Buffer.byteLength(userData) > USER_DATA_LIMIT_BYTES)
     throw new Error(`user data is over EC2's ${USER_DATA_LIMIT_BYTES} bytes`);
   write("server/user-data.yaml", userData);
-  const webBundle = opts.bundles === false ? "// web bundle stand-in\n" : bundle("web").code;
-  const push = renderServerPush(
-    serverFilesInput(s, {
-      source,
-      webUrl: `https://${host}`,
-      pki: {
-        caCertPem: ca.certPem,
-        serverCertPem: server.certPem,
-        serverKeyPem: server.keyPem,
-        webCertPem: web.certPem,
-        webKeyPem: web.keyPem,
-        crlPem,
-      },
-      webPassword: "PLACEHOLDER-webPassword",
-      sessionSecret: "PLACEHOLDER-sessionSecret",
-      smtpPassword: plain("smtpPassword"),
-      webBundle,
-      historyVolumeId: PLACEHOLDER_VOLUME_ID,
-    }),
-  );
   for (const f of push.files) write(path.join("server/files", f.path), f.content, f.secret === true);
   write("server/push.sh", push.script, true);
   // Copied to the admin's home before the push runs (remote.CopyToRemote), not sent on its stdin.
   for (const [rel, content] of Object.entries(push.staged)) write(path.join("server/staged", rel), content);
 
   // Devices: the install payload's files and the install/uninstall scripts, per board.
-  const deviceBundle =
-    opts.bundles === false ? "// device bundle stand-in\n" : s.devices.length > 0 ? bundle("device").code : "";
-  for (const d of s.devices) {
-    const cert = clients[d.id] as IssuedCert;
-    const bridgeCert = bridges[d.id];
-    const plan = planDevice({
-      source,
-      device: d,
-      broker: { host, port: MQTT_TLS_PORT },
-      bundle: deviceBundle,
-      caCertPem: ca.certPem,
-      certPem: cert.certPem,
-      ...(bridgeCert ? { bridgeCertPem: bridgeCert.certPem } : {}),
-    });
+  for (const { device: d, plan, payload } of stack.devices) {
+    const { identity, bridgeIdentity } = deviceIdentities(d, input.pki.clients, input.pki.bridges);
     for (const [name, content] of Object.entries(plan.files))
       if (content !== undefined) write(`devices/${d.id}/files/${name}`, content);
-    write(`devices/${d.id}/files/device.key`, cert.keyPem, true);
-    if (bridgeCert) write(`devices/${d.id}/files/bridge.key`, bridgeCert.keyPem, true);
+    write(`devices/${d.id}/files/device.key`, identity.keyPem, true);
+    if (bridgeIdentity) write(`devices/${d.id}/files/bridge.key`, bridgeIdentity.keyPem, true);
     // Copied to the SSH user's home on the board before the install (remote.CopyToRemote), not sent on stdin.
     for (const [name, content] of Object.entries(plan.staged.files))
       write(`devices/${d.id}/staged/${plan.staged.dir}/${name}`, content);
     write(`devices/${d.id}/install.sh`, plan.installScript);
     write(`devices/${d.id}/uninstall.sh`, plan.uninstallScript);
-    const lanPasswords = d.bridge
-      ? Object.fromEntries(d.bridge.children.map((c) => [c.id, `PLACEHOLDER-lan-password-${c.id}`]))
-      : undefined;
-    write(
-      `devices/${d.id}/payload.txt`,
-      devicePayload(plan, {
-        keyPem: cert.keyPem,
-        lanPasswords,
-        ...(bridgeCert ? { bridgeKeyPem: bridgeCert.keyPem } : {}),
-      }),
-      true,
-    );
+    write(`devices/${d.id}/payload.txt`, payload, true);
   }
 
-  write("pki/ca.pem", ca.certPem);
+  write("pki/ca.pem", input.pki.caCertPem);
   const manifest = [
-    `# Rendered by scripts/render.ts for ${source}.`,
-    `# Placeholders: public IP ${PLACEHOLDER_IP}; history volume ${PLACEHOLDER_VOLUME_ID}; a throwaway CA made for this run; secrets PLACEHOLDER-<key>.`,
+    `# Rendered by scripts/render.ts for ${input.source}.`,
+    ...notes.map((n) => `# ${n}`),
     "# secret  bytes  path",
     ...files.map((f) => `${f.secret ? "secret" : "-     "}  ${String(f.bytes).padStart(7)}  ${f.path}`),
   ];
   write("MANIFEST.txt", `${manifest.join("\n")}\n`);
+  return files;
+}
+
+export async function renderStackToDir(opts: RenderOptions): Promise<RenderResult> {
+  const projectDir = opts.projectDir ?? path.resolve(__dirname, "..");
+  const stackFile = path.join(projectDir, `Pulumi.${opts.stack}.yaml`);
+  if (!fs.existsSync(stackFile))
+    throw new Error(`no stack file ${stackFile} (create it with pulumi stack init ${opts.stack})`);
+  const { raw } = withPlaceholders(readStackFile(stackFile).raw);
+  const settings = parseSettings(raw, (k) => pulumi.secret(String(raw[k])));
+  const source = `stack ${opts.stack} (npm run render; placeholders for cloud values)`;
+  const material = await placeholderMaterial(settings, source, opts.bundles !== false);
+  const files = writeStack(opts.out, { settings, ...material, smtpPassword: raw.smtpPassword }, [
+    `Placeholders: public IP ${PLACEHOLDER_IP}; history volume ${PLACEHOLDER_VOLUME_ID}; a throwaway CA made for this run; secrets PLACEHOLDER-<key>.`,
+  ]);
   return { files, settings };
 }
 
 if (require.main === module) {
   const opts = parseArgs(process.argv.slice(2));
-  renderStack(opts)
+  renderStackToDir(opts)
     .then((r) => {
       console.log(`wrote ${r.files.length} files for stack ${opts.stack} to ${opts.out} (see MANIFEST.txt)`);
     })

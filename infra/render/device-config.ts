@@ -34,6 +34,8 @@ export interface DeviceConfigRenderInput {
   /** Sensors as in the stack entry; keys the device does not read (alert: the web app's) are left out. */
   sensors?: readonly (SensorConfig & { alert?: unknown })[];
   keepaliveSeconds?: number;
+  /** Where the service finds its certificates and keeps its state; default: the board's (DEVICE_PATHS). */
+  paths?: { ca: string; cert: string; key: string; stateDir: string };
 }
 
 /** The config object with every backend resolved; validated by the device service's own schema. */
@@ -47,13 +49,14 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
   const outputs = input.outputs.map((o, i) => ({ name: o.name, safeState: o.safeState, backend: resolved.outputs[i] }));
   const inputs = input.inputs.map((o, i) => ({ name: o.name, backend: resolved.inputs[i] }));
   const host = input.broker.host.includes(":") ? `[${input.broker.host}]` : input.broker.host;
+  const paths = input.paths ?? DEVICE_PATHS;
   const result = DeviceConfig.safeParse({
     deviceId: input.deviceId,
     broker: {
       url: `mqtts://${host}:${input.broker.port}`,
-      ca: DEVICE_PATHS.ca,
-      cert: DEVICE_PATHS.cert,
-      key: DEVICE_PATHS.key,
+      ca: paths.ca,
+      cert: paths.cert,
+      key: paths.key,
       ...(input.broker.servername === undefined ? {} : { servername: input.broker.servername }),
     },
     outputs,
@@ -64,7 +67,7 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
         }
       : {}),
     ...(input.keepaliveSeconds === undefined ? {} : { keepaliveSeconds: input.keepaliveSeconds }),
-    stateDir: DEVICE_PATHS.stateDir,
+    stateDir: paths.stateDir,
   });
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");

@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
-import { WEB_LOGIN_FILTER_PATH, WEB_LOGIN_JAIL } from "../../infra/render/fail2ban";
+import { renderFail2banJail, WEB_LOGIN_FILTER_PATH, WEB_LOGIN_JAIL } from "../../infra/render/fail2ban";
 import { FIXTURES, type RenderedFixture, fixtureFeatures, renderFixture } from "./daemons-fixtures";
 import { fail2banTree, nginxTree, siteWithCertsIn } from "./daemons-support";
 import { tempDir } from "../support/temp-dir";
@@ -124,6 +124,19 @@ for (const fixture of FIXTURES) {
 describe("checks that catch what Debian 12 would", () => {
   const tmp = tempDir("check-neg");
   after(() => tmp.cleanup());
+
+  test("fail2ban-client -t accepts the jail with the renderer's options no stack key sets (ssh port, bantime, maxretry, nginx limit_req)", () => {
+    const jail = renderFail2banJail({ sshPort: 2222, bantime: "2h", maxretry: 3, nginxLimitReq: {} });
+    const tree = fail2banTree(join(tmp.dir, "options"), jail);
+    const check = run("fail2ban-client", ["-c", tree, "-t"]);
+    assert.equal(check.status, 0, `fail2ban-client -t:\n${check.output}`);
+    const res = run("fail2ban-client", ["-c", tree, "-d"]);
+    assert.equal(res.status, 0, `fail2ban-client -d:\n${res.output}`);
+    assert.match(res.output, /\['set', 'sshd', 'bantime', '2h'\]/);
+    assert.match(res.output, /\['set', 'sshd', 'maxretry', 3\]/);
+    assert.match(res.output, /\['port', '2222'\]/);
+    assert.match(res.output, /\['add', 'nginx-limit-req', /);
+  });
 
   test("fail2ban-client -t refuses the sshd jail on backend = auto (no auth.log), as a Debian 12 server does", async (t) => {
     if (existsSync("/var/log/auth.log")) {

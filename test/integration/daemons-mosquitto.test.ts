@@ -52,6 +52,8 @@ describe("mosquitto runs the rendered mosquitto.conf and ACL", () => {
         aclFile: aclPath,
         persistenceDir: data,
         log: { to: "stderr" },
+        // Sized limits no stack key sets yet: mosquitto must take them as rendered.
+        limits: { maxQueuedMessages: 5000, persistentClientExpiration: "30d" },
       }),
     );
     broker = await startMosquitto(confPath);

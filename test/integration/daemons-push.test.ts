@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync,
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { renderServerPush } from "../../infra/render/server-files";
-import { FIXTURES } from "./daemons-fixtures";
+import { FIXTURES, fixtureInput } from "./daemons-fixtures";
 import { tempDir } from "../support/temp-dir";
 
 const PEM = (label: string, body: string) =>
@@ -77,7 +77,7 @@ describe("the push script, run by bash against a scratch root", () => {
   after(() => tmp.cleanup());
   const fixture = FIXTURES[1];
   assert.ok(fixture);
-  const input = fixture.input(pki);
+  const input = fixtureInput(fixture, pki);
   const { files, script, staged } = renderServerPush(input);
   stagedFiles = staged;
   const sb = sandbox(tmp.dir);

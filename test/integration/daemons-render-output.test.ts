@@ -1,10 +1,10 @@
-// `npm run render` output (scripts/render.ts renderStack: the same Settings -> renderer path as the Pulumi
-// program) checked by the daemons, for the repo's dev stack and two more stack files written here.
+// `npm run render` output (scripts/render.ts renderStackToDir, through infra/render-stack.ts renderStack: the same
+// Settings -> renderer path as the Pulumi program) checked by the daemons, for the repo's dev stack and two more stack files written here.
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { renderStack } from "../../scripts/render";
+import { renderStackToDir } from "../../scripts/render";
 import { fail2banTree, nginxTree, siteWithCertsIn } from "./daemons-support";
 import { connectOnce } from "../support/mqtt";
 import { startMosquitto } from "../support/broker";
@@ -60,7 +60,7 @@ for (const stack of ["dev", "example-full", ...Object.keys(EXTRA_STACKS)]) {
         mkdirSync(projectDir);
         writeFileSync(join(projectDir, `Pulumi.${stack}.yaml`), extra);
       }
-      await renderStack({ stack, out, projectDir, bundles: false });
+      await renderStackToDir({ stack, out, projectDir, bundles: false });
     });
 
     after(async () => {

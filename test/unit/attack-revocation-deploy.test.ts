@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
+import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import { SERVER_MOSQUITTO_PATHS as M } from "../../infra/render/mosquitto";
 import { readStackFile } from "../../infra/stack-file";
@@ -43,7 +44,11 @@ async function buildWithRevoked(revoked: string[]) {
   };
   const h = installMocks();
   const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud(`rev-${revoked.join("-")}`, { settings, webBundle: "/* web */\n" });
+  const cloud = new DeviceCloud(`rev-${revoked.join("-")}`, {
+    settings,
+    webBundle: "/* web */\n",
+    deviceBundle: bundle("device").code,
+  });
   await value(cloud.server.push.urn);
   await settle(); // fails on the error diagnostic stackCrl logs when it cannot sign
   const push = h.ofType("command:remote:Command").find((r) => r.name.endsWith("-push"));

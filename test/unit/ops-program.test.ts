@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
+import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import {
   type Harness,
@@ -23,7 +24,11 @@ const minimal = (): Record<string, unknown> => ({ adminCidrs: '["198.51.100.7/32
 async function build(name: string, raw: Record<string, unknown>, world: MockWorld = {}) {
   const h = installMocks("diy-device-cloud", "dev", world);
   const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud(name, { settings, webBundle: "console.log('web');\n" });
+  const cloud = new DeviceCloud(name, {
+    settings,
+    webBundle: "console.log('web');\n",
+    deviceBundle: bundle("device").code,
+  });
   await value(cloud.server.push.urn);
   await Promise.all(
     (cloud.devices ?? []).map((d: { install: { urn: pulumi.Output<string> } }) => value(d.install.urn)),

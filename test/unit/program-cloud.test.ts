@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 // Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
+import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import { bridgeIdentity } from "../../protocol";
 import { LEDGER_SCRIPT } from "../../infra/render/serial-ledger";
@@ -55,7 +56,11 @@ const STACKS: Record<string, () => Record<string, unknown>> = {
 async function build(name: string, raw: Record<string, unknown>) {
   const h = installMocks();
   const settings = settingsOf(raw);
-  const cloud = new DeviceCloud(name, { settings, webBundle: "console.log('web app bundle');\n" });
+  const cloud = new DeviceCloud(name, {
+    settings,
+    webBundle: "console.log('web app bundle');\n",
+    deviceBundle: bundle("device").code,
+  });
   await value(cloud.server.push.urn);
   await settle();
   return { h, cloud, settings };

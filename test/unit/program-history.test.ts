@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings, type SecretKey } from "../../infra/config";
 import { checkHistoryZone, HISTORY_TAG, SNAPSHOT_TIME_UTC } from "../../infra/history-storage";
@@ -28,7 +29,11 @@ async function build(raw: Record<string, unknown>, world: MockWorld = {}) {
   const h = installMocks("diy-device-cloud", "dev", world);
   const all: Record<string, unknown> = { ...base, ...raw };
   const settings = settingsFrom(all);
-  const cloud = new DeviceCloud("iot", { settings, webBundle: "console.log('web');\n" });
+  const cloud = new DeviceCloud("iot", {
+    settings,
+    webBundle: "console.log('web');\n",
+    deviceBundle: bundle("device").code,
+  });
   const script = await value(cloud.server.push.stdin as pulumi.Output<string>);
   const volumeId = await value(cloud.history.volume.id);
   await settle();

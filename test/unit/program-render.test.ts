@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseWebConfig } from "../../apps/web/config";
-import { PLACEHOLDER_IP, type RenderResult, renderStack } from "../../scripts/render";
+import { PLACEHOLDER_IP, type RenderResult, renderStackToDir } from "../../scripts/render";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -15,7 +15,7 @@ describe("npm run render (the full example stack)", () => {
   let result: RenderResult;
   before(async () => {
     out = fs.mkdtempSync(path.join(os.tmpdir(), "diy-render-"));
-    result = await renderStack({ stack: "example-full", out, bundles: false });
+    result = await renderStackToDir({ stack: "example-full", out, bundles: false });
   });
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 

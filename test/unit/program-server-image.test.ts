@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
+import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import { checkCli, MIN_PULUMI_CLI } from "../../infra/pulumi-cli";
 import { amiNamePattern } from "../../infra/server";
@@ -19,7 +20,11 @@ async function evaluate(raw: Record<string, unknown>, world: MockWorld = {}): Pr
   const h = installMocks("diy-device-cloud", "dev", world);
   const all: Record<string, unknown> = { ...base, ...raw };
   const settings = settingsFrom(all);
-  const cloud = new DeviceCloud("iot", { settings, webBundle: "console.log('web');\n" });
+  const cloud = new DeviceCloud("iot", {
+    settings,
+    webBundle: "console.log('web');\n",
+    deviceBundle: bundle("device").code,
+  });
   await value(cloud.server.push.urn);
   await settle();
   assert.deepEqual(h.refused, []);
@@ -112,7 +117,12 @@ describe("the Pulumi CLI version check (Stash and replacementTrigger need 3.208.
         pass = resolve;
       });
     };
-    const cloud = new DeviceCloud("gate", { settings, webBundle: "x", pulumiCliCheck: check });
+    const cloud = new DeviceCloud("gate", {
+      settings,
+      webBundle: "x",
+      deviceBundle: bundle("device").code,
+      pulumiCliCheck: check,
+    });
     await value(cloud.publicIp);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(asked, `>=${MIN_PULUMI_CLI}`);

@@ -18,7 +18,11 @@ async function evaluate(devices: number): Promise<Recorded[]> {
     inputs: [{ name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up" } }],
   });
   const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud("size", { settings, webBundle: bundle("web").code });
+  const cloud = new DeviceCloud("size", {
+    settings,
+    webBundle: bundle("web").code,
+    deviceBundle: bundle("device").code,
+  });
   await value(cloud.server.push.urn);
   await settle();
   return h.resources;

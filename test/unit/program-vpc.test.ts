@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings } from "../../infra/config";
 import { firstIpv6Subnet, pickZone, SUBNET_CIDR, VPC_CIDR } from "../../infra/vpc";
@@ -19,7 +20,7 @@ async function build(raw: Record<string, unknown>, world: MockWorld) {
   const h = installMocks("diy-device-cloud", "dev", world);
   const all: Record<string, unknown> = { ...base, ...raw };
   const settings = settingsFrom(all);
-  const cloud = new DeviceCloud("net", { settings, webBundle: "x" });
+  const cloud = new DeviceCloud("net", { settings, webBundle: "x", deviceBundle: bundle("device").code });
   await value(cloud.server.push.urn);
   await settle();
   assert.deepEqual(h.refused, [], "EC2 would refuse a resource");
