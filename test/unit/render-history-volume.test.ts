@@ -16,36 +16,9 @@ import {
   systemdEscapePath,
 } from "../../infra/render/history-volume";
 import { renderServerFiles, renderServerPush, type ServerFilesInput } from "../../infra/render/server-files";
-import { aclModel } from "../../protocol";
+import { serverFilesInput } from "./server-files-fixture";
 
-const PEM = (label: string, body: string) =>
-  `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
-const base: ServerFilesInput = {
-  hostname: "iot",
-  pki: {
-    caCertPem: PEM("CERTIFICATE", "ca"),
-    serverCertPem: PEM("CERTIFICATE", "srv"),
-    serverKeyPem: PEM("PRIVATE KEY", "srvkey"),
-    webCertPem: PEM("CERTIFICATE", "web"),
-    webKeyPem: PEM("PRIVATE KEY", "webkey"),
-  },
-  acl: aclModel({ devices: [] }),
-  nginx: { serverName: "_" },
-  postfix: {},
-  web: {
-    bundle: "console.log('web')\n",
-    config: {
-      broker: {
-        url: "mqtts://127.0.0.1:8883",
-        ca: "/etc/diy-web/ca.pem",
-        cert: "/etc/diy-web/web.pem",
-        key: "/etc/diy-web/web.key",
-      },
-    },
-    password: "pass-1",
-    sessionSecret: "s".repeat(40),
-  },
-};
+const base = serverFilesInput();
 const VOLUME = "vol-0123456789abcdef0";
 const withVolume: ServerFilesInput = {
   ...base,

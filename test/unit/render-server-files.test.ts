@@ -7,36 +7,13 @@ import {
   type ServerFilesInput,
 } from "../../infra/render/server-files";
 import { aclModel } from "../../protocol";
+import { PEM, serverFilesInput } from "./server-files-fixture";
 
-const PEM = (label: string, body: string) =>
-  `-----BEGIN ${label}-----\n${Buffer.from(body).toString("base64")}\n-----END ${label}-----\n`;
-const input: ServerFilesInput = {
+const input: ServerFilesInput = serverFilesInput({
   source: 'stack "prod"',
-  hostname: "iot",
-  pki: {
-    caCertPem: PEM("CERTIFICATE", "ca"),
-    serverCertPem: PEM("CERTIFICATE", "srv"),
-    serverKeyPem: PEM("PRIVATE KEY", "srvkey"),
-    webCertPem: PEM("CERTIFICATE", "web"),
-    webKeyPem: PEM("PRIVATE KEY", "webkey"),
-  },
   acl: aclModel({ devices: [{ id: "pi1", outputs: ["led"], inputs: [] }] }),
-  nginx: { serverName: "_" },
   postfix: { relay: { host: "smtp.example.com", user: "u" }, smtpPassword: "pw-123", smtpFrom: "iot@example.com" },
-  web: {
-    bundle: "console.log('web')\n",
-    config: {
-      broker: {
-        url: "mqtts://127.0.0.1:8883",
-        ca: "/etc/diy-web/ca.pem",
-        cert: "/etc/diy-web/web.pem",
-        key: "/etc/diy-web/web.key",
-      },
-    },
-    password: "pass-1",
-    sessionSecret: "s".repeat(40),
-  },
-};
+});
 const byPath = (files: ReturnType<typeof renderServerFiles>) => new Map(files.map((f) => [f.path, f]));
 
 test("server files put mosquitto, nginx, postfix, fail2ban and the web app at the agreed paths", () => {
