@@ -28,6 +28,7 @@ import {
   type Suite,
   serverPush,
   serverUserData,
+  vmStack,
 } from "./lib/stack";
 import { Vm } from "./lib/vm";
 
@@ -42,6 +43,14 @@ let serverDown: Error | undefined;
 const timings: Record<string, number> = {};
 
 let pushScript = "";
+let renderedStack: ReturnType<typeof vmStack> | undefined;
+/** The stack's files, rendered once the server's forwarded ports are known. */
+const stackFiles = () =>
+  (renderedStack ??= vmStack(pki, {
+    webUrl: `https://127.0.0.1:${server.port(443)}`,
+    // The board dials the server's public address: from inside QEMU that is the gateway to the host.
+    broker: { host: "10.0.2.2", port: server.port(8883) },
+  }));
 let push: RunResult | undefined;
 
 /** A board VM and what happened to it during setup. */
@@ -95,7 +104,7 @@ async function boot(vm: Vm): Promise<void> {
 /** Server: boot, then the push exactly as infra/server.ts runs it: staged files copied, PUSH_COMMAND with the script on stdin. */
 async function serverChain(): Promise<void> {
   await boot(server);
-  const rendered = await serverPush(pki, `https://127.0.0.1:${server.port(443)}`);
+  const rendered = serverPush(stackFiles());
   pushScript = rendered.script;
   const t = Date.now();
   await copyToRemote(server.ssh, rendered.staged);
@@ -112,10 +121,7 @@ async function boardChain(b: BoardVm): Promise<void> {
   if (!name || !device) throw new Error(`${b.vm.name}: gpio-sim-chip.sh printed no chip`);
   b.chip = { name, device };
   log(b.vm.name, `gpio-sim chip ${name} (${device})`);
-  const identity = pki.devices.get(b.board.settings.id);
-  if (!identity) throw new Error("no device identity");
-  // The board dials the server's public address: from inside QEMU that is the gateway to the host.
-  b.setup = devicePlan(b.board.settings, pki.ca.certPem, identity, { host: "10.0.2.2", port: server.port(8883) });
+  b.setup = devicePlan(stackFiles(), b.board.settings.id);
   const t = Date.now();
   await copyToRemote(b.vm.ssh, b.setup.staged);
   log(b.vm.name, "install: rendered install command, payload on stdin");

@@ -1,16 +1,13 @@
-// The stack the VM tier deploys, rendered by the program's own code: the same Settings -> files path
-// infra/cloud.ts takes (server-input.ts `serverFilesInput`, `renderServerPush`) and infra/devices.ts
-// takes for a board (`planDevice`, `devicePayload`). Only the deployment-time values differ: the
+// The stack the VM tier deploys, rendered by the program's own code: infra/render-stack.ts renderStack, the one
+// Settings -> files function the Pulumi program applies. Only the deployment-time values differ: the
 // certificates come from a local CA and the public address is QEMU's. test/unit/vm-user-data.test.ts checks
 // the user data here against cloud-init 25.1's schema, so the tier boots only what cloud-init accepts.
 import { bundle } from "../../../infra/bundle";
 import { type DeviceSettings, KEYS, type Os, type Settings } from "../../../infra/config";
-import { renderCloudConfig } from "../../../infra/render/cloud-config";
 import { BOARD_PROFILES } from "../../../infra/render/device-board";
-import { devicePayload, type DevicePlan, planDevice } from "../../../infra/render/device-plan";
-import { PUSH_COMMAND, renderServerPush } from "../../../infra/render/server-files";
-import type { IssuedCert } from "../../../infra/render/x509";
-import { fail2banInput, SERVER_HOSTNAME, serverFilesInput } from "../../../infra/server-input";
+import type { DevicePlan } from "../../../infra/render/device-plan";
+import { PUSH_COMMAND } from "../../../infra/render/server-files";
+import { type RenderedStack, renderStack, renderUserData } from "../../../infra/render-stack";
 import type { VmPki } from "./pki";
 
 export const SOURCE = "VM tier (test/vm), stack vm";
@@ -99,62 +96,61 @@ export const SERVER_SUITE: Suite = (() => {
 
 /** The EC2 user data (no secrets): exactly what infra/cloud.ts renders. */
 export function serverUserData(): string {
-  return renderCloudConfig({ source: SOURCE, hostname: SERVER_HOSTNAME, fail2ban: fail2banInput(SETTINGS) });
+  return renderUserData(SETTINGS, { source: SOURCE });
 }
 
 /** The push's command line (infra/server.ts): the script on stdin, the admin's home as $1. */
 export { PUSH_COMMAND };
 
 /**
+ * Every file of the stack for the VMs: the page at `webUrl` (the host's forward of the server's 443), boards dialling
+ * `broker` (QEMU's gateway and the host's forward of 8883).
+ */
+export function vmStack(pki: VmPki, at: { webUrl: string; broker: { host: string; port: number } }): RenderedStack {
+  return renderStack({
+    settings: SETTINGS,
+    source: SOURCE,
+    webUrl: at.webUrl,
+    broker: at.broker,
+    pki: {
+      caCertPem: pki.ca.certPem,
+      server: pki.server,
+      web: pki.web,
+      clients: Object.fromEntries(pki.devices),
+      bridges: {},
+    },
+    webPassword: STACK.webPassword,
+    sessionSecret: STACK.sessionSecret,
+    smtpPassword: STACK.smtp.password,
+    webBundle: bundle("web").code,
+    deviceBundle: bundle("device").code,
+  });
+}
+
+/**
  * The SSH push script (secret: goes on stdin of PUSH_COMMAND) and the files copied to the admin's home before it
  * (infra/server.ts remote.CopyToRemote), as infra/cloud.ts renders them.
  */
-export async function serverPush(
-  pki: VmPki,
-  webUrl: string,
-): Promise<{ script: string; hash: string; staged: Record<string, string> }> {
-  const webBundle = bundle("web").code;
-  const push = renderServerPush(
-    serverFilesInput(SETTINGS, {
-      source: SOURCE,
-      webUrl,
-      pki: {
-        caCertPem: pki.ca.certPem,
-        serverCertPem: pki.server.certPem,
-        serverKeyPem: pki.server.keyPem,
-        webCertPem: pki.web.certPem,
-        webKeyPem: pki.web.keyPem,
-      },
-      webPassword: STACK.webPassword,
-      sessionSecret: STACK.sessionSecret,
-      smtpPassword: STACK.smtp.password,
-      webBundle,
-    }),
-  );
+export function serverPush(stack: RenderedStack): { script: string; hash: string; staged: Record<string, string> } {
+  const { push } = stack.server;
   return { script: push.script, hash: push.hash, staged: push.staged };
 }
+
 /**
  * What infra/devices.ts installs on the board: the plan (commands), the payload for stdin and the files its
  * remote.CopyToRemote copies to the SSH user's home first (path relative to the home -> content).
  */
 export function devicePlan(
-  device: DeviceSettings,
-  caCertPem: string,
-  identity: IssuedCert,
-  broker: { host: string; port: number },
+  stack: RenderedStack,
+  deviceId: string,
 ): { plan: DevicePlan; payload: string; staged: Record<string, string> } {
-  const plan = planDevice({
-    source: SOURCE,
-    device,
-    broker,
-    bundle: bundle("device").code,
-    caCertPem,
-    certPem: identity.certPem,
-  });
+  const rendered = stack.devices.find((d) => d.device.id === deviceId);
+  if (!rendered) throw new Error(`the VM stack has no device ${deviceId}`);
+  const { plan, payload } = rendered;
   const staged = Object.fromEntries(
     Object.entries(plan.staged.files).map(([name, content]) => [`${plan.staged.dir}/${name}`, content]),
   );
-  return { plan, payload: devicePayload(plan, { keyPem: identity.keyPem }), staged };
+  return { plan, payload, staged };
 }
 
 /**
