@@ -113,3 +113,32 @@ describe("web config", () => {
     }
   });
 });
+
+// The web app's broker profile is chosen by its own config (apps/web/config.ts broker.kind): mosquitto by
+// default, so every existing config means what it meant; iot-core needs its thing prefix and region, and a
+// mosquitto config with IoT settings is refused rather than half-used.
+const iotBroker = { ...broker, url: "mqtts://abc123-ats.iot.eu-central-1.amazonaws.com:8883" };
+const iot = { thingPrefix: "diy-device-cloud-dev", region: "eu-central-1" };
+
+describe("web config: broker profile", () => {
+  it("is mosquitto when not named, and iot-core with its thing prefix and region", () => {
+    assert.equal(parseWebConfig({ broker: iotBroker }).broker.kind, "mosquitto");
+    const c = parseWebConfig({ broker: { ...iotBroker, kind: "iot-core", iot } }).broker;
+    assert.equal(c.kind, "iot-core");
+    assert.deepEqual(c.iot, iot);
+  });
+
+  it("refuses an iot-core profile without its settings, IoT settings on mosquitto, and bad values, naming the key", () => {
+    assert.match(problems({ broker: { ...iotBroker, kind: "iot-core" } }), /broker\.iot: .*thingPrefix, region/);
+    assert.match(problems({ broker: { ...iotBroker, iot } }), /broker\.iot: .*"iot-core" only/);
+    assert.match(problems({ broker: { ...iotBroker, kind: "emqx" } }), /broker\.kind/);
+    assert.match(
+      problems({ broker: { ...iotBroker, kind: "iot-core", iot: { ...iot, thingPrefix: "a:b" } } }),
+      /broker\.iot\.thingPrefix/,
+    );
+    assert.match(
+      problems({ broker: { ...iotBroker, kind: "iot-core", iot: { ...iot, region: "Frankfurt" } } }),
+      /broker\.iot\.region: .*eu-central-1/,
+    );
+  });
+});

@@ -48,6 +48,15 @@ describe("web app, iot-core profile: start-up state from the retained-message AP
       ],
       () => AT,
     );
+  /** The web app's start-up load into `store`, as apps/web wires it. */
+  const loadInto = (store: DeviceStore, log = memoryLogger(), hasNewer: (topic: string) => boolean = () => false) =>
+    loadRetainedState({
+      client,
+      isConfigured: (id) => store.get(id) !== undefined,
+      hasNewer,
+      apply: (t, p) => store.apply(t, p, { retained: true }),
+      log,
+    });
 
   it("loads each configured device's state, reading and status, over as many pages as there are", async () => {
     retain(topics.state("pi1", "led"), encodeState("on", "r1", AT));
@@ -60,13 +69,7 @@ describe("web app, iot-core profile: start-up state from the retained-message AP
     retain("homeassistant/switch/diy-device-cloud/pi1_led/config", "{}");
     const store = storeOf();
     const log = memoryLogger();
-    const r = await loadRetainedState({
-      client,
-      isConfigured: (id) => store.get(id) !== undefined,
-      hasNewer: () => false,
-      apply: (t, p) => store.apply(t, p, { retained: true }),
-      log,
-    });
+    const r = await loadInto(store, log);
     assert.deepEqual(r, { applied: 5, skipped: 0 });
     assert.equal(api.lists, Math.ceil(api.retained.size / RETAINED_PAGE_SIZE), "every page, each once");
     assert.deepEqual(
@@ -98,13 +101,7 @@ describe("web app, iot-core profile: start-up state from the retained-message AP
     };
     const store = storeOf();
     const log = memoryLogger();
-    const r = await loadRetainedState({
-      client,
-      isConfigured: (id) => store.get(id) !== undefined,
-      hasNewer: () => false,
-      apply: (t, p) => store.apply(t, p, { retained: true }),
-      log,
-    });
+    const r = await loadInto(store, log);
     assert.deepEqual(r, { applied: 1, skipped: 1 });
     assert.equal(store.get("pi1")?.online, null);
     assert.equal(store.get("pi1")?.outputs[0]?.value, "on");
@@ -120,13 +117,7 @@ describe("web app, iot-core profile: start-up state from the retained-message AP
       store.apply(topic, encodeState("on", "new", AT));
       live.add(topic);
     };
-    const r = await loadRetainedState({
-      client,
-      isConfigured: (id) => store.get(id) !== undefined,
-      hasNewer: (t) => live.has(t),
-      apply: (t, p) => store.apply(t, p, { retained: true }),
-      log: memoryLogger(),
-    });
+    const r = await loadInto(store, memoryLogger(), (t) => live.has(t));
     assert.deepEqual(r, { applied: 0, skipped: 1 });
     assert.equal(store.get("pi1")?.outputs[0]?.req, "new");
   });
@@ -150,13 +141,7 @@ describe("web app, iot-core profile: start-up state from the retained-message AP
     unsigned.destroy();
     retain(topics.state("pi1", "led"), "{not json");
     const store = storeOf();
-    const r = await loadRetainedState({
-      client,
-      isConfigured: (id) => store.get(id) !== undefined,
-      hasNewer: () => false,
-      apply: (t, p) => store.apply(t, p, { retained: true }),
-      log: memoryLogger(),
-    });
+    const r = await loadInto(store);
     assert.equal(r.applied, 1, "handed to the store, which drops it");
     assert.equal(store.get("pi1")?.outputs[0]?.value, null);
   });
