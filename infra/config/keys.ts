@@ -57,6 +57,13 @@ export const KEYS = {
     description: "Server operating system: debian13 (default), debian12 or ubuntu2404.",
     example: "debian13",
   },
+  broker: {
+    type: "string",
+    default: "mosquitto",
+    description:
+      "MQTT broker: mosquitto on the instance (default), or iot-core: AWS IoT Core, with a thing, a certificate and policies per device, bridge connection, the web app and Home Assistant; port 8883 stays closed and no mosquitto runs on the server.",
+    example: "iot-core",
+  },
   subnetId: {
     type: "string",
     description:

@@ -5,7 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { Backend, Board, SafeState } from "../../device/config";
 import { show, str } from "../../device/config-fields";
-import { isDeviceId } from "../../protocol";
+import { BROKER_KINDS, type BrokerKind, isDeviceId } from "../../protocol";
 import { EMAIL_ADDRESS as EMAIL } from "../../protocol/email";
 import { TAGS_PER_RESOURCE_MAX, tagProblems } from "../aws-rules";
 import { checkCidr, isHost } from "../net";
@@ -108,6 +108,16 @@ const fields = z.object({
     text.pipe(
       z.enum(OS_CHOICES, { error: (iss) => `must be one of ${OS_CHOICES.join(", ")}, got ${show(iss.input)}` }),
     ),
+  ),
+  // protocol/limits.ts names the brokers the protocol runs on; the IoT Core quotas a stack must fit are checked with
+  // the other keys below.
+  broker: key(
+    "broker",
+    text
+      .refine((v): v is BrokerKind => (BROKER_KINDS as readonly string[]).includes(v), {
+        error: (iss) => `must be one of ${BROKER_KINDS.join(", ")}, got ${show(iss.input)}`,
+      })
+      .transform((v) => v as BrokerKind),
   ),
   // EC2 ids are "subnet-" and 8 or 17 hex digits.
   subnetId: key(

@@ -1,21 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, type Settings } from "../../infra/config";
-import { settingsFrom } from "../support/settings";
+import type { Settings } from "../../infra/config";
+import { configErrorOf, settingsFrom } from "../support/settings";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const minimal = { adminCidrs: '["198.51.100.7/32"]' };
 const parse = (raw: Record<string, unknown>): Settings => settingsFrom(raw);
 
-function problemsOf(raw: Record<string, unknown>): ConfigError {
-  try {
-    parse(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected the config to be refused");
-}
+const problemsOf = configErrorOf;
 
 describe("stack config: integrations", () => {
   test("is off unless homeAssistant.enabled is true (JSON as Pulumi passes it, or native)", () => {

@@ -3,10 +3,10 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { checkCidr, ConfigError, KEYS, type KeySpec, NAMESPACE, SECRET_KEYS } from "../../infra/config";
+import { checkCidr, KEYS, type KeySpec, NAMESPACE, SECRET_KEYS } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
 import { FULL_EXAMPLE } from "./program-harness";
-import { settingsFrom } from "../support/settings";
+import { configErrorOf, settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -28,15 +28,7 @@ function withDevices(devices: unknown[], extra: Record<string, unknown> = {}) {
   return { ...minimal, deviceSshPrivateKey: KEY, devices: JSON.stringify(devices), ...extra };
 }
 
-function problemsOf(raw: Record<string, unknown>): ConfigError {
-  try {
-    parse_(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail("expected the config to be refused");
-}
+const problemsOf = configErrorOf;
 
 describe("parseSettings accepts good config", () => {
   test("applies the documented defaults to a config with only adminCidrs", () => {

@@ -68,6 +68,7 @@ export const SETTINGS: Settings = {
   instanceType: "t3.micro",
   arch: "x86_64",
   os: KEYS.os.default,
+  broker: KEYS.broker.default,
   adminUser: "admin",
   adminCidrs: [...STACK.adminCidrs],
   allowSshFromAnywhere: false,
