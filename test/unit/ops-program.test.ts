@@ -3,39 +3,13 @@
 // CA-signed certificates and what carries them (server push, device installs).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type * as pulumi from "@pulumi/pulumi";
-import { bundle } from "../../infra/bundle";
-import { DeviceCloud } from "../../infra/cloud";
-import {
-  type Harness,
-  fullExampleRaw,
-  installMocks,
-  MOCK_IP,
-  type MockWorld,
-  SECRET_MARKER,
-  settle,
-  value,
-} from "./program-harness";
-import { settingsFrom } from "../support/settings";
+import { deployCloud, type Harness, fullExampleRaw, MOCK_IP, type MockWorld, SECRET_MARKER } from "./program-harness";
 
 const devRaw = fullExampleRaw;
 const minimal = (): Record<string, unknown> => ({ adminCidrs: '["198.51.100.7/32"]' });
 
-async function build(name: string, raw: Record<string, unknown>, world: MockWorld = {}) {
-  const h = installMocks("diy-device-cloud", "dev", world);
-  const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud(name, {
-    settings,
-    webBundle: "console.log('web');\n",
-    deviceBundle: bundle("device").code,
-  });
-  await value(cloud.server.push.urn);
-  await Promise.all(
-    (cloud.devices ?? []).map((d: { install: { urn: pulumi.Output<string> } }) => value(d.install.urn)),
-  );
-  await settle();
-  return h;
-}
+const build = async (name: string, raw: Record<string, unknown>, world: MockWorld = {}) =>
+  (await deployCloud(raw, { name, world })).h;
 
 const pushScript = (h: Harness): string => {
   const push = h.ofType("command:remote:Command").find((r) => r.name.endsWith("-push"));

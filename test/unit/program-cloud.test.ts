@@ -1,18 +1,15 @@
 // The DeviceCloud component under mocks with several stack configs: resource graph and security invariants.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-// Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
-import { bundle } from "../../infra/bundle";
-import { DeviceCloud } from "../../infra/cloud";
 import { bridgeIdentity } from "../../protocol";
 import { LEDGER_SCRIPT } from "../../infra/render/serial-ledger";
 import { OS_CHOICES } from "../../infra/config";
 import { AMI_OWNERS, amiNamePattern } from "../../infra/server";
 import { parse as parseYaml } from "yaml";
 import {
+  deployCloud,
   type Harness,
   fullExampleRaw,
-  installMocks,
   isSecret,
   MOCK_IP,
   SECRET_MARKER,
@@ -21,9 +18,6 @@ import {
   TEST_SSH_KEY,
   value,
 } from "./program-harness";
-import { settingsFrom } from "../support/settings";
-
-const settingsOf = settingsFrom;
 
 const devRaw = fullExampleRaw;
 
@@ -53,18 +47,7 @@ const STACKS: Record<string, () => Record<string, unknown>> = {
   }),
 };
 
-async function build(name: string, raw: Record<string, unknown>) {
-  const h = installMocks();
-  const settings = settingsOf(raw);
-  const cloud = new DeviceCloud(name, {
-    settings,
-    webBundle: "console.log('web app bundle');\n",
-    deviceBundle: bundle("device").code,
-  });
-  await value(cloud.server.push.urn);
-  await settle();
-  return { h, cloud, settings };
-}
+const build = (name: string, raw: Record<string, unknown>) => deployCloud(raw, { name });
 
 const one = (h: Harness, type: string) => {
   const rs = h.ofType(type);

@@ -7,7 +7,12 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
+import { bundle } from "../../infra/bundle";
+// Importing the component creates nothing: resources exist only once `new DeviceCloud` runs after setMocks.
+import { DeviceCloud } from "../../infra/cloud";
+import type { Settings } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
+import { settingsFrom } from "../support/settings";
 import { type AccountNetwork, mockId, NetworkDouble } from "./aws-network-double";
 import { issuedSecrets, opensshEd25519Key, tlsState } from "./tls-double";
 
@@ -352,6 +357,32 @@ export async function settle(...outputs: pulumi.Output<unknown>[]): Promise<void
   await new Promise((r) => setImmediate(r));
   if (loggedErrors.length > 0 || pulumi.log.hasErrors())
     throw new Error(`the program logged error diagnostics (pulumi up fails on them):\n  ${loggedErrors.join("\n  ")}`);
+}
+
+export interface Deployment {
+  h: Harness;
+  cloud: DeviceCloud;
+  settings: Settings;
+}
+
+/**
+ * One `pulumi up` of the program under fresh mocks: DeviceCloud `name` (default "iot") for the raw stack config as
+ * the program reads it (settingsFrom), in `world`; returns once the server push, each device's install and every
+ * registration have reached the mocks (settle). Bundles default to stand-ins, the device bundle to the real one.
+ */
+export async function deployCloud(
+  raw: Record<string, unknown>,
+  opts: { name?: string; world?: MockWorld; webBundle?: string; deviceBundle?: string } = {},
+): Promise<Deployment> {
+  const h = installMocks("diy-device-cloud", "dev", opts.world ?? {});
+  const settings = settingsFrom(raw);
+  const cloud = new DeviceCloud(opts.name ?? "iot", {
+    settings,
+    webBundle: opts.webBundle ?? "console.log('web');\n",
+    deviceBundle: opts.deviceBundle ?? bundle("device").code,
+  });
+  await settle(cloud.server.push.urn, ...cloud.devices.map((d) => d.install.urn));
+  return { h, cloud, settings };
 }
 
 /** A real ED25519 key in OpenSSH format: what `deviceSshPrivateKey` holds on a real stack. */

@@ -7,15 +7,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { bundle } from "../../infra/bundle";
-import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings, type SecretKey } from "../../infra/config";
 import { checkHistoryZone, HISTORY_TAG, SNAPSHOT_TIME_UTC } from "../../infra/history-storage";
 import { HISTORY_DEVICE_NAME, HISTORY_MOUNT_UNIT, historyDevicePath } from "../../infra/render/history-volume";
 import { mockId, NetworkDouble } from "./aws-network-double";
-import { type Harness, installMocks, type MockWorld, type Recorded, settle, value } from "./program-harness";
+import { deployCloud, type Harness, type MockWorld, type Recorded, value } from "./program-harness";
 import { type PlannedStep, planSteps } from "./program-replacement";
-import { settingsFrom } from "../support/settings";
 
 const base = { adminCidrs: '["198.51.100.7/32"]', instanceType: "t3.micro", os: "debian13" };
 const VOLUME = "aws:ebs/volume:Volume";
@@ -26,17 +23,9 @@ const ROLE_POLICY = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
 const INSTANCE = "aws:ec2/instance:Instance";
 
 async function build(raw: Record<string, unknown>, world: MockWorld = {}) {
-  const h = installMocks("diy-device-cloud", "dev", world);
-  const all: Record<string, unknown> = { ...base, ...raw };
-  const settings = settingsFrom(all);
-  const cloud = new DeviceCloud("iot", {
-    settings,
-    webBundle: "console.log('web');\n",
-    deviceBundle: bundle("device").code,
-  });
+  const { h, cloud } = await deployCloud({ ...base, ...raw }, { world });
   const script = await value(cloud.server.push.stdin as pulumi.Output<string>);
   const volumeId = await value(cloud.history.volume.id);
-  await settle();
   assert.deepEqual(h.refused, [], "AWS would refuse a resource");
   return { h, cloud, script, volumeId };
 }

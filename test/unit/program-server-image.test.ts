@@ -10,23 +10,14 @@ import { bundle } from "../../infra/bundle";
 import { DeviceCloud } from "../../infra/cloud";
 import { checkCli, MIN_PULUMI_CLI } from "../../infra/pulumi-cli";
 import { amiNamePattern } from "../../infra/server";
-import { installMocks, type MockWorld, mockAmiId, type Recorded, settle, value } from "./program-harness";
+import { deployCloud, installMocks, type MockWorld, mockAmiId, type Recorded, settle, value } from "./program-harness";
 import { type PlannedStep, planSteps } from "./program-replacement";
 import { settingsFrom } from "../support/settings";
 
 const base = { adminCidrs: '["198.51.100.7/32"]', instanceType: "t3.micro", os: "debian13" };
 
 async function evaluate(raw: Record<string, unknown>, world: MockWorld = {}): Promise<Recorded[]> {
-  const h = installMocks("diy-device-cloud", "dev", world);
-  const all: Record<string, unknown> = { ...base, ...raw };
-  const settings = settingsFrom(all);
-  const cloud = new DeviceCloud("iot", {
-    settings,
-    webBundle: "console.log('web');\n",
-    deviceBundle: bundle("device").code,
-  });
-  await value(cloud.server.push.urn);
-  await settle();
+  const { h } = await deployCloud({ ...base, ...raw }, { world });
   assert.deepEqual(h.refused, []);
   return h.resources;
 }
