@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createECDH, createPrivateKey, generateKeyPairSync, verify } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +7,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { renderStableCrl, signDeterministic } from "../../infra/render/crl";
 import { createCa, issueCert } from "../../infra/render/x509";
+import { openssl, verifyAgainstCrl } from "../support/openssl";
 
 function p256FromScalar(hex: string): string {
   const ecdh = createECDH("prime256v1");
@@ -71,44 +71,14 @@ test("the stack CRL is byte-identical for the same CA and serials (order and cas
     writeFileSync(join(dir, "crl.pem"), one);
     writeFileSync(join(dir, "ca.pem"), ca.certPem);
     writeFileSync(join(dir, "a.pem"), a.certPem);
-    const text = execFileSync(
-      "openssl",
-      ["crl", "-in", join(dir, "crl.pem"), "-CAfile", join(dir, "ca.pem"), "-noout", "-text"],
-      {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const text = openssl(["crl", "-in", join(dir, "crl.pem"), "-CAfile", join(dir, "ca.pem"), "-noout", "-text"]);
     assert.match(text, new RegExp(a.serial, "i"));
     assert.match(text, new RegExp(b.serial, "i"));
-    const caEnd = execFileSync("openssl", ["x509", "-in", join(dir, "ca.pem"), "-noout", "-enddate"], {
-      encoding: "utf8",
-    })
+    const caEnd = openssl(["x509", "-in", join(dir, "ca.pem"), "-noout", "-enddate"])
       .split("=")[1]
       ?.trim();
     assert.match(text, new RegExp(`Next Update: ${caEnd}`));
-    const r = (() => {
-      try {
-        return execFileSync(
-          "openssl",
-          [
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            join(dir, "ca.pem"),
-            "-CRLfile",
-            join(dir, "crl.pem"),
-            join(dir, "a.pem"),
-          ],
-          {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "pipe"],
-          },
-        );
-      } catch (e) {
-        return String((e as { stdout?: string }).stdout) + String((e as { stderr?: string }).stderr);
-      }
-    })();
+    const r = verifyAgainstCrl({ ca: join(dir, "ca.pem"), crl: join(dir, "crl.pem"), cert: join(dir, "a.pem") }).output;
     assert.match(r, /certificate revoked/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type {
-  PolicyResource,
-  ResourceValidationArgs,
-  ResourceValidationPolicy,
-  StackValidationArgs,
-  StackValidationPolicy,
-} from "@pulumi/policy";
+import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { TYPES } from "../../policy/common";
 import { DEFAULT_ALLOWED_INSTANCE_TYPES, secretsIn } from "../../policy/instance";
 import { ingressProblems, isWorld } from "../../policy/network";
@@ -20,84 +14,11 @@ import {
   securityGroupIngress,
   tagsPresent,
 } from "../../policy/policies";
+import { resourceViolations, stackResource, stackViolations } from "./policy-args";
 
-// The policies are called the way the policy server calls them, with the argument bag built by hand:
-// no Pulumi CLI is needed.
-
-function resourceArgs(type: string, props: Record<string, unknown>, config: object = {}): ResourceValidationArgs {
-  return {
-    type,
-    props,
-    urn: `urn:pulumi:test::diy-device-cloud::${type}::r`,
-    name: "r",
-    opts: {
-      protect: false,
-      ignoreChanges: [],
-      aliases: [],
-      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-      additionalSecretOutputs: [],
-    },
-    stackTags: new Map(),
-    isType: () => false,
-    asType: () => undefined,
-    getConfig: <T extends object>() => config as T,
-    notApplicable: (reason?: string): never => {
-      throw new Error(`not applicable: ${reason}`);
-    },
-  };
-}
-
-async function violations(
-  policy: ResourceValidationPolicy,
-  type: string,
-  props: Record<string, unknown>,
-  config?: object,
-) {
-  const found: string[] = [];
-  const validations = [policy.validateResource ?? []].flat();
-  for (const validate of validations)
-    await validate(resourceArgs(type, props, config), (message) => found.push(message));
-  return found;
-}
-
-function stackResource(
-  type: string,
-  name: string,
-  props: Record<string, unknown>,
-  providerProps?: Record<string, unknown>,
-): PolicyResource {
-  return {
-    type,
-    name,
-    props,
-    urn: `urn:pulumi:test::diy-device-cloud::${type}::${name}`,
-    opts: {
-      protect: false,
-      ignoreChanges: [],
-      aliases: [],
-      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-      additionalSecretOutputs: [],
-    },
-    provider: providerProps
-      ? { type: "pulumi:providers:aws", name: "default", urn: "urn:provider", props: providerProps }
-      : undefined,
-    dependencies: [],
-    propertyDependencies: {},
-    isType: () => false,
-    asType: () => undefined,
-  } as PolicyResource;
-}
-
-async function stackViolations(policy: StackValidationPolicy, resources: PolicyResource[]) {
-  const found: string[] = [];
-  const args = {
-    resources,
-    getConfig: <T extends object>() => ({}) as T,
-    stackTags: new Map(),
-  } as unknown as StackValidationArgs;
-  await policy.validateStack(args, (message) => found.push(message));
-  return found;
-}
+// The policies are called the way the policy server calls them (./policy-args.ts): no Pulumi CLI is needed.
+const violations = (policy: ResourceValidationPolicy, type: string, props: Record<string, unknown>, config?: object) =>
+  resourceViolations(policy, { type, props }, config);
 
 const goodInstance = {
   instanceType: "t3.micro",
@@ -274,16 +195,27 @@ describe("policy pack", () => {
 
   describe("stack advisories", () => {
     it("expects an Elastic IP beside an instance", async () => {
-      const instance = stackResource(TYPES.instance, "server", goodInstance);
-      assert.deepEqual(await stackViolations(elasticIpPresent, [instance, stackResource(TYPES.eip, "ip", {})]), []);
+      const instance = stackResource({ type: TYPES.instance, name: "server", props: goodInstance });
+      assert.deepEqual(
+        await stackViolations(elasticIpPresent, [instance, stackResource({ type: TYPES.eip, name: "ip", props: {} })]),
+        [],
+      );
       assert.equal((await stackViolations(elasticIpPresent, [instance])).length, 1);
       assert.deepEqual(await stackViolations(elasticIpPresent, []), []);
     });
     it("expects tags on taggable resources, counting the provider's default tags", async () => {
-      assert.deepEqual(await stackViolations(tagsPresent, [stackResource(TYPES.instance, "server", goodInstance)]), []);
-      const untagged = stackResource(TYPES.securityGroup, "sg", {});
+      assert.deepEqual(
+        await stackViolations(tagsPresent, [
+          stackResource({ type: TYPES.instance, name: "server", props: goodInstance }),
+        ]),
+        [],
+      );
+      const untagged = stackResource({ type: TYPES.securityGroup, name: "sg", props: {} });
       assert.deepEqual(await stackViolations(tagsPresent, [untagged]), [`${TYPES.securityGroup} "sg" has no tags`]);
-      const viaProvider = stackResource(TYPES.securityGroup, "sg", {}, { defaultTags: { tags: { Project: "diy" } } });
+      const viaProvider = stackResource(
+        { type: TYPES.securityGroup, name: "sg", props: {} },
+        { defaultTags: { tags: { Project: "diy" } } },
+      );
       assert.deepEqual(await stackViolations(tagsPresent, [viaProvider]), []);
     });
   });

@@ -16,28 +16,31 @@ const input: ServerFilesInput = serverFilesInput({
 });
 const byPath = (files: ReturnType<typeof renderServerFiles>) => new Map(files.map((f) => [f.path, f]));
 
+/** Where the server's daemons and the web app read their files (the paths the push installs to). */
+const AGREED_PATHS = [
+  "/etc/mosquitto/mosquitto.conf",
+  "/etc/mosquitto/acl",
+  "/etc/mosquitto/certs/ca.pem",
+  "/etc/mosquitto/certs/server.pem",
+  "/etc/mosquitto/certs/server.key",
+  "/etc/nginx/sites-available/diy",
+  "/etc/nginx/tls/server.pem",
+  "/etc/nginx/tls/server.key",
+  "/etc/postfix/main.cf",
+  "/etc/postfix/sasl_passwd",
+  "/etc/fail2ban/jail.local",
+  "/etc/systemd/system/diy-web.service",
+  "/opt/diy-web/web.js",
+  "/etc/diy-web/config.json",
+  "/etc/diy-web/ca.pem",
+  "/etc/diy-web/web.pem",
+  "/etc/diy-web/web.key",
+  "/etc/diy-web/secrets.env",
+];
+
 test("server files put mosquitto, nginx, postfix, fail2ban and the web app at the agreed paths", () => {
   const files = byPath(renderServerFiles(input));
-  for (const p of [
-    "/etc/mosquitto/mosquitto.conf",
-    "/etc/mosquitto/acl",
-    "/etc/mosquitto/certs/ca.pem",
-    "/etc/mosquitto/certs/server.pem",
-    "/etc/mosquitto/certs/server.key",
-    "/etc/nginx/sites-available/diy",
-    "/etc/nginx/tls/server.pem",
-    "/etc/nginx/tls/server.key",
-    "/etc/postfix/main.cf",
-    "/etc/postfix/sasl_passwd",
-    "/etc/fail2ban/jail.local",
-    "/etc/systemd/system/diy-web.service",
-    "/opt/diy-web/web.js",
-    "/etc/diy-web/config.json",
-    "/etc/diy-web/ca.pem",
-    "/etc/diy-web/web.pem",
-    "/etc/diy-web/web.key",
-    "/etc/diy-web/secrets.env",
-  ]) {
+  for (const p of AGREED_PATHS) {
     assert.ok(files.has(p), `missing ${p}`);
   }
 });

@@ -7,16 +7,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import type {
-  PolicyResource,
-  ResourceValidationArgs,
-  ResourceValidationPolicy,
-  StackValidationArgs,
-  StackValidationPolicy,
-} from "@pulumi/policy";
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { awsRefusals, formatRefusals } from "../../infra/aws-rules";
 import { policies } from "../../policy/policies";
 import { cloudInitSchema } from "./cloud-init-schema";
+import { type ResourceUnderPolicy, resourceViolations, stackResource, stackViolations } from "./policy-args";
 import type { StackEvaluation } from "./stacks-eval-child";
 
 const root = path.resolve(__dirname, "../..");
@@ -39,51 +34,21 @@ async function evaluate(file: string): Promise<StackEvaluation> {
   }
 }
 
-const noOpts = {
-  protect: false,
-  ignoreChanges: [],
-  aliases: [],
-  customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
-  additionalSecretOutputs: [],
-};
-
 /** Runs every policy of the pack over the evaluated resources; returns "policy: message" lines. */
 async function policyViolations(evaluation: StackEvaluation, level: "mandatory" | "advisory"): Promise<string[]> {
   const found: string[] = [];
   const selected = policies.filter((p) => (p.enforcementLevel ?? "mandatory") === level);
-  const urn = (type: string, name: string) => `urn:pulumi:${evaluation.stack}::diy-device-cloud::${type}::${name}`;
+  const resources: ResourceUnderPolicy[] = evaluation.resources.map((r) => ({
+    type: r.type,
+    name: r.name,
+    props: r.inputs,
+    stack: evaluation.stack,
+  }));
+  const stackResources = resources.map((r) => stackResource(r));
   for (const policy of selected) {
-    const report = (message: string) => found.push(`${policy.name}: ${message}`);
-    const resourcePolicy = policy as ResourceValidationPolicy;
-    for (const validate of [resourcePolicy.validateResource ?? []].flat()) {
-      for (const r of evaluation.resources) {
-        const args = {
-          type: r.type,
-          props: r.inputs,
-          urn: urn(r.type, r.name),
-          name: r.name,
-          opts: noOpts,
-          stackTags: new Map(),
-          getConfig: () => ({}),
-        } as unknown as ResourceValidationArgs;
-        await validate(args, report);
-      }
-    }
-    const stackPolicy = policy as StackValidationPolicy;
-    if (stackPolicy.validateStack) {
-      const resources = evaluation.resources.map(
-        (r) =>
-          ({
-            type: r.type,
-            name: r.name,
-            props: r.inputs,
-            urn: urn(r.type, r.name),
-            opts: noOpts,
-          }) as unknown as PolicyResource,
-      );
-      const args = { resources, getConfig: () => ({}), stackTags: new Map() } as unknown as StackValidationArgs;
-      await stackPolicy.validateStack(args, report);
-    }
+    const report = (messages: string[]) => found.push(...messages.map((m) => `${policy.name}: ${m}`));
+    for (const r of resources) report(await resourceViolations(policy as ResourceValidationPolicy, r));
+    if ("validateStack" in policy) report(await stackViolations(policy as StackValidationPolicy, stackResources));
   }
   return found;
 }
