@@ -3,6 +3,7 @@
 // attributes (`value` of an output, `pull` of an input).
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { processAlive } from "../support/daemon";
 
 export interface FakeChip {
   name: string;
@@ -46,14 +47,6 @@ export function installFakeLibgpiod2(dir: string, chips: FakeChip[]): FakeLibgpi
     );
     chmodSync(join(bin, tool), 0o755);
   }
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   return {
     bin,
     value(chip, offset) {
@@ -73,7 +66,7 @@ export function installFakeLibgpiod2(dir: string, chips: FakeChip[]): FakeLibgpi
       } catch {
         return undefined; // never requested, or released just now
       }
-      return alive(r.pid) ? { consumer: r.consumer, pid: r.pid } : undefined;
+      return processAlive(r.pid) ? { consumer: r.consumer, pid: r.pid } : undefined;
     },
   };
 }

@@ -308,39 +308,67 @@ function gpioinfo(argv) {
 
 const LINE_VALUES = { 0: 0, 1: 1, inactive: 0, active: 1, off: 0, on: 1, false: 0, true: 1 };
 
+/** The long options gpioset and gpiomon both take, parsed by requestOption(). */
+const REQUEST_OPTIONS = [
+  { name: "active-low", arg: false, key: "l" },
+  { name: "banner", arg: false, key: "-" },
+  { name: "bias", arg: true, key: "b" },
+  { name: "by-name", arg: false, key: "B" },
+  { name: "chip", arg: true, key: "c" },
+  { name: "consumer", arg: true, key: "C" },
+  { name: "help", arg: false, key: "h" },
+  { name: "strict", arg: false, key: "s" },
+  { name: "unquoted", arg: false, key: "Q" },
+  { name: "version", arg: false, key: "v" },
+];
+
+/** A tool's long options in its source's (alphabetical) order: glibc lists an ambiguous prefix's matches so. */
+const longOptions = (own) => [...REQUEST_OPTIONS, ...own].sort((a, b) => (a.name < b.name ? -1 : 1));
+
+/** The options gpioset and gpiomon parse alike; false for any other, which the tool handles itself. */
+function requestOption(cfg, k, v, usage) {
+  if (k === "l") cfg.activeLow = true;
+  else if (k === "-") cfg.banner = true;
+  else if (k === "b") cfg.bias = parseBias(v);
+  else if (k === "B") cfg.byName = true;
+  else if (k === "c") cfg.chip = v;
+  else if (k === "C") cfg.consumer = v;
+  else if (k === "h") {
+    out(`Usage: ${argv0} [OPTIONS] ${usage}\n`);
+    process.exit(0);
+  } else if (k === "v") printVersion();
+  else return false;
+  return true;
+}
+
+/** print_banner() of gpioset.c and gpiomon.c: "<verb> line 'a'..." or "<verb> lines 'a', 'b' and 'c'...". */
+function printBanner(verb, ids) {
+  const quoted = ids.map((id) => `'${id}'`);
+  out(
+    quoted.length > 1
+      ? `${verb} lines ${quoted.slice(0, -1).join(", ")} and ${quoted.at(-1)}...\n`
+      : `${verb} line ${quoted[0]}...\n`,
+  );
+}
+
 function gpioset(argv) {
-  const { opts, rest } = getopt(argv, "b:c:C:d:hlp:st:vz", [
-    { name: "active-low", arg: false, key: "l" },
-    { name: "banner", arg: false, key: "-" },
-    { name: "bias", arg: true, key: "b" },
-    { name: "by-name", arg: false, key: "B" },
-    { name: "chip", arg: true, key: "c" },
-    { name: "consumer", arg: true, key: "C" },
-    { name: "daemonize", arg: false, key: "z" },
-    { name: "drive", arg: true, key: "d" },
-    { name: "help", arg: false, key: "h" },
-    { name: "hold-period", arg: true, key: "p" },
-    { name: "strict", arg: false, key: "s" },
-    { name: "toggle", arg: true, key: "t" },
-    { name: "unquoted", arg: false, key: "Q" },
-    { name: "version", arg: false, key: "v" },
-  ]);
+  const { opts, rest } = getopt(
+    argv,
+    "b:c:C:d:hlp:st:vz",
+    longOptions([
+      { name: "daemonize", arg: false, key: "z" },
+      { name: "drive", arg: true, key: "d" },
+      { name: "hold-period", arg: true, key: "p" },
+      { name: "toggle", arg: true, key: "t" },
+    ]),
+  );
   const cfg = { consumer: "gpioset", activeLow: false, banner: false, byName: false };
   for (const [k, v] of opts) {
-    if (k === "l") cfg.activeLow = true;
-    else if (k === "-") cfg.banner = true;
-    else if (k === "b") cfg.bias = parseBias(v);
-    else if (k === "B") cfg.byName = true;
-    else if (k === "c") cfg.chip = v;
-    else if (k === "C") cfg.consumer = v;
-    else if (k === "d") {
+    if (requestOption(cfg, k, v, "<line=value>...")) continue;
+    if (k === "d") {
       if (!["push-pull", "open-drain", "open-source"].includes(v)) die(`invalid drive: ${v}`);
       if (v !== "push-pull") die(`fake gpioset: --drive ${v} is not modelled`);
     } else if (k === "p") cfg.hold = parsePeriod(v);
-    else if (k === "h") {
-      out(`Usage: ${argv0} [OPTIONS] <line=value>...\n`);
-      process.exit(0);
-    } else if (k === "v") printVersion();
     else if (k === "t" || k === "z") die(`fake gpioset: -${k} is not modelled`);
   }
   if (rest.length < 1) die("at least one GPIO line value must be specified");
@@ -355,11 +383,8 @@ function gpioset(argv) {
     if (!(value in LINE_VALUES)) die(`invalid line value: '${value}'`);
     return { line, value: LINE_VALUES[value] };
   });
-  const resolved = resolveLines(
-    wanted.map((w) => w.line),
-    cfg.chip,
-    cfg.byName,
-  );
+  const ids = wanted.map((w) => w.line);
+  const resolved = resolveLines(ids, cfg.chip, cfg.byName);
   request(
     resolved,
     { consumer: cfg.consumer, direction: "output", activeLow: cfg.activeLow, bias: cfg.bias },
@@ -370,50 +395,32 @@ function gpioset(argv) {
     const logical = wanted[i].value;
     writeAtomic(join(dir, "value", key(l.chip, l.offset)), String(cfg.activeLow ? 1 - logical : logical));
   });
-  if (cfg.banner) {
-    const ids = wanted.map((w) => `'${w.line}'`);
-    out(
-      ids.length > 1
-        ? `Setting lines ${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}...\n`
-        : `Setting line ${ids[0]}...\n`,
-    );
-  }
+  if (cfg.banner) printBanner("Setting", ids);
   // Without -t, gpioset waits on the request's fd until it is killed: the values hold as long as it lives.
   waitForever();
 }
 
 function gpiomon(argv) {
-  const { opts, rest } = getopt(argv, "b:c:C:e:E:hF:ln:p:qshv", [
-    { name: "active-low", arg: false, key: "l" },
-    { name: "banner", arg: false, key: "-" },
-    { name: "bias", arg: true, key: "b" },
-    { name: "by-name", arg: false, key: "B" },
-    { name: "chip", arg: true, key: "c" },
-    { name: "consumer", arg: true, key: "C" },
-    { name: "debounce-period", arg: true, key: "p" },
-    { name: "edges", arg: true, key: "e" },
-    { name: "event-clock", arg: true, key: "E" },
-    { name: "format", arg: true, key: "F" },
-    { name: "help", arg: false, key: "h" },
-    { name: "idle-timeout", arg: true, key: "i" },
-    { name: "localtime", arg: false, key: "localtime" },
-    { name: "num-events", arg: true, key: "n" },
-    { name: "quiet", arg: false, key: "q" },
-    { name: "silent", arg: false, key: "q" },
-    { name: "strict", arg: false, key: "s" },
-    { name: "unquoted", arg: false, key: "Q" },
-    { name: "utc", arg: false, key: "utc" },
-    { name: "version", arg: false, key: "v" },
-  ]);
+  const { opts, rest } = getopt(
+    argv,
+    "b:c:C:e:E:hF:ln:p:qshv",
+    longOptions([
+      { name: "debounce-period", arg: true, key: "p" },
+      { name: "edges", arg: true, key: "e" },
+      { name: "event-clock", arg: true, key: "E" },
+      { name: "format", arg: true, key: "F" },
+      { name: "idle-timeout", arg: true, key: "i" },
+      { name: "localtime", arg: false, key: "localtime" },
+      { name: "num-events", arg: true, key: "n" },
+      { name: "quiet", arg: false, key: "q" },
+      { name: "silent", arg: false, key: "q" },
+      { name: "utc", arg: false, key: "utc" },
+    ]),
+  );
   const cfg = { consumer: "gpiomon", edges: "both", activeLow: false, banner: false, byName: false, quiet: false };
   for (const [k, v] of opts) {
-    if (k === "l") cfg.activeLow = true;
-    else if (k === "-") cfg.banner = true;
-    else if (k === "b") cfg.bias = parseBias(v);
-    else if (k === "B") cfg.byName = true;
-    else if (k === "c") cfg.chip = v;
-    else if (k === "C") cfg.consumer = v;
-    else if (k === "e") {
+    if (requestOption(cfg, k, v, "<line>...")) continue;
+    if (k === "e") {
       if (!["rising", "falling", "both"].includes(v)) die(`invalid edges: ${v}`);
       cfg.edges = v;
     } else if (k === "E") {
@@ -426,10 +433,6 @@ function gpiomon(argv) {
       cfg.events = Number(v);
     } else if (k === "p") parsePeriod(v);
     else if (k === "q") cfg.quiet = true;
-    else if (k === "h") {
-      out(`Usage: ${argv0} [OPTIONS] <line>...\n`);
-      process.exit(0);
-    } else if (k === "v") printVersion();
     else if (k === "localtime" || k === "utc" || k === "Q") die(`fake gpiomon: --${k} is not modelled`);
   }
   if (rest.length < 1) die("at least one GPIO line must be specified");
@@ -448,14 +451,7 @@ function gpiomon(argv) {
   // Edge detection starts with the request, before the banner is printed.
   const level = (l) => (pullOf(l.chip, l.offset) === "pull-up" ? 1 : 0);
   const last = lines.map(level);
-  if (cfg.banner) {
-    const ids = rest.map((id) => `'${id}'`);
-    out(
-      ids.length > 1
-        ? `Monitoring lines ${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}...\n`
-        : `Monitoring line ${ids[0]}...\n`,
-    );
-  }
+  if (cfg.banner) printBanner("Monitoring", rest);
   let done = 0;
   let idle = Date.now();
   setInterval(() => {

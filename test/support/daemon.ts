@@ -13,6 +13,16 @@ export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { sta
 
 export const isRoot = process.getuid?.() === 0;
 
+/** Whether a process still exists: signal 0 checks the pid without sending anything (kill(2)). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Where a daemon that drops root to `user` can still read a file, as on the server (root:user 0640). */
 export function shareWithDaemon(file: string, user: string, mode = 0o640): void {
   if (!isRoot) return;

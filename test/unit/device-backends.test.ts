@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { type BackendEnv, type InputEvent, openInput, openOutput } from "../../device/backends";
+import { type BackendEnv, type InputEvent, type InputLine, openInput, openOutput } from "../../device/backends";
 import {
   gpiomonArgs,
   gpiosetArgs,
@@ -14,8 +14,10 @@ import {
   parseGpioinfoLine,
   parseLibgpiodVersion,
 } from "../../device/backends/gpiod";
+import type { InputConfig, OutputConfig, SafeState } from "../../device/config";
 import { createLogger, silentLogger } from "../../device/log";
 import { installFakeLibgpiod2, piChip } from "../fakes/gpiod";
+import { processAlive } from "../support/daemon";
 import { waitUntil } from "../support/wait";
 
 const root = mkdtempSync(join(tmpdir(), "diy-device-backends-"));
@@ -32,6 +34,15 @@ const read = (p: string) => readFileSync(p, "utf8").trim();
 
 // Generous: on a loaded 2-core CI machine a fake tool can take seconds to start.
 const FAKE_TOOL_WAIT = { timeoutMs: 20_000, intervalMs: 10 };
+
+/** Starts `input` and records its events; `reached(n, what)` waits until n of them have come. */
+async function recordEvents(input: InputLine) {
+  const events: InputEvent[] = [];
+  await input.start((e) => events.push(e));
+  const reached = (n: number, what: string) =>
+    waitUntil(() => (events.length >= n ? true : undefined), what, FAKE_TOOL_WAIT);
+  return { events, reached };
+}
 
 describe("kernel LED backend", () => {
   it("sets the trigger to none, starts at the safe state and writes max_brightness for on", async () => {
@@ -126,8 +137,12 @@ describe("kernel LED backend", () => {
 });
 
 describe("legacy sysfs GPIO backend", () => {
-  // Plays the kernel: when a number is written to `export`, the gpioN directory appears.
-  function fakeKernel(env: BackendEnv): () => void {
+  /**
+   * Runs `body` on a fresh environment whose kernel is played here while it runs: when a number is written to
+   * `export`, the gpioN directory appears.
+   */
+  async function withFakeKernel(body: (env: BackendEnv & { dir: string }) => Promise<void>): Promise<void> {
+    const env = freshEnv();
     const gpio = join(env.sysfsRoot, "class", "gpio");
     mkdirSync(gpio, { recursive: true });
     writeFileSync(join(gpio, "export"), "");
@@ -139,13 +154,15 @@ describe("legacy sysfs GPIO backend", () => {
         for (const f of ["value", "direction", "active_low"]) writeFileSync(join(gpio, `gpio${num}`, f), "0");
       }
     }, 5);
-    return () => clearInterval(timer);
+    try {
+      await body(env);
+    } finally {
+      clearInterval(timer);
+    }
   }
 
-  it("exports the configured number, sets direction with the initial level, writes values and unexports on close", async () => {
-    const env = freshEnv();
-    const stop = fakeKernel(env);
-    try {
+  it("exports the configured number, sets direction with the initial level, writes values and unexports on close", () =>
+    withFakeKernel(async (env) => {
       const out = await openOutput({ name: "led", safeState: "on", backend: { type: "sysfs", gpio: 529 } }, env, true);
       const dir = join(env.sysfsRoot, "class", "gpio", "gpio529");
       assert.equal(read(join(env.sysfsRoot, "class", "gpio", "export")), "529");
@@ -157,15 +174,10 @@ describe("legacy sysfs GPIO backend", () => {
       assert.equal(read(join(dir, "value")), "1");
       await out.close();
       assert.equal(read(join(env.sysfsRoot, "class", "gpio", "unexport")), "529");
-    } finally {
-      stop();
-    }
-  });
+    }));
 
-  it("drives an active-low line low-level-high for off", async () => {
-    const env = freshEnv();
-    const stop = fakeKernel(env);
-    try {
+  it("drives an active-low line low-level-high for off", () =>
+    withFakeKernel(async (env) => {
       const out = await openOutput(
         { name: "led", safeState: "off", backend: { type: "sysfs", gpio: 17, activeLow: true } },
         env,
@@ -176,30 +188,21 @@ describe("legacy sysfs GPIO backend", () => {
       // direction "high"/"low" is the physical level: off on an active-low line is high.
       assert.equal(read(join(dir, "direction")), "high");
       await out.close();
-    } finally {
-      stop();
-    }
-  });
+    }));
 
-  it("reports pressed and released when the input value changes", async () => {
-    const env = freshEnv();
-    const stop = fakeKernel(env);
-    try {
+  it("reports pressed and released when the input value changes", () =>
+    withFakeKernel(async (env) => {
       const input = await openInput({ name: "button", backend: { type: "sysfs", gpio: 530 } }, env);
-      const events: InputEvent[] = [];
-      await input.start((e) => events.push(e));
+      const { events, reached } = await recordEvents(input);
       const value = join(env.sysfsRoot, "class", "gpio", "gpio530", "value");
       assert.equal(read(join(env.sysfsRoot, "class", "gpio", "gpio530", "direction")), "in");
       writeFileSync(value, "1");
-      await waitUntil(() => (events.length >= 1 ? true : undefined), "pressed", FAKE_TOOL_WAIT);
+      await reached(1, "pressed");
       writeFileSync(value, "0");
-      await waitUntil(() => (events.length >= 2 ? true : undefined), "released", FAKE_TOOL_WAIT);
+      await reached(2, "released");
       assert.deepEqual(events, ["pressed", "released"]);
       await input.close();
-    } finally {
-      stop();
-    }
-  });
+    }));
 
   it("says when legacy sysfs GPIO is absent", async () => {
     const env = freshEnv();
@@ -224,14 +227,13 @@ describe("simulated backend", () => {
     const env = freshEnv();
     const file = join(env.dir, "button.input");
     const input = await openInput({ name: "button", backend: { type: "simulated", file } }, env);
-    const events: InputEvent[] = [];
-    await input.start((e) => events.push(e));
+    const { events, reached } = await recordEvents(input);
     writeFileSync(file, "pressed\n");
-    await waitUntil(() => (events.length >= 1 ? true : undefined), "pressed", FAKE_TOOL_WAIT);
+    await reached(1, "pressed");
     writeFileSync(file, "banana\n");
     writeFileSync(file, "pressed\n");
     writeFileSync(file, "released\n");
-    await waitUntil(() => (events.length >= 2 ? true : undefined), "released", FAKE_TOOL_WAIT);
+    await reached(2, "released");
     assert.deepEqual(events, ["pressed", "released"]);
     await input.close();
   });
@@ -241,11 +243,10 @@ describe("simulated backend", () => {
     const fifo = join(env.dir, "button.fifo");
     execFileSync("mkfifo", [fifo]);
     const input = await openInput({ name: "button", backend: { type: "simulated", file: fifo } }, env);
-    const events: InputEvent[] = [];
-    await input.start((e) => events.push(e));
+    const { events, reached } = await recordEvents(input);
     execFileSync("sh", ["-c", `echo pressed > ${fifo}`]);
     execFileSync("sh", ["-c", `printf 'junk\\nreleased\\n' > ${fifo}`]);
-    await waitUntil(() => (events.length >= 2 ? true : undefined), "two FIFO events", FAKE_TOOL_WAIT);
+    await reached(2, "two FIFO events");
     assert.deepEqual(events, ["pressed", "released"]);
     await input.close();
   });
@@ -265,15 +266,6 @@ const completeLines = (log: string): string[] => {
     .filter((l) => l.length > 0);
 };
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** A logger whose error lines the test can read. */
 function capturingLogger(): { log: ReturnType<typeof createLogger>; errors: () => string[] } {
   const lines: string[] = [];
@@ -285,6 +277,37 @@ function capturingLogger(): { log: ReturnType<typeof createLogger>; errors: () =
 
 const V1 = { major: 1, version: "1.6.3" } as const;
 const V2 = { major: 2, version: "2.2.1" } as const;
+
+type GpiodLine = Extract<OutputConfig["backend"], { type: "gpiod" }>;
+
+/** The LED these tests drive through libgpiod: GPIO17, safe state off, unless `line` or `safeState` say otherwise. */
+const gpiodLed = (line: Partial<GpiodLine> = {}, safeState: SafeState = "off"): OutputConfig => ({
+  name: "led",
+  safeState,
+  backend: { type: "gpiod", line: "GPIO17", ...line },
+});
+
+/** The button of the dev stack: GPIO27 with the pull-up on, pressed = pulled to ground. */
+const PI_BUTTON: InputConfig = {
+  name: "button",
+  backend: { type: "gpiod", line: "GPIO27", bias: "pull-up", activeLow: true },
+};
+
+/**
+ * Runs `body` with an opened line that the body may close itself (to assert what close releases); when the body
+ * fails before that, the line is closed here, so a fake tool (sleep 1000) cannot hold the test process open.
+ */
+async function closingOnce(line: { close(): Promise<void> }, body: (close: () => Promise<void>) => Promise<void>) {
+  let closed = false;
+  try {
+    await body(async () => {
+      await line.close();
+      closed = true;
+    });
+  } finally {
+    if (!closed) await line.close();
+  }
+}
 
 describe("libgpiod CLI backend: version and parsing", () => {
   it("tells 1.x from 2.x by `gpioset --version`, and refuses a major it does not know", () => {
@@ -376,7 +399,7 @@ describe("libgpiod CLI backend: version and parsing", () => {
     const env = freshEnv();
     env.gpiodBinDir = join(env.dir, "empty");
     await assert.rejects(
-      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false),
+      openOutput(gpiodLed(), env, false),
       /libgpiod tools not found .*ENOENT.*install the Debian package "gpiod"/,
     );
   });
@@ -407,13 +430,8 @@ describe("libgpiod 1.6 CLI backend", () => {
   it("holds an output with one gpioset process and replaces it (old one gone first) on each change", async () => {
     const env = freshEnv();
     const log = fakeTools(env);
-    const out = await openOutput(
-      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17", activeLow: true } },
-      env,
-      false,
-    );
-    let closed = false;
-    try {
+    const out = await openOutput(gpiodLed({ activeLow: true }), env, false);
+    await closingOnce(out, async (close) => {
       assert.match(out.description, /^gpiod:GPIO17\(gpiochip0\/17\) libgpiod 1\.6\.3$/);
       const first = await waitUntil(() => completeLines(log)[0], "gpioset start", FAKE_TOOL_WAIT);
       assert.match(first, /^set \d+ --mode=signal --active-low gpiochip0 17=0$/);
@@ -428,38 +446,26 @@ describe("libgpiod 1.6 CLI backend", () => {
       );
       assert.match(lines[1] ?? "", /^set \d+ --mode=signal --active-low gpiochip0 17=1$/);
       const [pid1, pid2] = lines.map((l) => Number(l.split(" ")[1]));
-      assert.equal(alive(pid1 ?? 0), false, "the first gpioset released the line");
-      assert.equal(alive(pid2 ?? 0), true, "the second gpioset holds it");
-      await out.close();
-      closed = true;
-      assert.equal(alive(pid2 ?? 0), false, "close releases the line");
-    } finally {
-      // A failed assertion must not leave the fake gpioset (sleep 1000) holding the test process open.
-      if (!closed) await out.close();
-    }
+      assert.equal(processAlive(pid1 ?? 0), false, "the first gpioset released the line");
+      assert.equal(processAlive(pid2 ?? 0), true, "the second gpioset holds it");
+      await close();
+      assert.equal(processAlive(pid2 ?? 0), false, "close releases the line");
+    });
   });
 
   it("finds an input by gpioinfo when gpiofind does not know it and maps edges to events", async () => {
     const env = freshEnv();
     const log = fakeTools(env);
-    const input = await openInput(
-      { name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up", activeLow: true } },
-      env,
-    );
-    const events: InputEvent[] = [];
-    let closed = false;
-    try {
-      await input.start((e) => events.push(e));
-      await waitUntil(() => (events.length >= 2 ? true : undefined), "two edges", FAKE_TOOL_WAIT);
+    const input = await openInput(PI_BUTTON, env);
+    await closingOnce(input, async (close) => {
+      const { events, reached } = await recordEvents(input);
+      await reached(2, "two edges");
       assert.deepEqual(events, ["pressed", "released"]);
       assert.match(read(log), /^mon \d+ --line-buffered --format=%e --active-low --bias=pull-up gpiochip0 27$/);
       const pid = Number(read(log).split(" ")[1]);
-      await input.close();
-      closed = true;
-      assert.equal(alive(pid), false);
-    } finally {
-      if (!closed) await input.close();
-    }
+      await close();
+      assert.equal(processAlive(pid), false);
+    });
   });
 
   it("says that the line is busy when 1.6's gpioset cannot take it", async () => {
@@ -468,11 +474,7 @@ describe("libgpiod 1.6 CLI backend", () => {
     fakeTools(env, 'echo "$0: error setting the GPIO line values: Device or resource busy" >&2; exit 1');
     const { log, errors } = capturingLogger();
     env.log = log;
-    const out = await openOutput(
-      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
-      env,
-      false,
-    );
+    const out = await openOutput(gpiodLed(), env, false);
     try {
       const line = await waitUntil(() => errors()[0], "the error about the busy line", FAKE_TOOL_WAIT);
       assert.match(line, /GPIO line GPIO17 \(gpiochip0 17\) is busy: another process or a kernel driver holds it/);
@@ -484,10 +486,7 @@ describe("libgpiod 1.6 CLI backend", () => {
   it("names a line that no tool knows", async () => {
     const env = freshEnv();
     fakeTools(env);
-    await assert.rejects(
-      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO99" } }, env, false),
-      /GPIO line "GPIO99" not found/,
-    );
+    await assert.rejects(openOutput(gpiodLed({ line: "GPIO99" }), env, false), /GPIO line "GPIO99" not found/);
   });
 });
 
@@ -501,13 +500,8 @@ describe("libgpiod 2.x CLI backend", () => {
   it("finds GPIO17 by name and holds it with one gpioset per value, the old one gone before the next", async () => {
     const env = freshEnv();
     const gpio = fake2(env);
-    const out = await openOutput(
-      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
-      env,
-      false,
-    );
-    let closed = false;
-    try {
+    const out = await openOutput(gpiodLed(), env, false);
+    await closingOnce(out, async (close) => {
       assert.equal(out.description, "gpiod:GPIO17(gpiochip0/17) libgpiod 2.2.1");
       // Resolved: the line is held (the banner came), at the safe state, by us.
       assert.equal(gpio.value("gpiochip0", 17), 0);
@@ -519,25 +513,18 @@ describe("libgpiod 2.x CLI backend", () => {
       assert.equal(gpio.value("gpiochip0", 17), 1);
       const second = gpio.holder("gpiochip0", 17);
       assert.ok(second && second.pid !== first?.pid);
-      assert.equal(alive(first?.pid ?? 0), false, "the first gpioset released the line");
+      assert.equal(processAlive(first?.pid ?? 0), false, "the first gpioset released the line");
       await out.write(false);
       assert.equal(gpio.value("gpiochip0", 17), 0);
-      await out.close();
-      closed = true;
+      await close();
       assert.equal(gpio.holder("gpiochip0", 17), undefined, "close releases the line");
-    } finally {
-      if (!closed) await out.close();
-    }
+    });
   });
 
   it("drives an active-low line low for on and passes bias `disable` as 2.x's `disabled`", async () => {
     const env = freshEnv();
     const gpio = fake2(env);
-    const out = await openOutput(
-      { name: "led", safeState: "on", backend: { type: "gpiod", line: "GPIO17", activeLow: true, bias: "disable" } },
-      env,
-      true,
-    );
+    const out = await openOutput(gpiodLed({ activeLow: true, bias: "disable" }, "on"), env, true);
     try {
       assert.equal(gpio.value("gpiochip0", 17), 0, "on is the low level on an active-low line");
       await out.write(false);
@@ -550,18 +537,14 @@ describe("libgpiod 2.x CLI backend", () => {
   it("reports a button on GPIO27 (pull-up, active-low) pressed and released through gpiomon", async () => {
     const env = freshEnv();
     const gpio = fake2(env);
-    const input = await openInput(
-      { name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up", activeLow: true } },
-      env,
-    );
-    const events: InputEvent[] = [];
+    const input = await openInput(PI_BUTTON, env);
     try {
-      await input.start((e) => events.push(e));
+      const { events, reached } = await recordEvents(input);
       assert.equal(gpio.holder("gpiochip0", 27)?.consumer, "diy-device");
       gpio.pull("gpiochip0", 27, "pull-down"); // the button pulls the line to ground
-      await waitUntil(() => (events.length >= 1 ? true : undefined), "pressed", FAKE_TOOL_WAIT);
+      await reached(1, "pressed");
       gpio.pull("gpiochip0", 27, "pull-up");
-      await waitUntil(() => (events.length >= 2 ? true : undefined), "released", FAKE_TOOL_WAIT);
+      await reached(2, "released");
       assert.deepEqual(events, ["pressed", "released"]);
     } finally {
       await input.close();
@@ -574,7 +557,7 @@ describe("libgpiod 2.x CLI backend", () => {
     // GPIO17 claimed by dtoverlay=gpio-led,label=led: the kernel's gpio-leds driver is its consumer.
     const gpio = fake2(env, [{ ...piChip(), kernel: { 17: "led" } }]);
     await assert.rejects(
-      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } }, env, false),
+      openOutput(gpiodLed(), env, false),
       /GPIO line GPIO17 \(gpiochip0 17\) is busy: "led" holds it\. Stop that holder \(for a kernel driver, remove the dtoverlay/,
     );
     const other = spawn(join(gpio.bin, "gpioset"), ["--banner", "GPIO27=1"], { stdio: ["ignore", "pipe", "ignore"] });
@@ -596,11 +579,7 @@ describe("libgpiod 2.x CLI backend", () => {
     const gpio = fake2(env);
     const { log, errors } = capturingLogger();
     env.log = log;
-    const out = await openOutput(
-      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
-      env,
-      false,
-    );
+    const out = await openOutput(gpiodLed(), env, false);
     try {
       await out.write(true);
       const first = gpio.holder("gpiochip0", 17);
@@ -630,11 +609,7 @@ describe("libgpiod 2.x CLI backend", () => {
       join(gpio.bin, "gpioinfo"),
       `#!/bin/sh\nprintf 'gpiochip0 17\\t"GPIO17"        \\tinput\\n'\necho "$0: unable to open chip '/dev/gpiochip4': Permission denied" >&2\nexit 1\n`,
     );
-    const out = await openOutput(
-      { name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO17" } },
-      env,
-      false,
-    );
+    const out = await openOutput(gpiodLed(), env, false);
     try {
       assert.equal(out.description, "gpiod:GPIO17(gpiochip0/17) libgpiod 2.2.1");
       assert.equal(gpio.value("gpiochip0", 17), 0);
@@ -647,7 +622,7 @@ describe("libgpiod 2.x CLI backend", () => {
     const env = freshEnv();
     fake2(env);
     await assert.rejects(
-      openOutput({ name: "led", safeState: "off", backend: { type: "gpiod", line: "GPIO99" } }, env, false),
+      openOutput(gpiodLed({ line: "GPIO99" }), env, false),
       /GPIO line "GPIO99" not found: no GPIO chip names a line so/,
     );
   });
