@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { isDeviceId, isIoName } from "../protocol";
+import { IOT_THING_NAME_PATTERN, clientIdProblem, isDeviceId, isIoName } from "../protocol";
 import { bool, show, str, unknownType, wholeNumber } from "./config-fields";
 import { SensorConfig } from "./sensors/config";
 
@@ -106,6 +106,16 @@ export const BrokerConfig = z.strictObject({
   key: absPath,
   /** TLS server name to verify when the URL holds an IP address the certificate does not name. */
   servername: z.string().min(1).optional(),
+  /**
+   * MQTT client id; default: the device id (mosquitto binds it to the certificate CN anyway). On AWS IoT Core it
+   * must be the device's thing name (protocol/iot-core.ts iotThingName), which its policy's iot:Connect names.
+   */
+  clientId: z
+    .string()
+    .refine((id) => clientIdProblem("iot-core", id) === undefined && IOT_THING_NAME_PATTERN.test(id), {
+      error: "clientId must be 1-128 characters of letters, digits, ':', '_' and '-' (an IoT Core thing name)",
+    })
+    .optional(),
 });
 export type BrokerConfig = z.infer<typeof BrokerConfig>;
 

@@ -87,7 +87,8 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
     port: Number(url.port),
     servername: cfg.broker.servername,
     protocolVersion: 5,
-    clientId: cfg.deviceId,
+    // IoT Core: the thing name its policy admits; mosquitto: the device id (the broker binds it to the CN).
+    clientId: cfg.broker.clientId ?? cfg.deviceId,
     clean: true, // a command queued during an outage is stale by the time we are back: do not replay it
     keepalive: cfg.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS,
     connectTimeout: 10_000,

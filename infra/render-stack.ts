@@ -5,6 +5,7 @@
 // hence it sits here rather than in infra/render/ (no Pulumi there, not even through an import).
 // To add a variant (a second broker profile, say), switch on the setting inside renderServer/renderDevice: every
 // caller follows.
+import { IOT_CORE_MQTT_PORT } from "../protocol";
 import type { DeviceSettings, Settings } from "./config";
 import { renderCloudConfig } from "./render/cloud-config";
 import { devicePayload, type DevicePlan, planDevice } from "./render/device-plan";
@@ -17,17 +18,64 @@ export interface Identity {
   keyPem: string;
 }
 
-export interface StackPki {
-  caCertPem: string;
-  server: Identity;
-  /** The web app's client identity (CN web). */
+/** The MQTT identities of a stack: the web app's, each board's and each bridge connection's. */
+export interface MqttIdentities {
+  /** The web app's client identity (CN web; on IoT Core the thing `<prefix>:web`). */
   web: Identity;
   /** Each board's client identity (CN = device id), by device id. */
   clients: Readonly<Record<string, Identity>>;
   /** Each bridge board's bridge connection identity (CN = protocol's bridgeIdentity), by board id. */
   bridges: Readonly<Record<string, Identity>>;
-  /** The CRL of revoked certificates; omitted when the stack revokes nothing (mosquitto runs without `crlfile`). */
+}
+
+/**
+ * The stack CA's certificates: the server's (nginx; with mosquitto also the broker's) and the MQTT identities the
+ * mosquitto profile uses. With IoT Core the MQTT identities are the broker's (IotCoreBroker.identities) and
+ * these are not rendered.
+ */
+export interface StackPki extends MqttIdentities {
+  caCertPem: string;
+  server: Identity;
+  /**
+   * The CRL of revoked certificates; omitted when the stack revokes nothing (mosquitto runs without `crlfile`).
+   * mosquitto only: IoT Core revokes by deactivating the certificate.
+   */
   crlPem?: string;
+}
+
+/** The stack's mosquitto on the server: boards (and a bridge's cloud connection) dial host:port. */
+export interface MosquittoBroker {
+  kind?: "mosquitto";
+  /** The domain or the Elastic IP. */
+  host: string;
+  port: number;
+}
+
+/**
+ * AWS IoT Core as the broker (stack setting `broker: iot-core`): every identity is a thing whose name is its client
+ * id (protocol/iot-core.ts iotThingName), with a certificate AWS IoT issued from the CSR of the identity's key.
+ */
+export interface IotCoreBroker {
+  kind: "iot-core";
+  /** The account's ATS data endpoint host (aws.iot.getEndpoint, endpointType "iot:Data-ATS"). */
+  endpoint: string;
+  /** Its region: the web app signs the retained-message API for it. */
+  region: string;
+  /** protocol/iot-core.ts iotNamePrefix(project, stack): thing names are `<thingPrefix>:<identity>`. */
+  thingPrefix: string;
+  /** What IoT Core clients trust: infra/amazon-root-ca.ts iotCoreCaBundle() (Amazon Root CA 1 and 3). */
+  caCertPem: string;
+  /** The certificates AWS IoT issued (aws.iot.Certificate certificatePem) with their keys. */
+  identities: MqttIdentities;
+}
+
+export type StackBroker = MosquittoBroker | IotCoreBroker;
+
+/** The trust anchor and MQTT identities the web app and the boards use with this broker. */
+export function mqttIdentities(m: { broker: StackBroker; pki: StackPki }): MqttIdentities & { caCertPem: string } {
+  const b = m.broker;
+  if (b.kind === "iot-core") return { caCertPem: b.caCertPem, ...b.identities };
+  return { caCertPem: m.pki.caCertPem, web: m.pki.web, clients: m.pki.clients, bridges: m.pki.bridges };
 }
 
 /** What only exists at deployment: where the machines are, the certificates and secrets, the built bundles. */
@@ -36,8 +84,8 @@ export interface StackMaterial {
   source: string;
   /** The page's public origin: https://<domain or public IP>[:port]. */
   webUrl: string;
-  /** Where boards (and a bridge's cloud connection) dial the broker. */
-  broker: { host: string; port: number };
+  /** The broker profile, and where boards (and a bridge's cloud connection) dial it. */
+  broker: StackBroker;
   /** The admin's SSH public keys for the user data; omitted: cloud-init's own (the image's) keys only. */
   adminPublicKeys?: readonly string[];
   pki: StackPki;
@@ -84,40 +132,51 @@ export type StackRenderInput = StackMaterial & { settings: Settings };
 /** The user data: it needs only the admin keys, so the program renders it without waiting for the rest. */
 export function renderUserData(
   s: Settings,
-  m: Pick<StackMaterial, "source" | "adminPublicKeys">,
+  m: Pick<StackMaterial, "source" | "adminPublicKeys"> & { broker?: Pick<StackBroker, "kind"> },
 ): RenderedServer["userData"] {
   return renderCloudConfig({
     source: m.source,
     hostname: SERVER_HOSTNAME,
     fail2ban: fail2banInput(s),
+    localBroker: m.broker?.kind !== "iot-core",
     ...(m.adminPublicKeys ? { adminPublicKeys: m.adminPublicKeys } : {}),
   });
 }
 
-/** The server's PKI files from the stack's identities. */
-export function serverPki(pki: Omit<StackPki, "clients" | "bridges">): ServerPki {
+/** The server's part of the broker material: IoT Core's without the boards' identities. */
+export type ServerBrokerMaterial =
+  | { kind?: "mosquitto" }
+  | (Omit<IotCoreBroker, "identities"> & { identities: Pick<MqttIdentities, "web"> });
+
+/** The server's PKI files: nginx's certificate from the stack CA; the web app's MQTT identity from the broker's. */
+export function serverPki(pki: Omit<StackPki, "clients" | "bridges">, broker: ServerBrokerMaterial = {}): ServerPki {
+  const mqtt = broker.kind === "iot-core" ? { caCertPem: broker.caCertPem, web: broker.identities.web } : pki;
   return {
-    caCertPem: pki.caCertPem,
+    caCertPem: mqtt.caCertPem,
     serverCertPem: pki.server.certPem,
     serverKeyPem: pki.server.keyPem,
-    webCertPem: pki.web.certPem,
-    webKeyPem: pki.web.keyPem,
+    webCertPem: mqtt.web.certPem,
+    webKeyPem: mqtt.web.keyPem,
     ...(pki.crlPem === undefined ? {} : { crlPem: pki.crlPem }),
   };
 }
 
-/** What the push is rendered from: the server's part of the material. */
+/** What the push is rendered from: the server's part of the material (broker omitted: mosquitto). */
 export type ServerPushMaterial = Omit<
   StackMaterial,
   "broker" | "adminPublicKeys" | "lanPasswords" | "deviceBundle" | "pki"
-> & { pki: Omit<StackPki, "clients" | "bridges"> };
+> & { pki: Omit<StackPki, "clients" | "bridges">; broker?: ServerBrokerMaterial };
 
 /** The SSH push: every file the server receives after boot. */
 export function renderServerPushOf(s: Settings, m: ServerPushMaterial): Pick<RenderedServer, "input" | "push"> {
+  const b = m.broker ?? {};
   const input = serverFilesInput(s, {
     source: m.source,
     webUrl: m.webUrl,
-    pki: serverPki(m.pki),
+    ...(b.kind === "iot-core"
+      ? { broker: { kind: "iot-core", endpoint: b.endpoint, region: b.region, thingPrefix: b.thingPrefix } }
+      : {}),
+    pki: serverPki(m.pki, b),
     webPassword: m.webPassword,
     sessionSecret: m.sessionSecret,
     smtpPassword: m.smtpPassword,
@@ -150,7 +209,9 @@ export function deviceIdentities<T>(
 /** What a board's install is planned from: no secrets (the keys and LAN passwords go into the payload only). */
 export interface DevicePlanMaterial {
   source: string;
-  broker: { host: string; port: number };
+  /** mosquitto: the address boards dial; IoT Core: its endpoint and the stack's thing-name prefix. */
+  broker: MosquittoBroker | Pick<IotCoreBroker, "kind" | "endpoint" | "thingPrefix">;
+  /** Trusted for the broker: the stack CA, or Amazon's roots with IoT Core. */
   deviceBundle: string;
   caCertPem: string;
   certPem: string;
@@ -159,10 +220,14 @@ export interface DevicePlanMaterial {
 
 /** One board's install: files, scripts, commands (infra/render/device-plan.ts planDevice). */
 export function renderDevicePlan(device: DeviceSettings, m: DevicePlanMaterial): DevicePlan {
+  const b = m.broker;
   return planDevice({
     source: m.source,
     device,
-    broker: m.broker,
+    broker:
+      b.kind === "iot-core"
+        ? { kind: "iot-core", host: b.endpoint, port: IOT_CORE_MQTT_PORT, thingPrefix: b.thingPrefix }
+        : { host: b.host, port: b.port },
     bundle: m.deviceBundle,
     caCertPem: m.caCertPem,
     certPem: m.certPem,
@@ -172,12 +237,13 @@ export function renderDevicePlan(device: DeviceSettings, m: DevicePlanMaterial):
 
 /** One board: its plan and the install's stdin. */
 export function renderDevice(device: DeviceSettings, m: StackMaterial): RenderedDevice {
-  const { identity, bridgeIdentity } = deviceIdentities(device, m.pki.clients, m.pki.bridges);
+  const mqtt = mqttIdentities(m);
+  const { identity, bridgeIdentity } = deviceIdentities(device, mqtt.clients, mqtt.bridges);
   const plan = renderDevicePlan(device, {
     source: m.source,
     broker: m.broker,
     deviceBundle: m.deviceBundle,
-    caCertPem: m.pki.caCertPem,
+    caCertPem: mqtt.caCertPem,
     certPem: identity.certPem,
     ...(bridgeIdentity ? { bridgeCertPem: bridgeIdentity.certPem } : {}),
   });

@@ -2,7 +2,7 @@
 // (the Pulumi program, `npm run render`, the daemon and VM tiers), so what is inspected is what ships.
 import { type WebConfigInput, type WebDeviceConfigInput } from "../apps/web/config";
 import { sensorUnit } from "../device/sensors/config";
-import { type AclDevice, type AclStack, aclModel } from "../protocol";
+import { type AclDevice, type AclStack, IOT_CORE_MQTT_PORT, aclModel } from "../protocol";
 import { type DeviceSettings, type Settings, historySettings, historyStorageSettings } from "./config";
 import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
@@ -105,8 +105,25 @@ export function aclStack(devices: readonly DeviceSettings[], revoked: readonly s
   };
 }
 
+/**
+ * The broker the server's web app talks to: mosquitto on the same box, or AWS IoT Core, where the web app is the
+ * thing `<thingPrefix>:web` at the account's ATS data endpoint and reads the retained-message API of `region`.
+ */
+export type ServerBroker =
+  | { kind: "mosquitto" }
+  | {
+      kind: "iot-core";
+      /** The ATS data endpoint's host name (aws.iot.getEndpoint, endpointType iot:Data-ATS). */
+      endpoint: string;
+      region: string;
+      /** protocol/iot-core.ts iotNamePrefix(project, stack). */
+      thingPrefix: string;
+    };
+
 /** The values only known at deployment (cloud outputs, generated secrets), as plain text. */
 export interface ServerValues {
+  /** Default: mosquitto on the server. */
+  broker?: ServerBroker;
   source: string;
   /** https://<domain or public IP> */
   webUrl: string;
@@ -125,17 +142,26 @@ export interface ServerValues {
  * The web app's config on the server (apps/web/config.ts is its schema; infra/render/web-config.ts checks and
  * renders it). `publicOrigin` is known only once the address is: without it, the rest can be checked at preview.
  */
-export function serverWebConfig(s: Settings, publicOrigin?: string): WebConfigInput {
+export function serverWebConfig(
+  s: Settings,
+  publicOrigin?: string,
+  broker: ServerBroker = { kind: "mosquitto" },
+): WebConfigInput {
+  const files = { ca: SERVER_WEB_PATHS.ca, cert: SERVER_WEB_PATHS.cert, key: SERVER_WEB_PATHS.key };
   return {
     // nginx proxies to this socket; only its workers' group may open it (apps/web/listen.ts).
     listen: { socket: SERVER_WEB_PATHS.socket, group: NGINX_WORKER_GROUP },
-    // Same box: loopback, verified against the server certificate's localhost SAN.
-    broker: {
-      url: `mqtts://localhost:${MQTT_TLS_PORT}`,
-      ca: SERVER_WEB_PATHS.ca,
-      cert: SERVER_WEB_PATHS.cert,
-      key: SERVER_WEB_PATHS.key,
-    },
+    broker:
+      broker.kind === "iot-core"
+        ? // The ATS endpoint, verified against Amazon's roots; the retained-message API on the same host.
+          {
+            kind: "iot-core",
+            url: `mqtts://${broker.endpoint}:${IOT_CORE_MQTT_PORT}`,
+            ...files,
+            iot: { thingPrefix: broker.thingPrefix, region: broker.region },
+          }
+        : // Same box: loopback, verified against the server certificate's localhost SAN.
+          { url: `mqtts://localhost:${MQTT_TLS_PORT}`, ...files },
     devices: webDevices(s.devices),
     stateDir: SERVER_WEB_PATHS.stateDir,
     history: { file: SERVER_WEB_PATHS.history, ...historySettings(s) },
@@ -152,6 +178,7 @@ export function serverWebConfig(s: Settings, publicOrigin?: string): WebConfigIn
 }
 
 export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput {
+  const broker: ServerBroker = v.broker ?? { kind: "mosquitto" };
   // Operations (infra/render/ops.ts): alert script, fail2ban mail override, expiry timer, Let's Encrypt
   // with a domain, dynamic DNS with an update URL (Route53 keeps the name when it is configured).
   const ops = renderOpsPush({
@@ -161,10 +188,12 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     certExpiryWarnDays: s.certExpiryWarnDays,
     letsEncrypt: s.domain && s.letsEncryptEmail ? { domain: s.domain, email: s.letsEncryptEmail } : undefined,
     ddnsUpdateUrl: s.route53ZoneId ? undefined : v.ddnsUpdateUrl,
+    localBroker: broker.kind === "mosquitto",
   });
   return {
     source: v.source,
     hostname: s.domain ?? SERVER_HOSTNAME,
+    broker: broker.kind,
     pki: v.pki,
     acl: aclModel({
       ...aclStack(s.devices, s.revokedDevices),
@@ -182,7 +211,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
       : undefined,
     web: {
       bundle: v.webBundle,
-      config: serverWebConfig(s, v.webUrl),
+      config: serverWebConfig(s, v.webUrl, broker),
       password: v.webPassword,
       sessionSecret: v.sessionSecret,
     },

@@ -16,6 +16,12 @@
 //   Will, these carry a timestamp and cannot arrive from a connection older than the one they report.
 import { clientIdProblem } from "./limits";
 
+/**
+ * MQTT over TLS with X.509 client certificates: "Device communication protocols" (protocols.html), the
+ * protocol/port table: MQTT, client certificate, port 8883 (443 only with the ALPN name x-amzn-mqtt-ca).
+ */
+export const IOT_CORE_MQTT_PORT = 8883;
+
 /** CreateThing thingName. */
 export const IOT_THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
 /** Longest stack prefix: the longest identity (a bridge connection, 39 characters) still fits a thing name. */

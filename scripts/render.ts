@@ -12,7 +12,13 @@ import { bundle } from "../infra/bundle";
 import { ConfigError, parseSettings, type SecretKey, type Settings } from "../infra/config";
 import { USER_DATA_LIMIT_BYTES } from "../infra/render/cloud-config";
 import { MQTT_TLS_PORT } from "../infra/render/mosquitto";
-import { deviceIdentities, renderStack, type StackMaterial, type StackRenderInput } from "../infra/render-stack";
+import {
+  deviceIdentities,
+  mqttIdentities,
+  renderStack,
+  type StackMaterial,
+  type StackRenderInput,
+} from "../infra/render-stack";
 import { readStackFile } from "../infra/stack-file";
 import { issueStackPki } from "./stack-pki";
 
@@ -148,7 +154,8 @@ export function writeStack(out: string, input: StackRenderInput, notes: readonly
 
   // Devices: the install payload's files and the install/uninstall scripts, per board.
   for (const { device: d, plan, payload } of stack.devices) {
-    const { identity, bridgeIdentity } = deviceIdentities(d, input.pki.clients, input.pki.bridges);
+    const mqtt = mqttIdentities(input);
+    const { identity, bridgeIdentity } = deviceIdentities(d, mqtt.clients, mqtt.bridges);
     for (const [name, content] of Object.entries(plan.files))
       if (content !== undefined) write(`devices/${d.id}/files/${name}`, content);
     write(`devices/${d.id}/files/device.key`, identity.keyPem, true);

@@ -37,3 +37,23 @@ export async function issueStackPki(
     pki: { caCertPem: ca.certPem, server, web, clients, bridges, ...(crlPem === undefined ? {} : { crlPem }) },
   };
 }
+
+/**
+ * Stand-ins for the certificates AWS IoT issues at `pulumi up` with `broker: iot-core` (aws.iot.Certificate from
+ * each identity's CSR): one for the web app, each board and each bridge connection, from a local CA named for
+ * what it stands for. For `npm run render` and the tests; nothing trusts them.
+ */
+export async function issueIotStandIns(
+  s: Pick<Settings, "devices">,
+  opts: { caName: string; days?: number },
+): Promise<{ web: IssuedCert; clients: Record<string, IssuedCert>; bridges: Record<string, IssuedCert> }> {
+  const days = opts.days;
+  const ca = await createCa({ commonName: opts.caName, ...(days === undefined ? {} : { days }) });
+  // On IoT Core the identity is the thing the certificate is attached to, not a name inside it.
+  const issue = () => issueCert(ca, { commonName: "iot-stand-in", kind: "client", ...(days ? { days } : {}) });
+  const clients: Record<string, IssuedCert> = {};
+  for (const d of s.devices) clients[d.id] = await issue();
+  const bridges: Record<string, IssuedCert> = {};
+  for (const d of s.devices) if (d.bridge) bridges[d.id] = await issue();
+  return { web: await issue(), clients, bridges };
+}

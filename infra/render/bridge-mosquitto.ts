@@ -9,12 +9,38 @@
 // or invent names. The bridge relays exactly those topics, name by name.
 // The cloud side needs nothing special: its ACL gives the bridge identity exactly its children's
 // topics (protocol's bridgeUserRules), so even a rewritten bridge config cannot reach other devices.
-import { type DeviceAcl, bridgeIdentity, deviceRules, isDeviceId, topics } from "../../protocol";
+import {
+  type DeviceAcl,
+  PROTOCOL_QOS,
+  bridgeIdentity,
+  clientIdProblem,
+  deviceRules,
+  isDeviceId,
+  subscriptionsProblem,
+  topicProblem,
+  topics,
+} from "../../protocol";
 import { BRIDGE_PATHS } from "./device-paths";
 import { DEFAULT_SOURCE, absPath, header, lines, oneLine, port, token } from "./text";
 
 /** A child device: its id and the names of its outputs and inputs (stack config `bridge.children`). */
 export type BridgeChild = DeviceAcl;
+
+/** The stack's mosquitto: the bridge connection's client id is its certificate CN (bridgeIdentity). */
+export interface MosquittoCloud {
+  kind?: "mosquitto";
+  host: string;
+  port: number;
+}
+
+/** AWS IoT Core: the ATS data endpoint, and the bridge connection's thing name, which is its client id. */
+export interface IotCoreCloud {
+  kind: "iot-core";
+  host: string;
+  port: number;
+  /** protocol/iot-core.ts iotThingName(prefix, bridgeIdentity(bridgeId)): the client id its policy admits. */
+  clientId: string;
+}
 
 export interface BridgeMosquittoInput {
   /** The bridge board's device id; the bridge connection's certificate CN is bridgeIdentity(bridgeId). */
@@ -22,7 +48,7 @@ export interface BridgeMosquittoInput {
   /** The LAN address the plain listener binds to (never 0.0.0.0: the Internet must not reach it). */
   lanAddress: string;
   lanPort: number;
-  cloud: { host: string; port: number };
+  cloud: MosquittoCloud | IotCoreCloud;
   children: readonly BridgeChild[];
   source?: string;
   /** Board paths; tests point them into a temp dir. */
@@ -54,8 +80,17 @@ export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
     );
   }
   const p = { ...BRIDGE_PATHS, ...input.paths };
-  const cloudHost = token("cloud.host", oneLine("cloud.host", input.cloud.host));
-  const address = cloudHost.includes(":") ? `[${cloudHost}]` : cloudHost;
+  const cloud = input.cloud;
+  const cloudHost = token("cloud.host", oneLine("cloud.host", cloud.host));
+  const address = `${cloudHost.includes(":") ? `[${cloudHost}]` : cloudHost}:${port("cloud.port", cloud.port)}`;
+  const relayed = bridgeTopicLines(input.children);
+  const tls = [
+    `bridge_cafile ${absPath("ca", p.ca)}`,
+    `bridge_certfile ${absPath("cert", p.cert)}`,
+    `bridge_keyfile ${absPath("key", p.key)}`,
+    "bridge_tls_version tlsv1.2",
+    "bridge_insecure false",
+  ];
   return lines([
     ...header("#", "infra/render/bridge-mosquitto.ts", input.source ?? DEFAULT_SOURCE),
     "",
@@ -66,28 +101,89 @@ export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
     `acl_file ${absPath("acl", p.acl)}`,
     "set_tcp_nodelay true",
     "",
-    `# Cloud side: mutual TLS as "${bridgeIdentity(input.bridgeId)}", relaying only its children's topics`,
+    ...(cloud.kind === "iot-core"
+      ? iotCoreBridge(input.bridgeId, cloud, address, tls, relayed)
+      : [
+          `# Cloud side: mutual TLS as "${bridgeIdentity(input.bridgeId)}", relaying only its children's topics`,
+          "connection diy-cloud",
+          `address ${address}`,
+          "# The cloud broker replaces the client id with the certificate CN anyway (use_username_as_clientid).",
+          `remote_clientid ${bridgeIdentity(input.bridgeId)}`,
+          "bridge_protocol_version mqttv50",
+          "cleansession false",
+          "restart_timeout 2 60",
+          "keepalive_interval 60",
+          "# Connection state stays local: the cloud ACL would refuse it, and the web app does not read it.",
+          "notifications_local_only true",
+          ...tls,
+          ...relayed,
+        ]),
+  ]);
+}
+
+/** mosquitto.conf(5) `topic <pattern> <in|out> <qos>`: commands in, state, input events and status out, QoS 1. */
+function bridgeTopicLines(children: readonly BridgeChild[]): string[] {
+  return children.flatMap((c) => [
+    ...c.outputs.flatMap((o) => [
+      `topic ${topics.set(c.id, o)} in ${PROTOCOL_QOS}`,
+      `topic ${topics.state(c.id, o)} out ${PROTOCOL_QOS}`,
+    ]),
+    ...c.inputs.map((i) => `topic ${topics.input(c.id, i)} out ${PROTOCOL_QOS}`),
+    `topic ${topics.status(c.id)} out ${PROTOCOL_QOS}`,
+  ]);
+}
+
+/**
+ * The cloud side on AWS IoT Core, after AWS's documented pattern: the AWS IoT blog "How to Bridge Mosquitto MQTT
+ * Broker to AWS IoT" (aws.amazon.com/blogs/iot/how-to-bridge-mosquitto-mqtt-broker-to-aws-iot/, its bridge.conf
+ * sample under MIT-0): address <ATS endpoint>:8883, bridge_protocol_version mqttv311, bridge_insecure false,
+ * cleansession true, clientid <the thing's>, notifications false, bridge_cafile = Amazon's root, the thing's own
+ * certificate and key, `topic ... 1` lines. Beyond the sample:
+ * - try_private false: mosquitto.conf(5) "try_private": the bridge otherwise marks its CONNECT as a bridge's,
+ *   which "not all brokers support" (IoT Core takes plain MQTT 3.1.1 only).
+ * - Each child command topic is one subscription of the bridge connection, and IoT Core allows 50 per connection
+ *   (protocol/limits.ts): more children than that are refused here, not by the broker at run time.
+ * The thing's policy (infra/render/iot-policy.ts) grants exactly these topics, client id included.
+ */
+function iotCoreBridge(
+  bridgeId: string,
+  cloud: IotCoreCloud,
+  address: string,
+  tls: readonly string[],
+  relayed: readonly string[],
+): string[] {
+  const clientId = token("cloud.clientId", cloud.clientId);
+  const problem = clientIdProblem("iot-core", clientId);
+  if (problem) throw new Error(`bridge ${bridgeId}: ${problem}`);
+  const subscribed = relayed.filter((l) => / in \d$/.test(l)).map((l) => l.split(" ")[1] as string);
+  const tooMany = subscriptionsProblem(
+    "iot-core",
+    subscribed.map((t) => [t]),
+  );
+  if (tooMany)
+    throw new Error(`bridge ${bridgeId}: its children's commands need ${tooMany}: split the children over two bridges`);
+  for (const line of relayed) {
+    const topicProblemText = topicProblem("iot-core", line.split(" ")[1] as string, { publish: true });
+    if (topicProblemText) throw new Error(`bridge ${bridgeId}: ${topicProblemText}`);
+  }
+  return [
+    `# Cloud side: AWS IoT Core as thing "${clientId}", relaying only its children's topics`,
+    "# (AWS IoT blog, How to Bridge Mosquitto MQTT Broker to AWS IoT; its policy grants exactly these topics)",
     "connection diy-cloud",
-    `address ${address}:${port("cloud.port", input.cloud.port)}`,
-    "# The cloud broker replaces the client id with the certificate CN anyway (use_username_as_clientid).",
-    `remote_clientid ${bridgeIdentity(input.bridgeId)}`,
-    "bridge_protocol_version mqttv50",
-    "cleansession false",
+    `address ${address}`,
+    "# The thing name: its policy allows iot:Connect on client/${iot:Connection.Thing.ThingName} only.",
+    `remote_clientid ${clientId}`,
+    "bridge_protocol_version mqttv311",
+    "# IoT Core refuses mosquitto's bridge marker in CONNECT (mosquitto.conf(5) try_private).",
+    "try_private false",
+    "cleansession true",
     "restart_timeout 2 60",
     "keepalive_interval 60",
-    "# Connection state stays local: the cloud ACL would refuse it, and the web app does not read it.",
-    "notifications_local_only true",
-    `bridge_cafile ${absPath("ca", p.ca)}`,
-    `bridge_certfile ${absPath("cert", p.cert)}`,
-    `bridge_keyfile ${absPath("key", p.key)}`,
-    "bridge_tls_version tlsv1.2",
-    "bridge_insecure false",
-    ...input.children.flatMap((c) => [
-      ...c.outputs.flatMap((o) => [`topic ${topics.set(c.id, o)} in 1`, `topic ${topics.state(c.id, o)} out 1`]),
-      ...c.inputs.map((i) => `topic ${topics.input(c.id, i)} out 1`),
-      `topic ${topics.status(c.id)} out 1`,
-    ]),
-  ]);
+    "# The connection notifications would go to topics the thing's policy does not grant.",
+    "notifications false",
+    ...tls,
+    ...relayed,
+  ];
 }
 
 /** The LAN broker's ACL: each child username gets exactly a device's rules on its own topics. */

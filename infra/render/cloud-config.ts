@@ -15,6 +15,8 @@ export interface CloudConfigInput {
   source?: string;
   hostname: string;
   fail2ban?: Omit<Fail2banJailInput, "source">;
+  /** mosquitto runs on the server (the mosquitto broker profile, default): its package and open-files drop-in. */
+  localBroker?: boolean;
   mosquittoLimitNofile?: number;
   /** Full `apt upgrade` at first boot (slow on a micro); unattended-upgrades applies security fixes daily anyway. */
   upgradePackages?: boolean;
@@ -87,6 +89,7 @@ export function renderCloudConfig(input: CloudConfigInput): string {
   const source = input.source ?? DEFAULT_SOURCE;
   const hostname = validHostname(input.hostname);
   const file = (path: string, content: string) => ({ path, owner: "root:root", permissions: "0644", content });
+  const localBroker = input.localBroker !== false;
   const doc = {
     hostname,
     manage_etc_hosts: true,
@@ -106,7 +109,7 @@ export function renderCloudConfig(input: CloudConfigInput): string {
     },
     package_update: true,
     package_upgrade: input.upgradePackages ?? false,
-    packages: [...SERVER_PACKAGES],
+    packages: localBroker ? [...SERVER_PACKAGES] : SERVER_PACKAGES.filter((p) => p !== "mosquitto"),
     // Written in the init stage, before the packages start their services: fail2ban must find
     // backend = systemd on its first start, mosquitto its LimitNOFILE.
     write_files: [
@@ -114,14 +117,16 @@ export function renderCloudConfig(input: CloudConfigInput): string {
       file("/etc/fail2ban/jail.local", renderFail2banJail({ ...input.fail2ban, source })),
       // The web login jail names this filter: fail2ban refuses to start without it.
       file(WEB_LOGIN_FILTER_PATH, renderFail2banWebLoginFilter({ source })),
-      file(MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn({ source, limitNofile: input.mosquittoLimitNofile })),
+      ...(localBroker
+        ? [file(MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn({ source, limitNofile: input.mosquittoLimitNofile }))]
+        : []),
       file("/etc/apt/apt.conf.d/20auto-upgrades", renderAutoUpgrades({ source })),
     ],
     runcmd: [
       "systemctl daemon-reload",
       "systemctl try-reload-or-restart ssh.service",
       "systemctl enable fail2ban.service",
-      "systemctl restart fail2ban.service mosquitto.service",
+      `systemctl restart fail2ban.service${localBroker ? " mosquitto.service" : ""}`,
     ],
   };
   const body = stringify(doc, { lineWidth: 0 });

@@ -28,6 +28,8 @@ export interface DeviceConfigRenderInput {
     port: number;
     /** Name to verify when `host` is an address the server certificate does not name. */
     servername?: string;
+    /** MQTT client id; omitted: the device id. AWS IoT Core: the device's thing name. */
+    clientId?: string;
   };
   outputs: readonly DeviceOutputSpec[];
   inputs: readonly DeviceInputSpec[];
@@ -58,6 +60,7 @@ export function deviceConfig(input: DeviceConfigRenderInput): DeviceConfig {
       cert: paths.cert,
       key: paths.key,
       ...(input.broker.servername === undefined ? {} : { servername: input.broker.servername }),
+      ...(input.broker.clientId === undefined ? {} : { clientId: input.broker.clientId }),
     },
     outputs,
     inputs,

@@ -2,6 +2,7 @@
 // what is installed. infra/devices.ts turns this into remote commands; tests call it directly.
 import { createHash } from "node:crypto";
 import type { Backend, Board, SafeState } from "../../device/config";
+import { bridgeIdentity, iotThingName } from "../../protocol";
 import {
   type BridgeChild,
   renderBridgeAcl,
@@ -32,11 +33,19 @@ export interface DevicePlanDevice {
   bridge?: { lanAddress: string; port: number; children: readonly BridgeChild[] };
 }
 
+export type DevicePlanBroker =
+  | { kind?: "mosquitto"; host: string; port: number; servername?: string }
+  | { kind: "iot-core"; host: string; port: number; thingPrefix: string };
+
 export interface DevicePlanInput {
   /** Written into every rendered file's header. */
   source: string;
   device: DevicePlanDevice;
-  broker: { host: string; port: number; servername?: string };
+  /**
+   * Where the board dials the broker: the stack's mosquitto (client id = the device id, bound to the certificate
+   * CN), or AWS IoT Core (`thingPrefix`: client ids are the thing names protocol/iot-core.ts iotThingName gives).
+   */
+  broker: DevicePlanBroker;
   /** /opt/diy-device/device.js (infra/bundle.ts `bundle("device").code`). */
   bundle: string;
   caCertPem: string;
@@ -84,10 +93,14 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
   const d = input.device;
   const source = `${input.source}, device ${d.id}`;
   // The typed value first (validated by the device's own schema), its text last.
+  const b = input.broker;
+  const iot = b.kind === "iot-core" ? b : undefined;
   const config = deviceConfig({
     deviceId: d.id,
     board: d.board,
-    broker: input.broker,
+    broker: iot
+      ? { host: iot.host, port: iot.port, clientId: iotThingName(iot.thingPrefix, d.id) }
+      : { host: b.host, port: b.port, ...(b.kind !== "iot-core" && b.servername ? { servername: b.servername } : {}) },
     outputs: d.outputs,
     inputs: d.inputs,
     ...(d.sensors ? { sensors: d.sensors } : {}),
@@ -109,7 +122,14 @@ export function planDevice(input: DevicePlanInput): DevicePlan {
       bridgeId: d.id,
       lanAddress: d.bridge.lanAddress,
       lanPort: d.bridge.port,
-      cloud: { host: input.broker.host, port: input.broker.port },
+      cloud: iot
+        ? {
+            kind: "iot-core",
+            host: iot.host,
+            port: iot.port,
+            clientId: iotThingName(iot.thingPrefix, bridgeIdentity(d.id)),
+          }
+        : { host: b.host, port: b.port },
       children: d.bridge.children,
       source,
     });

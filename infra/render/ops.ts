@@ -42,6 +42,8 @@ export interface OpsInput {
   letsEncrypt?: { domain: string; email: string };
   /** stack: ddnsUpdateUrl (secret), only without Route53. */
   ddnsUpdateUrl?: string;
+  /** mosquitto runs on the server (default): its certificates and CRL are watched too. */
+  localBroker?: boolean;
 }
 
 export interface OpsPush {
@@ -49,6 +51,9 @@ export interface OpsPush {
   /** Shell commands the push runs after the services are up (timers on/off, first issuance). */
   after: string[];
 }
+
+/** mosquitto's own certificates among SERVER_CERTS: not on a server without it (the iot-core broker profile). */
+const MOSQUITTO_CERTS: readonly string[] = [SERVER_MOSQUITTO_PATHS.cafile, SERVER_MOSQUITTO_PATHS.certfile];
 
 const root = { owner: "root", group: "root" } as const;
 const script = (path: string, content: string): PushFile => ({ path, content, mode: "0755", ...root });
@@ -78,10 +83,10 @@ export function renderOpsPush(input: OpsInput): OpsPush {
         source,
         warnDays: input.certExpiryWarnDays,
         certs: [
-          ...SERVER_CERTS,
+          ...(input.localBroker === false ? SERVER_CERTS.filter((c) => !MOSQUITTO_CERTS.includes(c)) : SERVER_CERTS),
           ...(input.letsEncrypt ? [`/etc/letsencrypt/live/${input.letsEncrypt.domain}/fullchain.pem`] : []),
         ],
-        crl: SERVER_MOSQUITTO_PATHS.crlfile,
+        ...(input.localBroker === false ? {} : { crl: SERVER_MOSQUITTO_PATHS.crlfile }),
       }),
     ),
     unit(ALERT_PATHS.certCheckService, renderCertCheckService({ source })),

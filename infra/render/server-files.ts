@@ -2,7 +2,7 @@
 // changes. Secret files (private keys, SMTP credentials, the web app's secrets) are flagged so the
 // caller keeps them out of logs and plain outputs; they travel only on the SSH command's stdin.
 import type { WebConfigInput } from "../../apps/web/config";
-import type { AclModel } from "../../protocol";
+import type { AclModel, BrokerKind } from "../../protocol";
 import {
   type Fail2banJailInput,
   WEB_LOGIN_FILTER_PATH,
@@ -52,12 +52,18 @@ export const SERVER_STAGED_WEB_BUNDLE = `${SERVER_STAGED_DIR}/${SERVER_STAGED_WE
 export const SERVER_ENABLED: readonly ServerService[] = ["diy-web"];
 
 export interface ServerPki {
+  /**
+   * The broker's trust anchor: the stack CA (mosquitto verifies clients with it, the web app the broker), or with
+   * AWS IoT Core Amazon's roots (infra/amazon-root-ca.ts), which the web app verifies the ATS endpoint with.
+   */
   caCertPem: string;
+  /** nginx's certificate and, with mosquitto, the broker's (SANs: the address, the domain, localhost). */
   serverCertPem: string;
   serverKeyPem: string;
+  /** The web app's MQTT identity: CN web from the stack CA, or its thing's certificate issued by AWS IoT Core. */
   webCertPem: string;
   webKeyPem: string;
-  /** Revoked device certificates; omitted when the stack revokes nothing. */
+  /** Revoked device certificates; omitted when the stack revokes nothing. mosquitto only. */
   crlPem?: string;
 }
 
@@ -65,7 +71,12 @@ export interface ServerFilesInput {
   source?: string;
   hostname: string;
   pki: ServerPki;
-  /** protocol's aclModel(stack). */
+  /**
+   * Which broker the web app talks to (protocol/limits.ts BrokerKind; default mosquitto). With iot-core nothing of
+   * mosquitto is pushed (no config, ACL, certificates or CRL; the web unit does not wait for it).
+   */
+  broker?: BrokerKind;
+  /** protocol's aclModel(stack): mosquitto's acl_file. */
   acl: AclModel;
   mosquittoLimits?: Partial<MosquittoLimits>;
   nginx: {
@@ -147,6 +158,9 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
   const source = input.source ?? DEFAULT_SOURCE;
   const m = SERVER_MOSQUITTO_PATHS;
   const { pki } = input;
+  const localBroker = (input.broker ?? "mosquitto") === "mosquitto";
+  if (!localBroker && pki.crlPem !== undefined)
+    throw new Error("pki.crlPem: AWS IoT Core takes no CRL; a revoked device's certificate is deactivated instead");
   const mosq = (path: string, content: string, mode: string, secret = false): PushFile => ({
     path,
     content,
@@ -171,7 +185,7 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
     certificate: SERVER_NGINX_PATHS.certificate,
     certificateKey: SERVER_NGINX_PATHS.certificateKey,
   };
-  const files: PushFile[] = [
+  const mosquittoFiles = (): PushFile[] => [
     mosq(
       m.conf,
       renderMosquittoConf({
@@ -195,7 +209,9 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
     mosq(m.certfile, pem("pki.serverCertPem", pki.serverCertPem), "0644"),
     mosq(m.keyfile, pem("pki.serverKeyPem", pki.serverKeyPem), "0640", true),
     ...(pki.crlPem === undefined ? [] : [mosq(m.crlfile, pem("pki.crlPem", pki.crlPem), "0644")]),
-
+  ];
+  const files: PushFile[] = [
+    ...(localBroker ? mosquittoFiles() : []),
     ...(input.nginx.tls === undefined
       ? [
           {
@@ -263,6 +279,7 @@ export function renderServerFiles(input: ServerFilesInput): PushFile[] {
       content: renderDiyWebUnit({
         source,
         requiresMountsFor: input.historyVolume ? [HISTORY_MOUNT_POINT] : undefined,
+        localBroker,
       }),
       mode: "0644",
       owner: "root",

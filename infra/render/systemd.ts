@@ -90,6 +90,8 @@ export interface DiyWebUnitInput {
    * NGINX_WORKER_GROUP.
    */
   socketGroup?: string;
+  /** mosquitto runs on this machine (the mosquitto broker profile): start after it. Default true. */
+  localBroker?: boolean;
 }
 
 export const WEB_UNIT = "diy-web.service";
@@ -126,7 +128,7 @@ export function renderDiyWebUnit(input: DiyWebUnitInput = {}): string {
     sections: {
       Unit: [
         ["Description", "DIY Device Cloud web app"],
-        ["After", "network-online.target mosquitto.service"],
+        ["After", `network-online.target${input.localBroker === false ? "" : " mosquitto.service"}`],
         ["Wants", "network-online.target"],
         ...(input.requiresMountsFor?.length
           ? ([

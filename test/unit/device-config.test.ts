@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { BOARDS, type DeviceConfigInput, parseDeviceConfig } from "../../device/config";
@@ -37,6 +38,20 @@ function withChange(change: (c: Loose) => void): unknown {
 describe("device config", () => {
   it("accepts the documented example with every backend type", () => {
     assert.deepEqual(parseDeviceConfig(valid), valid);
+  });
+
+  it("takes an MQTT client id for AWS IoT Core (the thing name); without one the device id is used", () => {
+    const iot = withChange((c) => {
+      c.broker.clientId = "diy-device-cloud-dev:pi1";
+    });
+    assert.equal(parseDeviceConfig(iot).broker.clientId, "diy-device-cloud-dev:pi1");
+    assert.equal(parseDeviceConfig(valid).broker.clientId, undefined);
+    // device/service.ts connects with it (the only clientId the service passes to mqtt.js).
+    const service = readFileSync("device/service.ts", "utf8");
+    assert.deepEqual(
+      [...service.matchAll(/clientId: (.+),/g)].map((m) => m[1]),
+      ["cfg.broker.clientId ?? cfg.deviceId"],
+    );
   });
 
   it("refuses bad values with a message naming the key", () => {
@@ -96,6 +111,20 @@ describe("device config", () => {
           c.extra = 1;
         },
         /extra/,
+      ],
+      [
+        "client id IoT Core would refuse as a thing name",
+        (c) => {
+          c.broker.clientId = "stack/pi1";
+        },
+        /thing name[\s\S]*broker\.clientId/,
+      ],
+      [
+        "client id over IoT Core's 128 bytes",
+        (c) => {
+          c.broker.clientId = "a".repeat(129);
+        },
+        /broker\.clientId/,
       ],
       [
         "led name with a slash",
