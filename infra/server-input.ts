@@ -1,8 +1,8 @@
 // Pure decisions from Settings to the server renderers' inputs; render-stack.ts composes them for every caller
 // (the Pulumi program, `npm run render`, the daemon and VM tiers), so what is inspected is what ships.
-import { type WebConfigInput, type WebDeviceConfigInput } from "../apps/web/config";
+import type { WebConfigInput } from "../apps/web/config";
 import { sensorUnit } from "../device/sensors/config";
-import { type AclDevice, type AclStack, IOT_CORE_MQTT_PORT, aclModel } from "../protocol";
+import { IOT_CORE_MQTT_PORT } from "../protocol";
 import { type DeviceSettings, type Settings, historySettings, historyStorageSettings } from "./config";
 import { BOARD_PROFILES } from "./render/device-board";
 import type { Fail2banJailInput } from "./render/fail2ban";
@@ -11,43 +11,10 @@ import { NGINX_WORKER_GROUP } from "./render/nginx";
 import { renderOpsPush } from "./render/ops";
 import type { ServerFilesInput, ServerPki } from "./render/server-files";
 import { SERVER_WEB_PATHS } from "./render/systemd";
+import { stackAclModel, webDevices } from "./stack-acl";
 
 /** Name the server calls itself (one DNS label: cloud-init's hostname). */
 export const SERVER_HOSTNAME = "diy-cloud";
-
-/** A device entry of the web config (apps/web/config.ts), its outputs and inputs always written out. */
-export type WebDeviceEntry = WebDeviceConfigInput & { outputs: string[]; inputs: string[] };
-
-/** Devices the web page shows: every configured device with I/O or sensors, and every bridge child. */
-export function webDevices(
-  devices: readonly Pick<DeviceSettings, "id" | "outputs" | "inputs" | "sensors" | "bridge">[],
-): WebDeviceEntry[] {
-  return devices.flatMap((d) => [
-    ...(d.outputs.length + d.inputs.length + (d.sensors?.length ?? 0) > 0
-      ? [
-          {
-            id: d.id,
-            outputs: d.outputs.map((o) => o.name),
-            inputs: d.inputs.map((i) => i.name),
-            ...(d.sensors?.length
-              ? { sensors: d.sensors.map((x) => ({ name: x.name, ...(x.alert ? { alert: x.alert } : {}) })) }
-              : {}),
-          },
-        ]
-      : []),
-    ...(d.bridge?.children ?? []).map((c) => ({ id: c.id, outputs: [...c.outputs], inputs: [...c.inputs] })),
-  ]);
-}
-
-/** What Home Assistant sees, for the broker ACL: the page's devices with their names. */
-export function homeAssistantAclDevices(devices: readonly DeviceSettings[]): AclDevice[] {
-  return webDevices(devices).map((d) => ({
-    id: d.id,
-    outputs: d.outputs,
-    inputs: d.inputs,
-    sensors: (d.sensors ?? []).map((x) => x.name),
-  }));
-}
 
 /**
  * The web app's `homeAssistant` section: how Home Assistant names the model of each device it shows
@@ -79,31 +46,15 @@ export function fail2banInput(s: Settings): Omit<Fail2banJailInput, "source"> {
   };
 }
 
-/** Bridges and their children (ids and names), for the broker ACL and the bridge identities. */
-export function bridgesOf(devices: readonly DeviceSettings[]): NonNullable<AclStack["bridges"]> {
-  return devices.flatMap((d) =>
-    d.bridge
-      ? [{ id: d.id, children: d.bridge.children.map((c) => ({ id: c.id, outputs: c.outputs, inputs: c.inputs })) }]
-      : [],
-  );
-}
-
-/**
- * The broker ACL's view of the stack: every device with exactly its configured names, the bridges, and
- * the revoked devices (denied by name: a rotation cannot give a stolen certificate its rights back).
- */
-export function aclStack(devices: readonly DeviceSettings[], revoked: readonly string[] = []): AclStack {
-  return {
-    revoked,
-    devices: devices.map((d) => ({
-      id: d.id,
-      outputs: d.outputs.map((o) => o.name),
-      inputs: d.inputs.map((i) => i.name),
-      sensors: (d.sensors ?? []).map((x) => x.name),
-    })),
-    bridges: bridgesOf(devices),
-  };
-}
+// Re-exported: the stack's MQTT identities are decided in stack-acl.ts, which the config checks use too.
+export {
+  aclStack,
+  bridgesOf,
+  homeAssistantAclDevices,
+  stackAclModel,
+  type WebDeviceEntry,
+  webDevices,
+} from "./stack-acl";
 
 /**
  * The broker the server's web app talks to: mosquitto on the same box, or AWS IoT Core, where the web app is the
@@ -195,10 +146,7 @@ export function serverFilesInput(s: Settings, v: ServerValues): ServerFilesInput
     hostname: s.domain ?? SERVER_HOSTNAME,
     broker: broker.kind,
     pki: v.pki,
-    acl: aclModel({
-      ...aclStack(s.devices, s.revokedDevices),
-      ...(s.integrations.homeAssistant ? { homeAssistant: homeAssistantAclDevices(s.devices) } : {}),
-    }),
+    acl: stackAclModel(s),
     nginx: { serverName: s.domain ?? "_" },
     postfix: {
       relay: s.smtpHost ? { host: s.smtpHost, port: s.smtpPort, user: s.smtpUser } : undefined,

@@ -10,6 +10,7 @@ import { EMAIL_ADDRESS as EMAIL } from "../../protocol/email";
 import { TAGS_PER_RESOURCE_MAX, tagProblems } from "../aws-rules";
 import { checkCidr, isHost } from "../net";
 import { devicesSchema } from "./devices";
+import { iotCoreQuotaProblems } from "./iot-core";
 import { entryFix, type IssueParams } from "./errors";
 import { boolean, boolLike, integer, json, stringList, text, textThat } from "./fields";
 import {
@@ -329,6 +330,11 @@ function crossKeyRules(s: Fields, ctx: z.RefinementCtx<Fields>): void {
       }
     }
   }
+
+  // AWS IoT Core's quotas (config/iot-core.ts), against lists that parsed: otherwise their own problems come first.
+  if (s.broker === "iot-core" && !["broker", "devices", "revokedDevices", "integrations"].some((k) => failed.has(k)))
+    for (const p of iotCoreQuotaProblems(s))
+      ctx.addIssue({ code: "custom", message: p.message, path: p.path, params: { fix: p.fix } satisfies IssueParams });
 }
 
 /** The values the program derives from the keys. */
