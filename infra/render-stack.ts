@@ -129,16 +129,19 @@ export interface RenderedStack {
 
 export type StackRenderInput = StackMaterial & { settings: Settings };
 
-/** The user data: it needs only the admin keys, so the program renders it without waiting for the rest. */
+/**
+ * The user data: it needs only the admin keys, so the program renders it without waiting for the rest. The stack's
+ * `broker` setting decides whether mosquitto is installed at all.
+ */
 export function renderUserData(
   s: Settings,
-  m: Pick<StackMaterial, "source" | "adminPublicKeys"> & { broker?: Pick<StackBroker, "kind"> },
+  m: Pick<StackMaterial, "source" | "adminPublicKeys">,
 ): RenderedServer["userData"] {
   return renderCloudConfig({
     source: m.source,
     hostname: SERVER_HOSTNAME,
     fail2ban: fail2banInput(s),
-    localBroker: m.broker?.kind !== "iot-core",
+    localBroker: s.broker === "mosquitto",
     ...(m.adminPublicKeys ? { adminPublicKeys: m.adminPublicKeys } : {}),
   });
 }
@@ -167,9 +170,22 @@ export type ServerPushMaterial = Omit<
   "broker" | "adminPublicKeys" | "lanPasswords" | "deviceBundle" | "pki"
 > & { pki: Omit<StackPki, "clients" | "bridges">; broker?: ServerBrokerMaterial };
 
+/**
+ * The material's broker profile must be the stack's `broker` setting: a caller that wires one and renders the other
+ * would ship a server and boards that cannot reach each other.
+ */
+function checkBrokerKind(s: Settings, b: Pick<StackBroker, "kind"> | ServerBrokerMaterial): void {
+  const kind = b.kind ?? "mosquitto";
+  if (kind !== s.broker)
+    throw new Error(
+      `the stack's broker is ${s.broker} but its files were asked for with ${kind} material: pass the ${s.broker} broker (infra/render-stack.ts StackBroker)`,
+    );
+}
+
 /** The SSH push: every file the server receives after boot. */
 export function renderServerPushOf(s: Settings, m: ServerPushMaterial): Pick<RenderedServer, "input" | "push"> {
   const b = m.broker ?? {};
+  checkBrokerKind(s, b);
   const input = serverFilesInput(s, {
     source: m.source,
     webUrl: m.webUrl,
@@ -259,6 +275,7 @@ export function renderDevice(device: DeviceSettings, m: StackMaterial): Rendered
 /** Every file of the server and of each configured board. */
 export function renderStack(input: StackRenderInput): RenderedStack {
   const { settings: s, ...m } = input;
+  checkBrokerKind(s, m.broker);
   return {
     server: { userData: renderUserData(s, m), ...renderServerPushOf(s, m) },
     devices: s.devices.map((d) => renderDevice(d, m)),

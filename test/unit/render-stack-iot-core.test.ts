@@ -43,8 +43,11 @@ describe("renderStack with broker iot-core", () => {
     mosquitto = { ...fixtureValues(FIXTURE), pki };
     const identities = await issueIotStandIns(settings, { caName: "AWS IoT stand-in", days: 2 });
     const { crlPem: _crl, ...withoutCrl } = pki;
+    // The same stack with the one setting changed.
+    const iotFixture = { ...FIXTURE, config: { ...FIXTURE.config, broker: "iot-core" } };
     iot = {
       ...mosquitto,
+      settings: fixtureSettings(iotFixture),
       pki: withoutCrl,
       broker: {
         kind: "iot-core",
@@ -151,5 +154,18 @@ describe("renderStack with broker iot-core", () => {
   test("a CRL has no place on IoT Core: revocation deactivates the certificate", () => {
     assert.ok(mosquitto.pki.crlPem, "the fixture revokes a device");
     assert.throws(() => renderStack({ ...iot, pki: mosquitto.pki }), /AWS IoT Core takes no CRL/);
+  });
+
+  test("the material's broker must be the stack's broker setting, either way round", () => {
+    assert.equal(iot.settings.broker, "iot-core");
+    assert.equal(mosquitto.settings.broker, "mosquitto");
+    assert.throws(
+      () => renderStack({ ...mosquitto, settings: iot.settings }),
+      /the stack's broker is iot-core but its files were asked for with mosquitto material/,
+    );
+    assert.throws(
+      () => renderStack({ ...iot, settings: mosquitto.settings }),
+      /the stack's broker is mosquitto but its files were asked for with iot-core material/,
+    );
   });
 });
