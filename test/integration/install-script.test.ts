@@ -17,7 +17,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import {
-  renderDeviceInstallScript,
   renderDeviceUninstallScript,
   renderRemoteInvocation,
   renderStagedInvocation,
@@ -25,6 +24,7 @@ import {
 import { renderDevicePayload, type DevicePayloadInput } from "../../infra/render/device-payload";
 import { renderDeviceUnit } from "../../infra/render/device-unit";
 import { renderDeviceUdevRules } from "../../infra/render/device-udev";
+import { piInstallScript } from "../support/device-install";
 
 // The install and uninstall scripts run for real with bash against a fake root: DIY_ROOT is a temp
 // dir, and PATH holds only the real tools they need plus fakes of everything that would change the
@@ -215,13 +215,7 @@ function payload(extra: DevicePayloadInput = {}): string {
   });
 }
 
-const install = renderDeviceInstallScript({
-  deviceId: "pi1",
-  gpiod: true,
-  gpioGroup: true,
-  bridge: false,
-  bundleSha256: BUNDLE_SHA256,
-});
+const install = piInstallScript({ gpiod: true, gpioGroup: true, bridge: false }, BUNDLE_SHA256);
 const uninstall = renderDeviceUninstallScript({ deviceId: "pi1" });
 const udev = renderDeviceUdevRules({ kernelLeds: ["led0"], gpioGroup: true });
 
@@ -236,16 +230,7 @@ describe("install script shellcheck", () => {
   it("passes shellcheck for every role and the uninstall script", () => {
     for (const [name, script] of [
       ["install", install],
-      [
-        "install-bridge",
-        renderDeviceInstallScript({
-          deviceId: "pi1",
-          gpiod: false,
-          gpioGroup: false,
-          bridge: true,
-          bundleSha256: BUNDLE_SHA256,
-        }),
-      ],
+      ["install-bridge", piInstallScript({ gpiod: false, gpioGroup: false, bridge: true }, BUNDLE_SHA256)],
       ["uninstall", uninstall],
     ] as const) {
       const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
@@ -570,13 +555,7 @@ describe("the bundle copied beside the install (remote.CopyToRemote), not sent o
 });
 
 describe("bridge role on a fake root", () => {
-  const bridgeInstall = renderDeviceInstallScript({
-    deviceId: "pi1",
-    gpiod: false,
-    gpioGroup: false,
-    bridge: true,
-    bundleSha256: BUNDLE_SHA256,
-  });
+  const bridgeInstall = piInstallScript({ gpiod: false, gpioGroup: false, bridge: true }, BUNDLE_SHA256);
   const bridgeFiles: DevicePayloadInput = {
     "bridge.conf": "# bridge conf\nlistener 1883 192.168.1.50\n",
     "bridge.acl": "# acl\npattern read devices/%u/out/+/set\n",
@@ -626,13 +605,7 @@ describe("bridge role on a fake root", () => {
 describe("uninstall script on a fake root", () => {
   it("stops, disables and removes everything it installed, packages and user included", () => {
     const fr = fakeRoot();
-    const bridgeInstall = renderDeviceInstallScript({
-      deviceId: "pi1",
-      gpiod: true,
-      gpioGroup: true,
-      bridge: true,
-      bundleSha256: BUNDLE_SHA256,
-    });
+    const bridgeInstall = piInstallScript({ gpiod: true, gpioGroup: true, bridge: true }, BUNDLE_SHA256);
     const files = {
       "udev.rules": udev,
       "bridge.conf": "listener 1883 10.0.0.2\n",

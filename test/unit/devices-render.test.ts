@@ -15,6 +15,8 @@ import { parseDevicePayload, renderDevicePayload } from "../../infra/render/devi
 import { devicePayload, planDevice } from "../../infra/render/device-plan";
 import { renderDeviceUdevRules } from "../../infra/render/device-udev";
 import { renderDeviceUnit } from "../../infra/render/device-unit";
+import { piInstallScript } from "../support/device-install";
+import { assertHasLines, assertRenderedHeader } from "../support/rendered";
 
 /** SHA-256 of a stand-in device bundle. */
 const SHA = createHash("sha256").update("console.log(1)").digest("hex");
@@ -32,6 +34,9 @@ function config(over: Partial<DeviceConfigRenderInput>): DeviceConfigRenderInput
   };
 }
 
+/** Outputs with these names, each off when safe and with no backend named. */
+const outputsNamed = (...names: string[]) => names.map((name) => ({ name, safeState: "off" as const }));
+
 describe("device config renderer", () => {
   it("drives the Pi's LED through the libgpiod line GPIO17 when the entry names no backend", () => {
     const c = deviceConfig(config({ inputs: [{ name: "button" }] }));
@@ -42,8 +47,7 @@ describe("device config renderer", () => {
   });
 
   it("uses the BeagleBone's user LEDs usr0..usr3 in order, and simulates on a generic board", () => {
-    const outputs = ["a", "b", "c", "d"].map((name) => ({ name, safeState: "off" as const }));
-    const bbb = deviceConfig(config({ board: "beaglebone", outputs }));
+    const bbb = deviceConfig(config({ board: "beaglebone", outputs: outputsNamed("a", "b", "c", "d") }));
     assert.deepEqual(
       bbb.outputs.map((o) => o.backend),
       [0, 1, 2, 3].map((n) => ({ type: "led", led: `beaglebone:green:usr${n}` })),
@@ -80,15 +84,7 @@ describe("device config renderer", () => {
 
   it("says which output needs a backend when the board has no default for it", () => {
     assert.throws(
-      () =>
-        deviceConfig(
-          config({
-            outputs: [
-              { name: "a", safeState: "off" },
-              { name: "b", safeState: "off" },
-            ],
-          }),
-        ),
+      () => deviceConfig(config({ outputs: outputsNamed("a", "b") })),
       /device pi1: output b needs a backend \(Raspberry Pi .* has no default for output #2\)/,
     );
     assert.throws(
@@ -153,38 +149,31 @@ describe("device unit renderer", () => {
   const directives = unit.split("\n").filter((l) => /^[A-Za-z]+=/.test(l));
 
   it("starts with a header naming the renderer and the stack", () => {
-    assert.match(
-      unit,
-      /^# Rendered by diy-device-cloud infra\/render\/device-unit.ts; do not edit by hand.\n# Source: stack dev, device pi1\n/,
-    );
+    assertRenderedHeader(unit, "infra/render/device-unit.ts", "stack dev, device pi1");
   });
 
   it("runs the bundle as diy-device and restarts it forever", () => {
-    for (const d of [
+    assertHasLines(directives, [
       "User=diy-device",
       "Group=diy-device",
       "Restart=always",
       "RestartSec=2",
       "StartLimitIntervalSec=0",
       "WantedBy=multi-user.target",
-    ]) {
-      assert.ok(directives.includes(d), d);
-    }
+    ]);
     assert.ok(
       directives.includes("ExecStart=/usr/bin/node /opt/diy-device/device.js --config /etc/diy-device/config.json"),
     );
   });
 
   it("hardens without breaking GPIO and kernel LEDs", () => {
-    for (const d of [
+    assertHasLines(directives, [
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",
       "ProtectHome=yes",
       "PrivateTmp=yes",
       "CapabilityBoundingSet=",
-    ]) {
-      assert.ok(directives.includes(d), d);
-    }
+    ]);
     assert.ok(directives.includes("ReadWritePaths=-/sys/class/leds -/sys/class/gpio /var/lib/diy-device"));
     for (const forbidden of [
       "PrivateDevices",
@@ -287,7 +276,7 @@ describe("install scripts renderer", () => {
     // in place: this is the check that the values rendered in front and the .sh files agree.
     const environment = new Set(["DIY_ROOT", "DIY_SYSTEMCTL", "BASH_SOURCE"]);
     for (const script of [
-      renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true, bundleSha256: SHA }),
+      piInstallScript({ gpiod: true, gpioGroup: true, bridge: true }, SHA),
       renderDeviceUninstallScript({ deviceId: "pi1" }),
     ]) {
       assert.doesNotMatch(script, /^\s*(source|\.) /m, "the library is written in, not sourced");
@@ -306,31 +295,13 @@ describe("install scripts renderer", () => {
   });
 
   it("changes with the role, so a changed role re-runs the install", () => {
-    const a = renderDeviceInstallScript({
-      deviceId: "pi1",
-      gpiod: true,
-      gpioGroup: true,
-      bridge: false,
-      bundleSha256: SHA,
-    });
-    assert.notEqual(
-      a,
-      renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: true, bundleSha256: SHA }),
-    );
-    assert.equal(
-      a,
-      renderDeviceInstallScript({ deviceId: "pi1", gpiod: true, gpioGroup: true, bridge: false, bundleSha256: SHA }),
-    );
+    const a = piInstallScript({ gpiod: true, gpioGroup: true, bridge: false }, SHA);
+    assert.notEqual(a, piInstallScript({ gpiod: true, gpioGroup: true, bridge: true }, SHA));
+    assert.equal(a, piInstallScript({ gpiod: true, gpioGroup: true, bridge: false }, SHA));
   });
 
   it("wraps a script into one remote command line that fits one argv string", () => {
-    const script = renderDeviceInstallScript({
-      deviceId: "pi1",
-      gpiod: true,
-      gpioGroup: true,
-      bridge: true,
-      bundleSha256: SHA,
-    });
+    const script = piInstallScript({ gpiod: true, gpioGroup: true, bridge: true }, SHA);
     const line = renderRemoteInvocation(script, "diy-device-install", ".diy-device-cloud");
     assert.ok(!line.includes("\n"));
     assert.ok(line.length < 64 * 1024, `${line.length} bytes`);
@@ -341,13 +312,7 @@ describe("install scripts renderer", () => {
   });
 
   it("runs a copied install script only when it is the one rendered, and keeps it out of the command line", () => {
-    const script = renderDeviceInstallScript({
-      deviceId: "pi1",
-      gpiod: true,
-      gpioGroup: true,
-      bridge: true,
-      bundleSha256: SHA,
-    });
+    const script = piInstallScript({ gpiod: true, gpioGroup: true, bridge: true }, SHA);
     const line = renderStagedInvocation(script, "diy-device-install", ".diy-device-cloud");
     assert.ok(line.length < 1024, `${line.length} bytes`);
     assert.ok(!line.includes(Buffer.from(script).toString("base64").slice(0, 40)), "the script is not in the line");
@@ -371,6 +336,8 @@ describe("device config renderer: inputs", () => {
 
 describe("device plan", () => {
   const base = { source: "stack dev", broker, bundle: "js", caCertPem: "ca", certPem: "cert" };
+  /** A device with no outputs or inputs on a generic board: what the plan adds beyond them. */
+  const bareDevice = { id: "pi1", board: "generic", outputs: [], inputs: [] } as const;
 
   it("derives packages, groups and the udev rule from the configured backends", () => {
     const bbb = planDevice({
@@ -413,24 +380,12 @@ describe("device plan", () => {
 
   it("adds the bridge files for the bridge role and needs a LAN password per child in the payload", () => {
     const bridgeDevice = {
+      ...bareDevice,
       id: "pib",
-      board: "generic" as const,
-      outputs: [],
-      inputs: [],
       bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1", outputs: ["led"], inputs: [] }] },
     };
     assert.throws(() => planDevice({ ...base, device: bridgeDevice }), /bridge pib: no certificate for its bridge/);
-    const plan = planDevice({
-      ...base,
-      bridgeCertPem: "bridge cert",
-      device: {
-        id: "pib",
-        board: "generic",
-        outputs: [],
-        inputs: [],
-        bridge: { lanAddress: "192.168.1.41", port: 1883, children: [{ id: "ard1", outputs: ["led"], inputs: [] }] },
-      },
-    });
+    const plan = planDevice({ ...base, bridgeCertPem: "bridge cert", device: bridgeDevice });
     assert.match(plan.files["bridge.conf"] ?? "", /^address 203\.0\.113\.10:8883$/m);
     assert.match(plan.files["bridge.acl"] ?? "", /^user ard1$/m);
     assert.match(plan.installScript, /^readonly BRIDGE=1$/m);
@@ -444,7 +399,7 @@ describe("device plan", () => {
     assert.equal(files["bridge.passwd"], "ard1:abcdefghijkl0123\n");
     assert.equal(files["device.key"], "k");
     assert.equal(files["bridge.key"], "bk");
-    const plain = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
+    const plain = planDevice({ ...base, device: bareDevice });
     assert.throws(
       () => devicePayload(plain, { keyPem: "k", lanPasswords: { ard1: "abcdefghijkl0123" } }),
       /has no bridge role/,
@@ -452,7 +407,7 @@ describe("device plan", () => {
   });
 
   it("stages the bundle and the install script for a copy, keeping them out of stdin and the command line", () => {
-    const plan = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
+    const plan = planDevice({ ...base, device: bareDevice });
     assert.deepEqual(plan.staged, {
       dir: ".diy-device-cloud",
       files: { "device.js": "js", "install.sh": plan.installScript },
@@ -465,13 +420,13 @@ describe("device plan", () => {
     const other = planDevice({
       ...base,
       bundle: "js v2",
-      device: { id: "pi1", board: "generic", outputs: [], inputs: [] },
+      device: bareDevice,
     });
     assert.notEqual(other.installCommand, plan.installCommand, "a new bundle is a new command line: an update");
   });
 
   it("keeps the secrets out of the plan and its hash input", () => {
-    const plan = planDevice({ ...base, device: { id: "pi1", board: "generic", outputs: [], inputs: [] } });
+    const plan = planDevice({ ...base, device: bareDevice });
     assert.equal(plan.files["device.key"], undefined);
     assert.equal(plan.files["bridge.passwd"], undefined);
     assert.match(plan.contentHash, /^[0-9a-f]{64}$/);
