@@ -28,6 +28,15 @@ function fakeSys(files: Record<string, string>): SensorEnv & { dir: string } {
   mkdirSync(dir, { recursive: true });
   return { dir, sysfsRoot: dir };
 }
+
+/** Thermal zones 0, 1, ... as the kernel lists them: class/thermal/thermal_zone<N>/{type,temp}. */
+const thermalZones = (...zones: { type: string; temp: string }[]): Record<string, string> =>
+  Object.fromEntries(
+    zones.flatMap(({ type, temp }, i) => [
+      [`class/thermal/thermal_zone${i}/type`, type],
+      [`class/thermal/thermal_zone${i}/temp`, temp],
+    ]),
+  );
 const sensor = (backend: unknown, extra: Record<string, unknown> = {}) =>
   SensorConfig.parse({ name: "s", backend, ...extra });
 
@@ -40,12 +49,9 @@ const W1_NEGATIVE = "5e ff 4b 46 7f ff 02 10 6f : crc=6f YES\n5e ff 4b 46 7f ff 
 
 describe("CPU temperature (thermal zones)", () => {
   it("reads the zone whose type names the CPU, in degrees from millidegrees", async () => {
-    const env = fakeSys({
-      "class/thermal/thermal_zone0/type": "acpitz\n",
-      "class/thermal/thermal_zone0/temp": "27800\n",
-      "class/thermal/thermal_zone1/type": "cpu-thermal\n",
-      "class/thermal/thermal_zone1/temp": "47250\n",
-    });
+    const env = fakeSys(
+      thermalZones({ type: "acpitz\n", temp: "27800\n" }, { type: "cpu-thermal\n", temp: "47250\n" }),
+    );
     const r = await openSensor(sensor({ type: "cpu-thermal" }), env);
     assert.equal(await r.read(), 47.25);
     assert.match(r.description, /thermal_zone1$/);
@@ -54,10 +60,7 @@ describe("CPU temperature (thermal zones)", () => {
   });
 
   it("falls back to zone 0, and says what to use instead when the kernel has no thermal zone", async () => {
-    const env = fakeSys({
-      "class/thermal/thermal_zone0/type": "bcm2835_thermal\n",
-      "class/thermal/thermal_zone0/temp": "51540",
-    });
+    const env = fakeSys(thermalZones({ type: "bcm2835_thermal\n", temp: "51540" }));
     assert.equal(await (await openSensor(sensor({ type: "cpu-thermal" }), env)).read(), 51.54);
     await assert.rejects(
       openSensor(sensor({ type: "cpu-thermal" }), fakeSys({})),
@@ -66,10 +69,7 @@ describe("CPU temperature (thermal zones)", () => {
   });
 
   it("rejects a read that is not a number, naming the file", async () => {
-    const env = fakeSys({
-      "class/thermal/thermal_zone0/type": "cpu-thermal",
-      "class/thermal/thermal_zone0/temp": "\n",
-    });
+    const env = fakeSys(thermalZones({ type: "cpu-thermal", temp: "\n" }));
     const r = await openSensor(sensor({ type: "cpu-thermal" }), env);
     await assert.rejects(r.read(), /thermal_zone0\/temp does not hold a number/);
   });
