@@ -579,32 +579,39 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
       });
       assert.equal(noCsrf.status, 403, "a state change without the CSRF token must be refused");
 
-      const events = waitForEvent(
-        { port: server.port(443), path: "/api/events", tls: https(), headers: { cookie } },
-        (event, data) => {
-          const d = data as { id?: string; outputs?: { name: string; value: string | null }[] };
-          return (
-            event === "device" && d.id === id && d.outputs?.some((o) => o.name === "led" && o.value === "on") === true
-          );
-        },
-        90_000,
-      );
-      try {
-        await events.ready;
-        const click = await request({
-          port: server.port(443),
-          path,
-          method: "POST",
-          tls: https(),
-          headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
-          body: JSON.stringify({ value: "on" }),
-        });
-        assert.equal(click.status, 202, click.body);
-        const seen = await events.result;
-        assert.equal(seen.event, "device");
-      } finally {
-        events.close();
-      }
+      /** Clicks the LED to `value` through the web API; resolves with the page's event that the board reported it. */
+      const clickLed = async (value: "on" | "off") => {
+        const reported = waitForEvent(
+          { port: server.port(443), path: "/api/events", tls: https(), headers: { cookie } },
+          (event, data) => {
+            const d = data as { id?: string; outputs?: { name: string; value: string | null }[] };
+            return (
+              event === "device" &&
+              d.id === id &&
+              d.outputs?.some((o) => o.name === "led" && o.value === value) === true
+            );
+          },
+          90_000,
+        );
+        try {
+          await reported.ready;
+          const click = await request({
+            port: server.port(443),
+            path,
+            method: "POST",
+            tls: https(),
+            headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+            body: JSON.stringify({ value }),
+          });
+          assert.equal(click.status, 202, click.body);
+          return await reported.result;
+        } finally {
+          reported.close();
+        }
+      };
+
+      const seen = await clickLed("on");
+      assert.equal(seen.event, "device");
       // The kernel line itself, read back through gpio-sim: the device reported "on" only after driving it.
       assert.equal(await readSim(b, LED_OFFSET, "value"), "1", "GPIO17 is high");
       const view = (await deviceViews(cookie)).find((d) => d.id === id);
@@ -616,33 +623,7 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
       await pullSim(b, LED_OFFSET, "pull-up");
       try {
         assert.equal(await readSim(b, LED_OFFSET, "value"), "1", "GPIO17 still driven high");
-        const offSeen = waitForEvent(
-          { port: server.port(443), path: "/api/events", tls: https(), headers: { cookie } },
-          (event, data) => {
-            const d = data as { id?: string; outputs?: { name: string; value: string | null }[] };
-            return (
-              event === "device" &&
-              d.id === id &&
-              d.outputs?.some((o) => o.name === "led" && o.value === "off") === true
-            );
-          },
-          90_000,
-        );
-        try {
-          await offSeen.ready;
-          const off = await request({
-            port: server.port(443),
-            path,
-            method: "POST",
-            tls: https(),
-            headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
-            body: JSON.stringify({ value: "off" }),
-          });
-          assert.equal(off.status, 202, off.body);
-          await offSeen.result;
-        } finally {
-          offSeen.close();
-        }
+        await clickLed("off");
         assert.equal(await readSim(b, LED_OFFSET, "value"), "0", "GPIO17 driven low against the pull-up");
       } finally {
         await pullSim(b, LED_OFFSET, "pull-down");
