@@ -13,6 +13,7 @@ export { historySettings, historyStorageSettings } from "./config/history";
 export {
   type ConfigKey,
   INSTANCE_TYPES,
+  type IntegerKeySpec,
   type KeySpec,
   type KeyType,
   KEYS,

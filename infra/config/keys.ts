@@ -14,8 +14,7 @@ export const OS_ADMIN_USER: Record<Os, "admin" | "ubuntu"> = {
   ubuntu2404: "ubuntu",
 };
 export type KeyType = "string" | "integer" | "boolean" | "array" | "object";
-export interface KeySpec {
-  type: KeyType;
+interface KeySpecBase {
   description: string;
   /** Value used when the key is unset; undefined = optional with no default (or required). */
   default?: string | number | boolean | readonly string[] | Readonly<Record<string, never>>;
@@ -26,6 +25,13 @@ export interface KeySpec {
   /** The whole fix command when `pulumi config set <key> <example>` is not the way (lists, objects). */
   fix?: string;
 }
+/** A whole-number key: its schema field (schema.ts) is made from this row and refuses a value outside min-max. */
+export interface IntegerKeySpec extends KeySpecBase {
+  type: "integer";
+  min: number;
+  max: number;
+}
+export type KeySpec = IntegerKeySpec | (KeySpecBase & { type: Exclude<KeyType, "integer"> });
 
 export const INSTANCE_TYPES = [
   "t2.micro",
@@ -122,6 +128,8 @@ export const KEYS = {
   },
   smtpPort: {
     type: "integer",
+    min: 1,
+    max: 65535,
     default: 587,
     description: "Port of the SMTP relay.",
     example: "587",
@@ -144,30 +152,40 @@ export const KEYS = {
   },
   offlineAlertMinutes: {
     type: "integer",
+    min: 1,
+    max: 1440,
     default: 10,
     description: "Minutes a device may be offline before an alert mail is sent (1-1440).",
     example: "10",
   },
   alertRateLimitMinutes: {
     type: "integer",
+    min: 1,
+    max: 10080,
     default: 60,
     description: "At most one alert mail per device and kind within this many minutes (1-10080).",
     example: "60",
   },
   certExpiryWarnDays: {
     type: "integer",
+    min: 1,
+    max: 3650,
     default: 21,
     description: "Warn by mail this many days before a certificate expires (less than certValidityDays).",
     example: "21",
   },
   certValidityDays: {
     type: "integer",
+    min: 1,
+    max: 3650,
     default: 397,
     description: "Validity of the server, web and device certificates in days (1-3650); the CA lives 10 years.",
     example: "397",
   },
   certEarlyRenewalDays: {
     type: "integer",
+    min: 0,
+    max: 3650,
     default: 30,
     description: "A `pulumi up` this many days before expiry re-issues a certificate (less than certValidityDays).",
     example: "30",
@@ -187,24 +205,33 @@ export const KEYS = {
   },
   historyRawDays: {
     type: "integer",
+    min: 1,
+    max: 90,
     default: 7,
     description: "Days the web app keeps raw sensor readings and input events (1-90).",
     example: "7",
   },
   historyAggregateDays: {
     type: "integer",
+    min: 1,
+    max: 3650,
     default: 365,
     description: "Days the web app keeps 5-minute min/avg/max sensor aggregates (1-3650).",
     example: "365",
   },
   historyMaxMegabytes: {
     type: "integer",
+    min: 16,
+    max: 1_000_000,
     default: 1024,
     description: "Size limit of the history database in MiB (16-1000000); writes past it are dropped and logged.",
     example: "1024",
   },
   historyVolumeGiB: {
     type: "integer",
+    // gp3 volumes are 1-16,384 GiB (EC2 API Reference, CreateVolume Size).
+    min: 1,
+    max: 16384,
     default: 2,
     description:
       "Size in GiB of the server's encrypted EBS volume that holds the history (1-16384; can only grow); room for historyMaxMegabytes plus about 10 %.",
@@ -212,6 +239,9 @@ export const KEYS = {
   },
   historySnapshotDays: {
     type: "integer",
+    // DLM keeps 1-1000 snapshots per schedule (DLM API Reference, RetainRule Count).
+    min: 1,
+    max: 1000,
     default: 7,
     description: "Daily snapshots of the history volume that Data Lifecycle Manager keeps (1-1000).",
     example: "7",

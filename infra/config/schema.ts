@@ -1,6 +1,7 @@
 // The stack config as one zod schema: a field per key of the key table (keys.ts), in its order, then the rules that
 // span keys (superRefine), then the derived values (transform). Settings and its parts are what it outputs (z.infer).
-// To add a key: its row in KEYS, its field here, and Pulumi.yaml/README (test/unit/config.test.ts checks them).
+// To add a key: its row in KEYS, its field here (an integer key: only its row, with min and max), and
+// Pulumi.yaml/README (test/unit/config.test.ts checks them).
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { Backend, Board, SafeState } from "../../device/config";
@@ -96,7 +97,14 @@ const tagsSchema = z.record(z.string(), str("tag value")).superRefine((tags, ctx
     );
 });
 
-const fields = z.object({
+/** The keys whose field is made from their row in KEYS: whole numbers in the row's min-max. */
+type IntegerKey = { [K in ConfigKey]: (typeof KEYS)[K] extends { type: "integer" } ? K : never }[ConfigKey];
+const INTEGER_KEYS = (Object.keys(KEYS) as ConfigKey[]).filter((k): k is IntegerKey => KEYS[k].type === "integer");
+const integerField = (k: IntegerKey) => key(k, integer(KEYS[k].min, KEYS[k].max));
+
+// The field of every other key. `satisfies`: a row of KEYS without its field here, or a field without a row, does not
+// compile.
+const writtenFields = {
   instanceType: key(
     "instanceType",
     text.refine((v) => (INSTANCE_TYPES as readonly string[]).includes(v), {
@@ -163,18 +171,12 @@ const fields = z.object({
   ),
   alertEmail: key("alertEmail", email),
   smtpHost: key("smtpHost", textThat(isHost, "a host name or IP address").optional()),
-  smtpPort: key("smtpPort", integer(1, 65535)),
   smtpUser: key("smtpUser", textThat((v) => v.length <= 256 && !/\s/.test(v), "a user name without spaces").optional()),
   smtpPassword: key(
     "smtpPassword",
     secretText(() => undefined),
   ),
   smtpFrom: key("smtpFrom", email),
-  offlineAlertMinutes: key("offlineAlertMinutes", integer(1, 1440)),
-  alertRateLimitMinutes: key("alertRateLimitMinutes", integer(1, 10080)),
-  certExpiryWarnDays: key("certExpiryWarnDays", integer(1, 3650)),
-  certValidityDays: key("certValidityDays", integer(1, 3650)),
-  certEarlyRenewalDays: key("certEarlyRenewalDays", integer(0, 3650)),
   /** Opaque token; changing it replaces every CA-signed certificate on the next `pulumi up`. */
   certRotation: key(
     "certRotation",
@@ -184,18 +186,6 @@ const fields = z.object({
   ),
   // Each id is checked against devices, below.
   revokedDevices: key("revokedDevices", stringList()),
-  /** Days raw sensor readings and input events are kept. */
-  historyRawDays: key("historyRawDays", integer(1, 90)),
-  /** Days 5-minute min/avg/max aggregates are kept. */
-  historyAggregateDays: key("historyAggregateDays", integer(1, 3650)),
-  /** Size limit of the history database in MiB. */
-  historyMaxMegabytes: key("historyMaxMegabytes", integer(16, 1_000_000)),
-  // gp3 volumes are 1-16,384 GiB (EC2 API Reference, CreateVolume Size); DLM keeps 1-1000 snapshots per schedule
-  // (DLM API Reference, RetainRule Count).
-  /** Size of the history volume in GiB (infra/history-storage.ts). */
-  historyVolumeGiB: key("historyVolumeGiB", integer(1, 16384)),
-  /** Daily snapshots Data Lifecycle Manager keeps. */
-  historySnapshotDays: key("historySnapshotDays", integer(1, 1000)),
   /** The snapshot the history volume is made from (a restore); a changed value replaces the volume. */
   historySnapshotId: key(
     "historySnapshotId",
@@ -217,7 +207,19 @@ const fields = z.object({
   devices: key("devices", json("array", devicesSchema)),
   integrations: key("integrations", json("object", integrationsSchema)),
   tags: key("tags", json("object", tagsSchema)),
-});
+} satisfies Record<Exclude<ConfigKey, IntegerKey>, z.ZodType>;
+
+const allFields = {
+  ...writtenFields,
+  ...(Object.fromEntries(INTEGER_KEYS.map((k) => [k, integerField(k)])) as Record<
+    IntegerKey,
+    ReturnType<typeof integerField>
+  >),
+};
+// In the key table's order, which is the order problems are reported in.
+const fields = z.object(
+  Object.fromEntries((Object.keys(KEYS) as ConfigKey[]).map((k) => [k, allFields[k]])) as typeof allFields,
+);
 type Fields = z.output<typeof fields>;
 type NumberKey = {
   [K in keyof Fields & ConfigKey]: Fields[K] extends number

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { checkCidr, KEYS, type KeySpec, NAMESPACE, SECRET_KEYS } from "../../infra/config";
+import { checkCidr, ConfigError, KEYS, type KeySpec, NAMESPACE, SECRET_KEYS } from "../../infra/config";
+import type { IntegerKeySpec } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
 import { FULL_EXAMPLE } from "./program-harness";
 import { configErrorOf, settingsFrom } from "../support/settings";
@@ -416,6 +417,37 @@ describe("checkCidr", () => {
   test("accepts canonical IPv4 and IPv6 networks", () => {
     assert.deepEqual(checkCidr("10.0.0.0/8"), { ok: true, family: 4, canonical: "10.0.0.0/8" });
     assert.equal(checkCidr("2001:db8::/32").ok, true);
+  });
+});
+
+describe("integer keys: the range in their row of KEYS", () => {
+  const integers = Object.entries(KEYS as Record<string, KeySpec>).filter(
+    (e): e is [string, IntegerKeySpec] => e[1].type === "integer",
+  );
+  /** The key's own range problem for this value, if any (rules between keys may add others). */
+  const rangeProblem = (k: string, v: number): string | undefined => {
+    try {
+      parse_({ ...minimal, [k]: String(v) });
+      return undefined;
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return e.problems.find((p) => p.path === k && /^must be -?\d+-\d+, got/.test(p.problem))?.problem;
+    }
+  };
+
+  test("each refuses one below its min and one above its max, naming min-max, and accepts both ends", () => {
+    assert.ok(integers.length >= 11, `only ${integers.length} integer keys`);
+    for (const [k, { min, max }] of integers) {
+      for (const v of [min - 1, max + 1]) assert.equal(rangeProblem(k, v), `must be ${min}-${max}, got ${v}`, k);
+      for (const v of [min, max]) assert.equal(rangeProblem(k, v), undefined, `${k} ${v}`);
+    }
+  });
+
+  test("a description that names a range names the row's", () => {
+    for (const [k, spec] of integers) {
+      const named = /\((\d+)-(\d+)/.exec(spec.description);
+      if (named) assert.equal(`${named[1]}-${named[2]}`, `${spec.min}-${spec.max}`, k);
+    }
   });
 });
 
