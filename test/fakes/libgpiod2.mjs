@@ -325,6 +325,27 @@ const REQUEST_OPTIONS = [
 /** A tool's long options in its source's (alphabetical) order: glibc lists an ambiguous prefix's matches so. */
 const longOptions = (own) => [...REQUEST_OPTIONS, ...own].sort((a, b) => (a.name < b.name ? -1 : 1));
 
+// Each tool's own long options besides REQUEST_OPTIONS (longopts[] of tools/gpioset.c and tools/gpiomon.c).
+const GPIOSET_OPTIONS = longOptions([
+  { name: "daemonize", arg: false, key: "z" },
+  { name: "drive", arg: true, key: "d" },
+  { name: "hold-period", arg: true, key: "p" },
+  { name: "toggle", arg: true, key: "t" },
+]);
+
+const GPIOMON_OPTIONS = longOptions([
+  { name: "debounce-period", arg: true, key: "p" },
+  { name: "edges", arg: true, key: "e" },
+  { name: "event-clock", arg: true, key: "E" },
+  { name: "format", arg: true, key: "F" },
+  { name: "idle-timeout", arg: true, key: "i" },
+  { name: "localtime", arg: false, key: "localtime" },
+  { name: "num-events", arg: true, key: "n" },
+  { name: "quiet", arg: false, key: "q" },
+  { name: "silent", arg: false, key: "q" },
+  { name: "utc", arg: false, key: "utc" },
+]);
+
 /** The options gpioset and gpiomon parse alike; false for any other, which the tool handles itself. */
 function requestOption(cfg, k, v, usage) {
   if (k === "l") cfg.activeLow = true;
@@ -352,16 +373,7 @@ function printBanner(verb, ids) {
 }
 
 function gpioset(argv) {
-  const { opts, rest } = getopt(
-    argv,
-    "b:c:C:d:hlp:st:vz",
-    longOptions([
-      { name: "daemonize", arg: false, key: "z" },
-      { name: "drive", arg: true, key: "d" },
-      { name: "hold-period", arg: true, key: "p" },
-      { name: "toggle", arg: true, key: "t" },
-    ]),
-  );
+  const { opts, rest } = getopt(argv, "b:c:C:d:hlp:st:vz", GPIOSET_OPTIONS);
   const cfg = { consumer: "gpioset", activeLow: false, banner: false, byName: false };
   for (const [k, v] of opts) {
     if (requestOption(cfg, k, v, "<line=value>...")) continue;
@@ -401,22 +413,7 @@ function gpioset(argv) {
 }
 
 function gpiomon(argv) {
-  const { opts, rest } = getopt(
-    argv,
-    "b:c:C:e:E:hF:ln:p:qshv",
-    longOptions([
-      { name: "debounce-period", arg: true, key: "p" },
-      { name: "edges", arg: true, key: "e" },
-      { name: "event-clock", arg: true, key: "E" },
-      { name: "format", arg: true, key: "F" },
-      { name: "idle-timeout", arg: true, key: "i" },
-      { name: "localtime", arg: false, key: "localtime" },
-      { name: "num-events", arg: true, key: "n" },
-      { name: "quiet", arg: false, key: "q" },
-      { name: "silent", arg: false, key: "q" },
-      { name: "utc", arg: false, key: "utc" },
-    ]),
-  );
+  const { opts, rest } = getopt(argv, "b:c:C:e:E:hF:ln:p:qshv", GPIOMON_OPTIONS);
   const cfg = { consumer: "gpiomon", edges: "both", activeLow: false, banner: false, byName: false, quiet: false };
   for (const [k, v] of opts) {
     if (requestOption(cfg, k, v, "<line>...")) continue;
