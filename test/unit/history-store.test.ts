@@ -120,22 +120,12 @@ describe("history store", () => {
             [fromRaw.answer, expectRaw],
             [fromAgg.answer, expectAgg],
           ] as const) {
-            assert.deepEqual(
-              got.t,
-              want.map((p) => p.t),
-            );
-            assert.deepEqual(
-              got.min,
-              want.map((p) => p.min),
-            );
-            assert.deepEqual(
-              got.max,
-              want.map((p) => p.max),
-            );
-            assert.deepEqual(
-              got.count,
-              want.map((p) => p.count),
-            );
+            for (const field of ["t", "min", "max", "count"] as const) {
+              assert.deepEqual(
+                got[field],
+                want.map((p) => p[field]),
+              );
+            }
             got.avg.forEach((a, i) => {
               const w = want[i];
               assert.ok(w && Math.abs(a - w.sum / w.count) < 1e-9);

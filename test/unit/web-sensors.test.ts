@@ -8,10 +8,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type AlertTimers } from "../../apps/web/alerts";
+import type { AlertTimers } from "../../apps/web/alerts";
 import { createWebApp } from "../../apps/web/app";
 import type { CommandSender } from "../../apps/web/broker";
-import { WebConfig } from "../../apps/web/config";
+import { type SensorAlertConfig, WebConfig } from "../../apps/web/config";
 import { parseStep, parseTime } from "../../apps/web/history-api";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../apps/web/history/downsample";
 import { HistoryStore } from "../../apps/web/history/store";
@@ -272,11 +272,12 @@ describe("threshold alerts", () => {
     return { timers, now: () => now, advance };
   }
 
-  it("mails once a reading has stayed above the limit for forMinutes, then once when it is back in range", () => {
+  /** An alerter with one rule on a fake clock, an hour's rate limit, and the mails it sent. */
+  function alerterOnFakeClock(key: string, rule: SensorAlertConfig) {
     const clock = fakeClock();
     const mails: { subject: string; text: string }[] = [];
     const a = createSensorAlerter({
-      rules: new Map([["pi1/cpu", { above: 70, forMinutes: 5 }]]),
+      rules: new Map([[key, rule]]),
       rateLimitMs: HOUR_MS,
       send: (m) => {
         mails.push(m);
@@ -284,6 +285,11 @@ describe("threshold alerts", () => {
       now: clock.now,
       timers: clock.timers,
     });
+    return { a, clock, mails };
+  }
+
+  it("mails once a reading has stayed above the limit for forMinutes, then once when it is back in range", () => {
+    const { a, clock, mails } = alerterOnFakeClock("pi1/cpu", { above: 70, forMinutes: 5 });
     a.reading("pi1", "cpu", 75, "°C");
     clock.advance(4 * MINUTE_MS);
     a.reading("pi1", "cpu", 71, "°C");
@@ -305,17 +311,7 @@ describe("threshold alerts", () => {
   });
 
   it("sends at most one threshold mail per rate-limit window and counts what it held back", () => {
-    const clock = fakeClock();
-    const mails: { subject: string; text: string }[] = [];
-    const a = createSensorAlerter({
-      rules: new Map([["pi1/t", { below: 5, forMinutes: 1 }]]),
-      rateLimitMs: HOUR_MS,
-      send: (m) => {
-        mails.push(m);
-      },
-      now: clock.now,
-      timers: clock.timers,
-    });
+    const { a, clock, mails } = alerterOnFakeClock("pi1/t", { below: 5, forMinutes: 1 });
     for (let i = 0; i < 5; i++) {
       a.reading("pi1", "t", 2, "°C");
       clock.advance(2 * MINUTE_MS);
