@@ -10,7 +10,7 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { type OutputValue, aclModel } from "../../protocol";
-import { login } from "./web-harness";
+import { login, postCommand } from "./web-harness";
 import { waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
 
@@ -267,11 +267,7 @@ export async function startAttackStack(
       devices,
       async command(deviceId, output, value) {
         if (opts.behindProxy) throw new Error("command() needs the TCP web app (behindProxy off)");
-        const res = await fetch(`${running.url}/api/devices/${deviceId}/outputs/${output}`, {
-          method: "POST",
-          headers: { cookie: session.cookie, "x-csrf-token": session.csrf, "content-type": "application/json" },
-          body: JSON.stringify({ value }),
-        });
+        const res = await postCommand(running.url, session, deviceId, output, value);
         const body = (await res.json().catch(() => ({}))) as { req?: string };
         return { status: res.status, ...(body.req ? { req: body.req } : {}) };
       },

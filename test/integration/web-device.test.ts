@@ -12,7 +12,7 @@ import { parseDeviceConfig } from "../../device/config";
 import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { topics } from "../../protocol";
-import { login, openEvents } from "./web-harness";
+import { login, openEvents, postCommand } from "./web-harness";
 import { waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
 
@@ -85,11 +85,7 @@ describe("web app + mosquitto + simulated device", () => {
       const snap = await sse.next((e) => e.event === "snapshot", "snapshot");
       assert.equal((snap.data as { broker: string }).broker, "connected");
       const start = performance.now();
-      const res = await fetch(`${web.url}/api/devices/sim1/outputs/led`, {
-        method: "POST",
-        headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
-        body: JSON.stringify({ value: "on" }),
-      });
+      const res = await postCommand(web.url, { cookie, csrf }, "sim1", "led", "on");
       assert.equal(res.status, 202);
       const { req } = (await res.json()) as { req: string };
       assert.match(req, /^[A-Za-z0-9_-]+$/);
@@ -171,11 +167,7 @@ describe("web app + mosquitto + simulated device", () => {
         "broker connected event",
       );
       const before = readFileSync(ledFile, "utf8").trim();
-      const res = await fetch(`${web.url}/api/devices/sim1/outputs/led`, {
-        method: "POST",
-        headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
-        body: JSON.stringify({ value: "toggle" }),
-      });
+      const res = await postCommand(web.url, { cookie, csrf }, "sim1", "led", "toggle");
       assert.equal(res.status, 202);
       const { req } = (await res.json()) as { req: string };
       const want = before === "on" ? "off" : "on";
@@ -197,11 +189,7 @@ describe("web app + mosquitto + simulated device", () => {
     await broker.stop();
     try {
       await waitUntil(() => !web.broker.connected, "web sees the broker gone");
-      const res = await fetch(`${web.url}/api/devices/sim1/outputs/led`, {
-        method: "POST",
-        headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
-        body: '{"value":"on"}',
-      });
+      const res = await postCommand(web.url, { cookie, csrf }, "sim1", "led", "on");
       assert.equal(res.status, 503);
       assert.equal((await fetch(`${web.url}/healthz`)).status, 503);
     } finally {
@@ -235,11 +223,7 @@ describe("web app with an identity the broker ACL refuses", () => {
     watcher.on("message", (topic) => received.push(topic));
     await watcher.subscribeAsync(topics.set("sim1", "+"), { qos: 1 });
     const { cookie, csrf } = await login(web.url, PASSWORD);
-    const res = await fetch(`${web.url}/api/devices/sim1/outputs/led`, {
-      method: "POST",
-      headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
-      body: '{"value":"on"}',
-    });
+    const res = await postCommand(web.url, { cookie, csrf }, "sim1", "led", "on");
     assert.equal(res.status, 502);
     assert.match(((await res.json()) as { error: string }).error, /Not authorized/i);
     const refused = log.entries.find((e) => e.event === "command_refused_by_broker");

@@ -12,6 +12,21 @@ export async function login(base: string, password: string): Promise<{ cookie: s
   return { cookie, csrf: csrfToken };
 }
 
+/** POSTs a value for a device's output as the page does: session cookie, CSRF token, JSON body {value}. */
+export function postCommand(
+  base: string,
+  session: { cookie: string; csrf: string },
+  deviceId: string,
+  output: string,
+  value: string,
+): Promise<Response> {
+  return fetch(`${base}/api/devices/${deviceId}/outputs/${output}`, {
+    method: "POST",
+    headers: { cookie: session.cookie, "x-csrf-token": session.csrf, "content-type": "application/json" },
+    body: JSON.stringify({ value }),
+  });
+}
+
 export interface SseEvent {
   event: string;
   data: unknown;
