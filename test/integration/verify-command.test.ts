@@ -3,7 +3,6 @@
 // the way the VM tier reaches its VMs (--host 127.0.0.1 with --map per forwarded port). Then each way a
 // deployment can be wrong, made real, must fail the check that names it and only that one.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -17,7 +16,7 @@ import { nginxTree, siteOnLoopback } from "./daemons-support";
 import { startMosquitto } from "../support/broker";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
-import { type Daemon, giveToDaemon, startDaemon, waitForPort } from "../support/daemon";
+import { type Daemon, giveToDaemon, runToEnd, startDaemon, waitForPort } from "../support/daemon";
 
 const repo = join(__dirname, "..", "..");
 
@@ -32,42 +31,28 @@ interface VerifyRun {
 }
 
 /** Runs the documented command, `npm run verify -- ARGS`, and reads its lines back. */
-function runVerify(args: string[], env: NodeJS.ProcessEnv = {}): Promise<VerifyRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "verify", "--", ...args], {
-      cwd: repo,
-      env: { ...process.env, DIY_WEB_PASSWORD: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.once("error", reject);
-    child.once("close", (code) => {
-      const status = new Map<string, string>();
-      const lines = new Map<string, string>();
-      for (const l of stdout.split("\n")) {
-        const m = /^(PASS|FAIL|INFO|SKIP)\s+(device \S+|\S+)\s/.exec(l);
-        if (m?.[1] && m[2]) {
-          status.set(m[2], m[1]);
-          lines.set(m[2], l);
-        }
-      }
-      resolve({
-        code,
-        stdout,
-        stderr,
-        status,
-        line: (name) => lines.get(name) ?? `(no line for ${name})`,
-        failed: () => [...status].filter(([, s]) => s === "FAIL").map(([n]) => n),
-      });
-    });
+async function runVerify(args: string[], env: NodeJS.ProcessEnv = {}): Promise<VerifyRun> {
+  const { code, stdout, stderr } = await runToEnd("npm", ["run", "--silent", "verify", "--", ...args], {
+    cwd: repo,
+    env: { ...process.env, DIY_WEB_PASSWORD: "", ...env },
   });
+  const status = new Map<string, string>();
+  const lines = new Map<string, string>();
+  for (const l of stdout.split("\n")) {
+    const m = /^(PASS|FAIL|INFO|SKIP)\s+(device \S+|\S+)\s/.exec(l);
+    if (m?.[1] && m[2]) {
+      status.set(m[2], m[1]);
+      lines.set(m[2], l);
+    }
+  }
+  return {
+    code,
+    stdout,
+    stderr,
+    status,
+    line: (name) => lines.get(name) ?? `(no line for ${name})`,
+    failed: () => [...status].filter(([, s]) => s === "FAIL").map(([n]) => n),
+  };
 }
 
 const show = (r: VerifyRun) => `exit ${r.code}\n${r.stdout}${r.stderr}`;

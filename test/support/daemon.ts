@@ -1,6 +1,6 @@
 // Daemons a test starts (mosquitto, nginx, postfix, fail2ban, ...): child processes that are always stopped and whose
 // output is kept for assertion messages, and the file ownership a daemon that drops root needs.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync } from "node:fs";
 import { connect } from "node:net";
 
@@ -9,6 +9,30 @@ export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { sta
   const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
   if (r.error) return { status: 127, output: `${cmd}: ${r.error.message}` };
   return { status: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+
+/**
+ * Runs a command to its end without blocking this process, so servers the test runs in it keep answering;
+ * resolves with its exit status and what it printed on stdout and stderr.
+ */
+export function runToEnd(
+  cmd: string,
+  args: string[],
+  opts: Omit<SpawnOptions, "stdio"> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+    });
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export const isRoot = process.getuid?.() === 0;

@@ -13,7 +13,6 @@
 // - A caller without the IAM action gets UnauthorizedOperation (HTTP 403) "... is not authorized to perform:
 //   ec2:GetConsoleOutput on resource: ...".
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
@@ -29,6 +28,7 @@ import {
   waitForConsoleHostKey,
 } from "../../infra/server-host-key";
 import { AFTER, api, BOOT, consoleOf, helperOutput, makeHostKeys } from "./cloud-init-console";
+import { runToEnd } from "../support/daemon";
 
 const keys = makeHostKeys();
 const BLOCK = helperOutput(keys);
@@ -253,7 +253,7 @@ function ec2Endpoint(instances: Record<string, FakeInstance>) {
 type ProviderAnswer = any;
 
 /** Runs `method(...args)` of the serialized provider in a plain Node process (no tsx), as pulumi-nodejs does. */
-function runSerialized(
+async function runSerialized(
   providerText: string,
   method: string,
   args: unknown[],
@@ -267,28 +267,16 @@ provider[process.env.METHOD](...JSON.parse(process.env.ARGS))
   .catch((e) => process.stdout.write(JSON.stringify({ ok: false, value: String(e && e.message) })));
 `;
   const clean: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: "/nonexistent", ...env };
-  return new Promise((resolve, reject) => {
-    // From the program's directory, as the engine runs the provider: require("@aws-sdk/client-ec2") resolves there.
-    const p = spawn(process.execPath, ["-e", child], {
-      cwd: path.resolve(__dirname, "../../infra"),
-      env: { ...clean, PROVIDER: providerText, METHOD: method, ARGS: JSON.stringify(args) },
-    });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => {
-      out += d;
-    });
-    p.stderr.on("data", (d) => {
-      err += d;
-    });
-    p.on("close", () => {
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`provider process printed no result: ${out}\n${err}`));
-      }
-    });
+  // From the program's directory, as the engine runs the provider: require("@aws-sdk/client-ec2") resolves there.
+  const { stdout, stderr } = await runToEnd(process.execPath, ["-e", child], {
+    cwd: path.resolve(__dirname, "../../infra"),
+    env: { ...clean, PROVIDER: providerText, METHOD: method, ARGS: JSON.stringify(args) },
   });
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw new Error(`provider process printed no result: ${stdout}\n${stderr}`);
+  }
 }
 
 describe("the dynamic provider, serialized and run like the engine runs it", () => {
