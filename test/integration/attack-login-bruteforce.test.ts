@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WEB_LOGIN_JAIL, renderFail2banJail } from "../../infra/render/fail2ban";
 import { ATTACK_PASSWORD, type AttackStack, startAttackStack, viaProxy } from "./attack-support";
-import { fail2banTree } from "./daemons-support";
+import { fail2banTree, privateFail2banDefinition } from "./daemons-support";
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
 
@@ -43,18 +43,7 @@ describe("attack: guessing the web password across web app restarts", () => {
   before(async () => {
     writeFileSync(journal, "");
     fail2banTree(tmp.dir, renderFail2banJail({ source: "attack suite" }));
-    writeFileSync(
-      join(conf, "fail2ban.local"),
-      [
-        "[Definition]",
-        "loglevel = INFO",
-        `logtarget = ${join(tmp.dir, "fail2ban.log")}`,
-        `socket = ${join(tmp.dir, "f2b.sock")}`,
-        `pidfile = ${join(tmp.dir, "f2b.pid")}`,
-        "dbfile = :memory:",
-        "",
-      ].join("\n"),
-    );
+    writeFileSync(join(conf, "fail2ban.local"), privateFail2banDefinition(tmp.dir));
     // The test must not touch this machine's firewall: a ban is a line in a file.
     mkdirSync(join(conf, "action.d"), { recursive: true });
     writeFileSync(

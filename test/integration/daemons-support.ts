@@ -130,6 +130,22 @@ export function siteOnLoopback(site: string, httpPort: number, httpsPort: number
   return moved;
 }
 
+/**
+ * fail2ban's own [Definition] for an instance of the test's (fail2ban.conf(5)): log, socket and pid file in `dir`,
+ * the database in memory, so it never meets a fail2ban of the machine.
+ */
+export function privateFail2banDefinition(dir: string): string {
+  return [
+    "[Definition]",
+    "loglevel = INFO",
+    `logtarget = ${join(dir, "fail2ban.log")}`,
+    `socket = ${join(dir, "f2b.sock")}`,
+    `pidfile = ${join(dir, "f2b.pid")}`,
+    "dbfile = :memory:",
+    "",
+  ].join("\n");
+}
+
 /** A copy of Debian's /etc/fail2ban with our jail.local and our filters (default: the rendered ones). */
 export function fail2banTree(
   dir: string,

@@ -25,6 +25,7 @@ import {
   renderFail2banMailAction,
 } from "../../infra/render/alerts";
 import { createCa, issueCert, renderCrl } from "../../infra/render/x509";
+import { privateFail2banDefinition } from "./daemons-support";
 import { waitUntil } from "../support/wait";
 
 const DAY = 86_400_000;
@@ -168,18 +169,7 @@ test("a real fail2ban ban produces one short mail through the rendered sendmail 
   for (const d of ["action.d", "filter.d", "jail.d", "fail2ban.d"]) mkdirSync(join(conf, d), { recursive: true });
   const authLog = join(kit.dir, "auth.log");
   writeFileSync(authLog, "");
-  writeFileSync(
-    join(conf, "fail2ban.conf"),
-    [
-      "[Definition]",
-      "loglevel = INFO",
-      `logtarget = ${join(kit.dir, "fail2ban.log")}`,
-      `socket = ${join(kit.dir, "f2b.sock")}`,
-      `pidfile = ${join(kit.dir, "f2b.pid")}`,
-      "dbfile = :memory:",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(join(conf, "fail2ban.conf"), privateFail2banDefinition(kit.dir));
   writeFileSync(
     join(conf, "filter.d", "diy-test.conf"),
     "[Definition]\nfailregex = ^Failed password for \\S+ from <HOST>\ndatepattern = {NONE}\n",
