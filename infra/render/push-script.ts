@@ -54,6 +54,8 @@ export interface PushScriptInput {
   remove?: readonly PushRemoval[];
   /** Services enabled at boot and started if not running. */
   enable?: readonly ServerService[];
+  /** Commands that must exist before anything is written, each with what to do when it does not. */
+  requires?: readonly { command: string; otherwise: string }[];
   /** System users created when missing (the web app's). */
   systemUsers?: readonly string[];
   /** Give up waiting for cloud-init after this long. */
@@ -266,6 +268,13 @@ export function renderPushScript(input: PushScriptInput): string {
   const used = new Set<ServerService>();
   const body: string[] = [`  wait_for_cloud_init ${timeout}`];
   for (const cmd of ["sha256sum", "base64", "systemctl"]) body.push(`  require_command ${cmd}`);
+  for (const r of input.requires ?? []) {
+    if (r.otherwise.includes("'"))
+      throw new Error(`requires: the message must not contain a single quote: ${r.otherwise}`);
+    body.push(
+      `  command -v ${account("required command", r.command)} >/dev/null || die '${oneLine("requires", r.otherwise)}'`,
+    );
+  }
   for (const user of input.systemUsers ?? [WEB_USER]) body.push(`  ensure_system_user ${account("systemUsers", user)}`);
   body.push("");
   input.files.forEach((f, i) => {

@@ -43,6 +43,32 @@ export const SERVER_LINKS: readonly PushLink[] = [
 export const SERVER_REMOVALS: readonly PushRemoval[] = [
   { path: "/etc/nginx/sites-enabled/default", services: ["nginx"] },
 ];
+/**
+ * With the iot-core broker profile: what an earlier push of the mosquitto profile installed on this server (a stack
+ * switched to IoT Core keeps its server), deleted, and the broker stopped for good. The stack CA's server key goes
+ * with it; the package stays until the server is replaced. On a server that never ran mosquitto both do nothing.
+ */
+export const RETIRED_MOSQUITTO_FILES: readonly PushRemoval[] = [
+  SERVER_MOSQUITTO_PATHS.conf,
+  SERVER_MOSQUITTO_PATHS.acl,
+  SERVER_MOSQUITTO_PATHS.cafile,
+  SERVER_MOSQUITTO_PATHS.certfile,
+  SERVER_MOSQUITTO_PATHS.keyfile,
+  SERVER_MOSQUITTO_PATHS.crlfile,
+].map((path) => ({ path }));
+export const RETIRE_MOSQUITTO_SERVICE =
+  "if systemctl cat mosquitto.service >/dev/null 2>&1; then systemctl disable --now --quiet mosquitto.service; fi";
+
+/**
+ * With the mosquitto profile, before anything is written: a server first created with broker iot-core has no
+ * mosquitto package (its user data did not install it), and switching back needs a fresh one.
+ */
+export const MOSQUITTO_REQUIRED = {
+  command: "mosquitto",
+  otherwise:
+    "mosquitto is not installed: this server was created with broker iot-core; switching back to mosquitto needs a new server (README: Two brokers)",
+};
+
 /** Where the push finds the web app bundle, relative to the SSH user's home (remote.CopyToRemote puts it there). */
 export const SERVER_STAGED_DIR = ".diy-device-cloud";
 export const SERVER_STAGED_WEB_NAME = "web.js";
@@ -354,14 +380,17 @@ export function renderServerPush(input: ServerFilesInput & { cloudInitTimeoutSec
   hash: string;
 } {
   const files = renderServerFiles(input);
+  const retire = (input.broker ?? "mosquitto") !== "mosquitto";
   const script = renderPushScript({
     source: input.source,
     files,
     links: SERVER_LINKS,
-    remove: SERVER_REMOVALS,
+    remove: [...SERVER_REMOVALS, ...(retire ? RETIRED_MOSQUITTO_FILES : [])],
+    requires: retire ? [] : [MOSQUITTO_REQUIRED],
     enable: SERVER_ENABLED,
     cloudInitTimeoutSeconds: input.cloudInitTimeoutSeconds,
     after: [
+      ...(retire ? [RETIRE_MOSQUITTO_SERVICE] : []),
       ...(input.historyVolume ? historyVolumeFiles(input.source ?? DEFAULT_SOURCE, input.historyVolume).after : []),
       ...(input.after ?? []),
     ],

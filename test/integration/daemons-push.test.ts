@@ -225,4 +225,44 @@ describe("the push script, run by bash against a scratch root", () => {
     // The grow step names the real path on the server, absent here: the push logs it and carries on.
     assert.match(r.output, /step failed \(continuing\): \/usr\/local\/sbin\/diy-history-volume grow /);
   });
+
+  test("switched to iot-core: deletes what the mosquitto push installed, stops mosquitto for good, restarts nothing of it", () => {
+    const dir = join(tmp.dir, "switch");
+    mkdirSync(dir);
+    const sb4 = sandbox(dir);
+    assert.equal(push(script, sb4).status, 0);
+    assert.ok(existsSync(join(sb4.root, "etc/mosquitto/certs/server.key")));
+    sb4.reset();
+    const { crlPem: _crl, ...iotPki } = input.pki;
+    const iot = renderServerPush({ ...input, broker: "iot-core", pki: iotPki });
+    const shellchecked = join(dir, "push.sh");
+    writeFileSync(shellchecked, iot.script);
+    const lint = spawnSync("shellcheck", ["-s", "bash", shellchecked], { encoding: "utf8" });
+    assert.equal(lint.status, 0, `shellcheck:\n${lint.stdout}${lint.stderr}`);
+    const r = push(iot.script, sb4);
+    assert.equal(r.status, 0, r.output);
+    for (const f of ["mosquitto.conf", "acl", "certs/ca.pem", "certs/server.pem", "certs/server.key", "certs/crl.pem"])
+      assert.ok(!existsSync(join(sb4.root, "etc/mosquitto", f)), `/etc/mosquitto/${f} is still there`);
+    const calls = sb4.calls();
+    assert.ok(calls.includes("systemctl disable --now --quiet mosquitto.service"), calls.join("\n"));
+    assert.ok(!calls.some((c) => /(restart|start) mosquitto/.test(c)), calls.join("\n"));
+    // The same push again finds nothing left to delete.
+    assert.equal(push(iot.script, sb4).status, 0);
+    assert.doesNotMatch(push(iot.script, sb4).output, /removed \/etc\/mosquitto/);
+  });
+
+  test("the mosquitto push stops before writing anything on a server without mosquitto (created with iot-core)", () => {
+    const dir = join(tmp.dir, "no-mosquitto");
+    mkdirSync(dir);
+    const sb5 = sandbox(dir);
+    // The server's PATH without /usr/sbin, where Debian's mosquitto binary is.
+    const r = spawnSync("bash", ["-s", "--", join(sb5.root, "..", "home")], {
+      input: script,
+      encoding: "utf8",
+      env: { ...process.env, DIY_PUSH_ROOT: sb5.root, PATH: `${sb5.bin}:/usr/bin:/bin` },
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(`${r.stdout}${r.stderr}`, /mosquitto is not installed: this server was created with broker iot-core/);
+    assert.ok(!existsSync(join(sb5.root, "etc")), "wrote files first");
+  });
 });

@@ -9,6 +9,7 @@ import { parseWebConfig } from "../../apps/web/config";
 import { iotCoreCaBundle } from "../../infra/amazon-root-ca";
 import { parseDevicePayload } from "../../infra/render/device-payload";
 import { SERVER_MOSQUITTO_PATHS } from "../../infra/render/mosquitto";
+import { RETIRE_MOSQUITTO_SERVICE, RETIRED_MOSQUITTO_FILES } from "../../infra/render/server-files";
 import { SERVER_WEB_PATHS } from "../../infra/render/systemd";
 import { type IotCoreBroker, type RenderedStack, renderStack, type StackRenderInput } from "../../infra/render-stack";
 import { IOT_CORE_MQTT_PORT, bridgeIdentity, iotThingName } from "../../protocol";
@@ -66,7 +67,24 @@ describe("renderStack with broker iot-core", () => {
     // The baseline has each of them, so this test can fail.
     assert.ok(serverTexts(base).some(([, t]) => /mosquitto/i.test(t)));
     assert.ok(base.server.push.files.some((f) => f.path === SERVER_MOSQUITTO_PATHS.conf));
-    for (const [where, text] of serverTexts(stack))
+    // The push script names mosquitto only to retire what an earlier mosquitto push left (a switched stack).
+    const retiring = new Set([
+      ...RETIRED_MOSQUITTO_FILES.map((r) => `  remove ${r.path}`),
+      `  if ! ( ${RETIRE_MOSQUITTO_SERVICE} ); then log 'step failed (continuing): ${RETIRE_MOSQUITTO_SERVICE}'; fi`,
+    ]);
+    const script = stack.server.push.script.split("\n");
+    assert.deepEqual(
+      script.filter((l) => /mosquitto/i.test(l)),
+      [...retiring],
+    );
+    const texts = serverTexts({
+      ...stack,
+      server: {
+        ...stack.server,
+        push: { ...stack.server.push, script: script.filter((l) => !retiring.has(l)).join("\n") },
+      },
+    });
+    for (const [where, text] of texts)
       assert.doesNotMatch(text, /mosquitto/i, `${where} mentions mosquitto in the iot-core profile`);
     const paths = stack.server.push.files.map((f) => f.path);
     for (const p of Object.values(SERVER_MOSQUITTO_PATHS)) assert.ok(!paths.includes(p), p);
