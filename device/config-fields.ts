@@ -27,6 +27,16 @@ export const wholeNumber = (what: string, min: number, max: number) =>
     .min(min, { error: (iss) => `${what} must be ${min}-${max}, got ${show(iss.input)}` })
     .max(max, { error: (iss) => `${what} must be ${min}-${max}, got ${show(iss.input)}` });
 
+/** A finite number. */
+export const num = (what: string) =>
+  z
+    .number({ error: (iss) => `${what} must be a number, got ${show(iss.input)}` })
+    .refine(Number.isFinite, { error: (iss) => `${what} must be a finite number, got ${show(iss.input)}` });
+
+/** A finite number, 0 or more (a size: an amplitude, a noise level). */
+export const nonNegative = (what: string) =>
+  num(what).min(0, { error: (iss) => `${what} must be 0 or more, got ${show(iss.input)}` });
+
 /** The message of a discriminated union whose `type` is none of `types`. */
 export const unknownType =
   (what: string, types: readonly string[]) =>

@@ -2,7 +2,7 @@
 // input (and sensor) appear in Home Assistant, rendered from the same device definitions as the page.
 // Pure: the web app publishes them at run time (apps/web/homeassistant.ts), the broker ACL grants
 // their topics (protocol/acl.ts), tests check them against Home Assistant's own schema rules
-// (test/unit/homeassistant-schema.ts).
+// (test/unit/homeassistant-double.ts, in homeassistant-discovery.test.ts).
 //
 // Home Assistant's side, as its MQTT integration documents it (home-assistant.io/integrations/mqtt,
 // "MQTT Discovery") and implements it (home-assistant/core homeassistant/components/mqtt/discovery.py):

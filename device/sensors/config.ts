@@ -1,24 +1,28 @@
 import { z } from "zod";
 import { isIoName } from "../../protocol";
+import { nonNegative, num, show, str, wholeNumber } from "../config-fields";
 
 // Sensors in the device service's config file (/etc/diy-device/config.json): numeric readings a board
 // takes every intervalSeconds and publishes (device/sensors/sampler.ts). Imported by device/config.ts
-// and by infra's renderer, so a bad value is a `pulumi preview` error, not a crash on the board.
+// and by the stack config (infra/config/devices.ts builds its sensor entries on these schemas), so a bad
+// value is a `pulumi preview` error, named with its stack key, not a crash on the board. Messages name
+// the field (device/config-fields.ts).
 
 /** The SoC's temperature from the kernel's thermal framework: /sys/class/thermal/thermal_zone<N>/temp. */
 export const CpuThermalSensor = z.strictObject({
   type: z.literal("cpu-thermal"),
   /** Zone number; default: the zone whose type names the CPU/SoC, else zone 0. */
-  zone: z.number().int().min(0).max(255).optional(),
+  zone: wholeNumber("zone", 0, 255).optional(),
 });
 
 /** A DS18B20 1-Wire probe (w1-gpio + w1_therm): /sys/bus/w1/devices/28-<serial>/w1_slave. */
 export const Ds18b20Sensor = z.strictObject({
   type: z.literal("ds18b20"),
   /** The probe's id; default: the only 28-* device on the bus. */
-  id: z
-    .string()
-    .regex(/^28-[0-9a-f]{12}$/, "a DS18B20 id as under /sys/bus/w1/devices, e.g. 28-0316a2792fff")
+  id: str("id")
+    .regex(/^28-[0-9a-f]{12}$/, {
+      error: (iss) => `id ${show(iss.input)} is not a DS18B20 id as under /sys/bus/w1/devices (28-0316a2792fff)`,
+    })
     .optional(),
 });
 
@@ -29,12 +33,13 @@ export const Ds18b20Sensor = z.strictObject({
  */
 export const FileSensor = z.strictObject({
   type: z.literal("file"),
-  path: z
-    .string()
-    .regex(/^\/sys\/[A-Za-z0-9_:.+@/-]+$/, "a file under /sys, e.g. /sys/bus/iio/devices/iio:device0/in_voltage0_raw")
-    .refine((p) => !p.split("/").includes(".."), "must not contain '..'"),
-  scale: z.number().finite().optional(),
-  offset: z.number().finite().optional(),
+  // No path segment "..", the first one included: the file stays under /sys.
+  path: str("path").regex(/^\/sys(?!.*\/\.\.(\/|$))\/[A-Za-z0-9_:.+@/-]+$/, {
+    error: (iss) =>
+      `path ${show(iss.input)} must be a file under /sys without '..', e.g. /sys/bus/iio/devices/iio:device0/in_voltage0_raw`,
+  }),
+  scale: num("scale").optional(),
+  offset: num("offset").optional(),
 });
 
 /**
@@ -43,11 +48,13 @@ export const FileSensor = z.strictObject({
  */
 export const SimulatedSensor = z.strictObject({
   type: z.literal("simulated"),
-  file: z.string().startsWith("/", "must be an absolute path").optional(),
-  base: z.number().finite().optional(),
-  amplitude: z.number().finite().min(0).optional(),
-  periodSeconds: z.number().int().min(10).max(31_536_000).optional(),
-  noise: z.number().finite().min(0).optional(),
+  file: str("file")
+    .regex(/^\/[A-Za-z0-9._/-]+$/, { error: (iss) => `file must be an absolute path, got ${show(iss.input)}` })
+    .optional(),
+  base: num("base").optional(),
+  amplitude: nonNegative("amplitude").optional(),
+  periodSeconds: wholeNumber("periodSeconds", 10, 31_536_000).optional(),
+  noise: nonNegative("noise").optional(),
 });
 
 export const SensorBackend = z.discriminatedUnion("type", [
@@ -65,21 +72,38 @@ export const DEFAULT_HEARTBEAT_SECONDS = 15 * 60;
 /** Units a board's own backends know; a file sensor needs its unit set. */
 export const TEMPERATURE_UNIT = "°C";
 
-export const SensorConfig = z
-  .strictObject({
-    name: z.string().refine(isIoName, "lowercase letters, digits, '-' and '_', at most 32 characters"),
-    /** What the number means, shown beside it: "°C", "%", "hPa", "mV". Temperature backends default to °C. */
-    unit: z.string().min(1).max(16).optional(),
-    /** Seconds between two samples (1-86400, default 60). */
-    intervalSeconds: z.number().int().min(1).max(86_400).optional(),
-    /** Publish only when the value moved at least this much since the last published one (plus a heartbeat). */
-    reportChange: z.number().finite().positive().optional(),
-    backend: SensorBackend,
-  })
-  .refine((s) => s.unit !== undefined || s.backend.type !== "file", {
-    message: 'a file sensor needs its unit, e.g. "mV"',
+/** A sensor's fields; SensorConfig adds the rule between them (the stack extends these: infra/config/devices.ts). */
+export const SensorFields = z.strictObject({
+  name: str("sensor name").refine(isIoName, {
+    error: (iss) =>
+      `sensor name ${show(iss.input)} is not a valid name (lowercase letters, digits, - and _, 1-32 chars)`,
+  }),
+  /**
+   * What the number means, shown beside it: "°C", "%", "hPa", "mV". Temperature backends default to °C. It reaches
+   * the page, Home Assistant and alert mail subjects: no control characters, no < > & " '.
+   */
+  unit: str("unit")
+    .regex(/^[^\p{Cc}<>&"']{1,16}$/u, {
+      error: (iss) => `unit ${show(iss.input)} must be 1-16 printable characters, e.g. "°C" or "%"`,
+    })
+    .optional(),
+  /** Seconds between two samples (1-86400, default 60). */
+  intervalSeconds: wholeNumber("intervalSeconds", 1, 86_400).optional(),
+  /** Publish only when the value moved at least this much since the last published one (plus a heartbeat). */
+  reportChange: num("reportChange").gt(0, { error: "reportChange must be more than 0" }).optional(),
+  backend: SensorBackend,
+});
+
+/** The rule between a sensor's fields (a file's reading has no unit of its own), on SensorFields or an extension. */
+export const withSensorRules = <T extends z.ZodType<{ unit?: string | undefined; backend: { type: string } }>>(
+  fields: T,
+) =>
+  fields.refine((s) => s.unit !== undefined || s.backend.type !== "file", {
+    error: 'a file sensor needs its unit, e.g. unit: "mV"',
     path: ["unit"],
   });
+
+export const SensorConfig = withSensorRules(SensorFields);
 export type SensorConfig = z.infer<typeof SensorConfig>;
 
 /** The unit a sensor publishes with. */

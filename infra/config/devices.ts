@@ -4,10 +4,19 @@
 import { z } from "zod";
 import { Board, GpiodBackend, LedBackend, SafeState, SimulatedBackend, SysfsBackend } from "../../device/config";
 import { show, str, unknownType } from "../../device/config-fields";
+import {
+  CpuThermalSensor,
+  DEFAULT_SENSOR_INTERVAL_SECONDS,
+  Ds18b20Sensor,
+  FileSensor,
+  SensorFields,
+  SimulatedSensor,
+  withSensorRules,
+} from "../../device/sensors/config";
 import { isDeviceId, isIoName, RESERVED_IDS } from "../../protocol";
 import { isHost, isIPv4 } from "../net";
 import { resolveBackends } from "../render/device-board";
-import { boolLike, fromBoolText, fromDigits, intLike, numLike } from "./fields";
+import { boolLike, fromBoolText, fromDecimal, fromDigits, intLike, numLike } from "./fields";
 
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const SSH_HOST_KEY =
@@ -37,56 +46,35 @@ const backendSchema = z.discriminatedUnion(
   { error: unknownType("backend", ["led", "gpiod", "sysfs", "simulated"]) },
 );
 
+// A sensor as a stack entry gives it: the device's own schemas (device/sensors/config.ts), taking the strings that
+// `pulumi config set --path` stores for its numbers, with the stack's default interval and the alert, which is the web
+// app's (infra/server-input.ts hands it on; the device config leaves it out).
+const { zone } = CpuThermalSensor.shape;
+const { scale, offset } = FileSensor.shape;
+const { base, amplitude, periodSeconds, noise } = SimulatedSensor.shape;
 const sensorBackendSchema = z.discriminatedUnion(
   "type",
   [
-    z.strictObject({ type: z.literal("cpu-thermal"), zone: intLike("zone", 0, 255).optional() }),
-    z.strictObject({
-      type: z.literal("ds18b20"),
-      id: str("id")
-        .regex(/^28-[0-9a-f]{12}$/, {
-          error: (iss) => `id ${show(iss.input)} is not a DS18B20 id as under /sys/bus/w1/devices (28-0316a2792fff)`,
-        })
-        .optional(),
+    CpuThermalSensor.extend({ zone: fromDigits(zone.unwrap()).optional() }),
+    Ds18b20Sensor,
+    FileSensor.extend({
+      scale: fromDecimal(scale.unwrap()).optional(),
+      offset: fromDecimal(offset.unwrap()).optional(),
     }),
-    z.strictObject({
-      type: z.literal("file"),
-      path: str("path").regex(/^\/sys\/(?!.*\/\.\.(\/|$))[A-Za-z0-9_:.+@/-]+$/, {
-        error: (iss) =>
-          `path ${show(iss.input)} must be a file under /sys without '..', e.g. /sys/bus/iio/devices/iio:device0/in_voltage0_raw`,
-      }),
-      scale: numLike("scale").optional(),
-      offset: numLike("offset").optional(),
-    }),
-    z.strictObject({
-      type: z.literal("simulated"),
-      file: str("file")
-        .regex(/^\/[A-Za-z0-9._/-]+$/, { error: (iss) => `file must be an absolute path, got ${show(iss.input)}` })
-        .optional(),
-      base: numLike("base").optional(),
-      amplitude: numLike("amplitude").optional(),
-      periodSeconds: intLike("periodSeconds", 10, 31_536_000).optional(),
-      noise: numLike("noise").optional(),
+    SimulatedSensor.extend({
+      base: fromDecimal(base.unwrap()).optional(),
+      amplitude: fromDecimal(amplitude.unwrap()).optional(),
+      periodSeconds: fromDigits(periodSeconds.unwrap()).optional(),
+      noise: fromDecimal(noise.unwrap()).optional(),
     }),
   ],
-  {
-    error: (iss) =>
-      `sensor backend type must be cpu-thermal, ds18b20, file or simulated, got ${show((iss.input as { type?: unknown } | undefined)?.type ?? iss.input)}`,
-  },
+  { error: unknownType("sensor backend", ["cpu-thermal", "ds18b20", "file", "simulated"]) },
 );
 
-const sensorSchema = z
-  .strictObject({
-    name: ioName("sensor name"),
-    unit: str("unit")
-      .regex(/^[^\p{Cc}<>&"']{1,16}$/u, {
-        error: (iss) => `unit ${show(iss.input)} must be 1-16 printable characters, e.g. "°C" or "%"`,
-      })
-      .optional(),
-    intervalSeconds: intLike("intervalSeconds", 1, 86_400).default(60),
-    reportChange: numLike("reportChange")
-      .refine((v) => v > 0, { error: "reportChange must be more than 0" })
-      .optional(),
+const sensorSchema = withSensorRules(
+  SensorFields.extend({
+    intervalSeconds: fromDigits(SensorFields.shape.intervalSeconds.unwrap()).default(DEFAULT_SENSOR_INTERVAL_SECONDS),
+    reportChange: fromDecimal(SensorFields.shape.reportChange.unwrap()).optional(),
     backend: sensorBackendSchema,
     alert: z
       .strictObject({
@@ -101,11 +89,8 @@ const sensorSchema = z
         error: "alert below must be less than above",
       })
       .optional(),
-  })
-  .refine((x) => x.unit !== undefined || x.backend.type !== "file", {
-    error: 'a file sensor needs its unit, e.g. unit: "mV"',
-    path: ["unit"],
-  });
+  }),
+);
 
 const outputSchema = z.strictObject({
   name: ioName("output name"),

@@ -1,7 +1,7 @@
 // Building blocks of the settings schema. Pulumi hands the program every value as a string (lists and objects as
 // JSON, `--path` entries as strings too); tests pass native values. Each block takes both and says what it expected.
 import { z } from "zod";
-import { bool, show, wholeNumber } from "../../device/config-fields";
+import { bool, num, show, wholeNumber } from "../../device/config-fields";
 
 // Inside list and object entries: the entry's own field names its message (device/config-fields.ts).
 
@@ -14,13 +14,9 @@ export const fromBoolText = <T extends z.ZodType>(schema: T) =>
 export const intLike = (what: string, min: number, max: number) => fromDigits(wholeNumber(what, min, max));
 export const boolLike = (what: string) => fromBoolText(bool(what));
 /** "0.5" -> 0.5 so `pulumi config set --path ... 0.5` (stored as a string) works. */
-export const numLike = (what: string) =>
-  z.preprocess(
-    (v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v),
-    z
-      .number({ error: (iss) => `${what} must be a number, got ${show(iss.input)}` })
-      .refine(Number.isFinite, { error: (iss) => `${what} must be a finite number, got ${show(iss.input)}` }),
-  );
+export const fromDecimal = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), schema);
+export const numLike = (what: string) => fromDecimal(num(what));
 
 // Top-level keys: the message follows the key's name ("diy-device-cloud:smtpPort: must be 1-65535, got 0").
 

@@ -122,6 +122,68 @@ describe("sensors in the stack config", () => {
   });
 });
 
+describe("sensors: the stack checks an entry with the board's own schema (device/sensors/config.ts)", () => {
+  test("a negative amplitude or noise is refused while the config is read, naming the key and the fix", () => {
+    for (const field of ["amplitude", "noise"]) {
+      const path = `devices[0].sensors[0].backend.${field}`;
+      const problems = configErrorOf(
+        withSensors([{ name: "s", backend: { type: "simulated", [field]: "-1" } }]),
+      ).problems;
+      const problem = problems.find((p) => p.path === path);
+      assert.ok(problem, `${field}: ${problems.map((p) => `${p.path}: ${p.problem}`).join(" | ")}`);
+      assert.equal(problem.problem, `${field} must be 0 or more, got -1`);
+      assert.match(
+        problem.fix,
+        new RegExp(`pulumi config set --path 'diy-device-cloud:${path.replace(/[[\].]/g, "\\$&")}'`),
+      );
+    }
+  });
+
+  test("a file path that leaves /sys, also right after /sys/, is refused", () => {
+    for (const path of ["/sys/../etc/shadow", "/sys/class/../../etc/shadow", "/sys/.."]) {
+      const problems = problemsOf(withSensors([{ name: "v", unit: "mV", backend: { type: "file", path } }]));
+      assert.ok(
+        problems.some((p) => /^devices\[0\]\.sensors\[0\]\.backend\.path: .*under \/sys without '\.\.'/.test(p)),
+        `${path}: ${problems.join(" | ")}`,
+      );
+    }
+    assert.equal(
+      parse_(withSensors([{ name: "v", unit: "mV", backend: { type: "file", path: "/sys/a/..b" } }])).devices.length,
+      1,
+    );
+  });
+
+  test("every entry the stack accepts renders into a config.json the board accepts", () => {
+    const backends = [
+      { type: "simulated", base: "-40", amplitude: "0", noise: "0", periodSeconds: "10" },
+      { type: "simulated", amplitude: "-0.5" },
+      { type: "simulated", noise: "-3" },
+      { type: "simulated", file: "/tmp/reading" },
+      { type: "cpu-thermal", zone: "255" },
+      { type: "file", path: "/sys/class/hwmon/hwmon0/temp1_input", scale: "-0.001", offset: "-5" },
+    ];
+    for (const backend of backends) {
+      const raw = withSensors([{ name: "s", unit: "u", intervalSeconds: "1", reportChange: "0.1", backend }]);
+      let sensors: NonNullable<ReturnType<typeof parse_>["devices"][number]["sensors"]>;
+      try {
+        sensors = parse_(raw).devices[0]?.sensors ?? [];
+      } catch {
+        continue; // refused while the config is read: nothing reaches the board
+      }
+      const render = () =>
+        renderDeviceConfig({
+          deviceId: "pi1",
+          board: "raspberrypi",
+          broker: { host: "203.0.113.10", port: 8883 },
+          outputs: [],
+          inputs: [],
+          sensors,
+        });
+      assert.doesNotThrow(render, JSON.stringify(backend));
+    }
+  });
+});
+
 describe("history settings", () => {
   test("default to raw 7 days, aggregates 365 days, 1024 MiB, and reach the web app's config", () => {
     const s = parse_({ adminCidrs: '["198.51.100.7/32"]' });
