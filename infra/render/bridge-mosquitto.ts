@@ -139,8 +139,9 @@ function bridgeTopicLines(children: readonly BridgeChild[]): string[] {
  * sample under MIT-0): address <ATS endpoint>:8883, bridge_protocol_version mqttv311, bridge_insecure false,
  * cleansession true, clientid <the thing's>, notifications false, bridge_cafile = Amazon's root, the thing's own
  * certificate and key, `topic ... 1` lines. Beyond the sample:
- * - try_private false: mosquitto.conf(5) "try_private": the bridge otherwise marks its CONNECT as a bridge's,
- *   which "not all brokers support" (IoT Core takes plain MQTT 3.1.1 only).
+ * - try_private false: mosquitto.conf(5) "try_private": otherwise the bridge marks its CONNECT as a bridge's (bit
+ *   0x80 of the protocol level, 132 for 3.1.1), which "not all brokers support": IoT Core speaks MQTT 3.1.1 (level 4)
+ *   and 5 only (developer guide, "MQTT").
  * - Each child command topic is one subscription of the bridge connection, and IoT Core allows 50 per connection
  *   (protocol/limits.ts): more children than that are refused here, not by the broker at run time.
  * The thing's policy (infra/render/iot-policy.ts) grants exactly these topics, client id included.
@@ -174,7 +175,7 @@ function iotCoreBridge(
     "# The thing name: its policy allows iot:Connect on client/${iot:Connection.Thing.ThingName} only.",
     `remote_clientid ${clientId}`,
     "bridge_protocol_version mqttv311",
-    "# IoT Core refuses mosquitto's bridge marker in CONNECT (mosquitto.conf(5) try_private).",
+    "# Plain MQTT 3.1.1: mosquitto's bridge marker (try_private) makes the protocol level 132, no version IoT Core speaks.",
     "try_private false",
     "cleansession true",
     "restart_timeout 2 60",

@@ -12,15 +12,16 @@
 // - AWS General Reference, IoT Core quotas (protocol/limits.ts): at most 50 subscriptions per connection.
 // Packet layout: MQTT 3.1.1 (OASIS) 3.1 CONNECT, 3.8 SUBSCRIBE, 3.2 CONNACK, 3.9 SUBACK.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as tls from "node:tls";
-import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "../../infra/render/bridge-mosquitto";
+import { renderBridgeMosquittoConf } from "../../infra/render/bridge-mosquitto";
 import { createCa, issueCert } from "../../infra/render/x509";
 import { bridgeIdentity, encodeState, iotThingName, topics } from "../../protocol";
 import { BROKER_LIMITS } from "../../protocol/limits";
-import { type Daemon, run, shareWithDaemon, startDaemon } from "../support/daemon";
+import { layBridgeBoard } from "../support/bridge-board";
+import { type Daemon, startDaemon } from "../support/daemon";
 import { connectOnce, publish } from "../support/mqtt";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
@@ -148,29 +149,14 @@ describe("bridge to AWS IoT Core: the rendered bridge config under the real mosq
 
   /** Lays out a board as the install script does and starts its mosquitto with the IoT Core bridge. */
   async function board(name: string, cloud: { host: string; port: number }, caFile: string) {
+    const files = layBridgeBoard(join(tmp.dir, name), {
+      bridgeId: BRIDGE,
+      children: CHILDREN,
+      passwords: PASSWORDS,
+      caPem: readFileSync(caFile, "utf8"),
+      ...thingCert,
+    });
     const dir = join(tmp.dir, name);
-    run("mkdir", ["-p", join(dir, "conf.d")]);
-    const files = {
-      ca: caFile,
-      cert: join(dir, "bridge.pem"),
-      key: join(dir, "bridge.key"),
-      acl: join(dir, "acl"),
-      passwd: join(dir, "passwd"),
-    };
-    writeFileSync(files.cert, thingCert.certPem);
-    writeFileSync(files.key, thingCert.keyPem, { mode: 0o600 });
-    shareWithDaemon(files.key, "mosquitto");
-    writeFileSync(files.acl, renderBridgeAcl({ bridgeId: BRIDGE, children: CHILDREN }));
-    writeFileSync(
-      files.passwd,
-      renderBridgePasswords({
-        bridgeId: BRIDGE,
-        children: CHILDREN.map((c) => ({ id: c.id, password: PASSWORDS[c.id] ?? "" })),
-      }),
-    );
-    assert.equal(run("mosquitto_passwd", ["-U", files.passwd]).status, 0);
-    shareWithDaemon(files.passwd, "mosquitto");
-    shareWithDaemon(files.acl, "mosquitto");
     const lanPort = await freePort();
     const conf = renderBridgeMosquittoConf({
       bridgeId: BRIDGE,
@@ -181,9 +167,9 @@ describe("bridge to AWS IoT Core: the rendered bridge config under the real mosq
       paths: files,
       source: "bridge-iot-core test",
     });
-    writeFileSync(join(dir, "conf.d", "diy-bridge.conf"), conf);
+    writeFileSync(join(files.confd, "diy-bridge.conf"), conf);
     const main = join(dir, "mosquitto.conf");
-    writeFileSync(main, `log_dest stderr\nlog_type all\ninclude_dir ${join(dir, "conf.d")}\n`);
+    writeFileSync(main, `log_dest stderr\nlog_type all\ninclude_dir ${files.confd}\n`);
     const d = await startDaemon("mosquitto", ["-c", main], /Opening ipv4 listen socket on port/);
     daemons.push(d);
     return { daemon: d, lanPort, conf };

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
-import { renderBridgeAcl, renderBridgeMosquittoConf, renderBridgePasswords } from "../../infra/render/bridge-mosquitto";
+import { renderBridgeMosquittoConf } from "../../infra/render/bridge-mosquitto";
 import { WEB_CLIENT_ID, bridgeIdentity, encodeCommand, encodeState, topics } from "../../protocol";
 import { collect, connectOnce, connectWithFiles, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 import { tempDir } from "../support/temp-dir";
-import { type Daemon, shareWithDaemon, startDaemon } from "../support/daemon";
+import { layBridgeBoard } from "../support/bridge-board";
+import { type Daemon, startDaemon } from "../support/daemon";
 import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../support/broker";
 import { freePort } from "../support/ports";
 
@@ -68,31 +68,16 @@ describe("bridge: a plain LAN client reaches the cloud through the board's mTLS 
 
     // The bridge board, laid out as the install script leaves it (key root:mosquitto 0640).
     const board = join(tmp.dir, "board");
-    const confd = join(board, "conf.d");
-    mkdirSync(confd, { recursive: true });
-    const files = {
-      ca: join(board, "ca.pem"),
-      cert: join(board, "bridge.pem"),
-      key: join(board, "bridge.key"),
-      acl: join(board, "acl"),
-      passwd: join(board, "passwd"),
-    };
     const own = await pki.client(BRIDGE_IDENTITY);
-    copyFileSync(pki.ca, files.ca);
-    copyFileSync(own.cert, files.cert);
-    copyFileSync(own.key, files.key);
-    shareWithDaemon(files.key, "mosquitto");
-    writeFileSync(files.acl, renderBridgeAcl({ bridgeId: BRIDGE, children: CHILDREN }));
-    writeFileSync(
-      files.passwd,
-      renderBridgePasswords({
-        bridgeId: BRIDGE,
-        children: Object.entries(PASSWORDS).map(([id, password]) => ({ id, password })),
-      }),
-    );
-    execFileSync("mosquitto_passwd", ["-U", files.passwd]);
-    shareWithDaemon(files.passwd, "mosquitto");
-    shareWithDaemon(files.acl, "mosquitto");
+    const files = layBridgeBoard(board, {
+      bridgeId: BRIDGE,
+      children: CHILDREN,
+      passwords: PASSWORDS,
+      caPem: readFileSync(pki.ca, "utf8"),
+      certPem: readFileSync(own.cert, "utf8"),
+      keyPem: readFileSync(own.key, "utf8"),
+    });
+    const { confd } = files;
 
     lanPort = await freePort();
     writeFileSync(
