@@ -18,6 +18,7 @@
 // lifecycle policies"). README "Sensors and history" gives the commands that list and delete them.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { serviceRole, serviceTrustPolicy } from "./iam";
 
 /** The tag that marks the volume for this stack's snapshot policy, and that its snapshots carry (copyTags). */
 export const HISTORY_TAG = "diy-device-cloud:history";
@@ -47,10 +48,7 @@ export function historyTagValue(name: string): string {
  * and manage Amazon EBS snapshot policies"; it is what the console's default role AWSDataLifecycleManagerDefaultRole
  * carries). Nothing else can assume it, and it has no other policy.
  */
-export const DLM_TRUST_POLICY = {
-  Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }],
-} as const;
+export const DLM_TRUST_POLICY = serviceTrustPolicy("dlm.amazonaws.com");
 export const DLM_MANAGED_POLICY_ARN = aws.iam.ManagedPolicy.AWSDataLifecycleManagerServiceRole;
 
 /** The policy details: one daily schedule for the volumes tagged with exactly this stack's HISTORY_TAG value. */
@@ -117,11 +115,11 @@ export class HistoryStorage extends pulumi.ComponentResource {
         return id;
       });
 
-    this.role = new aws.iam.Role(
+    this.role = serviceRole(
       `${name}-snapshots`,
       {
+        service: "dlm.amazonaws.com",
         description: "Data Lifecycle Manager: daily snapshots of the DIY Device Cloud history volume",
-        assumeRolePolicy: JSON.stringify(DLM_TRUST_POLICY),
         tags: args.tags,
       },
       o,
