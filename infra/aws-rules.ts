@@ -24,6 +24,15 @@
 //   [0-9A-Za-z _-]+", at most 500 and 120 characters; RetainRule Count "Valid Range: Minimum value of 1. Maximum
 //   value of 1000"; CreateRule Interval "Valid Values: 1 | 2 | 3 | 4 | 6 | 8 | 12 | 24" (IntervalUnit HOURS) and
 //   Times "the time ... in UTC, hh:mm", at most one.
+// AWS IoT API Reference (AWS IoT Core as the broker, infra/iot-core.ts):
+// - CreateThing thingName: "Length Constraints: Minimum length of 1. Maximum length of 128. Pattern: [a-zA-Z0-9:_-]+".
+// - CreatePolicy policyName: "Length Constraints: Minimum length of 1. Maximum length of 128. Pattern: [\w+=,.@-]+";
+//   policyDocument: "must have a minimum length of 1, with a maximum length of 2048, excluding whitespace".
+// - AttachThingPrincipal thingPrincipalType: "EXCLUSIVE_THING | NON_EXCLUSIVE_THING".
+import { IOT_THING_NAME_PATTERN } from "../protocol/iot-core";
+import { IOT_POLICY_MAX_CHARS } from "./render/iot-policy";
+
+export const IOT_POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 
 /** The characters EC2 accepts in security group names and descriptions and in rule descriptions. */
 export const EC2_TEXT_CHARS = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*";
@@ -39,7 +48,13 @@ export const USER_DATA_MAX_BYTES = 16 * 1024;
 export interface AwsRefusal {
   /** Input property that carries the value, e.g. "description" or "tags.Name". */
   property: string;
-  code: "InvalidParameterValue" | "TagLimitExceeded" | "InvalidGroup.Reserved" | "ValidationException";
+  code:
+    | "InvalidParameterValue"
+    | "TagLimitExceeded"
+    | "InvalidGroup.Reserved"
+    | "ValidationException"
+    | "InvalidRequestException"
+    | "MalformedPolicyException";
   message: string;
 }
 
@@ -105,6 +120,10 @@ function textRefusal(property: string, value: unknown, what: string): AwsRefusal
  */
 export function awsRefusals(type: string, inputs: Record<string, unknown>): AwsRefusal[] {
   const out = tagRefusals(inputs.tags);
+  for (const [property, ok, rule] of IOT_FIELD_RULES[type] ?? []) {
+    const v = inputs[property];
+    if (typeof v === "string" && !ok(v)) out.push(iotRefusal(property, `${JSON.stringify(v)}: ${rule}`));
+  }
   switch (type) {
     case "aws:ec2/securityGroup:SecurityGroup": {
       out.push(...textRefusal("description", inputs.description, "security group description"));
@@ -153,6 +172,9 @@ export function awsRefusals(type: string, inputs: Record<string, unknown>): AwsR
         });
       break;
     }
+    case "aws:iot/policy:Policy":
+      out.push(...iotPolicyRefusals(inputs));
+      break;
     case "aws:dlm/lifecyclePolicy:LifecyclePolicy":
       out.push(...dlmRefusals(inputs));
       break;
@@ -166,6 +188,46 @@ export function awsRefusals(type: string, inputs: Record<string, unknown>): AwsR
         });
       }
       break;
+    }
+  }
+  return out;
+}
+
+/** AWS IoT inputs with a documented pattern, by resource type: the property, its test, the rule as AWS states it. */
+const IOT_FIELD_RULES: Record<string, [string, (v: string) => boolean, string][]> = {
+  "aws:iot/thing:Thing": [
+    ["name", (v) => IOT_THING_NAME_PATTERN.test(v), "thingName must match [a-zA-Z0-9:_-]+, 1-128"],
+  ],
+  "aws:iot/policy:Policy": [["name", (v) => IOT_POLICY_NAME.test(v), "policyName must match [\\w+=,.@-]+, 1-128"]],
+  "aws:iot/thingPrincipalAttachment:ThingPrincipalAttachment": [
+    [
+      "thingPrincipalType",
+      (v) => ["EXCLUSIVE_THING", "NON_EXCLUSIVE_THING"].includes(v),
+      "EXCLUSIVE_THING | NON_EXCLUSIVE_THING",
+    ],
+  ],
+};
+
+const iotRefusal = (property: string, message: string): AwsRefusal => ({
+  property,
+  code: "InvalidRequestException",
+  message,
+});
+
+function iotPolicyRefusals(inputs: Record<string, unknown>): AwsRefusal[] {
+  const out: AwsRefusal[] = [];
+  if (typeof inputs.policy === "string") {
+    const chars = inputs.policy.replace(/\s/g, "").length;
+    if (chars < 1 || chars > IOT_POLICY_MAX_CHARS)
+      out.push(
+        iotRefusal("policy", `policyDocument has ${chars} characters without white space; 1-${IOT_POLICY_MAX_CHARS}`),
+      );
+    try {
+      const doc = JSON.parse(inputs.policy) as { Version?: unknown; Statement?: unknown };
+      if (doc.Version !== "2012-10-17" || !Array.isArray(doc.Statement) || doc.Statement.length === 0)
+        throw new Error("needs Version 2012-10-17 and a Statement list");
+    } catch (e) {
+      out.push({ property: "policy", code: "MalformedPolicyException", message: (e as Error).message });
     }
   }
   return out;

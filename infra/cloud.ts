@@ -3,7 +3,8 @@
 // address -> certificates -> firewall -> rendered files -> server + push -> devices.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { bridgeIdentity } from "../protocol";
+import { bridgeIdentity, iotNamePrefix } from "../protocol";
+import { iotCoreCaBundle } from "./amazon-root-ca";
 import { localCopy } from "./bundle";
 import {
   type AwsLookupSettings,
@@ -16,13 +17,14 @@ import { type Device, provisionDevices } from "./devices";
 import { revokedCerts, stackCrl } from "./crl";
 import { createDnsRecord } from "./dns";
 import { HistoryStorage } from "./history-storage";
+import { IotCore } from "./iot-core";
 import { createNetwork } from "./network";
 import { createPlacement } from "./vpc";
 import { type IssuedCerts, serialLedger } from "./serial-ledger";
 import { createPki, type KeyCert, type Pki } from "./pki";
 import { MQTT_TLS_PORT } from "./render/mosquitto";
 import { SERVER_STAGED_WEB_NAME } from "./render/server-files";
-import { renderServerPushOf, renderUserData } from "./render-stack";
+import { renderServerPushOf, renderUserData, type ServerBrokerMaterial } from "./render-stack";
 import { webConfig } from "./render/web-config";
 import { requireCli, type VersionCheck } from "./pulumi-cli";
 import { createAddress, createServer, type Server } from "./server";
@@ -57,8 +59,10 @@ export class DeviceCloud extends pulumi.ComponentResource {
   readonly webPasswordGenerated: boolean;
   /** The CA and every certificate, for device provisioning and the CRL. */
   readonly pki: Pki;
-  /** Host devices connect to (domain or public IP) and its MQTT/TLS port. */
+  /** Host devices connect to (domain or public IP; with IoT Core its ATS endpoint) and its MQTT/TLS port. */
   readonly brokerHost: pulumi.Output<string>;
+  /** AWS IoT Core's things, certificates, policies and the web app's role (stack setting broker: iot-core). */
+  readonly iotCore?: IotCore;
   readonly brokerPort = MQTT_TLS_PORT;
   /** The instance, its address association and the config push (devices depend on the push). */
   readonly server: Server;
@@ -78,7 +82,19 @@ export class DeviceCloud extends pulumi.ComponentResource {
 
     const eip = createAddress(name, s.tags, this);
     this.publicIp = eip.publicIp;
-    this.brokerHost = s.domain ? pulumi.output(s.domain) : eip.publicIp;
+    const webHost = s.domain ? pulumi.output(s.domain) : eip.publicIp;
+    // broker iot-core: every MQTT identity is a thing with a certificate AWS IoT issues (infra/iot-core.ts); the
+    // stack CA then certifies only the server (nginx).
+    const iot =
+      s.broker === "iot-core"
+        ? new IotCore(
+            `${name}-iot`,
+            { settings: s, thingPrefix: iotNamePrefix(pulumi.getProject(), pulumi.getStack()) },
+            child,
+          )
+        : undefined;
+    if (iot) this.iotCore = iot;
+    this.brokerHost = iot ? iot.endpoint : webHost;
 
     // One client certificate per device and one more per bridge connection; bridge children speak plain
     // MQTT to their bridge.
@@ -87,9 +103,9 @@ export class DeviceCloud extends pulumi.ComponentResource {
       {
         serverIp: eip.publicIp,
         domain: s.domain,
-        clientIds: s.devices.map((d) => d.id),
-        bridgeIds: bridgesOf(s.devices).map((b) => b.id),
-        homeAssistant: s.integrations.homeAssistant,
+        clientIds: iot ? [] : s.devices.map((d) => d.id),
+        bridgeIds: iot ? [] : bridgesOf(s.devices).map((b) => b.id),
+        homeAssistant: !iot && s.integrations.homeAssistant,
         validityDays: s.certValidityDays,
         earlyRenewalDays: s.certEarlyRenewalDays,
         rotation: s.certRotation,
@@ -97,8 +113,9 @@ export class DeviceCloud extends pulumi.ComponentResource {
       this,
     );
     this.pki = pki;
-    if (pki.homeAssistant)
-      this.homeAssistant = { certPem: pki.homeAssistant.certPem, keyPem: pulumi.secret(pki.homeAssistant.keyPem) };
+    const homeAssistant = iot ? iot.homeAssistant : pki.homeAssistant;
+    if (homeAssistant)
+      this.homeAssistant = { certPem: homeAssistant.certPem, keyPem: pulumi.secret(homeAssistant.keyPem) };
 
     // Operations (infra/crl.ts, infra/dns.ts; the alert/Let's Encrypt/dynamic-DNS files and timers come
     // from infra/render/ops.ts through serverFilesInput): the CRL of revoked devices, the domain's A record.
@@ -109,8 +126,9 @@ export class DeviceCloud extends pulumi.ComponentResource {
     const issued: IssuedCerts = {};
     for (const [id, kc] of Object.entries(pki.clients)) issued[id] = kc.certPem;
     for (const [id, kc] of Object.entries(pki.bridges)) issued[bridgeIdentity(id)] = kc.certPem;
-    const ledger = s.devices.length > 0 ? serialLedger(name, issued, child) : undefined;
-    const revoked = revokedCerts(pki, s.revokedDevices);
+    // IoT Core takes no CRL: a revoked identity's certificate is inactive there (infra/iot-core.ts).
+    const ledger = !iot && s.devices.length > 0 ? serialLedger(name, issued, child) : undefined;
+    const revoked = iot ? [] : revokedCerts(pki, s.revokedDevices);
     const crlPem = revoked.length > 0 ? stackCrl({ ca: pki.ca, revoked, ...(ledger ? { ledger } : {}) }) : undefined;
     if (s.domain && s.route53ZoneId) {
       createDnsRecord(name, { domain: s.domain, zoneId: s.route53ZoneId, publicIp: eip.publicIp }, { parent: this });
@@ -138,6 +156,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         vpcId: placement.vpcId,
         adminCidrs: s.adminCidrs,
         smtpPort: s.smtpHost ? s.smtpPort : undefined,
+        broker: s.broker,
         tags: s.tags,
       },
       this,
@@ -159,7 +178,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
       renderUserData(s, { source, adminPublicKeys: [adminKey] }),
     );
 
-    this.webUrl = pulumi.interpolate`https://${this.brokerHost}`;
+    this.webUrl = pulumi.interpolate`https://${webHost}`;
     // The web app's config through the app's own schema now, so a value it would refuse fails the preview
     // (inside the apply below it would wait for the address); the push checks it again with its public origin.
     webConfig(serverWebConfig(s));
@@ -174,6 +193,19 @@ export class DeviceCloud extends pulumi.ComponentResource {
       pki.web.keyPem,
     ]);
     const secrets = pulumi.all([webPassword, sessionSecret, s.smtpPassword ?? pulumi.output(undefined)]);
+    // The web app's side of IoT Core: its endpoint, region, thing prefix, Amazon's roots and its thing's certificate.
+    const brokerMaterial: pulumi.Output<ServerBrokerMaterial> = iot
+      ? pulumi
+          .all([iot.endpoint, iot.region, iot.web.certPem, iot.web.keyPem])
+          .apply(([endpoint, region, certPem, keyPem]) => ({
+            kind: "iot-core" as const,
+            endpoint,
+            region,
+            thingPrefix: iot.thingPrefix,
+            caCertPem: iotCoreCaBundle(),
+            identities: { web: { certPem, keyPem } },
+          }))
+      : pulumi.output({});
     const push = pulumi
       .all([
         pkiText,
@@ -183,6 +215,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         this.webUrl,
         pulumi.output(s.ddnsUpdateUrl),
         historyVolumeId,
+        brokerMaterial,
       ])
       .apply(
         ([
@@ -193,10 +226,12 @@ export class DeviceCloud extends pulumi.ComponentResource {
           webUrl,
           ddnsUpdateUrl,
           volumeId,
+          broker,
         ]) =>
           renderServerPushOf(s, {
             source,
             webUrl,
+            broker,
             pki: {
               caCertPem,
               server: { certPem: serverCertPem, keyPem: serverKeyPem },
@@ -240,6 +275,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         },
         tags: s.tags,
         historyVolumeId,
+        ...(iot ? { iamInstanceProfile: iot.webInstanceProfileName } : {}),
         cliReady: requireCli(args.pulumiCliCheck),
         awsProfile: awsLookup.profile,
       },
@@ -255,10 +291,12 @@ export class DeviceCloud extends pulumi.ComponentResource {
       {
         devices: s.devices,
         sshPrivateKey: s.deviceSshPrivateKey,
-        caCertPem: pki.ca.certPem,
-        identities: pki.clients,
-        bridgeIdentities: pki.bridges,
-        broker: { host: this.brokerHost, port: MQTT_TLS_PORT },
+        caCertPem: iot ? iotCoreCaBundle() : pki.ca.certPem,
+        identities: iot ? iot.clients : pki.clients,
+        bridgeIdentities: iot ? iot.bridges : pki.bridges,
+        broker: iot
+          ? { kind: "iot-core", endpoint: iot.endpoint, thingPrefix: iot.thingPrefix }
+          : { host: this.brokerHost, port: MQTT_TLS_PORT },
         bundle: args.deviceBundle,
         source,
       },

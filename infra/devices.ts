@@ -9,6 +9,14 @@ import type { DeviceSettings } from "./config";
 import { devicePayload, type DevicePlan } from "./render/device-plan";
 import { deviceIdentities, renderDevicePlan } from "./render-stack";
 
+/**
+ * The cloud broker as a board sees it: the stack's mosquitto at the domain or the Elastic IP, or AWS IoT Core's
+ * endpoint, where the board's client id is its thing name (`<thingPrefix>:<id>`).
+ */
+export type DeviceBroker =
+  | { kind?: "mosquitto"; host: pulumi.Input<string>; port: number }
+  | { kind: "iot-core"; endpoint: pulumi.Input<string>; thingPrefix: string };
+
 export interface DeviceArgs {
   device: DeviceSettings;
   /** The private SSH key that logs in to the board (stack config deviceSshPrivateKey; secret). */
@@ -18,8 +26,8 @@ export interface DeviceArgs {
   identity: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** Bridge boards only: the identity of the bridge connection (infra/pki.ts `pki.bridges`). */
   bridgeIdentity?: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
-  /** Where the device (and a bridge) dials the cloud broker: the domain or the Elastic IP. */
-  broker: { host: pulumi.Input<string>; port: number };
+  /** Where the device (and a bridge) dials the cloud broker. */
+  broker: DeviceBroker;
   /** The device service bundle: infra/bundle.ts `bundle("device").code`. */
   bundle: pulumi.Input<string>;
   /** Written into the header of every rendered file. */
@@ -143,18 +151,22 @@ export class Device extends pulumi.ComponentResource {
       this.lanPasswords = pulumi.secret(pulumi.all(entries).apply((e) => Object.fromEntries(e)));
     }
 
+    const b = args.broker;
     const plan = pulumi
       .all([
         pulumi.output(args.caCertPem),
         pulumi.output(args.identity.certPem),
-        pulumi.output(args.broker.host),
+        pulumi.output(b.kind === "iot-core" ? b.endpoint : b.host),
         pulumi.output(args.bundle),
         pulumi.output(args.bridgeIdentity?.certPem),
       ])
       .apply(([caCertPem, certPem, host, bundle, bridgeCertPem]) =>
         renderDevicePlan(d, {
           source: args.source ?? `stack ${pulumi.getStack()}`,
-          broker: { host, port: args.broker.port },
+          broker:
+            b.kind === "iot-core"
+              ? { kind: "iot-core", endpoint: host, thingPrefix: b.thingPrefix }
+              : { host, port: b.port },
           deviceBundle: bundle,
           caCertPem,
           certPem,
@@ -193,7 +205,7 @@ export interface ProvisionDevicesArgs {
   identities: Record<string, { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> }>;
   /** Bridge connection identities by bridge board id (infra/pki.ts `pki.bridges`). */
   bridgeIdentities?: Record<string, { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> }>;
-  broker: { host: pulumi.Input<string>; port: number };
+  broker: DeviceBroker;
   bundle: pulumi.Input<string>;
   source?: string;
 }

@@ -1,15 +1,17 @@
 // The server's only firewall: one security group in the server's VPC (infra/vpc.ts) with one rule resource per
 // port and source, so a change to adminCidrs replaces exactly the rules it touches.
 import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
+import { type BrokerKind, IOT_CORE_MQTT_PORT } from "../protocol";
 import { checkCidr } from "./net";
+import { MQTT_TLS_PORT } from "./render/mosquitto";
 
 /** What the world may reach: HTTP (redirect + ACME), HTTPS, MQTT over TLS. SSH is added per admin CIDR. */
 export const PUBLIC_PORTS = [
   // Descriptions reach EC2, which takes only the characters of infra/aws-rules.ts (no apostrophe).
   { port: 80, what: "HTTP: redirect to HTTPS and ACME HTTP-01 challenges (Lets Encrypt)" },
   { port: 443, what: "HTTPS: the web app" },
-  { port: 8883, what: "MQTT over TLS with client certificates" },
+  { port: MQTT_TLS_PORT, what: "MQTT over TLS with client certificates" },
 ] as const;
 export const SSH_PORT = 22;
 
@@ -19,6 +21,11 @@ export interface NetworkArgs {
   adminCidrs: readonly string[];
   /** Outbound SMTP relay port, when alert mail is configured. */
   smtpPort?: number;
+  /**
+   * Default mosquitto: MQTT over TLS is open to the world. iot-core: no broker runs on the server, so nothing listens
+   * on it and it stays closed; the web app dials AWS IoT Core's endpoint instead (egress).
+   */
+  broker?: BrokerKind;
   tags: Record<string, string>;
 }
 
@@ -33,13 +40,14 @@ const WORLD = ["0.0.0.0/0", "::/0"] as const;
 
 export function createNetwork(name: string, args: NetworkArgs, parent: pulumi.Resource): Network {
   const o: pulumi.CustomResourceOptions = { parent };
+  const localBroker = (args.broker ?? "mosquitto") === "mosquitto";
   // No inline rules (they fight with rule resources). The provider deletes AWS's default allow-all egress
   // rule when it creates the group, so egress is exactly the rules below.
   const sg = new aws.ec2.SecurityGroup(
     `${name}-sg`,
     {
       vpcId: args.vpcId,
-      description: "DIY Device Cloud server: SSH from admin CIDRs; HTTP, HTTPS, MQTT/TLS public",
+      description: `DIY Device Cloud server: SSH from admin CIDRs; HTTP, HTTPS${localBroker ? ", MQTT/TLS" : ""} public`,
       tags: { ...args.tags, Name: `${name}-server` },
     },
     o,
@@ -65,7 +73,7 @@ export function createNetwork(name: string, args: NetworkArgs, parent: pulumi.Re
   // Named by the CIDR, not its position: removing one admin CIDR leaves the others' rules untouched.
   for (const cidr of args.adminCidrs)
     ingress(`ssh-${cidr.replace(/[^0-9a-fA-F]+/g, "-")}`, SSH_PORT, cidr, `SSH from admin CIDR ${cidr}`);
-  for (const { port, what } of PUBLIC_PORTS) {
+  for (const { port, what } of PUBLIC_PORTS.filter((p) => localBroker || p.port !== MQTT_TLS_PORT)) {
     WORLD.forEach((cidr, i) => ingress(`${port}-${i === 0 ? "v4" : "v6"}`, port, cidr, what));
   }
 
@@ -77,6 +85,9 @@ export function createNetwork(name: string, args: NetworkArgs, parent: pulumi.Re
     ...(args.smtpPort !== undefined && args.smtpPort !== 80 && args.smtpPort !== 443
       ? [{ port: args.smtpPort, what: "SMTP relay for alert mail" }]
       : []),
+    ...(localBroker || args.smtpPort === IOT_CORE_MQTT_PORT
+      ? []
+      : [{ port: IOT_CORE_MQTT_PORT, what: "MQTT over TLS: the web app to the AWS IoT Core endpoint" }]),
   ];
   for (const { port, what } of egressPorts) {
     WORLD.forEach((cidr, i) =>

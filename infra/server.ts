@@ -76,6 +76,8 @@ export interface ServerArgs {
   tags: Record<string, string>;
   /** The history's EBS volume (infra/history-storage.ts): attached before the push, which mounts it. */
   historyVolumeId?: pulumi.Input<string>;
+  /** An instance profile for the web app (broker iot-core: infra/iot-core.ts); none with mosquitto. */
+  iamInstanceProfile?: pulumi.Input<string>;
   /** Resolves when the Pulumi CLI supports Stash and replacementTrigger (infra/pulumi-cli.ts). */
   cliReady?: pulumi.Output<void>;
   /** aws:profile of the stack, for the host key lookup's AWS SDK client (infra/config.ts awsLookupSettings). */
@@ -139,6 +141,7 @@ export function createServer(name: string, args: ServerArgs, parent: pulumi.Reso
       rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: 10, deleteOnTermination: true },
       // Burstable types default to "unlimited" on t3/t4g, which bills for sustained CPU; a micro cloud never needs it.
       creditSpecification: { cpuCredits: "standard" },
+      ...(args.iamInstanceProfile === undefined ? {} : { iamInstanceProfile: args.iamInstanceProfile }),
       tags: { ...args.tags, Name: `${name}-server` },
     },
     {

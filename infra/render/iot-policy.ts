@@ -173,15 +173,27 @@ export function iotStatements(ctx: IotArnContext, id: IotIdentity): IotPolicySta
   return statements;
 }
 
+const arnPrefixChars = (ctx: IotArnContext) => arn(ctx, "client", "").length - "client/".length;
+
 /**
  * One identity's policy documents, each within IOT_POLICY_MAX_CHARS: Allow resources are filled into
- * documents in order; every Deny goes into every document, so no split can lose it.
+ * documents in order; every Deny goes into every document, so no split can lose it. `packAs`: split as if
+ * every ARN had that context's (longer) prefix, so the number of documents, and which resources share one, is
+ * known before the account and region are (the program creates one aws.iot.Policy per document up front).
  */
-export function renderIotPolicies(ctx: IotArnContext, id: IotIdentity): IotPolicyDocument[] {
+export function renderIotPolicies(
+  ctx: IotArnContext,
+  id: IotIdentity,
+  opts: { packAs?: IotArnContext } = {},
+): IotPolicyDocument[] {
   const statements = iotStatements(ctx, id);
   const denies = statements.filter((s) => s.Effect === "Deny");
   const fresh = (): IotPolicyDocument => ({ Version: "2012-10-17", Statement: denies.map((d) => ({ ...d })) });
-  const fits = (d: IotPolicyDocument) => policyChars(d) <= IOT_POLICY_MAX_CHARS;
+  const slack = opts.packAs ? arnPrefixChars(opts.packAs) - arnPrefixChars(ctx) : 0;
+  if (slack < 0) throw new Error("IoT policy: packAs must have an ARN prefix at least as long as the real one");
+  const arns = (d: IotPolicyDocument) =>
+    d.Statement.reduce((n, st) => n + st.Resource.filter((r) => r.startsWith("arn:")).length, 0);
+  const fits = (d: IotPolicyDocument) => policyChars(d) + slack * arns(d) <= IOT_POLICY_MAX_CHARS;
   const docs: IotPolicyDocument[] = [];
   let doc = fresh();
   for (const s of statements.filter((x) => x.Effect === "Allow")) {

@@ -115,3 +115,25 @@ test("DLM: description and schedule name [0-9A-Za-z _-]+, 1-1000 kept, 24 h at o
     "ValidationException policyDetails.schedules[0].createRule.times",
   ]);
 });
+
+test("AWS IoT names: thing [a-zA-Z0-9:_-]{1,128}, policy [\\w+=,.@-]{1,128} (no ':'), principal type (API Reference)", () => {
+  const codes = (type: string, inputs: Record<string, unknown>) => awsRefusals(type, inputs).map((r) => r.property);
+  assert.deepEqual(codes("aws:iot/thing:Thing", { name: "diy-device-cloud-dev:gw1:bridge" }), []);
+  assert.deepEqual(codes("aws:iot/thing:Thing", { name: "pi.1" }), ["name"]);
+  assert.deepEqual(codes("aws:iot/thing:Thing", { name: "x".repeat(129) }), ["name"]);
+  const doc = JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: ["iot:Connect"], Resource: ["*"] }],
+  });
+  assert.deepEqual(codes("aws:iot/policy:Policy", { name: "diy-device-cloud-dev.gw1.bridge.0", policy: doc }), []);
+  assert.deepEqual(codes("aws:iot/policy:Policy", { name: "diy-device-cloud-dev:gw1.0", policy: doc }), ["name"]);
+  assert.deepEqual(codes("aws:iot/policy:Policy", { name: "p", policy: doc.replace("*", "x".repeat(2048)) }), [
+    "policy",
+  ]);
+  // White space does not count toward the 2,048 characters.
+  assert.deepEqual(codes("aws:iot/policy:Policy", { name: "p", policy: `${doc}${" ".repeat(4000)}` }), []);
+  assert.deepEqual(codes("aws:iot/policy:Policy", { name: "p", policy: '{"Statement":[]}' }), ["policy"]);
+  const tpa = "aws:iot/thingPrincipalAttachment:ThingPrincipalAttachment";
+  assert.deepEqual(codes(tpa, { thingPrincipalType: "EXCLUSIVE_THING" }), []);
+  assert.deepEqual(codes(tpa, { thingPrincipalType: "EXCLUSIVE" }), ["thingPrincipalType"]);
+});

@@ -13,6 +13,7 @@ import { DeviceCloud } from "../../infra/cloud";
 import type { Settings } from "../../infra/config";
 import { readStackFile } from "../../infra/stack-file";
 import { settingsFrom } from "../support/settings";
+import { awsAccountInvoke, iotCertificateState, iotResourceState } from "./aws-iot-double";
 import { type AccountNetwork, mockId, NetworkDouble } from "./aws-network-double";
 import { issuedSecrets, opensshEd25519Key, tlsState } from "./tls-double";
 
@@ -96,6 +97,9 @@ export const SECRET_MARKER = "MOCKSECRET";
 async function mockState(type: string, name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
   const tls = await tlsState(type, name, inputs);
   if (tls) return tls;
+  if (type === "aws:iot/certificate:Certificate") return iotCertificateState(name, inputs, MOCK_REGION);
+  const iot = iotResourceState(type, name, inputs, MOCK_REGION);
+  if (iot) return iot;
   switch (type) {
     case "aws:ec2/eip:Eip":
       return { publicIp: MOCK_IP, allocationId: `eipalloc-${name}` };
@@ -256,7 +260,7 @@ export function installMocks(project = "diy-device-cloud", stack = "dev", world:
       },
       call(args) {
         calls.push(args);
-        const answer = network.call(args.token, args.inputs);
+        const answer = network.call(args.token, args.inputs) ?? awsAccountInvoke(args.token, args.inputs, MOCK_REGION);
         if (answer) return answer;
         if (args.token === "aws:ec2/getAmi:getAmi") {
           // EC2 answers with an image matching the filters: the architecture asked for.
