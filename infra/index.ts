@@ -18,12 +18,12 @@ const cloud = new DeviceCloud("diy", {
 
 /** Open this in a browser (the CA certificate below must be trusted unless a domain with Let's Encrypt is set). */
 export const webUrl = cloud.webUrl;
-/** host:port devices connect to with MQTT over TLS and their client certificate. */
+/** host:port devices connect to with MQTT over TLS and their client certificate (broker iot-core: the ATS endpoint). */
 export const brokerEndpoint = cloud.brokerEndpoint;
 export const publicIp = cloud.publicIp;
 /** Save the key first: pulumi stack output adminPrivateKey --show-secrets > admin.key && chmod 600 admin.key */
 export const sshCommand = cloud.sshCommand;
-/** The stack's CA: import it into a browser/OS to trust the server, give it to MQTT clients. Public. */
+/** The stack's CA: import it into a browser/OS to trust the server, give it to MQTT clients (mosquitto only). Public. */
 export const caCertPem = cloud.caCertPem;
 /** The server's SSH host key, read from its console through EC2's API: echo "<publicIp> <key>" >> known_hosts. Public. */
 export const serverHostKey = cloud.serverHostKey;
