@@ -1,6 +1,7 @@
 // A real mosquitto on 127.0.0.1 with a local CA: the rendered mosquitto.conf and ACL (the same
 // renderers the server gets), real certificates and a CRL. Used by `npm run demo`, the broker and
-// device integration tests and the benchmarks.
+// device integration tests and the benchmarks; the tests' throwaway broker (test/support/broker.ts
+// startTestBroker) is this one on a CA made for the test.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 import { renderMosquittoConf } from "../infra/render/mosquitto";
 import { renderMosquittoAcl } from "../infra/render/mosquitto-acl";
 import { type Pem, certSerial, createCa, issueCert, renderCrl } from "../infra/render/x509";
-import { type AclStack, type AclUser, aclModel } from "../protocol";
+import { type AclModel, type AclStack, type AclUser, aclModel } from "../protocol";
 
 export const MOSQUITTO_MISSING =
   "mosquitto is not installed. Install it with: sudo apt-get install mosquitto (or bash scripts/setup.sh demo)";
@@ -48,10 +49,23 @@ export interface CertFiles {
   key: string;
 }
 
-export interface LocalPki {
-  dir: string;
+/** The certificate of a broker on the loopback address: what clients on this machine verify. */
+export const LOOPBACK_SERVER = {
+  commonName: "localhost",
+  kind: "server",
+  dnsNames: ["localhost"],
+  ipAddresses: ["127.0.0.1"],
+} as const;
+
+/** What the broker's TLS listener reads: the CA, its own certificate and, when given, a CRL. */
+export interface BrokerTls {
   ca: string;
   server: CertFiles;
+  crl?: string;
+}
+
+export interface LocalPki extends BrokerTls {
+  dir: string;
   crl: string;
   /** The certificate files of a client identity (CN = id), issued on first use and reused after. */
   client(cn: string): Promise<CertFiles>;
@@ -105,12 +119,7 @@ export async function ensureLocalPki(dir: string): Promise<LocalPki> {
   }
   const caPem = ca;
   if (!loadPem(dir, "server")) {
-    const server = await issueCert(caPem, {
-      commonName: "localhost",
-      kind: "server",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-    });
+    const server = await issueCert(caPem, LOOPBACK_SERVER);
     writeFileSync(join(dir, "server.pem"), server.certPem);
     writeSecret(join(dir, "server.key"), server.keyPem);
   }
@@ -152,12 +161,15 @@ export async function ensureLocalPki(dir: string): Promise<LocalPki> {
 export interface LocalBrokerOptions {
   /** Holds mosquitto.conf, acl and the persistence directory. */
   dir: string;
-  pki: LocalPki;
+  /** ensureLocalPki's files, or a test's own CA (test/support/broker.ts). */
+  pki: BrokerTls;
   /** Defaults to a free port. */
   port?: number;
   /** The devices (with their outputs and inputs) and bridges the ACL grants, as a stack lists them. */
   devices?: AclStack["devices"];
   bridges?: AclStack["bridges"];
+  /** The whole ACL model instead (default: the one of devices and bridges). */
+  acl?: AclModel;
   /** ACL users beside the stack's (a benchmark's baseline clients: one connection per identity). */
   extraAclUsers?: AclUser[];
   source?: string;
@@ -183,6 +195,8 @@ export interface LocalBroker {
   kill(): Promise<void>;
   /** Starts mosquitto again on the same port and files. */
   start(): Promise<void>;
+  /** Rewrites the ACL file from this model (with extraAclUsers); mosquitto reads it when it starts. */
+  writeAcl(acl: AclModel): void;
 }
 
 /** Renders mosquitto.conf and the ACL with the project's renderers and starts mosquitto on 127.0.0.1. */
@@ -197,14 +211,20 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const confPath = join(opts.dir, "mosquitto.conf");
   const aclPath = join(opts.dir, "acl");
   const source = opts.source ?? "local broker (scripts/local-broker.ts)";
-  const acl = aclModel({ devices: opts.devices ?? [], bridges: opts.bridges ?? [] });
-  writeFileSync(aclPath, renderMosquittoAcl({ ...acl, users: [...acl.users, ...(opts.extraAclUsers ?? [])], source }));
+  const writeAcl = (acl: AclModel) =>
+    writeFileSync(aclPath, renderMosquittoAcl({ users: [...acl.users, ...(opts.extraAclUsers ?? [])], source }));
+  writeAcl(opts.acl ?? aclModel({ devices: opts.devices ?? [], bridges: opts.bridges ?? [] }));
   writeFileSync(
     confPath,
     renderMosquittoConf({
       source,
       listener: { port, bindAddress: "127.0.0.1" },
-      tls: { cafile: opts.pki.ca, certfile: opts.pki.server.cert, keyfile: opts.pki.server.key, crlfile: opts.pki.crl },
+      tls: {
+        cafile: opts.pki.ca,
+        certfile: opts.pki.server.cert,
+        keyfile: opts.pki.server.key,
+        ...(opts.pki.crl === undefined ? {} : { crlfile: opts.pki.crl }),
+      },
       aclFile: aclPath,
       persistenceDir: data,
       log: { to: "stderr" },
@@ -270,5 +290,6 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     stop: halt("SIGTERM"),
     kill: halt("SIGKILL"),
     start,
+    writeAcl,
   };
 }

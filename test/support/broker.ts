@@ -1,19 +1,23 @@
 // Brokers for tests: real mosquitto (Debian's binary) on a free loopback port. startMosquitto runs a given
-// mosquitto.conf (the shipped files under test); startTestBroker renders its own (infra/render) with a throwaway CA,
-// issues client certificates and can play a push (new ACL and CRL, restart). scripts/local-broker.ts's
-// startLocalBroker (the demo's broker, a persistent local PKI) is re-exported here for the tests that run it.
-import { mkdirSync, writeFileSync } from "node:fs";
+// mosquitto.conf (the shipped files under test); startTestBroker is scripts/local-broker.ts's startLocalBroker (the
+// demo's broker: mosquitto.conf and ACL from infra/render) on a throwaway CA made for the test, and adds what tests
+// do to a broker: issue and reissue client certificates, connect, play a push (new ACL and CRL, restart).
+// startLocalBroker with its persistent local PKI is re-exported here for the tests that run it.
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { renderStableCrl } from "../../infra/render/crl";
-import { renderMosquittoConf } from "../../infra/render/mosquitto";
-import { renderMosquittoAcl } from "../../infra/render/mosquitto-acl";
 import { type Pem, certNotAfter, createCa, issueCert } from "../../infra/render/x509";
 import { type AclModel, type AclUser, type DeviceAcl, aclModel } from "../../protocol";
-import { type CertFiles, MOSQUITTO_READY } from "../../scripts/local-broker";
-import { type Daemon, giveToDaemon, shareWithDaemon, startDaemon } from "./daemon";
+import {
+  type CertFiles,
+  LOOPBACK_SERVER,
+  type LocalBroker,
+  MOSQUITTO_READY,
+  startLocalBroker,
+} from "../../scripts/local-broker";
+import { type Daemon, shareWithDaemon, startDaemon } from "./daemon";
 import { connectWithFiles } from "./mqtt";
-import { freePort } from "./ports";
 import { tempDir } from "./temp-dir";
 
 export {
@@ -35,10 +39,8 @@ export interface IssuedFiles extends CertFiles {
   notAfter: string;
 }
 
-export interface TestBroker {
+export interface TestBroker extends LocalBroker {
   dir: string;
-  port: number;
-  url: string;
   caFile: string;
   /** Issues a client certificate with this CN (device id, or "web") and writes it to files. */
   client(cn: string): Promise<IssuedFiles>;
@@ -49,8 +51,6 @@ export interface TestBroker {
   /** Rewrites the ACL (revoked devices denied by name) and the CRL (needs `crl`), then restarts: a push. */
   configure(push: { revoked?: readonly string[]; crlSerials?: readonly string[] }): Promise<void>;
   restart(): Promise<void>;
-  stop(): Promise<void>;
-  output(): string;
   /** Stops the broker and removes the temp dir. */
   cleanup(): Promise<void>;
 }
@@ -71,31 +71,11 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
   const ca: Pem = await createCa({ commonName: "diy test CA", days: 2 });
   const caFile = join(tmp.dir, "ca.pem");
   writeFileSync(caFile, ca.certPem);
-  const server = await issueCert(ca, {
-    commonName: "localhost",
-    kind: "server",
-    dnsNames: ["localhost"],
-    ipAddresses: ["127.0.0.1"],
-    days: 2,
-  });
-  const serverCert = join(tmp.dir, "server.pem");
-  const serverKey = join(tmp.dir, "server.key");
-  writeFileSync(serverCert, server.certPem);
-  writeFileSync(serverKey, server.keyPem, { mode: 0o600 });
-  shareWithDaemon(serverKey, "mosquitto");
-  const data = join(tmp.dir, "data");
-  mkdirSync(data);
-  giveToDaemon(data, "mosquitto");
-  const port = await freePort();
-  const aclFile = join(tmp.dir, "acl");
-  const writeAcl = (revoked: readonly string[]) => {
-    const acl = opts.acl ?? aclModel({ devices: opts.devices ?? [], revoked });
-    writeFileSync(
-      aclFile,
-      renderMosquittoAcl({ users: [...acl.users, ...(opts.extraAclUsers ?? [])], source: "web integration test" }),
-    );
-  };
-  writeAcl([]);
+  const server = await issueCert(ca, { ...LOOPBACK_SERVER, days: 2 });
+  const serverFiles = { cert: join(tmp.dir, "server.pem"), key: join(tmp.dir, "server.key") };
+  writeFileSync(serverFiles.cert, server.certPem);
+  writeFileSync(serverFiles.key, server.keyPem, { mode: 0o600 });
+  shareWithDaemon(serverFiles.key, "mosquitto");
   const crlFile = join(tmp.dir, "crl.pem");
   const writeCrl = async (serials: readonly string[]) =>
     writeFileSync(
@@ -103,31 +83,18 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
       await renderStableCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, revokedSerials: serials }),
     );
   if (opts.crl) await writeCrl([]);
-  const conf = join(tmp.dir, "mosquitto.conf");
-  writeFileSync(
-    conf,
-    renderMosquittoConf({
-      source: "web integration test",
-      listener: { port, bindAddress: "127.0.0.1" },
-      tls: { cafile: caFile, certfile: serverCert, keyfile: serverKey, ...(opts.crl ? { crlfile: crlFile } : {}) },
-      aclFile,
-      persistenceDir: data,
-      log: { to: "stderr" },
-    }),
-  );
-
-  let daemon: Daemon | undefined;
-  let previousOutput = "";
-  const start = async () => {
-    daemon = await startMosquitto(conf);
+  const aclOf = (revoked: readonly string[]) => opts.acl ?? aclModel({ devices: opts.devices ?? [], revoked });
+  const broker = await startLocalBroker({
+    dir: tmp.dir,
+    pki: { ca: caFile, server: serverFiles, ...(opts.crl ? { crl: crlFile } : {}) },
+    acl: aclOf([]),
+    extraAclUsers: [...(opts.extraAclUsers ?? [])],
+    source: "web integration test",
+  });
+  const restart = async () => {
+    await broker.stop();
+    await broker.start();
   };
-  const stop = async () => {
-    if (!daemon) return;
-    previousOutput += daemon.output();
-    await daemon.stop();
-    daemon = undefined;
-  };
-  await start();
 
   const issued = new Map<string, IssuedFiles>();
   const reissue = async (cn: string): Promise<IssuedFiles> => {
@@ -147,34 +114,27 @@ export async function startTestBroker(name = "web", opts: TestBrokerOptions = {}
   const client = async (cn: string): Promise<IssuedFiles> => issued.get(cn) ?? reissue(cn);
 
   return {
+    ...broker,
     dir: tmp.dir,
-    port,
-    url: `mqtts://127.0.0.1:${port}`,
     caFile,
     client,
     reissue,
     async connect(cn, opts = {}, given) {
       const files = given ?? (await client(cn));
       const clientId = `${cn}-${Math.random().toString(36).slice(2, 8)}`;
-      return connectWithFiles(port, { ca: caFile, ...files }, clientId, opts);
+      return connectWithFiles(broker.port, { ca: caFile, ...files }, clientId, opts);
     },
-    restart: async () => {
-      await stop();
-      await start();
-    },
+    restart,
     async configure(push) {
-      writeAcl(push.revoked ?? []);
+      broker.writeAcl(aclOf(push.revoked ?? []));
       if (push.crlSerials) {
         if (!opts.crl) throw new Error("start the broker with { crl: true } to push a CRL");
         await writeCrl(push.crlSerials);
       }
-      await stop();
-      await start();
+      await restart();
     },
-    stop,
-    output: () => previousOutput + (daemon?.output() ?? ""),
     async cleanup() {
-      await stop();
+      await broker.stop();
       tmp.cleanup();
     },
   };
