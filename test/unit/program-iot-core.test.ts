@@ -12,6 +12,7 @@ import { iotIdentities, renderIotPolicies } from "../../infra/render/iot-policy"
 import { RETIRE_MOSQUITTO_SERVICE } from "../../infra/render/server-files";
 import { stackAclModel } from "../../infra/stack-acl";
 import { MOCK_ACCOUNT, MOCK_ENDPOINT_ID } from "./aws-iot-double";
+import { planSteps } from "./program-replacement";
 import {
   type Deployment,
   deployCloud,
@@ -239,5 +240,26 @@ describe("the same stack with broker mosquitto", () => {
     assert.equal(instance?.inputs.iamInstanceProfile, undefined);
     assert.ok(ingressPorts(d).includes(8883));
     assert.ok(!egressPorts(d).includes(8883));
+  });
+});
+
+describe("switching a deployed stack from mosquitto to iot-core (README: Two brokers)", () => {
+  test("keeps the server, its address and the history, and updates every board's install in place", async () => {
+    const raw = { ...iotRaw(), broker: "mosquitto" };
+    const before = await deployCloud(raw);
+    const after = await deployCloud({ ...raw, broker: "iot-core" }, { world: { previous: before.h.resources } });
+    const steps = planSteps(before.h.resources, after.h.resources);
+    const op = (type: string) => steps.filter((x) => x.type === type).map((x) => `${x.name} ${x.op}`);
+    assert.deepEqual(op("aws:ec2/instance:Instance"), ["iot-server update"]);
+    for (const t of ["aws:ec2/eip:Eip", "aws:ebs/volume:Volume", "aws:ec2/eipAssociation:EipAssociation"])
+      assert.ok(
+        op(t).every((x) => x.endsWith(" same")),
+        `${t}: ${op(t).join()}`,
+      );
+    // No uninstall on a board: its install is updated (new endpoint, roots, certificate), never replaced.
+    const installs = steps.filter((x) => x.type === "command:remote:Command" && x.name.endsWith("-install"));
+    assert.equal(installs.length, before.cloud.devices.length);
+    for (const x of installs) assert.equal(x.op, "update", x.name);
+    assert.ok(op("aws:iot/thing:Thing").every((x) => x.endsWith(" create")));
   });
 });
