@@ -9,7 +9,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { bundle } from "../infra/bundle";
-import { ConfigError, parseSettings, type SecretKey, type Settings } from "../infra/config";
+import { iotCoreCaBundle } from "../infra/amazon-root-ca";
+import { ConfigError, NAMESPACE, parseSettings, type SecretKey, type Settings } from "../infra/config";
+import { LONGEST_IOT_ARN } from "../infra/config/iot-core";
+import { iotPolicyName } from "../infra/iot-core";
+import { iotIdentities, renderIotPolicies } from "../infra/render/iot-policy";
+import { stackAclModel } from "../infra/stack-acl";
+import { iotNamePrefix } from "../protocol";
 import { USER_DATA_LIMIT_BYTES } from "../infra/render/cloud-config";
 import { MQTT_TLS_PORT } from "../infra/render/mosquitto";
 import {
@@ -20,9 +26,15 @@ import {
   type StackRenderInput,
 } from "../infra/render-stack";
 import { readStackFile } from "../infra/stack-file";
-import { issueStackPki } from "./stack-pki";
+import { issueIotStandIns, issueStackPki } from "./stack-pki";
 
 export const PLACEHOLDER_IP = "203.0.113.10";
+/** Stands in for the account's IoT Core ATS data endpoint (aws.iot.getEndpoint iot:Data-ATS) in its region. */
+export const placeholderIotEndpoint = (region: string) => `a0example0000-ats.iot.${region}.amazonaws.com`;
+/** Stands in for the AWS account id in the IoT policies' ARNs (the AWS documentation's example account). */
+export const PLACEHOLDER_ACCOUNT_ID = "123456789012";
+/** The region when the stack file names none (`aws:region`). */
+export const DEFAULT_RENDER_REGION = "us-east-1";
 /** Stands in for the history volume's id, which EC2 gives at `pulumi up`. */
 export const PLACEHOLDER_VOLUME_ID = "vol-0123456789abcdef0";
 
@@ -98,13 +110,35 @@ function withPlaceholders(raw: Record<string, string>): { raw: Record<string, st
  * Stand-ins for what only exists after `pulumi up`: a throwaway CA made for this run and its certificates (as
  * infra/pki.ts issues them), the placeholder address and volume id, PLACEHOLDER-<key> secrets.
  */
-async function placeholderMaterial(s: Settings, source: string, bundles: boolean): Promise<StackMaterial> {
+async function placeholderMaterial(
+  s: Settings,
+  source: string,
+  bundles: boolean,
+  iot: { region: string; thingPrefix: string },
+): Promise<StackMaterial> {
   const host = s.domain ?? PLACEHOLDER_IP;
-  const { pki } = await issueStackPki(s, {
+  const { pki: stackPki } = await issueStackPki(s, {
     caName: "DIY Device Cloud CA (render placeholder)",
     serverIps: [PLACEHOLDER_IP],
     days: s.certValidityDays,
   });
+  // IoT Core revokes by deactivating a certificate: no CRL. Its identities stand in for the ones AWS IoT issues.
+  const { crlPem: _crl, ...iotPki } = stackPki;
+  const pki = s.broker === "iot-core" ? iotPki : stackPki;
+  const broker: StackMaterial["broker"] =
+    s.broker === "iot-core"
+      ? {
+          kind: "iot-core",
+          endpoint: placeholderIotEndpoint(iot.region),
+          region: iot.region,
+          thingPrefix: iot.thingPrefix,
+          caCertPem: iotCoreCaBundle(),
+          identities: await issueIotStandIns(s, {
+            caName: "AWS IoT certificate stand-in (render placeholder)",
+            days: s.certValidityDays,
+          }),
+        }
+      : { host, port: MQTT_TLS_PORT };
   const lanPasswords = Object.fromEntries(
     s.devices.flatMap((d) =>
       d.bridge
@@ -115,7 +149,7 @@ async function placeholderMaterial(s: Settings, source: string, bundles: boolean
   return {
     source,
     webUrl: `https://${host}`,
-    broker: { host, port: MQTT_TLS_PORT },
+    broker,
     adminPublicKeys: [placeholderAdminKey()],
     pki,
     webPassword: "PLACEHOLDER-webPassword",
@@ -168,6 +202,20 @@ export function writeStack(out: string, input: StackRenderInput, notes: readonly
     write(`devices/${d.id}/payload.txt`, payload, true);
   }
 
+  const b = input.broker;
+  if (b.kind === "iot-core") {
+    // What `pulumi up` creates on IoT Core, for review: each identity's thing and its policy documents, rendered
+    // from the stack's ACL model as the program renders them (infra/render/iot-policy.ts).
+    const ctx = { partition: "aws", region: b.region, accountId: PLACEHOLDER_ACCOUNT_ID };
+    const identities = iotIdentities(stackAclModel(input.settings), b.thingPrefix);
+    write("iot/things.txt", `${identities.map((id) => `${id.identity}\t${id.thingName}`).join("\n")}\n`);
+    // Split as the program splits them (infra/iot-core.ts: packed as at the longest ARN).
+    for (const id of identities)
+      renderIotPolicies(ctx, id, { packAs: LONGEST_IOT_ARN }).forEach((doc, i) =>
+        write(`iot/policies/${iotPolicyName(id.thingName, i)}.json`, `${JSON.stringify(doc, null, 2)}\n`),
+      );
+    write("iot/AmazonRootCA.pem", b.caCertPem);
+  }
   write("pki/ca.pem", input.pki.caCertPem);
   const manifest = [
     `# Rendered by scripts/render.ts for ${input.source}.`,
@@ -184,12 +232,20 @@ export async function renderStackToDir(opts: RenderOptions): Promise<RenderResul
   const stackFile = path.join(projectDir, `Pulumi.${opts.stack}.yaml`);
   if (!fs.existsSync(stackFile))
     throw new Error(`no stack file ${stackFile} (create it with pulumi stack init ${opts.stack})`);
-  const { raw } = withPlaceholders(readStackFile(stackFile).raw);
+  const file = readStackFile(stackFile);
+  const { raw } = withPlaceholders(file.raw);
   const settings = parseSettings(raw, (k) => pulumi.secret(String(raw[k])));
   const source = `stack ${opts.stack} (npm run render; placeholders for cloud values)`;
-  const material = await placeholderMaterial(settings, source, opts.bundles !== false);
+  const region = file.all["aws:region"] ?? DEFAULT_RENDER_REGION;
+  const iot = { region, thingPrefix: iotNamePrefix(NAMESPACE, opts.stack) };
+  const material = await placeholderMaterial(settings, source, opts.bundles !== false, iot);
   const files = writeStack(opts.out, { settings, ...material, smtpPassword: raw.smtpPassword }, [
     `Placeholders: public IP ${PLACEHOLDER_IP}; history volume ${PLACEHOLDER_VOLUME_ID}; a throwaway CA made for this run; secrets PLACEHOLDER-<key>.`,
+    ...(settings.broker === "iot-core"
+      ? [
+          `broker iot-core: endpoint ${placeholderIotEndpoint(region)}, account ${PLACEHOLDER_ACCOUNT_ID}, region ${region}${file.all["aws:region"] ? "" : " (the stack file names no aws:region)"}; stand-in certificates for the ones AWS IoT issues. iot/: the things and their policies.`,
+        ]
+      : []),
   ]);
   return { files, settings };
 }

@@ -33,6 +33,8 @@ test("server user data passes cloud-init 25.1's schema with every renderer optio
   const variants: Parameters<typeof renderCloudConfig>[0][] = [
     { hostname: "diy-dev" },
     { hostname: "diy-prod", source: 'stack "prod"', upgradePackages: true, mosquittoLimitNofile: 65536 },
+    // broker iot-core: no mosquitto package, drop-in or restart.
+    { hostname: "diy-iot", localBroker: false },
     {
       hostname: "d",
       fail2ban: {
