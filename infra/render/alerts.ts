@@ -3,7 +3,9 @@
 // certificate/CRL expiry check as a systemd service + timer.
 import { isEmailAddress } from "../../protocol/email";
 import { renderSystemdUnit, renderTimerUnit, timerUnitPaths, timerUnits } from "./systemd";
-import { DEFAULT_SOURCE, absPath, header, lines, oneLine, positiveInt } from "./text";
+import { DEFAULT_SOURCE, absPath, headedFiles, header, lines, oneLine, positiveInt } from "./text";
+
+const file = headedFiles("#", "infra/render/alerts.ts");
 
 export const CERT_CHECK_UNITS = timerUnits("diy-cert-check");
 const CERT_CHECK_PATHS = timerUnitPaths(CERT_CHECK_UNITS);
@@ -104,8 +106,7 @@ export interface Fail2banMailActionInput {
  */
 export function renderFail2banMailAction(input: Fail2banMailActionInput = {}): string {
   const script = absPath("alertScript", input.alertScript ?? ALERT_PATHS.script);
-  return lines([
-    ...header("#", "infra/render/alerts.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "# Mails a short notice on each ban through diy-alert (rate limited per jail).",
     "[Definition]",
     "norestored = 1",

@@ -21,7 +21,9 @@ import {
   topics,
 } from "../../protocol";
 import { BRIDGE_PATHS } from "./device-paths";
-import { DEFAULT_SOURCE, absPath, header, lines, oneLine, port, token } from "./text";
+import { absPath, headedFiles, lines, oneLine, port, token } from "./text";
+
+const file = headedFiles("#", "infra/render/bridge-mosquitto.ts");
 
 /** A child device: its id and the names of its outputs and inputs (stack config `bridge.children`). */
 export type BridgeChild = DeviceAcl;
@@ -91,8 +93,7 @@ export function renderBridgeMosquittoConf(input: BridgeMosquittoInput): string {
     "bridge_tls_version tlsv1.2",
     "bridge_insecure false",
   ];
-  return lines([
-    ...header("#", "infra/render/bridge-mosquitto.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "",
     "# LAN side: plain MQTT for child devices that cannot do TLS, on the LAN address only",
     `listener ${port("bridge.port", input.lanPort)} ${lan}`,
@@ -194,8 +195,7 @@ export function renderBridgeAcl(input: {
   source?: string;
 }): string {
   checkChildren(input.bridgeId, input.children);
-  return lines([
-    ...header("#", "infra/render/bridge-mosquitto.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "",
     "# LAN username = child device id (password file); each gets exactly its configured names",
     ...input.children.flatMap((c) => [

@@ -8,8 +8,12 @@ import {
   renderFail2banJail,
   renderFail2banWebLoginFilter,
 } from "./fail2ban";
-import { DEFAULT_SOURCE, header, lines } from "./text";
+import { DEFAULT_SOURCE, headedFiles, header } from "./text";
 import { MOSQUITTO_DROP_IN_PATH, renderMosquittoDropIn } from "./systemd";
+
+const file = headedFiles("#", "infra/render/cloud-config.ts");
+/** APT reads C-style comments. */
+const aptFile = headedFiles("//", "infra/render/cloud-config.ts");
 
 export interface CloudConfigInput {
   source?: string;
@@ -58,8 +62,7 @@ export const SSHD_DROP_IN_PATH = "/etc/ssh/sshd_config.d/10-diy-hardening.conf";
 
 /** Read before the images' own 50-cloud-init.conf: sshd keeps the first value it reads. */
 export function renderSshdDropIn(input: { source?: string } = {}): string {
-  return lines([
-    ...header("#", "infra/render/cloud-config.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     "PermitRootLogin no",
@@ -71,11 +74,7 @@ export function renderSshdDropIn(input: { source?: string } = {}): string {
 }
 
 export function renderAutoUpgrades(input: { source?: string } = {}): string {
-  return lines([
-    ...header("//", "infra/render/cloud-config.ts", input.source ?? DEFAULT_SOURCE),
-    'APT::Periodic::Update-Package-Lists "1";',
-    'APT::Periodic::Unattended-Upgrade "1";',
-  ]);
+  return aptFile(input.source, ['APT::Periodic::Update-Package-Lists "1";', 'APT::Periodic::Unattended-Upgrade "1";']);
 }
 
 function validHostname(name: string): string {

@@ -2,7 +2,9 @@
 // forever, and hardens it only as far as GPIO lines and kernel LEDs keep working.
 import { isDeviceId } from "../../protocol";
 import { DEVICE_PATHS, DEVICE_USER } from "./device-paths";
-import { DEFAULT_SOURCE, absPath, header, lines } from "./text";
+import { absPath, headedFiles } from "./text";
+
+const file = headedFiles("#", "infra/render/device-unit.ts");
 
 export interface DeviceUnitInput {
   deviceId: string;
@@ -20,8 +22,7 @@ export function renderDeviceUnit(input: DeviceUnitInput): string {
   const restartSec = input.restartSec ?? 2;
   if (!Number.isInteger(restartSec) || restartSec < 1)
     throw new Error(`restartSec must be a whole number >= 1, got ${restartSec}`);
-  return lines([
-    ...header("#", "infra/render/device-unit.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "",
     "[Unit]",
     `Description=DIY Device Cloud device service (${input.deviceId})`,

@@ -3,7 +3,9 @@
 // The diy-web-login jail bans addresses that keep failing the web login: the app's own limiter lives
 // in memory and forgets on every restart, a ban does not. Its filter is rendered here too.
 import { EMAIL_ADDRESS } from "../../protocol/email";
-import { DEFAULT_SOURCE, header, lines, oneLine, port, positiveInt } from "./text";
+import { DEFAULT_SOURCE, headedFiles, header, lines, oneLine, port, positiveInt } from "./text";
+
+const file = headedFiles("#", "infra/render/fail2ban.ts");
 
 /** The jail (and filter) that watches the web app's `login_failed` log events. */
 export const WEB_LOGIN_JAIL = "diy-web-login";
@@ -90,8 +92,7 @@ export function renderFail2banJail(input: Fail2banJailInput): string {
  */
 export function renderFail2banWebLoginFilter(input: { source?: string } = {}): string {
   const field = `"[a-z_]+":(?:"[^"\\\\]*"|-?[0-9.]+|true|false|null)`;
-  return lines([
-    ...header("#", "infra/render/fail2ban.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "",
     "[INCLUDES]",
     "before = common.conf",

@@ -1,6 +1,8 @@
 // mosquitto.conf for the cloud broker: one mTLS listener, ACL by certificate CN, persistence and limits.
 import { MAX_PAYLOAD_BYTES } from "../../protocol";
-import { DEFAULT_SOURCE, absPath, header, lines, port, positiveInt, token } from "./text";
+import { absPath, headedFiles, port, positiveInt, token } from "./text";
+
+const file = headedFiles("#", "infra/render/mosquitto.ts");
 
 export type MosquittoLog = { to: "stderr" } | { to: "syslog" } | { to: "file"; path: string };
 
@@ -87,8 +89,7 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
   const bind =
     input.listener.bindAddress === undefined ? "" : ` ${token("listener.bindAddress", input.listener.bindAddress)}`;
   const { tls } = input;
-  return lines([
-    ...header("#", "infra/render/mosquitto.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "",
     "# Global",
     "per_listener_settings true",

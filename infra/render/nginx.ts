@@ -1,6 +1,8 @@
 // nginx site for the web app: HTTP only redirects (and serves ACME challenges), HTTPS proxies to the
 // app on loopback with SSE-friendly settings on the event stream, HSTS and size limits.
-import { DEFAULT_SOURCE, absPath, header, lines, port, token } from "./text";
+import { absPath, headedFiles, port, token } from "./text";
+
+const file = headedFiles("#", "infra/render/nginx.ts");
 
 export interface NginxSiteInput {
   source?: string;
@@ -97,8 +99,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
   const events = token("eventsPath", input.eventsPath ?? "/api/events");
   const rate = input.apiRateLimit ?? { perSecond: 10, burst: 40 };
   const httpsRedirect = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
-  return lines([
-    ...header("#", "infra/render/nginx.ts", input.source ?? DEFAULT_SOURCE),
+  return file(input.source, [
     "",
     `limit_req_zone $binary_remote_addr zone=diy_api:10m rate=${rate.perSecond}r/s;`,
     "",

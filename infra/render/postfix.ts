@@ -2,7 +2,9 @@
 // is relayed to the configured SMTP host over TLS with SASL; nothing is delivered locally and
 // nothing is accepted from the network. Without a relay host, mail is refused and only logged.
 import { isEmailAddress } from "../../protocol/email";
-import { DEFAULT_SOURCE, header, lines, oneLine, port, token } from "./text";
+import { DEFAULT_SOURCE, headedFiles, header, lines, oneLine, port, token } from "./text";
+
+const file = headedFiles("#", "infra/render/postfix.ts");
 
 export interface SmtpRelay {
   host: string;
@@ -105,8 +107,5 @@ export function renderSaslPasswd(input: {
   const user = oneLine("relay.user", input.relay.user);
   const password = oneLine("smtpPassword", input.password);
   if (/\s/.test(user) || /\s/.test(password)) throw new Error("SMTP user and password must not contain whitespace");
-  return lines([
-    ...header("#", "infra/render/postfix.ts", input.source ?? DEFAULT_SOURCE),
-    `${relayTarget(input.relay)} ${user}:${password}`,
-  ]);
+  return file(input.source, [`${relayTarget(input.relay)} ${user}:${password}`]);
 }

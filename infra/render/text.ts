@@ -12,6 +12,15 @@ export function header(prefix: string, renderer: string, source: string): string
   ];
 }
 
+/**
+ * The files one renderer writes in one comment syntax: each opens with its header (this renderer, and the stack it
+ * was rendered from, or DEFAULT_SOURCE), then its lines; see lines().
+ */
+export function headedFiles(comment: string, renderer: string) {
+  return (source: string | undefined, body: readonly string[]): string =>
+    lines([...header(comment, renderer, source ?? DEFAULT_SOURCE), ...body]);
+}
+
 /** A value that must stay on one line (paths, host names, addresses). */
 export function oneLine(what: string, value: string): string {
   if (value === "" || /[\r\n\0]/.test(value)) {
