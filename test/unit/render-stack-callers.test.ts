@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { iotCoreCaBundle } from "../../infra/amazon-root-ca";
 import { DeviceCloud } from "../../infra/cloud";
 import type { Settings } from "../../infra/config";
 import { parseDevicePayload } from "../../infra/render/device-payload";
@@ -89,9 +90,12 @@ function archiveFiles(source: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(assets).map(([name, a]) => [name, fs.readFileSync(a.path, "utf8")]));
 }
 
-async function deploy(): Promise<Deployed> {
+async function deploy(
+  stackConfig: Record<string, string> = config,
+  stackSecrets: { deviceSshPrivateKey: string; smtpPassword?: string } = secrets,
+): Promise<Deployed> {
   const h: Harness = installMocks();
-  const raw = { ...config, ...secrets };
+  const raw = { ...stackConfig, ...stackSecrets };
   const settings = settingsFrom(raw);
   const cloud = new DeviceCloud(NAME, { settings, webBundle: "// web bundle\n", deviceBundle: "// device bundle\n" });
   await value(cloud.server.push.urn);
@@ -118,11 +122,27 @@ async function deploy(): Promise<Deployed> {
     .ofType("random:index/randomPassword:RandomPassword")
     .find((r) => r.name === `${NAME}-session-secret`)?.state.result as string;
   const brokerHost = await value(cloud.brokerHost);
+  const crlPem = serverFiles.get(SERVER_MOSQUITTO_PATHS.crlfile)?.content;
+  const iot = cloud.iotCore;
   const input: StackRenderInput = {
     settings,
     source: `DeviceCloud "${NAME}" (stack ${pulumi.getStack()})`,
     webUrl: await value(cloud.webUrl),
-    broker: { host: brokerHost, port: cloud.brokerPort },
+    // With IoT Core, the identities are the ones the program's things were issued (the mocks' certificates).
+    broker: iot
+      ? {
+          kind: "iot-core",
+          endpoint: await value(iot.endpoint),
+          region: await value(iot.region),
+          thingPrefix: iot.thingPrefix,
+          caCertPem: iotCoreCaBundle(),
+          identities: {
+            web: await pair(iot.web),
+            clients: await pairs(iot.clients),
+            bridges: await pairs(iot.bridges),
+          },
+        }
+      : { host: brokerHost, port: cloud.brokerPort },
     adminPublicKeys: [await value(cloud.pki.adminSshKey.publicKeyOpenssh)],
     pki: {
       caCertPem: await value(cloud.pki.ca.certPem),
@@ -130,12 +150,12 @@ async function deploy(): Promise<Deployed> {
       web: await pair(cloud.pki.web),
       clients: await pairs(cloud.pki.clients),
       bridges: await pairs(cloud.pki.bridges),
-      // Signed by the program at `up` (infra/crl.ts); taken as the push carries it.
-      crlPem: serverFiles.get(SERVER_MOSQUITTO_PATHS.crlfile)?.content ?? "no CRL pushed",
+      // Signed by the program at `up` (infra/crl.ts); taken as the push carries it (none with IoT Core).
+      ...(iot ? {} : { crlPem: crlPem ?? "no CRL pushed" }),
     },
     webPassword: await value(cloud.webPassword),
     sessionSecret,
-    smtpPassword: secrets.smtpPassword,
+    ...(stackSecrets.smtpPassword === undefined ? {} : { smtpPassword: stackSecrets.smtpPassword }),
     historyVolumeId: await value(cloud.history.volumeId),
     lanPasswords: await value(cloud.bridgeLanPasswords),
     webBundle: "// web bundle\n",
@@ -163,34 +183,58 @@ function prefixed(files: Record<string, string>, remotePath: string): Record<str
   return Object.fromEntries(Object.entries(files).map(([name, content]) => [`${remotePath}/${name}`, content]));
 }
 
-describe("the program, npm run render and the daemon tier render a stack through renderStack", () => {
-  let deployed: Deployed;
-  let expected: RenderedStack;
+/**
+ * A suite's deployment: the program under mocks before its tests, renderStack of the material it used, a temp dir
+ * for what the tests write.
+ */
+function deployedSuite(run: () => Promise<Deployed>): {
+  out: string;
+  deployed: () => Deployed;
+  expected: () => RenderedStack;
+} {
+  let state: { deployed: Deployed; expected: RenderedStack } | undefined;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "diy-render-callers-"));
   after(() => fs.rmSync(out, { recursive: true, force: true }));
-
   before(async () => {
-    deployed = await deploy();
-    expected = renderStack(deployed.input);
+    const deployed = await run();
+    state = { deployed, expected: renderStack(deployed.input) };
   });
+  const got = () => {
+    assert.ok(state, "deployed");
+    return state;
+  };
+  return { out, deployed: () => got().deployed, expected: () => got().expected };
+}
+
+/** The program's user data, push and each board's install are renderStack's. */
+function assertProgramRendersThrough(deployed: Deployed, expected: RenderedStack): void {
+  assert.equal(deployed.userData, expected.server.userData);
+  assert.equal(deployed.pushScript, expected.server.push.script);
+  assert.deepEqual(deployed.serverFiles, rendered(expected));
+  assert.deepEqual([...deployed.devices.keys()], ["pi1", "bbb1", "bridge1"]);
+  for (const d of expected.devices) {
+    const got = deployed.devices.get(d.device.id);
+    assert.ok(got);
+    assert.equal(got.install, d.plan.installCommand, d.device.id);
+    assert.equal(got.uninstall, d.plan.uninstallCommand, d.device.id);
+    assert.equal(got.payload, d.payload, d.device.id);
+    assert.deepEqual(got.staged, d.plan.staged.files, d.device.id);
+  }
+}
+
+describe("the program, npm run render and the daemon tier render a stack through renderStack", () => {
+  const suite = deployedSuite(() => deploy());
+  const { out } = suite;
 
   test("the program pushes and installs exactly what renderStack renders from its certificates, secrets and addresses", () => {
+    const deployed = suite.deployed();
     assert.ok(deployed.serverFiles.has(SERVER_MOSQUITTO_PATHS.crlfile), "the revoked device's CRL is pushed");
-    assert.equal(deployed.userData, expected.server.userData);
-    assert.equal(deployed.pushScript, expected.server.push.script);
-    assert.deepEqual(deployed.serverFiles, rendered(expected));
-    assert.deepEqual([...deployed.devices.keys()], ["pi1", "bbb1", "bridge1"]);
-    for (const d of expected.devices) {
-      const got = deployed.devices.get(d.device.id);
-      assert.ok(got);
-      assert.equal(got.install, d.plan.installCommand, d.device.id);
-      assert.equal(got.uninstall, d.plan.uninstallCommand, d.device.id);
-      assert.equal(got.payload, d.payload, d.device.id);
-      assert.deepEqual(got.staged, d.plan.staged.files, d.device.id);
-    }
+    assertProgramRendersThrough(deployed, suite.expected());
   });
 
   test("npm run render writes the program's files: each server file at its path (secret ones 0600), each board's, the scripts", () => {
+    const deployed = suite.deployed();
+    const expected = suite.expected();
     const written = writeStack(out, deployed.input);
     const read = (rel: string) => fs.readFileSync(path.join(out, rel), "utf8");
     assert.equal(read("server/user-data.yaml"), deployed.userData);
@@ -223,6 +267,7 @@ describe("the program, npm run render and the daemon tier render a stack through
   });
 
   test("npm run render with its own placeholders writes the same server paths and board files as the program", async () => {
+    const deployed = suite.deployed();
     const own = path.join(out, "own");
     const { files } = await renderStackToDir({ stack: "example-full", out: own, bundles: false });
     // example-full revokes nothing: the CRL is the one file the program pushes here for the revoked bbb1.
@@ -244,6 +289,7 @@ describe("the program, npm run render and the daemon tier render a stack through
   });
 
   test("the daemon tier's fixture of the same stack runs the program's files (paths, modes, owners, contents) and script", () => {
+    const deployed = suite.deployed();
     const fixture = {
       name: "the full example",
       config,
@@ -261,5 +307,33 @@ describe("the program, npm run render and the daemon tier render a stack through
     );
     assert.equal(server.script, deployed.pushScript);
     assert.equal(server.userData, deployed.userData);
+  });
+});
+
+describe("broker iot-core: the program and npm run render render the iot-core example through renderStack", () => {
+  const suite = deployedSuite(() =>
+    deploy(readStackFile(path.join(root, "Pulumi.example-iot-core.yaml")).raw, { deviceSshPrivateKey: TEST_SSH_KEY }),
+  );
+  const { out } = suite;
+
+  test("the program pushes and installs exactly what renderStack renders from its things' certificates and endpoint", () => {
+    const deployed = suite.deployed();
+    assert.equal(deployed.settings.broker, "iot-core");
+    assert.ok(![...deployed.serverFiles.keys()].some((p) => p.startsWith("/etc/mosquitto/")));
+    assertProgramRendersThrough(deployed, suite.expected());
+  });
+
+  test("npm run render with its own placeholders writes the same server paths and board files as the program", async () => {
+    const deployed = suite.deployed();
+    const { files } = await renderStackToDir({ stack: "example-iot-core", out, bundles: false });
+    const paths = files.flatMap((f) =>
+      f.path.startsWith("server/files/") ? [f.path.slice("server/files".length)] : [],
+    );
+    assert.deepEqual(paths.sort(), [...deployed.serverFiles.keys()].sort());
+    for (const id of deployed.devices.keys()) {
+      const names = files.flatMap((f) => (f.path.startsWith(`devices/${id}/files/`) ? [path.basename(f.path)] : []));
+      const { "bridge.passwd": _lan, ...payload } = parseDevicePayload(deployed.devices.get(id)?.payload ?? "");
+      assert.deepEqual(names.sort(), Object.keys(payload).sort(), id);
+    }
   });
 });
