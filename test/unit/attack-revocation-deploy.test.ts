@@ -8,13 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { bundle } from "../../infra/bundle";
-import { DeviceCloud } from "../../infra/cloud";
 import { SERVER_MOSQUITTO_PATHS as M } from "../../infra/render/mosquitto";
 import { readStackFile } from "../../infra/stack-file";
-import { installMocks, SECRET_MARKER, settle, TEST_SSH_KEY, value } from "./program-harness";
+import { deployCloud, SECRET_MARKER, TEST_SSH_KEY } from "./program-harness";
 import { verifyAgainstCrl } from "../support/openssl";
-import { settingsFrom } from "../support/settings";
 
 const root = path.resolve(__dirname, "../..");
 const dir = mkdtempSync(path.join(tmpdir(), "attack-revocation-"));
@@ -43,15 +40,8 @@ async function buildWithRevoked(revoked: string[]) {
     smtpPassword: `${SECRET_MARKER}-smtp`,
     revokedDevices: JSON.stringify(revoked),
   };
-  const h = installMocks();
-  const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud(`rev-${revoked.join("-")}`, {
-    settings,
-    webBundle: "/* web */\n",
-    deviceBundle: bundle("device").code,
-  });
-  await value(cloud.server.push.urn);
-  await settle(); // fails on the error diagnostic stackCrl logs when it cannot sign
+  // settle (in deployCloud) fails on the error diagnostic stackCrl logs when it cannot sign
+  const { h, settings } = await deployCloud(raw, { name: `rev-${revoked.join("-")}`, webBundle: "/* web */\n" });
   const push = h.ofType("command:remote:Command").find((r) => r.name.endsWith("-push"));
   assert.ok(push, "no server push");
   const certOf = (id: string) =>

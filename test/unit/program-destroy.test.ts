@@ -5,11 +5,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings } from "../../infra/config";
-import { installMocks, type Recorded, settle, TEST_SSH_KEY, value } from "./program-harness";
+import { deployCloud, type Recorded, TEST_SSH_KEY } from "./program-harness";
 import { planSteps } from "./program-replacement";
-import { settingsFrom } from "../support/settings";
 
 const device = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -20,17 +18,13 @@ const device = (id: string, extra: Record<string, unknown> = {}) => ({
 
 /** One evaluation; `previous` is the state of the `up` before it (keys and certificates kept, as the engine does). */
 async function evaluate(devices: unknown[], previous?: readonly Recorded[]): Promise<Recorded[]> {
-  const h = installMocks("diy-device-cloud", "dev", previous ? { previous } : {});
-  const raw: Record<string, unknown> = {
+  const raw = {
     adminCidrs: '["198.51.100.7/32"]',
     deviceSshPrivateKey: TEST_SSH_KEY,
     devices: JSON.stringify(devices),
   };
-  const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud("iot", { settings, webBundle: "x", deviceBundle: "console.log('device');\n" });
-  await value(cloud.server.push.urn);
-  await Promise.all(cloud.devices.map((d) => value(d.install.urn)));
-  await settle();
+  const world = previous ? { previous } : {};
+  const { h } = await deployCloud(raw, { world, webBundle: "x", deviceBundle: "console.log('device');\n" });
   return h.resources;
 }
 

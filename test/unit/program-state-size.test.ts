@@ -5,26 +5,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bundle } from "../../infra/bundle";
-import { DeviceCloud } from "../../infra/cloud";
-import { installMocks, piFleetRaw, type Recorded, settle, value } from "./program-harness";
-import { settingsFrom } from "../support/settings";
+import { deployCloud, piFleetRaw, type Recorded } from "./program-harness";
 
 /** The bound issue 12 sets: state bytes per device (resource inputs under mocks). */
 const PER_DEVICE_LIMIT = 20 * 1024;
 
 async function evaluate(devices: number): Promise<Recorded[]> {
-  const h = installMocks();
   const raw = piFleetRaw(devices, {
     inputs: [{ name: "button", backend: { type: "gpiod", line: "GPIO27", bias: "pull-up" } }],
   });
-  const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud("size", {
-    settings,
-    webBundle: bundle("web").code,
-    deviceBundle: bundle("device").code,
-  });
-  await value(cloud.server.push.urn);
-  await settle();
+  const { h } = await deployCloud(raw, { name: "size", webBundle: bundle("web").code });
   return h.resources;
 }
 

@@ -3,10 +3,8 @@
 // resource's step. A device install whose delete uninstalls the board must only ever be updated in place.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { DeviceCloud } from "../../infra/cloud";
-import { installMocks, type Recorded, settle, TEST_SSH_KEY, value } from "./program-harness";
+import { deployCloud, type Recorded, TEST_SSH_KEY } from "./program-harness";
 import { type PlannedStep, planSteps } from "./program-replacement";
-import { settingsFrom } from "../support/settings";
 
 const pi = (id: string, safeState: "on" | "off" = "off") => ({
   id,
@@ -32,16 +30,14 @@ interface Evaluation {
  * run before: keys and certificates whose inputs and replacementTrigger did not change keep their values.
  */
 async function evaluate(e: Evaluation = {}, previous?: readonly Recorded[]): Promise<Recorded[]> {
-  const h = installMocks("diy-device-cloud", "dev", previous ? { previous } : {});
-  const raw: Record<string, unknown> = { ...base, ...e.raw };
-  const settings = settingsFrom(raw);
-  const cloud = new DeviceCloud("iot", {
-    settings,
-    webBundle: e.webBundle ?? "console.log('web v1');\n",
-    deviceBundle: e.deviceBundle ?? "console.log('device v1');\n",
-  });
-  await value(cloud.server.push.urn);
-  await settle();
+  const { h } = await deployCloud(
+    { ...base, ...e.raw },
+    {
+      world: previous ? { previous } : {},
+      webBundle: e.webBundle ?? "console.log('web v1');\n",
+      deviceBundle: e.deviceBundle ?? "console.log('device v1');\n",
+    },
+  );
   return h.resources;
 }
 

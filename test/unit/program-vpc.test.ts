@@ -5,24 +5,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { bundle } from "../../infra/bundle";
-import { DeviceCloud } from "../../infra/cloud";
 import { parseSettings } from "../../infra/config";
 import { firstIpv6Subnet, pickZone, SUBNET_CIDR, VPC_CIDR } from "../../infra/vpc";
 import { NetworkDouble } from "./aws-network-double";
-import { type Harness, installMocks, type MockWorld, settle, value } from "./program-harness";
-import { settingsFrom } from "../support/settings";
+import { deployCloud, type Harness, type MockWorld } from "./program-harness";
 
 const base = { adminCidrs: '["198.51.100.7/32"]' };
 const EXISTING = "subnet-0123456789abcdef0";
 
 async function build(raw: Record<string, unknown>, world: MockWorld) {
-  const h = installMocks("diy-device-cloud", "dev", world);
-  const all: Record<string, unknown> = { ...base, ...raw };
-  const settings = settingsFrom(all);
-  const cloud = new DeviceCloud("net", { settings, webBundle: "x", deviceBundle: bundle("device").code });
-  await value(cloud.server.push.urn);
-  await settle();
+  const { h } = await deployCloud({ ...base, ...raw }, { name: "net", world, webBundle: "x" });
   assert.deepEqual(h.refused, [], "EC2 would refuse a resource");
   return h;
 }
