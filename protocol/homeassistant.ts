@@ -6,7 +6,8 @@
 //
 // Home Assistant's side, as its MQTT integration documents it (home-assistant.io/integrations/mqtt,
 // "MQTT Discovery") and implements it (home-assistant/core homeassistant/components/mqtt/discovery.py):
-// - it subscribes to `<prefix>/+/+/config` and `<prefix>/+/+/+/config`, default prefix `homeassistant`;
+// - it subscribes to `<prefix>/+/+/config` and `<prefix>/+/+/+/config` (older releases) or to two such filters per
+//   component it supports (current releases: HA_DISCOVERY_FILTERS), default prefix `homeassistant`;
 //   the topic is `<prefix>/<component>/[<node_id>/]<object_id>/config`, ids `[a-zA-Z0-9_-]+`;
 // - a retained config creates or updates the entity, an empty retained payload removes it;
 // - on (re)connect it publishes its birth message `online` to `homeassistant/status`.
@@ -22,6 +23,55 @@ export const HA_DISCOVERY_SUBSCRIPTIONS: readonly string[] = [
   `${HA_DISCOVERY_PREFIX}/+/+/config`,
   `${HA_DISCOVERY_PREFIX}/+/+/+/config`,
 ];
+/**
+ * The components Home Assistant's MQTT discovery supports, as home-assistant/core lists them in
+ * homeassistant/components/mqtt/const.py SUPPORTED_COMPONENTS (read at commit 0190dc16a642, a 2025/2026 release:
+ * its const.py plans the config entry's 2.1 format for 2026.7). Releases add components; none were removed.
+ */
+export const HA_SUPPORTED_COMPONENTS: readonly string[] = [
+  "alarm_control_panel",
+  "binary_sensor",
+  "button",
+  "camera",
+  "climate",
+  "cover",
+  "date",
+  "datetime",
+  "device_automation",
+  "device_tracker",
+  "event",
+  "fan",
+  "humidifier",
+  "image",
+  "lawn_mower",
+  "light",
+  "lock",
+  "notify",
+  "number",
+  "scene",
+  "siren",
+  "select",
+  "sensor",
+  "switch",
+  "tag",
+  "text",
+  "time",
+  "update",
+  "vacuum",
+  "valve",
+  "water_heater",
+];
+/**
+ * What current Home Assistant subscribes to on its one broker connection to find discovery configs: two filters
+ * per supported component, `<prefix>/<component>/+/config` and `<prefix>/<component>/+/+/config`
+ * (home-assistant/core mqtt/discovery.py async_start; its test tests/components/mqtt/test_discovery.py
+ * test_subscribing_config_topic asserts both for every SUPPORTED_COMPONENTS entry). 62 filters: more than AWS IoT
+ * Core's 50 subscriptions per connection (protocol/limits.ts), so Home Assistant needs broker mosquitto.
+ */
+export const HA_DISCOVERY_FILTERS: readonly string[] = HA_SUPPORTED_COMPONENTS.flatMap((c) => [
+  `${HA_DISCOVERY_PREFIX}/${c}/+/config`,
+  `${HA_DISCOVERY_PREFIX}/${c}/+/+/config`,
+]);
 /** Home Assistant's default birth (and Last Will) topic: `online` / `offline`. */
 export const HA_STATUS_TOPIC = `${HA_DISCOVERY_PREFIX}/status`;
 export const HA_BIRTH_PAYLOAD = "online";

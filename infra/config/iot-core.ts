@@ -1,6 +1,6 @@
 // With `broker: iot-core`, what AWS IoT Core would refuse about a stack, found while the config is read: every
-// identity's thing name, its policies within IoT Core's size quotas, and a bridge connection's subscriptions within
-// the per-connection quota. The stack's region, account and stack name are not known here, so the policies are
+// identity's thing name, its policies within IoT Core's size quotas, a bridge connection's subscriptions within
+// the per-connection quota, and Home Assistant, whose discovery subscribes more filters than one connection holds. The stack's region, account and stack name are not known here, so the policies are
 // rendered at the longest of each (a stack that fits here fits anywhere); the program renders them again with the
 // real values (infra/iot-core.ts).
 //
@@ -14,7 +14,16 @@
 // - ARN formats (AWS General Reference, "Amazon Resource Names"): arn:<partition>:iot:<region>:<12-digit account>:..;
 //   the longest partition IoT Core runs in is aws-us-gov, the longest region names have 14 characters
 //   (ap-southeast-2, ap-northeast-1, ...).
-import { HOME_ASSISTANT_CLIENT_ID, IOT_PREFIX_MAX, subscriptionsProblem } from "../../protocol";
+// - home-assistant/core mqtt/discovery.py async_start (protocol/homeassistant.ts HA_DISCOVERY_FILTERS): Home
+//   Assistant subscribes two discovery filters per supported component on its one connection, each SUBSCRIBE a
+//   filter IoT Core's iot:Subscribe checks as written; no policy or setting of ours changes that number.
+import {
+  HA_DISCOVERY_FILTERS,
+  HA_SUPPORTED_COMPONENTS,
+  HOME_ASSISTANT_CLIENT_ID,
+  IOT_PREFIX_MAX,
+  subscriptionsProblem,
+} from "../../protocol";
 import { type IotArnContext, iotIdentities, renderIotPolicies } from "../render/iot-policy";
 import { stackAclModel } from "../stack-acl";
 import { NAMESPACE } from "./keys";
@@ -38,6 +47,20 @@ export interface IotQuotaProblem {
 
 type Checked = Pick<Settings, "devices" | "revokedDevices" | "integrations">;
 
+/**
+ * Why Home Assistant cannot use AWS IoT Core: its discovery's filters on one connection against IoT Core's quota
+ * (one filter per SUBSCRIBE here: however Home Assistant packs them, the connection holds as many). undefined if
+ * they ever fit.
+ */
+export function homeAssistantIotCoreProblem(): string | undefined {
+  const why = subscriptionsProblem(
+    "iot-core",
+    HA_DISCOVERY_FILTERS.map((f) => [f]),
+  );
+  if (!why) return undefined;
+  return `Home Assistant cannot connect to AWS IoT Core: its MQTT discovery subscribes ${HA_DISCOVERY_FILTERS.length} filters on its one connection (homeassistant/<component>/+/config and homeassistant/<component>/+/+/config for each of the ${HA_SUPPORTED_COMPONENTS.length} components it supports; home-assistant/core mqtt/discovery.py); ${why} (AWS IoT Core quotas, "Subscriptions per connection", not adjustable)`;
+}
+
 /** What AWS IoT Core would refuse about this stack's identities; [] when it fits. */
 export function iotCoreQuotaProblems(s: Checked): IotQuotaProblem[] {
   const problems: IotQuotaProblem[] = [];
@@ -45,7 +68,7 @@ export function iotCoreQuotaProblems(s: Checked): IotQuotaProblem[] {
     if (identity === HOME_ASSISTANT_CLIENT_ID)
       return {
         path: ["integrations", "homeAssistant"],
-        fix: `pulumi config set --path '${NAMESPACE}:integrations.homeAssistant.enabled' false   (or keep broker mosquitto: pulumi config set ${NAMESPACE}:broker mosquitto)`,
+        fix: `pulumi config set --path '${NAMESPACE}:integrations.homeAssistant.enabled' false   (or keep broker mosquitto for Home Assistant: pulumi config set ${NAMESPACE}:broker mosquitto)`,
       };
     const [id, role] = identity.split(":");
     const i = s.devices.findIndex((d) => d.id === id);
@@ -56,7 +79,11 @@ export function iotCoreQuotaProblems(s: Checked): IotQuotaProblem[] {
         : `split the children of bridge ${id} over two bridge boards in Pulumi.<stack>.yaml (or keep broker mosquitto: pulumi config set ${NAMESPACE}:broker mosquitto)`;
     return { path, fix };
   };
+  const haProblem = s.integrations.homeAssistant ? homeAssistantIotCoreProblem() : undefined;
+  if (haProblem) problems.push({ ...where(HOME_ASSISTANT_CLIENT_ID), message: `with broker iot-core: ${haProblem}` });
   for (const user of stackAclModel(s).users) {
+    // Home Assistant refused as a whole: its policies' size is beside the point.
+    if (haProblem && user.username === HOME_ASSISTANT_CLIENT_ID) continue;
     try {
       const [identity] = iotIdentities({ users: [user] }, LONGEST_IOT_PREFIX);
       if (!identity) continue;

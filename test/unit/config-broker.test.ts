@@ -3,12 +3,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError, NAMESPACE } from "../../infra/config";
+import { HA_DISCOVERY_FILTERS, HA_SUPPORTED_COMPONENTS } from "../../protocol";
 import { configErrorOf, settingsFrom } from "../support/settings";
 import { fullExampleRaw, installMocks, setConfig, TEST_SSH_KEY } from "./program-harness";
 
 const minimal = { adminCidrs: '["198.51.100.7/32"]' };
 
 const problemsOf = configErrorOf;
+const HA_ON = '{"homeAssistant":{"enabled":true}}';
+const HA_OFF = '{"homeAssistant":{"enabled":false}}';
 
 describe("broker stack key", () => {
   test("defaults to mosquitto, also for Pulumi.yaml's empty default", () => {
@@ -73,8 +76,9 @@ const bridgeWith = (outputs: number) => ({
 });
 
 describe("broker iot-core: what AWS IoT Core would refuse fails at config, naming the key and the fix", () => {
-  test("the full example stack (every kind of board, Home Assistant) fits IoT Core", () => {
-    assert.equal(settingsFrom({ ...fullExampleRaw(), broker: "iot-core" }).broker, "iot-core");
+  test("the full example stack (every kind of board), Home Assistant off, fits IoT Core", () => {
+    const raw = { ...fullExampleRaw(), broker: "iot-core", integrations: HA_OFF };
+    assert.equal(settingsFrom(raw).broker, "iot-core");
   });
 
   test("a bridge connection relaying more than 50 command topics: IoT Core holds 50 subscriptions per connection", () => {
@@ -94,16 +98,54 @@ describe("broker iot-core: what AWS IoT Core would refuse fails at config, namin
     assert.equal(settingsFrom(stack([bridgeWith(51)])).broker, "mosquitto");
   });
 
-  test("Home Assistant's policies beyond 10 x 2,048 characters (its grants name every device's topics)", () => {
-    const ha = { integrations: '{"homeAssistant":{"enabled":true}}', broker: "iot-core" };
-    assert.equal(settingsFrom(stack(pis(25), ha)).integrations.homeAssistant, true);
-    const err = problemsOf(stack(pis(30), ha));
-    assert.deepEqual(err.keys, ["integrations"]);
-    const [p] = err.problems;
-    assert.equal(p?.path, "integrations.homeAssistant");
-    assert.match(p?.problem ?? "", /homeassistant needs 11 policies; IoT Core attaches at most 10 to a certificate/);
-    assert.match(p?.fix ?? "", /integrations\.homeAssistant\.enabled' false/);
-    assert.equal(settingsFrom(stack(pis(30), { ...ha, broker: "mosquitto" })).broker, "mosquitto");
+  test("Home Assistant is refused with broker iot-core: its discovery subscribes more filters than one connection holds", () => {
+    // Home Assistant's filters as its discovery subscribes them (discovery.py async_start), written out here.
+    const ha = { integrations: HA_ON, broker: "iot-core" };
+    assert.equal(HA_DISCOVERY_FILTERS.length, 2 * HA_SUPPORTED_COMPONENTS.length);
+    for (const c of ["switch", "sensor", "event", "binary_sensor", "light"]) {
+      assert.ok(HA_DISCOVERY_FILTERS.includes(`homeassistant/${c}/+/config`), c);
+      assert.ok(HA_DISCOVERY_FILTERS.includes(`homeassistant/${c}/+/+/config`), c);
+    }
+    assert.ok(!HA_DISCOVERY_FILTERS.includes("homeassistant/+/+/config"), "not the wildcard form older releases used");
+    const n = HA_DISCOVERY_FILTERS.length;
+    assert.ok(n > 50, `${n} filters`);
+    // Any fleet, even none: one problem at integrations.homeAssistant (no per-policy size report besides it).
+    for (const devices of [[], pis(1), pis(30)]) {
+      const err = problemsOf(stack(devices, ha));
+      assert.deepEqual(err.keys, ["integrations"], `${devices.length} devices`);
+      assert.deepEqual(
+        err.problems.map((p) => p.path),
+        ["integrations.homeAssistant"],
+      );
+      const [p] = err.problems;
+      assert.match(p?.problem ?? "", new RegExp(`discovery subscribes ${n} filters on its one connection`));
+      assert.match(p?.problem ?? "", new RegExp(`iot-core: ${n} subscriptions on one connection; at most 50`));
+      assert.match(p?.problem ?? "", /home-assistant\/core mqtt\/discovery\.py/);
+      assert.match(p?.problem ?? "", /"Subscriptions per connection", not adjustable/);
+      assert.match(p?.fix ?? "", /--path 'diy-device-cloud:integrations\.homeAssistant\.enabled' false/);
+      assert.match(
+        p?.fix ?? "",
+        /keep broker mosquitto for Home Assistant: pulumi config set diy-device-cloud:broker mosquitto/,
+      );
+    }
+    // Both ways out are accepted.
+    assert.equal(settingsFrom(stack(pis(30), { ...ha, broker: "mosquitto" })).integrations.homeAssistant, true);
+    assert.equal(settingsFrom(stack(pis(30), { ...ha, integrations: HA_OFF })).broker, "iot-core");
+  });
+
+  test("a stack with Home Assistant and broker iot-core fails while the program loads, before any resource is registered", () => {
+    const h = installMocks("diy-device-cloud", "dev");
+    setConfig({
+      [`${NAMESPACE}:adminCidrs`]: '["198.51.100.7/32"]',
+      [`${NAMESPACE}:broker`]: "iot-core",
+      [`${NAMESPACE}:integrations`]: HA_ON,
+    });
+    assert.throws(
+      () => require("../../infra/index"),
+      (e: unknown) =>
+        e instanceof ConfigError && e.keys.join() === "integrations" && /Home Assistant cannot connect/.test(e.message),
+    );
+    assert.equal(h.resources.length, 0);
   });
 
   test("the quotas are checked only against lists that parsed: a bad device entry is named first", () => {

@@ -27,11 +27,19 @@ const PREFIX = iotNamePrefix("diy-device-cloud", "dev");
 const ENDPOINT = `${MOCK_ENDPOINT_ID}-ats.iot.${MOCK_REGION}.amazonaws.com`;
 const CTX = { partition: "aws", region: MOCK_REGION, accountId: MOCK_ACCOUNT };
 
-/** The full example (a Pi, a BeagleBone, a bridge with a child, Home Assistant) with one board revoked. */
+/**
+ * The full example (a Pi, a BeagleBone, a bridge with a child) with one board revoked, Home Assistant off: with
+ * broker iot-core the config refuses it (config-broker.test.ts).
+ */
 const iotRaw = () => {
   const raw = fullExampleRaw();
   const ids = (JSON.parse(String(raw.devices)) as { id: string }[]).map((d) => d.id);
-  return { ...raw, broker: "iot-core", revokedDevices: JSON.stringify([ids[1]]) };
+  return {
+    ...raw,
+    broker: "iot-core",
+    integrations: '{"homeAssistant":{"enabled":false}}',
+    revokedDevices: JSON.stringify([ids[1]]),
+  };
 };
 
 const IOT_TYPES = [
@@ -79,12 +87,11 @@ describe("DeviceCloud with broker iot-core (the full example, one board revoked)
     expected = iotIdentities(stackAclModel(d.settings), PREFIX);
   });
 
-  test("one thing per identity (web, each board, the bridge connection, Home Assistant), named <prefix>:<identity>", () => {
+  test("one thing per identity (web, each board, the bridge connection), named <prefix>:<identity>", () => {
     const identities = [
       "web",
       ...d.settings.devices.map((x) => x.id),
       ...d.settings.devices.filter((x) => x.bridge).map((x) => bridgeIdentity(x.id)),
-      "homeassistant",
     ];
     assert.deepEqual(
       d.h
