@@ -113,7 +113,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
       this,
     );
     this.pki = pki;
-    const homeAssistant = iot ? iot.homeAssistant : pki.homeAssistant;
+    // Home Assistant connects to mosquitto only (the config refuses it with iot-core): the stack CA issues its identity.
+    const homeAssistant = pki.homeAssistant;
     if (homeAssistant)
       this.homeAssistant = { certPem: homeAssistant.certPem, keyPem: pulumi.secret(homeAssistant.keyPem) };
 

@@ -1,5 +1,5 @@
 // AWS IoT Core as the broker (stack setting `broker: iot-core`). Every MQTT identity of the stack (the web app, each
-// device, each bridge connection, Home Assistant) is one diy:iot:Identity: a thing named after its client id, a key
+// device, each bridge connection; Home Assistant needs mosquitto, infra/config/iot-core.ts) is one diy:iot:Identity: a thing named after its client id, a key
 // and CSR made here (the key stays in the stack's secret state, as with the stack CA), a certificate AWS IoT issues
 // from that CSR, the identity's policies (infra/render/iot-policy.ts, from the same ACL model as mosquitto's
 // acl_file) attached to the certificate, and the certificate attached to the thing exclusively. A revoked device's
@@ -15,7 +15,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { HOME_ASSISTANT_CLIENT_ID, WEB_CLIENT_ID, bridgeIdentity, parseTopic } from "../protocol";
+import { WEB_CLIENT_ID, bridgeIdentity, parseTopic } from "../protocol";
 import type { Settings } from "./config";
 import { LONGEST_IOT_ARN } from "./config/iot-core";
 import { serviceRole } from "./iam";
@@ -164,7 +164,6 @@ export class IotCore extends pulumi.ComponentResource {
   readonly clients: Record<string, IotKeyCert>;
   /** By bridge board id. */
   readonly bridges: Record<string, IotKeyCert>;
-  readonly homeAssistant?: IotKeyCert;
   /** The web app's role, assumed by EC2 only (the instance profile hands it over through IMDSv2): only the
    * retained-message reads (webRetainedReadPolicy). */
   readonly webRole: aws.iam.Role;
@@ -205,7 +204,6 @@ export class IotCore extends pulumi.ComponentResource {
     this.web = keyCertOf(WEB_CLIENT_ID);
     this.clients = Object.fromEntries(s.devices.map((d) => [d.id, keyCertOf(d.id)]));
     this.bridges = Object.fromEntries([...bridgeOf].map(([identity, id]) => [id, keyCertOf(identity)]));
-    if (s.integrations.homeAssistant) this.homeAssistant = keyCertOf(HOME_ASSISTANT_CLIENT_ID);
 
     const web = ids.find((x) => x.identity === WEB_CLIENT_ID) as IotIdentity;
     const description = "DIY Device Cloud web app: reads the retained device state from AWS IoT Core";

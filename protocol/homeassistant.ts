@@ -16,14 +16,6 @@ import { topics } from "./topics";
 
 export const HA_DISCOVERY_PREFIX = "homeassistant";
 /**
- * The filters Home Assistant itself subscribes with to find discovery configs (discovery.py async_start):
- * a broker that checks subscriptions (AWS IoT Core's iot:Subscribe) must allow exactly these.
- */
-export const HA_DISCOVERY_SUBSCRIPTIONS: readonly string[] = [
-  `${HA_DISCOVERY_PREFIX}/+/+/config`,
-  `${HA_DISCOVERY_PREFIX}/+/+/+/config`,
-];
-/**
  * The components Home Assistant's MQTT discovery supports, as home-assistant/core lists them in
  * homeassistant/components/mqtt/const.py SUPPORTED_COMPONENTS (read at commit 0190dc16a642, a 2025/2026 release:
  * its const.py plans the config entry's 2.1 format for 2026.7). Releases add components; none were removed.

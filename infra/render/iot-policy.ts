@@ -1,6 +1,7 @@
 // AWS IoT Core policies from the same ACL model the mosquitto acl_file is rendered from (protocol/acl.ts):
-// each identity (the web app, a device, a bridge connection, Home Assistant) gets a policy that grants
-// exactly what its mosquitto `user` block grants. test/unit/iot-policy-equivalence.test.ts evaluates both
+// each identity (the web app, a device, a bridge connection) gets a policy that grants exactly what its
+// mosquitto `user` block grants. Home Assistant has no IoT Core identity: its discovery subscribes more filters
+// than one IoT Core connection holds, and the stack config refuses it (infra/config/iot-core.ts). test/unit/iot-policy-equivalence.test.ts evaluates both
 // (the mosquitto ACL double and the IoT policy double) and asserts they grant the same (action, topic)
 // pairs, so the two brokers cannot drift apart.
 //
@@ -24,13 +25,10 @@
 import {
   type AclModel,
   type AclRule,
-  HA_DISCOVERY_SUBSCRIPTIONS,
-  HA_STATUS_TOPIC,
   HOME_ASSISTANT_CLIENT_ID,
   WEB_CLIENT_ID,
   iotPresenceTopics,
   iotThingName,
-  parseDiscoveryTopic,
   parseTopic,
   subscriptions,
 } from "../../protocol";
@@ -43,7 +41,7 @@ export interface IotArnContext {
 
 /** One MQTT identity as IoT Core sees it. */
 export interface IotIdentity {
-  /** Protocol identity (the mosquitto username, certificate CN): `pi1`, `web`, `gw1:bridge`, `homeassistant`. */
+  /** Protocol identity (the mosquitto username, certificate CN): `pi1`, `web`, `gw1:bridge`. */
   identity: string;
   /** Its thing name, which is also its client id. */
   thingName: string;
@@ -100,16 +98,14 @@ function literalFilter(filter: string): string {
 }
 
 /**
- * Topics the protocol publishes retained: output state, status (and its Last Will), sensor readings, and the
- * Home Assistant discovery configs. Only these get iot:RetainPublish: mosquitto's acl_file cannot tell a
- * retained publish from another, IoT Core can, so a command or an input event is never stored on the broker.
+ * Topics the protocol publishes retained: output state, status (and its Last Will), sensor readings (Home
+ * Assistant's discovery configs are retained too, on mosquitto only). Only these get iot:RetainPublish:
+ * mosquitto's acl_file cannot tell a retained publish from another, IoT Core can, so a command or an input event
+ * is never stored on the broker.
  */
 export function isRetainedTopic(topicOrFilter: string): boolean {
   const kind = parseTopic(topicOrFilter)?.kind;
-  if (kind === "state" || kind === "status" || kind === "sensor") return true;
-  const parts = topicOrFilter.split("/");
-  // haTopics.ourConfigs() filters: homeassistant/<component>/<node>/+/config.
-  return parseDiscoveryTopic(parts.map((p) => (p === "+" ? "x" : p)).join("/")) !== undefined;
+  return kind === "state" || kind === "status" || kind === "sensor";
 }
 
 function arn(ctx: IotArnContext, kind: "topic" | "topicfilter" | "client", name: string): string {
@@ -226,8 +222,8 @@ export function renderIotPolicies(
 
 /**
  * Every identity of a stack's ACL model as IoT Core needs it: its rules, and the filters its client
- * subscribes with beyond them (a device: protocol's subscriptions.device; Home Assistant: its discovery
- * filters and its birth topic); the web app also receives this stack's presence events.
+ * subscribes with beyond them (a device: protocol's subscriptions.device); the web app also receives this
+ * stack's presence events. A model with Home Assistant is refused: the config check says why and how to fix it.
  */
 export function iotIdentities(model: AclModel, prefix: string): IotIdentity[] {
   return model.users.map((u): IotIdentity => {
@@ -236,7 +232,9 @@ export function iotIdentities(model: AclModel, prefix: string): IotIdentity[] {
     if (denied) return { ...base, subscribes: [] };
     if (u.username === WEB_CLIENT_ID) return { ...base, subscribes: [], presenceOf: prefix };
     if (u.username === HOME_ASSISTANT_CLIENT_ID)
-      return { ...base, subscribes: [...HA_DISCOVERY_SUBSCRIPTIONS, HA_STATUS_TOPIC] };
+      throw new Error(
+        "Home Assistant has no AWS IoT Core identity: its discovery subscribes more filters than one connection holds (integrations.homeAssistant needs broker mosquitto)",
+      );
     // A bridge connection (protocol's bridgeIdentity, `<board>:bridge`) subscribes each relayed command topic
     // as is (bridge-mosquitto.ts `topic ... in`): its read rules. A device reads its commands through one filter.
     if (u.username.includes(":")) return { ...base, subscribes: [] };

@@ -1,9 +1,10 @@
 // The IoT Core policies grant exactly what the mosquitto ACL grants. For every identity of a stack (the web
-// app, each device, each bridge connection, Home Assistant, a revoked device), the rendered acl_file is read
+// app, each device, each bridge connection, a revoked device), the rendered acl_file is read
 // by the mosquitto ACL double (mosquitto-acl-double.ts, src/security_default.c) and the rendered policies by
 // the IoT policy double (iot-policy-double.ts, the developer guide's rules), and both are asked the same
 // question for every topic a client could try: may this identity publish it, may it read it. The two sets of
-// (action, topic) pairs must be equal, so the brokers can never drift apart.
+// (action, topic) pairs must be equal, so the brokers can never drift apart. Home Assistant has no IoT Core
+// identity (its discovery subscribes more filters than one connection holds): the renderer refuses it.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -37,7 +38,7 @@ const CTX: IotArnContext = { partition: "aws", region: "eu-central-1", accountId
 const ARN = `arn:${CTX.partition}:iot:${CTX.region}:${CTX.accountId}:`;
 const PREFIX = "diy-device-cloud-dev";
 
-/** Several devices, sensors, a bridge with children, a revoked device, Home Assistant on. */
+/** Several devices, sensors, a bridge with children, a revoked device. */
 const pi1: DeviceAcl = { id: "pi1", outputs: ["led", "relay"], inputs: ["button"], sensors: ["temp"] };
 const bbb1: DeviceAcl = { id: "bbb1", outputs: ["usr0"], inputs: [], sensors: [] };
 const gw1: DeviceAcl = { id: "gw1", outputs: ["led"], inputs: [], sensors: ["cpu"] };
@@ -47,7 +48,6 @@ const pi9: DeviceAcl = { id: "pi9", outputs: ["led"], inputs: [], sensors: [] };
 const FULL: AclStack = {
   devices: [pi1, bbb1, gw1, pi9],
   bridges: [{ id: "gw1", children: [ard1, ard2] }],
-  homeAssistant: [pi1, bbb1, gw1, ard1, ard2],
   revoked: ["pi9"],
 };
 
@@ -122,22 +122,20 @@ function grants(id: Identity, topicsToTry: readonly string[]) {
   return { mosquitto: pairs("mosquitto"), iot: pairs("iot") };
 }
 
-/** What the protocol retains (DESIGN "Protocol"; Home Assistant discovery configs), written out independently. */
+/** What the protocol retains (DESIGN "Protocol"), written out independently. */
 function protocolRetains(t: string): boolean {
   const kind = parseTopic(t)?.kind;
-  return (
-    kind === "state" || kind === "status" || kind === "sensor" || /^homeassistant\/[^/]+\/[^/]+\/[^/]+\/config$/.test(t)
-  );
+  return kind === "state" || kind === "status" || kind === "sensor";
 }
 
 describe("IoT Core policies grant exactly what the mosquitto ACL grants", () => {
   const every = identitiesOf(FULL);
   const tried = universe(FULL);
 
-  it("covers every identity of the stack: web, each device, the bridge connection, Home Assistant, the revoked one", () => {
+  it("covers every identity of the stack: web, each device, the bridge connection, the revoked one", () => {
     assert.deepEqual(
       every.map((i) => i.identity).sort(),
-      ["bbb1", bridgeIdentity("gw1"), "gw1", HOME_ASSISTANT_CLIENT_ID, "pi1", "pi9", WEB_CLIENT_ID].sort(),
+      ["bbb1", bridgeIdentity("gw1"), "gw1", "pi1", "pi9", WEB_CLIENT_ID].sort(),
     );
     assert.ok(tried.length > 500, `${tried.length} topics`);
   });
@@ -152,7 +150,7 @@ describe("IoT Core policies grant exactly what the mosquitto ACL grants", () => 
     });
   }
 
-  it("retains exactly the protocol's retained topics (state, status, sensor, discovery configs), and never a command or an event", () => {
+  it("retains exactly the protocol's retained topics (state, status, sensor), and never a command or an event", () => {
     for (const id of every)
       for (const t of tried) {
         const may = id.mosquitto.write(t) && protocolRetains(t);
@@ -199,7 +197,7 @@ describe("IoT Core policies grant exactly what the mosquitto ACL grants", () => 
     for (const id of every) assert.ok(!id.iot.publishes(iotPresenceTopics.connected(iotThingName(PREFIX, "pi1"))));
   });
 
-  it("holds for any stack: devices with any names, bridges, revocations, Home Assistant on or off", () => {
+  it("holds for any stack: devices with any names, bridges, revocations", () => {
     const IDS = ["pi1", "pi2", "bbb1", "gw1", "ard1", "ard2"];
     const NAMES = ["led", "relay", "button", "temp"];
     const stacks = fc
@@ -211,9 +209,8 @@ describe("IoT Core policies grant exactly what the mosquitto ACL grants", () => 
         }),
         children: fc.nat(2),
         revoked: fc.nat(2),
-        ha: fc.boolean(),
       })
-      .map(({ ids, io, children, revoked, ha }): AclStack => {
+      .map(({ ids, io, children, revoked }): AclStack => {
         const all = ids.map((id, i) => {
           const [outputs, inputs, sensors] = io[i] ?? [[], [], []];
           return { id, outputs, inputs, sensors };
@@ -224,7 +221,6 @@ describe("IoT Core policies grant exactly what the mosquitto ACL grants", () => 
           devices,
           bridges: kids.length > 0 && devices[0] ? [{ id: devices[0].id, children: kids }] : [],
           revoked: devices.slice(1, 1 + revoked).map((d) => d.id),
-          ...(ha ? { homeAssistant: all } : {}),
         };
       });
     fc.assert(
@@ -237,5 +233,14 @@ describe("IoT Core policies grant exactly what the mosquitto ACL grants", () => 
       }),
       { numRuns: 12 },
     );
+  });
+
+  it("refuses a model with Home Assistant: no IoT Core identity, rather than policies for a client that cannot connect", () => {
+    assert.throws(
+      () => iotIdentities(aclModel({ ...FULL, homeAssistant: [pi1] }), PREFIX),
+      /Home Assistant has no AWS IoT Core identity: .*needs broker mosquitto/,
+    );
+    // The model itself (mosquitto's) has the identity.
+    assert.ok(aclModel({ ...FULL, homeAssistant: [pi1] }).users.some((u) => u.username === HOME_ASSISTANT_CLIENT_ID));
   });
 });
