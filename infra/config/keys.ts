@@ -67,7 +67,7 @@ export const KEYS = {
     type: "string",
     default: "mosquitto",
     description:
-      "MQTT broker: mosquitto on the instance (default), or iot-core: AWS IoT Core, with a thing, a certificate and policies per device, bridge connection, the web app and Home Assistant; port 8883 stays closed and no mosquitto runs on the server.",
+      "MQTT broker: mosquitto on the instance (default), or iot-core: AWS IoT Core, with a thing, a certificate and policies per device, bridge connection and the web app; port 8883 stays closed and no mosquitto runs on the server. Home Assistant (integrations.homeAssistant) needs mosquitto: its discovery subscribes more filters on one connection than the 50 IoT Core allows.",
     example: "iot-core",
   },
   subnetId: {

@@ -1,10 +1,11 @@
 // Attack suite, broker iot-core: the device <-> AWS IoT Core boundary as the program builds it. Each client is
 // evaluated with the IoT policy double (iot-policy-double.ts: the developer guide's rules) on exactly the policies
 // the program attached to its certificate, connected as the thing its certificate is attached to; the stack file
-// <-> program boundary refuses ids that would break or borrow a thing name before anything exists.
+// <-> program boundary refuses ids that would break or borrow a thing name, and Home Assistant (which cannot hold
+// its discovery subscriptions on one IoT Core connection), before anything exists.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { NAMESPACE } from "../../infra/config";
+import { ConfigError, NAMESPACE } from "../../infra/config";
 import { iotNamePrefix, iotThingName, topics } from "../../protocol";
 import { configErrorOf, settingsFrom } from "../support/settings";
 import { MOCK_ACCOUNT } from "./aws-iot-double";
@@ -151,5 +152,29 @@ describe("attack: a stack file giving a device an id that would break or borrow 
     const id = `p${"1".repeat(31)}`;
     assert.equal(settingsFrom(withId(id)).devices[0]?.id, id);
     assert.match(iotThingName("x".repeat(64), id), /^[a-zA-Z0-9:_-]{1,128}$/);
+  });
+});
+
+describe("attack: a stack file enabling Home Assistant with broker iot-core", () => {
+  // However the stack file spells it (YAML map, pulumi config set --path's strings), it never reaches a deploy:
+  // no thing, certificate or policy for a client IoT Core would cut off at its 51st subscription.
+  for (const integrations of ['{"homeAssistant":{"enabled":true}}', '{"homeAssistant":{"enabled":"true"}}']) {
+    test(`${integrations} is refused before any resource exists, naming integrations.homeAssistant`, async () => {
+      await assert.rejects(
+        deployCloud({ ...RAW, integrations }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.problems.map((p) => p.path).join() === "integrations.homeAssistant" &&
+          /subscriptions on one connection; at most 50/.test(e.message),
+      );
+    });
+  }
+
+  test("the same stack with the integration off deploys, and no identity is Home Assistant's", async () => {
+    const d = await deployCloud({ ...RAW, integrations: '{"homeAssistant":{"enabled":false}}' });
+    const things = d.h.ofType("aws:iot/thing:Thing").map((r) => r.inputs.name);
+    assert.ok(things.includes(thing("pi1")), "deployed (sanity)");
+    assert.ok(!things.includes(thing("homeassistant")));
+    assert.equal(d.cloud.homeAssistant, undefined);
   });
 });

@@ -1,6 +1,8 @@
 // The `broker` stack key: mosquitto on the instance (default) or AWS IoT Core. A bad value is one clear problem,
 // reported before the program creates anything.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, test } from "node:test";
 import { ConfigError, NAMESPACE } from "../../infra/config";
 import { HA_DISCOVERY_FILTERS, HA_SUPPORTED_COMPONENTS } from "../../protocol";
@@ -131,6 +133,16 @@ describe("broker iot-core: what AWS IoT Core would refuse fails at config, namin
     // Both ways out are accepted.
     assert.equal(settingsFrom(stack(pis(30), { ...ha, broker: "mosquitto" })).integrations.homeAssistant, true);
     assert.equal(settingsFrom(stack(pis(30), { ...ha, integrations: HA_OFF })).broker, "iot-core");
+  });
+
+  test("README says why Home Assistant needs mosquitto, with the module's count", () => {
+    const readme = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+    const n = HA_DISCOVERY_FILTERS.length;
+    assert.match(readme, new RegExp(`discovery subscribes ${n} filters on its one connection`));
+    assert.match(
+      readme,
+      new RegExp(`refused at config: its discovery subscribes ${n} filters on one connection, IoT Core allows 50`),
+    );
   });
 
   test("a stack with Home Assistant and broker iot-core fails while the program loads, before any resource is registered", () => {
