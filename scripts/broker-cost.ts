@@ -57,7 +57,7 @@ export function microMonthly(type: MicroType): number {
 /**
  * Metered messages per message a device publishes (every payload of the protocol is far below 5 KB): its PUBLISH,
  * the RETAINED metering (state, status and readings are retained), the delivery to each subscriber (the web app;
- * Home Assistant too when it is on) and that subscriber's MQTT 5 PUBACK (QoS 1).
+ * Home Assistant never: the config refuses it with IoT Core) and that subscriber's MQTT 5 PUBACK (QoS 1).
  */
 export function meteredPerPublish(subscribers: number): number {
   return 1 + 1 + 2 * subscribers;
@@ -67,7 +67,7 @@ export interface FleetUsage {
   devices: number;
   /** Messages each device publishes a minute (state, readings, input events). */
   messagesPerMinute: number;
-  /** Clients that receive every device message: the web app (1), plus Home Assistant (2). */
+  /** Clients that receive every device message: the web app (1; Home Assistant cannot use IoT Core). */
   subscribers?: number;
   /** Web app starts a month: each reads every retained topic through the retained-message API (two per device). */
   webStartsPerMonth?: number;
