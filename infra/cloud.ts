@@ -257,6 +257,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
         instanceType: s.instanceType,
         os: s.os,
         arch: s.arch,
+        broker: s.broker,
         adminUser: s.adminUser,
         eip,
         subnetId: placement.subnetId,

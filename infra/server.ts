@@ -3,6 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { BrokerKind } from "../protocol";
 import type { Arch, Os } from "./config";
 import { requireCli } from "./pulumi-cli";
 import { HISTORY_DEVICE_NAME } from "./render/history-volume";
@@ -56,6 +57,8 @@ export interface ServerArgs {
   instanceType: string;
   os: Os;
   arch: Arch;
+  /** The broker profile the server is launched for (part of serverImageKey; default mosquitto). */
+  broker?: BrokerKind;
   adminUser: string;
   eip: aws.ec2.Eip;
   /** The server's subnet (infra/vpc.ts); named so EC2 never falls back to a default VPC that may not exist. */
@@ -87,7 +90,7 @@ export interface ServerArgs {
 export interface Server {
   instance: aws.ec2.Instance;
   association: aws.ec2.EipAssociation;
-  /** The image and user data the running server was launched with (kept until the OS or architecture changes). */
+  /** The image and user data the running server was launched with (kept until the OS, architecture or broker changes). */
   launch: pulumi.Stash;
   push: command.remote.Command;
   /** The copy of the staged files (the web app bundle) the push installs from. */
@@ -98,9 +101,15 @@ export interface Server {
   historyAttachment?: aws.ec2.VolumeAttachment;
 }
 
-/** What decides the server's image: a change replaces the server (the preview shows it as a replacement). */
-export function serverImageKey(os: Os, arch: Arch): string {
-  return `${os}/${arch}`;
+/**
+ * What decides the server's image: a change replaces the server (the preview shows it as a replacement). The broker
+ * profile is part of it because the user data installs mosquitto only with broker mosquitto (cloud-init installs
+ * packages once, at the first boot): a server launched for iot-core cannot become a mosquitto server by an update, so
+ * a switch in either direction launches a fresh one on the same Elastic IP and history volume. Existing mosquitto
+ * stacks keep their key (`os/arch`), so adding the broker to it replaces nothing.
+ */
+export function serverImageKey(os: Os, arch: Arch, broker: BrokerKind = "mosquitto"): string {
+  return broker === "mosquitto" ? `${os}/${arch}` : `${os}/${arch}/${broker}`;
 }
 
 /** SSH dialling of the push (infra/ssh-dial.ts): at least 10 minutes of refused dials, at most ~31 of dropped ones. */
@@ -108,10 +117,10 @@ export const PUSH_DIAL = { dialErrorLimit: 128, perDialTimeout: 10 } as const;
 
 export function createServer(name: string, args: ServerArgs, parent: pulumi.Resource): Server {
   const o: pulumi.CustomResourceOptions = { parent };
-  const imageKey = (args.cliReady ?? requireCli()).apply(() => serverImageKey(args.os, args.arch));
+  const imageKey = (args.cliReady ?? requireCli()).apply(() => serverImageKey(args.os, args.arch, args.broker));
 
   // The AMI and the user data are launch-time inputs: a newer AMI or a changed user data must not touch a running
-  // server (configuration reaches it through the push), but a new OS or architecture must get both fresh. A Stash
+  // server (configuration reaches it through the push), but a new OS, architecture or broker must get both fresh. A Stash
   // keeps the values it was created with (Pulumi docs, "Stash": the output persists the original input) and is
   // replaced, taking the current values, when its replacementTrigger changes. ignoreChanges cannot do this: the
   // engine puts the old value of an ignored input into the new state even when the resource is replaced

@@ -44,9 +44,10 @@ export const SERVER_REMOVALS: readonly PushRemoval[] = [
   { path: "/etc/nginx/sites-enabled/default", services: ["nginx"] },
 ];
 /**
- * With the iot-core broker profile: what an earlier push of the mosquitto profile installed on this server (a stack
- * switched to IoT Core keeps its server), deleted, and the broker stopped for good. The stack CA's server key goes
- * with it; the package stays until the server is replaced. On a server that never ran mosquitto both do nothing.
+ * With the iot-core broker profile: what a push of the mosquitto profile installed, deleted, and the broker stopped
+ * for good. A switch of broker launches a fresh server (infra/server.ts serverImageKey), so on the servers `pulumi up`
+ * launches these find nothing; they are here for a server that kept mosquitto's files anyway (an up limited with
+ * --target to the push), so the stack CA's server key never outlives the profile that used it.
  */
 export const RETIRED_MOSQUITTO_FILES: readonly PushRemoval[] = [
   SERVER_MOSQUITTO_PATHS.conf,
@@ -60,13 +61,14 @@ export const RETIRE_MOSQUITTO_SERVICE =
   "if systemctl cat mosquitto.service >/dev/null 2>&1; then systemctl disable --now --quiet mosquitto.service; fi";
 
 /**
- * With the mosquitto profile, before anything is written: a server first created with broker iot-core has no
- * mosquitto package (its user data did not install it), and switching back needs a fresh one.
+ * With the mosquitto profile, before anything is written: a server launched for broker iot-core has no mosquitto
+ * package (its user data did not install it). A full `pulumi up` replaces it on the switch; a push that reaches one
+ * anyway (an up limited with --target) stops here instead of writing a config no broker reads.
  */
 export const MOSQUITTO_REQUIRED = {
   command: "mosquitto",
   otherwise:
-    "mosquitto is not installed: this server was created with broker iot-core; switching back to mosquitto needs a new server (README: Two brokers)",
+    "mosquitto is not installed: this server was created with broker iot-core; a full pulumi up (no --target) launches a new one for broker mosquitto (README: Two brokers)",
 };
 
 /** Where the push finds the web app bundle, relative to the SSH user's home (remote.CopyToRemote puts it there). */

@@ -250,23 +250,47 @@ describe("the same stack with broker mosquitto", () => {
   });
 });
 
-describe("switching a deployed stack from mosquitto to iot-core (README: Two brokers)", () => {
-  test("keeps the server, its address and the history, and updates every board's install in place", async () => {
-    const raw = { ...iotRaw(), broker: "mosquitto" };
+describe("switching a deployed stack between the brokers (README: Two brokers)", () => {
+  // cloud-init installs the user data's packages once, at the first boot, and the user data installs mosquitto only
+  // with broker mosquitto: a switch launches a fresh server (infra/server.ts serverImageKey), in both directions,
+  // on the same Elastic IP and history volume, and updates every board's install in place.
+  const switching = async (from: string, to: string) => {
+    const raw = { ...iotRaw(), broker: from };
     const before = await deployCloud(raw);
-    const after = await deployCloud({ ...raw, broker: "iot-core" }, { world: { previous: before.h.resources } });
+    const after = await deployCloud({ ...raw, broker: to }, { world: { previous: before.h.resources } });
     const steps = planSteps(before.h.resources, after.h.resources);
     const op = (type: string) => steps.filter((x) => x.type === type).map((x) => `${x.name} ${x.op}`);
-    assert.deepEqual(op("aws:ec2/instance:Instance"), ["iot-server update"]);
-    for (const t of ["aws:ec2/eip:Eip", "aws:ebs/volume:Volume", "aws:ec2/eipAssociation:EipAssociation"])
+    const launch = after.h.ofType("pulumi:index:Stash")[0];
+    return { before, after, steps, op, userData: String(launch?.inputs.input?.userData ?? "") };
+  };
+
+  for (const [from, to] of [
+    ["mosquitto", "iot-core"],
+    ["iot-core", "mosquitto"],
+  ] as const) {
+    test(`${from} -> ${to}: a fresh server on the same address and history volume; every board's install updated in place`, async () => {
+      const { before, steps, op, userData } = await switching(from, to);
+      const [server] = steps.filter((x) => x.type === "aws:ec2/instance:Instance");
+      assert.equal(server?.op, "replace", JSON.stringify(server));
+      assert.ok(server?.replaceBecause.includes("replacementTrigger"), "the preview names the trigger");
+      assert.deepEqual(op("pulumi:index:Stash"), ["iot-server-launch replace"]);
+      // The fresh server's user data installs mosquitto exactly when the stack now runs it.
+      assert.equal(/^ {2}- mosquitto$/m.test(userData), to === "mosquitto", userData);
+      for (const t of ["aws:ec2/eip:Eip", "aws:ebs/volume:Volume", "tls:index/selfSignedCert:SelfSignedCert"])
+        assert.ok(
+          op(t).every((x) => x.endsWith(" same")),
+          `${t}: ${op(t).join()}`,
+        );
+      // No uninstall on a board: its install is updated (new endpoint, roots, certificate), never replaced.
+      const installs = steps.filter((x) => x.type === "command:remote:Command" && x.name.endsWith("-install"));
+      assert.equal(installs.length, before.cloud.devices.length);
+      for (const x of installs) assert.equal(x.op, "update", x.name);
+      const things = op("aws:iot/thing:Thing");
+      assert.ok(things.length > 0);
       assert.ok(
-        op(t).every((x) => x.endsWith(" same")),
-        `${t}: ${op(t).join()}`,
+        things.every((x) => x.endsWith(to === "iot-core" ? " create" : " delete")),
+        things.join(),
       );
-    // No uninstall on a board: its install is updated (new endpoint, roots, certificate), never replaced.
-    const installs = steps.filter((x) => x.type === "command:remote:Command" && x.name.endsWith("-install"));
-    assert.equal(installs.length, before.cloud.devices.length);
-    for (const x of installs) assert.equal(x.op, "update", x.name);
-    assert.ok(op("aws:iot/thing:Thing").every((x) => x.endsWith(" create")));
-  });
+    });
+  }
 });
