@@ -2,11 +2,27 @@
 // and a simulated device, until the page's SSE stream reports the state with that command's req id.
 // Baseline in the same run: mosquitto_pub -l -> mosquitto_sub through the same broker (one hop,
 // persistent connections: the floor any MQTT path here can reach).
+// Per-hop breakdown: the web app (in this process) and the device (DIY_LATENCY_TRACE) record when each
+// hop of a click happened (protocol/trace.ts); times are wall-clock milliseconds, so the device's hops
+// carry the two processes' clock-origin error (well under 0.1 ms on one machine).
+// BENCH_CPU_PROF=<dir>: V8 CPU profiles of the device (node --cpu-prof, its whole life) and of this
+// process (web app + HTTP client, the sustained phase only), summarised as top self-time functions.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { Session } from "node:inspector/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { topics } from "../protocol";
+import { type TraceHop, latencyTrace, traceNow } from "../protocol/trace";
+import { type CpuProfile, findPid, processCpuMs, topSelfTime } from "./lib/cpu";
 import { BASELINE_IDS, startBenchStack } from "./lib/stack";
 import { type Table, fmt, percentile, report } from "./lib/report";
+
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+/** The issue's targets (issue 18): p50 within 4× the round-trip baseline, p99 within 5 ms. */
+const TARGET_P50_TIMES_BASELINE = 4;
+const TARGET_P99_MS = 5;
 
 const CLICKS = Number(process.env.BENCH_CLICKS ?? 2000);
 const BURST = Number(process.env.BENCH_BURST ?? 5000);
@@ -92,8 +108,46 @@ function summarize(ms: number[]): Latencies {
   return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? Number.NaN, n: s.length };
 }
 
-async function product(): Promise<{ clicks: Latencies; rate: number; lost: number; sent: number }> {
-  const stack = await startBenchStack("click");
+type Hops = Partial<Record<TraceHop | "sent" | "seen", number>>;
+
+interface ProductResult {
+  clicks: Latencies;
+  rate: number;
+  lost: number;
+  sent: number;
+  /** Per sequential click, when each hop happened (wall-clock ms). */
+  hops: Hops[];
+  /** CPU milliseconds per process during the sustained phase. */
+  cpu: { process: string; ms: number }[];
+  profiles: { process: string; top: ReturnType<typeof topSelfTime> }[];
+}
+
+async function product(): Promise<ProductResult> {
+  const traceDir = mkdtempSync(join(tmpdir(), "bench-click-trace-"));
+  const deviceTrace = join(traceDir, "device.trace");
+  const byReq = new Map<string, Hops>();
+  let lastHttpReceived = 0;
+  const mark = (hop: TraceHop, req: string | undefined, at = traceNow()) => {
+    if (req === undefined) {
+      if (hop === "http-received") lastHttpReceived = at;
+      return;
+    }
+    const h = byReq.get(req) ?? {};
+    byReq.set(req, h);
+    h[hop] ??= at;
+  };
+  latencyTrace.hook = mark;
+  if (CPU_PROF_DIR) mkdirSync(CPU_PROF_DIR, { recursive: true });
+  const stack = await startBenchStack("click", {
+    deviceTraceFile: deviceTrace,
+    ...(CPU_PROF_DIR ? { deviceNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}),
+  });
+  // First listener on the store: the moment the web app has parsed the device's state.
+  stack.web.store.prependListener("change", (d) => {
+    for (const o of d.outputs) if (o.req) mark("state-received", o.req);
+  });
+  const sequential: { req: string; hops: Hops }[] = [];
+  let result: Omit<ProductResult, "hops" | "profiles"> & { profiles: ProductResult["profiles"] };
   try {
     const base = stack.web.url;
     const login = await http(`${base}/api/login`, "POST", {}, { password: stack.password });
@@ -138,12 +192,34 @@ async function product(): Promise<{ clicks: Latencies; rate: number; lost: numbe
     for (let i = 0; i < CLICKS; i++) {
       const c = await click(i % 2 ? "on" : "off");
       if (c.status !== 202) throw new Error(`click ${i}: HTTP ${c.status}`);
-      lat.push((await untilSeen(c.req)) - c.sentAt);
+      const httpReceived = lastHttpReceived; // one click at a time: the request just answered
+      const seenAt = await untilSeen(c.req);
+      lat.push(seenAt - c.sentAt);
+      sequential.push({
+        req: c.req,
+        hops: {
+          sent: performance.timeOrigin + c.sentAt,
+          "http-received": httpReceived,
+          seen: performance.timeOrigin + seenAt,
+        },
+      });
     }
 
     // Sustained: BURST toggles with IN_FLIGHT outstanding; every req must come back on the page.
     const reqs: string[] = [];
     let next = 0;
+    const mosquittoPid = findPid(stack.broker.confPath);
+    const cpuBefore = {
+      web: process.cpuUsage(),
+      device: processCpuMs(stack.device.pid),
+      mosquitto: mosquittoPid ? processCpuMs(mosquittoPid) : Number.NaN,
+    };
+    const profiler = CPU_PROF_DIR ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post("Profiler.enable");
+      await profiler.post("Profiler.start");
+    }
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: IN_FLIGHT }, async () => {
@@ -156,12 +232,80 @@ async function product(): Promise<{ clicks: Latencies; rate: number; lost: numbe
     );
     await Promise.allSettled(reqs.map((r) => untilSeen(r)));
     const elapsed = (performance.now() - t0) / 1000;
+    const webCpu = process.cpuUsage(cpuBefore.web);
+    const cpu = [
+      { process: "web app + benchmark's HTTP client (one process)", ms: (webCpu.user + webCpu.system) / 1000 },
+      { process: "device service", ms: processCpuMs(stack.device.pid) - cpuBefore.device },
+      { process: "mosquitto", ms: mosquittoPid ? processCpuMs(mosquittoPid) - cpuBefore.mosquitto : Number.NaN },
+    ];
+    const profiles: ProductResult["profiles"] = [];
+    if (profiler && CPU_PROF_DIR) {
+      const { profile } = await profiler.post("Profiler.stop");
+      profiler.disconnect();
+      writeFileSync(join(CPU_PROF_DIR, "web.cpuprofile"), JSON.stringify(profile));
+      profiles.push({ process: "web app + HTTP client, sustained phase", top: topSelfTime(profile as CpuProfile) });
+    }
     const lost = BURST - reqs.filter((r) => seen.has(r)).length;
     close();
-    return { clicks: summarize(lat), rate: BURST / elapsed, lost, sent: BURST };
+    result = { clicks: summarize(lat), rate: BURST / elapsed, lost, sent: BURST, cpu, profiles };
   } finally {
     await stack.stop();
+    latencyTrace.hook = undefined;
   }
+  // The device wrote its hops at exit.
+  for (const line of existsSync(deviceTrace) ? readFileSync(deviceTrace, "utf8").split("\n") : []) {
+    const [at, hop, req] = line.split(" ");
+    if (at && hop && req) mark(hop as TraceHop, req, Number(at));
+  }
+  rmSync(traceDir, { recursive: true, force: true });
+  if (CPU_PROF_DIR) {
+    const file = readdirSync(CPU_PROF_DIR).find((f) => f.startsWith("CPU.") && f.endsWith(".cpuprofile"));
+    if (file) {
+      const profile = JSON.parse(readFileSync(join(CPU_PROF_DIR, file), "utf8")) as CpuProfile;
+      result.profiles.push({ process: "device service, whole run", top: topSelfTime(profile) });
+    }
+  }
+  return { ...result, hops: sequential.map((s) => ({ ...byReq.get(s.req), ...s.hops })) };
+}
+
+/** The path's hops in order, each measured from the one before; the click's own send is the start. */
+const PATH: { hop: TraceHop | "seen"; label: string }[] = [
+  { hop: "http-received", label: "HTTP request received by the web app" },
+  { hop: "command-published", label: "command handed to mqtt.js (session, CSRF, body checked)" },
+  { hop: "device-received", label: "device received the command (broker hop)" },
+  { hop: "output-written", label: "output written (simulated backend)" },
+  { hop: "state-published", label: "state handed to mqtt.js on the device" },
+  { hop: "state-received", label: "state received by the web app (broker hop)" },
+  { hop: "sse-written", label: "SSE event written" },
+  { hop: "seen", label: "event read by the page (the benchmark's SSE client)" },
+];
+
+function breakdown(hops: Hops[]): Table {
+  const complete = hops.filter((h) => h.sent !== undefined && PATH.every((p) => h[p.hop] !== undefined));
+  const stat = (values: number[]) => {
+    const s = [...values].sort((a, b) => a - b);
+    return [percentile(s, 50), percentile(s, 99)];
+  };
+  let previous: keyof Hops = "sent";
+  const rows: (string | number)[][] = [];
+  for (const p of PATH) {
+    const from = previous;
+    const step = stat(complete.map((h) => (h[p.hop] ?? 0) - (h[from] ?? 0)));
+    const total = stat(complete.map((h) => (h[p.hop] ?? 0) - (h.sent ?? 0)));
+    rows.push([p.label, step[0] ?? 0, step[1] ?? 0, total[0] ?? 0, total[1] ?? 0]);
+    previous = p.hop;
+  }
+  const ack = stat(complete.map((h) => (h["publish-acked"] ?? 0) - (h["command-published"] ?? 0)));
+  rows.push(["beside the path: broker's PUBACK to the web app, after the command", ack[0] ?? 0, ack[1] ?? 0, "", ""]);
+  return {
+    title: `Click breakdown: where the time goes, ${complete.length} sequential clicks (ms)`,
+    columns: ["hop", "p50 since previous", "p99 since previous", "p50 since click", "p99 since click"],
+    rows,
+    notes: [
+      "percentiles of each column are taken separately, so the steps need not add up to the totals",
+      "device hops are timed in the device process: they carry the two processes' clock-origin error",
+    ],
+  };
 }
 
 /**
@@ -269,6 +413,8 @@ async function main() {
       ["baseline one hop: mosquitto_pub -l -> broker -> mosquitto_sub", floor.n, floor.p50, floor.p99, floor.max],
     ],
     notes: [
+      `target p50 ≤ ${TARGET_P50_TIMES_BASELINE}× the round-trip baseline: ${fmt(ours.clicks.p50 / echo.p50)}× — ${ours.clicks.p50 <= TARGET_P50_TIMES_BASELINE * echo.p50 ? "met" : "missed"}`,
+      `target p99 ≤ ${TARGET_P99_MS} ms: ${fmt(ours.clicks.p99)} ms — ${ours.clicks.p99 <= TARGET_P99_MS ? "met" : "missed"}`,
       `overhead over the round-trip baseline: p50 ${fmt(ours.clicks.p50 / echo.p50)}×, p99 ${fmt(ours.clicks.p99 / echo.p99)}×`,
       `overhead over the one-hop baseline: p50 ${fmt(ours.clicks.p50 / floor.p50)}×, p99 ${fmt(ours.clicks.p99 / floor.p99)}×`,
     ],
@@ -277,8 +423,14 @@ async function main() {
     title: `Sustained commands: ${ours.sent} toggles, ${IN_FLIGHT} in flight`,
     columns: ["commands/s", "lost (no state on the page)"],
     rows: [[ours.rate, ours.lost]],
+    notes: ours.cpu.map((c) => `CPU during the sustained phase, ${c.process}: ${fmt(c.ms)} ms`),
   };
-  report("click -> state", [table, burst]);
+  const profiles: Table[] = ours.profiles.map((p) => ({
+    title: `CPU profile, ${p.process}: top self time (idle left out)`,
+    columns: ["function", "self ms", "share"],
+    rows: p.top.map((t) => [t.fn, t.ms, `${(t.share * 100).toFixed(1)} %`]),
+  }));
+  report("click -> state", [table, breakdown(ours.hops), burst, ...profiles]);
   agent.destroy();
 }
 

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { latencyTrace, traceNow } from "../protocol/trace";
 import { loadDeviceConfig } from "./config";
 import { createLogger } from "./log";
 import { startDeviceService } from "./service";
@@ -17,7 +19,15 @@ function configPath(argv: string[]): string {
   return DEFAULT_CONFIG;
 }
 
+/** DIY_LATENCY_TRACE=<file>: the benchmark's per-hop timestamps, kept in memory and written at exit. */
+function traceToFile(file: string): void {
+  const lines: string[] = [];
+  latencyTrace.hook = (hop, req) => lines.push(`${traceNow()} ${hop} ${req ?? ""}`);
+  process.on("exit", () => writeFileSync(file, lines.join("\n")));
+}
+
 async function main(): Promise<void> {
+  if (process.env.DIY_LATENCY_TRACE) traceToFile(process.env.DIY_LATENCY_TRACE);
   let log = createLogger({ level: process.env.DIY_DEVICE_LOG_LEVEL === "debug" ? "debug" : "info" });
   process.on("uncaughtException", (err) => {
     log.error("uncaught exception", { err, stack: err.stack });

@@ -8,6 +8,7 @@ import { type Logger, createLogger } from "./log";
 import { type SensorEnv, openSensor } from "./sensors";
 import { sensorUnit } from "./sensors/config";
 import { type Sampling, samplePolicy, startSampling } from "./sensors/sampler";
+import { latencyTrace } from "../protocol/trace";
 import { backoffMs, decide } from "./state";
 
 export interface DeviceServiceOptions {
@@ -110,6 +111,7 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
 
   const publishState = (name: string, value: OutputValue, req?: string) => {
     if (!client.connected) return; // republished on the next connect anyway
+    latencyTrace.hook?.("state-published", req);
     client.publish(topics.state(cfg.deviceId, name), encodeState(value, req), { qos: 1, retain: true }, (err) => {
       if (err) log.warn("state publish failed", { output: name, err });
     });
@@ -164,6 +166,7 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
     }
     const line = outputs.get(d.output);
     if (!line) return;
+    latencyTrace.hook?.("device-received", d.req);
     const previous = queues.get(d.output) ?? Promise.resolve();
     const next = previous.then(async () => {
       // Re-decide inside the queue: a toggle must see the value left by the command before it.
@@ -171,6 +174,7 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
       if (again.kind !== "apply") return;
       try {
         await line.write(again.value === "on");
+        latencyTrace.hook?.("output-written", again.req);
         states.set(again.output, again.value);
         log.info("applied command", { output: again.output, value: again.value, req: again.req });
         events.emit("applied", { output: again.output, value: again.value, req: again.req });

@@ -5,6 +5,7 @@ import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
+import { latencyTrace } from "../../protocol/trace";
 import { ASSET_PATHS, loadAssets } from "./assets";
 import { CoalescedChanges } from "./coalesce";
 import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
@@ -286,7 +287,10 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     res.write("retry: 2000\n\n");
     send("snapshot", { broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
-    const onChange = (d: DeviceView) => send("device", d);
+    const onChange = (d: DeviceView) => {
+      send("device", d);
+      if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("sse-written", o.req);
+    };
     const onInput = (e: InputEvent) => send("input", e);
     const onConnection = (connected: boolean) => send("broker", { broker: connected ? "connected" : "disconnected" });
     changes.on("change", onChange);

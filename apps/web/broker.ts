@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import * as tls from "node:tls";
 import { MqttClient, type IClientOptions } from "mqtt";
 import { type CommandPayload, WEB_CLIENT_ID, encodeCommand, subscriptions, topics } from "../../protocol";
+import { latencyTrace } from "../../protocol/trace";
 import type { WebConfig } from "./config";
 import type { Logger } from "./log";
 import type { DeviceStore } from "./state";
@@ -210,7 +211,11 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
 
   sendCommand(deviceId: string, output: string, value: CommandPayload["value"]): Promise<string> {
     const req = newRequestId();
-    return this.publish(topics.set(deviceId, output), encodeCommand({ value, req }), false).then(() => req);
+    latencyTrace.hook?.("command-published", req);
+    return this.publish(topics.set(deviceId, output), encodeCommand({ value, req }), false).then(() => {
+      latencyTrace.hook?.("publish-acked", req);
+      return req;
+    });
   }
 
   /**

@@ -5,6 +5,7 @@ import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
 import { WEB_CLIENT_ID, iotThingName } from "../../protocol";
+import { latencyTrace } from "../../protocol/trace";
 import { startOfflineAlerts } from "./alerts";
 import { createWebApp } from "./app";
 import { BrokerLink, readBrokerTls } from "./broker";
@@ -144,6 +145,8 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
   });
 
   const server: Server = createServer(web.app);
+  // Only when the click benchmark traces (protocol/trace.ts): otherwise no listener at all.
+  if (latencyTrace.hook) server.prependListener("request", () => latencyTrace.hook?.("http-received", undefined));
   const { url, port } = await listenOn(server, config.listen);
   log.info("web_listening", { url, devices: config.devices.length });
 

@@ -54,7 +54,14 @@ export async function writeDevice(
   return { stateDir, code, command: [join(dir, "device.js"), "--config", join(dir, "device.json")] };
 }
 
-export async function startBenchStack(name: string): Promise<BenchStack> {
+export interface BenchStackOptions {
+  /** Extra node flags for the device process (e.g. --cpu-prof). */
+  deviceNodeArgs?: string[];
+  /** The device writes its per-hop timestamps here at exit (protocol/trace.ts). */
+  deviceTraceFile?: string;
+}
+
+export async function startBenchStack(name: string, opts: BenchStackOptions = {}): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   chmodSync(dir, 0o755); // mosquitto drops to its own user and must reach its files
   const pki = await ensureLocalPki(join(dir, "pki"));
@@ -86,7 +93,10 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     },
   );
   const { stateDir, command } = await writeDevice(dir, broker, pki);
-  const proc: ChildProcess = spawn(process.execPath, command, { stdio: "ignore" });
+  const proc: ChildProcess = spawn(process.execPath, [...(opts.deviceNodeArgs ?? []), ...command], {
+    stdio: "ignore",
+    env: opts.deviceTraceFile ? { ...process.env, DIY_LATENCY_TRACE: opts.deviceTraceFile } : process.env,
+  });
   const device = {
     pid: proc.pid ?? 0,
     stop: () =>

@@ -21,8 +21,11 @@ interface DeviceProcess {
   exited: Promise<number | null>;
 }
 
-function runDevice(bundlePath: string, configPath: string): DeviceProcess {
-  const proc = spawn(process.execPath, [bundlePath, "--config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+function runDevice(bundlePath: string, configPath: string, env: NodeJS.ProcessEnv = process.env): DeviceProcess {
+  const proc = spawn(process.execPath, [bundlePath, "--config", configPath], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
@@ -208,6 +211,33 @@ describe("device service bundle against the real broker", () => {
     assert.equal(await again.exited, 0, again.logs());
     await waitUntil(() => last(topics.status("sim1"))?.payload === "offline", "offline on shutdown");
     assert.match(again.logs(), /"event":"stopped"/);
+  });
+
+  it("with DIY_LATENCY_TRACE, writes a command's device hops in path order at exit (the click benchmark's breakdown)", async () => {
+    const traceFile = join(tmp.dir, "device.trace");
+    const traced = runDevice(bundlePath, configPath, { ...process.env, DIY_LATENCY_TRACE: traceFile });
+    devices.push(traced);
+    await waitUntil(() => /"event":"connected"/.test(traced.logs()), "traced start");
+    assert.deepEqual(await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "on", req: "trace1" })), {
+      ok: true,
+    });
+    await waitUntil(() => stateOf("led")?.req === "trace1", `state with req trace1\n${traced.logs()}`);
+    assert.equal(existsSync(traceFile), false, "nothing is written on the hot path");
+    traced.proc.kill("SIGTERM");
+    assert.equal(await traced.exited, 0, traced.logs());
+    const hops = readFileSync(traceFile, "utf8")
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter(([, , req]) => req === "trace1");
+    assert.deepEqual(
+      hops.map(([, hop]) => hop),
+      ["device-received", "output-written", "state-published"],
+    );
+    const times = hops.map(([at]) => Number(at));
+    assert.ok(
+      times.every((t, i) => Number.isFinite(t) && t >= (times[i - 1] ?? 0)),
+      times.join(" "),
+    );
   });
 
   it("refuses to start with an invalid config and names the key", async () => {

@@ -1,0 +1,25 @@
+// Per-hop timestamps of one command through web -> broker -> device -> broker -> web, for the click
+// benchmark's breakdown (bench/click-latency.ts). Off unless a hook is set, so each call site costs one
+// property read: the web app's hook is set in-process by the benchmark, the device's by main.ts when
+// DIY_LATENCY_TRACE names a file (written once at exit, never on the hot path).
+
+/** The hops in path order; "publish-acked" is the broker's PUBACK to the web app, beside the path. */
+export const TRACE_HOPS = [
+  "http-received",
+  "command-published",
+  "device-received",
+  "output-written",
+  "state-published",
+  "state-received",
+  "sse-written",
+  "publish-acked",
+] as const;
+export type TraceHop = (typeof TRACE_HOPS)[number];
+
+/** `req` is the command's request id where the hop knows it, else undefined (HTTP received). */
+export const latencyTrace: { hook?: (hop: TraceHop, req: string | undefined) => void } = {};
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes on one machine. */
+export function traceNow(): number {
+  return performance.timeOrigin + performance.now();
+}
