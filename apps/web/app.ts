@@ -8,10 +8,11 @@ import { isDeviceId, isIoName } from "../../protocol";
 import { latencyTrace } from "../../protocol/trace";
 import { ASSET_PATHS, loadAssets } from "./assets";
 import { CoalescedChanges } from "./coalesce";
-import { BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "./broker";
+import { BrokerRejectedError, BrokerUnavailableError, type CommandSender, newRequestId } from "./broker";
 import { ApiError, historyRoutes } from "./history-api";
 import type { HistoryStore } from "./history/store";
 import type { Logger } from "./log";
+import { PendingCommands } from "./pending-commands";
 import {
   CSRF_HEADER,
   type RevocationList,
@@ -86,7 +87,9 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   });
   const cookieName = sessionCookieName(secure);
   const streams = new Map<Response, string>(); // open event streams -> their session id
-  const changes = new CoalescedChanges(store); // device updates for the page, at most a few per second each
+  const pending = new PendingCommands(); // commands sent whose state has not reached the page yet
+  // Device updates for the page, at most a few per second each, but a command's answer at once.
+  const changes = new CoalescedChanges(store, undefined, (d) => pending.answers(d));
 
   const app = express();
   app.disable("x-powered-by");
@@ -254,11 +257,14 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       );
     const body = CommandBody.safeParse(req.body);
     if (!body.success) throw new HttpError(400, 'body must be {"value": "on" | "off" | "toggle"}');
+    const commandReq = newRequestId();
+    pending.expect(id, name, commandReq);
     try {
-      const reqId = await broker.sendCommand(id, name, body.data.value);
+      const reqId = await broker.sendCommand(id, name, body.data.value, commandReq);
       log.info("command_sent", { device: id, output: name, value: body.data.value, req: reqId });
       res.status(202).json({ req: reqId });
     } catch (e) {
+      pending.forget(commandReq);
       if (e instanceof BrokerRejectedError) {
         log.error("command_refused_by_broker", {
           device: id,

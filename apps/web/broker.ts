@@ -37,8 +37,8 @@ export class BrokerRejectedError extends Error {
 /** What the HTTP layer needs from the broker connection. */
 export interface CommandSender {
   readonly connected: boolean;
-  /** Publishes a command (QoS 1) and resolves with its request id once the broker acknowledged it. */
-  sendCommand(deviceId: string, output: string, value: CommandPayload["value"]): Promise<string>;
+  /** Publishes a command (QoS 1) with `req` (default: a new id) and resolves with it once the broker acknowledged it. */
+  sendCommand(deviceId: string, output: string, value: CommandPayload["value"], req?: string): Promise<string>;
   on(event: "connection", listener: (connected: boolean) => void): unknown;
   off(event: "connection", listener: (connected: boolean) => void): unknown;
 }
@@ -209,8 +209,7 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements CommandSende
     if (this.client.connected) this.subscribe(ext.subscriptions, () => ext.onConnect());
   }
 
-  sendCommand(deviceId: string, output: string, value: CommandPayload["value"]): Promise<string> {
-    const req = newRequestId();
+  sendCommand(deviceId: string, output: string, value: CommandPayload["value"], req = newRequestId()): Promise<string> {
     latencyTrace.hook?.("command-published", req);
     return this.publish(topics.set(deviceId, output), encodeCommand({ value, req }), false).then(() => {
       latencyTrace.hook?.("publish-acked", req);

@@ -1,7 +1,8 @@
 // Device changes for the page, coalesced per device: the first change goes out at once (a click's
 // result is not delayed), further changes within the window are merged into one trailing update
 // carrying the latest view. A device changing a thousand times a second then costs the page a
-// handful of events, shared by every open stream.
+// handful of events, shared by every open stream. The answer to a command this app sent (isAnswer,
+// pending-commands.ts) goes out at once even inside a window: a click's result is never held back.
 import { EventEmitter } from "node:events";
 import type { DeviceStore, DeviceView } from "./state";
 
@@ -19,6 +20,7 @@ export class CoalescedChanges extends EventEmitter<CoalescedEvents> {
   constructor(
     private readonly store: DeviceStore,
     private readonly windowMs = DEVICE_UPDATE_WINDOW_MS,
+    private readonly isAnswer: (d: DeviceView) => boolean = () => false,
   ) {
     super();
     // One listener per open page would pass the default warning threshold: streams are counted elsewhere.
@@ -29,9 +31,16 @@ export class CoalescedChanges extends EventEmitter<CoalescedEvents> {
   private push(d: DeviceView): void {
     const slot = this.pending.get(d.id);
     if (slot) {
-      slot.latest = d;
+      if (!this.isAnswer(d)) {
+        slot.latest = d;
+        return;
+      }
+      // The newest view goes out now; nothing older is left to trail. The window stays as it was.
+      slot.latest = undefined;
+      this.emit("change", d);
       return;
     }
+    this.isAnswer(d); // answered: remembered no longer
     this.emit("change", d);
     this.startWindow(d.id);
   }
