@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -221,6 +221,14 @@ describe("simulated backend", () => {
     assert.equal(readFileSync(file, "utf8"), "off\n");
     await out.write(true);
     assert.equal(readFileSync(file, "utf8"), "on\n");
+    // Replaced, never edited in place (a reader sees one value whole): a new directory entry each write.
+    const before = statSync(file).ino;
+    await out.write(false);
+    assert.notEqual(statSync(file).ino, before);
+    for (const on of [true, true, false, true]) {
+      await out.write(on);
+      assert.equal(readFileSync(file, "utf8"), on ? "on\n" : "off\n");
+    }
   });
 
   it("turns changes of a watched input file into events, ignoring junk and repeats", async () => {
