@@ -24,11 +24,7 @@ export async function issueStackPki(
     dnsNames: ["localhost", ...(s.domain ? [s.domain] : [])],
     ipAddresses: [...opts.serverIps, "127.0.0.1"],
   });
-  const web = await issue("web");
-  const clients: Record<string, IssuedCert> = {};
-  for (const d of s.devices) clients[d.id] = await issue(d.id);
-  const bridges: Record<string, IssuedCert> = {};
-  for (const d of s.devices) if (d.bridge) bridges[d.id] = await issue(bridgeIdentity(d.id));
+  const { web, clients, bridges } = await issueMqttIdentities(s, issue);
   // A revoked bridge board's bridge connection is revoked with it.
   const revoked = s.revokedDevices.flatMap((id) => [clients[id], bridges[id]].flatMap((c) => (c ? [c] : [])));
   const crlPem = revoked.length > 0 ? await renderCrl({ ca, revoked }) : undefined;
@@ -46,14 +42,30 @@ export async function issueStackPki(
 export async function issueIotStandIns(
   s: Pick<Settings, "devices">,
   opts: { caName: string; days?: number },
-): Promise<{ web: IssuedCert; clients: Record<string, IssuedCert>; bridges: Record<string, IssuedCert> }> {
+): Promise<MqttIdentities> {
   const days = opts.days;
   const ca = await createCa({ commonName: opts.caName, ...(days === undefined ? {} : { days }) });
   // On IoT Core the identity is the thing the certificate is attached to, not a name inside it.
-  const issue = () => issueCert(ca, { commonName: "iot-stand-in", kind: "client", ...(days ? { days } : {}) });
+  return issueMqttIdentities(s, () =>
+    issueCert(ca, { commonName: "iot-stand-in", kind: "client", ...(days === undefined ? {} : { days }) }),
+  );
+}
+
+interface MqttIdentities {
+  web: IssuedCert;
+  clients: Record<string, IssuedCert>;
+  bridges: Record<string, IssuedCert>;
+}
+
+/** The MQTT identities of a stack, in issue order: the web app, each board, each bridge connection. */
+async function issueMqttIdentities(
+  s: Pick<Settings, "devices">,
+  issue: (commonName: string) => Promise<IssuedCert>,
+): Promise<MqttIdentities> {
+  const web = await issue("web");
   const clients: Record<string, IssuedCert> = {};
-  for (const d of s.devices) clients[d.id] = await issue();
+  for (const d of s.devices) clients[d.id] = await issue(d.id);
   const bridges: Record<string, IssuedCert> = {};
-  for (const d of s.devices) if (d.bridge) bridges[d.id] = await issue();
-  return { web: await issue(), clients, bridges };
+  for (const d of s.devices) if (d.bridge) bridges[d.id] = await issue(bridgeIdentity(d.id));
+  return { web, clients, bridges };
 }
