@@ -36,8 +36,12 @@ export async function openSimulatedInput(file: string, env: BackendEnv): Promise
   const isFifo = statSync(file).isFIFO();
   let watcher: FSWatcher | undefined;
   let socket: Socket | undefined;
+  // The service starts inputs without waiting and may stop while a start is still reading the file:
+  // a start that resumes after close must not open a watcher nobody will close (it held the process open).
+  let closed = false;
 
   const readFifo = (onEvent: (e: InputEvent) => void) => {
+    if (closed) return;
     // O_RDWR keeps a writer open ourselves, so the FIFO never reaches EOF between writers and the
     // open does not block; a net.Socket reads it on the event loop instead of a threadpool thread.
     const fd = openSync(file, constants.O_RDWR | constants.O_NONBLOCK);
@@ -59,6 +63,7 @@ export async function openSimulatedInput(file: string, env: BackendEnv): Promise
 
   const watchFile = async (onEvent: (e: InputEvent) => void) => {
     let last = toEvent((await readFile(file, "utf8")).trim());
+    if (closed) return;
     const check = async () => {
       let word: string;
       try {
@@ -88,6 +93,7 @@ export async function openSimulatedInput(file: string, env: BackendEnv): Promise
     description: `simulated:${file}`,
     start: async (onEvent) => (isFifo ? readFifo(onEvent) : watchFile(onEvent)),
     close: async () => {
+      closed = true;
       watcher?.close();
       socket?.destroy();
     },

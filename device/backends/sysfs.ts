@@ -66,6 +66,7 @@ export async function openSysfsInput(gpio: number, activeLow: boolean, env: Back
     description: `sysfs:gpio${gpio}`,
     start: async (onEvent: (e: InputEvent) => void) => {
       let last = await readTrimmed(join(dir, "value"));
+      if (closed) return; // stopped while this start was reading: no poll nobody will clear
       let busy = false;
       timer = setInterval(async () => {
         if (busy) return;

@@ -17,6 +17,7 @@ export interface InputLine {
   readonly description: string;
   /** Starts watching; `onEvent` is called once per edge. */
   start(onEvent: (event: InputEvent) => void): Promise<void>;
+  /** May come while start() is still opening (the service does not wait for it): start then opens nothing. */
   close(): Promise<void>;
 }
 

@@ -44,6 +44,31 @@ async function recordEvents(input: InputLine) {
   return { events, reached };
 }
 
+/** Watchers and timers this process holds: what a line left running after close would add to. */
+function heldResources(): Record<string, number> {
+  const held: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo())
+    if (r === "FSEventWrap" || r === "Timeout") held[r] = (held[r] ?? 0) + 1;
+  return held;
+}
+
+/**
+ * The service starts inputs without waiting for them and may stop at once (device/service.ts): a close
+ * while start() is still opening must leave no watcher or poll behind (one held the demo's process open)
+ * and deliver no event.
+ */
+async function assertCloseDuringStartLeavesNothing(input: InputLine, change: () => void): Promise<void> {
+  const before = heldResources();
+  const events: InputEvent[] = [];
+  const starting = input.start((e) => events.push(e));
+  await input.close();
+  await starting;
+  change();
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(events, []);
+  assert.deepEqual(heldResources(), before);
+}
+
 describe("kernel LED backend", () => {
   it("sets the trigger to none, starts at the safe state and writes max_brightness for on", async () => {
     const env = freshEnv();
@@ -204,6 +229,13 @@ describe("legacy sysfs GPIO backend", () => {
       await input.close();
     }));
 
+  it("a close while the input is still starting leaves no poll running", () =>
+    withFakeKernel(async (env) => {
+      const input = await openInput({ name: "button", backend: { type: "sysfs", gpio: 531 } }, env);
+      const value = join(env.sysfsRoot, "class", "gpio", "gpio531", "value");
+      await assertCloseDuringStartLeavesNothing(input, () => writeFileSync(value, "1"));
+    }));
+
   it("says when legacy sysfs GPIO is absent", async () => {
     const env = freshEnv();
     await assert.rejects(
@@ -244,6 +276,13 @@ describe("simulated backend", () => {
     await reached(2, "released");
     assert.deepEqual(events, ["pressed", "released"]);
     await input.close();
+  });
+
+  it("a close while the input is still starting leaves no watcher behind", async () => {
+    const env = freshEnv();
+    const file = join(env.dir, "button.input");
+    const input = await openInput({ name: "button", backend: { type: "simulated", file } }, env);
+    await assertCloseDuringStartLeavesNothing(input, () => writeFileSync(file, "pressed\n"));
   });
 
   it("reads one event per line from a FIFO across several writers", async () => {
