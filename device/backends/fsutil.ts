@@ -1,12 +1,17 @@
-import { existsSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 
-/** Writes via a temp file + rename, so a reader never sees a half-written file. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
+/**
+ * Writes via a temp file + rename, so a reader never sees a half-written file. Synchronous on purpose:
+ * a few bytes and four syscalls take tens of microseconds, while the promise API's open, write, close
+ * and rename each wait a round trip through libuv's thread pool (the click benchmark measured the
+ * simulated output write at 0.55 ms p50 / 4.2 ms p99, the largest step of a click).
+ */
+export function writeFileAtomic(path: string, data: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
 }
 
 export async function readTrimmed(path: string): Promise<string> {

@@ -21,7 +21,7 @@ export async function openSimulatedOutput(file: string): Promise<OutputLine> {
   await mkdir(dirname(file), { recursive: true });
   return {
     description: `simulated:${file}`,
-    write: (on) => writeFileAtomic(file, on ? "on\n" : "off\n"),
+    write: async (on) => writeFileAtomic(file, on ? "on\n" : "off\n"),
     close: async () => {},
   };
 }
