@@ -1,5 +1,4 @@
-import { writeFileSync } from "node:fs";
-import { latencyTrace, traceNow } from "../protocol/trace";
+import { traceToFile } from "../protocol/trace";
 import { loadDeviceConfig } from "./config";
 import { createLogger } from "./log";
 import { startDeviceService } from "./service";
@@ -17,13 +16,6 @@ function configPath(argv: string[]): string {
     return path;
   }
   return DEFAULT_CONFIG;
-}
-
-/** DIY_LATENCY_TRACE=<file>: the benchmark's per-hop timestamps, kept in memory and written at exit. */
-function traceToFile(file: string): void {
-  const lines: string[] = [];
-  latencyTrace.hook = (hop, req) => lines.push(`${traceNow()} ${hop} ${req ?? ""}`);
-  process.on("exit", () => writeFileSync(file, lines.join("\n")));
 }
 
 async function main(): Promise<void> {

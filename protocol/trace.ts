@@ -1,7 +1,8 @@
 // Per-hop timestamps of one command through web -> broker -> device -> broker -> web, for the click
 // benchmark's breakdown (bench/click-latency.ts). Off unless a hook is set, so each call site costs one
-// property read: the web app's hook is set in-process by the benchmark, the device's by main.ts when
-// DIY_LATENCY_TRACE names a file (written once at exit, never on the hot path).
+// property read: the web app's and the device's main.ts set it when DIY_LATENCY_TRACE names a file
+// (kept in memory, written once at exit, never on the hot path).
+import { writeFileSync } from "node:fs";
 
 /** The hops in path order; "publish-acked" is the broker's PUBACK to the web app, beside the path. */
 export const TRACE_HOPS = [
@@ -22,4 +23,14 @@ export const latencyTrace: { hook?: (hop: TraceHop, req: string | undefined) => 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes on one machine. */
 export function traceNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/**
+ * DIY_LATENCY_TRACE=<file>: records every hop as a line `<traceNow()> <hop> <req or empty>` and writes
+ * them at exit (the benchmark stops the process with SIGTERM; both mains exit through process.exit).
+ */
+export function traceToFile(file: string): void {
+  const lines: string[] = [];
+  latencyTrace.hook = (hop, req) => lines.push(`${traceNow()} ${hop} ${req ?? ""}`);
+  process.on("exit", () => writeFileSync(file, lines.join("\n")));
 }

@@ -2,6 +2,7 @@
 //   node web.js --config /etc/diy-web/config.json     (or DIY_WEB_CONFIG)
 // Secrets come from the environment: DIY_WEB_PASSWORD, DIY_SESSION_SECRET (EnvironmentFile
 // /etc/diy-web/secrets.env). Exits 2 on a config error with a message naming the key.
+import { traceToFile } from "../../protocol/trace";
 import { ConfigError, configPathFrom, loadWebConfig, secretsFromEnv } from "./config";
 import { createLogger } from "./log";
 import { startWeb } from "./server";
@@ -10,6 +11,8 @@ export async function main(
   argv: readonly string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
+  // The click benchmark's per-hop timestamps (protocol/trace.ts); off otherwise.
+  if (env.DIY_LATENCY_TRACE) traceToFile(env.DIY_LATENCY_TRACE);
   const log = createLogger({ level: env.DIY_WEB_LOG_LEVEL === "debug" ? "debug" : "info" });
   let web: Awaited<ReturnType<typeof startWeb>>;
   try {

@@ -98,6 +98,11 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     : undefined;
   if (homeAssistant) broker.attach(homeAssistant);
 
+  // The click benchmark (protocol/trace.ts): first listener, the moment a device's state is parsed.
+  if (latencyTrace.hook)
+    store.prependListener("change", (d) => {
+      for (const o of d.outputs) if (o.req) latencyTrace.hook?.("state-received", o.req);
+    });
   store.on("status", (s) => log.info("device_status", { device: s.deviceId, online: s.online, previous: s.previous }));
   if (history) {
     store.on("input", (e) => history.recordEvent({ device: e.deviceId, input: e.name, value: e.value, at: e.at }));

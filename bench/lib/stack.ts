@@ -1,10 +1,11 @@
 // The local stack the benchmarks measure: the rendered broker, the web app and simulated devices,
-// wired the way the demo and the server wire them.
+// wired the way the server wires them: the bundled web.js and device.js each in a process of its own.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningWeb, createLogger, startWeb } from "../../apps/web";
+import type { WebConfigInput } from "../../apps/web/config";
 import type { DeviceConfig } from "../../device/config";
 import { bundle } from "../../infra/bundle";
 import { topics, webUserRules } from "../../protocol";
@@ -17,17 +18,33 @@ import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } fro
  */
 export const BASELINE_IDS = { command: "bench-command", watch: "bench-watch", echo: "bench-echo" } as const;
 
+/** A bundled service (web.js, device.js) running in its own node process. */
+export interface NodeService {
+  pid: number;
+  /** SIGTERM, then resolves when it has exited (its trace and CPU profile are written by then). */
+  stop(): Promise<void>;
+}
+
 export interface BenchStack {
   dir: string;
   pki: LocalPki;
   broker: LocalBroker;
-  web: RunningWeb;
+  /** The web app: the bundled web.js with its config file and secrets in the environment, as diy-web.service runs it. */
+  web: NodeService & { url: string };
   password: string;
   /** The device service: the bundled device.js in its own process, as on a board. */
-  device: { pid: number; stop(): Promise<void> };
+  device: NodeService;
   stateDir: string;
   stop(): Promise<void>;
 }
+
+/**
+ * Where the simulated LED's file lives. It stands in for a GPIO line, which is memory, not disk: on tmpfs its
+ * atomic write (temp file + rename) costs what the write itself costs, 14 µs measured here. On ext4 the
+ * rename over the old file also forces the new file's blocks out at the next journal commit (auto_da_alloc,
+ * ext4(5)): 140 µs a write here, a cost no board pays to set a line.
+ */
+const SIMULATED_LINE_DIR = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 
 /**
  * Writes the bundled device service and a config for simulated device pi1 (one LED) into `dir`, as
@@ -37,9 +54,9 @@ export async function writeDevice(
   dir: string,
   broker: LocalBroker,
   pki: LocalPki,
+  stateDir = join(dir, "device"),
 ): Promise<{ stateDir: string; code: string; command: string[] }> {
   const cert = await pki.client("pi1");
-  const stateDir = join(dir, "device");
   mkdirSync(stateDir, { recursive: true });
   const config: DeviceConfig = {
     deviceId: "pi1",
@@ -54,14 +71,72 @@ export async function writeDevice(
   return { stateDir, code, command: [join(dir, "device.js"), "--config", join(dir, "device.json")] };
 }
 
-export interface BenchStackOptions {
-  /** Extra node flags for the device process (e.g. --cpu-prof). */
-  deviceNodeArgs?: string[];
-  /** The device writes its per-hop timestamps here at exit (protocol/trace.ts). */
-  deviceTraceFile?: string;
+/** Per process: extra node flags (e.g. --cpu-prof) and where it writes its per-hop timestamps at exit (protocol/trace.ts). */
+export interface ServiceOptions {
+  nodeArgs?: string[];
+  traceFile?: string;
 }
 
-export async function startBenchStack(name: string, opts: BenchStackOptions = {}): Promise<BenchStack> {
+export interface BenchStackOptions {
+  device?: ServiceOptions;
+  web?: ServiceOptions;
+}
+
+/** A port free right now on 127.0.0.1 (the web app's config names its port; 0 would leave it unknown here). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `node [nodeArgs] <args>`; its stdout and stderr (the service's log) go to `logFile`, as to the journal. */
+function startNodeService(
+  args: string[],
+  logFile: string,
+  opts: ServiceOptions,
+  env: Record<string, string> = {},
+): NodeService {
+  const log = openSync(logFile, "a");
+  const proc: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], {
+    stdio: ["ignore", log, log],
+    env: { ...process.env, ...env, ...(opts.traceFile ? { DIY_LATENCY_TRACE: opts.traceFile } : {}) },
+  });
+  closeSync(log);
+  return {
+    pid: proc.pid ?? 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+      }),
+  };
+}
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  try {
+    const res = await fetch(url, { headers });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return { status: 0, body: "" }; // not listening yet
+  }
+}
+
+/** The rendered broker on a fresh local CA, with pi1's ACL and the C-client baseline's identities. */
+export interface BenchBroker {
+  dir: string;
+  pki: LocalPki;
+  broker: LocalBroker;
+  stop(): Promise<void>;
+}
+
+export async function startBenchBroker(name: string): Promise<BenchBroker> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   chmodSync(dir, 0o755); // mosquitto drops to its own user and must reach its files
   const pki = await ensureLocalPki(join(dir, "pki"));
@@ -76,39 +151,72 @@ export async function startBenchStack(name: string, opts: BenchStackOptions = {}
       { username: BASELINE_IDS.echo, rules: [{ access: "write", topic: topics.state("pi1", "led") }] },
     ],
   });
+  return {
+    dir,
+    pki,
+    broker,
+    async stop() {
+      await broker.stop();
+      if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startBenchStack(name: string, opts: BenchStackOptions = {}): Promise<BenchStack> {
+  const bench = await startBenchBroker(name);
+  const { dir, pki, broker } = bench;
   const webCert = await pki.client("web");
   const password = "bench-password";
-  const web = await startWeb(
-    {
-      listen: { host: "127.0.0.1", port: 0 },
-      broker: { url: broker.url, ca: pki.ca, cert: webCert.cert, key: webCert.key, servername: "localhost" },
-      devices: [{ id: "pi1", outputs: ["led"], inputs: [] }],
-      cookieSecure: false,
-    },
-    {
-      password,
-      sessionSecret: "bench-session-secret-0123456789abcdef",
-      logger: createLogger({ level: "error", sink: () => {} }),
-      loginRateLimit: { windowMs: 60_000, limit: 1000 },
-    },
-  );
-  const { stateDir, command } = await writeDevice(dir, broker, pki);
-  const proc: ChildProcess = spawn(process.execPath, [...(opts.deviceNodeArgs ?? []), ...command], {
-    stdio: "ignore",
-    env: opts.deviceTraceFile ? { ...process.env, DIY_LATENCY_TRACE: opts.deviceTraceFile } : process.env,
-  });
-  const device = {
-    pid: proc.pid ?? 0,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once("exit", () => resolve());
-        proc.kill("SIGTERM");
-      }),
+  const port = await freePort();
+  const webConfig: WebConfigInput = {
+    listen: { host: "127.0.0.1", port },
+    broker: { url: broker.url, ca: pki.ca, cert: webCert.cert, key: webCert.key, servername: "localhost" },
+    devices: [{ id: "pi1", outputs: ["led"], inputs: [] }],
+    cookieSecure: false,
   };
+  writeFileSync(join(dir, "web.json"), JSON.stringify(webConfig));
+  writeFileSync(join(dir, "web.js"), bundle("web").code);
+  const web = {
+    ...startNodeService(
+      [join(dir, "web.js"), "--config", join(dir, "web.json")],
+      join(dir, "web.log"),
+      opts.web ?? {},
+      {
+        DIY_WEB_PASSWORD: password,
+        DIY_SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+      },
+    ),
+    url: `http://127.0.0.1:${port}`,
+  };
+  const { stateDir, command } = await writeDevice(
+    dir,
+    broker,
+    pki,
+    mkdtempSync(join(SIMULATED_LINE_DIR, "bench-device-")),
+  );
+  const device = startNodeService(command, join(dir, "device.log"), opts.device ?? {});
+  // Ready when the web app is connected to the broker and lists pi1 online (its retained status).
   const deadline = Date.now() + 30_000;
-  while (web.store.get("pi1")?.online !== true) {
-    if (Date.now() > deadline) throw new Error("the device never came online");
+  const login = await (async () => {
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`the web app never answered on ${web.url} (see ${dir}/web.log)`);
+      if ((await get(`${web.url}/healthz`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const res = await fetch(`${web.url}/api/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ password }),
+    });
+    if (res.status !== 200) throw new Error(`login: HTTP ${res.status}`);
+    return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  })();
+  for (;;) {
+    if (Date.now() > deadline) throw new Error(`the device never came online (see ${dir}/device.log)`);
+    const list = await get(`${web.url}/api/devices`, { cookie: login });
+    const devices =
+      list.status === 200 ? (JSON.parse(list.body) as { devices: { id: string; online?: boolean }[] }).devices : [];
+    if (devices.some((d) => d.id === "pi1" && d.online)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -121,9 +229,9 @@ export async function startBenchStack(name: string, opts: BenchStackOptions = {}
     stateDir,
     async stop() {
       await device.stop();
-      await web.close();
-      await broker.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await web.stop();
+      await bench.stop();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

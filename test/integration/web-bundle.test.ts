@@ -2,14 +2,17 @@
 // started as its own process with a config file and secrets in the environment, like diy-web.service.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundle as buildBundle } from "../../infra/bundle";
-import { login } from "./web-harness";
+import { encodeState, topics } from "../../protocol";
+import { TRACE_HOPS } from "../../protocol/trace";
+import { login, openEvents, postCommand } from "./web-harness";
 import { freePort } from "../support/ports";
 import { waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
+import { publish, subscribe } from "../support/mqtt";
 
 const PASSWORD = "bundle-test-password";
 const SECRET = "bundle-test-session-secret-0123456789abcdef";
@@ -105,5 +108,77 @@ describe("web.js bundle", () => {
     assert.deepEqual(check.stdout.trim().split("\n"), ["ok", "1", "agg5m", "events", "raw", "series"]);
     assert.equal(existsSync(`${historyFile}.lock`), false);
     assert.equal(existsSync(`${historyFile}-wal`) ? statSync(`${historyFile}-wal`).size : 0, 0);
+  });
+  it("with DIY_LATENCY_TRACE, writes a click's web hops in path order at exit (the click benchmark's breakdown)", async (t) => {
+    const web = await broker.client("web");
+    const port = await freePort();
+    const cfg = join(broker.dir, "trace-config.json");
+    const traceFile = join(broker.dir, "web.trace");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        listen: { host: "127.0.0.1", port },
+        broker: { url: broker.url, ca: broker.caFile, cert: web.cert, key: web.key },
+        devices: [{ id: "pi1", outputs: ["led"] }],
+        cookieSecure: false,
+      }),
+    );
+    const proc = spawn(process.execPath, [bundle, "--config", cfg], {
+      env: {
+        PATH: process.env.PATH,
+        DIY_WEB_PASSWORD: PASSWORD,
+        DIY_SESSION_SECRET: SECRET,
+        DIY_LATENCY_TRACE: traceFile,
+      },
+      stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+    t.after(() => proc.kill("SIGKILL"));
+    // pi1 answers each command with its state, carrying the command's req, as the device service does.
+    const device = await broker.connect("pi1");
+    t.after(() => device.end(true));
+    await subscribe(device, topics.set("pi1", "led"));
+    device.on("message", (_topic, payload) => {
+      const { req } = JSON.parse(payload.toString()) as { req: string };
+      void publish(device, topics.state("pi1", "led"), encodeState("on", req), true);
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntil(
+      async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200,
+      "healthz 200",
+      { timeoutMs: 30_000 },
+    );
+    const session = await login(base, PASSWORD);
+    const events = await openEvents(base, session.cookie);
+    t.after(() => events.close());
+    const res = await postCommand(base, session, "pi1", "led", "on");
+    assert.equal(res.status, 202);
+    const { req } = (await res.json()) as { req: string };
+    await events.next(
+      (e) => e.event === "device" && JSON.stringify(e.data).includes(req),
+      `the state with req ${req} on the page`,
+    );
+    assert.equal(existsSync(traceFile), false, "nothing is written on the hot path");
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    const lines = readFileSync(traceFile, "utf8")
+      .split("\n")
+      .map((l) => l.split(" "));
+    // The request is received before its req exists: that hop carries none; it is the one just before the publish.
+    const published = lines.findIndex(([, hop, r]) => hop === "command-published" && r === req);
+    assert.ok(published > 0, lines.join("\n"));
+    assert.deepEqual(lines[published - 1]?.slice(1), ["http-received", ""]);
+    const mine = [lines[published - 1] ?? [], ...lines.filter(([, , r]) => r === req)];
+    assert.deepEqual(
+      mine.map(([, hop]) => hop).sort((a, b) => TRACE_HOPS.indexOf(a as never) - TRACE_HOPS.indexOf(b as never)),
+      ["http-received", "command-published", "state-received", "sse-written", "publish-acked"],
+    );
+    const at = (hop: string) => Number(mine.find(([, h]) => h === hop)?.[0]);
+    const path = ["http-received", "command-published", "state-received", "sse-written"].map(at);
+    assert.ok(
+      path.every((v, i) => Number.isFinite(v) && v >= (path[i - 1] ?? 0)),
+      path.join(" "),
+    );
+    assert.ok(at("publish-acked") >= at("command-published"));
   });
 });
