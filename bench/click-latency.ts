@@ -28,6 +28,10 @@ const TARGET_P99_MS = 5;
 const CLICKS = Number(process.env.BENCH_CLICKS ?? 2000);
 const BURST = Number(process.env.BENCH_BURST ?? 5000);
 const IN_FLIGHT = 64;
+/** A click this slow is in the tail the p99 target is about (the breakdown says which step held it). */
+const STALL_MS = 4;
+/** A stall: a click this much over its path's median (a process not running for milliseconds). */
+const STALL_EXTRA_MS = 2;
 /** Clicks each path makes before the next path takes its turn. */
 const BLOCK = 100;
 
@@ -312,6 +316,20 @@ function breakdown(hops: Hops[]): Table {
     rows.push([p.label, step[0] ?? 0, step[1] ?? 0, total[0] ?? 0, total[1] ?? 0]);
     previous = p.hop;
   }
+  // Where the tail comes from: in each click over STALL_MS, the one step that took longest.
+  const slow = complete.filter((h) => (h.seen ?? 0) - (h.sent ?? 0) > STALL_MS);
+  const longest = new Map<string, number>();
+  for (const h of slow) {
+    let worst = PATH[0];
+    let worstMs = -1;
+    let from: keyof Hops = "sent";
+    for (const p of PATH) {
+      const ms = (h[p.hop] ?? 0) - (h[from] ?? 0);
+      if (ms > worstMs) [worst, worstMs] = [p, ms];
+      from = p.hop;
+    }
+    if (worst) longest.set(worst.label, (longest.get(worst.label) ?? 0) + 1);
+  }
   const ack = stat(complete.map((h) => (h["publish-acked"] ?? 0) - (h["command-published"] ?? 0)));
   rows.push(["beside the path: broker's PUBACK to the web app, after the command", ack[0] ?? 0, ack[1] ?? 0, "", ""]);
   return {
@@ -320,9 +338,20 @@ function breakdown(hops: Hops[]): Table {
     rows,
     notes: [
       "percentiles of each column are taken separately, so the steps need not add up to the totals",
-      "device hops are timed in the device process: they carry the two processes' clock-origin error",
+      "hops are timed in the process that makes them: they carry the processes' clock-origin error",
+      `clicks over ${STALL_MS} ms: ${slow.length} of ${complete.length}; the step that took longest in each: ${
+        [...longest]
+          .sort((a, b) => b[1] - a[1])
+          .map(([label, n]) => `${label} ${n}`)
+          .join(", ") || "none"
+      }`,
     ],
   };
+}
+
+/** Share of clicks with a stall: more than STALL_EXTRA_MS over the path's own median. */
+function stalled(ms: number[], p50: number): string {
+  return `${((100 * ms.filter((m) => m > p50 + STALL_EXTRA_MS).length) / ms.length).toFixed(1)} %`;
 }
 
 /**
@@ -457,6 +486,7 @@ async function main() {
       `target p99 ≤ ${TARGET_P99_MS} ms: ${fmt(ours.clicks.p99)} ms — ${ours.clicks.p99 <= TARGET_P99_MS ? "met" : "missed"}`,
       `overhead over the round-trip baseline: p50 ${fmt(ours.clicks.p50 / echo.p50)}×, p99 ${fmt(ours.clicks.p99 / echo.p99)}×`,
       `overhead over the one-hop baseline: p50 ${fmt(ours.clicks.p50 / floor.p50)}×, p99 ${fmt(ours.clicks.p99 / floor.p99)}×`,
+      `clicks with a stall (over the path's p50 + ${STALL_EXTRA_MS} ms): ours ${stalled(lat.ours, ours.clicks.p50)}, round trip ${stalled(lat.echo, echo.p50)}, one hop ${stalled(lat.floor, floor.p50)}`,
     ],
   };
   const burst: Table = {
