@@ -85,6 +85,7 @@ describe("web.js bundle", () => {
     assert.match(await (await fetch(`${base}/app.js`)).text(), /EventSource/);
     const { cookie } = await login(base, PASSWORD);
     assert.equal((await fetch(`${base}/api/devices`, { headers: { cookie } })).status, 200);
+    assert.equal((await fetch(`${base}/no-such-page`)).status, 404);
     proc.kill("SIGTERM");
     assert.equal(await exited, 0);
     const lines = out.trim().split("\n");
@@ -92,6 +93,19 @@ describe("web.js bundle", () => {
     const events = lines.map((l) => (JSON.parse(l) as { event: string }).event);
     for (const e of ["broker_connected", "web_listening", "login", "http", "shutdown"])
       assert.ok(events.includes(e), `${e} in ${events}`);
+    // Requests that went wrong are logged at info; answered ones only at debug (nginx keeps the access log).
+    const http = lines
+      .map((l) => JSON.parse(l) as { event: string; path?: string; status?: number })
+      .filter((l) => l.event === "http");
+    // (/healthz may have answered 503 while the broker connection was still coming up: that one counts as wrong.)
+    assert.deepEqual(
+      http.filter((l) => (l.status ?? 0) < 400),
+      [],
+    );
+    assert.ok(
+      http.some((l) => l.path === "/no-such-page" && l.status === 404),
+      JSON.stringify(http),
+    );
     assert.ok(!out.includes(PASSWORD) && !out.includes(SECRET), "no secret in the logs");
     assert.ok(!out.includes(cookie.split("=")[1] as string), "no session cookie in the logs");
     // The history database it created is a real SQLite file that the native sqlite3 reads: schema in
