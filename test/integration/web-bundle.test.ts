@@ -30,6 +30,24 @@ describe("web.js bundle", () => {
   });
   after(() => broker.cleanup());
 
+  /** A config for the bundle on a free port, connected to the test broker as `web`, with pi1's led. */
+  const writeConfig = async (name: string, extra: Record<string, unknown> = {}) => {
+    const web = await broker.client("web");
+    const port = await freePort();
+    const cfg = join(broker.dir, name);
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        listen: { host: "127.0.0.1", port },
+        broker: { url: broker.url, ca: broker.caFile, cert: web.cert, key: web.key },
+        devices: [{ id: "pi1", outputs: ["led"] }],
+        cookieSecure: false,
+        ...extra,
+      }),
+    );
+    return { cfg, port };
+  };
+
   it("exits 2 naming the bad key when the config is invalid, without printing secrets", () => {
     const cfg = join(broker.dir, "bad.json");
     writeFileSync(cfg, JSON.stringify({ broker: { url: "mqtt://x:1883", ca: "a", cert: "b", key: "c" } }));
@@ -43,21 +61,9 @@ describe("web.js bundle", () => {
   });
 
   it("serves the inlined page, connects to the broker, logs JSON lines and stops on SIGTERM", async (t) => {
-    const web = await broker.client("web");
-    const port = await freePort();
-    const cfg = join(broker.dir, "config.json");
     const historyFile = join(broker.dir, "state", "history.db");
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        listen: { host: "127.0.0.1", port },
-        broker: { url: broker.url, ca: broker.caFile, cert: web.cert, key: web.key },
-        devices: [{ id: "pi1", outputs: ["led"] }],
-        cookieSecure: false,
-        // SQLite's WebAssembly is inlined: no node_modules and no .wasm beside web.js.
-        history: { file: historyFile },
-      }),
-    );
+    // SQLite's WebAssembly is inlined: no node_modules and no .wasm beside web.js.
+    const { cfg, port } = await writeConfig("config.json", { history: { file: historyFile } });
     // The bundle runs from a directory without apps/web/public: the page must come from inside it.
     const proc = spawn(process.execPath, [bundle], {
       cwd: join(broker.dir, "opt"),
@@ -123,20 +129,10 @@ describe("web.js bundle", () => {
     assert.equal(existsSync(`${historyFile}.lock`), false);
     assert.equal(existsSync(`${historyFile}-wal`) ? statSync(`${historyFile}-wal`).size : 0, 0);
   });
+
   it("with DIY_LATENCY_TRACE, writes a click's web hops in path order at exit (the click benchmark's breakdown)", async (t) => {
-    const web = await broker.client("web");
-    const port = await freePort();
-    const cfg = join(broker.dir, "trace-config.json");
+    const { cfg, port } = await writeConfig("trace-config.json");
     const traceFile = join(broker.dir, "web.trace");
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        listen: { host: "127.0.0.1", port },
-        broker: { url: broker.url, ca: broker.caFile, cert: web.cert, key: web.key },
-        devices: [{ id: "pi1", outputs: ["led"] }],
-        cookieSecure: false,
-      }),
-    );
     const proc = spawn(process.execPath, [bundle, "--config", cfg], {
       env: {
         PATH: process.env.PATH,
