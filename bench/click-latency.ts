@@ -42,6 +42,8 @@ function http(
   method: string,
   headers: Record<string, string>,
   body?: unknown,
+  /** Called with performance.now() once the request is handed to the socket ('finish'). */
+  onWritten?: (at: number) => void,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
@@ -64,6 +66,7 @@ function http(
     );
     req.setNoDelay(true);
     req.on("error", reject);
+    if (onWritten) req.on("finish", () => onWritten(performance.now()));
     req.end(data);
   });
 }
@@ -115,7 +118,7 @@ function summarize(ms: number[]): Latencies {
   return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? Number.NaN, n: s.length };
 }
 
-type Hops = Partial<Record<TraceHop | "sent" | "seen", number>>;
+type Hops = Partial<Record<TraceHop | "sent" | "written" | "seen", number>>;
 
 interface ProductResult {
   clicks: Latencies;
@@ -200,12 +203,22 @@ async function startProduct(): Promise<Product> {
     waiters.get(req)?.(at);
   });
   await new Promise((r) => setTimeout(r, 300)); // snapshot + retained state first
-  const click = async (value: string): Promise<{ req: string; sentAt: number; status: number }> => {
+  const click = async (value: string): Promise<{ req: string; sentAt: number; writtenAt: number; status: number }> => {
     const sentAt = performance.now();
-    const res = await http(`${base}/api/devices/pi1/outputs/led`, "POST", { cookie, "x-csrf-token": csrf }, { value });
+    let writtenAt = Number.NaN;
+    const res = await http(
+      `${base}/api/devices/pi1/outputs/led`,
+      "POST",
+      { cookie, "x-csrf-token": csrf },
+      { value },
+      (at) => {
+        writtenAt = at;
+      },
+    );
     return {
       req: res.status === 202 ? (JSON.parse(res.body) as { req: string }).req : "",
       sentAt,
+      writtenAt,
       status: res.status,
     };
   };
@@ -235,7 +248,11 @@ async function startProduct(): Promise<Product> {
       if (i >= 0)
         sequential.push({
           req: c.req,
-          hops: { sent: performance.timeOrigin + c.sentAt, seen: performance.timeOrigin + seenAt },
+          hops: {
+            sent: performance.timeOrigin + c.sentAt,
+            written: performance.timeOrigin + c.writtenAt,
+            seen: performance.timeOrigin + seenAt,
+          },
         });
       return seenAt - c.sentAt;
     },
@@ -290,7 +307,8 @@ async function startProduct(): Promise<Product> {
 }
 
 /** The path's hops in order, each measured from the one before; the click's own send is the start. */
-const PATH: { hop: TraceHop | "seen"; label: string }[] = [
+const PATH: { hop: TraceHop | "written" | "seen"; label: string }[] = [
+  { hop: "written", label: "request handed to its socket by the page (the benchmark's HTTP client)" },
   { hop: "http-received", label: "HTTP request received by the web app" },
   { hop: "command-published", label: "command handed to mqtt.js (session, CSRF, body checked)" },
   { hop: "device-received", label: "device received the command (broker hop)" },
