@@ -3,7 +3,7 @@
 // address -> certificates -> firewall -> rendered files -> server + push -> devices.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { bridgeIdentity, iotNamePrefix } from "../protocol";
+import { type BrokerKind, bridgeIdentity, iotNamePrefix } from "../protocol";
 import { iotCoreCaBundle } from "./amazon-root-ca";
 import { localCopy } from "./bundle";
 import {
@@ -48,6 +48,8 @@ export class DeviceCloud extends pulumi.ComponentResource {
   readonly webUrl: pulumi.Output<string>;
   /** host:8883 */
   readonly brokerEndpoint: pulumi.Output<string>;
+  /** Which broker runs MQTT (stack setting broker): what `npm run verify` reads to know where to look. Public. */
+  readonly broker: BrokerKind;
   readonly publicIp: pulumi.Output<string>;
   readonly sshCommand: pulumi.Output<string>;
   readonly caCertPem: pulumi.Output<string>;
@@ -79,6 +81,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
     super("diy:index:DeviceCloud", name, {}, opts);
     const s = args.settings;
     const child: pulumi.ComponentResourceOptions = { parent: this };
+    this.broker = s.broker;
 
     const eip = createAddress(name, s.tags, this);
     this.publicIp = eip.publicIp;
@@ -321,6 +324,7 @@ export class DeviceCloud extends pulumi.ComponentResource {
     this.registerOutputs({
       webUrl: this.webUrl,
       brokerEndpoint: this.brokerEndpoint,
+      broker: this.broker,
       publicIp: this.publicIp,
       sshCommand: this.sshCommand,
       caCertPem: this.caCertPem,

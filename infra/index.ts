@@ -20,6 +20,8 @@ const cloud = new DeviceCloud("diy", {
 export const webUrl = cloud.webUrl;
 /** host:port devices connect to with MQTT over TLS and their client certificate (broker iot-core: the ATS endpoint). */
 export const brokerEndpoint = cloud.brokerEndpoint;
+/** mosquitto (on the server) or iot-core (AWS IoT Core): where `npm run verify` looks for the broker. Public. */
+export const broker = cloud.broker;
 export const publicIp = cloud.publicIp;
 /** Save the key first: pulumi stack output adminPrivateKey --show-secrets > admin.key && chmod 600 admin.key */
 export const sshCommand = cloud.sshCommand;

@@ -98,6 +98,7 @@ test("infra/index.ts loads and runs under the Pulumi Node host's ts-node registr
   assert.deepEqual(out.exports, [
     "adminPrivateKey",
     "bridgeLanPasswords",
+    "broker",
     "brokerEndpoint",
     "caCertPem",
     "historyVolumeId",

@@ -23,6 +23,7 @@ describe("infra/index.ts with the full example stack", () => {
     for (const k of [
       "webUrl",
       "brokerEndpoint",
+      "broker",
       "publicIp",
       "sshCommand",
       "caCertPem",
@@ -38,6 +39,7 @@ describe("infra/index.ts with the full example stack", () => {
   test("outputs point at the Elastic IP", async () => {
     assert.equal(await value(program.webUrl), `https://${MOCK_IP}`);
     assert.equal(await value(program.brokerEndpoint), `${MOCK_IP}:8883`);
+    assert.equal(await value(program.broker), "mosquitto", "the example runs mosquitto on the server");
     assert.equal(await value(program.publicIp), MOCK_IP);
     assert.equal(await value(program.sshCommand), `ssh -i admin.key admin@${MOCK_IP}`);
     assert.match(await value(program.caCertPem), /BEGIN CERTIFICATE/);
@@ -48,6 +50,8 @@ describe("infra/index.ts with the full example stack", () => {
       assert.equal(await isSecret(o), false);
       assert.deepEqual(secretLeaks(await value(o)), []);
     }
+    // A plain string, not an Output: Pulumi exports it as it is, never as a secret.
+    assert.equal(typeof program.broker, "string");
     assert.equal(await isSecret(program.adminPrivateKey), true);
     assert.ok(program.webPassword, "the example sets no webPassword, so one is generated and exported");
     assert.equal(await isSecret(program.webPassword as pulumi.Output<string>), true);

@@ -187,6 +187,8 @@ describe("DeviceCloud with broker iot-core (the full example, one board revoked)
 
   test("the stack outputs name the ATS endpoint; boards get it, Amazon's roots and their thing's certificate", async () => {
     assert.equal(await value(d.cloud.brokerEndpoint), `${ENDPOINT}:8883`);
+    // What npm run verify reads to check the endpoint instead of the server's 8883 (scripts/verify/outputs.ts).
+    assert.equal(d.cloud.broker, "iot-core");
     const certs = new Map(
       d.h.ofType("aws:iot/certificate:Certificate").map((c) => [c.name, c.state.certificatePem as string]),
     );
@@ -247,6 +249,7 @@ describe("the same stack with broker mosquitto", () => {
     assert.equal(instance?.inputs.iamInstanceProfile, undefined);
     assert.ok(ingressPorts(d).includes(8883));
     assert.ok(!egressPorts(d).includes(8883));
+    assert.equal(d.cloud.broker, "mosquitto");
   });
 });
 
