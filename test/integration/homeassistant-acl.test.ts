@@ -2,6 +2,10 @@
 // Home Assistant may do (command configured outputs, read their state, inputs, status and our discovery
 // configs, announce its birth) and what it, a device or the web app may not. Denials are asserted by
 // the MQTT 5 PUBACK reason (135 Not authorized) and by a subscriber that receives nothing.
+// Home Assistant subscribes with its real discovery filters (homeassistant-double.ts HA_SUBSCRIPTIONS: current
+// releases one pair per component, older ones a wildcard pair). mosquitto 2.0's acl_file never refuses a
+// SUBSCRIBE (src/security_default.c mosquitto_acl_check_default returns success for MOSQ_ACL_SUBSCRIBE, "FIXME");
+// `read` is checked per message delivered (subs.c, retain.c), so what a filter yields is what to assert.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
@@ -17,6 +21,7 @@ import {
   haTopics,
   topics,
 } from "../../protocol";
+import { HA_RELEASES, HA_SUBSCRIPTIONS } from "../unit/homeassistant-double";
 import { type Received, collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
@@ -27,7 +32,11 @@ const seen = [
   { id: "pi2", outputs: ["led"], inputs: [], sensors: [] },
 ];
 const NOT_AUTHORIZED = 135;
-const HA_SUBSCRIPTIONS = ["homeassistant/+/+/config", "homeassistant/+/+/+/config"];
+/** SUBACK reason code 1: granted, at QoS 1 (what the test client asks for). */
+const GRANTED_QOS1 = 1;
+const granted = (filters: readonly string[]) => filters.map(() => GRANTED_QOS1);
+/** Another publisher of discovery configs on the broker (another integration's bridge), for contrast only. */
+const OTHER_PUBLISHER = "other-publisher";
 
 describe("broker ACL: the Home Assistant identity", () => {
   let broker: TestBroker;
@@ -50,6 +59,7 @@ describe("broker ACL: the Home Assistant identity", () => {
         devices: [...seen, { id: "pi3", outputs: ["led"], inputs: [], sensors: ["temp"] }],
         homeAssistant: seen,
       }),
+      extraAclUsers: [{ username: OTHER_PUBLISHER, rules: [{ access: "write", topic: "homeassistant/#" }] }],
     });
   });
   after(async () => {
@@ -76,16 +86,14 @@ describe("broker ACL: the Home Assistant identity", () => {
     const pi1 = await as("pi1");
     const haGot = collect(ha);
     const webGot = collect(web);
-    assert.deepEqual(
-      await subscribe(ha, [
-        ...HA_SUBSCRIPTIONS,
-        topics.state("pi1", "led"),
-        topics.input("pi1", "button"),
-        topics.sensor("pi1", "temp"),
-        topics.status("pi1"),
-      ]),
-      [1, 1, 1, 1, 1, 1],
-    );
+    const filters = [
+      ...HA_SUBSCRIPTIONS.current,
+      topics.state("pi1", "led"),
+      topics.input("pi1", "button"),
+      topics.sensor("pi1", "temp"),
+      topics.status("pi1"),
+    ];
+    assert.deepEqual(await subscribe(ha, filters), granted(filters));
     await subscribe(web, HA_STATUS_TOPIC);
     assert.deepEqual(await publish(pi1, topics.state("pi1", "led"), encodeState("on"), true), { ok: true });
     assert.deepEqual(await publish(pi1, topics.input("pi1", "button"), encodeInput("pressed")), { ok: true });
@@ -111,6 +119,48 @@ describe("broker ACL: the Home Assistant identity", () => {
     await publish(pi1, topics.state("pi1", "led"), "", true);
     await publish(pi1, topics.status("pi1"), "", true);
   });
+
+  for (const release of HA_RELEASES)
+    it(`grants each discovery filter of Home Assistant's ${release} releases and delivers through them exactly our configs`, async () => {
+      const web = await as(WEB_CLIENT_ID);
+      const other = await as(OTHER_PUBLISHER);
+      const ours = [
+        haTopics.config("switch", "pi1_led"),
+        haTopics.config("event", "pi1_button"),
+        haTopics.config("sensor", "pi1_temp"),
+        haTopics.config("switch", "pi2_led"),
+      ];
+      // Configs HA_SUBSCRIPTIONS match that are not this stack's: HA's ACL must not deliver them.
+      const foreign = [
+        "homeassistant/light/zigbee2mqtt/lamp/config",
+        "homeassistant/switch/plug/config",
+        "homeassistant/switch/other-node/pi1_led/config",
+      ];
+      for (const t of ours) assert.deepEqual(await publish(web, t, '{"name":"x"}', true), { ok: true }, t);
+      for (const t of foreign) assert.deepEqual(await publish(other, t, '{"name":"x"}', true), { ok: true }, t);
+      const ha = await as(HOME_ASSISTANT_CLIENT_ID);
+      const got = collect(ha);
+      const filters = HA_SUBSCRIPTIONS[release];
+      const codes = await subscribe(ha, [...filters]);
+      assert.deepEqual(
+        filters.flatMap((f, i) => (codes[i] === GRANTED_QOS1 ? [] : [`${f}: ${codes[i]}`])),
+        [],
+        "filters refused",
+      );
+      assert.equal(codes.length, filters.length);
+      // Retained: replayed on subscribe. Live: each our config once more, published after the subscription.
+      await waitUntil(() => ours.every((t) => got.some((m) => m.topic === t)), "the retained configs");
+      for (const t of ours) await publish(web, t, '{"name":"y"}', true);
+      for (const t of foreign) await publish(other, t, '{"name":"y"}', true);
+      await waitUntil(() => ours.every((t) => got.some((m) => m.topic === t && m.payload === '{"name":"y"}')), "live");
+      await letMessagesArrive();
+      assert.deepEqual(
+        got.map((m) => m.topic).filter((t) => !ours.includes(t)),
+        [],
+        "received a foreign config",
+      );
+      for (const t of [...ours, ...foreign]) await publish(ours.includes(t) ? web : other, t, "", true);
+    });
 
   it("refuses Home Assistant commanding an unconfigured output or a device it is not shown (135, nothing delivered)", async () => {
     const ha = await as(HOME_ASSISTANT_CLIENT_ID);
@@ -195,7 +245,7 @@ describe("broker ACL: the Home Assistant identity", () => {
     const web = await as(WEB_CLIENT_ID);
     const ha = await as(HOME_ASSISTANT_CLIENT_ID);
     const haGot = collect(ha);
-    await subscribe(ha, [...HA_SUBSCRIPTIONS, HA_STATUS_TOPIC]);
+    await subscribe(ha, [...new Set(Object.values(HA_SUBSCRIPTIONS).flat()), HA_STATUS_TOPIC]);
     await refused(web, "homeassistant/switch/other-node/x/config", '{"name":"x"}', true);
     await refused(web, "homeassistant/light/diy-device-cloud/pi1_led/config", '{"name":"x"}', true);
     await refused(web, "homeassistant/switch/pi1_led/config", '{"name":"x"}', true);

@@ -18,6 +18,9 @@ import {
   haTopics,
 } from "../../protocol";
 import {
+  HA_RELEASES,
+  HA_SUBSCRIPTIONS,
+  type HaRelease,
   availableFrom,
   discover,
   eventFrom,
@@ -30,8 +33,16 @@ import { type Received, collect, publish, subscribe } from "../support/mqtt";
 import { letMessagesArrive, waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
 
-/** Home Assistant's own discovery subscriptions (discovery.py async_start). */
-const HA_SUBSCRIPTIONS = ["homeassistant/+/+/config", "homeassistant/+/+/+/config"];
+/** Home Assistant's own discovery subscriptions (discovery.py async_start), as a release makes them. */
+const subscribeAs = async (client: MqttClient, release: HaRelease) => {
+  const filters = HA_SUBSCRIPTIONS[release];
+  // SUBACK: every filter granted at QoS 1 (mosquitto's acl_file does not check subscriptions).
+  assert.deepEqual(
+    await subscribe(client, [...filters]),
+    filters.map(() => 1),
+    `${release} releases' filters`,
+  );
+};
 
 const configsIn = (got: Received[], from = 0) => got.slice(from).filter((m) => m.topic.endsWith("/config"));
 
@@ -53,7 +64,7 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     configs = stack.web.homeAssistant?.configs ?? [];
     ha = await stack.broker.connect(HOME_ASSISTANT_CLIENT_ID, { protocolVersion: 5 });
     got = collect(ha);
-    assert.deepEqual(await subscribe(ha, HA_SUBSCRIPTIONS), [1, 1]);
+    await subscribeAs(ha, "current");
   });
   after(async () => {
     ha?.end(true);
@@ -212,7 +223,7 @@ describe("Home Assistant discovery when devices leave the stack", () => {
 
   it("clears the configs of a removed device and a renamed output; Home Assistant removes those entities", async () => {
     const got = collect(ha);
-    await subscribe(ha, HA_SUBSCRIPTIONS);
+    await subscribeAs(ha, "current");
     const before = await startWebWith([
       { id: "pi1", outputs: ["led"], inputs: ["button"] },
       { id: "pi2", outputs: ["led"], inputs: [] },
@@ -230,18 +241,21 @@ describe("Home Assistant discovery when devices leave the stack", () => {
     for (const t of gone) assert.equal(discover(t, "").config, undefined, "an empty config is a removal");
     await waitUntil(() => now.homeAssistant?.counts.removed === 2, "the web app counting two removals");
 
-    // What a Home Assistant connecting now finds retained: exactly the current stack's configs. (One
-    // connection per identity: the broker binds the client id to the certificate.)
+    // What a Home Assistant connecting now finds retained, current or older release: exactly the current stack's
+    // configs. (One connection per identity: the broker binds the client id to the certificate.)
     ha.end(true);
-    const fresh = await broker.connect(HOME_ASSISTANT_CLIENT_ID);
-    const retained = collect(fresh);
-    await subscribe(fresh, HA_SUBSCRIPTIONS);
     const want = (now.homeAssistant?.configs ?? []).map((c) => c.topic).sort();
     assert.deepEqual(want, [haTopics.config("event", "pi1_button"), haTopics.config("switch", "pi1_light")].sort());
-    await waitUntil(() => retained.length >= want.length, "the retained configs");
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(retained.map((m) => m.topic).sort(), want);
-    assert.ok(retained.every((m) => m.retain));
-    fresh.end(true);
+    for (const release of HA_RELEASES) {
+      const fresh = await broker.connect(HOME_ASSISTANT_CLIENT_ID);
+      const retained = collect(fresh);
+      await subscribeAs(fresh, release);
+      await waitUntil(() => retained.length >= want.length, `the retained configs (${release} releases)`);
+      await letMessagesArrive(300);
+      assert.deepEqual(retained.map((m) => m.topic).sort(), want, release);
+      assert.ok(retained.every((m) => m.retain));
+      for (const m of retained) assert.ok(discover(m.topic, m.payload, release).config, `${release}: ${m.topic}`);
+      fresh.end(true);
+    }
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { decide } from "../../device/state";
 import {
+  HA_COMPONENTS,
   HA_NODE_ID,
   type HaDevice,
   MAX_PAYLOAD_BYTES,
@@ -19,11 +20,13 @@ import {
   topics,
 } from "../../protocol";
 import {
+  HA_RELEASES,
   availableFrom,
   discover,
   eventFrom,
   renderTemplates,
   sensorStateFrom,
+  subscribedTo,
   switchCommand,
   switchStateFrom,
 } from "./homeassistant-double";
@@ -133,6 +136,27 @@ describe("Home Assistant discovery payloads against Home Assistant's rules (home
       assert.equal(d.objectId, c.objectId);
       assert.ok(d.config, c.topic);
     }
+  });
+
+  it("every config reaches Home Assistant through its discovery subscriptions, current and older releases", () => {
+    for (const release of HA_RELEASES) {
+      for (const c of configs) assert.ok(discover(c.topic, c.payload, release).config, `${release}: ${c.topic}`);
+      // Every component the web app may publish or clear, not only those this stack uses.
+      for (const component of HA_COMPONENTS)
+        assert.ok(subscribedTo(haTopics.config(component, "pi1_x"), release), `${release}: ${component}`);
+    }
+  });
+
+  it("the double receives only what Home Assistant subscribes to (so the check above can fail)", () => {
+    const payload = configs[0]?.payload ?? "";
+    // A component Home Assistant does not support: current releases do not subscribe to it at all, older ones
+    // receive it through their wildcards and drop it (discovery.py "Integration %s is not supported").
+    const unsupported = `homeassistant/led/${HA_NODE_ID}/pi1_led/config`;
+    assert.throws(() => discover(unsupported, payload), /does not subscribe/);
+    assert.throws(() => discover(unsupported, payload, "older"), /not supported/);
+    for (const release of HA_RELEASES)
+      for (const topic of [`homeassistant/switch/${HA_NODE_ID}/pi1/led/config`, `other/switch/${HA_NODE_ID}/x/config`])
+        assert.throws(() => discover(topic, payload, release), /does not subscribe/, `${release}: ${topic}`);
   });
 
   it("the double refuses what Home Assistant refuses (so the check above can fail)", () => {

@@ -4,6 +4,8 @@
 // (python3-jinja2, scripts/setup.sh) in the sandbox Home Assistant uses.
 //
 // Sources (home-assistant/core, homeassistant/components/mqtt/ unless named):
+// - discovery.py async_start: what Home Assistant subscribes to, so which discovery topics it receives at all
+//   (HA_SUBSCRIPTIONS below); a message on any other topic never reaches it.
 // - discovery.py: TOPIC_MATCHER `(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config`
 //   after `<prefix>/`; payload parsed by json_loads_object (a JSON object); an empty payload removes the
 //   entity; `~` in a key ending in `topic` (and in availability[].topic) is replaced by the `~` value when
@@ -32,6 +34,25 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { z } from "zod";
+import { HA_DISCOVERY_FILTERS } from "../../protocol";
+import { topicMatches } from "./mosquitto-acl-double";
+
+/**
+ * The filters Home Assistant's discovery subscribes to on its broker connection (discovery.py async_start), by
+ * release. current: HA_DISCOVERY_FILTERS (per component since home-assistant/core#119974, 2024.7; protocol/
+ * homeassistant.ts holds the list and its source). older: the wildcard pair (home-assistant/core#45456, 2021.2,
+ * until 2024.6), still in use on 2023.8-2024.6, which the README supports (2023.8: the event entity).
+ */
+export const HA_SUBSCRIPTIONS = {
+  current: HA_DISCOVERY_FILTERS,
+  older: ["homeassistant/+/+/config", "homeassistant/+/+/+/config"],
+} as const satisfies Record<string, readonly string[]>;
+export type HaRelease = keyof typeof HA_SUBSCRIPTIONS;
+export const HA_RELEASES = Object.keys(HA_SUBSCRIPTIONS) as HaRelease[];
+
+/** Whether Home Assistant of that release receives a message on this topic through its discovery subscriptions. */
+export const subscribedTo = (topic: string, release: HaRelease): boolean =>
+  HA_SUBSCRIPTIONS[release].some((f) => topicMatches(f, topic));
 
 /** homeassistant/components/sensor/const.py DEVICE_CLASS_UNITS, for the classes we use. */
 const DEVICE_CLASS_UNITS: Record<string, readonly string[]> = { temperature: ["°C", "°F", "K"] };
@@ -206,10 +227,14 @@ function replaceTopicBase(payload: Record<string, unknown>): void {
   }
 }
 
-/** Reads one message on a discovery topic the way Home Assistant does; throws with Home Assistant's reason. */
-export function discover(topic: string, payload: string, prefix = "homeassistant"): Discovered {
-  if (!topic.startsWith(`${prefix}/`)) throw new Error(`${topic} is not under the discovery prefix ${prefix}/`);
-  const m = TOPIC_MATCHER.exec(topic.slice(prefix.length + 1));
+/**
+ * Reads one message on a discovery topic the way Home Assistant of that release does (default: current); throws
+ * with Home Assistant's reason, or because its subscriptions never deliver that topic.
+ */
+export function discover(topic: string, payload: string, release: HaRelease = "current"): Discovered {
+  if (!subscribedTo(topic, release))
+    throw new Error(`${topic}: Home Assistant (${release} releases) does not subscribe to it, so never receives it`);
+  const m = TOPIC_MATCHER.exec(topic.slice("homeassistant/".length));
   if (!m?.groups) throw new Error(`Received message on illegal discovery topic '${topic}'`);
   const component = m.groups.component as string;
   if (!(component in SCHEMAS)) throw new Error(`Integration ${component} is not supported by this double`);

@@ -41,12 +41,13 @@ import {
   topicProblem,
   topics,
 } from "../../protocol";
+import { HA_SUBSCRIPTIONS } from "./homeassistant-double";
 
 /** The longest id and name protocol/ids.ts allows (32 characters each). */
 const LONGEST_ID = `a${"-".repeat(30)}z`;
 const LONGEST_NAME = `b${"_".repeat(30)}y`;
-/** Home Assistant's own discovery subscriptions (home-assistant/core mqtt/discovery.py async_start). */
-const HA_OWN_SUBSCRIPTIONS = ["homeassistant/+/+/config", "homeassistant/+/+/+/config"];
+/** Home Assistant's own discovery subscriptions, current and older releases (homeassistant-double.ts). */
+const HA_OWN_SUBSCRIPTIONS = Object.values(HA_SUBSCRIPTIONS).flat();
 
 const ids = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/).filter(isDeviceId);
 const names = fc.stringMatching(/^[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?$/);
