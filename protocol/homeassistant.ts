@@ -7,7 +7,8 @@
 // Home Assistant's side, as its MQTT integration documents it (home-assistant.io/integrations/mqtt,
 // "MQTT Discovery") and implements it (home-assistant/core homeassistant/components/mqtt/discovery.py):
 // - it subscribes to `<prefix>/+/+/config` and `<prefix>/+/+/+/config` (older releases) or to two such filters per
-//   component it supports (current releases: HA_DISCOVERY_FILTERS), default prefix `homeassistant`;
+//   component it supports plus two for device-based discovery (current releases: HA_DISCOVERY_FILTERS), default
+//   prefix `homeassistant`;
 //   the topic is `<prefix>/<component>/[<node_id>/]<object_id>/config`, ids `[a-zA-Z0-9_-]+`;
 // - a retained config creates or updates the entity, an empty retained payload removes it;
 // - on (re)connect it publishes its birth message `online` to `homeassistant/status`.
@@ -54,16 +55,20 @@ export const HA_SUPPORTED_COMPONENTS: readonly string[] = [
   "water_heater",
 ];
 /**
- * What current Home Assistant subscribes to on its one broker connection to find discovery configs: two filters
- * per supported component, `<prefix>/<component>/+/config` and `<prefix>/<component>/+/+/config`
- * (home-assistant/core mqtt/discovery.py async_start; its test tests/components/mqtt/test_discovery.py
- * test_subscribing_config_topic asserts both for every SUPPORTED_COMPONENTS entry). 62 filters: more than AWS IoT
- * Core's 50 subscriptions per connection (protocol/limits.ts), so Home Assistant needs broker mosquitto.
+ * What current Home Assistant subscribes to on its one broker connection to find discovery configs, in its order:
+ * `<prefix>/<component>/+/config` for each supported component, then `<prefix>/<component>/+/+/config` for each,
+ * then the same pair for device-based discovery, `<prefix>/device/+/config` and `<prefix>/device/+/+/config`
+ * (home-assistant/core mqtt/discovery.py async_start, `chain(...)` of the three; its test
+ * tests/components/mqtt/test_discovery.py test_subscribing_config_topic asserts the per-component pairs). 64
+ * filters: more than AWS IoT Core's 50 subscriptions per connection (protocol/limits.ts), so Home Assistant needs
+ * broker mosquitto.
  */
-export const HA_DISCOVERY_FILTERS: readonly string[] = HA_SUPPORTED_COMPONENTS.flatMap((c) => [
-  `${HA_DISCOVERY_PREFIX}/${c}/+/config`,
-  `${HA_DISCOVERY_PREFIX}/${c}/+/+/config`,
-]);
+export const HA_DISCOVERY_FILTERS: readonly string[] = [
+  ...HA_SUPPORTED_COMPONENTS.map((c) => `${HA_DISCOVERY_PREFIX}/${c}/+/config`),
+  ...HA_SUPPORTED_COMPONENTS.map((c) => `${HA_DISCOVERY_PREFIX}/${c}/+/+/config`),
+  `${HA_DISCOVERY_PREFIX}/device/+/config`,
+  `${HA_DISCOVERY_PREFIX}/device/+/+/config`,
+];
 /** Home Assistant's default birth (and Last Will) topic: `online` / `offline`. */
 export const HA_STATUS_TOPIC = `${HA_DISCOVERY_PREFIX}/status`;
 export const HA_BIRTH_PAYLOAD = "online";

@@ -15,7 +15,8 @@
 //   the longest partition IoT Core runs in is aws-us-gov, the longest region names have 14 characters
 //   (ap-southeast-2, ap-northeast-1, ...).
 // - home-assistant/core mqtt/discovery.py async_start (protocol/homeassistant.ts HA_DISCOVERY_FILTERS): Home
-//   Assistant subscribes two discovery filters per supported component on its one connection, each SUBSCRIBE a
+//   Assistant subscribes two discovery filters per supported component and two for device-based discovery on its
+//   one connection, each SUBSCRIBE a
 //   filter IoT Core's iot:Subscribe checks as written; no policy or setting of ours changes that number.
 import {
   HA_DISCOVERY_FILTERS,
@@ -58,7 +59,7 @@ export function homeAssistantIotCoreProblem(): string | undefined {
     HA_DISCOVERY_FILTERS.map((f) => [f]),
   );
   if (!why) return undefined;
-  return `Home Assistant cannot connect to AWS IoT Core: its MQTT discovery subscribes ${HA_DISCOVERY_FILTERS.length} filters on its one connection (homeassistant/<component>/+/config and homeassistant/<component>/+/+/config for each of the ${HA_SUPPORTED_COMPONENTS.length} components it supports; home-assistant/core mqtt/discovery.py); ${why} (AWS IoT Core quotas, "Subscriptions per connection", not adjustable)`;
+  return `Home Assistant cannot connect to AWS IoT Core: its MQTT discovery subscribes ${HA_DISCOVERY_FILTERS.length} filters on its one connection (homeassistant/<component>/+/config and homeassistant/<component>/+/+/config for each of the ${HA_SUPPORTED_COMPONENTS.length} components it supports and for device-based discovery; home-assistant/core mqtt/discovery.py); ${why} (AWS IoT Core quotas, "Subscriptions per connection", not adjustable)`;
 }
 
 /** What AWS IoT Core would refuse about this stack's identities; [] when it fits. */

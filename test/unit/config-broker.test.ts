@@ -103,8 +103,9 @@ describe("broker iot-core: what AWS IoT Core would refuse fails at config, namin
   test("Home Assistant is refused with broker iot-core: its discovery subscribes more filters than one connection holds", () => {
     // Home Assistant's filters as its discovery subscribes them (discovery.py async_start), written out here.
     const ha = { integrations: HA_ON, broker: "iot-core" };
-    assert.equal(HA_DISCOVERY_FILTERS.length, 2 * HA_SUPPORTED_COMPONENTS.length);
-    for (const c of ["switch", "sensor", "event", "binary_sensor", "light"]) {
+    // Two per supported component and two for device-based discovery (homeassistant/device/...).
+    assert.equal(HA_DISCOVERY_FILTERS.length, 2 * HA_SUPPORTED_COMPONENTS.length + 2);
+    for (const c of ["switch", "sensor", "event", "binary_sensor", "light", "device"]) {
       assert.ok(HA_DISCOVERY_FILTERS.includes(`homeassistant/${c}/+/config`), c);
       assert.ok(HA_DISCOVERY_FILTERS.includes(`homeassistant/${c}/+/+/config`), c);
     }
