@@ -5,6 +5,7 @@ import { HELP, parseVerifyArgs, UsageError } from "./verify/options";
 import { OutputsError, parseOutputs, targetFromOutputs } from "./verify/outputs";
 import { exitCode, formatResult, summary } from "./verify/report";
 import { runChecks } from "./verify/run";
+import { brokerTrust } from "./verify/trust";
 import { PASSWORD_ENV, readOutputsFile, readOutputsFromStack, webPasswordFromStack } from "./verify/sources";
 
 async function main(argv: string[]): Promise<number> {
@@ -22,11 +23,19 @@ async function main(argv: string[]): Promise<number> {
       parseOutputs(text, source.kind === "file" ? source.path : `the outputs of stack ${source.stack}`),
       opts,
     );
+    const trust = brokerTrust(target, opts, process.env);
+    if (trust.warning) err(`verify: ${trust.warning}`);
+    const dial = target.brokerDial;
     out(
-      `verify: ${target.webName}${opts.host ? ` via ${opts.host}${opts.portMap.size ? ` (${[...opts.portMap].map(([p, l]) => `${p}->${l}`).join(", ")})` : ""}` : ""}`,
+      `verify: ${target.webName}${opts.host ? ` via ${opts.host}${opts.portMap.size ? ` (${[...opts.portMap].map(([p, l]) => `${p}->${l}`).join(", ")})` : ""}` : ""}${
+        target.broker === "iot-core"
+          ? `; broker AWS IoT Core ${target.brokerName}:${target.brokerPort}${opts.brokerVia ? ` via ${dial.host}:${dial.port}` : ""}`
+          : ""
+      }`,
     );
     const results = await runChecks(target, opts, {
       now: () => new Date(),
+      brokerTrust: trust,
       // Never from argv (other users see it in ps): the environment, the outputs, or pulumi on demand.
       webPassword: async () =>
         process.env[PASSWORD_ENV] ||

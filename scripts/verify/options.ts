@@ -1,6 +1,12 @@
 // Command line of `npm run verify`: parsed once into VerifyOptions (pure; no I/O), with the help text
 // that documents every option. Bad usage throws UsageError naming the option and the fix.
 
+/**
+ * Tests only: a PEM file of roots that stand in for Amazon's when the IoT Core endpoint is a local stand-in
+ * (scripts/verify/trust.ts reads it, refuses it without --broker-via and warns whenever it is used).
+ */
+export const TEST_IOT_ROOTS_ENV = "DIY_VERIFY_TEST_IOT_CORE_ROOTS";
+
 /** Ports probed when no --port or --map narrows the scan: what a stray service on a Debian server would use. */
 export const DEFAULT_SCAN_PORTS: readonly number[] = [
   21, 22, 23, 25, 53, 80, 110, 111, 143, 443, 465, 587, 631, 993, 995, 1883, 2222, 3000, 3306, 5432, 6379, 8080, 8443,
@@ -31,6 +37,11 @@ export interface VerifyOptions {
   host?: string;
   /** Server port -> local port on `host` (forwarded ports). */
   portMap: ReadonlyMap<number, number>;
+  /**
+   * broker iot-core only: dial the endpoint here instead of its name (a tunnel, or a stand-in in tests); TLS still
+   * verifies the endpoint's name from the outputs.
+   */
+  brokerVia?: { host: string; port: number };
   /** Ports to scan; undefined: the mapped ports when there is a map, else DEFAULT_SCAN_PORTS. */
   scanPorts?: readonly number[];
   ssh: SshExpectation;
@@ -49,12 +60,16 @@ Usage:
 Checks (names as printed):
   ports               only 80, 443 and 8883 answer (22 see ssh); a concurrent scan of --port or the
                       default list: ${DEFAULT_SCAN_PORTS.join(",")}
+                      broker iot-core (the outputs' broker): only 80 and 443; 8883 must not answer
   ssh                 port 22 as --ssh expects (the security group lets only adminCidrs reach it)
   http-redirect       http://HOST/ answers with a redirect to https://HOST/
   tls-443, tls-8883   the certificate chain verifies against the stack CA (caCertPem); with a domain,
-                      443 against the public trust store (Let's Encrypt); the name matches; not expired
+                      443 against the public trust store (Let's Encrypt); the name matches; not expired.
+                      broker iot-core: 8883 is AWS IoT Core's endpoint (brokerEndpoint), its chain
+                      checked against Amazon Root CA 1 and 3 (infra/trust) for the endpoint's name
   mqtt-anonymous      the broker refuses a client without a certificate
   mqtt-wrong-ca       the broker refuses a certificate from a CA made for this run
+                      (broker iot-core: both asked of the endpoint, not the server)
   web-page            GET / answers 200 with the page
   api-login-required  the API answers 401 without a login
   devices             each configured device is online, as the web app sees it (logs in with the web
@@ -69,6 +84,9 @@ Options:
                       --map 22=2222 --map 443=8443); with any --map the scan covers the mapped ports.
                       QEMU's user-mode forwarding accepts on the host side even when nothing
                       listens in the guest: forward only ports that should answer
+  --broker-via HOST:PORT
+                      broker iot-core: dial the endpoint at HOST:PORT instead of its name (e.g. a
+                      tunnel); TLS still verifies the endpoint's name from the outputs
   --port LIST         ports to scan instead, e.g. 1-1024,1883,3000
   --ssh open|closed   open: this machine is in adminCidrs, 22 must answer with an SSH banner;
                       closed: it is not, 22 must not answer. Without it verify cannot know which
@@ -80,6 +98,10 @@ Options:
 Environment:
   DIY_WEB_PASSWORD    the web password when the outputs have none (you set webPassword yourself);
                       with --stack, verify otherwise asks pulumi for this one secret
+  ${TEST_IOT_ROOTS_ENV}
+                      TESTS ONLY, broker iot-core: a PEM file of roots that replace Amazon's for
+                      the endpoint's chain, for a stand-in endpoint reached with --broker-via (refused
+                      without it); verify warns on every run that uses it
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad usage or unreadable outputs.`;
 
@@ -109,6 +131,7 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyOptions | "help"
   let file: string | undefined;
   let host: string | undefined;
   let scanPorts: number[] | undefined;
+  let brokerVia: VerifyOptions["brokerVia"];
   let ssh: SshExpectation = "unknown";
   let timeoutMs = 3000;
   const portMap = new Map<number, number>();
@@ -139,6 +162,14 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyOptions | "help"
         const m = /^(\d+)=(\d+)$/.exec(v);
         if (!m) throw new UsageError(`--map: "${v}" must be PORT=LOCAL, e.g. --map 443=8443`);
         portMap.set(portNumber("--map", m[1] ?? ""), portNumber("--map", m[2] ?? ""));
+        break;
+      }
+      case "--broker-via": {
+        const v = value();
+        const m = /^(\[[^\]]+\]|[^:[\]]+):(\d+)$/.exec(v);
+        if (!m) throw new UsageError(`--broker-via: "${v}" must be HOST:PORT, e.g. --broker-via 127.0.0.1:18883`);
+        const h = m[1] ?? "";
+        brokerVia = { host: h.startsWith("[") ? h.slice(1, -1) : h, port: portNumber("--broker-via", m[2] ?? "") };
         break;
       }
       case "--port":
@@ -177,6 +208,7 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyOptions | "help"
     source: stack !== undefined ? { kind: "stack", stack } : { kind: "file", path: file ?? "" },
     host,
     portMap,
+    ...(brokerVia ? { brokerVia } : {}),
     scanPorts,
     ssh,
     timeoutMs,

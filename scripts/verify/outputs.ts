@@ -2,7 +2,8 @@
 // text, and the target they describe. Pure: no I/O.
 import { isIP } from "node:net";
 import { z } from "zod";
-import type { VerifyOptions } from "./options";
+import { BROKER_KINDS, type BrokerKind } from "../../protocol";
+import { UsageError, type VerifyOptions } from "./options";
 
 /**
  * What `pulumi stack output --json` prints for a secret without --show-secrets (pulumi/pulumi
@@ -15,6 +16,8 @@ const Outputs = z.object({
   brokerEndpoint: z.string().min(1),
   caCertPem: z.string().includes("BEGIN CERTIFICATE"),
   webPassword: z.string().optional(),
+  /** Absent in the outputs of a stack last deployed before infra/index.ts exported it (see brokerOf). */
+  broker: z.enum(BROKER_KINDS as [BrokerKind, ...BrokerKind[]]).optional(),
 });
 
 export class OutputsError extends Error {}
@@ -32,6 +35,10 @@ export interface Target {
   /** Server port -> the port actually dialled on connectHost. */
   port: (serverPort: number) => number;
   brokerPort: number;
+  /** mosquitto: on the server (its 8883 is public). iot-core: AWS IoT Core's endpoint; the server has no 8883. */
+  broker: BrokerKind;
+  /** Where the broker's connections go: the server's (forwarded) 8883, or the endpoint (or --broker-via). */
+  brokerDial: { host: string; port: number };
   caCertPem: string;
   /** Present when the outputs carry it (generated password, shown with --show-secrets). */
   webPassword?: string;
@@ -71,10 +78,26 @@ export function parseOutputs(text: string, source: string): z.infer<typeof Outpu
   return parsed.data;
 }
 
+/** AWS IoT Core's data endpoints are names under amazonaws.com (amazonaws.com.cn in China). */
+const AWS_NAME = /\.amazonaws\.com(\.cn)?$/i;
+
+/**
+ * The broker the outputs say. A stack deployed before the `broker` output has none: every such stack on mosquitto
+ * names its own server as brokerEndpoint; one on iot-core names AWS, and then guessing would check the wrong thing.
+ */
+function brokerOf(outputs: z.infer<typeof Outputs>, brokerName: string): BrokerKind {
+  if (outputs.broker) return outputs.broker;
+  if (AWS_NAME.test(brokerName))
+    throw new OutputsError(
+      `the outputs name no broker, and brokerEndpoint (${brokerName}) is AWS IoT Core's: run pulumi up once so the stack exports broker, then verify again`,
+    );
+  return "mosquitto";
+}
+
 /** Resolves the outputs and the command line's overrides into one Target. */
 export function targetFromOutputs(
   outputs: z.infer<typeof Outputs>,
-  opts: Pick<VerifyOptions, "host" | "portMap">,
+  opts: Pick<VerifyOptions, "host" | "portMap" | "brokerVia">,
 ): Target {
   const url = new URL(outputs.webUrl);
   if (url.protocol !== "https:") throw new OutputsError(`webUrl must be an https:// URL, got ${outputs.webUrl}`);
@@ -87,17 +110,30 @@ export function targetFromOutputs(
   if (!broker) throw new OutputsError(`brokerEndpoint must be HOST:PORT, got ${outputs.brokerEndpoint}`);
   const brokerName = hostOf(broker[1] ?? "");
   const brokerPort = Number(broker[2]);
-  if (!opts.host && brokerName !== webName)
+  const kind = brokerOf(outputs, brokerName);
+  if (kind === "mosquitto" && opts.brokerVia)
+    throw new UsageError(
+      "--broker-via is for broker iot-core, whose endpoint is not the server; this stack runs mosquitto on the server: reach its 8883 with --host and --map 8883=PORT",
+    );
+  // mosquitto runs on the server, so both names are the server's; AWS IoT Core's endpoint is a host of its own.
+  if (kind === "mosquitto" && !opts.host && brokerName !== webName)
     throw new OutputsError(
       `webUrl (${webName}) and brokerEndpoint (${brokerName}) name different hosts; verify checks one server: pass --host ADDR`,
     );
+  const connectHost = opts.host ?? webName;
+  const port = (p: number) => opts.portMap.get(p) ?? p;
   return {
     webName,
     webHasDomain: isIP(webName) === 0,
     brokerName,
-    connectHost: opts.host ?? webName,
-    port: (p) => opts.portMap.get(p) ?? p,
+    connectHost,
+    port,
     brokerPort,
+    broker: kind,
+    brokerDial:
+      kind === "mosquitto"
+        ? { host: connectHost, port: port(brokerPort) }
+        : (opts.brokerVia ?? { host: brokerName, port: brokerPort }),
     caCertPem: outputs.caCertPem,
     ...(outputs.webPassword ? { webPassword: outputs.webPassword } : {}),
   };

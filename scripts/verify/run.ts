@@ -1,12 +1,14 @@
 // Runs every check against one Target and returns one result per line, in a fixed order. Independent
 // checks run at once; the device check waits for tls-443, because the web password goes only to a
-// server that proved it is the stack's.
+// server that proved it is the stack's. The broker checks (tls-8883, mqtt-*) go where the broker is:
+// the server's 8883 with mosquitto, AWS IoT Core's endpoint with iot-core (target.brokerDial).
 import { randomBytes } from "node:crypto";
 import { createCa, issueCert } from "../../infra/render/x509";
 import { SSH_PORT } from "../../policy/network";
 import { type CheckName, portsToScan, type VerifyOptions } from "./options";
 import type { Target } from "./outputs";
 import { httpGet, httpsCall, mqttAttempt, observeTls, probePort, scanPorts, tlsFor, webDevices } from "./probes";
+import type { BrokerTrust } from "./trust";
 import {
   apiVerdict,
   type CheckResult,
@@ -24,6 +26,8 @@ export interface RunDeps {
   now: () => Date;
   /** Asked only when the device check runs and tls-443 passed. */
   webPassword: () => Promise<string | undefined>;
+  /** The roots the broker's chain must verify against (scripts/verify/trust.ts brokerTrust). */
+  brokerTrust: BrokerTrust;
 }
 
 /** Sent with the refused API requests: no such device exists, and the answer must be 401 before any lookup. */
@@ -53,7 +57,11 @@ export async function runChecks(
   const webCa = target.webHasDomain ? undefined : target.caCertPem;
   const path = `/verify-${randomBytes(4).toString("hex")}?from=verify`;
 
-  const ports = unless("ports", async () => portsVerdict(await scanPorts(host, portsToScan(opts), target.port, t)));
+  const ports = unless("ports", async () =>
+    portsVerdict(await scanPorts(host, portsToScan(opts), target.port, t), target.broker),
+  );
+  const broker = target.brokerDial;
+  const trust = deps.brokerTrust;
   const ssh = unless("ssh", async () => {
     if (opts.portMap.size > 0 && !opts.portMap.has(SSH_PORT))
       return {
@@ -80,37 +88,33 @@ export async function runChecks(
     tlsVerdict(
       "tls-8883",
       target.brokerName,
-      "the stack CA (caCertPem)",
-      await observeTls(host, target.port(target.brokerPort), target.brokerName, target.caCertPem, t),
+      trust.label,
+      await observeTls(broker.host, broker.port, target.brokerName, trust.pem, t),
       deps.now(),
     ),
   );
   // Refusal probes send nothing worth protecting, so they do not insist on the server's chain: a broken
-  // chain must not hide a broker that accepts anyone (tls-8883 reports the chain).
-  const probeTls = { ...tlsFor(target.brokerName, target.caCertPem), rejectUnauthorized: false };
+  // chain must not hide a broker that accepts anyone (tls-8883 reports the chain). The endpoint's name goes
+  // in SNI (tlsFor): AWS IoT Core wants it ("Diagnosing connectivity issues": the SNI is the endpoint address).
+  const probeTls = { ...tlsFor(target.brokerName, trust.pem), rejectUnauthorized: false };
   const anonymous = unless("mqtt-anonymous", async () =>
     mqttRefusalVerdict(
       "mqtt-anonymous",
       "a client without a certificate",
-      await mqttAttempt(
-        host,
-        target.port(target.brokerPort),
-        probeTls,
-        `verify-anon-${randomBytes(3).toString("hex")}`,
-        t,
-      ),
+      await mqttAttempt(broker.host, broker.port, probeTls, `verify-anon-${randomBytes(3).toString("hex")}`, t),
     ),
   );
   const wrongCa = unless("mqtt-wrong-ca", async () => {
-    // A CA made for this run only: no broker can have a reason to trust it.
+    // A CA made for this run only: no broker can have a reason to trust it. AWS IoT Core admits only certificates
+    // registered with it and active ("X.509 client certificates", x509-client-certs.html), and this one never was.
     const rogueCa = await createCa({ commonName: "verify throwaway CA", days: 1 });
     const rogue = await issueCert(rogueCa, { commonName: "verify-rogue", kind: "client", days: 1 });
     return mqttRefusalVerdict(
       "mqtt-wrong-ca",
       "a certificate from a CA made for this run",
       await mqttAttempt(
-        host,
-        target.port(target.brokerPort),
+        broker.host,
+        broker.port,
         { ...probeTls, cert: rogue.certPem, key: rogue.keyPem },
         "verify-rogue",
         t,

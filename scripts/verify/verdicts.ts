@@ -1,6 +1,8 @@
 // The verdict of each check from what the probes saw. Pure: every rule of "what passes" lives here and
 // is unit-tested; scripts/verify/probes.ts only observes.
+import { MQTT_TLS_PORT } from "../../infra/render/mosquitto";
 import { PUBLIC_PORTS, SSH_PORT } from "../../policy/network";
+import type { BrokerKind } from "../../protocol";
 import type { SshExpectation } from "./options";
 
 export type Status = "PASS" | "FAIL" | "INFO" | "SKIP";
@@ -25,14 +27,28 @@ export interface PortProbe {
 
 const list = (ports: readonly number[]) => ports.join(", ");
 
+/**
+ * The ports the server itself must answer on. broker iot-core: MQTT is AWS IoT Core's, nothing listens on the
+ * server's 8883 and the security group does not open it (infra/network.ts), so it must not answer.
+ */
+export function serverPublicPorts(broker: BrokerKind): readonly number[] {
+  return broker === "mosquitto" ? PUBLIC_PORTS : PUBLIC_PORTS.filter((p) => p !== MQTT_TLS_PORT);
+}
+
 /** Only the public ports answer (and 22, which has its own check); each public port answers. */
-export function portsVerdict(probes: readonly PortProbe[]): CheckResult {
+export function portsVerdict(probes: readonly PortProbe[], broker: BrokerKind = "mosquitto"): CheckResult {
+  const expected = serverPublicPorts(broker);
   const open = probes.filter((p) => p.state === "open").map((p) => p.port);
-  const unexpected = open.filter((p) => p !== SSH_PORT && !(PUBLIC_PORTS as readonly number[]).includes(p));
+  const unexpected = open.filter((p) => p !== SSH_PORT && !expected.includes(p));
   const scanned = new Set(probes.map((p) => p.port));
-  const silent = PUBLIC_PORTS.filter((p) => scanned.has(p) && !open.includes(p));
+  const silent = expected.filter((p) => scanned.has(p) && !open.includes(p));
+  // Said only where it is the reason: the same port is a must-answer with mosquitto.
+  const noBroker = broker === "iot-core" ? ` (broker iot-core: no broker on the server)` : "";
   const problems: string[] = [];
-  if (unexpected.length) problems.push(`${list(unexpected)} answer${unexpected.length > 1 ? "" : "s"} but must not`);
+  if (unexpected.length)
+    problems.push(
+      `${list(unexpected)} answer${unexpected.length > 1 ? "" : "s"} but must not${unexpected.includes(MQTT_TLS_PORT) ? noBroker : ""}`,
+    );
   if (silent.length)
     problems.push(
       `${silent.map((p) => `${p} (${probes.find((x) => x.port === p)?.state})`).join(", ")} should answer and do${silent.length > 1 ? "" : "es"} not`,
@@ -40,9 +56,13 @@ export function portsVerdict(probes: readonly PortProbe[]): CheckResult {
   const what = `${probes.length} port${probes.length === 1 ? "" : "s"} scanned`;
   if (problems.length) return fail("ports", `${what}: ${problems.join("; ")}`);
   const publicOpen = open.filter((p) => p !== SSH_PORT);
+  const notes = [
+    ...(scanned.has(SSH_PORT) ? ["22: see ssh"] : []),
+    ...(noBroker && scanned.has(MQTT_TLS_PORT) ? [`${MQTT_TLS_PORT} closed: the broker is AWS IoT Core`] : []),
+  ];
   return pass(
     "ports",
-    `${what}: only ${list(publicOpen)} answer${publicOpen.length === 1 ? "s" : ""}${scanned.has(SSH_PORT) ? " (22: see ssh)" : ""}`,
+    `${what}: only ${list(publicOpen)} answer${publicOpen.length === 1 ? "s" : ""}${notes.length ? ` (${notes.join("; ")})` : ""}`,
   );
 }
 

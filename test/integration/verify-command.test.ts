@@ -8,15 +8,16 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderMosquittoConf } from "../../infra/render/mosquitto";
 import { renderNginxSite } from "../../infra/render/nginx";
-import { createCa } from "../../infra/render/x509";
+import { createCa, issueCert } from "../../infra/render/x509";
 import { type RunningDemo, startDemo } from "../../scripts/demo";
-import { CHECK_NAMES } from "../../scripts/verify/options";
+import { CHECK_NAMES, TEST_IOT_ROOTS_ENV } from "../../scripts/verify/options";
 import { login } from "./web-harness";
 import { nginxTree, siteOnLoopback } from "./daemons-support";
 import { startMosquitto } from "../support/broker";
+import { type IotEndpointStandIn, standInIotEndpoint } from "../support/iot-endpoint";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/temp-dir";
-import { type Daemon, giveToDaemon, runToEnd, startDaemon, waitForPort } from "../support/daemon";
+import { type Daemon, giveToDaemon, runToEnd, shareWithDaemon, startDaemon, waitForPort } from "../support/daemon";
 
 const repo = join(__dirname, "..", "..");
 
@@ -202,18 +203,20 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     assert.equal(r.status.get("tls-8883"), "PASS", `MQTT keeps the stack CA with a domain\n${show(r)}`);
   });
 
-  test("fails mqtt-anonymous and mqtt-wrong-ca against a TLS listener that lets anyone in", async () => {
+  /**
+   * A real mosquitto that lets anyone in, serving `tls`: the rendered mosquitto.conf with its client-certificate
+   * lines turned into the classic mistake. Stopped by the caller (or after()).
+   */
+  const startInsecureBroker = async (name: string, tls: { cafile: string; certfile: string; keyfile: string }) => {
     assert.ok(demo);
-    // The rendered mosquitto.conf with its client-certificate lines turned into the classic mistake.
-    const pki = join(demo.stateDir, "pki");
-    const data = join(tmp.dir, "insecure-data");
+    const data = join(tmp.dir, `${name}-data`);
     mkdirSync(data);
     giveToDaemon(data, "mosquitto");
     const port = await freePort();
     const rendered = renderMosquittoConf({
       source: "verify integration test: insecure on purpose",
       listener: { port, bindAddress: "127.0.0.1" },
-      tls: { cafile: join(pki, "ca.pem"), certfile: join(pki, "server.pem"), keyfile: join(pki, "server.key") },
+      tls,
       aclFile: demo.broker.aclPath,
       persistenceDir: data,
       log: { to: "stderr" },
@@ -225,14 +228,25 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
       .replace(/^use_username_as_clientid true$/m, "")
       .replace(/^allow_anonymous false$/m, "allow_anonymous true");
     assert.notEqual(insecure, rendered);
-    const conf = join(tmp.dir, "insecure.conf");
+    const conf = join(tmp.dir, `${name}.conf`);
     writeFileSync(conf, insecure);
     insecureBroker = await startMosquitto(conf);
+    return { port, stop: () => insecureBroker?.stop() };
+  };
+
+  test("fails mqtt-anonymous and mqtt-wrong-ca against a TLS listener that lets anyone in", async () => {
+    assert.ok(demo);
+    const pki = join(demo.stateDir, "pki");
+    const { port, stop } = await startInsecureBroker("insecure", {
+      cafile: join(pki, "ca.pem"),
+      certfile: join(pki, "server.pem"),
+      keyfile: join(pki, "server.key"),
+    });
     const r = await runVerify(["--outputs", outputs, ...forwarded({ 8883: port }), "--ssh", "closed"]);
     assert.equal(r.code, 1, show(r));
     assert.deepEqual(r.failed().sort(), ["mqtt-anonymous", "mqtt-wrong-ca"], show(r));
     assert.match(r.line("mqtt-anonymous"), /the broker ACCEPTED a client without a certificate/);
-    await insecureBroker.stop();
+    await stop();
   });
 
   test("reads the outputs through the Pulumi CLI without --show-secrets, asking for the web password alone", async () => {
@@ -288,6 +302,159 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     assert.equal(r.code, 1, show(r));
     assert.deepEqual(r.failed(), ["devices"], show(r));
     assert.match(r.line("devices"), /login refused \(401: wrong web password\)/);
+  });
+
+  describe("with broker iot-core: the server answers 80 and 443, the MQTT checks go to AWS IoT Core's endpoint", () => {
+    // AWS is out of reach here: the endpoint is a local stand-in (test/support/iot-endpoint.ts: IoT Core's rules for
+    // whom it admits, its certificate for the endpoint's name from a stand-in "Amazon" root), reached with
+    // --broker-via, its root given by the documented test-only variable. The page and API behind nginx are the
+    // demo's (its web app talks to the demo's mosquitto): verify sees only what the web server answers.
+    const ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com";
+    let endpoint: IotEndpointStandIn | undefined;
+    let iotOutputs = "";
+    const roots = (file = endpoint?.caFile ?? "") => ({ [TEST_IOT_ROOTS_ENV]: file });
+    const via = (port = endpoint?.port) => ["--broker-via", `127.0.0.1:${port}`];
+    const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    /** verify with the iot-core outputs, the server's 8883 closed (as the security group leaves it), --ssh closed. */
+    const onIotCore = (extra: string[], env: NodeJS.ProcessEnv = roots(), file = iotOutputs) =>
+      runVerify(["--outputs", file, ...forwarded({ 8883: closedPort }), "--ssh", "closed", ...extra], env);
+    const noDevices = ["--skip", "devices"];
+
+    before(async () => {
+      const dir = join(tmp.dir, "iot");
+      mkdirSync(dir);
+      const issuer = await createCa({ commonName: "AWS IoT issuer stand-in", days: 1 });
+      endpoint = await standInIotEndpoint(dir, issuer.certPem, "diy-device-cloud-dev:web", { names: [ENDPOINT] });
+      // What pulumi stack output --json prints for the same stack with broker iot-core (infra/index.ts).
+      iotOutputs = writeOutputs("iot-core.json", {
+        ...JSON.parse(readFileSync(outputs, "utf8")),
+        broker: "iot-core",
+        brokerEndpoint: `${ENDPOINT}:8883`,
+      });
+    });
+
+    after(async () => {
+      await endpoint?.close();
+    });
+
+    test("passes a healthy deployment: 8883 closed on the server; chain and refusals checked at the endpoint", async () => {
+      assert.ok(endpoint);
+      const refusedBefore = endpoint.refusedHandshakes.length;
+      const r = await onIotCore(via());
+      assert.equal(r.code, 0, show(r));
+      for (const name of [...CHECK_NAMES.filter((c) => c !== "devices"), "device pi1", "device bbb1"])
+        assert.equal(r.status.get(name), "PASS", `${name}\n${show(r)}`);
+      assert.match(
+        r.line("ports"),
+        /4 ports scanned: only 80, 443 answer \(22: see ssh; 8883 closed: the broker is AWS IoT Core\)/,
+      );
+      assert.match(
+        r.line("tls-8883"),
+        new RegExp(
+          `verifies against the test-only roots in \\S+ \\(${TEST_IOT_ROOTS_ENV}\\), not Amazon's for ${re(ENDPOINT)}, TLSv1\\.[23]`,
+        ),
+      );
+      assert.match(r.line("mqtt-anonymous"), /a client without a certificate refused in the TLS handshake/);
+      assert.match(r.line("mqtt-wrong-ca"), /a certificate from a CA made for this run refused in the TLS handshake/);
+      // The refusals are the endpoint's own: the server's 8883 (closedPort) has nothing to refuse with.
+      assert.ok(endpoint.refusedHandshakes.length - refusedBefore >= 2, endpoint.refusedHandshakes.join());
+      assert.match(
+        r.stdout,
+        new RegExp(`^verify: .*; broker AWS IoT Core ${re(ENDPOINT)}:8883 via 127\\.0\\.0\\.1:${endpoint.port}$`, "m"),
+      );
+      assert.match(r.stderr, new RegExp(`${TEST_IOT_ROOTS_ENV} is set: .* For tests against a stand-in only`));
+      assert.match(r.stdout, /^verify: 11 passed, 0 failed$/m);
+    });
+
+    test("judges the server's ports by the outputs' broker: 8883 closed passes with iot-core, fails with mosquitto", async () => {
+      // Only the server's checks, no --broker-via: what the outputs say decides whether 8883 is required.
+      const mqtt = ["tls-8883", "mqtt-anonymous", "mqtt-wrong-ca"].flatMap((c) => ["--skip", c]);
+      const iot = await onIotCore([...mqtt, ...noDevices], {});
+      assert.equal(iot.code, 0, show(iot));
+      assert.equal(iot.status.get("ports"), "PASS", show(iot));
+      const mosquitto = await onIotCore([...mqtt, ...noDevices], {}, outputs);
+      assert.equal(mosquitto.code, 1, show(mosquitto));
+      assert.match(mosquitto.line("ports"), /8883 \(closed\) should answer and does not/);
+    });
+
+    test("fails ports when 8883 answers on the server: nothing may listen there with broker iot-core", async () => {
+      // forwarded(): the server's 8883 is the demo's mosquitto, which a mosquitto stack requires.
+      const r = await runVerify(["--outputs", iotOutputs, ...forwarded(), ...via(), "--ssh", "closed"], roots());
+      assert.equal(r.code, 1, show(r));
+      assert.deepEqual(r.failed(), ["ports"], show(r));
+      assert.match(r.line("ports"), /8883 answers but must not \(broker iot-core: no broker on the server\)/);
+    });
+
+    test("checks the endpoint's chain against Amazon's roots unless the test-only roots are given", async () => {
+      const r = await onIotCore([...via(), ...noDevices], {});
+      assert.equal(r.code, 1, show(r));
+      assert.deepEqual(r.failed(), ["tls-8883"], show(r));
+      assert.match(
+        r.line("tls-8883"),
+        /does not verify against Amazon Root CA 1 and 3 \(infra\/trust\): .*\(issuer: Amazon Root CA stand-in\)/,
+      );
+      assert.equal(
+        r.status.get("mqtt-anonymous"),
+        "PASS",
+        "the endpoint's refusals do not depend on the client's trust",
+      );
+      assert.equal(r.status.get("mqtt-wrong-ca"), "PASS");
+      assert.doesNotMatch(r.stderr, /warning/);
+    });
+
+    test("fails tls-8883 when the endpoint's certificate is not for the endpoint the outputs name", async () => {
+      const file = writeOutputs("iot-core-other.json", {
+        ...JSON.parse(readFileSync(iotOutputs, "utf8")),
+        brokerEndpoint: "z9y8x7w6v5u4t3-ats.iot.eu-west-1.amazonaws.com:8883",
+      });
+      const r = await onIotCore([...via(), ...noDevices], roots(), file);
+      assert.equal(r.code, 1, show(r));
+      assert.deepEqual(r.failed(), ["tls-8883"], show(r));
+      // Node checks the SNI name itself (tls.connect with servername), before verify's own identity check.
+      assert.match(r.line("tls-8883"), /does not verify against the test-only roots .*: ERR_TLS_CERT_ALTNAME_INVALID/);
+    });
+
+    test("fails the MQTT checks when the endpoint cannot be reached: no answer is no refusal", async () => {
+      const r = await onIotCore([...via(closedPort), ...noDevices]);
+      assert.equal(r.code, 1, show(r));
+      assert.deepEqual(r.failed().sort(), ["mqtt-anonymous", "mqtt-wrong-ca", "tls-8883"], show(r));
+      assert.match(r.line("mqtt-anonymous"), /could not reach the broker/);
+    });
+
+    test("fails mqtt-anonymous and mqtt-wrong-ca against an endpoint that lets anyone in", async () => {
+      // A real mosquitto in the endpoint's place, with a certificate for its name from a stand-in "Amazon" root,
+      // that asks no client for a certificate: what verify must catch, wherever the broker runs.
+      const dir = join(tmp.dir, "lax-endpoint");
+      mkdirSync(dir);
+      const amazon = await createCa({ commonName: "Amazon Root CA stand-in (lax)", days: 1 });
+      const cert = await issueCert(amazon, { commonName: ENDPOINT, kind: "server", dnsNames: [ENDPOINT], days: 1 });
+      const tls = {
+        cafile: join(dir, "roots.pem"),
+        certfile: join(dir, "server.pem"),
+        keyfile: join(dir, "server.key"),
+      };
+      writeFileSync(tls.cafile, amazon.certPem);
+      writeFileSync(tls.certfile, cert.certPem);
+      writeFileSync(tls.keyfile, cert.keyPem, { mode: 0o600 });
+      shareWithDaemon(tls.keyfile, "mosquitto");
+      const { port, stop } = await startInsecureBroker("lax-endpoint", tls);
+      const r = await onIotCore([...via(port), ...noDevices], roots(tls.cafile));
+      await stop();
+      assert.equal(r.code, 1, show(r));
+      assert.deepEqual(r.failed().sort(), ["mqtt-anonymous", "mqtt-wrong-ca"], show(r));
+      assert.match(r.line("mqtt-anonymous"), /the broker ACCEPTED a client without a certificate/);
+      assert.equal(r.status.get("tls-8883"), "PASS", show(r));
+    });
+
+    test("refuses the test-only roots without --broker-via: a real endpoint is checked against Amazon's alone", async () => {
+      const r = await onIotCore([]);
+      assert.equal(r.code, 2, show(r));
+      assert.match(
+        r.stderr,
+        new RegExp(`${TEST_IOT_ROOTS_ENV} is for tests against a stand-in endpoint reached with --broker-via`),
+      );
+      assert.equal(r.status.size, 0, "no check ran");
+    });
   });
 
   test("fails the device that is offline, by name, and passes the one that is online", async () => {

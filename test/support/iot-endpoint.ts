@@ -6,6 +6,12 @@
 //   a QoS 2 subscription gets 0x80 (failure).
 // - "Thing policy variables": iot:Connect on client/${iot:Connection.Thing.ThingName} admits only the client id that
 //   is the thing's name: another client id is disconnected.
+// - "Server authentication": the endpoint's certificate names the endpoint (<prefix>-ats.iot.<region>.amazonaws.com)
+//   and chains to an Amazon Trust Services root; here a stand-in root (caFile), the endpoint's names given by `names`.
+// - "X.509 client certificates" and "Diagnosing connectivity issues": a client must present a certificate registered
+//   with AWS IoT and active; here, one from the given issuer. Any other client is refused, here in the TLS handshake
+//   (the guide does not say at which step; npm run verify counts a TLS alert, a closed connection and a CONNACK
+//   refusal alike, scripts/verify/verdicts.ts classifyMqttAttempt).
 // It acknowledges QoS 1 publishes and answers pings, as a broker does. Packet layouts: MQTT 3.1.1 (OASIS) 3.1
 // CONNECT, 3.2 CONNACK, 3.3 PUBLISH, 3.4 PUBACK, 3.8 SUBSCRIBE, 3.9 SUBACK, 3.12 PINGREQ, 3.13 PINGRESP; MQTT 5.0 3.1.2.11 and
 // 3.8.2.1 (a properties block, its length a variable byte integer, after the CONNECT's keep alive and the SUBSCRIBE's
@@ -34,6 +40,8 @@ export interface IotEndpointStandIn {
   connects: IotConnect[];
   /** The subscriptions it granted. */
   subscribed: { filter: string; qos: number }[];
+  /** TLS handshakes it refused (a client without a certificate, or with one it does not know): their error codes. */
+  refusedHandshakes: string[];
   close: () => Promise<void>;
 }
 
@@ -80,12 +88,14 @@ export async function standInIotEndpoint(
   dir: string,
   clientIssuerPem: string,
   thingName: string,
+  opts: { /** DNS names its certificate carries; default localhost (127.0.0.1 always). */ names?: string[] } = {},
 ): Promise<IotEndpointStandIn> {
+  const names = opts.names ?? ["localhost"];
   const serverCa = await createCa({ commonName: "Amazon Root CA stand-in", days: 2 });
   const server = await issueCert(serverCa, {
-    commonName: "localhost",
+    commonName: names[0] ?? "localhost",
     kind: "server",
-    dnsNames: ["localhost"],
+    dnsNames: names,
     ipAddresses: ["127.0.0.1"],
     days: 2,
   });
@@ -94,6 +104,7 @@ export async function standInIotEndpoint(
   const attempts: IotConnect[] = [];
   const connects: IotConnect[] = [];
   const subscribed: { filter: string; qos: number }[] = [];
+  const refusedHandshakes: string[] = [];
   const srv = tls.createServer(
     { cert: server.certPem, key: server.keyPem, ca: clientIssuerPem, requestCert: true, rejectUnauthorized: true },
     (socket) => {
@@ -149,7 +160,16 @@ export async function standInIotEndpoint(
       socket.on("error", () => undefined);
     },
   );
+  srv.on("tlsClientError", (err: NodeJS.ErrnoException) => refusedHandshakes.push(String(err.code ?? err.message)));
   const port = await freePort();
   await new Promise<void>((resolve) => srv.listen(port, "127.0.0.1", resolve));
-  return { port, caFile, attempts, connects, subscribed, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  return {
+    port,
+    caFile,
+    attempts,
+    connects,
+    subscribed,
+    refusedHandshakes,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
 }

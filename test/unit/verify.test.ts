@@ -12,6 +12,7 @@ import {
   parsePortList,
   parseVerifyArgs,
   portsToScan,
+  TEST_IOT_ROOTS_ENV,
   UsageError,
 } from "../../scripts/verify/options";
 import { OutputsError, parseOutputs, targetFromOutputs } from "../../scripts/verify/outputs";
@@ -26,6 +27,8 @@ import {
   readOutputsFromStack,
   webPasswordFromStack,
 } from "../../scripts/verify/sources";
+import { AMAZON_ROOTS_LABEL, brokerTrust, STACK_CA_LABEL } from "../../scripts/verify/trust";
+import { iotCoreCaBundle } from "../../infra/amazon-root-ca";
 import {
   apiVerdict,
   classifyMqttAttempt,
@@ -33,6 +36,7 @@ import {
   mqttRefusalVerdict,
   portsVerdict,
   redirectVerdict,
+  serverPublicPorts,
   shortError,
   sshBanner,
   sshVerdict,
@@ -90,6 +94,21 @@ describe("verify command line", () => {
     assert.throws(usage(["--outputs", "o", "--host", "h", "--map", "443=70000"]), /not a port/);
   });
 
+  it("takes --broker-via HOST:PORT for an IoT Core endpoint reached another way, IPv6 in brackets", () => {
+    const opts = parseVerifyArgs(["--outputs", "o.json", "--broker-via", "127.0.0.1:18883"]);
+    assert.notEqual(opts, "help");
+    if (opts === "help") return;
+    assert.deepEqual(opts.brokerVia, { host: "127.0.0.1", port: 18883 });
+    const v6 = parseVerifyArgs(["--outputs", "o.json", "--broker-via", "[::1]:8883"]);
+    assert.deepEqual(v6 !== "help" && v6.brokerVia, { host: "::1", port: 8883 });
+    assert.throws(
+      usage(["--outputs", "o", "--broker-via", "127.0.0.1"]),
+      /--broker-via: "127.0.0.1" must be HOST:PORT/,
+    );
+    assert.throws(usage(["--outputs", "o", "--broker-via", "h:0"]), /--broker-via: "0" is not a port/);
+    assert.ok(!("brokerVia" in (parseVerifyArgs(["--outputs", "o"]) as object)), "absent unless given");
+  });
+
   it("parses port lists with ranges, and refuses nonsense with the option's name", () => {
     assert.deepEqual(parsePortList("20-23,80,22"), [20, 21, 22, 23, 80]);
     assert.throws(() => parsePortList("100-10"), /runs backwards; write 10-100/);
@@ -140,6 +159,42 @@ describe("verify stack outputs", () => {
     assert.equal(v6.webHasDomain, false);
   });
 
+  it("reads the broker from the outputs: mosquitto on the server, iot-core at its own endpoint", () => {
+    const read = (o: object, opts: Partial<Parameters<typeof targetFromOutputs>[1]> = {}) =>
+      targetFromOutputs(parseOutputs(JSON.stringify({ ...OUTPUTS, ...o }), "f"), { portMap: new Map(), ...opts });
+    const mosquitto = read({ broker: "mosquitto" }, { host: "127.0.0.1", portMap: new Map([[8883, 18883]]) });
+    assert.equal(mosquitto.broker, "mosquitto");
+    assert.deepEqual(mosquitto.brokerDial, { host: "127.0.0.1", port: 18883 }, "the server's (forwarded) 8883");
+    assert.equal(read({}).broker, "mosquitto", "outputs from before the broker output: the server's own name");
+    const endpoint = "a1b2c3-ats.iot.eu-west-1.amazonaws.com";
+    const iot = read(
+      { broker: "iot-core", brokerEndpoint: `${endpoint}:8883` },
+      { host: "127.0.0.1", portMap: new Map([[8883, 18883]]) },
+    );
+    assert.equal(iot.broker, "iot-core");
+    assert.equal(iot.brokerName, endpoint, "TLS verifies the endpoint's name");
+    assert.deepEqual(iot.brokerDial, { host: endpoint, port: 8883 }, "not the server, whatever --host and --map say");
+    assert.equal(iot.connectHost, "127.0.0.1");
+    const via = read(
+      { broker: "iot-core", brokerEndpoint: `${endpoint}:8883` },
+      { brokerVia: { host: "127.0.0.1", port: 28883 } },
+    );
+    assert.deepEqual(via.brokerDial, { host: "127.0.0.1", port: 28883 });
+    assert.equal(via.brokerName, endpoint);
+    assert.throws(
+      () => read({ broker: "mosquitto" }, { brokerVia: { host: "127.0.0.1", port: 28883 } }),
+      /--broker-via is for broker iot-core.*--map 8883=PORT/,
+    );
+    assert.throws(
+      () => read({ brokerEndpoint: `${endpoint}:8883` }),
+      /name no broker, and brokerEndpoint \(a1b2c3-ats\.iot\.eu-west-1\.amazonaws\.com\) is AWS IoT Core's: run pulumi up once/,
+    );
+    assert.throws(
+      () => read({ broker: "rabbitmq" }),
+      /lacks what verify needs \(broker: Invalid option: expected one of "mosquitto"\|"iot-core"\)/,
+    );
+  });
+
   it("never takes a masked secret for a password", () => {
     const o = parseOutputs(JSON.stringify({ ...OUTPUTS, webPassword: "[secret]" }), "f");
     assert.equal(o.webPassword, undefined);
@@ -179,6 +234,32 @@ describe("verify verdicts", () => {
       name: "ports",
       detail: "5 ports scanned: only 80, 443, 8883 answer (22: see ssh)",
     });
+  });
+
+  it("with broker iot-core wants 80 and 443 on the server and 8883 silent", () => {
+    assert.deepEqual(serverPublicPorts("mosquitto"), [80, 443, 8883]);
+    assert.deepEqual(serverPublicPorts("iot-core"), [80, 443]);
+    const scan = (mqtt: "open" | "closed" | "filtered") => [
+      { port: 22, state: "filtered" as const },
+      { port: 80, state: "open" as const },
+      { port: 443, state: "open" as const },
+      { port: 8883, state: mqtt },
+    ];
+    assert.deepEqual(portsVerdict(scan("filtered"), "iot-core"), {
+      status: "PASS",
+      name: "ports",
+      detail: "4 ports scanned: only 80, 443 answer (22: see ssh; 8883 closed: the broker is AWS IoT Core)",
+    });
+    assert.deepEqual(portsVerdict(scan("open"), "iot-core"), {
+      status: "FAIL",
+      name: "ports",
+      detail: "4 ports scanned: 8883 answers but must not (broker iot-core: no broker on the server)",
+    });
+    assert.equal(
+      portsVerdict(scan("closed"), "mosquitto").detail,
+      "4 ports scanned: 8883 (closed) should answer and does not",
+    );
+    assert.equal(portsVerdict(scan("closed")).status, "FAIL", "mosquitto unless told");
   });
 
   it("fails a scan with a stray open port or a silent public one, naming each", () => {
@@ -344,6 +425,49 @@ describe("verify verdicts", () => {
   });
 });
 
+describe("verify's trust for the broker's chain", () => {
+  const stack = { caCertPem: CA };
+  const via = { brokerVia: { host: "127.0.0.1", port: 18883 } };
+  const noFile = () => {
+    throw new Error("no file may be read");
+  };
+
+  it("mosquitto: the stack CA, whatever the environment says", () => {
+    assert.deepEqual(brokerTrust({ ...stack, broker: "mosquitto" }, via, { [TEST_IOT_ROOTS_ENV]: "/x.pem" }, noFile), {
+      pem: CA,
+      label: STACK_CA_LABEL,
+    });
+  });
+
+  it("iot-core: Amazon Root CA 1 and 3 exactly, never the stack CA", () => {
+    const t = brokerTrust({ ...stack, broker: "iot-core" }, via, {}, noFile);
+    assert.equal(t.pem, iotCoreCaBundle());
+    assert.ok(!t.pem.includes(CA.trim()));
+    assert.equal(t.label, AMAZON_ROOTS_LABEL);
+    assert.equal(t.warning, undefined);
+  });
+
+  it("iot-core: the test-only roots replace Amazon's only with --broker-via, and say so", () => {
+    const env = { [TEST_IOT_ROOTS_ENV]: "/tmp/stand-in.pem" };
+    const t = brokerTrust({ ...stack, broker: "iot-core" }, via, env, (p) => (p === "/tmp/stand-in.pem" ? CA : ""));
+    assert.equal(t.pem, CA);
+    assert.match(t.label, /test-only roots in \/tmp\/stand-in\.pem .*not Amazon's/);
+    assert.match(t.warning ?? "", /DIY_VERIFY_TEST_IOT_CORE_ROOTS is set: .*instead of Amazon Root CA 1 and 3/);
+    assert.throws(
+      () => brokerTrust({ ...stack, broker: "iot-core" }, {}, env, () => CA),
+      /is for tests against a stand-in endpoint reached with --broker-via; unset it/,
+    );
+    assert.throws(
+      () => brokerTrust({ ...stack, broker: "iot-core" }, via, env, () => "not a pem"),
+      /holds no PEM certificate/,
+    );
+    assert.throws(
+      () => brokerTrust({ ...stack, broker: "iot-core" }, via, env, noFile),
+      /cannot read \/tmp\/stand-in\.pem/,
+    );
+  });
+});
+
 describe("verify report", () => {
   const passed = { status: "PASS" as const, name: "tls-443", detail: "ok" };
   const failed = { status: "FAIL" as const, name: "device pi2", detail: "offline\n(last will)" };
@@ -414,6 +538,15 @@ describe("verify reading a stack through the Pulumi CLI", () => {
 });
 
 describe("verify documentation", () => {
+  it("README's section and --help say what broker iot-core changes, and name its option and test variable", () => {
+    const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Check a deployment from outside"), readme.indexOf("## Devices"));
+    for (const text of ["--broker-via", TEST_IOT_ROOTS_ENV, "iot-core", "Amazon Root CA 1 and 3"]) {
+      assert.ok(section.includes(text), `README lacks ${text}`);
+      assert.ok(HELP.includes(text), `--help lacks ${text}`);
+    }
+  });
+
   it("README's section and --help name every check, option and the scan list as the code has them", () => {
     const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
     const section = readme.slice(readme.indexOf("## Check a deployment from outside"), readme.indexOf("## Devices"));
