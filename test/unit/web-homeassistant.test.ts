@@ -4,6 +4,7 @@ import { ConfigError, parseWebConfig } from "../../apps/web/config";
 import { HomeAssistantDiscovery, haDevices, isStaleConfig } from "../../apps/web/homeassistant";
 import { memoryLogger } from "../../apps/web/log";
 import { HA_STATUS_TOPIC, haDiscoveryConfigs, haTopics } from "../../protocol";
+import { waitUntil } from "../support/wait";
 
 const broker = {
   url: "mqtts://127.0.0.1:8883",
@@ -134,18 +135,23 @@ describe("web app: Home Assistant discovery publisher", () => {
   });
 
   it("republishes on Home Assistant's birth, at most once per interval however many births arrive", async () => {
+    // The interval is measured on the app's clock (opts.now): a fake one here, so that "the interval has
+    // passed" is a fact of the test and not of two real timers racing each other on a loaded machine.
+    let clock = 0;
     const link = recordingLink();
-    const ha = new HomeAssistantDiscovery(devices, link, memoryLogger(), { minIntervalMs: 200 });
+    const ha = new HomeAssistantDiscovery(devices, link, memoryLogger(), { minIntervalMs: 200, now: () => clock });
     ha.onConnect();
     for (let i = 0; i < 100; i++) ha.onMessage(HA_STATUS_TOPIC, Buffer.from("online"), false);
     ha.onMessage(HA_STATUS_TOPIC, Buffer.from("offline"), false); // its Last Will: nothing to do
     await flush();
     assert.equal(ha.counts.births, 100);
     assert.equal(ha.counts.rounds, 1, "the births right after connect wait for the interval");
-    await new Promise((r) => setTimeout(r, 400));
+    // The coalesced republish runs on a real timer (200 ms): wait for it instead of sleeping a guess.
+    await waitUntil(() => ha.counts.rounds >= 2, "the coalesced republish");
     assert.equal(ha.counts.rounds, 2, "one coalesced republish");
     assert.equal(link.sent.length, 2 * haDiscoveryConfigs({ devices }).length);
-    // Once the interval has passed, a birth republishes at once.
+    // Once the interval has passed (on the app's clock) since that round, a birth republishes at once.
+    clock += 200;
     ha.onMessage(HA_STATUS_TOPIC, Buffer.from("online"), false);
     await flush();
     assert.equal(ha.counts.rounds, 3);
