@@ -16,6 +16,7 @@ import {
   aclModel,
   haDiscoveryConfigs,
   haTopics,
+  parseSensor,
 } from "../../protocol";
 import {
   HA_RELEASES,
@@ -144,9 +145,15 @@ describe("Home Assistant through the web app's discovery (web app + devices + br
     await subscribe(ha, String(config.state_topic));
     writeFileSync(join(stack.devices.pi1?.dir ?? "", "temp.value"), "21.5\n");
     // The device publishes every second: find its 21.5 reading, then let Home Assistant's template read it.
+    // By its parsed value: before the file is read, the simulated signal (~21 ± 2) also publishes, and a
+    // substring match took its 21.566 for the 21.5 this test wrote.
     const reading = await waitUntil(
-      () => entity.find((m) => m.topic === config.state_topic && m.payload.includes('"value":21.5')),
-      "the device publishing 21.5",
+      () =>
+        entity.find((m) => {
+          const parsed = m.topic === config.state_topic ? parseSensor(m.payload) : undefined;
+          return parsed?.ok === true && parsed.value.value === 21.5;
+        }),
+      () => `the device publishing 21.5; got ${JSON.stringify(entity.map((m) => m.payload))}`,
     );
     assert.equal(sensorStateFrom(config, reading.payload), "21.5");
   });
