@@ -68,7 +68,12 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
   let httpsPort = 0;
   let webPort = 0;
   let closedPort = 0;
-  /** The server's ports as the VM tier passes them: everything through --host 127.0.0.1 and --map. */
+  /**
+   * The server's ports as the VM tier passes them: everything through --host 127.0.0.1 and --map; and a per-attempt
+   * timeout for a loaded machine. With the default 3 s, a verify process that stalled longer (two busy cores, nice
+   * 10) read listening loopback ports as "filtered" and the healthy deployment failed: its timers had expired before
+   * it got to the answers already there. No test here expects a timeout; a refused port still answers at once.
+   */
   const forwarded = (overrides: Record<number, number> = {}) => {
     const map: Record<number, number> = {
       22: closedPort,
@@ -77,7 +82,13 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
       8883: demo?.broker.port ?? 0,
       ...overrides,
     };
-    return ["--host", "127.0.0.1", ...Object.entries(map).flatMap(([p, l]) => ["--map", `${p}=${l}`])];
+    return [
+      "--host",
+      "127.0.0.1",
+      ...Object.entries(map).flatMap(([p, l]) => ["--map", `${p}=${l}`]),
+      "--timeout",
+      "30000",
+    ];
   };
   const writeOutputs = (name: string, values: Record<string, unknown>) => {
     const file = join(tmp.dir, name);
