@@ -132,8 +132,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
 
   // One log line per request, written when it finishes: at info for a request that went wrong (4xx, 5xx),
   // at debug otherwise. On the server nginx already keeps the access log of every request; logging each
-  // answered click again cost 0.08 ms of the click (the line is written just as the device's state comes
-  // back) and a tenth of the web app's CPU under sustained commands (bench/click-latency.ts).
+  // answered click again cost ~0.08 ms of the click at p50 (the line is written just as the device's state
+  // comes back; bench/click-latency.ts, paired runs).
   // DIY_WEB_LOG_LEVEL=debug logs them all.
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
