@@ -2,14 +2,19 @@
 // wired the way the server wires them: the bundled web.js and device.js each in a process of its own.
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WebConfigInput } from "../../apps/web/config";
 import type { DeviceConfig } from "../../device/config";
 import { bundle } from "../../infra/bundle";
 import { topics, webUserRules } from "../../protocol";
-import { type LocalBroker, type LocalPki, ensureLocalPki, startLocalBroker } from "../../scripts/local-broker";
+import {
+  type LocalBroker,
+  type LocalPki,
+  ensureLocalPki,
+  freePort,
+  startLocalBroker,
+} from "../../scripts/local-broker";
 
 /**
  * Identities of the C-client baseline (bench/click-latency.ts). The broker binds the client id to the
@@ -80,19 +85,6 @@ export interface ServiceOptions {
 export interface BenchStackOptions {
   device?: ServiceOptions;
   web?: ServiceOptions;
-}
-
-/** A port free right now on 127.0.0.1 (the web app's config names its port; 0 would leave it unknown here). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts `node [nodeArgs] <args>`; its stdout and stderr (the service's log) go to `logFile`, as to the journal. */
@@ -167,7 +159,7 @@ export async function startBenchStack(name: string, opts: BenchStackOptions = {}
   const { dir, pki, broker } = bench;
   const webCert = await pki.client("web");
   const password = "bench-password";
-  const port = await freePort();
+  const port = await freePort(); // the web app's config names its port (0 would leave it unknown here)
   const webConfig: WebConfigInput = {
     listen: { host: "127.0.0.1", port },
     broker: { url: broker.url, ca: pki.ca, cert: webCert.cert, key: webCert.key, servername: "localhost" },
