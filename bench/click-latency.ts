@@ -44,7 +44,7 @@ function http(
   body?: unknown,
   /** Called with performance.now() once the request is handed to the socket ('finish'). */
   onWritten?: (at: number) => void,
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
@@ -61,7 +61,7 @@ function http(
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
       },
     );
     req.setNoDelay(true);
@@ -193,9 +193,7 @@ async function startProduct(): Promise<Product> {
   });
   const sequential: { req: string; hops: Hops }[] = [];
   const base = stack.web.url;
-  const login = await http(`${base}/api/login`, "POST", {}, { password: stack.password });
-  const cookie = String(login.headers["set-cookie"]).split(";")[0] ?? "";
-  const csrf = (JSON.parse(login.body) as { csrfToken: string }).csrfToken;
+  const { cookie, csrf } = stack.session; // the stack logged in to see pi1 online
   const seen = new Map<string, number>();
   const waiters = new Map<string, (at: number) => void>();
   const closeEvents = await followEvents(base, cookie, (req, at) => {

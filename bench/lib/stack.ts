@@ -36,7 +36,8 @@ export interface BenchStack {
   broker: LocalBroker;
   /** The web app: the bundled web.js with its config file and secrets in the environment, as diy-web.service runs it. */
   web: NodeService & { url: string };
-  password: string;
+  /** The session the stack logged in with to see the device online: the page's cookie and CSRF token. */
+  session: { cookie: string; csrf: string };
   /** The device service: the bundled device.js in its own process, as on a board. */
   device: NodeService;
   stateDir: string;
@@ -189,23 +190,23 @@ export async function startBenchStack(name: string, opts: BenchStackOptions = {}
   const device = startNodeService(command, join(dir, "device.log"), opts.device ?? {});
   // Ready when the web app is connected to the broker and lists pi1 online (its retained status).
   const deadline = Date.now() + 30_000;
-  const login = await (async () => {
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`the web app never answered on ${web.url} (see ${dir}/web.log)`);
-      if ((await get(`${web.url}/healthz`)).status === 200) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const res = await fetch(`${web.url}/api/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ password }),
-    });
-    if (res.status !== 200) throw new Error(`login: HTTP ${res.status}`);
-    return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-  })();
+  while ((await get(`${web.url}/healthz`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`the web app never answered on ${web.url} (see ${dir}/web.log)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const login = await fetch(`${web.url}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ password }),
+  });
+  if (login.status !== 200) throw new Error(`login: HTTP ${login.status}`);
+  const session = {
+    cookie: (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "",
+    csrf: ((await login.json()) as { csrfToken: string }).csrfToken,
+  };
   for (;;) {
     if (Date.now() > deadline) throw new Error(`the device never came online (see ${dir}/device.log)`);
-    const list = await get(`${web.url}/api/devices`, { cookie: login });
+    const list = await get(`${web.url}/api/devices`, { cookie: session.cookie });
     const devices =
       list.status === 200 ? (JSON.parse(list.body) as { devices: { id: string; online?: boolean }[] }).devices : [];
     if (devices.some((d) => d.id === "pi1" && d.online)) break;
@@ -216,7 +217,7 @@ export async function startBenchStack(name: string, opts: BenchStackOptions = {}
     pki,
     broker,
     web,
-    password,
+    session,
     device,
     stateDir,
     async stop() {
