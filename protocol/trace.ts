@@ -6,13 +6,13 @@ import { writeFileSync } from "node:fs";
 
 /** The hops in path order; "publish-acked" is the broker's PUBACK to the web app, beside the path. */
 export const TRACE_HOPS = [
-  "http-received",
+  "request-received",
   "command-published",
   "device-received",
   "output-written",
   "state-published",
   "state-received",
-  "sse-written",
+  "event-written",
   "publish-acked",
 ] as const;
 export type TraceHop = (typeof TRACE_HOPS)[number];

@@ -12,6 +12,7 @@ import { BrokerRejectedError, BrokerUnavailableError, type CommandSender, newReq
 import { ApiError, historyRoutes } from "./history-api";
 import type { HistoryStore } from "./history/store";
 import type { Logger } from "./log";
+import { type CommandOutcome, type LiveSockets, createLiveSockets } from "./live-socket";
 import { PendingCommands } from "./pending-commands";
 import {
   CSRF_HEADER,
@@ -53,16 +54,21 @@ export interface WebAppOptions {
   revocations?: RevocationList;
   /** Sensor and input history for /api/devices/:id/sensors/:name/history and /events. */
   history?: HistoryStore;
+  /** Commands per second per live socket (live-socket.ts); default as nginx's limit for /api/. */
+  liveCommandRate?: { perSecond: number; burst: number };
 }
 
 export interface WebApp {
   app: express.Express;
   sessions: Sessions;
-  /** Ends every open event stream (on shutdown). */
+  /** The page's WebSocket (/api/live): hand it the HTTP server's "upgrade" events. */
+  live: LiveSockets;
+  /** Ends every open event stream and live socket (on shutdown). */
   closeStreams(): void;
 }
 
 const CommandBody = z.strictObject({ value: z.enum(["on", "off", "toggle"]) });
+type CommandBody = z.infer<typeof CommandBody>;
 const LoginBody = z.strictObject({ password: z.string().min(1).max(1024) });
 
 type Authed = Request & { session?: Session };
@@ -178,7 +184,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   api.use((req, _res, next) => {
     if (req.method === "GET" || req.method === "HEAD") return next();
     const origin = req.get("origin");
-    if (origin && !originAllowed(origin, req, opts.publicOrigin)) {
+    if (origin && !originAllowed(origin, req.get("host"), opts.publicOrigin)) {
       log.warn("origin_refused", { origin, path: req.path, ip: req.ip });
       return next(new HttpError(403, "cross-origin request refused"));
     }
@@ -239,6 +245,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       sessions.revoke(req.session);
       // This session's open event streams end too.
       for (const [r, sid] of streams) if (sid === req.session.sid) r.end();
+      live.closeSession(req.session.sid);
     }
     res.setHeader("Set-Cookie", sessionCookie({ secure, value: "", maxAgeSeconds: 0 }));
     res.json({ authenticated: false });
@@ -248,12 +255,46 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     res.json({ broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
   });
 
+  // One command, from the HTTP route or the page's live socket: checked, sent, its answer expected.
+  const targetError = (id: string, name: string): HttpError | undefined => {
+    if (!isDeviceId(id) || !store.get(id)) return new HttpError(404, `no device "${printable(id)}"`);
+    if (!isIoName(name) || !store.hasOutput(id, name))
+      return new HttpError(404, `device "${id}" has no output "${printable(name)}"`);
+    return undefined;
+  };
+  const command = (id: string, name: string, value: CommandBody["value"]): CommandOutcome => {
+    const refused = targetError(id, name);
+    if (refused) return { ok: false, status: refused.status, error: refused.message };
+    const req = newRequestId();
+    pending.expect(id, name, req);
+    const acked = broker.sendCommand(id, name, value, req).then(
+      () => log.info("command_sent", { device: id, output: name, value, req }),
+      (e: unknown) => {
+        pending.forget(req);
+        if (e instanceof BrokerRejectedError) {
+          log.error("command_refused_by_broker", {
+            device: id,
+            output: name,
+            reasonCode: e.reasonCode,
+            error: e.message,
+          });
+          throw new HttpError(502, e.message);
+        }
+        if (e instanceof BrokerUnavailableError) {
+          log.warn("command_broker_unavailable", { device: id, output: name, error: e.message });
+          throw new HttpError(503, "broker unavailable; try again shortly");
+        }
+        throw e;
+      },
+    );
+    return { ok: true, req, acked };
+  };
+
   api.post("/devices/:id/outputs/:name", requireSession, requireCsrf, async (req: Authed, res) => {
     const id = String(req.params.id);
     const name = String(req.params.name);
-    if (!isDeviceId(id) || !store.get(id)) throw new HttpError(404, `no device "${printable(id)}"`);
-    if (!isIoName(name) || !store.hasOutput(id, name))
-      throw new HttpError(404, `device "${id}" has no output "${printable(name)}"`);
+    const refused = targetError(id, name);
+    if (refused) throw refused;
     if (req.body === undefined)
       throw new HttpError(
         400,
@@ -261,29 +302,10 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       );
     const body = CommandBody.safeParse(req.body);
     if (!body.success) throw new HttpError(400, 'body must be {"value": "on" | "off" | "toggle"}');
-    const commandReq = newRequestId();
-    pending.expect(id, name, commandReq);
-    try {
-      const reqId = await broker.sendCommand(id, name, body.data.value, commandReq);
-      log.info("command_sent", { device: id, output: name, value: body.data.value, req: reqId });
-      res.status(202).json({ req: reqId });
-    } catch (e) {
-      pending.forget(commandReq);
-      if (e instanceof BrokerRejectedError) {
-        log.error("command_refused_by_broker", {
-          device: id,
-          output: name,
-          reasonCode: e.reasonCode,
-          error: e.message,
-        });
-        throw new HttpError(502, e.message);
-      }
-      if (e instanceof BrokerUnavailableError) {
-        log.warn("command_broker_unavailable", { device: id, output: name, error: e.message });
-        throw new HttpError(503, "broker unavailable; try again shortly");
-      }
-      throw e;
-    }
+    const c = command(id, name, body.data.value);
+    if (!c.ok) throw new HttpError(c.status, c.error);
+    await c.acked;
+    res.status(202).json({ req: c.req });
   });
 
   // Live updates: a snapshot, then one event per device change.
@@ -299,7 +321,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     send("snapshot", { broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
     const onChange = (d: DeviceView) => {
       send("device", d);
-      if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("sse-written", o.req);
+      if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
     };
     const onInput = (e: InputEvent) => send("input", e);
     const onConnection = (connected: boolean) => send("broker", { broker: connected ? "connected" : "disconnected" });
@@ -339,10 +361,28 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     res.status(status).json({ error: message });
   });
 
+  const live = createLiveSockets({
+    sessions,
+    cookieName,
+    store,
+    changes,
+    broker,
+    logger: log,
+    originAllowed: (origin, req) => originAllowed(origin, req.headers.host, opts.publicOrigin),
+    command,
+    clientAddress: (req) =>
+      opts.behindProxy
+        ? (req.headers["x-forwarded-for"]?.toString().split(",").at(-1)?.trim() ?? "unix-socket")
+        : req.socket.remoteAddress,
+    ...(opts.liveCommandRate ? { commandRate: opts.liveCommandRate } : {}),
+  });
+
   return {
     app,
     sessions,
+    live,
     closeStreams: () => {
+      live.closeAll();
       for (const r of streams.keys()) r.end();
       streams.clear();
       changes.close();
@@ -378,11 +418,11 @@ function printable(s: string): string {
   return s.length > 40 ? `${s.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}...` : s.replace(/[^\x20-\x7e]/g, "?");
 }
 
-function originAllowed(origin: string, req: Request, publicOrigin?: string): boolean {
+function originAllowed(origin: string, host: string | undefined, publicOrigin?: string): boolean {
   if (publicOrigin) return origin === new URL(publicOrigin).origin;
   // Without a configured origin: the Origin's host must be the Host the request was sent to.
   try {
-    return new URL(origin).host === req.get("host");
+    return new URL(origin).host === host;
   } catch {
     return false;
   }

@@ -177,6 +177,16 @@ export const WebConfig = z
     /** Secure flag on the session cookie. Only the local demo over plain http sets it false. */
     cookieSecure: z.boolean().default(true),
     /**
+     * Commands per second (and burst) per page connection (/api/live, apps/web/live-socket.ts). Default 10
+     * and 40, nginx's limit for HTTP API requests; the click benchmark raises it.
+     */
+    liveCommandRate: z
+      .strictObject({
+        perSecond: z.number().positive().max(1_000_000),
+        burst: z.number().int().min(1).max(1_000_000),
+      })
+      .optional(),
+    /**
      * The app's own writable directory (diy-web.service: StateDirectory /var/lib/diy-web): logged-out
      * sessions are kept there so a logout outlives a restart. When missing they are kept in memory only.
      */

@@ -143,6 +143,7 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
     // Only nginx can open the socket: the address it adds to X-Forwarded-For is the client's.
     behindProxy: "socket" in config.listen,
     ...(config.publicOrigin ? { publicOrigin: config.publicOrigin } : {}),
+    ...(config.liveCommandRate ? { liveCommandRate: config.liveCommandRate } : {}),
     ...(opts.loginRateLimit ? { loginRateLimit: opts.loginRateLimit } : {}),
     ...(opts.publicDir ? { publicDir: opts.publicDir } : {}),
     ...(history ? { history } : {}),
@@ -150,8 +151,9 @@ export async function startWeb(input: WebConfigInput, opts: StartWebOptions = {}
   });
 
   const server: Server = createServer(web.app);
+  server.on("upgrade", web.live.handleUpgrade);
   // Only when the click benchmark traces (protocol/trace.ts): otherwise no listener at all.
-  if (latencyTrace.hook) server.prependListener("request", () => latencyTrace.hook?.("http-received", undefined));
+  if (latencyTrace.hook) server.prependListener("request", () => latencyTrace.hook?.("request-received", undefined));
   const { url, port } = await listenOn(server, config.listen);
   log.info("web_listening", { url, devices: config.devices.length });
 

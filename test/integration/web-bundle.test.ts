@@ -177,14 +177,14 @@ describe("web.js bundle", () => {
     // The request is received before its req exists: that hop carries none; it is the one just before the publish.
     const published = lines.findIndex(([, hop, r]) => hop === "command-published" && r === req);
     assert.ok(published > 0, lines.join("\n"));
-    assert.deepEqual(lines[published - 1]?.slice(1), ["http-received", ""]);
+    assert.deepEqual(lines[published - 1]?.slice(1), ["request-received", ""]);
     const mine = [lines[published - 1] ?? [], ...lines.filter(([, , r]) => r === req)];
     assert.deepEqual(
       mine.map(([, hop]) => hop).sort((a, b) => TRACE_HOPS.indexOf(a as never) - TRACE_HOPS.indexOf(b as never)),
-      ["http-received", "command-published", "state-received", "sse-written", "publish-acked"],
+      ["request-received", "command-published", "state-received", "event-written", "publish-acked"],
     );
     const at = (hop: string) => Number(mine.find(([, h]) => h === hop)?.[0]);
-    const path = ["http-received", "command-published", "state-received", "sse-written"].map(at);
+    const path = ["request-received", "command-published", "state-received", "event-written"].map(at);
     assert.ok(
       path.every((v, i) => Number.isFinite(v) && v >= (path[i - 1] ?? 0)),
       path.join(" "),

@@ -16,10 +16,13 @@ const SECRET = "0123456789abcdef0123456789abcdef";
 class RecordingSender extends EventEmitter implements CommandSender {
   connected = true;
   sent: [string, string, string][] = [];
-  async sendCommand(deviceId: string, output: string, value: string): Promise<string> {
+  reqs: string[] = [];
+  // As BrokerLink.sendCommand: publishes with the req it is given and resolves with it once acknowledged.
+  async sendCommand(deviceId: string, output: string, value: string, req = "unset"): Promise<string> {
     if (!this.connected) throw new BrokerUnavailableError("broker not connected");
     this.sent.push([deviceId, output, value]);
-    return `req${this.sent.length}`;
+    this.reqs.push(req);
+    return req;
   }
 }
 
@@ -133,7 +136,8 @@ describe("web app over HTTP (no broker)", () => {
     assert.ok(log.entries.some((e) => e.event === "csrf_refused"));
     const ok = await post(path, { cookie: a.cookie, csrf: a.csrf, body, origin: base });
     assert.equal(ok.status, 202);
-    assert.deepEqual(await ok.json(), { req: "req1" });
+    assert.deepEqual(await ok.json(), { req: sender.reqs[0] }, "the req the command was published with");
+    assert.match(sender.reqs[0] ?? "", /^[A-Za-z0-9_-]{12}$/);
     assert.deepEqual(sender.sent, [["pi1", "led", "on"]]);
   });
 
