@@ -150,15 +150,15 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     // not woken at all (measured: one frame less per click, bench/click-latency.ts).
     const mine = new Map<string, string>();
     const onChange = (d: DeviceView) => {
-      let answers: string[] | undefined;
+      const answers: string[] = [];
       if (mine.size > 0)
         for (const o of d.outputs) {
           const ref = o.req === undefined ? undefined : mine.get(o.req);
           if (ref === undefined || o.req === undefined) continue;
           mine.delete(o.req);
-          (answers ??= []).push(ref);
+          answers.push(ref);
         }
-      send(answers ? { type: "device", device: d, answers } : { type: "device", device: d });
+      send(answers.length ? { type: "device", device: d, answers } : { type: "device", device: d });
       if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
     };
     const onInput = (e: InputEvent) => send({ type: "input", input: e });
