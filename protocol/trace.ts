@@ -26,11 +26,24 @@ export function traceNow(): number {
 }
 
 /**
- * DIY_LATENCY_TRACE=<file>: records every hop as a line `<traceNow()> <hop> <req or empty>` and writes
- * them at exit (the benchmark stops the process with SIGTERM; both mains exit through process.exit).
+ * DIY_LATENCY_TRACE=<file>: records every hop and writes them at exit as lines `<traceNow()> <hop> <req or
+ * empty>` (the benchmark stops the process with SIGTERM; both mains exit through process.exit). Kept as
+ * numbers in preallocated arrays until then, so tracing adds no garbage for the collector to copy.
  */
-export function traceToFile(file: string): void {
-  const lines: string[] = [];
-  latencyTrace.hook = (hop, req) => lines.push(`${traceNow()} ${hop} ${req ?? ""}`);
-  process.on("exit", () => writeFileSync(file, lines.join("\n")));
+export function traceToFile(file: string, capacity = 200_000): void {
+  const at = new Float64Array(capacity);
+  const hop = new Uint8Array(capacity);
+  const req: (string | undefined)[] = new Array(capacity);
+  let n = 0;
+  latencyTrace.hook = (h, r) => {
+    if (n >= capacity) return;
+    at[n] = traceNow();
+    hop[n] = TRACE_HOPS.indexOf(h);
+    req[n++] = r;
+  };
+  process.on("exit", () => {
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(`${at[i]} ${TRACE_HOPS[hop[i] ?? 0]} ${req[i] ?? ""}`);
+    writeFileSync(file, lines.join("\n"));
+  });
 }

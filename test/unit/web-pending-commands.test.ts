@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { newRequestId } from "../../apps/web/broker";
 import { CoalescedChanges } from "../../apps/web/coalesce";
 import { PendingCommands } from "../../apps/web/pending-commands";
 import { DeviceStore, type DeviceView } from "../../apps/web/state";
-import { encodeState, topics } from "../../protocol";
+import { encodeState, parseState, topics } from "../../protocol";
 
 const view = (id: string, output: string, req?: string): DeviceView => ({
   id,
@@ -62,5 +63,15 @@ describe("commands awaiting their state (issue 18: a click's result is not held 
       ["2", "3", "4"].map((r) => pending.answers(view("pi1", "led", r))),
       [true, true, true],
     );
+  });
+});
+
+describe("request ids (apps/web/broker.ts newRequestId)", () => {
+  it("are 12 base64url characters, valid for the protocol, and never repeat across the random pool's refills", () => {
+    const ids = Array.from({ length: 5000 }, () => newRequestId()); // ~20 refills of the 256-id pool
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{12}$/);
+    assert.equal(new Set(ids).size, ids.length);
+    const parsed = parseState(encodeState("on", ids[0]));
+    assert.ok(parsed.ok && parsed.value.req === ids[0], "the device's state carries it unchanged");
   });
 });
