@@ -2,29 +2,10 @@
 // The command sender here is a recording stub; publishing through a real broker is in
 // test/integration/web-*.test.ts.
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { createWebApp } from "../../apps/web/app";
-import { BrokerUnavailableError, type CommandSender } from "../../apps/web/broker";
 import { memoryLogger } from "../../apps/web/log";
 import { DeviceStore } from "../../apps/web/state";
-
-const PASSWORD = "correct horse battery staple";
-const SECRET = "0123456789abcdef0123456789abcdef";
-
-class RecordingSender extends EventEmitter implements CommandSender {
-  connected = true;
-  sent: [string, string, string][] = [];
-  reqs: string[] = [];
-  // As BrokerLink.sendCommand: publishes with the req it is given and resolves with it once acknowledged.
-  async sendCommand(deviceId: string, output: string, value: string, req = "unset"): Promise<string> {
-    if (!this.connected) throw new BrokerUnavailableError("broker not connected");
-    this.sent.push([deviceId, output, value]);
-    this.reqs.push(req);
-    return req;
-  }
-}
+import { RecordingSender, TEST_WEB_PASSWORD as PASSWORD, startWebApp } from "../support/web-app";
 
 describe("web app over HTTP (no broker)", () => {
   const log = memoryLogger();
@@ -34,24 +15,14 @@ describe("web app over HTTP (no broker)", () => {
   let close: () => Promise<void>;
 
   before(async () => {
-    const web = createWebApp({
+    const web = await startWebApp({
       store,
       broker: sender,
-      password: PASSWORD,
-      sessionSecret: SECRET,
       logger: log,
-      cookieSecure: false,
       loginRateLimit: { windowMs: 60_000, limit: 5 },
     });
-    const server = web.app.listen(0, "127.0.0.1");
-    await new Promise((r) => server.once("listening", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = () =>
-      new Promise((r) => {
-        web.closeStreams();
-        server.closeAllConnections();
-        server.close(() => r());
-      });
+    base = web.base;
+    close = web.close;
   });
   after(() => close());
 
