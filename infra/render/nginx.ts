@@ -1,5 +1,7 @@
 // nginx site for the web app: HTTP only redirects (and serves ACME challenges), HTTPS proxies to the
-// app on loopback with SSE-friendly settings on the event stream, HSTS and size limits.
+// app on loopback with SSE-friendly settings on the event stream, the page's WebSocket upgraded, HSTS and
+// size limits.
+import { LIVE_PATH } from "../../apps/web/live-socket";
 import { absPath, headedFiles, port, token } from "./text";
 
 const file = headedFiles("#", "infra/render/nginx.ts");
@@ -20,6 +22,8 @@ export interface NginxSiteInput {
   acmeWebroot?: string;
   /** The web app's server-sent events endpoint (no buffering, long read timeout). */
   eventsPath?: string;
+  /** The page's WebSocket (apps/web/live-socket.ts): upgraded, long read timeout, rate-limited as /api/. */
+  livePath?: string;
   /** Largest request body accepted, nginx size syntax (16k, 1m). */
   clientMaxBodySize?: string;
   /** Requests per second per client address on /api/ (burst allows a page load's worth). */
@@ -81,6 +85,18 @@ function sizeValue(what: string, v: string): string {
   return v;
 }
 
+/**
+ * The headers every proxied request carries. nginx inherits proxy_set_header from the server level only into a
+ * location that sets none itself (nginx docs, ngx_http_proxy_module, proxy_set_header): a location that adds one
+ * must repeat these, or the app loses the client's address and the Host its Origin check compares.
+ */
+const FORWARDING_HEADERS = [
+  "proxy_set_header Host $host;",
+  "proxy_set_header X-Real-IP $remote_addr;",
+  "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+  "proxy_set_header X-Forwarded-Proto $scheme;",
+] as const;
+
 /** A server block's opening: where it listens (one address, or all of IPv4 and IPv6), its name, no version. */
 function serverOpening(address: string | undefined, p: number, params: string, serverName: string): string[] {
   const suffix = `${params} default_server`;
@@ -97,7 +113,10 @@ export function renderNginxSite(input: NginxSiteInput): string {
   const httpsPort = port("listen.https", input.listen?.https ?? 443);
   const upstream = upstreamUrl(input.upstream);
   const events = token("eventsPath", input.eventsPath ?? "/api/events");
+  const live = token("livePath", input.livePath ?? LIVE_PATH);
   const rate = input.apiRateLimit ?? { perSecond: 10, burst: 40 };
+  // nginx's own answer past the rate is 429 (its default 503 would read as the app being down).
+  const apiRateLimit = [`        limit_req zone=diy_api burst=${rate.burst} nodelay;`, "        limit_req_status 429;"];
   const httpsRedirect = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
   return file(input.source, [
     "",
@@ -135,10 +154,7 @@ export function renderNginxSite(input: NginxSiteInput): string {
     "",
     "    proxy_http_version 1.1;",
     '    proxy_set_header Connection "";',
-    "    proxy_set_header Host $host;",
-    "    proxy_set_header X-Real-IP $remote_addr;",
-    "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-    "    proxy_set_header X-Forwarded-Proto $scheme;",
+    ...FORWARDING_HEADERS.map((h) => `    ${h}`),
     "",
     `    location ${events} {`,
     `        proxy_pass ${upstream};`,
@@ -147,9 +163,22 @@ export function renderNginxSite(input: NginxSiteInput): string {
     "        proxy_read_timeout 1h;",
     "    }",
     "",
+    // WebSocket proxying (https://nginx.org/en/docs/http/websocket.html): Upgrade and Connection are
+    // hop-by-hop, so nginx passes them on only when set here, and tunnels once the app answers 101; the server
+    // level's `Connection ""` (upstream keepalive) is overridden. The app pings every 25 s (LIVE_PING_MS), well
+    // inside the read timeout. The upgrade request counts against the /api/ rate like any other request.
+    `    location = ${live} {`,
+    ...apiRateLimit,
+    `        proxy_pass ${upstream};`,
+    "        proxy_http_version 1.1;",
+    "        proxy_set_header Upgrade $http_upgrade;",
+    '        proxy_set_header Connection "upgrade";',
+    ...FORWARDING_HEADERS.map((h) => `        ${h}`),
+    "        proxy_read_timeout 1h;",
+    "    }",
+    "",
     "    location /api/ {",
-    `        limit_req zone=diy_api burst=${rate.burst} nodelay;`,
-    "        limit_req_status 429;",
+    ...apiRateLimit,
     `        proxy_pass ${upstream};`,
     "    }",
     "",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { LIVE_PATH, LIVE_PING_MS } from "../../apps/web/live-socket";
 import { renderNginxSite, type NginxSiteInput } from "../../infra/render/nginx";
 
 const base: NginxSiteInput = {
@@ -52,6 +53,34 @@ test("nginx streams server-sent events unbuffered with a long read timeout", () 
   assert.match(block, /proxy_buffering off;/);
   assert.match(block, /proxy_read_timeout 1h;/);
   assert.match(block, /proxy_pass http:\/\/unix:\/run\/diy-web\/web\.sock:;/);
+});
+
+test("nginx upgrades the page's WebSocket, forwarding the client's headers, past the app's pings, rate-limited", () => {
+  // https://nginx.org/en/docs/http/websocket.html: Upgrade and Connection are hop-by-hop and must be set for the
+  // proxied request. proxy_set_header is inherited from the server level only by a location that sets none
+  // (ngx_http_proxy_module docs): this one sets two, so it must repeat every forwarding header itself.
+  const [, https] = servers(renderNginxSite({ ...base, apiRateLimit: { perSecond: 5, burst: 7 } }));
+  assert.equal(LIVE_PATH, "/api/live");
+  const block = new RegExp(`location = ${LIVE_PATH} \\{([^}]*)\\}`).exec(https ?? "")?.[1] ?? "";
+  assert.notEqual(block, "", `an exact location for ${LIVE_PATH}`);
+  assert.match(block, /proxy_pass http:\/\/unix:\/run\/diy-web\/web\.sock:;/);
+  assert.match(block, /proxy_http_version 1\.1;/);
+  assert.match(block, /proxy_set_header Upgrade \$http_upgrade;/);
+  assert.match(block, /proxy_set_header Connection "upgrade";/);
+  const serverLevel = (https ?? "").split(/\n\s+location /)[0] ?? "";
+  const headers = [...serverLevel.matchAll(/^ {4}proxy_set_header (\S+) (.+);$/gm)].filter(
+    ([, n]) => n !== "Connection",
+  );
+  assert.ok(headers.length >= 4, "the server level forwards Host, X-Real-IP, X-Forwarded-For, X-Forwarded-Proto");
+  for (const [line] of headers) assert.ok(block.includes(line.trim()), `${LIVE_PATH} repeats ${line.trim()}`);
+  // nginx closes a tunnel after proxy_read_timeout without data from the app (default 60s): the app's pings keep
+  // it open, and the timeout must be longer than their interval.
+  const timeout = /proxy_read_timeout (\d+)([smh]);/.exec(block);
+  assert.ok(timeout, "proxy_read_timeout is set");
+  const ms = Number(timeout[1]) * { s: 1e3, m: 60e3, h: 3600e3 }[timeout[2] as "s" | "m" | "h"];
+  assert.ok(ms > 2 * LIVE_PING_MS, `read timeout ${ms} ms outlasts two pings (${LIVE_PING_MS} ms apart)`);
+  assert.match(block, /limit_req zone=diy_api burst=7 nodelay;/);
+  assert.match(block, /limit_req_status 429;/);
 });
 
 test("nginx sends HSTS on every response and leaves the page's headers to the app, hiding none", () => {

@@ -1,0 +1,172 @@
+// The page's live socket as a browser on the server reaches it: the real web app on its unix socket (as
+// diy-web.service runs it, with the publicOrigin and cookieSecure the program configures) behind the real nginx on
+// the shipped site, a real mosquitto and the device service with its simulated LED. nginx must pass the upgrade
+// on (https://nginx.org/en/docs/http/websocket.html), keep the forwarding headers the app logs and checks, and rate
+// the upgrades like other /api/ requests.
+import assert from "node:assert/strict";
+import { request as httpsRequest } from "node:https";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { LiveFrame } from "../../apps/web/live-socket";
+import { memoryLogger } from "../../apps/web/log";
+import { type RunningWeb, startWeb } from "../../apps/web/server";
+import { type SimDevice, startSimDevice } from "./attack-support";
+import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
+import { type RunningNginx, startShippedNginx } from "./nginx-harness";
+import { LiveRefused, openLive } from "./web-harness";
+import { type TestBroker, startTestBroker } from "../support/broker";
+import { tempDir } from "../support/temp-dir";
+import { waitUntil } from "../support/wait";
+
+const PASSWORD = "live-nginx-password";
+
+describe("the page's live socket through nginx", () => {
+  const tmp = tempDir("web-nginx-live");
+  const log = memoryLogger();
+  let broker: TestBroker;
+  let device: SimDevice | undefined;
+  let r: RenderedFixture;
+  let web: RunningWeb | undefined;
+  let nginx: RunningNginx | undefined;
+  let origin = "";
+  let session = { cookie: "", csrf: "" };
+
+  const liveUrl = () => `wss://127.0.0.1:${nginx?.httpsPort}/api/live`;
+  const tls = () => ({ ca: r.ca.certPem, servername: "localhost" });
+
+  /** Logs in through nginx as the page does. */
+  const login = (): Promise<{ cookie: string; csrf: string }> =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify({ password: PASSWORD });
+      const req = httpsRequest(
+        {
+          host: "127.0.0.1",
+          port: nginx?.httpsPort,
+          path: "/api/login",
+          method: "POST",
+          ...tls(),
+          headers: { "content-type": "application/json", origin },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => {
+            text += d;
+          });
+          res.on("end", () => {
+            if (res.statusCode !== 200) return reject(new Error(`login: HTTP ${res.statusCode} ${text}`));
+            const cookie = String(res.headers["set-cookie"]?.[0] ?? "").split(";")[0] ?? "";
+            resolve({ cookie, csrf: (JSON.parse(text) as { csrfToken: string }).csrfToken });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+
+  before(async () => {
+    broker = await startTestBroker("web-nginx-live", { devices: [{ id: "sim1", outputs: ["led"], inputs: [] }] });
+    device = await startSimDevice(broker, { id: "sim1" });
+    const fixture = FIXTURES[0];
+    assert.ok(fixture);
+    r = await renderFixture(fixture);
+    const socket = join(tmp.dir, "web.sock");
+    // nginx first: the app's publicOrigin names nginx's port (on the server, the stack's address).
+    nginx = await startShippedNginx(tmp.dir, r, `http://unix:${socket}:`);
+    origin = `https://localhost:${nginx.httpsPort}`;
+    const webCert = await broker.client("web");
+    web = await startWeb(
+      {
+        listen: { socket, group: "www-data" } as never,
+        broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
+        devices: [{ id: "sim1", outputs: ["led"], inputs: [] }],
+        cookieSecure: true,
+        publicOrigin: origin,
+      },
+      { password: PASSWORD, sessionSecret: "live-nginx-session-secret-0123456789", logger: log, reconnectMinMs: 200 },
+    );
+    await waitUntil(() => web?.store.get("sim1")?.online === true, "sim1 online in the web app");
+    session = await login();
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    await web?.close();
+    await device?.stop();
+    await broker?.cleanup();
+    tmp.cleanup();
+  });
+
+  it("upgrades with the session cookie: snapshot, then a command answered with the page's ref", async () => {
+    const live = await openLive(liveUrl(), { cookie: session.cookie, origin, ...tls() });
+    try {
+      const snap = (await live.next((f) => f.type === "snapshot", "snapshot")) as LiveFrame & { type: "snapshot" };
+      assert.equal(snap.broker, "connected");
+      assert.deepEqual(
+        snap.devices.map((d) => d.id),
+        ["sim1"],
+      );
+      live.send({ type: "command", ref: "click-1", csrf: session.csrf, device: "sim1", output: "led", value: "on" });
+      const answer = (await live.next(
+        (f) => f.type === "device" && (f.answers ?? []).includes("click-1"),
+        "the device frame answering click-1",
+      )) as LiveFrame & { type: "device" };
+      assert.equal(answer.device.id, "sim1");
+      assert.equal(answer.device.outputs.find((o) => o.name === "led")?.value, "on");
+      assert.equal(device?.line("led"), "on", "the simulated LED line");
+      assert.deepEqual(
+        live.frames.filter((f) => f.type === "refused"),
+        [],
+      );
+    } finally {
+      live.close();
+    }
+  });
+
+  it("refuses a cross-site Origin through nginx (403), and the app logs the client's address nginx forwarded", async () => {
+    const refused = await openLive(liveUrl(), {
+      cookie: session.cookie,
+      origin: "https://evil.example",
+      ...tls(),
+    }).then(
+      () => assert.fail("a cross-site page opened the socket with the user's cookie"),
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof LiveRefused, String(refused));
+    assert.equal(refused.status, 403, nginx?.log());
+    const line = log.entries.find((e) => e.event === "origin_refused" && e.origin === "https://evil.example");
+    assert.ok(line, "the refusal is logged");
+    // X-Forwarded-For reached the app: the location repeats the server level's forwarding headers.
+    assert.equal(line.ip, "127.0.0.1");
+  });
+
+  it("refuses an upgrade without a session cookie (401)", async () => {
+    const refused = await openLive(liveUrl(), { origin, ...tls() }).then(
+      () => assert.fail("opened without a session"),
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof LiveRefused, String(refused));
+    assert.equal(refused.status, 401);
+  });
+
+  // Last: it spends this nginx's /api/ rate for 127.0.0.1.
+  it("rate-limits upgrade requests like other /api/ requests (429 from nginx)", async () => {
+    const statuses: number[] = [];
+    // Batches until nginx answers 429: the bucket (burst 40, 10/s) empties however slowly the machine runs them.
+    while (!statuses.includes(429) && statuses.length < 1000) {
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          openLive(liveUrl(), { origin, ...tls() }).then(
+            (l) => {
+              l.close();
+              return 101;
+            },
+            (e: unknown) => (e instanceof LiveRefused ? e.status : 0),
+          ),
+        ),
+      );
+      statuses.push(...batch);
+    }
+    assert.ok(statuses.includes(429), `no 429 in ${statuses.length} upgrades${nginx?.log()}`);
+    assert.deepEqual([...new Set(statuses)].sort(), [401, 429], "the others reached the app (no session: 401)");
+  });
+});
