@@ -7,14 +7,13 @@ import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { LiveFrame } from "../../apps/web/live-socket";
 import { memoryLogger } from "../../apps/web/log";
 import { type RunningWeb, startWeb } from "../../apps/web/server";
 import { type SimDevice, startSimDevice } from "./attack-support";
 import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
 import { type RunningNginx, startShippedNginx } from "./nginx-harness";
-import { LiveRefused, openLive } from "./web-harness";
 import { type TestBroker, startTestBroker } from "../support/broker";
+import { commandFrame, openLive, upgradeStatus } from "../support/live-socket";
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
 
@@ -31,7 +30,8 @@ describe("the page's live socket through nginx", () => {
   let origin = "";
   let session = { cookie: "", csrf: "" };
 
-  const liveUrl = () => `wss://127.0.0.1:${nginx?.httpsPort}/api/live`;
+  /** The site's base URL as a test on this machine reaches it: nginx's port, its certificate's name. */
+  const site = () => `https://127.0.0.1:${nginx?.httpsPort}`;
   const tls = () => ({ ca: r.ca.certPem, servername: "localhost" });
 
   /** Logs in through nginx as the page does. */
@@ -97,21 +97,17 @@ describe("the page's live socket through nginx", () => {
   });
 
   it("upgrades with the session cookie: snapshot, then a command answered with the page's ref", async () => {
-    const live = await openLive(liveUrl(), { cookie: session.cookie, origin, ...tls() });
+    // openLive waits for the snapshot: the app answered the upgrade nginx passed on.
+    const live = await openLive(site(), { cookie: session.cookie, origin, tls: tls() });
     try {
-      const snap = (await live.next((f) => f.type === "snapshot", "snapshot")) as LiveFrame & { type: "snapshot" };
-      assert.equal(snap.broker, "connected");
-      assert.deepEqual(
-        snap.devices.map((d) => d.id),
-        ["sim1"],
-      );
-      live.send({ type: "command", ref: "click-1", csrf: session.csrf, device: "sim1", output: "led", value: "on" });
-      const answer = (await live.next(
+      assert.equal(live.frames[0]?.broker, "connected");
+      live.send(commandFrame(session.csrf, "sim1", "led", "on", "click-1"));
+      const answer = await live.next(
         (f) => f.type === "device" && (f.answers ?? []).includes("click-1"),
         "the device frame answering click-1",
-      )) as LiveFrame & { type: "device" };
-      assert.equal(answer.device.id, "sim1");
-      assert.equal(answer.device.outputs.find((o) => o.name === "led")?.value, "on");
+      );
+      assert.equal(answer.device?.id, "sim1");
+      assert.equal(answer.device?.outputs.find((o) => o.name === "led")?.value, "on");
       assert.equal(device?.line("led"), "on", "the simulated LED line");
       assert.deepEqual(
         live.frames.filter((f) => f.type === "refused"),
@@ -123,16 +119,8 @@ describe("the page's live socket through nginx", () => {
   });
 
   it("refuses a cross-site Origin through nginx (403), and the app logs the client's address nginx forwarded", async () => {
-    const refused = await openLive(liveUrl(), {
-      cookie: session.cookie,
-      origin: "https://evil.example",
-      ...tls(),
-    }).then(
-      () => assert.fail("a cross-site page opened the socket with the user's cookie"),
-      (e: unknown) => e,
-    );
-    assert.ok(refused instanceof LiveRefused, String(refused));
-    assert.equal(refused.status, 403, nginx?.log());
+    const status = await upgradeStatus(site(), { cookie: session.cookie, origin: "https://evil.example", tls: tls() });
+    assert.equal(status, 403, nginx?.log());
     const line = log.entries.find((e) => e.event === "origin_refused" && e.origin === "https://evil.example");
     assert.ok(line, "the refusal is logged");
     // X-Forwarded-For reached the app: the location repeats the server level's forwarding headers.
@@ -140,32 +128,17 @@ describe("the page's live socket through nginx", () => {
   });
 
   it("refuses an upgrade without a session cookie (401)", async () => {
-    const refused = await openLive(liveUrl(), { origin, ...tls() }).then(
-      () => assert.fail("opened without a session"),
-      (e: unknown) => e,
-    );
-    assert.ok(refused instanceof LiveRefused, String(refused));
-    assert.equal(refused.status, 401);
+    assert.equal(await upgradeStatus(site(), { origin, tls: tls() }), 401);
   });
 
   // Last: it spends this nginx's /api/ rate for 127.0.0.1.
   it("rate-limits upgrade requests like other /api/ requests (429 from nginx)", async () => {
     const statuses: number[] = [];
     // Batches until nginx answers 429: the bucket (burst 40, 10/s) empties however slowly the machine runs them.
-    while (!statuses.includes(429) && statuses.length < 1000) {
-      const batch = await Promise.all(
-        Array.from({ length: 20 }, () =>
-          openLive(liveUrl(), { origin, ...tls() }).then(
-            (l) => {
-              l.close();
-              return 101;
-            },
-            (e: unknown) => (e instanceof LiveRefused ? e.status : 0),
-          ),
-        ),
+    while (!statuses.includes(429) && statuses.length < 1000)
+      statuses.push(
+        ...(await Promise.all(Array.from({ length: 20 }, () => upgradeStatus(site(), { origin, tls: tls() })))),
       );
-      statuses.push(...batch);
-    }
     assert.ok(statuses.includes(429), `no 429 in ${statuses.length} upgrades${nginx?.log()}`);
     assert.deepEqual([...new Set(statuses)].sort(), [401, 429], "the others reached the app (no session: 401)");
   });

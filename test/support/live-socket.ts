@@ -21,20 +21,26 @@ export interface UpgradeAttempt {
   cookie?: string;
   /** The Origin header; none when undefined (a script, not a browser). */
   origin?: string;
+  /** wss:// (through nginx): the CA to trust and the name the server certificate is for. */
+  tls?: { ca: string; servername: string };
 }
 
 function urlOf(base: string, path = "/api/live"): string {
   return `${base.replace(/^http/, "ws")}${path}`;
 }
 
-function headersOf(a: UpgradeAttempt): Record<string, string> {
-  return a.cookie ? { cookie: a.cookie } : {};
+function open(base: string, a: UpgradeAttempt): WebSocket {
+  return new WebSocket(urlOf(base, a.path), {
+    headers: a.cookie ? { cookie: a.cookie } : {},
+    ...(a.origin ? { origin: a.origin } : {}),
+    ...(a.tls ?? {}),
+  });
 }
 
 /** The HTTP status an upgrade gets: 101 when the socket opened (it is closed again at once). */
 export function upgradeStatus(base: string, a: UpgradeAttempt = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(urlOf(base, a.path), { headers: headersOf(a), ...(a.origin ? { origin: a.origin } : {}) });
+    const ws = open(base, a);
     ws.once("open", () => {
       ws.terminate();
       resolve(101);
@@ -64,7 +70,7 @@ export interface LiveClient {
 
 /** Opens the socket (rejects with `HTTP <status>` when the upgrade is refused) and waits for the snapshot. */
 export async function openLive(base: string, a: UpgradeAttempt = {}): Promise<LiveClient> {
-  const ws = new WebSocket(urlOf(base, a.path), { headers: headersOf(a), ...(a.origin ? { origin: a.origin } : {}) });
+  const ws = open(base, a);
   const frames: LiveFrameSeen[] = [];
   const waiters = new Set<() => void>();
   let isOpen = false;
