@@ -177,8 +177,9 @@ export const WebConfig = z
     /** Secure flag on the session cookie. Only the local demo over plain http sets it false. */
     cookieSecure: z.boolean().default(true),
     /**
-     * Commands per second (and burst) per page connection (/api/live, apps/web/live-socket.ts). Default 10
-     * and 40, nginx's limit for HTTP API requests; the click benchmark raises it.
+     * Frames (commands, and bad frames too) per second and burst per page connection (/api/live,
+     * apps/web/live-socket.ts). Default 10 and 40, nginx's limit for HTTP API requests; the click
+     * benchmark raises it.
      */
     liveCommandRate: z
       .strictObject({

@@ -5,8 +5,8 @@
 // - the upgrade needs a valid session cookie, and an Origin (browsers always send one) that is ours:
 //   a page on another site cannot open the socket with the user's cookie (cross-site WebSocket hijacking);
 // - every command carries the session's CSRF token, as every state-changing HTTP request does;
-// - frames are at most LIVE_MAX_FRAME_BYTES, commands at most `commandRate` per second per socket (on the
-//   server nginx rate-limits /api/ requests, but sees none of the frames inside a socket);
+// - frames are at most LIVE_MAX_FRAME_BYTES, and at most `commandRate` per second per socket, bad ones
+//   included (on the server nginx rate-limits /api/ requests, but sees none of the frames inside a socket);
 // - a bad frame gets an error frame and the socket stays up; logout and session expiry close it.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -168,7 +168,7 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     store.on("input", onInput);
     broker.on("connection", onConnection);
 
-    // Token bucket: `burst` commands at once, refilled at `perSecond`.
+    // Token bucket: `burst` frames at once, refilled at `perSecond`.
     let tokens = rate.burst;
     let filledAt = performance.now();
     const takeToken = () => {
@@ -180,17 +180,23 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       return true;
     };
 
+    // Every frame takes a token, good or bad, as nginx's limit counts every request: a flood of wrong-token
+    // frames (a csrf_refused line each) or of garbage is cut like a flood of commands, and a flood costs the
+    // log one line, not one per frame (journald's rate limit would then drop the lines fail2ban reads).
+    let flooding = false;
     ws.on("message", (data, isBinary) => {
       latencyTrace.hook?.("request-received", undefined);
-      if (isBinary) return send({ type: "refused", status: 400, error: "frames must be JSON text" });
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(data.toString());
-      } catch {
-        return send({ type: "refused", status: 400, error: "frame is not valid JSON" });
+      const parsed = isBinary ? undefined : parseJson(data.toString());
+      const ref = refOf(parsed?.value);
+      if (!takeToken()) {
+        if (!flooding) log.warn("live_rate_limited", { ip });
+        flooding = true;
+        return send({ type: "refused", ...ref, status: 429, error: "too many commands; slow down" });
       }
-      const frame = CommandFrame.safeParse(parsed);
-      const ref = refOf(parsed);
+      flooding = false;
+      if (isBinary) return send({ type: "refused", status: 400, error: "frames must be JSON text" });
+      if (!parsed) return send({ type: "refused", status: 400, error: "frame is not valid JSON" });
+      const frame = CommandFrame.safeParse(parsed.value);
       if (!frame.success)
         return send({
           type: "refused",
@@ -201,10 +207,6 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       if (!sessions.checkCsrf(session.sid, frame.data.csrf)) {
         log.warn("csrf_refused", { path: LIVE_PATH, ip });
         return send({ type: "refused", ...ref, status: 403, error: "missing or wrong csrf token" });
-      }
-      if (!takeToken()) {
-        log.warn("live_rate_limited", { ip });
-        return send({ type: "refused", ...ref, status: 429, error: "too many commands; slow down" });
       }
       const c = opts.command(frame.data.device, frame.data.output, frame.data.value);
       if (!c.ok) return send({ type: "refused", ...ref, status: c.status, error: c.error });
@@ -242,6 +244,15 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       open.clear();
     },
   };
+}
+
+/** The frame's JSON value, or undefined when it is not JSON. */
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The frame's ref when it has a usable one, so even a refused frame's answer can be matched. */

@@ -285,6 +285,33 @@ describe("live socket: command frames", () => {
     second.close();
   });
 
+  it("counts every frame against the rate, bad ones too, and writes one log line per flood", async () => {
+    const app = await startApp({ liveCommandRate: { perSecond: 0.001, burst: 3 } });
+    const a = await app.login();
+    const b = await app.login();
+    // Ten wrong-token frames: three are checked (each a csrf_refused line), the rest cut at the rate.
+    const wrongToken = await openLive(app.base, { cookie: a.cookie, origin: app.base });
+    for (let i = 0; i < 10; i++) wrongToken.send(commandFrame(b.csrf, "pi1", "led", "on", `w${i}`));
+    await wrongToken.next((f) => f.ref === "w9", "the tenth answered");
+    assert.deepEqual(
+      wrongToken.frames.filter((f) => f.type === "refused").map((f) => f.status),
+      [403, 403, 403, 429, 429, 429, 429, 429, 429, 429],
+    );
+    assert.equal(events(app, "csrf_refused").length, 3);
+    assert.equal(events(app, "live_rate_limited").length, 1, "one line for the flood, not one per frame");
+    // Garbage counts too: binary and non-JSON frames past the burst are refused for the rate.
+    const garbage = await openLive(app.base, { cookie: a.cookie, origin: app.base });
+    for (let i = 0; i < 5; i++) garbage.ws.send(Buffer.from("x"), { binary: true });
+    for (let i = 0; i < 5; i++) garbage.send("x");
+    await waitUntil(() => garbage.frames.filter((f) => f.type === "refused").length === 10, "ten refusals");
+    assert.deepEqual(
+      garbage.frames.filter((f) => f.type === "refused").map((f) => f.status),
+      [400, 400, 400, 429, 429, 429, 429, 429, 429, 429],
+    );
+    assert.equal(events(app, "live_rate_limited").length, 2, "one more line for the second socket's flood");
+    assert.equal(app.sender.sent.length, 0);
+  });
+
   it("holds the default rate to nginx's: a burst of 40, then refusals", async () => {
     const app = await startApp();
     const s = await app.login();
