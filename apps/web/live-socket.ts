@@ -99,7 +99,32 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     perMessageDeflate: false, // compression of attacker-chosen frames next to secrets: no (and it costs CPU)
     clientTracking: false,
   });
-  const open = new Map<WebSocket, Session>();
+  /** Each open page: its session, and how a device change and any other frame reach it. */
+  const open = new Map<WebSocket, { session: Session; onChange(d: DeviceView): void; send(f: LiveFrame): void }>();
+
+  // One listener each on device changes, inputs and the broker state, for all open pages together (attached
+  // while any is open): a user opens as many pages as tabs and reconnects, and one listener per page on the
+  // store and the broker link would past ten be reported as a possible leak (MaxListenersExceededWarning).
+  const onChange = (d: DeviceView) => {
+    for (const page of open.values()) page.onChange(d);
+  };
+  const onInput = (e: InputEvent) => {
+    for (const page of open.values()) page.send({ type: "input", input: e });
+  };
+  const onConnection = (connected: boolean) => {
+    for (const page of open.values()) page.send({ type: "broker", broker: connected ? "connected" : "disconnected" });
+  };
+  const listen = (on: boolean) => {
+    if (on) {
+      changes.on("change", onChange);
+      store.on("input", onInput);
+      broker.on("connection", onConnection);
+    } else {
+      changes.off("change", onChange);
+      store.off("input", onInput);
+      broker.off("connection", onConnection);
+    }
+  };
 
   const refuse = (socket: Duplex, status: number, reason: string) => {
     socket.end(
@@ -130,7 +155,6 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
   }
 
   function serve(ws: WebSocket, session: Session, ip: string | undefined): void {
-    open.set(ws, session);
     const raw = ws as unknown as { _socket?: { setNoDelay?(b: boolean): void } };
     raw._socket?.setNoDelay?.(true);
     const send = (frame: LiveFrame) => {
@@ -149,7 +173,7 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     // of a command again only when the device answers it (or the broker refuses it), so in between it is
     // not woken at all (measured: one frame less per click, bench/click-latency.ts).
     const mine = new Map<string, string>();
-    const onChange = (d: DeviceView) => {
+    const deviceChanged = (d: DeviceView) => {
       const answers: string[] = [];
       if (mine.size > 0)
         for (const o of d.outputs) {
@@ -161,12 +185,8 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       send(answers.length ? { type: "device", device: d, answers } : { type: "device", device: d });
       if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
     };
-    const onInput = (e: InputEvent) => send({ type: "input", input: e });
-    const onConnection = (connected: boolean) =>
-      send({ type: "broker", broker: connected ? "connected" : "disconnected" });
-    changes.on("change", onChange);
-    store.on("input", onInput);
-    broker.on("connection", onConnection);
+    if (open.size === 0) listen(true);
+    open.set(ws, { session, onChange: deviceChanged, send });
 
     // Token bucket: `burst` frames at once, refilled at `perSecond`.
     let tokens = rate.burst;
@@ -227,20 +247,18 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     ws.on("close", () => {
       clearInterval(ping);
       clearTimeout(expiry);
-      changes.off("change", onChange);
-      store.off("input", onInput);
-      broker.off("connection", onConnection);
-      open.delete(ws);
+      if (open.delete(ws) && open.size === 0) listen(false);
     });
   }
 
   return {
     handleUpgrade,
     closeSession(sid) {
-      for (const [ws, s] of open) if (s.sid === sid) ws.close(LIVE_CLOSE.sessionEnded, "logged out");
+      for (const [ws, page] of open) if (page.session.sid === sid) ws.close(LIVE_CLOSE.sessionEnded, "logged out");
     },
     closeAll() {
       for (const ws of open.keys()) ws.close(LIVE_CLOSE.shutdown, "server shutting down");
+      if (open.size > 0) listen(false);
       open.clear();
     },
   };

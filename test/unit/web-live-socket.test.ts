@@ -405,6 +405,29 @@ describe("live socket: answers belong to the socket that asked", () => {
   });
 });
 
+describe("live socket: many sockets", () => {
+  it("listens once on the store and the broker link for all its sockets, and not at all when none is open", async () => {
+    const app = await startApp();
+    const s = await app.login();
+    const counts = () => [app.store.listenerCount("input"), app.sender.listenerCount("connection")];
+    const none = counts();
+    const sockets: LiveClient[] = [];
+    for (let i = 0; i < 12; i++) sockets.push(await openLive(app.base, { cookie: s.cookie, origin: app.base }));
+    assert.deepEqual(
+      counts(),
+      none.map((n) => n + 1),
+      "one listener each for twelve sockets",
+    );
+    // Each still gets every frame.
+    const froms = sockets.map((x) => x.frames.length);
+    app.sender.emit("connection", false);
+    for (const [i, x] of sockets.entries()) await x.next((f) => f.type === "broker", `socket ${i}`, froms[i]);
+    for (const x of sockets) x.close();
+    for (const x of sockets) await x.closed();
+    await waitUntil(() => counts().every((n, i) => n === none[i]), "the listeners gone with the last socket");
+  });
+});
+
 describe("live socket: when it closes", () => {
   it("closes on logout the sockets of that session (4401) and only those", async () => {
     const app = await startApp();
