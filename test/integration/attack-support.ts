@@ -15,7 +15,8 @@ import { waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
 
 export const ATTACK_PASSWORD = "attack-suite-password";
-const SESSION_SECRET = "attack-suite-session-secret-0123456789";
+/** The web app's session secret: a test that must mint a validly signed cookie (one already expired) uses it. */
+export const ATTACK_SESSION_SECRET = "attack-suite-session-secret-0123456789";
 
 export interface SimDeviceSpec {
   id: string;
@@ -240,7 +241,7 @@ export async function startAttackStack(
     const startApp = async (password: string) => {
       const app = await startWeb(config, {
         password,
-        sessionSecret: SESSION_SECRET,
+        sessionSecret: ATTACK_SESSION_SECRET,
         logger,
         reconnectMinMs: 200,
         ...(opts.homeAssistantMinIntervalMs !== undefined
