@@ -62,6 +62,35 @@ describe("attack: the page's live socket", () => {
     return live.frames.slice(from).filter((f) => f.type === "refused");
   }
 
+  it("a command from the socket reaches the broker exactly as one from the HTTP route", async () => {
+    const from = seen.length;
+    const logFrom = stack.log.entries.length;
+    const http = await stack.command("sim1", "led", "on");
+    assert.equal(http.status, 202);
+    await pageStillWorks("off");
+    await waitUntil(() => setsSeen(from).length === 2, "both publishes seen");
+    const [viaHttp, viaLive] = setsSeen(from).map((m) => ({ ...m, payload: JSON.parse(m.payload) as object }));
+    assert.deepEqual(viaHttp, {
+      topic: "devices/sim1/out/led/set",
+      payload: { value: "on", req: http.req },
+      retain: false,
+    });
+    const liveReq = (viaLive?.payload as { req?: string } | undefined)?.req ?? "";
+    assert.deepEqual(viaLive, {
+      topic: "devices/sim1/out/led/set",
+      payload: { value: "off", req: liveReq },
+      retain: false,
+    });
+    for (const req of [http.req, liveReq]) assert.match(req ?? "", /^[A-Za-z0-9_-]{12}$/);
+    assert.deepEqual(
+      logged("command_sent", logFrom).map(({ device, output, value, req }) => [device, output, value, req]),
+      [
+        ["sim1", "led", "on", http.req],
+        ["sim1", "led", "off", liveReq],
+      ],
+    );
+  });
+
   it("a page on another site cannot open the socket with the user's cookie (cross-site WebSocket hijacking)", async () => {
     const { cookie } = stack.session;
     const port = new URL(base()).port;

@@ -13,6 +13,7 @@ import { silentLogger } from "../../device/log";
 import { type DeviceService, startDeviceService } from "../../device/service";
 import { topics } from "../../protocol";
 import { login, openEvents, postCommand } from "./web-harness";
+import { commandFrame, openLive } from "../support/live-socket";
 import { waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
 
@@ -184,23 +185,32 @@ describe("web app + mosquitto + simulated device", () => {
     }
   });
 
-  it("answers 503 while the broker is down, never crashing", async () => {
+  it("answers 503 while the broker is down, over HTTP and the live socket, never crashing", async () => {
     const { cookie, csrf } = await login(web.url, PASSWORD);
+    const live = await openLive(web.url, { cookie, origin: web.url });
     await broker.stop();
     try {
       await waitUntil(() => !web.broker.connected, "web sees the broker gone");
       const res = await postCommand(web.url, { cookie, csrf }, "sim1", "led", "on");
       assert.equal(res.status, 503);
       assert.equal((await fetch(`${web.url}/healthz`)).status, 503);
+      await live.next((f) => f.type === "broker" && f.broker === "disconnected", "the page told the broker is gone");
+      live.send(commandFrame(csrf, "sim1", "led", "on", "down"));
+      const refused = await live.next((f) => f.type === "refused", "the live command refused");
+      assert.equal(refused.status, 503);
+      assert.equal(refused.ref, "down");
+      assert.match(refused.error ?? "", /broker unavailable/);
     } finally {
       await broker.restart();
     }
     await waitUntil(() => web.broker.connected, "web reconnected", { timeoutMs: 20_000 });
+    await live.next((f) => f.type === "broker" && f.broker === "connected", "the page told the broker is back");
+    live.close();
   });
 });
 
 describe("web app with an identity the broker ACL refuses", () => {
-  it("surfaces the MQTT 5 PUBACK 'Not authorized' as HTTP 502, not 202", async (t) => {
+  it("surfaces the MQTT 5 PUBACK 'Not authorized' as HTTP 502, not 202, and on the live socket as refused 502 with the req", async (t) => {
     const broker = await startTestBroker("web-acl", { devices: [{ id: "sim1", outputs: ["led"], inputs: [] }] });
     t.after(() => broker.cleanup());
     // A device certificate in the web app's place: the ACL lets it write only its own topics.
@@ -228,6 +238,19 @@ describe("web app with an identity the broker ACL refuses", () => {
     assert.match(((await res.json()) as { error: string }).error, /Not authorized/i);
     const refused = log.entries.find((e) => e.event === "command_refused_by_broker");
     assert.equal(refused?.reasonCode, 0x87);
+    const live = await openLive(web.url, { cookie, origin: web.url });
+    t.after(() => live.close());
+    live.send(commandFrame(csrf, "sim1", "led", "on", "acl"));
+    const frame = await live.next((f) => f.type === "refused", "the live command refused");
+    assert.equal(frame.status, 502);
+    assert.equal(frame.ref, "acl");
+    assert.match(frame.error ?? "", /Not authorized/i);
+    assert.match(frame.req ?? "", /^[A-Za-z0-9_-]{12}$/, "the req it was published with");
+    assert.deepEqual(
+      log.entries.filter((e) => e.event === "command_refused_by_broker").map((e) => e.reasonCode),
+      [0x87, 0x87],
+      "logged for the HTTP and the live command alike",
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(received, [], "the device received nothing");
   });
