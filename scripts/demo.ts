@@ -120,6 +120,8 @@ export interface RunningDemo {
   files: DemoFiles;
   devices: DeviceService[];
   broker: LocalBroker;
+  /** Stops the web app and starts it again on the same port, as systemd restarts diy-web (open pages reconnect). */
+  restartWeb(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -193,11 +195,13 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       // Logged-out sessions stay logged out across runs.
       stateDir: join(stateDir, "web"),
     });
-    const web = await startWeb(webConfig, {
-      password: password.value,
-      sessionSecret: sessionSecret.value,
-      logger: createWebLogger({ sink: (e) => appendLog(JSON.stringify({ src: "web", ...e })) }),
-    });
+    const runWeb = () =>
+      startWeb(webConfig, {
+        password: password.value,
+        sessionSecret: sessionSecret.value,
+        logger: createWebLogger({ sink: (e) => appendLog(JSON.stringify({ src: "web", ...e })) }),
+      });
+    let web = await runWeb();
     stops.push(() => web.close());
 
     const services: DeviceService[] = [];
@@ -251,6 +255,10 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       files,
       devices: services,
       broker,
+      async restartWeb() {
+        await web.close();
+        web = await runWeb();
+      },
       stop,
     };
   } catch (err) {

@@ -1,19 +1,32 @@
 // Headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) against the local demo
 // (scripts/demo.ts: real mosquitto with the rendered config, the web app, two simulated boards):
-// log in, flip pi1's LED switch, see the page and the simulated LED file turn on; press the
-// simulated button and see it in the timeline; see pi1's probe charted and the chart move when the
-// probe's value changes; read it all on a phone-sized screen. Screenshots in test-artifacts/.
+// log in, flip pi1's LED switch over the page's live socket (/api/live), see the page and the simulated
+// LED file turn on; press the simulated button and see it in the timeline; see pi1's probe charted and
+// the chart move when the probe's value changes; read it all on a phone-sized screen; reconnect after the
+// web app restarts; log out. Screenshots in test-artifacts/.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { type BrowserContext, type Page, type WebSocket, chromium } from "playwright-core";
 import { type RunningDemo, startDemo } from "../../scripts/demo";
-import { waitUntil } from "../support/wait";
+import { letMessagesArrive, waitUntil } from "../support/wait";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(__dirname, "..", "..", "test-artifacts");
+/** The HTTP command route (kept for scripts): the page must not use it. */
+const COMMAND_ROUTE = /^\/api\/devices\/[^/]+\/outputs\/[^/]+$/;
+
+/** A WebSocket the page opened, with the JSON frames it sent and received, in order. */
+interface SocketSeen {
+  ws: WebSocket;
+  sent: Record<string, unknown>[];
+  received: Record<string, unknown>[];
+}
+
+/** Chromium's console lines for a server that is down (restart): expected while the page reconnects. */
+const SERVER_DOWN = /WebSocket connection to '[^']+\/api\/live' failed|net::ERR_CONNECTION_REFUSED/;
 
 describe("browser against the local demo", () => {
   let demo: RunningDemo;
@@ -22,6 +35,21 @@ describe("browser against the local demo", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "diy-e2e-demo-"));
   const profile = mkdtempSync(join(tmpdir(), "diy-chromium-"));
   const problems: string[] = [];
+  const sockets: SocketSeen[] = [];
+  /** Requests the page made, as "METHOD /path". */
+  const requests: string[] = [];
+  const frameOf = (payload: string | Buffer) => JSON.parse(payload.toString()) as Record<string, unknown>;
+  /** The page's live socket: the newest, open. */
+  const liveSocket = (): SocketSeen | undefined => sockets.filter((s) => !s.ws.isClosed()).at(-1);
+  /** The device frame on `s` that answers the command frame `sent` (its ref in `answers`). */
+  const answerTo = (s: SocketSeen, sent: Record<string, unknown> | undefined) =>
+    s.received.find((f) => f.type === "device" && (f.answers as string[] | undefined)?.includes(String(sent?.ref)));
+  /** Commands the page sent over HTTP (it must send none). */
+  const commandPosts = () => requests.filter((r) => r.startsWith("POST ") && COMMAND_ROUTE.test(r.slice(5)));
+  const pi1Led = () => {
+    const pi1 = page.locator('[data-device="pi1"]');
+    return { pi1, led: pi1.locator('.output[data-output="led"]') };
+  };
 
   before(async () => {
     // Fail, not skip: a missing browser must not pass for a tested page.
@@ -50,6 +78,13 @@ describe("browser against the local demo", () => {
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);
     });
+    page.on("request", (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
+    page.on("websocket", (ws) => {
+      const seen: SocketSeen = { ws, sent: [], received: [] };
+      sockets.push(seen);
+      ws.on("framesent", (f) => seen.sent.push(frameOf(f.payload)));
+      ws.on("framereceived", (f) => seen.received.push(frameOf(f.payload)));
+    });
   });
 
   after(async () => {
@@ -75,10 +110,43 @@ describe("browser against the local demo", () => {
     let navigations = 0;
     page.on("framenavigated", () => navigations++);
 
+    // One socket, at /api/live on the page's own origin (CSP connect-src 'self' lets it through), and no
+    // event stream: the snapshot came over the socket.
+    const live = liveSocket();
+    assert.ok(live, "the page opened a WebSocket");
+    assert.equal(live.ws.url(), `${demo.webUrl.replace(/^http/, "ws")}/api/live`);
+    assert.equal(sockets.length, 1);
+    assert.equal(live.received[0]?.type, "snapshot");
+    assert.deepEqual(
+      requests.filter((r) => r.endsWith(" /api/events")),
+      [],
+      "no EventSource",
+    );
+
     const start = performance.now();
     await ledSwitch.click();
     await pi1.locator('.output[data-output="led"][data-state="on"]').waitFor({ timeout: 10_000 });
     const ms = performance.now() - start;
+    // Up as one command frame with the session's CSRF token, down as the device frame answering its ref.
+    const sent = live.sent.filter((f) => f.type === "command");
+    assert.equal(sent.length, 1, JSON.stringify(live.sent));
+    assert.deepEqual(
+      { ...sent[0], ref: undefined, csrf: undefined },
+      {
+        type: "command",
+        device: "pi1",
+        output: "led",
+        value: "on",
+        ref: undefined,
+        csrf: undefined,
+      },
+    );
+    assert.match(String(sent[0]?.csrf), /^\S{20,}$/);
+    assert.ok(
+      answerTo(live, sent[0]),
+      `a device frame answering ${sent[0]?.ref}: ${JSON.stringify(live.received.map((f) => f.type))}`,
+    );
+    assert.deepEqual(commandPosts(), [], "the click sent no POST");
     assert.equal(await led.locator(".state").textContent(), "on");
     assert.equal(await led.getByRole("switch").getAttribute("aria-checked"), "true");
     assert.equal(await led.getByRole("switch").getAttribute("aria-busy"), null, "confirmed: no longer pending");
@@ -177,6 +245,84 @@ describe("browser against the local demo", () => {
     assert.equal(await bbb1.locator('.output[data-output="led"]').getAttribute("data-state"), "off");
     assert.equal(await bbb1.getByRole("switch").getAttribute("aria-busy"), null, "no longer pending");
     await page.screenshot({ path: join(ARTIFACTS, "e2e-demo-offline.png"), fullPage: true });
+    assert.deepEqual(problems, []);
+  });
+
+  it("says why a command was refused: with the broker down, 'Command failed' and the switch stays", async () => {
+    const { led } = pi1Led();
+    const live = liveSocket();
+    assert.ok(live);
+    const state = await led.getAttribute("data-state");
+    await demo.broker.stop();
+    try {
+      await page.locator('#broker[data-state="disconnected"]').waitFor({ timeout: 15_000 });
+      await led.getByRole("switch").click();
+      await page.locator("#message", { hasText: "Command failed: broker unavailable" }).waitFor({ timeout: 10_000 });
+      assert.equal(await led.getAttribute("data-state"), state);
+      assert.equal(await led.getByRole("switch").getAttribute("aria-busy"), null, "no longer pending");
+      const sent = live.sent.filter((f) => f.type === "command").at(-1);
+      const refusal = live.received.find((f) => f.type === "refused" && f.ref === sent?.ref);
+      assert.equal(refusal?.status, 503, JSON.stringify(live.received.slice(-3)));
+    } finally {
+      await demo.broker.start();
+    }
+    await page.locator('#broker[data-state="connected"]').waitFor({ timeout: 30_000 });
+    assert.deepEqual(problems, []);
+  });
+
+  it("reconnects after the web app restarts, and the next click goes over the new socket", async () => {
+    const { pi1, led } = pi1Led();
+    const old = liveSocket();
+    assert.ok(old);
+    const seenBefore = problems.length;
+    await demo.restartWeb();
+    await waitUntil(() => old.ws.isClosed(), "the old socket closed by the restart");
+    const fresh = await waitUntil(
+      () => {
+        const s = liveSocket();
+        return s && s !== old && s.received.some((f) => f.type === "snapshot") && s;
+      },
+      "a new socket with a snapshot",
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    await page.locator('#broker[data-state="connected"]').waitFor({ timeout: 15_000 });
+    await pi1.locator('.online[data-online="true"]').waitFor({ timeout: 15_000 });
+    await led.and(page.locator('[data-state="on"]')).waitFor({ timeout: 15_000 });
+
+    await led.getByRole("switch").click();
+    await led.and(page.locator('[data-state="off"]')).waitFor({ timeout: 10_000 });
+    const ledFile = demo.files.devices.pi1?.outputs.led as string;
+    await waitUntil(() => readFileSync(ledFile, "utf8").trim() === "off", "pi1's simulated LED file off");
+    const sent = fresh.sent.filter((f) => f.type === "command");
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]?.value, "off");
+    assert.ok(answerTo(fresh, sent[0]), "answered on the new socket");
+    assert.deepEqual(commandPosts(), []);
+    assert.equal(await page.locator("#message").textContent(), "");
+    // While the app was down Chromium logged the refused connections; nothing else.
+    const meanwhile = problems.splice(seenBefore);
+    assert.deepEqual(
+      meanwhile.filter((p) => !SERVER_DOWN.test(p)),
+      [],
+    );
+  });
+
+  it("logs out in another tab: the server closes this page's socket, it shows the login form, no reconnect", async () => {
+    const live = liveSocket();
+    assert.ok(live);
+    const opened = sockets.length;
+    // The same session in a second tab; its logout ends the session everywhere (4401 on every socket of it).
+    const other = await browser.newPage();
+    await other.goto(demo.webUrl);
+    await other.getByRole("button", { name: "Log out" }).click();
+    await other.getByLabel("Password").waitFor();
+    await other.close();
+    await page.getByLabel("Password").waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator("#devices").isHidden(), true);
+    assert.equal(live.ws.isClosed(), true, "the page's socket is closed");
+    await letMessagesArrive(1500); // past the first reconnect delay (0.5 s)
+    assert.equal(sockets.length, opened, "no new socket after logout");
+    await page.screenshot({ path: join(ARTIFACTS, "e2e-demo-logged-out.png"), fullPage: true });
     assert.deepEqual(problems, []);
   });
 });

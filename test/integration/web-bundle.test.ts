@@ -10,6 +10,7 @@ import { encodeState, topics } from "../../protocol";
 import { TRACE_HOPS } from "../../protocol/trace";
 import { login, openEvents, postCommand } from "./web-harness";
 import { freePort } from "../support/ports";
+import { openLive } from "../support/live-socket";
 import { waitUntil } from "../support/wait";
 import { type TestBroker, startTestBroker } from "../support/broker";
 import { publish, subscribe } from "../support/mqtt";
@@ -88,9 +89,13 @@ describe("web.js bundle", () => {
     );
     const page = await (await fetch(`${base}/`)).text();
     assert.match(page, /<title>DIY Device Cloud<\/title>/);
-    assert.match(await (await fetch(`${base}/app.js`)).text(), /EventSource/);
+    assert.match(await (await fetch(`${base}/app.js`)).text(), /\/api\/live/);
     const { cookie } = await login(base, PASSWORD);
     assert.equal((await fetch(`${base}/api/devices`, { headers: { cookie } })).status, 200);
+    // The page's live socket, from the bundled ws (openLive resolves on its snapshot).
+    const live = await openLive(base, { cookie, origin: base });
+    assert.equal(live.frames[0]?.type, "snapshot");
+    live.close();
     assert.equal((await fetch(`${base}/no-such-page`)).status, 404);
     proc.kill("SIGTERM");
     assert.equal(await exited, 0);

@@ -1,17 +1,26 @@
-// DIY Device Cloud page: log in, list devices, switch outputs, follow live updates (SSE), chart sensors.
-// Plain DOM code, no inline script or style attribute (the CSP forbids both), text only through
-// textContent. Charts are uPlot (/uplot.js, served by the app), drawn on canvas.
+// DIY Device Cloud page: log in, list devices, switch outputs and follow live updates over one WebSocket
+// (/api/live, apps/web/live-socket.ts), chart sensors. Plain DOM code, no inline script or style attribute
+// (the CSP forbids both), text only through textContent. Charts are uPlot (/uplot.js, served by the app),
+// drawn on canvas. Login, logout, the session and the history charts stay plain HTTP requests.
 (() => {
   const $ = (id) => document.getElementById(id);
   let csrfToken = "";
-  let events = null;
+  let live = null; // the open (or opening) WebSocket, null when logged out
+  let retryTimer = null;
+  let retryMs = 0;
+  let lastRef = 0;
   const devices = new Map(); // id -> device view from the server
-  const pending = new Map(); // "id/output" -> { req, value } of the command in flight
+  const pending = new Map(); // "id/output" -> { ref, value } of the command in flight
   const charts = new Map(); // "id/sensor" -> { plot, range, data, step, unit, el }
   const timelines = new Map(); // "id/input" -> [{ t, value }] newest first
   const CONFIRM_MS = 8000;
   const RANGES = { hour: 3600e3, day: 86400e3, week: 7 * 86400e3, year: 365 * 86400e3 };
   const TIMELINE_MAX = 12;
+  const LIVE_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/live`;
+  /** The server closes with this when the session ends (logout, expiry): log in again, do not reconnect. */
+  const SESSION_ENDED = 4401;
+  const RETRY_MIN_MS = 500;
+  const RETRY_MAX_MS = 10e3;
 
   function show(section) {
     $("login").hidden = section !== "login";
@@ -55,7 +64,11 @@
     const b = $("broker");
     b.dataset.state = state;
     b.textContent =
-      state === "connected" ? "Broker connected" : "Broker unreachable: commands will fail until it is back";
+      state === "connected"
+        ? "Broker connected"
+        : state === "reconnecting"
+          ? "Connection to the server lost: reconnecting…"
+          : "Broker unreachable: commands will fail until it is back";
   }
 
   function ago(iso) {
@@ -195,13 +208,11 @@
     }
   }
 
-  function updateDevice(d) {
+  /** A device's new view; `answers` are the refs of our commands whose result it is. */
+  function updateDevice(d, answers) {
     const before = devices.get(d.id);
     devices.set(d.id, d);
-    for (const o of d.outputs) {
-      const p = pending.get(`${d.id}/${o.name}`);
-      if (p && p.req === o.req) pending.delete(`${d.id}/${o.name}`);
-    }
+    for (const ref of answers || []) for (const [key, p] of pending) if (p.ref === ref) pending.delete(key);
     for (const s of d.sensors || []) {
       const was = before?.sensors?.find((x) => x.name === s.name);
       if (s.value !== null && s.at && (!was || was.at !== s.at)) liveReading(d.id, s);
@@ -223,33 +234,40 @@
     if (focus) fresh.querySelector(focus)?.focus();
   }
 
-  async function command(id, output, value) {
+  // One frame up; the answer is the device frame naming this ref, or a "refused" frame.
+  function command(id, output, value) {
     $("message").textContent = "";
     const key = `${id}/${output}`;
     if (pending.has(key)) return; // one command at a time per switch
-    const { status, data } = await api(
-      "POST",
-      `/api/devices/${encodeURIComponent(id)}/outputs/${encodeURIComponent(output)}`,
-      { value },
-    );
-    if (status === 202) {
-      pending.set(key, { req: data.req, value });
-      const d = devices.get(id);
-      if (d) updateDevice(d);
-      // The broker took the command; if the device never reports the new state, say so.
-      setTimeout(() => {
-        if (pending.get(key)?.req !== data.req) return;
-        pending.delete(key);
-        const dev = devices.get(id);
-        if (dev) updateDevice(dev);
-        $("message").textContent =
-          `${dev ? dev.label : id} did not confirm "${output}" within ${CONFIRM_MS / 1000} s: is it online?`;
-      }, CONFIRM_MS);
-    } else if (status === 401) {
-      loggedOut();
-    } else {
-      $("message").textContent = `Command failed: ${data.error || `HTTP ${status}`}`;
+    if (!live || live.readyState !== WebSocket.OPEN) {
+      $("message").textContent = "Not connected to the server: reconnecting, try again in a moment.";
+      return;
     }
+    const ref = `c${++lastRef}`;
+    live.send(JSON.stringify({ type: "command", ref, csrf: csrfToken, device: id, output, value }));
+    pending.set(key, { ref, value });
+    const d = devices.get(id);
+    if (d) updateDevice(d);
+    // If the device never reports the new state, say so.
+    setTimeout(() => {
+      if (pending.get(key)?.ref !== ref) return;
+      pending.delete(key);
+      const dev = devices.get(id);
+      if (dev) updateDevice(dev);
+      $("message").textContent =
+        `${dev ? dev.label : id} did not confirm "${output}" within ${CONFIRM_MS / 1000} s: is it online?`;
+    }, CONFIRM_MS);
+  }
+
+  function refused(f) {
+    for (const [key, p] of pending) {
+      if (p.ref !== f.ref) continue;
+      pending.delete(key);
+      const d = devices.get(key.slice(0, key.indexOf("/")));
+      if (d) updateDevice(d);
+    }
+    if (f.status === 401) return loggedOut();
+    $("message").textContent = `Command failed: ${f.error || `HTTP ${f.status}`}`;
   }
 
   // ---- charts
@@ -312,7 +330,7 @@
     if (d) updateDevice(d);
   }
 
-  // A reading arrives over SSE: fold it into the chart's last bucket or start a new one.
+  // A reading arrives over the live socket: fold it into the chart's last bucket or start a new one.
   function liveReading(id, s) {
     const c = charts.get(`${id}/${s.name}`);
     if (!c || !c.plot || !c.points) return;
@@ -357,24 +375,55 @@
     timelines.set(key, list.slice(0, TIMELINE_MAX));
   }
 
-  function follow() {
-    if (events) events.close();
-    events = new EventSource("/api/events");
-    events.addEventListener("snapshot", (e) => {
-      const s = JSON.parse(e.data);
-      setBroker(s.broker);
+  function onFrame(f) {
+    if (f.type === "snapshot") {
+      retryMs = 0; // connected: the next drop retries quickly again
+      setBroker(f.broker);
       devices.clear();
-      for (const d of s.devices) devices.set(d.id, d);
+      for (const d of f.devices) devices.set(d.id, d);
+      // Events may have come and gone while the socket was down: the timelines are read again.
+      timelines.clear();
       renderAll();
+    } else if (f.type === "device") updateDevice(f.device, f.answers);
+    else if (f.type === "input") liveInput(f.input);
+    else if (f.type === "broker") setBroker(f.broker);
+    else if (f.type === "refused") refused(f);
+  }
+
+  function follow() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    const old = live;
+    live = null;
+    if (old) old.close();
+    const ws = new WebSocket(LIVE_URL);
+    live = ws;
+    ws.addEventListener("message", (e) => onFrame(JSON.parse(e.data)));
+    ws.addEventListener("close", (e) => {
+      if (live !== ws) return; // logged out, or replaced
+      live = null;
+      if (e.code === SESSION_ENDED) return loggedOut();
+      lostConnection();
     });
-    events.addEventListener("device", (e) => updateDevice(JSON.parse(e.data)));
-    events.addEventListener("input", (e) => liveInput(JSON.parse(e.data)));
-    events.addEventListener("broker", (e) => setBroker(JSON.parse(e.data).broker));
-    events.addEventListener("error", async () => {
-      // The browser retries by itself; if the session has ended, go back to the login form.
+  }
+
+  async function lostConnection() {
+    setBroker("reconnecting");
+    // Commands on the old socket are answered on it alone: their switches show the state again.
+    if (pending.size > 0) {
+      pending.clear();
+      for (const d of devices.values()) updateDevice(d);
+    }
+    // A refused upgrade looks like any dropped connection (1006): a session that ended means the login form.
+    try {
       const { data } = await api("GET", "/api/session");
-      if (!data.authenticated) loggedOut();
-    });
+      if (!data.authenticated) return loggedOut();
+    } catch {
+      // the server is not answering (restarting): try again below
+    }
+    if (!csrfToken || live || retryTimer) return; // logged out, or already back meanwhile
+    retryMs = Math.min(RETRY_MAX_MS, retryMs ? retryMs * 2 : RETRY_MIN_MS);
+    retryTimer = setTimeout(follow, retryMs);
   }
 
   // "seen 3 min ago" ages without any message: refresh the text, and the longer charts, now and then.
@@ -396,9 +445,14 @@
   }
 
   function loggedOut() {
-    if (events) events.close();
-    events = null;
+    const ws = live;
+    live = null;
+    if (ws) ws.close();
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    retryMs = 0;
     csrfToken = "";
+    pending.clear();
     devices.clear();
     for (const c of charts.values()) if (c.plot) c.plot.destroy();
     charts.clear();
