@@ -4,6 +4,7 @@
 // .../outputs/:name, GET /api/events) stays for scripts and older pages, with the same rules:
 // - the upgrade needs a valid session cookie, and an Origin (browsers always send one) that is ours:
 //   a page on another site cannot open the socket with the user's cookie (cross-site WebSocket hijacking);
+//   a session holds at most LIVE_MAX_SOCKETS_PER_SESSION sockets;
 // - every command carries the session's CSRF token, as every state-changing HTTP request does;
 // - frames are at most LIVE_MAX_FRAME_BYTES, and at most `commandRate` per second per socket, bad ones
 //   included (on the server nginx rate-limits /api/ requests, but sees none of the frames inside a socket);
@@ -27,6 +28,12 @@ export const LIVE_PING_MS = 25_000;
 export const LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Per socket, as nginx's default for /api/ requests (infra/render/nginx.ts). */
 export const DEFAULT_LIVE_COMMAND_RATE = { perSecond: 10, burst: 40 };
+
+/**
+ * Sockets one session may hold at once (tabs, reconnects): each has its own command rate, so a stolen cookie
+ * opening socket after socket would otherwise multiply it. Past this the upgrade gets 429.
+ */
+export const LIVE_MAX_SOCKETS_PER_SESSION = 16;
 
 /** Commands per socket whose answer is awaited; past this the oldest is forgotten (its device is gone). */
 export const MAX_UNANSWERED = 1000;
@@ -149,6 +156,13 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     const session = sessions.verify(readCookie(req.headers.cookie, opts.cookieName));
     if (!session) {
       refuse(socket, 401, "Unauthorized");
+      return;
+    }
+    let held = 0;
+    for (const page of open.values()) if (page.session.sid === session.sid) held++;
+    if (held >= LIVE_MAX_SOCKETS_PER_SESSION) {
+      log.warn("live_too_many_sockets", { ip, held });
+      refuse(socket, 429, "Too Many Requests");
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => serve(ws, session, ip));

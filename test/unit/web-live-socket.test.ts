@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { WebAppOptions } from "../../apps/web/app";
 import { BrokerRejectedError } from "../../apps/web/broker";
-import { LIVE_CLOSE, LIVE_MAX_FRAME_BYTES, MAX_UNANSWERED } from "../../apps/web/live-socket";
+import {
+  LIVE_CLOSE,
+  LIVE_MAX_FRAME_BYTES,
+  LIVE_MAX_SOCKETS_PER_SESSION,
+  MAX_UNANSWERED,
+} from "../../apps/web/live-socket";
 import { memoryLogger } from "../../apps/web/log";
 import { DeviceStore } from "../../apps/web/state";
 import { encodeState, topics } from "../../protocol";
@@ -406,6 +411,27 @@ describe("live socket: answers belong to the socket that asked", () => {
 });
 
 describe("live socket: many sockets", () => {
+  it(`holds a session to ${LIVE_MAX_SOCKETS_PER_SESSION} sockets (429, live_too_many_sockets): more would multiply its rate`, async () => {
+    const app = await startApp();
+    const a = await app.login();
+    const b = await app.login();
+    const sockets: LiveClient[] = [];
+    for (let i = 0; i < LIVE_MAX_SOCKETS_PER_SESSION; i++)
+      sockets.push(await openLive(app.base, { cookie: a.cookie, origin: app.base }));
+    assert.equal(await upgradeStatus(app.base, { cookie: a.cookie, origin: app.base }), 429);
+    assert.equal(events(app, "live_too_many_sockets").length, 1);
+    assert.ok(
+      sockets.every((x) => x.isOpen),
+      "the open ones stay open",
+    );
+    assert.equal(await upgradeStatus(app.base, { cookie: b.cookie, origin: app.base }), 101, "another session");
+    // A closed one frees its place.
+    sockets[0]?.close();
+    await sockets[0]?.closed();
+    const again = await openLive(app.base, { cookie: a.cookie, origin: app.base });
+    for (const x of [...sockets, again]) x.close();
+  });
+
   it("listens once on the store and the broker link for all its sockets, and not at all when none is open", async () => {
     const app = await startApp();
     const s = await app.login();
