@@ -5,25 +5,16 @@
 // the chart move when the probe's value changes; read it all on a phone-sized screen; reconnect after the
 // web app restarts; log out. Screenshots in test-artifacts/.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, type Page, type WebSocket, chromium } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { type RunningDemo, startDemo } from "../../scripts/demo";
 import { letMessagesArrive, waitUntil } from "../support/wait";
+import { launchChromium, watchPage } from "./chromium";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(__dirname, "..", "..", "test-artifacts");
-/** The HTTP command route (kept for scripts): the page must not use it. */
-const COMMAND_ROUTE = /^\/api\/devices\/[^/]+\/outputs\/[^/]+$/;
-
-/** A WebSocket the page opened, with the JSON frames it sent and received, in order. */
-interface SocketSeen {
-  ws: WebSocket;
-  sent: Record<string, unknown>[];
-  received: Record<string, unknown>[];
-}
 
 /** Chromium's console lines for a server that is down (restart): expected while the page reconnects. */
 const SERVER_DOWN = /WebSocket connection to '[^']+\/api\/live' failed|net::ERR_CONNECTION_REFUSED/;
@@ -35,56 +26,18 @@ describe("browser against the local demo", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "diy-e2e-demo-"));
   const profile = mkdtempSync(join(tmpdir(), "diy-chromium-"));
   const problems: string[] = [];
-  const sockets: SocketSeen[] = [];
-  /** Requests the page made, as "METHOD /path". */
-  const requests: string[] = [];
-  const frameOf = (payload: string | Buffer) => JSON.parse(payload.toString()) as Record<string, unknown>;
-  /** The page's live socket: the newest, open. */
-  const liveSocket = (): SocketSeen | undefined => sockets.filter((s) => !s.ws.isClosed()).at(-1);
-  /** The device frame on `s` that answers the command frame `sent` (its ref in `answers`). */
-  const answerTo = (s: SocketSeen, sent: Record<string, unknown> | undefined) =>
-    s.received.find((f) => f.type === "device" && (f.answers as string[] | undefined)?.includes(String(sent?.ref)));
-  /** Commands the page sent over HTTP (it must send none). */
-  const commandPosts = () => requests.filter((r) => r.startsWith("POST ") && COMMAND_ROUTE.test(r.slice(5)));
+  let watched: ReturnType<typeof watchPage>;
+  const liveSocket = () => watched.liveSocket();
   const pi1Led = () => {
     const pi1 = page.locator('[data-device="pi1"]');
     return { pi1, led: pi1.locator('.output[data-output="led"]') };
   };
 
   before(async () => {
-    // Fail, not skip: a missing browser must not pass for a tested page.
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is not installed: run bash scripts/setup.sh test (or apt-get install chromium)`,
-    );
     demo = await startDemo({ stateDir, brokerPort: 0, webPort: 0 });
-    // A fresh profile directory per run (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(profile);
     page = await browser.newPage();
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("request", (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
-    page.on("websocket", (ws) => {
-      const seen: SocketSeen = { ws, sent: [], received: [] };
-      sockets.push(seen);
-      ws.on("framesent", (f) => seen.sent.push(frameOf(f.payload)));
-      ws.on("framereceived", (f) => seen.received.push(frameOf(f.payload)));
-    });
+    watched = watchPage(page, problems);
   });
 
   after(async () => {
@@ -115,10 +68,10 @@ describe("browser against the local demo", () => {
     const live = liveSocket();
     assert.ok(live, "the page opened a WebSocket");
     assert.equal(live.ws.url(), `${demo.webUrl.replace(/^http/, "ws")}/api/live`);
-    assert.equal(sockets.length, 1);
+    assert.equal(watched.sockets.length, 1);
     assert.equal(live.received[0]?.type, "snapshot");
     assert.deepEqual(
-      requests.filter((r) => r.endsWith(" /api/events")),
+      watched.requests.filter((r) => r.endsWith(" /api/events")),
       [],
       "no EventSource",
     );
@@ -143,10 +96,10 @@ describe("browser against the local demo", () => {
     );
     assert.match(String(sent[0]?.csrf), /^\S{20,}$/);
     assert.ok(
-      answerTo(live, sent[0]),
+      watched.answerTo(live, sent[0]),
       `a device frame answering ${sent[0]?.ref}: ${JSON.stringify(live.received.map((f) => f.type))}`,
     );
-    assert.deepEqual(commandPosts(), [], "the click sent no POST");
+    assert.deepEqual(watched.commandPosts(), [], "the click sent no POST");
     assert.equal(await led.locator(".state").textContent(), "on");
     assert.equal(await led.getByRole("switch").getAttribute("aria-checked"), "true");
     assert.equal(await led.getByRole("switch").getAttribute("aria-busy"), null, "confirmed: no longer pending");
@@ -296,8 +249,8 @@ describe("browser against the local demo", () => {
     const sent = fresh.sent.filter((f) => f.type === "command");
     assert.equal(sent.length, 1);
     assert.equal(sent[0]?.value, "off");
-    assert.ok(answerTo(fresh, sent[0]), "answered on the new socket");
-    assert.deepEqual(commandPosts(), []);
+    assert.ok(watched.answerTo(fresh, sent[0]), "answered on the new socket");
+    assert.deepEqual(watched.commandPosts(), []);
     assert.equal(await page.locator("#message").textContent(), "");
     // While the app was down Chromium logged the refused connections; nothing else.
     const meanwhile = problems.splice(seenBefore);
@@ -310,7 +263,7 @@ describe("browser against the local demo", () => {
   it("logs out in another tab: the server closes this page's socket, it shows the login form, no reconnect", async () => {
     const live = liveSocket();
     assert.ok(live);
-    const opened = sockets.length;
+    const opened = watched.sockets.length;
     // The same session in a second tab; its logout ends the session everywhere (4401 on every socket of it).
     const other = await browser.newPage();
     await other.goto(demo.webUrl);
@@ -321,7 +274,7 @@ describe("browser against the local demo", () => {
     assert.equal(await page.locator("#devices").isHidden(), true);
     assert.equal(live.ws.isClosed(), true, "the page's socket is closed");
     await letMessagesArrive(1500); // past the first reconnect delay (0.5 s)
-    assert.equal(sockets.length, opened, "no new socket after logout");
+    assert.equal(watched.sockets.length, opened, "no new socket after logout");
     await page.screenshot({ path: join(ARTIFACTS, "e2e-demo-logged-out.png"), fullPage: true });
     assert.deepEqual(problems, []);
   });

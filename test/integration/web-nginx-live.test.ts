@@ -5,34 +5,21 @@
 // the upgrades like other /api/ requests.
 import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { memoryLogger } from "../../apps/web/log";
-import { type RunningWeb, startWeb } from "../../apps/web/server";
-import { type SimDevice, startSimDevice } from "./attack-support";
-import { FIXTURES, type RenderedFixture, renderFixture } from "./daemons-fixtures";
-import { type RunningNginx, startShippedNginx } from "./nginx-harness";
-import { type TestBroker, startTestBroker } from "../support/broker";
 import { commandFrame, openLive, upgradeStatus } from "../support/live-socket";
-import { tempDir } from "../support/temp-dir";
-import { waitUntil } from "../support/wait";
+import { type WebBehindNginx, startWebBehindNginx } from "./web-behind-nginx";
 
 const PASSWORD = "live-nginx-password";
 
 describe("the page's live socket through nginx", () => {
-  const tmp = tempDir("web-nginx-live");
-  const log = memoryLogger();
-  let broker: TestBroker;
-  let device: SimDevice | undefined;
-  let r: RenderedFixture;
-  let web: RunningWeb | undefined;
-  let nginx: RunningNginx | undefined;
-  let origin = "";
+  let stack: WebBehindNginx | undefined;
   let session = { cookie: "", csrf: "" };
+  const nginx = () => stack?.nginx;
+  const tls = () => stack?.tls ?? { ca: "", servername: "" };
+  const origin = () => stack?.origin ?? "";
 
   /** The site's base URL as a test on this machine reaches it: nginx's port, its certificate's name. */
-  const site = () => `https://127.0.0.1:${nginx?.httpsPort}`;
-  const tls = () => ({ ca: r.ca.certPem, servername: "localhost" });
+  const site = () => `https://127.0.0.1:${nginx()?.httpsPort}`;
 
   /** Logs in through nginx as the page does. */
   const login = (): Promise<{ cookie: string; csrf: string }> =>
@@ -41,11 +28,11 @@ describe("the page's live socket through nginx", () => {
       const req = httpsRequest(
         {
           host: "127.0.0.1",
-          port: nginx?.httpsPort,
+          port: nginx()?.httpsPort,
           path: "/api/login",
           method: "POST",
           ...tls(),
-          headers: { "content-type": "application/json", origin },
+          headers: { "content-type": "application/json", origin: origin() },
         },
         (res) => {
           let text = "";
@@ -64,41 +51,17 @@ describe("the page's live socket through nginx", () => {
     });
 
   before(async () => {
-    broker = await startTestBroker("web-nginx-live", { devices: [{ id: "sim1", outputs: ["led"], inputs: [] }] });
-    device = await startSimDevice(broker, { id: "sim1" });
-    const fixture = FIXTURES[0];
-    assert.ok(fixture);
-    r = await renderFixture(fixture);
-    const socket = join(tmp.dir, "web.sock");
-    // nginx first: the app's publicOrigin names nginx's port (on the server, the stack's address).
-    nginx = await startShippedNginx(tmp.dir, r, `http://unix:${socket}:`);
-    origin = `https://localhost:${nginx.httpsPort}`;
-    const webCert = await broker.client("web");
-    web = await startWeb(
-      {
-        listen: { socket, group: "www-data" } as never,
-        broker: { url: broker.url, ca: broker.caFile, cert: webCert.cert, key: webCert.key },
-        devices: [{ id: "sim1", outputs: ["led"], inputs: [] }],
-        cookieSecure: true,
-        publicOrigin: origin,
-      },
-      { password: PASSWORD, sessionSecret: "live-nginx-session-secret-0123456789", logger: log, reconnectMinMs: 200 },
-    );
-    await waitUntil(() => web?.store.get("sim1")?.online === true, "sim1 online in the web app");
+    stack = await startWebBehindNginx("web-nginx-live", PASSWORD);
     session = await login();
   });
 
   after(async () => {
-    await nginx?.stop();
-    await web?.close();
-    await device?.stop();
-    await broker?.cleanup();
-    tmp.cleanup();
+    await stack?.stop();
   });
 
   it("upgrades with the session cookie: snapshot, then a command answered with the page's ref", async () => {
     // openLive waits for the snapshot: the app answered the upgrade nginx passed on.
-    const live = await openLive(site(), { cookie: session.cookie, origin, tls: tls() });
+    const live = await openLive(site(), { cookie: session.cookie, origin: origin(), tls: tls() });
     try {
       assert.equal(live.frames[0]?.broker, "connected");
       live.send(commandFrame(session.csrf, "sim1", "led", "on", "click-1"));
@@ -108,7 +71,7 @@ describe("the page's live socket through nginx", () => {
       );
       assert.equal(answer.device?.id, "sim1");
       assert.equal(answer.device?.outputs.find((o) => o.name === "led")?.value, "on");
-      assert.equal(device?.line("led"), "on", "the simulated LED line");
+      assert.equal(stack?.device.line("led"), "on", "the simulated LED line");
       assert.deepEqual(
         live.frames.filter((f) => f.type === "refused"),
         [],
@@ -120,15 +83,15 @@ describe("the page's live socket through nginx", () => {
 
   it("refuses a cross-site Origin through nginx (403), and the app logs the client's address nginx forwarded", async () => {
     const status = await upgradeStatus(site(), { cookie: session.cookie, origin: "https://evil.example", tls: tls() });
-    assert.equal(status, 403, nginx?.log());
-    const line = log.entries.find((e) => e.event === "origin_refused" && e.origin === "https://evil.example");
+    assert.equal(status, 403, nginx()?.log());
+    const line = stack?.log.entries.find((e) => e.event === "origin_refused" && e.origin === "https://evil.example");
     assert.ok(line, "the refusal is logged");
     // X-Forwarded-For reached the app: the location repeats the server level's forwarding headers.
     assert.equal(line.ip, "127.0.0.1");
   });
 
   it("refuses an upgrade without a session cookie (401)", async () => {
-    assert.equal(await upgradeStatus(site(), { origin, tls: tls() }), 401);
+    assert.equal(await upgradeStatus(site(), { origin: origin(), tls: tls() }), 401);
   });
 
   // Last: it spends this nginx's /api/ rate for 127.0.0.1.
@@ -137,9 +100,11 @@ describe("the page's live socket through nginx", () => {
     // Batches until nginx answers 429: the bucket (burst 40, 10/s) empties however slowly the machine runs them.
     while (!statuses.includes(429) && statuses.length < 1000)
       statuses.push(
-        ...(await Promise.all(Array.from({ length: 20 }, () => upgradeStatus(site(), { origin, tls: tls() })))),
+        ...(await Promise.all(
+          Array.from({ length: 20 }, () => upgradeStatus(site(), { origin: origin(), tls: tls() })),
+        )),
       );
-    assert.ok(statuses.includes(429), `no 429 in ${statuses.length} upgrades${nginx?.log()}`);
+    assert.ok(statuses.includes(429), `no 429 in ${statuses.length} upgrades${nginx()?.log()}`);
     assert.deepEqual([...new Set(statuses)].sort(), [401, 429], "the others reached the app (no session: 401)");
   });
 });
