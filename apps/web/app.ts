@@ -56,6 +56,8 @@ export interface WebAppOptions {
   history?: HistoryStore;
   /** Commands per second per live socket (live-socket.ts); default as nginx's limit for /api/. */
   liveCommandRate?: { perSecond: number; burst: number };
+  /** How often the live socket pings each page (live-socket.ts LIVE_PING_MS); tests shorten it. */
+  livePingMs?: number;
 }
 
 export interface WebApp {
@@ -375,6 +377,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         ? (req.headers["x-forwarded-for"]?.toString().split(",").at(-1)?.trim() ?? "unix-socket")
         : req.socket.remoteAddress,
     ...(opts.liveCommandRate ? { commandRate: opts.liveCommandRate } : {}),
+    ...(opts.livePingMs ? { pingMs: opts.livePingMs } : {}),
   });
 
   return {

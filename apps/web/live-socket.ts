@@ -22,7 +22,7 @@ import type { DeviceStore, DeviceView, InputEvent } from "./state";
 export const LIVE_PATH = "/api/live";
 /** A command frame is ~150 bytes; anything past this closes the socket (1009, RFC 6455 7.4.1). */
 export const LIVE_MAX_FRAME_BYTES = 1024;
-/** Pings this often keep nginx's proxy_read_timeout from closing a quiet socket and find dead peers. */
+/** Pings this often keep nginx's proxy_read_timeout from closing a quiet socket; no pong by the next: closed. */
 export const LIVE_PING_MS = 25_000;
 /** A page this far behind on reading (bytes queued) is dropped: it reconnects and gets a fresh snapshot. */
 export const LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -252,7 +252,21 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       });
     });
 
-    const ping = setInterval(() => ws.ping(), opts.pingMs ?? LIVE_PING_MS);
+    // A peer that has not answered the last ping by the next one is gone (a phone off its network leaves the TCP
+    // connection open for many minutes, and it would hold one of its session's places): terminated.
+    let ponged = true;
+    ws.on("pong", () => {
+      ponged = true;
+    });
+    const ping = setInterval(() => {
+      if (!ponged) {
+        log.info("live_peer_gone", { ip });
+        ws.terminate();
+        return;
+      }
+      ponged = false;
+      ws.ping();
+    }, opts.pingMs ?? LIVE_PING_MS);
     const expiry = setTimeout(
       () => ws.close(LIVE_CLOSE.sessionEnded, "session expired"),
       Math.max(0, session.expires - Date.now()),

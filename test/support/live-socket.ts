@@ -23,6 +23,8 @@ export interface UpgradeAttempt {
   origin?: string;
   /** wss:// (through nginx): the CA to trust and the name the server certificate is for. */
   tls?: { ca: string; servername: string };
+  /** false: the client does not answer pings (a peer gone without closing). Default true, as browsers. */
+  autoPong?: boolean;
 }
 
 function urlOf(base: string, path = "/api/live"): string {
@@ -34,6 +36,7 @@ function open(base: string, a: UpgradeAttempt): WebSocket {
     headers: a.cookie ? { cookie: a.cookie } : {},
     ...(a.origin ? { origin: a.origin } : {}),
     ...(a.tls ?? {}),
+    ...(a.autoPong === false ? { autoPong: false } : {}),
   });
 }
 

@@ -487,6 +487,21 @@ describe("live socket: when it closes", () => {
     assert.ok(Date.now() >= issued.expires, "not before the session expired");
   });
 
+  it("closes a socket whose peer does not answer a ping by the next one, and keeps those that do", async () => {
+    const app = await startApp({ livePingMs: 50 });
+    const s = await app.login();
+    // A peer gone without a FIN (a phone off its network) sends no pong (RFC 6455 5.5.3: an endpoint answers a
+    // ping with a pong "as soon as is practical"); a page that is there does, as browsers and ws do by themselves.
+    const gone = await openLive(app.base, { cookie: s.cookie, origin: app.base, autoPong: false });
+    const there = await openLive(app.base, { cookie: s.cookie, origin: app.base });
+    assert.equal((await gone.closed()).code, 1006, "terminated, no close handshake");
+    await new Promise((r) => setTimeout(r, 300)); // several ping periods more
+    assert.ok(there.isOpen, "the page that answers stays");
+    there.send(commandFrame(s.csrf, "pi1", "led", "on", "t"));
+    await waitUntil(() => app.sender.sent.length === 1, "its command");
+    there.close();
+  });
+
   it("closes every socket on shutdown (1001)", async () => {
     const app = await startApp();
     const a = await app.login();
