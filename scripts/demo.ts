@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createLogger as createWebLogger, startWeb } from "../apps/web";
+import { type RunningWeb, createLogger as createWebLogger, startWeb } from "../apps/web";
 import type { SensorSettings } from "../infra/config";
 import { createLogger as createDeviceLogger } from "../device/log";
 import { type DeviceService, startDeviceService } from "../device/service";
@@ -120,6 +120,8 @@ export interface RunningDemo {
   files: DemoFiles;
   devices: DeviceService[];
   broker: LocalBroker;
+  /** The running web app (a new one after restartWeb). */
+  readonly web: RunningWeb;
   /** Stops the web app and starts it again on the same port, as systemd restarts diy-web (open pages reconnect). */
   restartWeb(): Promise<void>;
   stop(): Promise<void>;
@@ -255,6 +257,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
       files,
       devices: services,
       broker,
+      get web() {
+        return web;
+      },
       async restartWeb() {
         await web.close();
         web = await runWeb();

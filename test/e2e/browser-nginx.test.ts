@@ -9,7 +9,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { SIM_LABEL, type WebBehindNginx, startWebBehindNginx } from "../integration/web-behind-nginx";
 import { tempDir } from "../support/temp-dir";
 import { waitUntil } from "../support/wait";
-import { launchChromium, watchPage } from "./chromium";
+import { SERVER_DOWN, launchChromium, watchPage } from "./chromium";
 
 const PASSWORD = "browser-nginx-password";
 
@@ -58,5 +58,37 @@ describe("browser through nginx over HTTPS", () => {
     assert.deepEqual(watched.commandPosts(), []);
     // A CSP violation is a console error ("Refused to connect to ..."): none.
     assert.deepEqual(problems, [], stack.nginx.log());
+  });
+
+  it("keeps the session while the app restarts behind nginx (502 meanwhile): reconnects, and the next click works", async () => {
+    assert.ok(stack);
+    const old = watched.liveSocket();
+    assert.ok(old);
+    const led = page.locator('[data-device="sim1"] .output[data-output="led"]');
+    const seenBefore = problems.length;
+    const badGateway: number[] = [];
+    page.on("response", (r) => {
+      if (new URL(r.url()).pathname === "/api/session" && r.status() === 502) badGateway.push(r.status());
+    });
+    await stack.stopWeb();
+    // The page asks whether its session still holds, and nginx answers for the missing app: not a logout.
+    await waitUntil(() => badGateway.length > 0, "the page's session check answered 502 by nginx", {
+      timeoutMs: 15_000,
+    });
+    await stack.startWeb();
+    const fresh = await watched.reconnected(old);
+    assert.equal(await page.locator("#devices").isVisible(), true, "still logged in");
+    await page.locator('[data-device="sim1"] .online[data-online="true"]').waitFor({ timeout: 15_000 });
+    await led.and(page.locator('[data-state="on"]')).waitFor({ timeout: 15_000 });
+    await led.getByRole("switch").click();
+    await led.and(page.locator('[data-state="off"]')).waitFor({ timeout: 10_000 });
+    await waitUntil(() => stack?.device.line("led") === "off", "the simulated LED line off");
+    const sent = fresh.sent.filter((f) => f.type === "command");
+    assert.equal(sent.length, 1);
+    assert.ok(watched.answerTo(fresh, sent[0]), "answered on the new socket");
+    assert.deepEqual(
+      problems.splice(seenBefore).filter((p) => !SERVER_DOWN.test(p)),
+      [],
+    );
   });
 });

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { type BrowserContext, type Page, type WebSocket, chromium } from "playwright-core";
+import { waitUntil } from "../support/wait";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -40,6 +41,13 @@ export interface SocketSeen {
   received: Record<string, unknown>[];
 }
 
+/**
+ * Chromium's console lines while the web app is down (a restart): the refused connections, or nginx's 502 for the
+ * app. Expected while the page reconnects; any other console line is a problem.
+ */
+export const SERVER_DOWN =
+  /WebSocket connection to '[^']+\/api\/live' failed|net::ERR_CONNECTION_REFUSED|responded with a status of 502/;
+
 /** The HTTP command route (kept for scripts): the page must not use it. */
 const COMMAND_ROUTE = /^\/api\/devices\/[^/]+\/outputs\/[^/]+$/;
 
@@ -51,6 +59,7 @@ export function watchPage(page: Page, problems: string[]) {
   const sockets: SocketSeen[] = [];
   const requests: string[] = [];
   const frameOf = (payload: string | Buffer) => JSON.parse(payload.toString()) as Record<string, unknown>;
+  const liveSocket = (): SocketSeen | undefined => sockets.filter((s) => !s.ws.isClosed()).at(-1);
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(`console: ${m.text()}`);
@@ -66,7 +75,19 @@ export function watchPage(page: Page, problems: string[]) {
     sockets,
     requests,
     /** The page's live socket: the newest, open. */
-    liveSocket: (): SocketSeen | undefined => sockets.filter((s) => !s.ws.isClosed()).at(-1),
+    liveSocket,
+    /** Waits until `old` is closed and the page has a new socket with its snapshot. */
+    async reconnected(old: SocketSeen): Promise<SocketSeen> {
+      await waitUntil(() => old.ws.isClosed(), "the old socket closed");
+      return waitUntil(
+        () => {
+          const s = liveSocket();
+          return s && s !== old && s.received.some((f) => f.type === "snapshot") && s;
+        },
+        "a new socket with a snapshot",
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+    },
     /** The device frame on `s` that answers the command frame `sent` (its ref in `answers`). */
     answerTo: (s: SocketSeen, sent: Record<string, unknown> | undefined) =>
       s.received.find((f) => f.type === "device" && (f.answers as string[] | undefined)?.includes(String(sent?.ref))),

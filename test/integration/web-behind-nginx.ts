@@ -17,7 +17,12 @@ export interface WebBehindNginx {
   broker: TestBroker;
   device: SimDevice;
   nginx: RunningNginx;
-  web: RunningWeb;
+  /** The running web app (a new one after startWeb). */
+  readonly web: RunningWeb;
+  /** Stops the web app, as a restart of diy-web does: nginx answers 502 meanwhile. */
+  stopWeb(): Promise<void>;
+  /** Starts it again on the same socket with the same config and secrets (sessions stay valid). */
+  startWeb(): Promise<void>;
   /** The page's origin: the server certificate's name and nginx's port (the app's publicOrigin). */
   origin: string;
   /** What a client on this machine needs to trust nginx: the stack CA and the name the certificate is for. */
@@ -48,19 +53,36 @@ export async function startWebBehindNginx(name: string, password: string): Promi
     stops.push(() => nginx.stop());
     const origin = `https://localhost:${nginx.httpsPort}`;
     const cert = await broker.client("web");
-    const web = await startWeb(
-      {
-        listen: { socket, group: "www-data" } as never,
-        broker: { url: broker.url, ca: broker.caFile, cert: cert.cert, key: cert.key },
-        devices: [{ id: "sim1", label: SIM_LABEL, outputs: ["led"], inputs: [] }],
-        cookieSecure: true, // as the server's config.json (infra/server-input.ts)
-        publicOrigin: origin,
-      },
-      { password, sessionSecret: `${name}-session-secret-0123456789`, logger: log, reconnectMinMs: 200 },
-    );
+    const run = () =>
+      startWeb(
+        {
+          listen: { socket, group: "www-data" } as never,
+          broker: { url: broker.url, ca: broker.caFile, cert: cert.cert, key: cert.key },
+          devices: [{ id: "sim1", label: SIM_LABEL, outputs: ["led"], inputs: [] }],
+          cookieSecure: true, // as the server's config.json (infra/server-input.ts)
+          publicOrigin: origin,
+        },
+        { password, sessionSecret: `${name}-session-secret-0123456789`, logger: log, reconnectMinMs: 200 },
+      );
+    let web = await run();
     stops.push(() => web.close());
     await waitUntil(() => web.store.get("sim1")?.online === true, "sim1 online in the web app");
-    return { broker, device, nginx, web, origin, tls: { ca: r.ca.certPem, servername: "localhost" }, log, stop };
+    return {
+      broker,
+      device,
+      nginx,
+      get web() {
+        return web;
+      },
+      stopWeb: () => web.close(),
+      async startWeb() {
+        web = await run();
+      },
+      origin,
+      tls: { ca: r.ca.certPem, servername: "localhost" },
+      log,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;

@@ -415,9 +415,10 @@
       for (const d of devices.values()) updateDevice(d);
     }
     // A refused upgrade looks like any dropped connection (1006): a session that ended means the login form.
+    // Only the app's own answer says so: while it restarts, nginx answers 502 and the page keeps trying.
     try {
-      const { data } = await api("GET", "/api/session");
-      if (!data.authenticated) return loggedOut();
+      const { status, data } = await api("GET", "/api/session");
+      if (status === 200 && !data.authenticated) return loggedOut();
     } catch {
       // the server is not answering (restarting): try again below
     }
