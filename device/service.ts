@@ -276,7 +276,20 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
           });
         });
       }
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      // end(false) waits for the PUBACK of every message in flight; a broker that stopped answering (frozen,
+      // or gone without closing the connection) never sends it: after the same grace, the connection is cut.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          const stream = client.stream;
+          if (!stream || stream.destroyed) return resolve();
+          stream.once("close", () => resolve());
+          stream.destroy();
+        }, STOP_PUBLISH_TIMEOUT_MS);
+        client.end(false, {}, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
       await Promise.allSettled([...queues.values()]);
       await releaseLines();
       log.info("stopped");
