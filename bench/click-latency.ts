@@ -3,7 +3,8 @@
 // Baseline in the same run: mosquitto_pub -l -> mosquitto_sub through the same broker (one hop,
 // persistent connections: the floor any MQTT path here can reach).
 // The web app and the device run as on the server and a board: the bundled web.js and device.js, each in
-// a process of its own (bench/lib/stack.ts); this process is only the page (HTTP and SSE client).
+// a process of its own (bench/lib/stack.ts), and so does the page (bench/lib/page.ts: its live socket, or the
+// HTTP API's POST and SSE stream), as a browser would; this process drives them and the C baselines.
 // Per-hop breakdown: the web app and the device (DIY_LATENCY_TRACE) record when each hop of a click
 // happened (protocol/trace.ts) and write it at exit; times are wall-clock milliseconds, so hops carry the
 // processes' clock-origin error (well under 0.1 ms on one machine).
@@ -11,13 +12,14 @@
 // life), summarised as top self-time functions.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WebSocket } from "ws";
 import { topics } from "../protocol";
 import type { TraceHop } from "../protocol/trace";
 import { type CpuProfile, findPid, processCpuMs, topSelfTime } from "./lib/cpu";
+import { eachPiece } from "./lib/lines";
+import type { PagePath } from "./lib/page";
+import { startPage } from "./lib/page-process";
 import { BASELINE_IDS, startBenchBroker, startBenchStack } from "./lib/stack";
 import { type Table, fmt, percentile, report } from "./lib/report";
 
@@ -37,125 +39,6 @@ const STALL_EXTRA_MS = 2;
 const REOPEN_WARMUP = 10;
 /** Clicks each path makes before the next path takes its turn. */
 const BLOCK = 100;
-
-const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
-
-function http(
-  url: string,
-  method: string,
-  headers: Record<string, string>,
-  body?: unknown,
-  /** Called with performance.now() once the request is handed to the socket ('finish'). */
-  onWritten?: (at: number) => void,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      url,
-      {
-        method,
-        agent,
-        headers: {
-          ...headers,
-          ...(data ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(data)) } : {}),
-        },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.setNoDelay(true);
-    req.on("error", reject);
-    if (onWritten) req.on("finish", () => onWritten(performance.now()));
-    req.end(data);
-  });
-}
-
-/** Calls `each` with every `separator`-terminated piece of a text stream and the time its chunk arrived. */
-function eachPiece(stream: NodeJS.ReadableStream, separator: string, each: (piece: string, at: number) => void): void {
-  let buf = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    const at = performance.now();
-    buf += chunk;
-    for (let i = buf.indexOf(separator); i >= 0; i = buf.indexOf(separator)) {
-      const piece = buf.slice(0, i);
-      buf = buf.slice(i + separator.length);
-      each(piece, at);
-    }
-  });
-}
-
-/** Follows the SSE stream and calls back with every req id it reports on pi1/led, with the time seen. */
-function followEvents(base: string, cookie: string, onReq: (req: string, at: number) => void): Promise<() => void> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}/api/events`, { headers: { cookie, accept: "text/event-stream" } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`events: HTTP ${res.statusCode}`));
-      eachPiece(res, "\n\n", (frame, at) => {
-        const data = frame.split("\n").find((l) => l.startsWith("data: "));
-        if (!frame.startsWith("event: device") || !data) return;
-        const view = JSON.parse(data.slice(6)) as { id: string; outputs: { name: string; req?: string }[] };
-        const led = view.outputs.find((o) => o.name === "led");
-        if (view.id === "pi1" && led?.req) onReq(led.req, at);
-      });
-      resolve(() => req.destroy());
-    });
-    req.setNoDelay(true);
-    req.on("error", () => {});
-    req.end();
-  });
-}
-
-/**
- * The page's live socket (/api/live), as apps/web/public/app.js uses it: a command frame with the page's
- * own ref, answered by the device frame that names that ref (or a "refused" frame).
- */
-async function openLive(base: string, cookie: string) {
-  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/api/live`, { headers: { cookie }, origin: base });
-  const waiting = new Map<string, (req: string, at: number) => void>();
-  ws.on("message", (data) => {
-    const at = performance.now();
-    const f = JSON.parse(data.toString()) as {
-      type: string;
-      answers?: string[];
-      error?: string;
-      device?: { id: string; outputs: { name: string; req?: string }[] };
-    };
-    if (f.type === "refused") throw new Error(`live socket refused a command: ${f.error}`);
-    if (f.type !== "device" || !f.answers) return;
-    const req = f.device?.outputs.find((o) => o.name === "led")?.req ?? "";
-    for (const ref of f.answers) waiting.get(ref)?.(req, at);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`live socket: HTTP ${res.statusCode}`)));
-  });
-  (ws as unknown as { _socket: { setNoDelay(b: boolean): void } })._socket.setNoDelay(true);
-  let refs = 0;
-  return {
-    /** Resolves when the device's state answering this command reached the page. */
-    command(csrf: string, value: string): Promise<{ req: string; writtenAt: number; seenAt: number }> {
-      const ref = String(refs++);
-      return new Promise((resolve, reject) => {
-        let writtenAt = Number.NaN;
-        const timer = setTimeout(() => reject(new Error(`live socket: command ${ref} not answered in 10 s`)), 10_000);
-        waiting.set(ref, (req, seenAt) => {
-          clearTimeout(timer);
-          waiting.delete(ref);
-          resolve({ req, writtenAt, seenAt });
-        });
-        ws.send(JSON.stringify({ type: "command", ref, csrf, device: "pi1", output: "led", value }), () => {
-          writtenAt = performance.now();
-        });
-      });
-    },
-    close: () => ws.close(),
-  };
-}
 
 interface Latencies {
   p50: number;
@@ -215,22 +98,27 @@ function profileIn(dir: string, process: string): ProductResult["profiles"] {
   return [{ process, top: topSelfTime(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile) }];
 }
 
-/** One path under measurement: `once(i)` is one click (or its baseline stand-in), returning ms to the page. */
+/**
+ * One path under measurement: `block(from, count, warmup)` makes `warmup` unmeasured clicks (or their
+ * baseline stand-ins), then `count` measured ones numbered from `from`, and returns each one's ms to the page.
+ */
 interface Path {
-  once(i: number): Promise<number>;
-  /** Before and after each turn of the path: a page has either its live socket or its event stream open. */
-  begin?(): Promise<void>;
-  end?(): void;
+  block(from: number, count: number, warmup: number): Promise<number[]>;
+  /** Whether a turn of this path (re)opens its connection: the page's socket or event stream does. */
+  reopens: boolean;
   stop(): Promise<void>;
 }
 
-interface Product extends Path {
+interface Product {
   /** The page's own path: a click as a frame on its WebSocket (/api/live), the state back on it. */
   live: Path;
+  /** The HTTP API: POST, the state on the SSE stream. */
+  http: Path;
   /** BURST commands, IN_FLIGHT at a time, over the page's socket or the HTTP API (states on SSE). */
-  sustained(kind: "live" | "http"): Promise<Pick<ProductResult, "rate" | "lost" | "sent" | "cpu">>;
+  sustained(kind: PagePath): Promise<Pick<ProductResult, "rate" | "lost" | "sent" | "cpu">>;
   /** Stops the processes and reads what they wrote at exit: per-hop traces and CPU profiles. */
   finish(): Promise<Pick<ProductResult, "hops" | "profiles">>;
+  stop(): Promise<void>;
 }
 
 async function startProduct(): Promise<Product> {
@@ -249,150 +137,44 @@ async function startProduct(): Promise<Product> {
     device: { traceFile: trace.device, nodeArgs: profArgs("device") },
   });
   const sequential = { http: [] as { req: string; hops: Hops }[], live: [] as { req: string; hops: Hops }[] };
-  const base = stack.web.url;
-  const { cookie, csrf } = stack.session; // the stack logged in to see pi1 online
-  const seen = new Map<string, number>();
-  const waiters = new Map<string, (at: number) => void>();
-  let closeEvents: (() => void) | undefined;
-  const openEvents = async () => {
-    closeEvents = await followEvents(base, cookie, (req, at) => {
-      seen.set(req, at);
-      waiters.get(req)?.(at);
-    });
-  };
-  let live: Awaited<ReturnType<typeof openLive>> | undefined;
-  const click = async (value: string): Promise<{ req: string; sentAt: number; writtenAt: number; status: number }> => {
-    const sentAt = performance.now();
-    let writtenAt = Number.NaN;
-    const res = await http(
-      `${base}/api/devices/pi1/outputs/led`,
-      "POST",
-      { cookie, "x-csrf-token": csrf },
-      { value },
-      (at) => {
-        writtenAt = at;
-      },
-    );
-    return {
-      req: res.status === 202 ? (JSON.parse(res.body) as { req: string }).req : "",
-      sentAt,
-      writtenAt,
-      status: res.status,
-    };
-  };
-  const untilSeen = (req: string) =>
-    new Promise<number>((resolve, reject) => {
-      const at = seen.get(req);
-      if (at !== undefined) return resolve(at);
-      const timer = setTimeout(() => reject(new Error(`state for ${req} never reached the page`)), 10_000);
-      waiters.set(req, (t) => {
-        clearTimeout(timer);
-        waiters.delete(req);
-        resolve(t);
-      });
-    });
+  // The page: a process of its own (bench/lib/page.ts), with the session the stack logged in with.
+  const page = startPage(stack.web.url, stack.session);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    closeEvents?.();
-    live?.close();
+    page.stop();
     await stack.stop();
   };
-  return {
-    begin: openEvents,
-    end: () => closeEvents?.(),
-    async once(i) {
-      const c = await click(i % 2 ? "on" : "off");
-      if (c.status !== 202) throw new Error(`click ${i}: HTTP ${c.status}`);
-      const seenAt = await untilSeen(c.req);
-      if (i >= 0)
-        sequential.http.push({
-          req: c.req,
-          hops: {
-            sent: performance.timeOrigin + c.sentAt,
-            written: performance.timeOrigin + c.writtenAt,
-            seen: performance.timeOrigin + seenAt,
-          },
-        });
-      return seenAt - c.sentAt;
+  const path = (kind: PagePath): Path => ({
+    reopens: true,
+    async block(from, count, warmup) {
+      const clicks = await page.block(kind, from, count, warmup);
+      for (const c of clicks)
+        sequential[kind].push({ req: c.req, hops: { sent: c.sent, written: c.written, seen: c.seen } });
+      return clicks.map((c) => c.ms);
     },
+    stop,
+  });
+  return {
+    live: path("live"),
+    http: path("http"),
     async sustained(kind) {
       // BURST toggles with IN_FLIGHT outstanding; every one must come back on the page.
-      let next = 0;
-      let answered = 0;
       const mosquittoPid = findPid(stack.broker.confPath);
       const cpuBefore = {
-        page: process.cpuUsage(),
         web: processCpuMs(stack.web.pid),
         device: processCpuMs(stack.device.pid),
         mosquitto: mosquittoPid ? processCpuMs(mosquittoPid) : Number.NaN,
       };
-      const t0 = performance.now();
-      if (kind === "live") {
-        const socket = await openLive(base, cookie);
-        await Promise.all(
-          Array.from({ length: IN_FLIGHT }, async () => {
-            while (next < BURST) {
-              next++;
-              if (
-                await socket.command(csrf, "toggle").then(
-                  () => true,
-                  () => false,
-                )
-              )
-                answered++;
-            }
-          }),
-        );
-        socket.close();
-      } else {
-        const reqs: string[] = [];
-        await openEvents();
-        await Promise.all(
-          Array.from({ length: IN_FLIGHT }, async () => {
-            while (next < BURST) {
-              next++;
-              const c = await click("toggle");
-              if (c.status === 202) reqs.push(c.req);
-            }
-          }),
-        );
-        await Promise.allSettled(reqs.map((r) => untilSeen(r)));
-        closeEvents?.();
-        answered = reqs.filter((r) => seen.has(r)).length;
-      }
-      const elapsed = (performance.now() - t0) / 1000;
-      const pageCpu = process.cpuUsage(cpuBefore.page);
+      const r = await page.sustained(kind, BURST, IN_FLIGHT);
       const cpu = [
         { process: "web app", ms: processCpuMs(stack.web.pid) - cpuBefore.web },
         { process: "device service", ms: processCpuMs(stack.device.pid) - cpuBefore.device },
         { process: "mosquitto", ms: mosquittoPid ? processCpuMs(mosquittoPid) - cpuBefore.mosquitto : Number.NaN },
-        { process: "the benchmark's page (its client)", ms: (pageCpu.user + pageCpu.system) / 1000 },
+        { process: "the page (the benchmark's client process)", ms: r.cpuMs },
       ];
-      return { rate: BURST / elapsed, lost: BURST - answered, sent: BURST, cpu };
-    },
-    live: {
-      async begin() {
-        live = await openLive(base, cookie);
-      },
-      end: () => live?.close(),
-      async once(i) {
-        if (!live) throw new Error("live socket not open");
-        const sentAt = performance.now();
-        const { req, writtenAt, seenAt } = await live.command(csrf, i % 2 ? "on" : "off");
-        if (i >= 0)
-          sequential.live.push({
-            req,
-            hops: {
-              sent: performance.timeOrigin + sentAt,
-              written: performance.timeOrigin + writtenAt,
-              seen: performance.timeOrigin + seenAt,
-            },
-          });
-        return seenAt - sentAt;
-      },
-      stop,
+      return { rate: BURST / r.seconds, lost: BURST - r.answered, sent: BURST, cpu };
     },
     stop,
     async finish() {
@@ -548,19 +330,26 @@ async function startBaseline(mode: "one-hop" | "round-trip"): Promise<Path> {
       const req = /"req":"([^"]+)"/.exec(line)?.[1];
       if (req) waiting.get(req)?.(at);
     });
+    const once = (i: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = `b${i}`;
+        const timer = setTimeout(() => reject(new Error(`mosquitto_sub did not see ${req} in 10 s`)), 10_000);
+        const sentAt = performance.now();
+        waiting.set(req, (at) => {
+          clearTimeout(timer);
+          waiting.delete(req);
+          resolve(at - sentAt);
+        });
+        pub.stdin.write(`{"value":"${i % 2 ? "on" : "off"}","req":"${req}"}\n`);
+      });
     return {
-      once: (i) =>
-        new Promise<number>((resolve, reject) => {
-          const req = `b${i}`;
-          const timer = setTimeout(() => reject(new Error(`mosquitto_sub did not see ${req} in 10 s`)), 10_000);
-          const sentAt = performance.now();
-          waiting.set(req, (at) => {
-            clearTimeout(timer);
-            waiting.delete(req);
-            resolve(at - sentAt);
-          });
-          pub.stdin.write(`{"value":"${i % 2 ? "on" : "off"}","req":"${req}"}\n`);
-        }),
+      reopens: false, // the C clients' connections stay open
+      async block(from, count, warmup) {
+        for (let i = 0; i < warmup; i++) await once(-1 - i);
+        const ms: number[] = [];
+        for (let i = from; i < from + count; i++) ms.push(await once(i));
+        return ms;
+      },
       stop,
     };
   } catch (err) {
@@ -576,35 +365,27 @@ async function main() {
   const product = await startProduct();
   const paths = {
     live: product.live,
-    ours: product as Path,
+    ours: product.http,
     echo: await startBaseline("round-trip"),
     floor: await startBaseline("one-hop"),
   };
   let result: Record<"live" | "http", Pick<ProductResult, "rate" | "lost" | "sent" | "cpu">>;
   const lat = { live: [] as number[], ours: [] as number[], echo: [] as number[], floor: [] as number[] };
   try {
-    for (const p of Object.values(paths) as Path[]) {
-      await p.begin?.();
-      for (let i = 0; i < 100; i++) await p.once(-1 - i);
-      p.end?.();
-    }
+    for (const p of Object.values(paths) as Path[]) await p.block(0, 0, 100);
     for (let done = 0; done < CLICKS; done += BLOCK) {
       for (const [name, p] of Object.entries(paths) as [keyof typeof paths, Path][]) {
-        if (p.begin) {
-          // A page keeps its socket or stream open, as the C clients keep their connections: the clicks that
-          // follow a (re)connection are not measured.
-          await p.begin();
-          for (let i = 0; i < REOPEN_WARMUP; i++) await p.once(-1 - i);
-        }
-        for (let i = done; i < Math.min(done + BLOCK, CLICKS); i++) lat[name].push(await p.once(i));
-        p.end?.();
+        // A page keeps its socket or stream open, as the C clients keep their connections: the clicks that
+        // follow a (re)connection for a path's turn are not measured.
+        const n = Math.min(BLOCK, CLICKS - done);
+        lat[name].push(...(await p.block(done, n, p.reopens ? REOPEN_WARMUP : 0)));
       }
     }
     await paths.echo.stop();
     await paths.floor.stop();
     result = { live: await product.sustained("live"), http: await product.sustained("http") };
   } finally {
-    await Promise.allSettled(Object.values(paths).map((p) => p.stop()));
+    await Promise.allSettled([...Object.values(paths).map((p) => p.stop()), product.stop()]);
   }
   const ours = { ...(await product.finish()), clicks: summarize(lat.ours) };
   const live = summarize(lat.live);
@@ -671,7 +452,6 @@ async function main() {
     burst,
     ...profiles,
   ]);
-  agent.destroy();
 }
 
 main().catch((err) => {
