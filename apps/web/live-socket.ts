@@ -248,7 +248,18 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       mine.set(c.req, ref.ref ?? "");
       c.acked.catch((e: { status?: number; message?: string }) => {
         mine.delete(c.req);
-        send({ type: "refused", ...ref, req: c.req, status: e.status ?? 500, error: e.message ?? "internal error" });
+        // A refusal with a status says what went wrong (the HTTP route's 502/503); anything else is ours, and
+        // its message stays in the log, as the HTTP route's error handler keeps it from the client.
+        if (typeof e?.status !== "number")
+          log.error("live_command_failed", { req: c.req, error: String(e?.message ?? e) });
+        const known = typeof e?.status === "number";
+        send({
+          type: "refused",
+          ...ref,
+          req: c.req,
+          status: known ? (e.status as number) : 500,
+          error: known ? (e.message ?? "") : "internal error",
+        });
       });
     });
 

@@ -10,7 +10,7 @@ import { type BrokerRejectedError, BrokerUnavailableError, type CommandSender } 
 export class RecordingSender extends EventEmitter implements CommandSender {
   connected = true;
   /** Set to refuse publishes as BrokerLink reports an MQTT 5 PUBACK failure (mosquitto's ACL: reason 135). */
-  refuseWith: BrokerRejectedError | undefined;
+  refuseWith: BrokerRejectedError | Error | undefined;
   sent: [string, string, string][] = [];
   reqs: string[] = [];
   async sendCommand(deviceId: string, output: string, value: string, req = "unset"): Promise<string> {

@@ -354,6 +354,12 @@ describe("live socket: command frames", () => {
     assert.equal(denied.error, "Not authorized");
     assert.match(denied.req ?? "", /^[A-Za-z0-9_-]{12}$/);
     assert.ok(events(app, "command_refused_by_broker").some((e) => e.reasonCode === 135));
+    // Anything else going wrong is ours: the page learns only that it failed, the log keeps the reason.
+    app.sender.refuseWith = new Error("EACCES: /var/lib/diy-web/internal-detail");
+    const broken = await refusal(live, commandFrame(s.csrf, "pi1", "led", "on", "x"), "x", "internal error");
+    assert.equal(broken.status, 500);
+    assert.equal(broken.error, "internal error");
+    assert.ok(events(app, "live_command_failed").some((e) => String(e.error).includes("internal-detail")));
     app.sender.refuseWith = undefined;
     // A later state naming the refused req is not this page's answer any more.
     deviceAnswers(app.store, denied.req as string);
