@@ -198,18 +198,19 @@ export async function startDeviceService(opts: DeviceServiceOptions): Promise<De
       // Re-decide inside the queue: a toggle must see the value left by the command before it.
       const again = decide(cfg.deviceId, states, topic, payload, packet.retain);
       if (again.kind !== "apply") return;
+      let applied = false;
       try {
         await line.write(again.value === "on");
         latencyTrace.hook?.("output-written", again.req);
         states.set(again.output, again.value);
+        applied = true;
       } catch (err) {
         log.error("output write failed; state unchanged", { output: again.output, err });
-        withAck(packet, () => publishState(again.output, states.get(again.output) ?? "off", again.req));
-        return;
       }
       // Published either way: the req tells the web app its command was handled, the value tells it what is
       // true. The log line after it: the state is what someone is waiting for.
-      withAck(packet, () => publishState(again.output, again.value, again.req));
+      withAck(packet, () => publishState(again.output, states.get(again.output) ?? "off", again.req));
+      if (!applied) return;
       log.info("applied command", { output: again.output, value: again.value, req: again.req });
       events.emit("applied", { output: again.output, value: again.value, req: again.req });
     });
