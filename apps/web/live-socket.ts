@@ -250,9 +250,8 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
         mine.delete(c.req);
         // A refusal with a status says what went wrong (the HTTP route's 502/503); anything else is ours, and
         // its message stays in the log, as the HTTP route's error handler keeps it from the client.
-        if (typeof e?.status !== "number")
-          log.error("live_command_failed", { req: c.req, error: String(e?.message ?? e) });
         const known = typeof e?.status === "number";
+        if (!known) log.error("live_command_failed", { req: c.req, error: String(e?.message ?? e) });
         send({
           type: "refused",
           ...ref,
