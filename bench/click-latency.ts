@@ -1,5 +1,7 @@
-// Click -> state: POST /api/devices/pi1/outputs/led through the web app, the rendered broker (mTLS)
-// and a simulated device, until the page's SSE stream reports the state with that command's req id.
+// Click -> state: a command for pi1/led from the page through the web app, the rendered broker (mTLS) and a
+// simulated device, until the page sees the state that answers it: over the page's live socket (/api/live,
+// the device frame naming the click's ref) and, for comparison, over the HTTP API (POST, then the state
+// with the command's req id on the SSE stream).
 // Baseline in the same run: mosquitto_pub -l -> mosquitto_sub through the same broker (one hop,
 // persistent connections: the floor any MQTT path here can reach).
 // The web app and the device run as on the server and a board: the bundled web.js and device.js, each in
@@ -58,7 +60,6 @@ interface ProductResult {
   clicks: Latencies;
   rate: number;
   lost: number;
-  sent: number;
   /** Per sequential click, when each hop happened (wall-clock ms): HTTP path, live (WebSocket) path. */
   hops: { http: Hops[]; live: Hops[] };
   /** CPU milliseconds per process during the sustained phase. */
@@ -115,7 +116,7 @@ interface Product {
   /** The HTTP API: POST, the state on the SSE stream. */
   http: Path;
   /** BURST commands, IN_FLIGHT at a time, over the page's socket or the HTTP API (states on SSE). */
-  sustained(kind: PagePath): Promise<Pick<ProductResult, "rate" | "lost" | "sent" | "cpu">>;
+  sustained(kind: PagePath): Promise<Pick<ProductResult, "rate" | "lost" | "cpu">>;
   /** Stops the processes and reads what they wrote at exit: per-hop traces and CPU profiles. */
   finish(): Promise<Pick<ProductResult, "hops" | "profiles">>;
   stop(): Promise<void>;
@@ -174,7 +175,7 @@ async function startProduct(): Promise<Product> {
         { process: "mosquitto", ms: mosquittoPid ? processCpuMs(mosquittoPid) - cpuBefore.mosquitto : Number.NaN },
         { process: "the page (the benchmark's client process)", ms: r.cpuMs },
       ];
-      return { rate: BURST / r.seconds, lost: BURST - r.answered, sent: BURST, cpu };
+      return { rate: BURST / r.seconds, lost: BURST - r.answered, cpu };
     },
     stop,
     async finish() {
@@ -369,7 +370,7 @@ async function main() {
     echo: await startBaseline("round-trip"),
     floor: await startBaseline("one-hop"),
   };
-  let result: Record<"live" | "http", Pick<ProductResult, "rate" | "lost" | "sent" | "cpu">>;
+  let result: Record<"live" | "http", Pick<ProductResult, "rate" | "lost" | "cpu">>;
   const lat = { live: [] as number[], ours: [] as number[], echo: [] as number[], floor: [] as number[] };
   try {
     for (const p of Object.values(paths) as Path[]) await p.block(0, 0, 100);
