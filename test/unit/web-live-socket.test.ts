@@ -530,9 +530,13 @@ describe("live socket: when it closes", () => {
     const tcp = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     tcp.pause();
     // Broker up/down frames go to every socket at once (~40 bytes each): emit until the slow one is dropped.
+    // The reader shares this process with the emitter, so each round waits until it has read what was sent:
+    // under load it could otherwise fall 1 MiB behind too and be dropped as well (CI saw two lines once).
+    let emitted = 0;
     for (let round = 0; round < 400 && events(app, "live_client_too_slow").length === 0; round++) {
-      for (let i = 0; i < 5_000; i++) app.sender.emit("connection", i % 2 === 0);
-      await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 5_000; i++, emitted++) app.sender.emit("connection", i % 2 === 0);
+      const sent = emitted;
+      await waitUntil(() => reader.frames.length >= 1 + sent, "the reader has read the round"); // + snapshot
     }
     const [line] = events(app, "live_client_too_slow");
     assert.ok(line, "live_client_too_slow logged");
