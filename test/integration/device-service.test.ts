@@ -213,6 +213,23 @@ describe("device service bundle against the real broker", () => {
     assert.match(again.logs(), /"event":"stopped"/);
   });
 
+  it("logs only its own JSON lines, and mqtt.js's packet trace too when started with DEBUG (the bundle's debug stand-in)", async () => {
+    const { DEBUG: _unset, ...quietEnv } = process.env;
+    const quiet = runDevice(bundlePath, configPath, quietEnv);
+    devices.push(quiet);
+    await waitUntil(() => /"event":"connected"/.test(quiet.logs()), "quiet start");
+    quiet.proc.kill("SIGTERM");
+    assert.equal(await quiet.exited, 0, quiet.logs());
+    for (const line of quiet.logs().trim().split("\n")) assert.doesNotThrow(() => JSON.parse(line), line);
+    const loud = runDevice(bundlePath, configPath, { ...quietEnv, DEBUG: "mqttjs:client,mqtt-packet:*", DEBUG_COLORS: "0" });
+    devices.push(loud);
+    await waitUntil(() => /"event":"connected"/.test(loud.logs()), "start with DEBUG");
+    loud.proc.kill("SIGTERM");
+    assert.equal(await loud.exited, 0, loud.logs());
+    assert.match(loud.logs(), /mqttjs:client connect :: sending queued packets/);
+    assert.match(loud.logs(), /mqtt-packet:parser parse: current state/);
+  });
+
   it("with DIY_LATENCY_TRACE, writes a command's device hops in path order at exit (the click benchmark's breakdown)", async () => {
     const traceFile = join(tmp.dir, "device.trace");
     const traced = runDevice(bundlePath, configPath, { ...process.env, DIY_LATENCY_TRACE: traceFile });

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ASSET_NAMES } from "../../apps/web/assets";
-import { bundle } from "../../infra/bundle";
+import { DEBUG_OFF_NAMESPACE, bundle, debugOffUnlessAsked } from "../../infra/bundle";
 
 const root = join(__dirname, "..", "..");
 
@@ -49,6 +51,32 @@ describe("device and web bundles", () => {
       const lines = text.split("\n").filter((l) => l.trim() && !/[`\\]|\$\{/.test(l));
       assert.ok(lines.length > 3, name);
       for (const line of lines) assert.ok(b.code.includes(line), `${name} line inlined: ${line}`);
+    }
+  });
+
+  it("gives the bundles a debug() that is one function doing nothing, unless DEBUG is set at start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "debug-stand-in-"));
+    try {
+      const file = debugOffUnlessAsked(dir);
+      // What mqtt-packet and express do at load: require('debug')(namespace), then call it per packet/request.
+      const probe = `const d = require(${JSON.stringify(file)}); const a = d("mqtt-packet:parser"), b = d("router");
+        a("parse: %s", "x"); console.log(JSON.stringify({ same: a === b, enabled: a.enabled, extended: a.extend("x") === a }));`;
+      const run = (env: NodeJS.ProcessEnv) => {
+        const r = spawnSync(process.execPath, ["-e", probe], { env, encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        return { seen: JSON.parse(r.stdout) as unknown, stderr: r.stderr };
+      };
+      const { DEBUG: _unset, ...quiet } = process.env;
+      // Off: one shared no-op (no arguments gathered per call), nothing printed.
+      assert.deepEqual(run(quiet), { seen: { same: true, enabled: false, extended: true }, stderr: "" });
+      // Asked for: the real package, which prints the namespace's lines to stderr.
+      const loud = run({ ...quiet, DEBUG: "mqtt-packet:*", DEBUG_COLORS: "0" });
+      assert.deepEqual(loud.seen, { same: false, enabled: true, extended: false });
+      assert.match(loud.stderr, /mqtt-packet:parser parse: x/);
+      for (const entry of ["web", "device"] as const)
+        assert.ok(bundle(entry).code.includes(JSON.stringify(DEBUG_OFF_NAMESPACE)), `${entry}.js has the stand-in`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
