@@ -228,6 +228,7 @@ describe("device service bundle against the real broker", () => {
     assert.equal(await loud.exited, 0, loud.logs());
     assert.match(loud.logs(), /mqttjs:client connect :: sending queued packets/);
     assert.match(loud.logs(), /mqtt-packet:parser parse: current state/);
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "offline", "offline after the second stop");
   });
 
   it("with DIY_LATENCY_TRACE, writes a command's device hops in path order at exit (the click benchmark's breakdown)", async () => {
@@ -235,6 +236,8 @@ describe("device service bundle against the real broker", () => {
     const traced = runDevice(bundlePath, configPath, { ...process.env, DIY_LATENCY_TRACE: traceFile });
     devices.push(traced);
     await waitUntil(() => /"event":"connected"/.test(traced.logs()), "traced start");
+    // "connected" is logged before the SUBACK; "online" is published after it: a command sent before would be lost.
+    await waitUntil(() => last(topics.status("sim1"))?.payload === "online", "traced device subscribed");
     assert.deepEqual(await publish(web, topics.set("sim1", "led"), encodeCommand({ value: "on", req: "trace1" })), {
       ok: true,
     });
