@@ -221,7 +221,11 @@ describe("device service bundle against the real broker", () => {
     quiet.proc.kill("SIGTERM");
     assert.equal(await quiet.exited, 0, quiet.logs());
     for (const line of quiet.logs().trim().split("\n")) assert.doesNotThrow(() => JSON.parse(line), line);
-    const loud = runDevice(bundlePath, configPath, { ...quietEnv, DEBUG: "mqttjs:client,mqtt-packet:*", DEBUG_COLORS: "0" });
+    const loud = runDevice(bundlePath, configPath, {
+      ...quietEnv,
+      DEBUG: "mqttjs:client,mqtt-packet:*",
+      DEBUG_COLORS: "0",
+    });
     devices.push(loud);
     await waitUntil(() => /"event":"connected"/.test(loud.logs()), "start with DEBUG");
     loud.proc.kill("SIGTERM");
