@@ -259,7 +259,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
 
   // One command, from the HTTP route or the page's live socket: checked, sent, its answer expected.
   const targetError = (id: string, name: string): HttpError | undefined => {
-    if (!isDeviceId(id) || !store.get(id)) return new HttpError(404, `no device "${printable(id)}"`);
+    if (!isDeviceId(id) || !store.has(id)) return new HttpError(404, `no device "${printable(id)}"`);
     if (!isIoName(name) || !store.hasOutput(id, name))
       return new HttpError(404, `device "${id}" has no output "${printable(name)}"`);
     return undefined;

@@ -102,11 +102,11 @@ export class IotPresence implements LinkExtension {
 
 /** The store as a presence sink: presence sets the status exactly as a status message would. */
 export function storePresenceSink(store: {
-  get(id: string): unknown;
+  has(id: string): boolean;
   apply(topic: string, payload: string): unknown;
 }): PresenceSink {
   return {
-    isConfigured: (id) => store.get(id) !== undefined,
+    isConfigured: (id) => store.has(id),
     setOnline: (id, online) => store.apply(topics.status(id), online ? "online" : "offline"),
   };
 }

@@ -63,7 +63,7 @@ export class IotCoreProfile implements LinkExtension {
   onConnect(): void {
     this.loading = loadRetainedState({
       client: this.retained,
-      isConfigured: (id) => this.store.get(id) !== undefined,
+      isConfigured: (id) => this.store.has(id),
       hasNewer: (topic, payload) => storeHasNewer(this.store, this.presence, topic, payload),
       apply: (topic, payload) => this.store.apply(topic, payload, { retained: true }),
       log: this.log,

@@ -134,6 +134,11 @@ export class DeviceStore extends EventEmitter<StoreEvents> {
     return d && clone(d);
   }
 
+  /** Whether the stack configured this device (no copy of its view made, as get() makes). */
+  has(id: string): boolean {
+    return this.devices.has(id);
+  }
+
   hasOutput(id: string, output: string): boolean {
     return this.devices.get(id)?.outputs.some((o) => o.name === output) ?? false;
   }

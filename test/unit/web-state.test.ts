@@ -44,6 +44,8 @@ describe("web device store", () => {
     assert.ok(s.hasOutput("pi1", "led"));
     assert.ok(!s.hasOutput("pi1", "relay"));
     assert.ok(!s.hasOutput("nope", "led"));
+    assert.ok(s.has("pi1"));
+    assert.ok(!s.has("nope"));
   });
 
   it("takes output state from a retained state message and emits one change", () => {
