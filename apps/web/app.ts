@@ -5,7 +5,6 @@ import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { z } from "zod";
 import { isDeviceId, isIoName } from "../../protocol";
-import { latencyTrace } from "../../protocol/trace";
 import { ASSET_PATHS, loadAssets } from "./assets";
 import { CoalescedChanges } from "./coalesce";
 import { BrokerRejectedError, BrokerUnavailableError, type CommandSender, newRequestId } from "./broker";
@@ -13,6 +12,7 @@ import { ApiError, historyRoutes } from "./history-api";
 import type { HistoryStore } from "./history/store";
 import type { Logger } from "./log";
 import { type CommandOutcome, type LiveSockets, createLiveSockets } from "./live-socket";
+import { createEventStreams } from "./event-streams";
 import { PendingCommands } from "./pending-commands";
 import {
   CSRF_HEADER,
@@ -25,10 +25,9 @@ import {
   sessionCookie,
   sessionCookieName,
 } from "./session";
-import type { DeviceStore, DeviceView, InputEvent } from "./state";
+import type { DeviceStore } from "./state";
 
 export const BODY_LIMIT = "1kb";
-export const SSE_HEARTBEAT_MS = 25_000;
 
 export interface WebAppOptions {
   store: DeviceStore;
@@ -94,10 +93,10 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     ...(opts.revocations ? { revocations: opts.revocations } : {}),
   });
   const cookieName = sessionCookieName(secure);
-  const streams = new Map<Response, string>(); // open event streams -> their session id
   const pending = new PendingCommands(); // commands sent whose state has not reached the page yet
   // Device updates for the page, at most a few per second each, but a command's answer at once.
   const changes = new CoalescedChanges(store, undefined, (d) => pending.answers(d));
+  const events = createEventStreams({ store, changes, broker, logger: log });
 
   const app = express();
   app.disable("x-powered-by");
@@ -245,8 +244,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   api.post("/logout", requireSession, requireCsrf, (req: Authed, res) => {
     if (req.session) {
       sessions.revoke(req.session);
-      // This session's open event streams end too.
-      for (const [r, sid] of streams) if (sid === req.session.sid) r.end();
+      // This session's open event streams and sockets end too.
+      events.closeSession(req.session.sid);
       live.closeSession(req.session.sid);
     }
     res.setHeader("Set-Cookie", sessionCookie({ secure, value: "", maxAgeSeconds: 0 }));
@@ -310,39 +309,9 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     res.status(202).json({ req: c.req });
   });
 
-  // Live updates: a snapshot, then one event per device change.
+  // Live updates: a snapshot, then one event per device change (event-streams.ts).
   api.get("/events", requireSession, (req: Authed, res) => {
-    res.status(200);
-    res.setHeader("Content-Type", "text/event-stream; charset=utf-8");
-    res.setHeader("Cache-Control", "no-store");
-    res.setHeader("X-Accel-Buffering", "no"); // nginx: do not buffer the stream
-    res.flushHeaders();
-    req.socket.setNoDelay(true);
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    res.write("retry: 2000\n\n");
-    send("snapshot", { broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
-    const onChange = (d: DeviceView) => {
-      send("device", d);
-      if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
-    };
-    const onInput = (e: InputEvent) => send("input", e);
-    const onConnection = (connected: boolean) => send("broker", { broker: connected ? "connected" : "disconnected" });
-    changes.on("change", onChange);
-    store.on("input", onInput);
-    broker.on("connection", onConnection);
-    const heartbeat = setInterval(() => res.write(": ping\n\n"), SSE_HEARTBEAT_MS);
-    // End the stream when the session expires; the page then asks to log in again.
-    const expiry = setTimeout(() => res.end(), Math.max(0, (req.session?.expires ?? 0) - Date.now()));
-    streams.set(res, req.session?.sid ?? "");
-    const cleanup = () => {
-      clearInterval(heartbeat);
-      clearTimeout(expiry);
-      changes.off("change", onChange);
-      store.off("input", onInput);
-      broker.off("connection", onConnection);
-      streams.delete(res);
-    };
-    res.on("close", cleanup);
+    if (req.session) events.serve(res, req.session, req.ip);
   });
 
   api.use(historyRoutes({ store, history: opts.history, requireSession }));
@@ -386,8 +355,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     live,
     closeStreams: () => {
       live.closeAll();
-      for (const r of streams.keys()) r.end();
-      streams.clear();
+      events.closeAll();
       changes.close();
     },
   };
