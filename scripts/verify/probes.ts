@@ -4,9 +4,11 @@ import { type IncomingHttpHeaders, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP, Socket } from "node:net";
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from "node:tls";
+import WebSocket from "ws";
+import { LIVE_PATH } from "../../apps/web/live-socket";
 import { CSRF_HEADER } from "../../apps/web/session";
 import { connectOnce, type MqttTls } from "../mqtt-once";
-import type { DeviceSeen, MqttAttempt, PortProbe, PortState, TlsObservation } from "./verdicts";
+import type { DeviceSeen, LiveSeen, MqttAttempt, PortProbe, PortState, TlsObservation } from "./verdicts";
 
 /** TLS settings that verify `name` whatever address is dialled (forwarded ports dial 127.0.0.1). */
 export function tlsFor(name: string, ca: string | undefined) {
@@ -217,7 +219,7 @@ export async function webDevices(
   ca: string | undefined,
   password: string,
   timeoutMs: number,
-): Promise<{ broker: string; devices: DeviceSeen[] } | { error: string }> {
+): Promise<{ broker: string; devices: DeviceSeen[]; live: LiveSeen } | { error: string }> {
   const call = (req: Parameters<typeof httpsCall>[4]) => httpsCall(host, port, name, ca, req, timeoutMs);
   let login: HttpsAnswer;
   try {
@@ -251,7 +253,8 @@ export async function webDevices(
         })),
       };
       const settled = seen.broker === "connected" && seen.devices.every((d) => d.online !== null);
-      if (settled || Date.now() >= deadline) return seen;
+      if (settled || Date.now() >= deadline)
+        return { ...seen, live: await liveSnapshot(host, port, name, ca, cookie, timeoutMs) };
       await new Promise((r) => setTimeout(r, 250));
     }
   } catch (err) {
@@ -261,4 +264,50 @@ export async function webDevices(
       () => undefined,
     );
   }
+}
+
+/**
+ * Opens the page's live socket (wss://<name>/api/live) with the session's cookie and reads its first frame, the
+ * snapshot: nginx passes the upgrade through and the app serves it.
+ */
+export function liveSnapshot(
+  host: string,
+  port: number,
+  name: string,
+  ca: string | undefined,
+  cookie: string,
+  timeoutMs: number,
+): Promise<LiveSeen> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`wss://${hostHeader(host)}:${port}${LIVE_PATH}`, {
+      ...tlsFor(name, ca),
+      rejectUnauthorized: true,
+      // No Origin: verify is a script, not a page (the app checks an Origin only when one is sent, as browsers do).
+      headers: { host: hostHeader(name), cookie },
+      handshakeTimeout: timeoutMs,
+      perMessageDeflate: false,
+    });
+    let done = false;
+    const finish = (seen: LiveSeen) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ws.terminate();
+      resolve(seen);
+    };
+    const timer = setTimeout(() => finish({ error: `no snapshot within ${timeoutMs} ms` }), timeoutMs);
+    ws.on("unexpected-response", (_req, res) => finish({ status: res.statusCode ?? 0 }));
+    ws.on("error", (err) => finish({ error: err.message }));
+    ws.on("close", (code) => finish({ error: `closed before its snapshot (code ${code})` }));
+    ws.on("message", (data) => {
+      try {
+        const f = JSON.parse(data.toString()) as { type?: unknown; broker?: unknown; devices?: unknown };
+        if (f.type === "snapshot" && Array.isArray(f.devices))
+          return finish({ snapshot: { broker: String(f.broker), devices: f.devices.length } });
+        finish({ error: `first frame is not a snapshot: ${data.toString().slice(0, 80)}` });
+      } catch {
+        finish({ error: "first frame is not JSON" });
+      }
+    });
+  });
 }

@@ -228,21 +228,51 @@ export interface DeviceSeen {
   online: boolean | null;
 }
 
-/** One line per device: online passes, offline or never seen fails. */
+/** What opening the page's live socket after login showed: its snapshot, the status refusing the upgrade, or an error. */
+export type LiveSeen = { snapshot: { broker: string; devices: number } } | { status: number } | { error: string };
+
+/** The page's live connection (wss://<name>/api/live through nginx) opens for a session and sends its snapshot. */
+export function liveVerdict(seen: LiveSeen): CheckResult {
+  const what = "the page's live connection (wss /api/live)";
+  if ("snapshot" in seen)
+    return pass(
+      "live-socket",
+      `${what} opened with the session and sent its snapshot (${seen.snapshot.devices} device${seen.snapshot.devices === 1 ? "" : "s"}, broker ${seen.snapshot.broker})`,
+    );
+  if ("status" in seen)
+    return fail(
+      "live-socket",
+      `${what} answered ${seen.status} to the upgrade, not 101: ${
+        seen.status === 401
+          ? "the app did not take the session"
+          : "nginx does not pass the upgrade to the web app (location = /api/live)"
+      }`,
+    );
+  return fail("live-socket", `${what}: ${seen.error}`);
+}
+
+/** One line per device (online passes, offline or never seen fails), and the live socket's line. */
 export function deviceVerdicts(
-  seen: { broker: string; devices: readonly DeviceSeen[] } | { error: string },
+  seen: { broker: string; devices: readonly DeviceSeen[]; live?: LiveSeen } | { error: string },
 ): CheckResult[] {
   if ("error" in seen) return [fail("devices", seen.error)];
+  const live = seen.live ? [liveVerdict(seen.live)] : [];
   if (seen.devices.length === 0)
-    return [{ status: "INFO", name: "devices", detail: `no devices configured (web app: broker ${seen.broker})` }];
-  return seen.devices.map((d) =>
-    d.online === true
-      ? pass(`device ${d.id}`, "online")
-      : fail(
-          `device ${d.id}`,
-          d.online === false
-            ? "offline (its last will, or it said goodbye): check the board's diy-device.service"
-            : `no status seen by the web app (broker ${seen.broker}): the device has not connected`,
-        ),
-  );
+    return [
+      { status: "INFO", name: "devices", detail: `no devices configured (web app: broker ${seen.broker})` },
+      ...live,
+    ];
+  return [
+    ...seen.devices.map((d) =>
+      d.online === true
+        ? pass(`device ${d.id}`, "online")
+        : fail(
+            `device ${d.id}`,
+            d.online === false
+              ? "offline (its last will, or it said goodbye): check the board's diy-device.service"
+              : `no status seen by the web app (broker ${seen.broker}): the device has not connected`,
+          ),
+    ),
+    ...live,
+  ];
 }

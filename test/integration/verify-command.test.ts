@@ -96,15 +96,15 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     return file;
   };
 
-  before(async () => {
-    demo = await startDemo({ stateDir: join(tmp.dir, "demo"), brokerPort: 0, webPort: 0 });
-    webPort = Number(new URL(demo.webUrl).port);
-    [httpPort, httpsPort, closedPort] = [await freePort(), await freePort(), await freePort()];
-    const pki = join(demo.stateDir, "pki");
-    const prefix = join(tmp.dir, "nginx");
+  /**
+   * nginx with the site as the server gets it (renderNginxSite) and the demo's server certificate for 127.0.0.1, on
+   * loopback ports; `alter` changes the rendered site first (a deployment made wrong).
+   */
+  const startNginx = async (name: string, http: number, https: number, alter = (site: string) => site) => {
+    const pki = join(demo?.stateDir ?? "", "pki");
+    const prefix = join(tmp.dir, name);
     mkdirSync(join(prefix, "tls"), { recursive: true });
     chmodSync(prefix, 0o755);
-    // The site as the server gets it (renderNginxSite), with the demo's server certificate for 127.0.0.1.
     const site = renderNginxSite({
       source: "verify integration test",
       serverName: "_",
@@ -114,20 +114,28 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     });
     writeFileSync(join(prefix, "tls", "server.pem"), readFileSync(join(pki, "server.pem")));
     writeFileSync(join(prefix, "tls", "server.key"), readFileSync(join(pki, "server.key")), { mode: 0o600 });
-    const conf = nginxTree(prefix, siteOnLoopback(site, httpPort, httpsPort));
-    nginx = await startDaemon(
+    const conf = nginxTree(prefix, siteOnLoopback(alter(site), http, https));
+    const daemon = await startDaemon(
       "nginx",
       ["-c", conf, "-p", `${prefix}/`, "-e", `${prefix}/logs/error.log`, "-g", "daemon off;"],
       null,
     );
-    await waitForPort(httpsPort, nginx);
+    await waitForPort(https, daemon);
+    return daemon;
+  };
+
+  before(async () => {
+    demo = await startDemo({ stateDir: join(tmp.dir, "demo"), brokerPort: 0, webPort: 0 });
+    webPort = Number(new URL(demo.webUrl).port);
+    [httpPort, httpsPort, closedPort] = [await freePort(), await freePort(), await freePort()];
+    nginx = await startNginx("nginx", httpPort, httpsPort);
     // What `pulumi stack output --json --show-secrets` prints for an IP-only stack with a generated password.
     outputs = writeOutputs("outputs.json", {
       webUrl: "https://127.0.0.1",
       brokerEndpoint: "127.0.0.1:8883",
       publicIp: "127.0.0.1",
       sshCommand: "ssh -i admin.key admin@127.0.0.1",
-      caCertPem: readFileSync(join(pki, "ca.pem"), "utf8"),
+      caCertPem: readFileSync(join(demo.stateDir, "pki", "ca.pem"), "utf8"),
       adminPrivateKey: "[secret]",
       webPassword: demo.password,
     });
@@ -144,14 +152,18 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     const r = await runVerify(["--outputs", outputs, ...forwarded(), "--ssh", "closed"]);
     assert.equal(r.code, 0, show(r));
     // Every check by its printed name; "devices" prints one line per configured device.
-    for (const name of [...CHECK_NAMES.filter((c) => c !== "devices"), "device pi1", "device bbb1"])
+    for (const name of [...CHECK_NAMES.filter((c) => c !== "devices"), "device pi1", "device bbb1", "live-socket"])
       assert.equal(r.status.get(name), "PASS", `${name}\n${show(r)}`);
     assert.match(r.line("ports"), /4 ports scanned: only 80, 443, 8883 answer/);
     assert.match(r.line("http-redirect"), /-> 301 https:\/\/127\.0\.0\.1\/verify-/);
     assert.match(r.line("tls-443"), /verifies against the stack CA .* for 127\.0\.0\.1, TLSv1\.[23], valid until/);
     assert.match(r.line("mqtt-anonymous"), /refused/);
     assert.match(r.line("api-login-required"), /GET \/api\/devices 401, GET \/api\/events 401, POST \S+ 401/);
-    assert.match(r.stdout, /^verify: 11 passed, 0 failed$/m);
+    assert.match(
+      r.line("live-socket"),
+      /the page's live connection \(wss \/api\/live\) opened with the session and sent its snapshot \(2 devices, broker connected\)/,
+    );
+    assert.match(r.stdout, /^verify: 12 passed, 0 failed$/m);
     assert.ok(!r.stdout.includes(demo?.password ?? "?"), "the password is never printed");
   });
 
@@ -353,7 +365,7 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
       const refusedBefore = endpoint.refusedHandshakes.length;
       const r = await onIotCore(via());
       assert.equal(r.code, 0, show(r));
-      for (const name of [...CHECK_NAMES.filter((c) => c !== "devices"), "device pi1", "device bbb1"])
+      for (const name of [...CHECK_NAMES.filter((c) => c !== "devices"), "device pi1", "device bbb1", "live-socket"])
         assert.equal(r.status.get(name), "PASS", `${name}\n${show(r)}`);
       assert.match(
         r.line("ports"),
@@ -374,7 +386,11 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
         new RegExp(`^verify: .*; broker AWS IoT Core ${re(ENDPOINT)}:8883 via 127\\.0\\.0\\.1:${endpoint.port}$`, "m"),
       );
       assert.match(r.stderr, new RegExp(`${TEST_IOT_ROOTS_ENV} is set: .* For tests against a stand-in only`));
-      assert.match(r.stdout, /^verify: 11 passed, 0 failed$/m);
+      assert.match(
+        r.line("live-socket"),
+        /the page's live connection \(wss \/api\/live\) opened with the session and sent its snapshot \(2 devices, broker connected\)/,
+      );
+      assert.match(r.stdout, /^verify: 12 passed, 0 failed$/m);
     });
 
     test("judges the server's ports by the outputs' broker: 8883 closed passes with iot-core, fails with mosquitto", async () => {
@@ -468,6 +484,24 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     });
   });
 
+  test("fails live-socket, and only it, when nginx does not pass the page's WebSocket upgrade to the app", async () => {
+    // The site without its `location = /api/live`: the upgrade falls to `location /api/`, which sends no Upgrade on.
+    const [http, https] = [await freePort(), await freePort()];
+    const withoutLive = await startNginx("nginx-without-live", http, https, (site) => {
+      const cut = site.replace(/\n {4}location = \/api\/live \{[^}]*\}\n/, "\n");
+      assert.notEqual(cut, site, "the live location was found and cut");
+      return cut;
+    });
+    try {
+      const r = await runVerify(["--outputs", outputs, ...forwarded({ 80: http, 443: https }), "--ssh", "closed"]);
+      assert.equal(r.code, 1, show(r));
+      assert.deepEqual(r.failed(), ["live-socket"], show(r));
+      assert.match(r.line("live-socket"), /answered 404 to the upgrade, not 101: nginx does not pass the upgrade/);
+    } finally {
+      await withoutLive.stop();
+    }
+  });
+
   test("fails the device that is offline, by name, and passes the one that is online", async () => {
     assert.ok(demo);
     await demo.devices[1]?.stop(); // bbb1 publishes its retained "offline" on the way out
@@ -485,7 +519,7 @@ describe("npm run verify against a local deployment (nginx + mosquitto + web app
     assert.deepEqual(r.failed(), ["device bbb1"], show(r));
     assert.match(r.line("device bbb1"), /offline/);
     assert.equal(r.status.get("device pi1"), "PASS");
-    assert.match(r.stdout, /^verify: 10 passed, 1 failed \(device bbb1\)$/m);
+    assert.match(r.stdout, /^verify: 11 passed, 1 failed \(device bbb1\)$/m);
   });
 
   test("refuses bad usage and unreadable outputs with exit 2 and the fix", async () => {

@@ -33,6 +33,7 @@ import {
   apiVerdict,
   classifyMqttAttempt,
   deviceVerdicts,
+  type LiveSeen,
   mqttRefusalVerdict,
   portsVerdict,
   redirectVerdict,
@@ -422,6 +423,37 @@ describe("verify verdicts", () => {
     assert.deepEqual(deviceVerdicts({ error: "login refused" }), [
       { status: "FAIL", name: "devices", detail: "login refused" },
     ]);
+  });
+
+  it("adds the live socket's line after the devices: its snapshot passes, a refused upgrade or an error fails", () => {
+    const withLive = (live: LiveSeen) =>
+      deviceVerdicts({ broker: "connected", devices: [{ id: "pi1", online: true }], live });
+    const ok = withLive({ snapshot: { broker: "connected", devices: 2 } });
+    assert.deepEqual(
+      ok.map((l) => [l.status, l.name]),
+      [
+        ["PASS", "device pi1"],
+        ["PASS", "live-socket"],
+      ],
+    );
+    assert.match(ok[1]?.detail ?? "", /sent its snapshot \(2 devices, broker connected\)/);
+    const notPassed = withLive({ status: 404 })[1];
+    assert.equal(notPassed?.status, "FAIL");
+    assert.match(notPassed?.detail ?? "", /answered 404 to the upgrade, not 101: nginx does not pass the upgrade/);
+    assert.match(withLive({ status: 401 })[1]?.detail ?? "", /did not take the session/);
+    assert.deepEqual(withLive({ error: "no snapshot within 3000 ms" })[1], {
+      status: "FAIL",
+      name: "live-socket",
+      detail: "the page's live connection (wss /api/live): no snapshot within 3000 ms",
+    });
+    // With no devices configured the live socket is still checked.
+    assert.deepEqual(
+      deviceVerdicts({ broker: "connected", devices: [], live: { status: 502 } }).map((l) => [l.status, l.name]),
+      [
+        ["INFO", "devices"],
+        ["FAIL", "live-socket"],
+      ],
+    );
   });
 });
 

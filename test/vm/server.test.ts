@@ -703,8 +703,13 @@ describe("deployment on VMs: Debian 13 server from rendered user data + SSH push
       );
     const r = await verify("open");
     assert.equal(r.code, 0, describeRun(r));
-    // One line per check, the device check as one line per device ("device pi12  online").
-    const lines = [...CHECK_NAMES.filter((n) => n !== "devices"), ...BOARD_IDS.map((id) => `device ${id}`)];
+    // One line per check, the device check as one line per device ("device pi12  online") and the page's live
+    // socket through the server's nginx.
+    const lines = [
+      ...CHECK_NAMES.filter((n) => n !== "devices"),
+      ...BOARD_IDS.map((id) => `device ${id}`),
+      "live-socket",
+    ];
     for (const name of lines) assert.match(r.stdout, new RegExp(`^PASS\\s+${name}\\s`, "m"), r.stdout);
     assert.match(r.stdout, new RegExp(`^verify: ${lines.length} passed, 0 failed$`, "m"), r.stdout);
     // And it can fail: this host does reach 22, so expecting it closed is a failure of the ssh check alone.
