@@ -13,6 +13,7 @@ import type { HistoryStore } from "./history/store";
 import type { Logger } from "./log";
 import { type CommandOutcome, type LiveSockets, createLiveSockets } from "./live-socket";
 import { createEventStreams } from "./event-streams";
+import { PageUpdates } from "./page-updates";
 import { PendingCommands } from "./pending-commands";
 import {
   CSRF_HEADER,
@@ -96,7 +97,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   const pending = new PendingCommands(); // commands sent whose state has not reached the page yet
   // Device updates for the page, at most a few per second each, but a command's answer at once.
   const changes = new CoalescedChanges(store, undefined, (d) => pending.answers(d));
-  const events = createEventStreams({ store, changes, broker, logger: log });
+  const updates = new PageUpdates({ changes, store, broker });
+  const events = createEventStreams({ store, broker, updates, logger: log });
 
   const app = express();
   app.disable("x-powered-by");
@@ -336,8 +338,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     sessions,
     cookieName,
     store,
-    changes,
     broker,
+    updates,
     logger: log,
     originAllowed: (origin, req) => originAllowed(origin, req.headers.host, opts.publicOrigin),
     command,

@@ -5,15 +5,14 @@
 // - a client that stops reading is dropped once EVENTS_MAX_BUFFERED_BYTES wait for it (Node buffers what
 //   res.write cannot hand to the kernel, without bound), rather than growing the app's memory until its
 //   session expires;
-// - one set of listeners on the store and the broker link serves every stream (one per stream would be
-//   reported as a possible leak past ten: MaxListenersExceededWarning).
+// - every stream is fed by page-updates.ts, one set of listeners for all of them and the live sockets.
 import type { Response } from "express";
 import { latencyTrace } from "../../protocol/trace";
 import type { CommandSender } from "./broker";
-import type { CoalescedChanges } from "./coalesce";
 import type { Logger } from "./log";
+import type { PageUpdates } from "./page-updates";
 import type { Session } from "./session";
-import type { DeviceStore, DeviceView, InputEvent } from "./state";
+import type { DeviceStore } from "./state";
 
 /** A quiet stream gets a comment this often, so nginx's proxy_read_timeout does not close it. */
 export const SSE_HEARTBEAT_MS = 25_000;
@@ -23,9 +22,10 @@ export const EVENTS_MAX_STREAMS_PER_SESSION = 16;
 export const EVENTS_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface EventStreamOptions {
-  store: DeviceStore;
-  changes: CoalescedChanges;
-  broker: Pick<CommandSender, "connected" | "on" | "off">;
+  store: Pick<DeviceStore, "list">;
+  broker: Pick<CommandSender, "connected">;
+  /** Device changes, inputs and the broker link's state, as they happen (shared with the live socket). */
+  updates: PageUpdates;
   logger: Logger;
   heartbeatMs?: number;
 }
@@ -42,31 +42,9 @@ export interface EventStreams {
 }
 
 export function createEventStreams(opts: EventStreamOptions): EventStreams {
-  const { store, changes, broker, logger: log } = opts;
+  const { store, broker, updates, logger: log } = opts;
   const heartbeatMs = opts.heartbeatMs ?? SSE_HEARTBEAT_MS;
-  const open = new Map<Response, { sid: string; send(event: string, data: unknown): void }>();
-
-  const onChange = (d: DeviceView) => {
-    for (const s of open.values()) s.send("device", d);
-    if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
-  };
-  const onInput = (e: InputEvent) => {
-    for (const s of open.values()) s.send("input", e);
-  };
-  const onConnection = (connected: boolean) => {
-    for (const s of open.values()) s.send("broker", { broker: connected ? "connected" : "disconnected" });
-  };
-  const listen = (on: boolean) => {
-    if (on) {
-      changes.on("change", onChange);
-      store.on("input", onInput);
-      broker.on("connection", onConnection);
-    } else {
-      changes.off("change", onChange);
-      store.off("input", onInput);
-      broker.off("connection", onConnection);
-    }
-  };
+  const open = new Map<Response, { sid: string }>();
 
   function serve(res: Response, session: Session, ip: string | undefined): void {
     let held = 0;
@@ -94,16 +72,23 @@ export function createEventStreams(opts: EventStreamOptions): EventStreams {
     const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     write("retry: 2000\n\n");
     send("snapshot", { broker: broker.connected ? "connected" : "disconnected", devices: store.list() });
-    if (open.size === 0) listen(true);
-    open.set(res, { sid: session.sid, send });
+    const stopUpdates = updates.add({
+      device: (d) => {
+        send("device", d);
+        if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
+      },
+      input: (e) => send("input", e),
+      broker: (connected) => send("broker", { broker: connected ? "connected" : "disconnected" }),
+    });
+    open.set(res, { sid: session.sid });
     const heartbeat = setInterval(() => write(": ping\n\n"), heartbeatMs);
     // End the stream when the session expires; a page then asks to log in again.
     const expiry = setTimeout(() => res.end(), Math.max(0, session.expires - Date.now()));
     res.on("close", () => {
       clearInterval(heartbeat);
       clearTimeout(expiry);
+      stopUpdates();
       open.delete(res);
-      if (open.size === 0) listen(false);
     });
   }
 

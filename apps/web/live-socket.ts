@@ -14,8 +14,9 @@ import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { z } from "zod";
 import { latencyTrace } from "../../protocol/trace";
-import type { CoalescedChanges } from "./coalesce";
+import type { CommandSender } from "./broker";
 import type { Logger } from "./log";
+import type { PageUpdates } from "./page-updates";
 import { readCookie, type Session, type Sessions } from "./session";
 import type { DeviceStore, DeviceView, InputEvent } from "./state";
 
@@ -70,13 +71,10 @@ export type LiveFrame =
 export interface LiveSocketOptions {
   sessions: Sessions;
   cookieName: string;
-  store: DeviceStore;
-  changes: CoalescedChanges;
-  broker: {
-    readonly connected: boolean;
-    on(e: "connection", f: (c: boolean) => void): unknown;
-    off(e: "connection", f: (c: boolean) => void): unknown;
-  };
+  store: Pick<DeviceStore, "list">;
+  broker: Pick<CommandSender, "connected">;
+  /** Device changes, inputs and the broker link's state, as they happen (shared with /api/events). */
+  updates: PageUpdates;
   logger: Logger;
   /** True when the upgrade's Origin header may open a socket (app.ts's rule for state-changing requests). */
   originAllowed(origin: string, req: IncomingMessage): boolean;
@@ -98,7 +96,7 @@ export interface LiveSockets {
 }
 
 export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
-  const { sessions, store, changes, broker, logger: log } = opts;
+  const { sessions, store, broker, updates, logger: log } = opts;
   const rate = opts.commandRate ?? DEFAULT_LIVE_COMMAND_RATE;
   const wss = new WebSocketServer({
     noServer: true,
@@ -106,32 +104,8 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     perMessageDeflate: false, // compression of attacker-chosen frames next to secrets: no (and it costs CPU)
     clientTracking: false,
   });
-  /** Each open page: its session, and how a device change and any other frame reach it. */
-  const open = new Map<WebSocket, { session: Session; onChange(d: DeviceView): void; send(f: LiveFrame): void }>();
-
-  // One listener each on device changes, inputs and the broker state, for all open pages together (attached
-  // while any is open): a user opens as many pages as tabs and reconnects, and one listener per page on the
-  // store and the broker link would past ten be reported as a possible leak (MaxListenersExceededWarning).
-  const onChange = (d: DeviceView) => {
-    for (const page of open.values()) page.onChange(d);
-  };
-  const onInput = (e: InputEvent) => {
-    for (const page of open.values()) page.send({ type: "input", input: e });
-  };
-  const onConnection = (connected: boolean) => {
-    for (const page of open.values()) page.send({ type: "broker", broker: connected ? "connected" : "disconnected" });
-  };
-  const listen = (on: boolean) => {
-    if (on) {
-      changes.on("change", onChange);
-      store.on("input", onInput);
-      broker.on("connection", onConnection);
-    } else {
-      changes.off("change", onChange);
-      store.off("input", onInput);
-      broker.off("connection", onConnection);
-    }
-  };
+  /** Each open page: its session, and what stops its updates. */
+  const open = new Map<WebSocket, { session: Session; stopUpdates(): void }>();
 
   const refuse = (socket: Duplex, status: number, reason: string) => {
     socket.end(
@@ -199,8 +173,12 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       send(answers.length ? { type: "device", device: d, answers } : { type: "device", device: d });
       if (latencyTrace.hook) for (const o of d.outputs) if (o.req) latencyTrace.hook("event-written", o.req);
     };
-    if (open.size === 0) listen(true);
-    open.set(ws, { session, onChange: deviceChanged, send });
+    const stopUpdates = updates.add({
+      device: deviceChanged,
+      input: (e) => send({ type: "input", input: e }),
+      broker: (connected) => send({ type: "broker", broker: connected ? "connected" : "disconnected" }),
+    });
+    open.set(ws, { session, stopUpdates });
 
     // Token bucket: `burst` frames at once, refilled at `perSecond`.
     let tokens = rate.burst;
@@ -285,7 +263,8 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
     ws.on("close", () => {
       clearInterval(ping);
       clearTimeout(expiry);
-      if (open.delete(ws) && open.size === 0) listen(false);
+      stopUpdates();
+      open.delete(ws);
     });
   }
 
@@ -295,8 +274,10 @@ export function createLiveSockets(opts: LiveSocketOptions): LiveSockets {
       for (const [ws, page] of open) if (page.session.sid === sid) ws.close(LIVE_CLOSE.sessionEnded, "logged out");
     },
     closeAll() {
-      for (const ws of open.keys()) ws.close(LIVE_CLOSE.shutdown, "server shutting down");
-      if (open.size > 0) listen(false);
+      for (const [ws, page] of open) {
+        ws.close(LIVE_CLOSE.shutdown, "server shutting down");
+        page.stopUpdates();
+      }
       open.clear();
     },
   };
