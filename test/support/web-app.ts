@@ -5,6 +5,8 @@ import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type WebApp, type WebAppOptions, createWebApp } from "../../apps/web/app";
 import { type BrokerRejectedError, BrokerUnavailableError, type CommandSender } from "../../apps/web/broker";
+import { memoryLogger } from "../../apps/web/log";
+import type { DeviceStore } from "../../apps/web/state";
 
 /** As BrokerLink.sendCommand: publishes with the req it is given and resolves with it once acknowledged. */
 export class RecordingSender extends EventEmitter implements CommandSender {
@@ -60,6 +62,40 @@ export async function startWebApp(
         server.close(() => r());
       });
       return closing;
+    },
+  };
+}
+
+/** A test app with a recording sender and a memory log, and a way to log in as the page does. */
+export interface RecordingWebApp extends TestWebApp {
+  sender: RecordingSender;
+  store: DeviceStore;
+  log: ReturnType<typeof memoryLogger>;
+  /** POST /api/login with the test password: the session cookie (name=value) and its CSRF token. */
+  login(): Promise<{ cookie: string; csrf: string }>;
+}
+
+export async function startRecordingWebApp(
+  store: DeviceStore,
+  extra: Partial<WebAppOptions> = {},
+): Promise<RecordingWebApp> {
+  const logger = memoryLogger();
+  const sender = new RecordingSender();
+  const started = await startWebApp({ store, broker: sender, logger, ...extra });
+  return {
+    ...started,
+    sender,
+    store,
+    log: logger,
+    async login() {
+      const res = await fetch(`${started.base}/api/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ password: TEST_WEB_PASSWORD }),
+      });
+      if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+      const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] as string;
+      return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
     },
   };
 }

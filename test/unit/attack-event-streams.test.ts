@@ -4,18 +4,12 @@ import assert from "node:assert/strict";
 import { type IncomingMessage, request } from "node:http";
 import { after, describe, it } from "node:test";
 import { EVENTS_MAX_BUFFERED_BYTES, EVENTS_MAX_STREAMS_PER_SESSION } from "../../apps/web/event-streams";
-import { memoryLogger } from "../../apps/web/log";
 import { DeviceStore } from "../../apps/web/state";
 import { encodeState, topics } from "../../protocol";
-import { RecordingSender, TEST_WEB_PASSWORD, type TestWebApp, startWebApp } from "../support/web-app";
+import { type RecordingWebApp, startRecordingWebApp } from "../support/web-app";
 import { waitUntil } from "../support/wait";
 
-interface App extends TestWebApp {
-  sender: RecordingSender;
-  store: DeviceStore;
-  log: ReturnType<typeof memoryLogger>;
-  login(): Promise<{ cookie: string; csrf: string }>;
-}
+type App = RecordingWebApp;
 
 const running: App[] = [];
 after(async () => {
@@ -23,26 +17,7 @@ after(async () => {
 });
 
 async function startApp(): Promise<App> {
-  const logger = memoryLogger();
-  const sender = new RecordingSender();
-  const store = new DeviceStore([{ id: "pi1", outputs: ["led"], inputs: [] }]);
-  const started = await startWebApp({ store, broker: sender, logger });
-  const app: App = {
-    ...started,
-    sender,
-    store,
-    log: logger,
-    async login() {
-      const res = await fetch(`${started.base}/api/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ password: TEST_WEB_PASSWORD }),
-      });
-      assert.equal(res.status, 200);
-      const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] as string;
-      return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
-    },
-  };
+  const app = await startRecordingWebApp(new DeviceStore([{ id: "pi1", outputs: ["led"], inputs: [] }]));
   running.push(app);
   return app;
 }

@@ -11,19 +11,13 @@ import {
   LIVE_MAX_SOCKETS_PER_SESSION,
   MAX_UNANSWERED,
 } from "../../apps/web/live-socket";
-import { memoryLogger } from "../../apps/web/log";
 import { DeviceStore } from "../../apps/web/state";
 import { encodeState, topics } from "../../protocol";
 import { type LiveClient, commandFrame, openLive, upgradeStatus } from "../support/live-socket";
-import { RecordingSender, TEST_WEB_PASSWORD, type TestWebApp, startWebApp } from "../support/web-app";
+import { type RecordingWebApp, startRecordingWebApp } from "../support/web-app";
 import { waitUntil } from "../support/wait";
 
-interface App extends TestWebApp {
-  sender: RecordingSender;
-  store: DeviceStore;
-  log: ReturnType<typeof memoryLogger>;
-  login(): Promise<{ cookie: string; csrf: string }>;
-}
+type App = RecordingWebApp;
 
 const running: App[] = [];
 after(async () => {
@@ -31,26 +25,10 @@ after(async () => {
 });
 
 async function startApp(extra: Partial<WebAppOptions> = {}): Promise<App> {
-  const logger = memoryLogger();
-  const sender = new RecordingSender();
-  const store = new DeviceStore([{ id: "pi1", outputs: ["led", "relay"], inputs: [] }]);
-  const started = await startWebApp({ store, broker: sender, logger, ...extra });
-  const app: App = {
-    ...started,
-    sender,
-    store,
-    log: logger,
-    async login() {
-      const res = await fetch(`${started.base}/api/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ password: TEST_WEB_PASSWORD }),
-      });
-      assert.equal(res.status, 200);
-      const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] as string;
-      return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
-    },
-  };
+  const app = await startRecordingWebApp(
+    new DeviceStore([{ id: "pi1", outputs: ["led", "relay"], inputs: [] }]),
+    extra,
+  );
   running.push(app);
   return app;
 }
