@@ -41,6 +41,9 @@ const ENTRIES: Record<BundleEntry, EntrySpec> = {
   device: { entry: "device/main.ts", alias: (dir) => ({ debug: debugOffUnlessAsked(dir) }) },
 };
 
+/** The stand-in's namespace: a string a test can find in the minified bundles. */
+export const DEBUG_OFF_NAMESPACE = "off: set DEBUG when the service starts to see these";
+
 /**
  * The `debug` package (used by mqtt.js, mqtt-packet, express and its router) gathers each call's arguments into
  * a new array before it looks whether its namespace is on, and mqtt-packet calls it several times per byte range
@@ -49,8 +52,6 @@ const ENTRIES: Record<BundleEntry, EntrySpec> = {
  * function doing nothing, unless DEBUG is set when the service starts: then it is the real package, which
  * reads DEBUG once at load too (`Environment=DEBUG=mqttjs*` in a unit drop-in still works).
  */
-export const DEBUG_OFF_NAMESPACE = "off: set DEBUG when the service starts to see these";
-
 export function debugOffUnlessAsked(dir: string): string {
   const real = require.resolve("debug");
   const file = join(dir, "debug-off-unless-asked.js");

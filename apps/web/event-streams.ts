@@ -27,7 +27,6 @@ export interface EventStreamOptions {
   /** Device changes, inputs and the broker link's state, as they happen (shared with the live socket). */
   updates: PageUpdates;
   logger: Logger;
-  heartbeatMs?: number;
 }
 
 export interface EventStreams {
@@ -37,13 +36,10 @@ export interface EventStreams {
   closeSession(sid: string): void;
   /** Ends every stream (shutdown). */
   closeAll(): void;
-  /** Streams open now. */
-  readonly size: number;
 }
 
 export function createEventStreams(opts: EventStreamOptions): EventStreams {
   const { store, broker, updates, logger: log } = opts;
-  const heartbeatMs = opts.heartbeatMs ?? SSE_HEARTBEAT_MS;
   const open = new Map<Response, { sid: string }>();
 
   function serve(res: Response, session: Session, ip: string | undefined): void {
@@ -81,7 +77,7 @@ export function createEventStreams(opts: EventStreamOptions): EventStreams {
       broker: (connected) => send("broker", { broker: connected ? "connected" : "disconnected" }),
     });
     open.set(res, { sid: session.sid });
-    const heartbeat = setInterval(() => write(": ping\n\n"), heartbeatMs);
+    const heartbeat = setInterval(() => write(": ping\n\n"), SSE_HEARTBEAT_MS);
     // End the stream when the session expires; a page then asks to log in again.
     const expiry = setTimeout(() => res.end(), Math.max(0, session.expires - Date.now()));
     res.on("close", () => {
@@ -99,9 +95,6 @@ export function createEventStreams(opts: EventStreamOptions): EventStreams {
     },
     closeAll() {
       for (const res of open.keys()) res.end();
-    },
-    get size() {
-      return open.size;
     },
   };
 }
